@@ -1,0 +1,26 @@
+# The two commands a newcomer needs:
+#   make run   - install what is missing, build in release, serve on http://127.0.0.1:3000
+#   make test  - install what is missing, then every check: fmt, clippy, tests, build, end2end
+# Installs are idempotent and version-checked (scripts/bootstrap.sh).
+
+SHELL := /bin/bash
+# wasm-opt (binaryen 132) for release builds lives in tools/node_modules/.bin.
+export PATH := $(CURDIR)/tools/node_modules/.bin:$(PATH)
+
+.PHONY: run test deps deps-test build
+
+run: deps
+	cargo leptos serve --release
+
+test: deps-test
+	scripts/test.sh
+
+build: deps
+	cargo leptos build --release
+	cargo build --release -p server --bins
+
+deps:
+	scripts/bootstrap.sh run
+
+deps-test:
+	scripts/bootstrap.sh test

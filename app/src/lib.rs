@@ -1,0 +1,59 @@
+//! The teacher portal: the Leptos application shared by the server (which renders it,
+//! feature `ssr`) and the browser (which hydrates it, feature `hydrate`).
+//!
+//! This crate owns the HTML shell, the routes and the shared layout. Each page lives in
+//! its own module under [`pages`].
+
+pub mod layout;
+pub mod pages;
+pub mod wire;
+
+use leptos::prelude::*;
+use leptos_meta::{Link, MetaTags, Stylesheet, Title, provide_meta_context};
+use leptos_router::{
+    components::{Route, Router, Routes},
+    path,
+};
+
+/// The name cargo-leptos gives the generated files (`/pkg/distributed.{js,wasm,css}`); it
+/// is `name` in the workspace's `[[workspace.metadata.leptos]]`.
+pub const OUTPUT_NAME: &str = "distributed";
+
+/// The HTML document around the app, rendered on the server for every page.
+pub fn shell(options: LeptosOptions) -> impl IntoView {
+    view! {
+        <!DOCTYPE html>
+        <html lang="en">
+            <head>
+                <meta charset="utf-8"/>
+                <meta name="viewport" content="width=device-width, initial-scale=1"/>
+                <meta name="color-scheme" content="light"/>
+                <AutoReload options=options.clone()/>
+                <HydrationScripts options/>
+                <MetaTags/>
+            </head>
+            <body>
+                <App/>
+            </body>
+        </html>
+    }
+}
+
+/// The root component: stylesheet, router and the pages inside the shared layout.
+#[component]
+pub fn App() -> impl IntoView {
+    provide_meta_context();
+
+    view! {
+        <Stylesheet id="leptos" href=format!("/pkg/{OUTPUT_NAME}.css")/>
+        <Link rel="icon" type_="image/svg+xml" href="/favicon.svg"/>
+        <Title formatter=|page: String| format!("{page} · distributed")/>
+        <Router>
+            <layout::Layout>
+                <Routes fallback=pages::not_found::NotFound>
+                    <Route path=path!("/") view=pages::home::Home/>
+                </Routes>
+            </layout::Layout>
+        </Router>
+    }
+}

@@ -1,0 +1,319 @@
+//! The registry's wire types: what a service registers, the patches the registry pushes
+//! to dependents, what `GET /services` lists, and the live events it streams.
+//!
+//! `Registration`, `PatchEntry` and `Patch` are the original's types, field for field;
+//! `TTL` and everything below [`Patch`] are this project's extensions.
+
+use serde::{Deserialize, Serialize};
+
+/// A service instance's registration: `POST /services` carries one.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(remote = "Self")]
+pub struct Registration {
+    /// Logical name, e.g. `LogService`; many instances may share it.
+    #[serde(rename = "ServiceName", default)]
+    pub service_name: String,
+    /// Base URL of this instance; it is the instance's identity.
+    #[serde(rename = "ServiceURL", default)]
+    pub service_url: String,
+    /// Names of the services this one depends on.
+    #[serde(rename = "RequiredServices", default)]
+    pub required_services: Vec<String>,
+    /// Where the registry POSTs patches for this instance; empty for none.
+    #[serde(rename = "ServiceUpdateURL", default)]
+    pub service_update_url: String,
+    /// What the registry GETs to check this instance; empty for none.
+    #[serde(rename = "HeartbeatURL", default)]
+    pub heartbeat_url: String,
+    /// Extension: instead of a heartbeat URL, the instance renews itself (`PUT /services`)
+    /// at least this often, e.g. `"10s"`.
+    #[serde(rename = "TTL", default, skip_serializing_if = "Option::is_none")]
+    pub ttl: Option<String>,
+}
+
+crate::go_json!(
+    Registration,
+    &[
+        "ServiceName",
+        "ServiceURL",
+        "RequiredServices",
+        "ServiceUpdateURL",
+        "HeartbeatURL",
+        "TTL",
+    ]
+);
+
+/// One instance in a patch.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(remote = "Self")]
+pub struct PatchEntry {
+    #[serde(rename = "Name", default)]
+    pub name: String,
+    #[serde(rename = "URL", default)]
+    pub url: String,
+}
+
+crate::go_json!(PatchEntry, &["Name", "URL"]);
+
+/// What the registry POSTs to a dependent's update URL: instances that appeared and
+/// instances that went away. The original may send `null` for an empty list.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(remote = "Self")]
+pub struct Patch {
+    #[serde(rename = "Added", default)]
+    pub added: Vec<PatchEntry>,
+    #[serde(rename = "Removed", default)]
+    pub removed: Vec<PatchEntry>,
+}
+
+crate::go_json!(Patch, &["Added", "Removed"]);
+
+impl Patch {
+    pub fn is_empty(&self) -> bool {
+        self.added.is_empty() && self.removed.is_empty()
+    }
+}
+
+/// Whether an instance takes part in discovery.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Status {
+    /// Registered and healthy: listed to dependents.
+    Passing,
+    /// Failing its heartbeats or late with its renewals: withheld from dependents
+    /// until it recovers or is dropped.
+    Critical,
+}
+
+impl Status {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Status::Passing => "passing",
+            Status::Critical => "critical",
+        }
+    }
+}
+
+/// The outcome of one heartbeat check (or TTL renewal) of an instance.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct CheckResult {
+    /// The instance's `ServiceURL`.
+    #[serde(rename = "URL")]
+    pub url: String,
+    /// When the check finished (RFC 3339, UTC).
+    #[serde(rename = "At")]
+    pub at: String,
+    #[serde(rename = "Ok")]
+    pub ok: bool,
+    /// Round-trip time of the check; absent for renewals.
+    #[serde(rename = "LatencyMs", default, skip_serializing_if = "Option::is_none")]
+    pub latency_ms: Option<f64>,
+    /// Why the check failed, for a failed one.
+    #[serde(rename = "Error", default, skip_serializing_if = "Option::is_none")]
+    pub error: Option<String>,
+}
+
+/// One instance as `GET /services` lists it: its registration and its health.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct InstanceInfo {
+    #[serde(flatten)]
+    pub registration: Registration,
+    #[serde(rename = "Status")]
+    pub status: Status,
+    /// When it (last) registered (RFC 3339, UTC).
+    #[serde(rename = "RegisteredAt")]
+    pub registered_at: String,
+    /// When it was last checked or renewed (RFC 3339, UTC).
+    #[serde(rename = "LastCheckAt", default)]
+    pub last_check_at: Option<String>,
+    /// Round-trip time of the last heartbeat check.
+    #[serde(rename = "LastLatencyMs", default)]
+    pub last_latency_ms: Option<f64>,
+    #[serde(rename = "ConsecutiveFailures", default)]
+    pub consecutive_failures: u32,
+    /// The latest check results, oldest first.
+    #[serde(rename = "RecentChecks", default)]
+    pub recent_checks: Vec<CheckResult>,
+}
+
+/// Why an instance left the registry.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum LeaveReason {
+    /// It deregistered (`DELETE /services`).
+    Deregistered,
+    /// It stayed critical for longer than the registry's `--deregister-after`.
+    Expired,
+}
+
+/// An event of the registry's live stream (`GET /services`, `Accept: text/event-stream`).
+/// The SSE event name is the variant's name in snake case, the SSE id its revision.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "Type", rename_all = "snake_case")]
+pub enum RegistryEvent {
+    /// Every instance as of `Revision`: the start of a stream, or a fresh start after a
+    /// gap the registry no longer retains.
+    Snapshot {
+        #[serde(rename = "Revision")]
+        revision: u64,
+        #[serde(rename = "Instances")]
+        instances: Vec<InstanceInfo>,
+    },
+    /// An instance registered, or registered again (its entry replaced).
+    Registered {
+        #[serde(rename = "Revision")]
+        revision: u64,
+        #[serde(rename = "Instance")]
+        instance: InstanceInfo,
+    },
+    /// An instance left.
+    Deregistered {
+        #[serde(rename = "Revision")]
+        revision: u64,
+        #[serde(rename = "URL")]
+        url: String,
+        #[serde(rename = "Name")]
+        name: String,
+        #[serde(rename = "Reason")]
+        reason: LeaveReason,
+    },
+    /// An instance went critical or recovered.
+    StatusChanged {
+        #[serde(rename = "Revision")]
+        revision: u64,
+        #[serde(rename = "URL")]
+        url: String,
+        #[serde(rename = "Name")]
+        name: String,
+        #[serde(rename = "Status")]
+        status: Status,
+    },
+    /// The results of one round of heartbeat checks, coalesced into one event.
+    Heartbeats {
+        #[serde(rename = "Revision")]
+        revision: u64,
+        #[serde(rename = "Results")]
+        results: Vec<CheckResult>,
+    },
+}
+
+impl RegistryEvent {
+    pub fn revision(&self) -> u64 {
+        match self {
+            RegistryEvent::Snapshot { revision, .. }
+            | RegistryEvent::Registered { revision, .. }
+            | RegistryEvent::Deregistered { revision, .. }
+            | RegistryEvent::StatusChanged { revision, .. }
+            | RegistryEvent::Heartbeats { revision, .. } => *revision,
+        }
+    }
+
+    /// The SSE event name.
+    pub fn name(&self) -> &'static str {
+        match self {
+            RegistryEvent::Snapshot { .. } => "snapshot",
+            RegistryEvent::Registered { .. } => "registered",
+            RegistryEvent::Deregistered { .. } => "deregistered",
+            RegistryEvent::StatusChanged { .. } => "status_changed",
+            RegistryEvent::Heartbeats { .. } => "heartbeats",
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn registration_keys_match_case_insensitively_like_go() {
+        let reg: Registration = serde_json::from_str(
+            r#"{"serviceName":"Test Service","serviceURL":"http://localhost:5000",
+                "requiredservices":["LogService"],"HEARTBEATURL":"http://localhost:5000/heartbeat",
+                "Unknown":1}"#,
+        )
+        .unwrap();
+        assert_eq!(reg.service_name, "Test Service");
+        assert_eq!(reg.service_url, "http://localhost:5000");
+        assert_eq!(reg.required_services, vec!["LogService"]);
+        assert_eq!(reg.heartbeat_url, "http://localhost:5000/heartbeat");
+        assert_eq!(reg.service_update_url, "");
+        assert_eq!(reg.ttl, None);
+    }
+
+    #[test]
+    fn an_exact_key_and_a_later_duplicate_win_and_null_is_ignored() {
+        let reg: Registration = serde_json::from_str(
+            r#"{"servicename":"a","ServiceName":"b","RequiredServices":null,"ServiceURL":"u"}"#,
+        )
+        .unwrap();
+        assert_eq!(reg.service_name, "b");
+        assert!(reg.required_services.is_empty());
+    }
+
+    #[test]
+    fn a_wrong_type_names_the_field() {
+        let err = serde_json::from_str::<Registration>(r#"{"ServiceName":5}"#).unwrap_err();
+        assert!(
+            err.to_string().starts_with("ServiceName: invalid type"),
+            "{err}"
+        );
+        let err = serde_json::from_str::<Registration>("[1]").unwrap_err();
+        assert!(err.to_string().contains("expected a JSON object"), "{err}");
+        let err = serde_json::from_str::<Registration>(r#"{"ServiceName":"a""#).unwrap_err();
+        assert!(err.is_eof(), "{err}");
+    }
+
+    #[test]
+    fn registration_serializes_with_go_names() {
+        let reg = Registration {
+            service_name: "LogService".into(),
+            service_url: "http://localhost:4000".into(),
+            ..Registration::default()
+        };
+        assert_eq!(
+            serde_json::to_string(&reg).unwrap(),
+            r#"{"ServiceName":"LogService","ServiceURL":"http://localhost:4000","RequiredServices":[],"ServiceUpdateURL":"","HeartbeatURL":""}"#
+        );
+    }
+
+    #[test]
+    fn patches_accept_null_lists_and_lower_case_keys() {
+        let patch: Patch = serde_json::from_str(
+            r#"{"added":[{"name":"LogService","url":"http://x"}],"Removed":null}"#,
+        )
+        .unwrap();
+        assert_eq!(
+            patch.added,
+            vec![PatchEntry {
+                name: "LogService".into(),
+                url: "http://x".into()
+            }]
+        );
+        assert!(patch.removed.is_empty());
+        assert_eq!(
+            serde_json::to_string(&patch).unwrap(),
+            r#"{"Added":[{"Name":"LogService","URL":"http://x"}],"Removed":[]}"#
+        );
+    }
+
+    #[test]
+    fn instance_info_round_trips_with_its_registration_flattened() {
+        let info = InstanceInfo {
+            registration: Registration {
+                service_name: "S".into(),
+                service_url: "http://s".into(),
+                ttl: Some("10s".into()),
+                ..Registration::default()
+            },
+            status: Status::Critical,
+            registered_at: "2026-01-01T00:00:00.000Z".into(),
+            last_check_at: None,
+            last_latency_ms: Some(1.5),
+            consecutive_failures: 2,
+            recent_checks: vec![],
+        };
+        let json = serde_json::to_string(&info).unwrap();
+        assert!(json.contains(r#""ServiceName":"S""#) && json.contains(r#""Status":"critical""#));
+        assert_eq!(serde_json::from_str::<InstanceInfo>(&json).unwrap(), info);
+    }
+}

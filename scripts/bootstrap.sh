@@ -1,0 +1,130 @@
+#!/usr/bin/env bash
+# Installs what building, running and testing distributed needs, each piece only when it
+# is missing or at the wrong version, so a warm machine skips it all in a second.
+#
+#   scripts/bootstrap.sh run    # Rust's wasm32 target, cargo-leptos, wasm-bindgen, wasm-opt (npm)
+#   scripts/bootstrap.sh test   # the same, plus Chromium and the end2end npm packages
+#   scripts/bootstrap.sh bench  # the same as run, plus wrk
+#
+# A piece that cannot be installed stops the script with a message that names it and says
+# how to install it by hand.
+set -euo pipefail
+
+cd "$(dirname "$0")/.."
+
+CARGO_LEPTOS_VERSION=0.3.10
+
+say() { printf 'bootstrap: %s\n' "$*" >&2; }
+die() {
+    printf '\nbootstrap: cannot install %s.\n  fix: %s\n\n' "$1" "$2" >&2
+    exit 1
+}
+
+need_command() { # name, how to get it
+    command -v "$1" >/dev/null 2>&1 || die "$1 (not on PATH)" "$2"
+}
+
+# Debian packages: installed with apt-get (as root, or through sudo), the package lists
+# refreshed once if a package is not found.
+apt_updated=
+apt_install() { # package...
+    local sudo=
+    if [ "$(id -u)" -ne 0 ]; then
+        command -v sudo >/dev/null 2>&1 || die "$*" "run as root: apt-get install -y $*"
+        sudo="sudo -n"
+    fi
+    command -v apt-get >/dev/null 2>&1 || die "$*" "this is not a Debian-like system; install $* with your package manager"
+    if [ -z "$apt_updated" ]; then
+        say "apt-get update"
+        $sudo apt-get update -qq >/dev/null || die "$*" "apt-get update failed; check the package sources, then: apt-get install -y $*"
+        apt_updated=1
+    fi
+    say "apt-get install $*"
+    DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq "$@" >/dev/null \
+        || die "$*" "apt-get install -y $*"
+}
+
+rust_toolchain() {
+    need_command cargo "install Rust (stable, 1.95 or newer) with rustup, then open a new shell"
+    need_command rustup "install Rust with rustup; the wasm32 target is added through it"
+    if ! rustup target list --installed | grep -qx wasm32-unknown-unknown; then
+        say "adding the wasm32-unknown-unknown target"
+        rustup target add wasm32-unknown-unknown || die "the wasm32-unknown-unknown target" "rustup target add wasm32-unknown-unknown"
+    fi
+}
+
+cargo_leptos() {
+    local have
+    have=$(cargo leptos --version 2>/dev/null | awk '{print $2}') || true
+    if [ "$have" != "$CARGO_LEPTOS_VERSION" ]; then
+        say "installing cargo-leptos $CARGO_LEPTOS_VERSION (found: ${have:-none}); this takes about 12 minutes"
+        cargo install cargo-leptos --version "$CARGO_LEPTOS_VERSION" --locked \
+            || die "cargo-leptos $CARGO_LEPTOS_VERSION" "cargo install cargo-leptos --version $CARGO_LEPTOS_VERSION --locked"
+    fi
+}
+
+# cargo-leptos runs the wasm-bindgen found on PATH, which must be exactly the version of
+# the wasm-bindgen crate in Cargo.lock.
+wasm_bindgen_cli() {
+    local want have
+    want=$(awk '/^name = "wasm-bindgen"$/ { getline; gsub(/[^0-9.]/, "", $0); print; exit }' Cargo.lock)
+    [ -n "$want" ] || die "wasm-bindgen-cli" "Cargo.lock names no wasm-bindgen; run cargo generate-lockfile"
+    have=$(wasm-bindgen --version 2>/dev/null | awk '{print $2}') || true
+    if [ "$have" != "$want" ]; then
+        say "installing wasm-bindgen-cli $want (found: ${have:-none})"
+        cargo install wasm-bindgen-cli --version "=$want" \
+            || die "wasm-bindgen-cli $want" "cargo install wasm-bindgen-cli --version =$want"
+    fi
+}
+
+# npm packages of a folder, installed by `npm ci` unless node_modules already holds the
+# version package-lock.json pins for `package`.
+npm_packages() { # folder, package
+    local dir=$1 package=$2 want have
+    command -v npm >/dev/null 2>&1 || apt_install nodejs npm
+    want=$(node -p "require('./$dir/package-lock.json').packages['node_modules/$package'].version")
+    have=$(node -p "try { require('./$dir/node_modules/$package/package.json').version } catch (e) { '' }")
+    if [ "$have" != "$want" ]; then
+        say "installing the npm packages of $dir/ ($package $want)"
+        # Playwright's own browser download cannot work here; the tests use Debian's Chromium.
+        (cd "$dir" && PLAYWRIGHT_SKIP_BROWSER_DOWNLOAD=1 npm ci --no-audit --no-fund --loglevel=error) \
+            || die "the npm packages of $dir/" "cd $dir && npm ci"
+    fi
+}
+
+# wasm-opt for release builds: binaryen 132 from npm, in tools/node_modules/.bin, which
+# the Makefile puts first on PATH. (Debian's binaryen 108 breaks the WASM.)
+wasm_opt() {
+    npm_packages tools binaryen
+    local version
+    version=$(tools/node_modules/.bin/wasm-opt --version 2>/dev/null) \
+        || die "wasm-opt" "cd tools && npm ci (it provides binaryen's wasm-opt)"
+    case "$version" in
+        *"version 132"*) ;;
+        *) die "wasm-opt 132 (found: $version)" "cd tools && npm ci" ;;
+    esac
+}
+
+chromium() {
+    [ -x /usr/bin/chromium ] || apt_install chromium
+    /usr/bin/chromium --version >/dev/null 2>&1 || die "chromium" "apt-get install -y chromium (the tests use /usr/bin/chromium)"
+}
+
+end2end_packages() {
+    npm_packages end2end @playwright/test
+}
+
+wrk() {
+    command -v wrk >/dev/null 2>&1 || apt_install wrk
+}
+
+case "${1:-}" in
+    run)
+        rust_toolchain; cargo_leptos; wasm_bindgen_cli; wasm_opt ;;
+    test)
+        rust_toolchain; cargo_leptos; wasm_bindgen_cli; wasm_opt; chromium; end2end_packages ;;
+    bench)
+        rust_toolchain; cargo_leptos; wasm_bindgen_cli; wasm_opt; wrk ;;
+    *)
+        echo "usage: scripts/bootstrap.sh run|test|bench" >&2; exit 2 ;;
+esac

@@ -1,0 +1,43 @@
+//! `registryservice`: the registry on its own (default 127.0.0.1:3000), as the original's
+//! `cmd/registryservice` ran it.
+
+use std::{net::SocketAddr, process::ExitCode};
+
+use clap::Parser;
+use server::{
+    registry::{self, Registry, RegistryConfig},
+    serve, telemetry,
+};
+use tokio_util::sync::CancellationToken;
+
+/// The registry service of distributed.
+#[derive(Debug, Parser)]
+#[command(version, about)]
+struct Args {
+    /// Address to listen on.
+    #[arg(long, env = "REGISTRY_ADDR", default_value = "127.0.0.1:3000")]
+    addr: SocketAddr,
+
+    #[command(flatten)]
+    registry: RegistryConfig,
+}
+
+#[tokio::main]
+async fn main() -> ExitCode {
+    telemetry::init();
+    let args = Args::parse();
+    let listener = match serve::bind("registryservice", args.addr).await {
+        Ok(listener) => listener,
+        Err(code) => return code,
+    };
+    let shutdown = CancellationToken::new();
+    let registry = Registry::start(&args.registry, shutdown.clone());
+    tracing::info!("registry serving on http://{}/services", args.addr);
+    serve::run(
+        "registryservice",
+        listener,
+        registry::router(registry),
+        shutdown,
+    )
+    .await
+}

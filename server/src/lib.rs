@@ -1,0 +1,15 @@
+//! The services of *distributed* as library modules, and what their binaries share.
+//!
+//! - [`registry`]: the registry service (registration, discovery, patches, heartbeats).
+//! - [`site`]: the teacher portal's web site (Leptos pages and their static files).
+//! - [`error`]: the JSON error answer all HTTP APIs share.
+//! - [`serve`]: binding an address and serving until stopped.
+//! - [`shutdown`]: the Ctrl-C / SIGTERM signal every binary stops on.
+//! - [`telemetry`]: `tracing` set-up from `RUST_LOG`.
+
+pub mod error;
+pub mod registry;
+pub mod serve;
+pub mod shutdown;
+pub mod site;
+pub mod telemetry;

@@ -1,0 +1,65 @@
+//! The registry's settings: heartbeat timing, eviction, patch delivery. Every flag has an
+//! environment variable too; durations are written like `1s`, `800ms`, `1m`.
+
+use std::time::Duration;
+
+/// Settings of the registry service.
+#[derive(Debug, Clone, clap::Args)]
+pub struct RegistryConfig {
+    /// How often each instance's HeartbeatURL is checked.
+    #[arg(long, env = "REGISTRY_HEARTBEAT_INTERVAL", default_value = "1s", value_parser = parse_duration)]
+    pub heartbeat_interval: Duration,
+
+    /// How long one heartbeat check may take before it counts as failed.
+    #[arg(long, env = "REGISTRY_HEARTBEAT_TIMEOUT", default_value = "800ms", value_parser = parse_duration)]
+    pub heartbeat_timeout: Duration,
+
+    /// Consecutive failed checks after which an instance becomes critical and leaves
+    /// discovery.
+    #[arg(long, env = "REGISTRY_HEARTBEAT_FAILURES", default_value_t = 2,
+          value_parser = clap::value_parser!(u32).range(1..))]
+    pub heartbeat_failures: u32,
+
+    /// How long a critical instance is still checked (and may come back) before it is
+    /// dropped.
+    #[arg(long, env = "REGISTRY_DEREGISTER_AFTER", default_value = "1m", value_parser = parse_duration)]
+    pub deregister_after: Duration,
+
+    /// How many heartbeat checks may be in flight at once.
+    #[arg(long, env = "REGISTRY_HEARTBEAT_CONCURRENCY", default_value_t = 1024,
+          value_parser = clap::value_parser!(u32).range(1..))]
+    pub heartbeat_concurrency: u32,
+
+    /// How long one patch delivery may take.
+    #[arg(long, env = "REGISTRY_PATCH_TIMEOUT", default_value = "2s", value_parser = parse_duration)]
+    pub patch_timeout: Duration,
+
+    /// How many times a failed patch delivery is retried (with doubling back-off) before
+    /// the target is left until its next change or its next passing heartbeat.
+    #[arg(long, env = "REGISTRY_PATCH_RETRIES", default_value_t = 4)]
+    pub patch_retries: u32,
+}
+
+impl Default for RegistryConfig {
+    fn default() -> Self {
+        RegistryConfig {
+            heartbeat_interval: Duration::from_secs(1),
+            heartbeat_timeout: Duration::from_millis(800),
+            heartbeat_failures: 2,
+            deregister_after: Duration::from_secs(60),
+            heartbeat_concurrency: 1024,
+            patch_timeout: Duration::from_secs(2),
+            patch_retries: 4,
+        }
+    }
+}
+
+/// Parses a duration such as `1s`, `800ms` or `1m 30s`; zero is refused.
+pub fn parse_duration(text: &str) -> Result<Duration, String> {
+    let duration = humantime::parse_duration(text)
+        .map_err(|err| format!("{err}: write a duration such as 1s, 800ms or 1m"))?;
+    if duration.is_zero() {
+        return Err("must be longer than zero".into());
+    }
+    Ok(duration)
+}

@@ -1,0 +1,184 @@
+//! The registry's HTTP API, on `/services`:
+//!
+//! | call | answer |
+//! | --- | --- |
+//! | `POST /services`, JSON Registration | 200, empty (the original's call) |
+//! | `DELETE /services`, the instance URL as text | 200; 404 if unknown (the original's call) |
+//! | `PUT /services`, the instance URL as text | 200 (TTL renewal); 404 if unknown |
+//! | `GET /services` | every instance as JSON; with `Accept: text/event-stream`, live events |
+//! | `GET /services/{name}` | the passing instances of one service |
+//!
+//! Bodies are limited to [`MAX_BODY_BYTES`]; every refusal is a 4xx with a JSON reason.
+
+use std::{convert::Infallible, sync::Arc};
+
+use app::wire::registry::Registration;
+use axum::{
+    Json, Router,
+    body::Bytes,
+    extract::{DefaultBodyLimit, Path, State, rejection::BytesRejection},
+    http::{HeaderMap, StatusCode, header},
+    response::{
+        IntoResponse, Response,
+        sse::{Event, KeepAlive, Sse},
+    },
+    routing::get,
+};
+use futures::{Stream, StreamExt};
+use tokio::sync::broadcast::error::RecvError;
+
+use super::{Registry, journal::Entry, store::Store, validate};
+use crate::error::{ApiError, method_not_allowed};
+
+/// The largest request body accepted.
+pub const MAX_BODY_BYTES: usize = 64 * 1024;
+
+pub fn router(registry: Registry) -> Router {
+    Router::new()
+        .route(
+            "/services",
+            get(list)
+                .post(register)
+                .delete(deregister)
+                .put(renew)
+                .fallback(|| async { method_not_allowed("GET, POST, PUT, DELETE") }),
+        )
+        .route(
+            "/services/{name}",
+            get(by_name).fallback(|| async { method_not_allowed("GET") }),
+        )
+        .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
+        .with_state(registry)
+}
+
+async fn register(
+    State(registry): State<Registry>,
+    body: Result<Bytes, BytesRejection>,
+) -> Result<StatusCode, ApiError> {
+    let body = body.map_err(ApiError::body)?;
+    if body.trim_ascii().is_empty() {
+        return Err(ApiError::bad_request(
+            r#"empty body: send a JSON Registration such as {"ServiceName":"LogService","ServiceURL":"http://127.0.0.1:4000"}"#,
+        ));
+    }
+    let registration: Registration = serde_json::from_slice(&body)
+        .map_err(|err| ApiError::bad_request(format!("invalid Registration JSON: {err}")))?;
+    let valid = validate::registration(registration).map_err(ApiError::bad_request)?;
+    tracing::info!(name = %valid.name, url = %valid.url, "registered");
+    registry.store.register(valid);
+    Ok(StatusCode::OK)
+}
+
+async fn deregister(
+    State(registry): State<Registry>,
+    body: Result<Bytes, BytesRejection>,
+) -> Result<StatusCode, ApiError> {
+    let url = instance_url(body)?;
+    registry
+        .store
+        .deregister(&url)
+        .map_err(|err| ApiError::not_found(err.to_string()))?;
+    tracing::info!(%url, "deregistered");
+    Ok(StatusCode::OK)
+}
+
+async fn renew(
+    State(registry): State<Registry>,
+    body: Result<Bytes, BytesRejection>,
+) -> Result<StatusCode, ApiError> {
+    let url = instance_url(body)?;
+    registry
+        .store
+        .renew(&url)
+        .map_err(|err| ApiError::not_found(err.to_string()))?;
+    Ok(StatusCode::OK)
+}
+
+/// The instance URL that a `DELETE` or `PUT` body carries as plain text.
+fn instance_url(body: Result<Bytes, BytesRejection>) -> Result<String, ApiError> {
+    let body = body.map_err(ApiError::body)?;
+    let text = std::str::from_utf8(&body)
+        .map_err(|_| {
+            ApiError::bad_request("the body must be the instance's ServiceURL as UTF-8 text")
+        })?
+        .trim();
+    if text.is_empty() {
+        return Err(ApiError::bad_request(
+            "empty body: send the instance's ServiceURL as plain text",
+        ));
+    }
+    Ok(text.to_owned())
+}
+
+async fn list(State(registry): State<Registry>, headers: HeaderMap) -> Response {
+    if wants_event_stream(&headers) {
+        let last_seen = headers
+            .get("last-event-id")
+            .and_then(|value| value.to_str().ok())
+            .and_then(|text| text.trim().parse().ok());
+        return Sse::new(events(registry, last_seen))
+            .keep_alive(KeepAlive::default())
+            .into_response();
+    }
+    Json(registry.store.instances()).into_response()
+}
+
+async fn by_name(State(registry): State<Registry>, Path(name): Path<String>) -> Response {
+    Json(registry.store.passing(&name)).into_response()
+}
+
+fn wants_event_stream(headers: &HeaderMap) -> bool {
+    headers
+        .get_all(header::ACCEPT)
+        .iter()
+        .filter_map(|value| value.to_str().ok())
+        .any(|accept| accept.contains("text/event-stream"))
+}
+
+/// The live event stream: the backlog (snapshot or replay), then every new event. A
+/// subscriber that falls too far behind resumes from the last event it was sent. It ends
+/// when the registry shuts down.
+fn events(
+    registry: Registry,
+    last_seen: Option<u64>,
+) -> impl Stream<Item = Result<Event, Infallible>> {
+    struct Feed {
+        store: Arc<dyn Store>,
+        backlog: std::vec::IntoIter<Arc<Entry>>,
+        live: tokio::sync::broadcast::Receiver<Arc<Entry>>,
+        last: Option<u64>,
+    }
+
+    let subscription = registry.store.subscribe(last_seen);
+    let feed = Feed {
+        store: registry.store.clone(),
+        backlog: subscription.backlog.into_iter(),
+        live: subscription.live,
+        last: last_seen,
+    };
+    futures::stream::unfold(feed, |mut feed| async move {
+        loop {
+            let entry = match feed.backlog.next() {
+                Some(entry) => entry,
+                None => match feed.live.recv().await {
+                    Ok(entry) if feed.last.is_some_and(|last| entry.revision <= last) => continue,
+                    Ok(entry) => entry,
+                    Err(RecvError::Lagged(_)) => {
+                        let subscription = feed.store.subscribe(feed.last);
+                        feed.backlog = subscription.backlog.into_iter();
+                        feed.live = subscription.live;
+                        continue;
+                    }
+                    Err(RecvError::Closed) => return None,
+                },
+            };
+            feed.last = Some(entry.revision);
+            let event = Event::default()
+                .event(entry.name)
+                .id(entry.revision.to_string())
+                .data(&entry.json);
+            return Some((Ok(event), feed));
+        }
+    })
+    .take_until(registry.shutdown.cancelled_owned())
+}

@@ -1,0 +1,63 @@
+//! The registry service: the hub that services register with, that tells each of them
+//! where the services it requires are, and that health-checks them all.
+//!
+//! | module | owns |
+//! | --- | --- |
+//! | [`http`] | the HTTP API on `/services` |
+//! | [`validate`] | what a registration must look like |
+//! | [`store`] | the narrow interface in front of the state |
+//! | [`memory`] | the in-memory state: instances, statuses, dependents |
+//! | [`patches`] | the patch sender: keeps each dependent's view in step |
+//! | [`heartbeat`] | the heartbeat checker |
+//! | [`journal`] | revisions and the live event stream's backlog |
+//! | [`outbound`] | the guarded HTTP client for registrants' URLs |
+//! | [`config`] | flags and their defaults |
+
+pub mod config;
+pub mod heartbeat;
+pub mod http;
+pub mod journal;
+pub mod memory;
+pub mod outbound;
+pub mod patches;
+pub mod store;
+pub mod validate;
+
+use std::sync::Arc;
+
+use tokio_util::sync::CancellationToken;
+
+pub use config::RegistryConfig;
+pub use http::router;
+
+use memory::{Eviction, MemoryStore};
+use outbound::Outbound;
+use patches::PatchSender;
+use store::Store;
+
+/// A running registry: its state and the signal that stops its background work and
+/// ends its event streams. Cheap to clone.
+#[derive(Clone)]
+pub struct Registry {
+    pub store: Arc<dyn Store>,
+    shutdown: CancellationToken,
+}
+
+impl Registry {
+    /// Starts an in-memory registry and its heartbeat checker, which runs until
+    /// `shutdown` is cancelled.
+    pub fn start(config: &RegistryConfig, shutdown: CancellationToken) -> Registry {
+        let patches = PatchSender::new(Outbound::new(config.patch_timeout), config.patch_retries);
+        let eviction = Eviction {
+            failures: config.heartbeat_failures,
+            deregister_after: config.deregister_after,
+        };
+        let store: Arc<dyn Store> = Arc::new(MemoryStore::new(patches, eviction));
+        tokio::spawn(heartbeat::run(
+            store.clone(),
+            config.clone(),
+            shutdown.clone(),
+        ));
+        Registry { store, shutdown }
+    }
+}

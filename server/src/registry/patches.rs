@@ -1,0 +1,214 @@
+//! The patch sender: keeps every dependent's view of its providers in step with the
+//! registry by POSTing patches to its `ServiceUpdateURL`.
+//!
+//! It syncs state rather than queueing messages. For each target it holds the view the
+//! target should have (`desired`, kept current by the store under its lock) and the view
+//! the target has acknowledged (`acked`). One worker task per target sends the difference
+//! as a patch, waits for the answer, and repeats until the two agree. So:
+//! - each target receives its patches in order (one worker, one patch at a time);
+//! - a failed delivery loses nothing: the next attempt sends the difference again, with
+//!   any later changes folded in;
+//! - a slow or dead target delays no other (each has its own worker);
+//! - registering sends a full patch: the target's acknowledged view starts empty.
+//!
+//! A send times out after the configured patch timeout and is retried with doubling
+//! back-off a bounded number of times; then the target is left alone until its view
+//! changes again or it passes a heartbeat.
+
+use std::{
+    collections::{BTreeSet, HashMap},
+    sync::{
+        Arc, Mutex,
+        atomic::{AtomicU64, Ordering},
+    },
+    time::Duration,
+};
+
+use app::wire::registry::{Patch, PatchEntry};
+
+use super::outbound::Outbound;
+
+/// First back-off after a failed delivery; it doubles with each retry.
+const FIRST_BACKOFF: Duration = Duration::from_millis(100);
+
+#[derive(Clone)]
+pub struct PatchSender {
+    inner: Arc<Inner>,
+}
+
+struct Inner {
+    targets: Mutex<HashMap<String, Target>>,
+    outbound: Outbound,
+    retries: u32,
+    /// Source of worker ids and epochs, unique across targets that come and go.
+    ids: AtomicU64,
+}
+
+struct Target {
+    update_url: String,
+    desired: BTreeSet<PatchEntry>,
+    acked: BTreeSet<PatchEntry>,
+    /// Renewed when the target registers again; an answer for an older epoch is ignored.
+    epoch: u64,
+    /// The id of the worker sending to this target, if one is running.
+    worker: Option<u64>,
+    /// Deliveries failed for good; retried on the next change or passing heartbeat.
+    stalled: bool,
+    /// The target registered and is owed its initial patch, even an empty one.
+    initial: bool,
+}
+
+impl PatchSender {
+    pub fn new(outbound: Outbound, retries: u32) -> PatchSender {
+        PatchSender {
+            inner: Arc::new(Inner {
+                targets: Mutex::default(),
+                outbound,
+                retries,
+                ids: AtomicU64::new(1),
+            }),
+        }
+    }
+
+    /// A target (the instance at `instance_url`) registered: it knows nothing yet, so it
+    /// is sent `view` in full, even if that is empty, as the original does.
+    pub fn reset(&self, instance_url: &str, update_url: &str, view: BTreeSet<PatchEntry>) {
+        let mut targets = self.inner.targets.lock().unwrap();
+        let target = targets
+            .entry(instance_url.to_owned())
+            .or_insert_with(|| Target {
+                update_url: update_url.to_owned(),
+                desired: BTreeSet::new(),
+                acked: BTreeSet::new(),
+                epoch: 0,
+                worker: None,
+                stalled: false,
+                initial: true,
+            });
+        target.update_url = update_url.to_owned();
+        target.desired = view;
+        target.acked.clear();
+        target.epoch = self.inner.next_id();
+        target.initial = true;
+        self.start(instance_url, target);
+    }
+
+    /// `entry` joined the view of the target at `instance_url`.
+    pub fn add(&self, instance_url: &str, entry: &PatchEntry) {
+        self.change(instance_url, |desired| desired.insert(entry.clone()));
+    }
+
+    /// `entry` left the view of the target at `instance_url`.
+    pub fn remove(&self, instance_url: &str, entry: &PatchEntry) {
+        self.change(instance_url, |desired| desired.remove(entry));
+    }
+
+    /// The target at `instance_url` left the registry: stop sending to it.
+    pub fn forget(&self, instance_url: &str) {
+        self.inner.targets.lock().unwrap().remove(instance_url);
+    }
+
+    /// The target answered a heartbeat: if its deliveries had failed, try again now.
+    pub fn nudge(&self, instance_url: &str) {
+        let mut targets = self.inner.targets.lock().unwrap();
+        if let Some(target) = targets.get_mut(instance_url)
+            && target.stalled
+        {
+            self.start(instance_url, target);
+        }
+    }
+
+    fn change(&self, instance_url: &str, apply: impl FnOnce(&mut BTreeSet<PatchEntry>) -> bool) {
+        let mut targets = self.inner.targets.lock().unwrap();
+        if let Some(target) = targets.get_mut(instance_url)
+            && apply(&mut target.desired)
+        {
+            self.start(instance_url, target);
+        }
+    }
+
+    /// Starts the target's worker unless it is running.
+    fn start(&self, instance_url: &str, target: &mut Target) {
+        target.stalled = false;
+        if target.worker.is_some() {
+            return;
+        }
+        let id = self.inner.next_id();
+        target.worker = Some(id);
+        let inner = self.inner.clone();
+        let key = instance_url.to_owned();
+        tokio::spawn(async move { inner.work(key, id).await });
+    }
+}
+
+impl Inner {
+    fn next_id(&self) -> u64 {
+        self.ids.fetch_add(1, Ordering::Relaxed)
+    }
+
+    /// Sends differences to one target until it is in step, or has failed for good.
+    /// Worker `id` stops as soon as the target is gone or has another worker.
+    async fn work(self: Arc<Self>, key: String, id: u64) {
+        loop {
+            let (update_url, patch, epoch) = {
+                let mut targets = self.targets.lock().unwrap();
+                let Some(target) = targets.get_mut(&key).filter(|t| t.worker == Some(id)) else {
+                    return;
+                };
+                let patch = Patch {
+                    added: target.desired.difference(&target.acked).cloned().collect(),
+                    removed: target.acked.difference(&target.desired).cloned().collect(),
+                };
+                if patch.is_empty() && !target.initial {
+                    target.worker = None;
+                    return;
+                }
+                (target.update_url.clone(), patch, target.epoch)
+            };
+
+            let delivered = self.deliver(&update_url, &patch).await;
+
+            let mut targets = self.targets.lock().unwrap();
+            let Some(target) = targets.get_mut(&key).filter(|t| t.worker == Some(id)) else {
+                return;
+            };
+            if let Err(err) = delivered {
+                tracing::warn!(
+                    target = %key, %update_url, %err,
+                    "patch not delivered after {} retries; will retry on its next change or heartbeat",
+                    self.retries
+                );
+                target.worker = None;
+                target.stalled = true;
+                return;
+            }
+            if target.epoch == epoch {
+                target.initial = false;
+                for entry in patch.added {
+                    target.acked.insert(entry);
+                }
+                for entry in &patch.removed {
+                    target.acked.remove(entry);
+                }
+            }
+        }
+    }
+
+    async fn deliver(&self, url: &str, patch: &Patch) -> Result<(), String> {
+        let body = serde_json::to_string(patch).expect("patches serialise");
+        let mut backoff = FIRST_BACKOFF;
+        let mut attempt = 0;
+        loop {
+            match self.outbound.post_json(url, body.clone()).await {
+                Ok(()) => return Ok(()),
+                Err(err) if attempt >= self.retries => return Err(err),
+                Err(err) => {
+                    tracing::debug!(%url, %err, attempt, "patch delivery failed, retrying");
+                    tokio::time::sleep(backoff).await;
+                    backoff *= 2;
+                    attempt += 1;
+                }
+            }
+        }
+    }
+}

@@ -1,0 +1,211 @@
+//! What the registry accepts: a [`Registration`] checked field by field into a
+//! [`ValidRegistration`], or a short reason for the 400 answer.
+
+use std::time::Duration;
+
+use app::wire::registry::Registration;
+use reqwest::Url;
+
+/// Longest service name accepted, in characters.
+pub const MAX_NAME_CHARS: usize = 128;
+/// Longest URL accepted, in bytes.
+pub const MAX_URL_BYTES: usize = 2048;
+/// Most required services one registration may list.
+pub const MAX_REQUIRED: usize = 64;
+/// Shortest and longest TTL accepted.
+pub const TTL_RANGE: (Duration, Duration) = (Duration::from_secs(1), Duration::from_secs(3600));
+
+/// A registration whose fields have all been checked. URLs and names are trimmed;
+/// required services are de-duplicated, in order.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ValidRegistration {
+    pub name: String,
+    pub url: String,
+    pub required: Vec<String>,
+    pub update_url: Option<String>,
+    pub heartbeat_url: Option<String>,
+    pub ttl: Option<Duration>,
+}
+
+impl ValidRegistration {
+    /// The registration as the wire shows it.
+    pub fn to_wire(&self) -> Registration {
+        Registration {
+            service_name: self.name.clone(),
+            service_url: self.url.clone(),
+            required_services: self.required.clone(),
+            service_update_url: self.update_url.clone().unwrap_or_default(),
+            heartbeat_url: self.heartbeat_url.clone().unwrap_or_default(),
+            ttl: self
+                .ttl
+                .map(|ttl| humantime::format_duration(ttl).to_string()),
+        }
+    }
+}
+
+/// Checks every field of `reg`.
+pub fn registration(reg: Registration) -> Result<ValidRegistration, String> {
+    let name = service_name("ServiceName", &reg.service_name)?;
+    let url = instance_url(&reg.service_url)?;
+    if reg.required_services.len() > MAX_REQUIRED {
+        return Err(format!(
+            "RequiredServices lists more than {MAX_REQUIRED} services"
+        ));
+    }
+    let mut required = Vec::with_capacity(reg.required_services.len());
+    for dependency in &reg.required_services {
+        let dependency = service_name("RequiredServices", dependency)?;
+        if !required.contains(&dependency) {
+            required.push(dependency);
+        }
+    }
+    let update_url = optional_url("ServiceUpdateURL", &reg.service_update_url)?;
+    let heartbeat_url = optional_url("HeartbeatURL", &reg.heartbeat_url)?;
+    let ttl = match reg.ttl.as_deref().map(str::trim) {
+        None | Some("") => None,
+        Some(text) => Some(ttl(text)?),
+    };
+    if ttl.is_some() && heartbeat_url.is_some() {
+        return Err("give either HeartbeatURL or TTL, not both".into());
+    }
+    Ok(ValidRegistration {
+        name,
+        url,
+        required,
+        update_url,
+        heartbeat_url,
+        ttl,
+    })
+}
+
+/// The instance URL of a `DELETE` or `PUT /services` body.
+pub fn instance_url(text: &str) -> Result<String, String> {
+    let text = text.trim();
+    if text.is_empty() {
+        return Err("ServiceURL must not be empty".into());
+    }
+    http_url("ServiceURL", text)
+}
+
+fn service_name(field: &str, name: &str) -> Result<String, String> {
+    let name = name.trim();
+    if name.is_empty() {
+        return Err(format!("{field}: a service name must not be empty"));
+    }
+    if name.chars().count() > MAX_NAME_CHARS {
+        return Err(format!(
+            "{field}: a service name is at most {MAX_NAME_CHARS} characters"
+        ));
+    }
+    if name.chars().any(char::is_control) {
+        return Err(format!(
+            "{field}: a service name must not contain control characters"
+        ));
+    }
+    Ok(name.to_owned())
+}
+
+fn optional_url(field: &str, text: &str) -> Result<Option<String>, String> {
+    let text = text.trim();
+    if text.is_empty() {
+        Ok(None)
+    } else {
+        http_url(field, text).map(Some)
+    }
+}
+
+fn http_url(field: &str, text: &str) -> Result<String, String> {
+    if text.len() > MAX_URL_BYTES {
+        return Err(format!("{field} is longer than {MAX_URL_BYTES} bytes"));
+    }
+    let shown: String = text.chars().take(80).collect();
+    let url = Url::parse(text)
+        .map_err(|err| format!("{field} must be an absolute http(s) URL ({err}): {shown:?}"))?;
+    if !matches!(url.scheme(), "http" | "https") || url.host_str().is_none_or(str::is_empty) {
+        return Err(format!(
+            "{field} must be an absolute http(s) URL: {shown:?}"
+        ));
+    }
+    Ok(text.to_owned())
+}
+
+fn ttl(text: &str) -> Result<Duration, String> {
+    let ttl = humantime::parse_duration(text)
+        .map_err(|err| format!("TTL must be a duration such as \"10s\" ({err})"))?;
+    let (min, max) = TTL_RANGE;
+    if ttl < min || ttl > max {
+        return Err(format!(
+            "TTL must be between {} and {}",
+            humantime::format_duration(min),
+            humantime::format_duration(max)
+        ));
+    }
+    Ok(ttl)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn reg(name: &str, url: &str) -> Registration {
+        Registration {
+            service_name: name.into(),
+            service_url: url.into(),
+            ..Default::default()
+        }
+    }
+
+    #[test]
+    fn the_seed_registration_is_valid() {
+        let valid = registration(reg("Test Service", "http://localhost:5000")).unwrap();
+        assert_eq!(valid.name, "Test Service");
+        assert_eq!(valid.update_url, None);
+        assert_eq!(valid.heartbeat_url, None);
+    }
+
+    #[test]
+    fn names_and_urls_are_checked() {
+        let cases = [
+            (reg("", "http://a"), "must not be empty"),
+            (reg(&"x".repeat(MAX_NAME_CHARS + 1), "http://a"), "at most"),
+            (reg("a\u{7}", "http://a"), "control characters"),
+            (reg("a", ""), "ServiceURL must not be empty"),
+            (reg("a", "/relative"), "absolute"),
+            (reg("a", "ftp://host/x"), "absolute http(s)"),
+            (reg("a", "mailto:x@y"), "absolute http(s)"),
+            (
+                reg("a", &format!("http://a/{}", "x".repeat(MAX_URL_BYTES))),
+                "longer than",
+            ),
+        ];
+        for (input, reason) in cases {
+            let err = registration(input.clone()).unwrap_err();
+            assert!(err.contains(reason), "{input:?}: {err}");
+        }
+    }
+
+    #[test]
+    fn optional_urls_ttl_and_required_services_are_checked() {
+        let mut r = reg("a", "http://a");
+        r.heartbeat_url = "nope".into();
+        assert!(registration(r).unwrap_err().starts_with("HeartbeatURL"));
+
+        let mut r = reg("a", "http://a");
+        r.ttl = Some("0.5s".into());
+        assert!(registration(r).unwrap_err().contains("between"));
+        let mut r = reg("a", "http://a");
+        r.ttl = Some("soon".into());
+        assert!(registration(r).unwrap_err().starts_with("TTL"));
+        let mut r = reg("a", "http://a");
+        r.ttl = Some("10s".into());
+        r.heartbeat_url = "http://a/hb".into();
+        assert!(registration(r).unwrap_err().contains("not both"));
+
+        let mut r = reg("a", "http://a");
+        r.required_services = vec!["B".into(), " B ".into(), "C".into()];
+        assert_eq!(registration(r).unwrap().required, vec!["B", "C"]);
+        let mut r = reg("a", "http://a");
+        r.required_services = vec![String::new()];
+        assert!(registration(r).unwrap_err().starts_with("RequiredServices"));
+    }
+}

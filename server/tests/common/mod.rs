@@ -1,0 +1,305 @@
+//! Helpers for the HTTP-level tests: a registry on an ephemeral port, fake services
+//! with real listeners, and a small Server-Sent Events reader.
+#![allow(dead_code)]
+
+use std::{
+    net::SocketAddr,
+    sync::{
+        Arc,
+        atomic::{AtomicBool, Ordering},
+    },
+    time::Duration,
+};
+
+use app::wire::registry::{Patch, PatchEntry};
+use axum::{Router, extract::State, http::StatusCode, routing::get};
+use futures::StreamExt;
+use server::registry::{self, Registry, RegistryConfig};
+use tokio::{net::TcpListener, sync::mpsc, task::JoinHandle};
+use tokio_util::sync::CancellationToken;
+
+/// Settings that make heartbeat tests quick.
+pub fn fast_config() -> RegistryConfig {
+    RegistryConfig {
+        heartbeat_interval: Duration::from_millis(100),
+        heartbeat_timeout: Duration::from_millis(300),
+        heartbeat_failures: 2,
+        deregister_after: Duration::from_secs(60),
+        patch_timeout: Duration::from_millis(500),
+        patch_retries: 2,
+        ..RegistryConfig::default()
+    }
+}
+
+/// A registry serving on 127.0.0.1 at an ephemeral port.
+pub struct TestRegistry {
+    pub url: String,
+    pub registry: Registry,
+    shutdown: CancellationToken,
+}
+
+impl TestRegistry {
+    pub async fn start(config: RegistryConfig) -> TestRegistry {
+        let shutdown = CancellationToken::new();
+        let registry = Registry::start(&config, shutdown.clone());
+        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let url = format!("http://{}", listener.local_addr().unwrap());
+        let app = registry::router(registry.clone());
+        let stop = shutdown.clone();
+        tokio::spawn(async move {
+            axum::serve(listener, app)
+                .with_graceful_shutdown(stop.cancelled_owned())
+                .await
+                .unwrap();
+        });
+        TestRegistry {
+            url,
+            registry,
+            shutdown,
+        }
+    }
+
+    pub fn services(&self) -> String {
+        format!("{}/services", self.url)
+    }
+}
+
+impl Drop for TestRegistry {
+    fn drop(&mut self) {
+        self.shutdown.cancel();
+    }
+}
+
+pub fn client() -> reqwest::Client {
+    reqwest::Client::builder()
+        .timeout(Duration::from_secs(10))
+        .build()
+        .unwrap()
+}
+
+/// A service instance with a real listener: answers `GET /heartbeat` (200 while
+/// healthy) and records the patches POSTed to `/services`. It can be closed and
+/// reopened on the same port.
+pub struct FakeService {
+    pub addr: SocketAddr,
+    pub url: String,
+    pub healthy: Arc<AtomicBool>,
+    patches_tx: mpsc::UnboundedSender<Patch>,
+    pub patches: mpsc::UnboundedReceiver<Patch>,
+    server: Option<(CancellationToken, JoinHandle<()>)>,
+}
+
+#[derive(Clone)]
+struct FakeState {
+    healthy: Arc<AtomicBool>,
+    patches: mpsc::UnboundedSender<Patch>,
+}
+
+impl FakeService {
+    pub async fn start() -> FakeService {
+        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        let (patches_tx, patches) = mpsc::unbounded_channel();
+        let mut service = FakeService {
+            addr,
+            url: format!("http://{addr}"),
+            healthy: Arc::new(AtomicBool::new(true)),
+            patches_tx,
+            patches,
+            server: None,
+        };
+        service.serve(listener);
+        service
+    }
+
+    fn serve(&mut self, listener: TcpListener) {
+        let state = FakeState {
+            healthy: self.healthy.clone(),
+            patches: self.patches_tx.clone(),
+        };
+        let app = Router::new()
+            .route(
+                "/heartbeat",
+                get(|State(state): State<FakeState>| async move {
+                    if state.healthy.load(Ordering::SeqCst) {
+                        StatusCode::OK
+                    } else {
+                        StatusCode::SERVICE_UNAVAILABLE
+                    }
+                }),
+            )
+            .route(
+                "/services",
+                axum::routing::post(|State(state): State<FakeState>, body: String| async move {
+                    let patch: Patch = serde_json::from_str(&body).expect("a patch");
+                    let _ = state.patches.send(patch);
+                    StatusCode::OK
+                }),
+            )
+            .with_state(state);
+        let stop = CancellationToken::new();
+        let stopped = stop.clone();
+        let task = tokio::spawn(async move {
+            axum::serve(listener, app)
+                .with_graceful_shutdown(stopped.cancelled_owned())
+                .await
+                .unwrap();
+        });
+        self.server = Some((stop, task));
+    }
+
+    /// Closes the listener and every connection, as a killed process would.
+    pub async fn close(&mut self) {
+        if let Some((stop, task)) = self.server.take() {
+            stop.cancel();
+            task.await.unwrap();
+        }
+    }
+
+    /// Listens again on the same port.
+    pub async fn reopen(&mut self) {
+        let listener = TcpListener::bind(self.addr).await.unwrap();
+        self.serve(listener);
+    }
+
+    /// A registration JSON for this instance.
+    pub fn registration(&self, name: &str, required: &[&str]) -> serde_json::Value {
+        serde_json::json!({
+            "ServiceName": name,
+            "ServiceURL": self.url,
+            "RequiredServices": required,
+            "ServiceUpdateURL": format!("{}/services", self.url),
+            "HeartbeatURL": format!("{}/heartbeat", self.url),
+        })
+    }
+
+    /// The next patch received, waiting at most `within`.
+    pub async fn next_patch(&mut self, within: Duration) -> Patch {
+        tokio::time::timeout(within, self.patches.recv())
+            .await
+            .expect("no patch arrived in time")
+            .expect("patch channel open")
+    }
+
+    /// Asserts that no patch arrives for `during`.
+    pub async fn no_patch(&mut self, during: Duration) {
+        if let Ok(Some(patch)) = tokio::time::timeout(during, self.patches.recv()).await {
+            panic!("unexpected patch: {patch:?}");
+        }
+    }
+}
+
+pub fn entry(name: &str, url: &str) -> PatchEntry {
+    PatchEntry {
+        name: name.into(),
+        url: url.into(),
+    }
+}
+
+pub fn added(entries: Vec<PatchEntry>) -> Patch {
+    Patch {
+        added: entries,
+        removed: vec![],
+    }
+}
+
+pub fn removed(entries: Vec<PatchEntry>) -> Patch {
+    Patch {
+        added: vec![],
+        removed: entries,
+    }
+}
+
+pub async fn register(client: &reqwest::Client, registry: &str, body: &serde_json::Value) {
+    let response = client.post(registry).json(body).send().await.unwrap();
+    assert_eq!(response.status(), 200, "{}", response.text().await.unwrap());
+}
+
+/// One Server-Sent Event.
+#[derive(Debug, Clone)]
+pub struct SseEvent {
+    pub name: String,
+    pub id: Option<u64>,
+    pub data: String,
+}
+
+/// Reads Server-Sent Events from a streaming response.
+pub struct SseReader {
+    stream: futures::stream::BoxStream<'static, reqwest::Result<bytes::Bytes>>,
+    buffer: String,
+}
+
+impl SseReader {
+    pub async fn open(
+        client: &reqwest::Client,
+        url: &str,
+        last_event_id: Option<u64>,
+    ) -> SseReader {
+        let mut request = client.get(url).header("accept", "text/event-stream");
+        if let Some(id) = last_event_id {
+            request = request.header("last-event-id", id.to_string());
+        }
+        let response = request.send().await.unwrap();
+        assert_eq!(response.status(), 200);
+        assert!(
+            response.headers()["content-type"]
+                .to_str()
+                .unwrap()
+                .starts_with("text/event-stream")
+        );
+        SseReader {
+            stream: response.bytes_stream().boxed(),
+            buffer: String::new(),
+        }
+    }
+
+    /// The next event (keep-alive comments skipped), waiting at most `within`.
+    pub async fn next(&mut self, within: Duration) -> SseEvent {
+        tokio::time::timeout(within, async {
+            loop {
+                if let Some(end) = self.buffer.find("\n\n") {
+                    let block: String = self.buffer.drain(..end + 2).collect();
+                    let mut event = SseEvent {
+                        name: "message".into(),
+                        id: None,
+                        data: String::new(),
+                    };
+                    let mut any = false;
+                    for line in block.lines() {
+                        if let Some(value) = line.strip_prefix("event:") {
+                            event.name = value.trim().into();
+                            any = true;
+                        } else if let Some(value) = line.strip_prefix("id:") {
+                            event.id = value.trim().parse().ok();
+                        } else if let Some(value) = line.strip_prefix("data:") {
+                            event
+                                .data
+                                .push_str(value.strip_prefix(' ').unwrap_or(value));
+                            any = true;
+                        }
+                    }
+                    if any {
+                        return event;
+                    }
+                    continue;
+                }
+                let chunk = self.stream.next().await.expect("stream open").unwrap();
+                self.buffer.push_str(std::str::from_utf8(&chunk).unwrap());
+            }
+        })
+        .await
+        .expect("no event arrived in time")
+    }
+
+    /// The next event that is not a heartbeat round.
+    pub async fn next_change(&mut self, within: Duration) -> SseEvent {
+        let deadline = tokio::time::Instant::now() + within;
+        loop {
+            let left = deadline.saturating_duration_since(tokio::time::Instant::now());
+            let event = self.next(left).await;
+            if event.name != "heartbeats" {
+                return event;
+            }
+        }
+    }
+}
