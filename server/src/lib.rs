@@ -1,6 +1,7 @@
 //! The services of *distributed* as library modules, and what their binaries share.
 //!
 //! - [`registry`]: the registry service (registration, discovery, patches, heartbeats).
+//! - [`runtime`]: the service runtime every service uses (register, providers, logs).
 //! - [`site`]: the teacher portal's web site (Leptos pages and their static files).
 //! - [`error`]: the JSON error answer all HTTP APIs share.
 //! - [`serve`]: binding an address and serving until stopped.
@@ -9,6 +10,7 @@
 
 pub mod error;
 pub mod registry;
+pub mod runtime;
 pub mod serve;
 pub mod shutdown;
 pub mod site;

@@ -7,7 +7,7 @@ use std::{net::SocketAddr, process::ExitCode};
 use clap::Parser;
 use server::{
     registry::{self, Registry, RegistryConfig},
-    serve, site, telemetry,
+    serve, shutdown, site, telemetry,
 };
 use tokio_util::sync::CancellationToken;
 
@@ -40,5 +40,5 @@ async fn main() -> ExitCode {
     let app = registry::router(registry).merge(site::router(args.site.leptos_options(args.addr)));
 
     tracing::info!("serving on http://{}", args.addr);
-    serve::run("server", listener, app, shutdown).await
+    serve::run("server", listener, app, shutdown::signal(), shutdown).await
 }

@@ -18,18 +18,20 @@ pub async fn bind(program: &str, addr: SocketAddr) -> Result<TcpListener, ExitCo
     })
 }
 
-/// Serves `app` until the process is asked to stop; then cancels `shutdown` (which ends
-/// background tasks and long-lived streams) and waits for requests in flight.
+/// Serves `app` until `stop` completes (usually [`crate::shutdown::signal`], perhaps
+/// followed by deregistering); then cancels `shutdown` (which ends background tasks and
+/// long-lived streams), stops accepting and waits for requests in flight.
 pub async fn run(
     program: &str,
     listener: TcpListener,
     app: Router,
+    stop: impl Future<Output = ()> + Send + 'static,
     shutdown: CancellationToken,
 ) -> ExitCode {
     let stopping = shutdown.clone();
     let result = axum::serve(listener, app)
         .with_graceful_shutdown(async move {
-            crate::shutdown::signal().await;
+            stop.await;
             stopping.cancel();
         })
         .await;

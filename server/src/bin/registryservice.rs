@@ -6,7 +6,7 @@ use std::{net::SocketAddr, process::ExitCode};
 use clap::Parser;
 use server::{
     registry::{self, Registry, RegistryConfig},
-    serve, telemetry,
+    serve, shutdown, telemetry,
 };
 use tokio_util::sync::CancellationToken;
 
@@ -37,6 +37,7 @@ async fn main() -> ExitCode {
         "registryservice",
         listener,
         registry::router(registry),
+        shutdown::signal(),
         shutdown,
     )
     .await

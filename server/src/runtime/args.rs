@@ -1,0 +1,54 @@
+//! The flags every service binary shares: where it listens, the URL it registers under,
+//! and where the registry is. Each has an environment variable.
+
+use std::net::SocketAddr;
+
+/// Flags common to `logservice`, `gradingservice` and `portal`.
+#[derive(Debug, Clone, clap::Args)]
+pub struct ServiceArgs {
+    /// Address to listen on [default: the service's own port on 127.0.0.1].
+    #[arg(long, env = "SERVICE_ADDR")]
+    pub addr: Option<SocketAddr>,
+
+    /// Base URL to register, as other services reach this one [default: http://<addr>].
+    #[arg(long, env = "PUBLIC_URL")]
+    pub public_url: Option<String>,
+
+    /// Base URL of the registry.
+    #[arg(long, env = "REGISTRY_URL", default_value = "http://127.0.0.1:3000")]
+    pub registry_url: String,
+}
+
+impl ServiceArgs {
+    /// The address to listen on, `default` unless `--addr` was given.
+    pub fn addr_or(&self, default: SocketAddr) -> SocketAddr {
+        self.addr.unwrap_or(default)
+    }
+
+    /// The base URL to register for a service listening on `addr`, without a trailing
+    /// slash; an error names the flag to fix.
+    pub fn public_url_for(&self, addr: SocketAddr) -> Result<String, String> {
+        let url = match &self.public_url {
+            Some(url) => url.trim().trim_end_matches('/').to_owned(),
+            None => format!("http://{addr}"),
+        };
+        check_http_url("--public-url", &url)?;
+        Ok(url)
+    }
+
+    /// The registry's base URL without a trailing slash; an error names the flag to fix.
+    pub fn registry_base(&self) -> Result<String, String> {
+        let url = self.registry_url.trim().trim_end_matches('/').to_owned();
+        check_http_url("--registry-url", &url)?;
+        Ok(url)
+    }
+}
+
+fn check_http_url(flag: &str, url: &str) -> Result<(), String> {
+    match reqwest::Url::parse(url) {
+        Ok(parsed) if matches!(parsed.scheme(), "http" | "https") && parsed.has_host() => Ok(()),
+        _ => Err(format!(
+            "{flag} must be an absolute http(s) URL such as http://127.0.0.1:3000, got {url:?}"
+        )),
+    }
+}

@@ -1,0 +1,235 @@
+//! Ships a service's log records to the central `LogService`.
+//!
+//! [`ShipLayer`] is a `tracing` layer: it formats each record as the original client did,
+//! `[ServiceName] - <message>`, and puts it in a bounded buffer, never blocking the code
+//! that logged. When the buffer is full the oldest record is dropped and counted.
+//! [`LogShipper::run`] sends the buffer in batches (the log service's batch form of
+//! `POST /log`) to an instance the providers cache knows, off every request path. While no
+//! log service is known, or it cannot be reached, records wait in the buffer (they
+//! always reach stderr through the ordinary formatter too); the drop count is reported
+//! with the next delivered batch.
+
+use std::{
+    collections::VecDeque,
+    fmt::Write as _,
+    sync::{
+        Arc, Mutex,
+        atomic::{AtomicU64, Ordering},
+    },
+    time::Duration,
+};
+
+use tokio::sync::Notify;
+use tokio_util::sync::CancellationToken;
+use tracing::{Event, Level, Subscriber, field::Field};
+use tracing_subscriber::{Layer, layer::Context};
+
+use super::providers::{CallError, Providers};
+
+/// The content type of the log service's batch form: one JSON string per line.
+pub const BATCH_CONTENT_TYPE: &str = "application/x-ndjson";
+/// The name the log service registers under.
+pub const LOG_SERVICE: &str = "LogService";
+/// Most records in one batch.
+const MAX_BATCH: usize = 1000;
+/// Longest a record waits for companions before its batch is sent.
+const LINGER: Duration = Duration::from_millis(200);
+/// Back-off while the log service is unknown or failing.
+const RETRY: Duration = Duration::from_secs(1);
+
+/// The buffer between the layer and the sending task.
+pub struct LogShipper {
+    buffer: Mutex<VecDeque<String>>,
+    capacity: usize,
+    dropped: AtomicU64,
+    ready: Notify,
+}
+
+impl LogShipper {
+    pub fn new(capacity: usize) -> Arc<LogShipper> {
+        Arc::new(LogShipper {
+            buffer: Mutex::new(VecDeque::with_capacity(capacity.min(4096))),
+            capacity: capacity.max(1),
+            dropped: AtomicU64::new(0),
+            ready: Notify::new(),
+        })
+    }
+
+    /// Queues one formatted record, dropping the oldest if the buffer is full.
+    pub fn push(&self, record: String) {
+        let mut buffer = self.buffer.lock().unwrap();
+        if buffer.len() >= self.capacity {
+            buffer.pop_front();
+            self.dropped.fetch_add(1, Ordering::Relaxed);
+        }
+        buffer.push_back(record);
+        drop(buffer);
+        self.ready.notify_one();
+    }
+
+    /// Records waiting to be sent.
+    pub fn pending(&self) -> usize {
+        self.buffer.lock().unwrap().len()
+    }
+
+    /// Records dropped since the last report.
+    pub fn dropped(&self) -> u64 {
+        self.dropped.load(Ordering::Relaxed)
+    }
+
+    /// Sends batches to the log service until `shutdown`, then makes one last attempt.
+    pub async fn run(
+        self: Arc<Self>,
+        name: String,
+        providers: Arc<Providers>,
+        shutdown: CancellationToken,
+    ) {
+        let client = reqwest::Client::builder()
+            .timeout(Duration::from_secs(5))
+            .redirect(reqwest::redirect::Policy::none())
+            .build()
+            .expect("the HTTP client's settings are valid");
+        let mut stopping = false;
+        loop {
+            if !stopping && self.pending() == 0 {
+                tokio::select! {
+                    () = self.ready.notified() => {}
+                    () = shutdown.cancelled() => stopping = true,
+                }
+                if !stopping {
+                    // Let a burst gather into one batch.
+                    tokio::time::sleep(LINGER).await;
+                }
+            }
+            stopping |= shutdown.is_cancelled();
+            match self.send_batch(&name, &providers, &client).await {
+                Ok(true) => continue,
+                Ok(false) | Err(_) if stopping => return,
+                Ok(false) => {}
+                Err(err) => {
+                    // Said on stderr only: a record about failing to ship would be shipped.
+                    eprintln!(
+                        "[{name}] log shipping: {err}; {} records buffered",
+                        self.pending()
+                    );
+                }
+            }
+            tokio::select! {
+                () = tokio::time::sleep(RETRY) => {}
+                () = shutdown.cancelled() => stopping = true,
+            }
+        }
+    }
+
+    /// Sends one batch; `Ok(false)` if there was nothing to send.
+    async fn send_batch(
+        &self,
+        name: &str,
+        providers: &Providers,
+        client: &reqwest::Client,
+    ) -> Result<bool, CallError> {
+        let mut batch: Vec<String> = {
+            let mut buffer = self.buffer.lock().unwrap();
+            let take = buffer.len().min(MAX_BATCH);
+            buffer.drain(..take).collect()
+        };
+        let dropped = self.dropped.swap(0, Ordering::Relaxed);
+        if dropped > 0 {
+            batch.push(format!(
+                "[{name}] - WARN {dropped} log records were dropped: the buffer was full"
+            ));
+        }
+        if batch.is_empty() {
+            return Ok(false);
+        }
+        let mut body = String::new();
+        for record in &batch {
+            body.push_str(&serde_json::to_string(record).expect("strings serialise"));
+            body.push('\n');
+        }
+        let sent = providers
+            .call(LOG_SERVICE, |url| {
+                let request = client
+                    .post(format!("{url}/log"))
+                    .header(reqwest::header::CONTENT_TYPE, BATCH_CONTENT_TYPE)
+                    .body(body.clone());
+                async move { request.send().await?.error_for_status() }
+            })
+            .await;
+        if let Err(err) = sent {
+            // Put the batch back in front of anything logged meanwhile, in order. If the
+            // buffer has no room for all of it, its oldest records are dropped and counted.
+            let mut buffer = self.buffer.lock().unwrap();
+            let room = self.capacity.saturating_sub(buffer.len());
+            let lost = batch.len().saturating_sub(room);
+            for record in batch.into_iter().skip(lost).rev() {
+                buffer.push_front(record);
+            }
+            self.dropped.fetch_add(lost as u64, Ordering::Relaxed);
+            return Err(err);
+        }
+        Ok(true)
+    }
+}
+
+/// The `tracing` layer that feeds a [`LogShipper`].
+pub struct ShipLayer {
+    shipper: Arc<LogShipper>,
+    name: String,
+    /// Records below this level are not shipped.
+    level: Level,
+}
+
+impl ShipLayer {
+    pub fn new(shipper: Arc<LogShipper>, name: &str, level: Level) -> ShipLayer {
+        ShipLayer {
+            shipper,
+            name: name.to_owned(),
+            level,
+        }
+    }
+}
+
+/// Targets whose records are never shipped: the HTTP stack underneath the shipper.
+const QUIET_TARGETS: &[&str] = &["hyper", "reqwest", "h2", "tower", "rustls"];
+
+impl<S: Subscriber> Layer<S> for ShipLayer {
+    fn on_event(&self, event: &Event<'_>, _ctx: Context<'_, S>) {
+        let meta = event.metadata();
+        if *meta.level() > self.level || QUIET_TARGETS.iter().any(|t| meta.target().starts_with(t))
+        {
+            return;
+        }
+        let mut visitor = Message::default();
+        event.record(&mut visitor);
+        let level = meta.level();
+        self.shipper.push(format!(
+            "[{}] - {level} {}{}",
+            self.name, visitor.message, visitor.fields
+        ));
+    }
+}
+
+#[derive(Default)]
+struct Message {
+    message: String,
+    fields: String,
+}
+
+impl tracing::field::Visit for Message {
+    fn record_str(&mut self, field: &Field, value: &str) {
+        if field.name() == "message" {
+            self.message.push_str(value);
+        } else {
+            let _ = write!(self.fields, " {}={value}", field.name());
+        }
+    }
+
+    fn record_debug(&mut self, field: &Field, value: &dyn std::fmt::Debug) {
+        if field.name() == "message" {
+            let _ = write!(self.message, "{value:?}");
+        } else {
+            let _ = write!(self.fields, " {}={value:?}", field.name());
+        }
+    }
+}

@@ -1,0 +1,56 @@
+//! The service runtime: what every service does around its own routes, as the original's
+//! `service.Start` and registry client did, and more.
+//!
+//! | module | owns |
+//! | --- | --- |
+//! | [`args`] | `--addr`, `--public-url`, `--registry-url` |
+//! | [`instance`] | one registered instance: its endpoints, registering, staying registered |
+//! | [`providers`] | the cache of required services' instances, and failover calls |
+//! | [`registry_client`] | the registry's API as a client |
+//! | [`log_shipper`] | shipping `tracing` records to the `LogService` |
+//!
+//! [`serve`] puts it together: it serves the service's router beside each instance's
+//! heartbeat and update routes, registers in the background (only once the listener is
+//! up), and on Ctrl-C or SIGTERM deregisters first, then stops accepting, lets requests in
+//! flight finish and returns success.
+
+pub mod args;
+pub mod instance;
+pub mod log_shipper;
+pub mod providers;
+pub mod registry_client;
+
+use std::{process::ExitCode, sync::Arc};
+
+use axum::Router;
+use tokio::net::TcpListener;
+use tokio_util::sync::CancellationToken;
+
+pub use args::ServiceArgs;
+pub use instance::{Instance, InstanceSpec, Watchdog};
+pub use providers::{CallError, Providers};
+pub use registry_client::RegistryClient;
+
+/// Serves `app` and the instances' routes on `listener` until the process is asked to
+/// stop. See the module documentation for the order of events.
+pub async fn serve(
+    program: &str,
+    listener: TcpListener,
+    app: Router,
+    instances: Vec<Arc<Instance>>,
+    shutdown: CancellationToken,
+) -> ExitCode {
+    let app = instances
+        .iter()
+        .fold(app, |app, instance| app.merge(instance.routes()));
+    for instance in &instances {
+        tokio::spawn(instance.clone().run(shutdown.clone()));
+    }
+    let stop = async move {
+        crate::shutdown::signal().await;
+        // Deregister before anything else, so dependents are told now rather than after
+        // the registry's heartbeat checks fail.
+        futures::future::join_all(instances.iter().map(|instance| instance.deregister())).await;
+    };
+    crate::serve::run(program, listener, app, stop, shutdown).await
+}

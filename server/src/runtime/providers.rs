@@ -1,0 +1,248 @@
+//! The providers cache: which instances of its required services a service knows of,
+//! kept current by the registry's patches.
+//!
+//! Applying a patch is idempotent: the same `Added` twice keeps one entry, removing an
+//! unknown URL does nothing. The first patch after a (re-)registration is the registry's
+//! full view, so it replaces the cache instead of adding to it. [`Providers::provider`]
+//! picks instances round-robin, and [`Providers::call`] tries the next instance when one
+//! cannot be reached.
+
+use std::{
+    collections::BTreeMap,
+    future::Future,
+    sync::{
+        Mutex,
+        atomic::{AtomicBool, AtomicUsize, Ordering},
+    },
+};
+
+use app::wire::registry::Patch;
+
+#[derive(Debug, Default)]
+pub struct Providers {
+    /// Service name → its instances' URLs, in the order they were added.
+    services: Mutex<BTreeMap<String, Vec<String>>>,
+    /// The next patch is a full view (set when registering).
+    full_view_next: AtomicBool,
+    next: AtomicUsize,
+}
+
+/// Why [`Providers::call`] could not get an answer.
+#[derive(Debug, thiserror::Error)]
+pub enum CallError {
+    #[error("no instance of {0} is known; is it running and registered?")]
+    NoInstance(String),
+    #[error("no instance of {service} could be reached (tried {tried}): {last}")]
+    Unreachable {
+        service: String,
+        tried: usize,
+        last: reqwest::Error,
+    },
+    #[error(transparent)]
+    Request(reqwest::Error),
+}
+
+impl Providers {
+    /// The next patch will be the registry's full view (the instance is registering).
+    pub fn expect_full_view(&self) {
+        self.full_view_next.store(true, Ordering::SeqCst);
+    }
+
+    pub fn apply(&self, patch: &Patch) {
+        let mut services = self.services.lock().unwrap();
+        if self.full_view_next.swap(false, Ordering::SeqCst) {
+            services.clear();
+        }
+        for entry in &patch.removed {
+            if let Some(urls) = services.get_mut(&entry.name) {
+                urls.retain(|url| *url != entry.url);
+                if urls.is_empty() {
+                    services.remove(&entry.name);
+                }
+            }
+        }
+        for entry in &patch.added {
+            let urls = services.entry(entry.name.clone()).or_default();
+            if !urls.contains(&entry.url) {
+                urls.push(entry.url.clone());
+            }
+        }
+    }
+
+    /// Every known instance of `name`.
+    pub fn all(&self, name: &str) -> Vec<String> {
+        self.services
+            .lock()
+            .unwrap()
+            .get(name)
+            .cloned()
+            .unwrap_or_default()
+    }
+
+    /// Every known service and its instances.
+    pub fn snapshot(&self) -> BTreeMap<String, Vec<String>> {
+        self.services.lock().unwrap().clone()
+    }
+
+    /// One instance of `name`, round-robin.
+    pub fn provider(&self, name: &str) -> Option<String> {
+        let services = self.services.lock().unwrap();
+        let urls = services.get(name)?;
+        let turn = self.next.fetch_add(1, Ordering::Relaxed);
+        urls.get(turn % urls.len()).cloned()
+    }
+
+    /// Calls `request` with an instance of `name` (its base URL), trying the next
+    /// instance whenever one cannot be connected to or times out. Any other outcome,
+    /// an HTTP error status included, is the answer.
+    pub async fn call<T, F, Fut>(&self, name: &str, request: F) -> Result<T, CallError>
+    where
+        F: Fn(String) -> Fut,
+        Fut: Future<Output = Result<T, reqwest::Error>>,
+    {
+        let urls = self.all(name);
+        if urls.is_empty() {
+            return Err(CallError::NoInstance(name.to_owned()));
+        }
+        let start = self.next.fetch_add(1, Ordering::Relaxed);
+        let mut last = None;
+        for i in 0..urls.len() {
+            match request(urls[(start + i) % urls.len()].clone()).await {
+                Ok(answer) => return Ok(answer),
+                Err(err) if err.is_connect() || err.is_timeout() => last = Some(err),
+                Err(err) => return Err(CallError::Request(err)),
+            }
+        }
+        Err(CallError::Unreachable {
+            service: name.to_owned(),
+            tried: urls.len(),
+            last: last.expect("at least one instance was tried"),
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use app::wire::registry::PatchEntry;
+
+    fn entry(name: &str, url: &str) -> PatchEntry {
+        PatchEntry {
+            name: name.into(),
+            url: url.into(),
+        }
+    }
+
+    #[test]
+    fn applying_a_patch_is_idempotent() {
+        let providers = Providers::default();
+        let patch = Patch {
+            added: vec![entry("Log", "http://a"), entry("Log", "http://b")],
+            removed: vec![],
+        };
+        providers.apply(&patch);
+        providers.apply(&patch);
+        assert_eq!(providers.all("Log"), vec!["http://a", "http://b"]);
+        let remove = Patch {
+            added: vec![],
+            removed: vec![
+                entry("Log", "http://a"),
+                entry("Log", "http://zzz"),
+                entry("Nope", "http://a"),
+            ],
+        };
+        providers.apply(&remove);
+        providers.apply(&remove);
+        assert_eq!(providers.all("Log"), vec!["http://b"]);
+    }
+
+    #[test]
+    fn the_first_patch_after_registering_replaces_the_cache() {
+        let providers = Providers::default();
+        providers.apply(&Patch {
+            added: vec![entry("Log", "http://old")],
+            removed: vec![],
+        });
+        providers.expect_full_view();
+        providers.apply(&Patch {
+            added: vec![entry("Log", "http://new")],
+            removed: vec![],
+        });
+        assert_eq!(providers.all("Log"), vec!["http://new"]);
+        providers.apply(&Patch {
+            added: vec![entry("Log", "http://other")],
+            removed: vec![],
+        });
+        assert_eq!(providers.all("Log"), vec!["http://new", "http://other"]);
+    }
+
+    #[test]
+    fn providers_are_picked_round_robin() {
+        let providers = Providers::default();
+        assert_eq!(providers.provider("Log"), None);
+        providers.apply(&Patch {
+            added: vec![entry("Log", "http://a"), entry("Log", "http://b")],
+            removed: vec![],
+        });
+        let picks: Vec<String> = (0..4).map(|_| providers.provider("Log").unwrap()).collect();
+        assert_eq!(picks.iter().filter(|u| *u == "http://a").count(), 2);
+        assert_eq!(picks.iter().filter(|u| *u == "http://b").count(), 2);
+    }
+
+    #[tokio::test]
+    async fn call_fails_over_and_says_when_no_instance_is_known() {
+        let providers = Providers::default();
+        let err = providers
+            .call("Log", |url| async move { Ok::<_, reqwest::Error>(url) })
+            .await
+            .unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            "no instance of Log is known; is it running and registered?"
+        );
+
+        // Port 9 on loopback: nothing listens there, so the connection is refused.
+        let live = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let live_url = format!("http://{}", live.local_addr().unwrap());
+        tokio::spawn(async move {
+            axum::serve(
+                live,
+                axum::Router::new().route("/", axum::routing::get(|| async { "ok" })),
+            )
+            .await
+            .unwrap();
+        });
+        providers.apply(&Patch {
+            added: vec![entry("Log", "http://127.0.0.1:9"), entry("Log", &live_url)],
+            removed: vec![],
+        });
+        let client = reqwest::Client::new();
+        for _ in 0..4 {
+            let answer = providers
+                .call("Log", |url| {
+                    let client = client.clone();
+                    async move { client.get(format!("{url}/")).send().await?.text().await }
+                })
+                .await
+                .unwrap();
+            assert_eq!(answer, "ok");
+        }
+
+        providers.apply(&Patch {
+            added: vec![],
+            removed: vec![entry("Log", &live_url)],
+        });
+        let err = providers
+            .call("Log", |url| {
+                let client = client.clone();
+                async move { client.get(format!("{url}/")).send().await?.text().await }
+            })
+            .await
+            .unwrap_err();
+        assert!(
+            err.to_string()
+                .starts_with("no instance of Log could be reached (tried 1)"),
+            "{err}"
+        );
+    }
+}
