@@ -1,6 +1,7 @@
 //! The services of *distributed* as library modules, and what their binaries share.
 //!
 //! - [`registry`]: the registry service (registration, discovery, patches, heartbeats).
+//! - [`logs`]: the log service (durable central log, queries, live tail).
 //! - [`runtime`]: the service runtime every service uses (register, providers, logs).
 //! - [`site`]: the teacher portal's web site (Leptos pages and their static files).
 //! - [`error`]: the JSON error answer all HTTP APIs share.
@@ -9,6 +10,7 @@
 //! - [`telemetry`]: `tracing` set-up from `RUST_LOG`.
 
 pub mod error;
+pub mod logs;
 pub mod registry;
 pub mod runtime;
 pub mod serve;

@@ -1,13 +1,16 @@
 //! `server`: the all-in-one process that `make run` and `cargo leptos watch` start. On one
-//! address (default 127.0.0.1:3000) it hosts the registry (`/services`) and the teacher
-//! portal.
+//! address (default 127.0.0.1:3000) it hosts the registry (`/services`), the log service
+//! (`/log`) and the teacher portal. Its services register with its own registry over HTTP,
+//! like any other service, so the registry lists them too.
 
 use std::{net::SocketAddr, process::ExitCode};
 
 use clap::Parser;
 use server::{
+    logs::{self, LogConfig, LogService},
     registry::{self, Registry, RegistryConfig},
-    serve, shutdown, site, telemetry,
+    runtime::{self, Instance, InstanceSpec, RegistryClient, Watchdog},
+    serve, site, telemetry,
 };
 use tokio_util::sync::CancellationToken;
 
@@ -19,26 +22,61 @@ struct Args {
     #[arg(long, env = "LEPTOS_SITE_ADDR", default_value = "127.0.0.1:3000")]
     addr: SocketAddr,
 
+    /// Base URL its services register under, as others reach it [default: http://<addr>].
+    #[arg(long, env = "PUBLIC_URL")]
+    public_url: Option<String>,
+
     #[command(flatten)]
     site: site::SiteArgs,
 
     #[command(flatten)]
     registry: RegistryConfig,
+
+    #[command(flatten)]
+    log: LogConfig,
 }
 
 #[tokio::main]
 async fn main() -> ExitCode {
     telemetry::init();
     let args = Args::parse();
+    let public_url = args
+        .public_url
+        .clone()
+        .map(|url| url.trim().trim_end_matches('/').to_owned())
+        .unwrap_or_else(|| format!("http://{}", args.addr));
+    if reqwest::Url::parse(&public_url).is_err() {
+        eprintln!("server: --public-url must be an absolute http(s) URL, got {public_url:?}");
+        return ExitCode::from(2);
+    }
+
+    let shutdown = CancellationToken::new();
+    let log = match LogService::start(&args.log, shutdown.clone()) {
+        Ok(log) => log,
+        Err(err) => {
+            eprintln!(
+                "server: cannot open the log file {}: {err}. Pass a writable path with --log-file.",
+                args.log.log_file.display()
+            );
+            return ExitCode::FAILURE;
+        }
+    };
     let listener = match serve::bind("server", args.addr).await {
         Ok(listener) => listener,
         Err(code) => return code,
     };
 
-    let shutdown = CancellationToken::new();
     let registry = Registry::start(&args.registry, shutdown.clone());
-    let app = registry::router(registry).merge(site::router(args.site.leptos_options(args.addr)));
+    let own_registry = RegistryClient::new(&public_url);
+    let instances = vec![Instance::new(
+        InstanceSpec::hosted("LogService", &[], &public_url, &public_url),
+        own_registry,
+        Watchdog::default(),
+    )];
+    let app = registry::router(registry)
+        .merge(logs::router(log))
+        .merge(site::router(args.site.leptos_options(args.addr)));
 
-    tracing::info!("serving on http://{}", args.addr);
-    serve::run("server", listener, app, shutdown::signal(), shutdown).await
+    tracing::info!("serving on {public_url}");
+    runtime::serve("server", listener, app, instances, shutdown).await
 }

@@ -5,4 +5,5 @@
 //! Like Go's `encoding/json`, decoding matches keys case-insensitively ([`go`]).
 
 pub mod go;
+pub mod logs;
 pub mod registry;

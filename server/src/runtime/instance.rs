@@ -69,6 +69,21 @@ impl InstanceSpec {
         }
     }
 
+    /// A service hosted in a process beside others (the all-in-one server): its heartbeat
+    /// and update routes live under `/_instances/<name>/` so they clash with nothing.
+    pub fn hosted(name: &str, required: &[&str], url: &str, endpoint_base: &str) -> InstanceSpec {
+        let slug: String = name.chars().filter(char::is_ascii_alphanumeric).collect();
+        InstanceSpec {
+            name: name.to_owned(),
+            required: required.iter().map(|s| (*s).to_owned()).collect(),
+            url: url.to_owned(),
+            endpoint_base: endpoint_base.to_owned(),
+            heartbeat_path: format!("/_instances/{slug}/heartbeat"),
+            update_path: format!("/_instances/{slug}/services"),
+            ttl: None,
+        }
+    }
+
     /// The registration this instance sends.
     pub fn registration(&self) -> Registration {
         let heartbeat_url = match self.ttl {

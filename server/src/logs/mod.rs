@@ -1,0 +1,97 @@
+//! The log service: a central, durable log that every service writes to over HTTP.
+//!
+//! | module | owns |
+//! | --- | --- |
+//! | [`http`] | the HTTP API on `/log` |
+//! | [`record`] | the record codec: one message, one line |
+//! | [`writer`] | the single batching writer thread |
+//! | [`files`] | the files on disk: rotation, reading backwards |
+//! | [`query`] | filters over stored and live records |
+
+pub mod files;
+pub mod http;
+pub mod query;
+pub mod record;
+pub mod writer;
+
+use std::{io, path::PathBuf};
+
+use tokio_util::sync::CancellationToken;
+
+pub use http::router;
+
+use files::LogFiles;
+use writer::{Fsync, LogWriter};
+
+/// Settings of the log service.
+#[derive(Debug, Clone, clap::Args)]
+pub struct LogConfig {
+    /// The log file; rotated files sit beside it as `<file>.1`, `<file>.2`, ...
+    #[arg(long, env = "LOG_FILE", default_value = "./distributed.log")]
+    pub log_file: PathBuf,
+
+    /// When to fsync: `never` (a 200 means the record reached the file) or `always`
+    /// (each write is synced before it is answered).
+    #[arg(long, env = "LOG_FSYNC", value_enum, default_value = "never")]
+    pub fsync: Fsync,
+
+    /// Size at which the file is rotated, e.g. `64MiB`, `500KiB`, or bytes.
+    #[arg(long, env = "LOG_MAX_FILE_SIZE", default_value = "64MiB", value_parser = parse_size)]
+    pub max_file_size: u64,
+
+    /// How many rotated files are kept.
+    #[arg(long, env = "LOG_KEEP_FILES", default_value_t = 4)]
+    pub keep_files: usize,
+}
+
+/// A running log service. Cheap to clone.
+#[derive(Clone)]
+pub struct LogService {
+    files: LogFiles,
+    writer: LogWriter,
+    shutdown: CancellationToken,
+}
+
+impl LogService {
+    /// Opens the log and starts its writer; live streams end when `shutdown` is cancelled.
+    pub fn start(config: &LogConfig, shutdown: CancellationToken) -> io::Result<LogService> {
+        let files = LogFiles {
+            path: config.log_file.clone(),
+            keep: config.keep_files,
+        };
+        let writer = LogWriter::start(files.clone(), config.max_file_size, config.fsync)?;
+        Ok(LogService {
+            files,
+            writer,
+            shutdown,
+        })
+    }
+
+    /// Stores records directly, without HTTP (for the process hosting the service).
+    pub fn writer(&self) -> &LogWriter {
+        &self.writer
+    }
+}
+
+/// Parses a size such as `64MiB`, `500KiB`, `1GiB` or plain bytes.
+pub fn parse_size(text: &str) -> Result<u64, String> {
+    let text = text.trim();
+    let split = text
+        .find(|c: char| !c.is_ascii_digit())
+        .unwrap_or(text.len());
+    let (number, unit) = text.split_at(split);
+    let number: u64 = number
+        .parse()
+        .map_err(|_| format!("{text:?} is not a size such as 64MiB"))?;
+    let factor = match unit.trim().to_ascii_lowercase().as_str() {
+        "" | "b" => 1,
+        "kib" | "k" | "kb" => 1024,
+        "mib" | "m" | "mb" => 1024 * 1024,
+        "gib" | "g" | "gb" => 1024 * 1024 * 1024,
+        other => return Err(format!("unknown size unit {other:?}: use KiB, MiB or GiB")),
+    };
+    match number.checked_mul(factor) {
+        Some(0) | None => Err(format!("{text:?} must be above zero and below 16 EiB")),
+        Some(bytes) => Ok(bytes),
+    }
+}

@@ -1,0 +1,127 @@
+//! Queries over the stored log: the filters `GET /log` takes, applied to the files newest
+//! record first, and to the live stream.
+
+use std::time::SystemTime;
+
+use app::wire::logs::LogRecord;
+use serde::Deserialize;
+
+use super::{
+    files::{LogFiles, lines_backwards},
+    record,
+};
+
+/// The default and largest number of records one query returns.
+pub const DEFAULT_LIMIT: usize = 100;
+pub const MAX_LIMIT: usize = 10_000;
+
+/// `GET /log` query parameters.
+#[derive(Debug, Clone, Default, Deserialize)]
+pub struct LogQuery {
+    /// Only records of this service (exact name).
+    pub service: Option<String>,
+    /// Only records whose message contains this text (case-insensitive).
+    pub text: Option<String>,
+    /// Only records stored at or after this time (RFC 3339).
+    pub since: Option<String>,
+    /// Only records stored before this time (RFC 3339).
+    pub until: Option<String>,
+    /// How many records at most (default 100, at most 10,000).
+    pub limit: Option<usize>,
+}
+
+/// A checked [`LogQuery`].
+#[derive(Debug, Clone)]
+pub struct Filter {
+    service: Option<String>,
+    text: Option<String>,
+    since: Option<SystemTime>,
+    until: Option<SystemTime>,
+    pub limit: usize,
+}
+
+impl Filter {
+    pub fn new(query: LogQuery) -> Result<Filter, String> {
+        let time = |name: &str, value: Option<String>| -> Result<Option<SystemTime>, String> {
+            value
+                .filter(|v| !v.trim().is_empty())
+                .map(|v| {
+                    humantime::parse_rfc3339_weak(v.trim()).map_err(|err| {
+                        format!("{name} must be a time such as 2026-01-02T15:04:05Z ({err})")
+                    })
+                })
+                .transpose()
+        };
+        let limit = query.limit.unwrap_or(DEFAULT_LIMIT);
+        if limit == 0 || limit > MAX_LIMIT {
+            return Err(format!("limit must be between 1 and {MAX_LIMIT}"));
+        }
+        Ok(Filter {
+            service: query.service.filter(|s| !s.is_empty()),
+            text: query
+                .text
+                .filter(|t| !t.is_empty())
+                .map(|t| t.to_lowercase()),
+            since: time("since", query.since)?,
+            until: time("until", query.until)?,
+            limit,
+        })
+    }
+
+    pub fn matches(&self, record: &LogRecord) -> bool {
+        if self.service.as_ref().is_some_and(|s| *s != record.service) {
+            return false;
+        }
+        if let Some(text) = &self.text
+            && !record.message.to_lowercase().contains(text)
+        {
+            return false;
+        }
+        if self.since.is_some() || self.until.is_some() {
+            let Ok(at) = humantime::parse_rfc3339(&record.time) else {
+                return false;
+            };
+            if self.since.is_some_and(|since| at < since)
+                || self.until.is_some_and(|until| at >= until)
+            {
+                return false;
+            }
+        }
+        true
+    }
+
+    /// Whether every record older than `record` is too old for this filter.
+    fn older_than_wanted(&self, record: &LogRecord) -> bool {
+        match (self.since, humantime::parse_rfc3339(&record.time)) {
+            (Some(since), Ok(at)) => at < since,
+            _ => false,
+        }
+    }
+}
+
+/// The newest records matching `filter`, newest first, across every file. Lines that are
+/// not whole records (torn by a crash) are skipped.
+pub fn search(files: &LogFiles, filter: &Filter) -> std::io::Result<Vec<LogRecord>> {
+    let mut found = Vec::new();
+    for path in files.newest_first() {
+        let mut done = false;
+        lines_backwards(&path, |line| {
+            let Some(record) = record::decode(line) else {
+                return true;
+            };
+            if filter.older_than_wanted(&record) {
+                done = true;
+                return false;
+            }
+            if filter.matches(&record) {
+                found.push(record);
+            }
+            done = found.len() >= filter.limit;
+            !done
+        })?;
+        if done {
+            break;
+        }
+    }
+    Ok(found)
+}

@@ -1,0 +1,298 @@
+//! Process-level tests of the service runtime with the real binaries: `registryservice`
+//! and `logservice` started as processes, killed and restarted.
+
+mod common;
+
+use std::{
+    process::{Child, Command, Stdio},
+    time::{Duration, Instant},
+};
+
+use app::wire::{logs::LogRecord, registry::InstanceInfo};
+use common::{FakeService, client, entry, register, removed};
+use server::runtime::{Instance, InstanceSpec, RegistryClient, Watchdog};
+use tokio_util::sync::CancellationToken;
+
+/// A child process, killed when dropped.
+struct Process {
+    child: Child,
+}
+
+impl Process {
+    fn start(binary: &str, args: &[&str], dir: &std::path::Path) -> Process {
+        let child = Command::new(binary)
+            .args(args)
+            .current_dir(dir)
+            .env("RUST_LOG", "warn")
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::inherit())
+            .spawn()
+            .unwrap();
+        Process { child }
+    }
+
+    fn registry(port: u16, dir: &std::path::Path) -> Process {
+        Process::start(
+            env!("CARGO_BIN_EXE_registryservice"),
+            &["--addr", &format!("127.0.0.1:{port}")],
+            dir,
+        )
+    }
+
+    fn log_service(port: u16, registry_port: u16, dir: &std::path::Path) -> Process {
+        Process::start(
+            env!("CARGO_BIN_EXE_logservice"),
+            &[
+                "--addr",
+                &format!("127.0.0.1:{port}"),
+                "--registry-url",
+                &format!("http://127.0.0.1:{registry_port}"),
+                "--log-file",
+                &format!("log-{port}.log"),
+            ],
+            dir,
+        )
+    }
+
+    fn kill(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+
+    fn terminate(&mut self) -> std::process::ExitStatus {
+        Command::new("kill")
+            .arg("-TERM")
+            .arg(self.child.id().to_string())
+            .status()
+            .unwrap();
+        self.child.wait().unwrap()
+    }
+}
+
+impl Drop for Process {
+    fn drop(&mut self) {
+        self.kill();
+    }
+}
+
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+fn temp_dir() -> std::path::PathBuf {
+    let dir = std::env::temp_dir().join(format!(
+        "distributed-rt-{}-{}",
+        std::process::id(),
+        std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .unwrap()
+            .as_nanos()
+    ));
+    std::fs::create_dir_all(&dir).unwrap();
+    dir
+}
+
+async fn instances(registry_port: u16) -> Option<Vec<InstanceInfo>> {
+    let response = client()
+        .get(format!("http://127.0.0.1:{registry_port}/services"))
+        .send()
+        .await
+        .ok()?;
+    response.json().await.ok()
+}
+
+/// Waits until the registry lists `url` (passing), at most `within`.
+async fn wait_listed(registry_port: u16, url: &str, within: Duration) -> Duration {
+    let started = Instant::now();
+    loop {
+        if let Some(list) = instances(registry_port).await
+            && list.iter().any(|i| i.registration.service_url == url)
+        {
+            return started.elapsed();
+        }
+        assert!(
+            started.elapsed() < within,
+            "{url} not registered within {within:?}"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+#[tokio::test]
+async fn a_service_started_before_the_registry_ends_up_registered() {
+    let dir = temp_dir();
+    let (registry_port, log_port) = (free_port(), free_port());
+    let _log = Process::log_service(log_port, registry_port, &dir);
+    tokio::time::sleep(Duration::from_millis(1500)).await;
+    let _registry = Process::registry(registry_port, &dir);
+    wait_listed(
+        registry_port,
+        &format!("http://127.0.0.1:{log_port}"),
+        Duration::from_secs(8),
+    )
+    .await;
+}
+
+#[tokio::test]
+async fn a_restarted_registry_gets_every_live_service_back() {
+    let dir = temp_dir();
+    let (registry_port, log_a, log_b) = (free_port(), free_port(), free_port());
+    let mut registry = Process::registry(registry_port, &dir);
+    let _a = Process::log_service(log_a, registry_port, &dir);
+    let _b = Process::log_service(log_b, registry_port, &dir);
+    for port in [log_a, log_b] {
+        wait_listed(
+            registry_port,
+            &format!("http://127.0.0.1:{port}"),
+            Duration::from_secs(5),
+        )
+        .await;
+    }
+
+    registry.kill();
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    let _registry = Process::registry(registry_port, &dir);
+    let restarted = Instant::now();
+    for port in [log_a, log_b] {
+        wait_listed(
+            registry_port,
+            &format!("http://127.0.0.1:{port}"),
+            Duration::from_secs(5),
+        )
+        .await;
+    }
+    assert!(
+        restarted.elapsed() < Duration::from_secs(5),
+        "took {:?}",
+        restarted.elapsed()
+    );
+    assert_eq!(
+        instances(registry_port).await.unwrap().len(),
+        2,
+        "no duplicates"
+    );
+}
+
+#[tokio::test]
+async fn sigterm_deregisters_at_once() {
+    let dir = temp_dir();
+    let (registry_port, log_port) = (free_port(), free_port());
+    // Heartbeats every 30 s: only the deregistration can tell the dependent in time.
+    let _registry = Process::start(
+        env!("CARGO_BIN_EXE_registryservice"),
+        &[
+            "--addr",
+            &format!("127.0.0.1:{registry_port}"),
+            "--heartbeat-interval",
+            "30s",
+        ],
+        &dir,
+    );
+    let mut log = Process::log_service(log_port, registry_port, &dir);
+    let log_url = format!("http://127.0.0.1:{log_port}");
+    wait_listed(registry_port, &log_url, Duration::from_secs(5)).await;
+
+    let mut dependent = FakeService::start().await;
+    let registry_url = format!("http://127.0.0.1:{registry_port}/services");
+    register(
+        &client(),
+        &registry_url,
+        &dependent.registration("GradingService", &["LogService"]),
+    )
+    .await;
+    let initial = dependent.next_patch(Duration::from_secs(3)).await;
+    assert_eq!(initial.added, vec![entry("LogService", &log_url)]);
+
+    let started = Instant::now();
+    let status = log.terminate();
+    assert!(status.success(), "exits 0 on SIGTERM: {status:?}");
+    assert_eq!(
+        dependent.next_patch(Duration::from_secs(3)).await,
+        removed(vec![entry("LogService", &log_url)])
+    );
+    assert!(
+        started.elapsed() < Duration::from_secs(2),
+        "took {:?}",
+        started.elapsed()
+    );
+}
+
+#[tokio::test]
+async fn calls_fail_over_to_a_second_instance_when_the_first_is_killed() {
+    let dir = temp_dir();
+    let (registry_port, log_a, log_b) = (free_port(), free_port(), free_port());
+    let _registry = Process::start(
+        env!("CARGO_BIN_EXE_registryservice"),
+        &[
+            "--addr",
+            &format!("127.0.0.1:{registry_port}"),
+            "--heartbeat-interval",
+            "30s",
+        ],
+        &dir,
+    );
+    let mut first = Process::log_service(log_a, registry_port, &dir);
+    let _second = Process::log_service(log_b, registry_port, &dir);
+    for port in [log_a, log_b] {
+        wait_listed(
+            registry_port,
+            &format!("http://127.0.0.1:{port}"),
+            Duration::from_secs(5),
+        )
+        .await;
+    }
+
+    // A service of our own, built on the runtime, that requires LogService.
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let url = format!("http://{}", listener.local_addr().unwrap());
+    let instance = Instance::new(
+        InstanceSpec::standalone("Caller", &["LogService"], &url),
+        RegistryClient::new(&format!("http://127.0.0.1:{registry_port}")),
+        Watchdog::default(),
+    );
+    let routes = instance.routes();
+    tokio::spawn(async move { axum::serve(listener, routes).await.unwrap() });
+    let stop = CancellationToken::new();
+    tokio::spawn(instance.clone().run(stop.clone()));
+    let started = Instant::now();
+    while instance.providers().all("LogService").len() < 2 {
+        assert!(
+            started.elapsed() < Duration::from_secs(5),
+            "providers never arrived"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+
+    first.kill();
+    // Heartbeats are 30 s apart: the registry has not noticed; the call helper must.
+    let client = client();
+    for n in 0..6 {
+        let status = instance
+            .providers()
+            .call("LogService", |base| {
+                let request = client
+                    .post(format!("{base}/log"))
+                    .body(format!("[Caller] - call {n}"));
+                async move { request.send().await?.error_for_status() }
+            })
+            .await
+            .unwrap()
+            .status();
+        assert_eq!(status, 200);
+    }
+    let records: Vec<LogRecord> = client
+        .get(format!("http://127.0.0.1:{log_b}/log?service=Caller"))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(records.len(), 6, "every call reached the second instance");
+    stop.cancel();
+}
