@@ -1,6 +1,7 @@
 //! The services of *distributed* as library modules, and what their binaries share.
 //!
 //! - [`registry`]: the registry service (registration, discovery, patches, heartbeats).
+//! - [`grading`]: the grading service (students and grades in SQLite).
 //! - [`logs`]: the log service (durable central log, queries, live tail).
 //! - [`runtime`]: the service runtime every service uses (register, providers, logs).
 //! - [`site`]: the teacher portal's web site (Leptos pages and their static files).
@@ -10,6 +11,7 @@
 //! - [`telemetry`]: `tracing` set-up from `RUST_LOG`.
 
 pub mod error;
+pub mod grading;
 pub mod logs;
 pub mod registry;
 pub mod runtime;

@@ -1,15 +1,20 @@
 //! `server`: the all-in-one process that `make run` and `cargo leptos watch` start. On one
 //! address (default 127.0.0.1:3000) it hosts the registry (`/services`), the log service
-//! (`/log`) and the teacher portal. Its services register with its own registry over HTTP,
-//! like any other service, so the registry lists them too.
+//! (`/log`), the grading service (`/grading/students`) and the teacher portal. Its services
+//! register with its own registry over HTTP, like any other service, so the registry lists
+//! them too, and the grading service ships its log records to the log service.
 
 use std::{net::SocketAddr, process::ExitCode};
 
 use clap::Parser;
 use server::{
+    grading::{self, GradingConfig, GradingService},
     logs::{self, LogConfig, LogService},
     registry::{self, Registry, RegistryConfig},
-    runtime::{self, Instance, InstanceSpec, RegistryClient, Watchdog},
+    runtime::{
+        self, Instance, InstanceSpec, RegistryClient, Watchdog,
+        log_shipper::{LogShipper, ShipLayer},
+    },
     serve, site, telemetry,
 };
 use tokio_util::sync::CancellationToken;
@@ -34,11 +39,21 @@ struct Args {
 
     #[command(flatten)]
     log: LogConfig,
+
+    #[command(flatten)]
+    grading: GradingConfig,
 }
+
+/// Where the grading service is mounted.
+const GRADING_PREFIX: &str = "/grading";
 
 #[tokio::main]
 async fn main() -> ExitCode {
-    telemetry::init();
+    let shipper = LogShipper::new(10_000);
+    telemetry::init_with(Some(
+        ShipLayer::new(shipper.clone(), "GradingService", tracing::Level::INFO)
+            .only_target("server::grading"),
+    ));
     let args = Args::parse();
     let public_url = args
         .public_url
@@ -61,6 +76,16 @@ async fn main() -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
+    let grading = match GradingService::start(&args.grading).await {
+        Ok(grading) => grading,
+        Err(err) => {
+            eprintln!(
+                "server: cannot open the grade database {}: {err}. Pass a writable path with --database.",
+                args.grading.database.display()
+            );
+            return ExitCode::FAILURE;
+        }
+    };
     let listener = match serve::bind("server", args.addr).await {
         Ok(listener) => listener,
         Err(code) => return code,
@@ -68,13 +93,26 @@ async fn main() -> ExitCode {
 
     let registry = Registry::start(&args.registry, shutdown.clone());
     let own_registry = RegistryClient::new(&public_url);
-    let instances = vec![Instance::new(
+    let grading_url = format!("{public_url}{GRADING_PREFIX}");
+    let log_instance = Instance::new(
         InstanceSpec::hosted("LogService", &[], &public_url, &public_url),
+        own_registry.clone(),
+        Watchdog::default(),
+    );
+    let grading_instance = Instance::new(
+        InstanceSpec::hosted("GradingService", &["LogService"], &grading_url, &public_url),
         own_registry,
         Watchdog::default(),
-    )];
+    );
+    tokio::spawn(shipper.run(
+        "GradingService".into(),
+        grading_instance.providers().clone(),
+        shutdown.clone(),
+    ));
+    let instances = vec![log_instance, grading_instance];
     let app = registry::router(registry)
         .merge(logs::router(log))
+        .nest(GRADING_PREFIX, grading::router(grading))
         .merge(site::router(args.site.leptos_options(args.addr)));
 
     tracing::info!("serving on {public_url}");

@@ -5,5 +5,6 @@
 //! Like Go's `encoding/json`, decoding matches keys case-insensitively ([`go`]).
 
 pub mod go;
+pub mod grading;
 pub mod logs;
 pub mod registry;

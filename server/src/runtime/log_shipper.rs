@@ -178,6 +178,9 @@ pub struct ShipLayer {
     name: String,
     /// Records below this level are not shipped.
     level: Level,
+    /// If set, only records whose target starts with this are shipped (for a process
+    /// that hosts several services, like the all-in-one server).
+    only_target: Option<String>,
 }
 
 impl ShipLayer {
@@ -186,7 +189,14 @@ impl ShipLayer {
             shipper,
             name: name.to_owned(),
             level,
+            only_target: None,
         }
+    }
+
+    /// Ships only the records of targets starting with `prefix` (a module path).
+    pub fn only_target(mut self, prefix: &str) -> ShipLayer {
+        self.only_target = Some(prefix.to_owned());
+        self
     }
 }
 
@@ -196,7 +206,13 @@ const QUIET_TARGETS: &[&str] = &["hyper", "reqwest", "h2", "tower", "rustls"];
 impl<S: Subscriber> Layer<S> for ShipLayer {
     fn on_event(&self, event: &Event<'_>, _ctx: Context<'_, S>) {
         let meta = event.metadata();
-        if *meta.level() > self.level || QUIET_TARGETS.iter().any(|t| meta.target().starts_with(t))
+        let target = meta.target();
+        if *meta.level() > self.level
+            || QUIET_TARGETS.iter().any(|quiet| target.starts_with(quiet))
+            || self
+                .only_target
+                .as_ref()
+                .is_some_and(|only| !target.starts_with(only.as_str()))
         {
             return;
         }

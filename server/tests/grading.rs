@@ -1,0 +1,469 @@
+//! HTTP-level tests of the grading service: the original API and seed data, the
+//! additions, concurrency, restarts and every validation rule; and, with the real
+//! binaries, that each change is logged through the log service.
+
+mod common;
+
+use std::{
+    path::{Path, PathBuf},
+    process::{Command, Stdio},
+    time::{Duration, Instant},
+};
+
+use app::wire::{grading::Student, logs::LogRecord};
+use common::client;
+use server::grading::{self, GradingConfig, GradingService};
+use tokio::net::TcpListener;
+use tokio_util::sync::CancellationToken;
+
+fn temp_db() -> PathBuf {
+    let dir = std::env::temp_dir().join(format!(
+        "distributed-grades-{}-{}",
+        std::process::id(),
+        std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .unwrap()
+            .as_nanos()
+    ));
+    std::fs::create_dir_all(&dir).unwrap();
+    dir.join("grades.db")
+}
+
+/// A grading service on an ephemeral port.
+struct TestGrading {
+    url: String,
+    stop: CancellationToken,
+}
+
+impl TestGrading {
+    async fn start(database: &Path) -> TestGrading {
+        let service = GradingService::start(&GradingConfig {
+            database: database.to_path_buf(),
+        })
+        .await
+        .unwrap();
+        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let url = format!("http://{}", listener.local_addr().unwrap());
+        let stop = CancellationToken::new();
+        let stopped = stop.clone();
+        tokio::spawn(async move {
+            axum::serve(listener, grading::router(service))
+                .with_graceful_shutdown(stopped.cancelled_owned())
+                .await
+                .unwrap();
+        });
+        TestGrading { url, stop }
+    }
+
+    async fn students(&self) -> Vec<Student> {
+        client()
+            .get(format!("{}/students", self.url))
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap()
+    }
+
+    async fn post_grade(&self, student: &str, body: &str) -> (u16, String) {
+        let response = client()
+            .post(format!("{}/students/{student}/grades", self.url))
+            .header("content-type", "application/json")
+            .body(body.to_owned())
+            .send()
+            .await
+            .unwrap();
+        (response.status().as_u16(), response.text().await.unwrap())
+    }
+}
+
+impl Drop for TestGrading {
+    fn drop(&mut self) {
+        self.stop.cancel();
+    }
+}
+
+fn grade_count(students: &[Student]) -> usize {
+    students.iter().map(|s| s.grades.len()).sum()
+}
+
+#[tokio::test]
+async fn the_original_api_serves_the_seed_students() {
+    let grading = TestGrading::start(&temp_db()).await;
+    let raw: serde_json::Value = client()
+        .get(format!("{}/students", grading.url))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let first = &raw[0];
+    assert_eq!(first["ID"], 1);
+    assert_eq!(first["FirstName"], "Nick");
+    assert_eq!(first["LastName"], "Carter");
+    assert_eq!(first["Grades"][0]["Title"], "Quiz 1");
+    assert_eq!(first["Grades"][0]["Type"], "Quiz");
+    assert_eq!(first["Grades"][0]["Score"], 85.0);
+    assert_eq!(first["Average"], 87.0);
+
+    let students = grading.students().await;
+    let names: Vec<String> = students
+        .iter()
+        .map(|s| format!("{} {}", s.first_name, s.last_name))
+        .collect();
+    assert_eq!(
+        names,
+        [
+            "Nick Carter",
+            "Roberto Baggio",
+            "Emma Stone",
+            "Rachel McAdams",
+            "Kelly Clarkson"
+        ]
+    );
+    let scores: Vec<Vec<f64>> = students
+        .iter()
+        .map(|s| s.grades.iter().map(|g| g.score).collect())
+        .collect();
+    assert_eq!(
+        scores,
+        [
+            [85.0, 94.0, 82.0],
+            [100.0, 100.0, 81.0],
+            [67.0, 0.0, 75.0],
+            [98.0, 99.0, 94.0],
+            [95.0, 100.0, 97.0]
+        ]
+    );
+    assert!(
+        students
+            .iter()
+            .all(|s| s.grades.iter().map(|g| g.title.as_str()).eq([
+                "Quiz 1",
+                "Final Exam",
+                "Quiz 2"
+            ]))
+    );
+
+    let one: Student = client()
+        .get(format!("{}/students/3", grading.url))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(one.last_name, "Stone");
+    for missing in ["99", "abc", "-1", "1.5"] {
+        let response = client()
+            .get(format!("{}/students/{missing}", grading.url))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(response.status(), 404, "{missing}");
+        assert!(response.text().await.unwrap().contains("no student"));
+    }
+}
+
+#[tokio::test]
+async fn a_posted_grade_is_stored_and_answered_with_201() {
+    let grading = TestGrading::start(&temp_db()).await;
+    let (status, body) = grading
+        .post_grade("1", r#"{"Title":"Quiz 3","Type":"Quiz","Score":90}"#)
+        .await;
+    assert_eq!(status, 201);
+    let stored: serde_json::Value = serde_json::from_str(&body).unwrap();
+    assert_eq!(
+        (
+            stored["Title"].as_str(),
+            stored["Type"].as_str(),
+            stored["Score"].as_f64()
+        ),
+        (Some("Quiz 3"), Some("Quiz"), Some(90.0))
+    );
+    assert!(stored["ID"].as_i64().unwrap() > 0);
+    let nick = &grading.students().await[0];
+    assert_eq!(nick.grades.len(), 4);
+    assert_eq!(nick.average, Some((85.0 + 94.0 + 82.0 + 90.0) / 4.0));
+
+    let (status, body) = grading
+        .post_grade("42", r#"{"Title":"Quiz 3","Type":"Quiz","Score":90}"#)
+        .await;
+    assert_eq!(status, 404, "{body}");
+}
+
+#[tokio::test]
+async fn students_can_be_added_and_grades_deleted() {
+    let grading = TestGrading::start(&temp_db()).await;
+    let response = client()
+        .post(format!("{}/students", grading.url))
+        .body(r#"{"FirstName":"Ada","LastName":"Lovelace"}"#)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 201);
+    let ada: Student = response.json().await.unwrap();
+    assert_eq!((ada.id, ada.average, ada.grades.len()), (6, None, 0));
+
+    let (status, body) = grading
+        .post_grade("6", r#"{"Title":"Essay","Type":"Homework","Score":77.5}"#)
+        .await;
+    assert_eq!(status, 201);
+    let grade_id = serde_json::from_str::<serde_json::Value>(&body).unwrap()["ID"]
+        .as_i64()
+        .unwrap();
+    let delete = |student: i64, grade: i64| {
+        let url = format!("{}/students/{student}/grades/{grade}", grading.url);
+        async move { client().delete(url).send().await.unwrap().status().as_u16() }
+    };
+    assert_eq!(
+        delete(1, grade_id).await,
+        404,
+        "the grade belongs to another student"
+    );
+    assert_eq!(delete(6, grade_id).await, 204);
+    assert_eq!(delete(6, grade_id).await, 404);
+    assert!(grading.students().await[5].grades.is_empty());
+}
+
+#[tokio::test]
+async fn concurrent_grade_posts_lose_nothing_and_survive_a_restart() {
+    let db = temp_db();
+    let grading = TestGrading::start(&db).await;
+    let posts: Vec<_> = (0..100)
+        .map(|n| {
+            let url = format!("{}/students/{}/grades", grading.url, n % 5 + 1);
+            tokio::spawn(async move {
+                let response = client()
+                    .post(url)
+                    .body(format!(
+                        r#"{{"Title":"Concurrent {n}","Type":"Test","Score":{}}}"#,
+                        n % 101
+                    ))
+                    .send()
+                    .await
+                    .unwrap();
+                assert_eq!(response.status(), 201, "{}", response.text().await.unwrap());
+            })
+        })
+        .collect();
+    for post in posts {
+        post.await.unwrap();
+    }
+    assert_eq!(grade_count(&grading.students().await), 15 + 100);
+    drop(grading);
+    tokio::time::sleep(Duration::from_millis(100)).await;
+
+    let grading = TestGrading::start(&db).await;
+    let students = grading.students().await;
+    assert_eq!(grade_count(&students), 115, "a restart keeps them");
+    let titles: std::collections::HashSet<String> = students
+        .iter()
+        .flat_map(|s| s.grades.iter().map(|g| g.title.clone()))
+        .collect();
+    assert!((0..100).all(|n| titles.contains(&format!("Concurrent {n}"))));
+}
+
+#[tokio::test]
+async fn the_seed_data_appears_once_however_often_it_restarts() {
+    let db = temp_db();
+    for _ in 0..3 {
+        let grading = TestGrading::start(&db).await;
+        let students = grading.students().await;
+        assert_eq!((students.len(), grade_count(&students)), (5, 15));
+    }
+}
+
+#[tokio::test]
+async fn every_validation_rule_has_a_failing_case_and_nothing_is_stored() {
+    let grading = TestGrading::start(&temp_db()).await;
+    let title_201 = "t".repeat(201);
+    let cases = [
+        (
+            r#"{"Title":"Quiz","Type":"Quiz","Score":-1}"#.to_owned(),
+            "Score must be a number from 0 to 100",
+        ),
+        (
+            r#"{"Title":"Quiz","Type":"Quiz","Score":100.5}"#.to_owned(),
+            "Score must be a number from 0 to 100",
+        ),
+        (
+            r#"{"Title":"Quiz","Type":"Quiz","Score":"90"}"#.to_owned(),
+            "Score: invalid type",
+        ),
+        (
+            r#"{"Title":"Quiz","Type":"Quiz","Score":1e400}"#.to_owned(),
+            "invalid Grade JSON",
+        ),
+        (
+            r#"{"Title":"Quiz","Type":"Quiz"}"#.to_owned(),
+            "missing field `Score`",
+        ),
+        (
+            r#"{"Title":"Quiz","Type":"Essay","Score":5}"#.to_owned(),
+            "unknown variant `Essay`",
+        ),
+        (
+            r#"{"Title":"Quiz","Type":5,"Score":5}"#.to_owned(),
+            "Type: invalid type",
+        ),
+        (
+            r#"{"Title":"","Type":"Quiz","Score":5}"#.to_owned(),
+            "Title must not be empty",
+        ),
+        (
+            format!(r#"{{"Title":"{title_201}","Type":"Quiz","Score":5}}"#),
+            "Title is at most 200",
+        ),
+        (
+            r#"{"Title":["x"],"Type":"Quiz","Score":5}"#.to_owned(),
+            "Title: invalid type",
+        ),
+        ("".to_owned(), "empty body"),
+        ("{".to_owned(), "invalid Grade JSON"),
+        ("[]".to_owned(), "expected a JSON object"),
+    ];
+    for (body, reason) in cases {
+        let (status, text) = grading.post_grade("1", &body).await;
+        assert_eq!(status, 400, "{body}: {text}");
+        assert!(
+            text.contains(reason),
+            "{body}: expected {reason:?} in {text}"
+        );
+    }
+    let response = client()
+        .post(format!("{}/students/1/grades", grading.url))
+        .body(vec![b'x'; 20_000])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 413);
+    for (body, reason) in [
+        (
+            r#"{"FirstName":"","LastName":"L"}"#,
+            "FirstName must not be empty",
+        ),
+        (
+            r#"{"FirstName":"A","LastName":"  "}"#,
+            "LastName must not be empty",
+        ),
+        (r#"{"FirstName":"A"}"#, "missing field `LastName`"),
+    ] {
+        let response = client()
+            .post(format!("{}/students", grading.url))
+            .body(body)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(response.status(), 400);
+        assert!(response.text().await.unwrap().contains(reason), "{body}");
+    }
+    let students = grading.students().await;
+    assert_eq!(
+        (students.len(), grade_count(&students)),
+        (5, 15),
+        "nothing stored"
+    );
+    let response = client()
+        .put(format!("{}/students", grading.url))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 405);
+}
+
+#[tokio::test]
+async fn every_change_is_logged_through_the_log_service() {
+    let dir = temp_db().parent().unwrap().to_path_buf();
+    let port = || {
+        std::net::TcpListener::bind("127.0.0.1:0")
+            .unwrap()
+            .local_addr()
+            .unwrap()
+            .port()
+    };
+    let (registry, log, grading) = (port(), port(), port());
+    let spawn = |binary: &str, args: Vec<String>| {
+        Command::new(binary)
+            .args(args)
+            .current_dir(&dir)
+            .env("RUST_LOG", "warn,server::grading=info")
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap()
+    };
+    let registry_url = format!("http://127.0.0.1:{registry}");
+    let mut children = vec![
+        spawn(
+            env!("CARGO_BIN_EXE_registryservice"),
+            vec!["--addr".into(), format!("127.0.0.1:{registry}")],
+        ),
+        spawn(
+            env!("CARGO_BIN_EXE_logservice"),
+            vec![
+                "--addr".into(),
+                format!("127.0.0.1:{log}"),
+                "--registry-url".into(),
+                registry_url.clone(),
+            ],
+        ),
+        spawn(
+            env!("CARGO_BIN_EXE_gradingservice"),
+            vec![
+                "--addr".into(),
+                format!("127.0.0.1:{grading}"),
+                "--registry-url".into(),
+                registry_url,
+            ],
+        ),
+    ];
+    let started = Instant::now();
+    let post = loop {
+        let attempt = client()
+            .post(format!("http://127.0.0.1:{grading}/students/2/grades"))
+            .body(r#"{"Title":"Logged quiz","Type":"Quiz","Score":64}"#)
+            .send()
+            .await;
+        if let Ok(response) = attempt {
+            break response;
+        }
+        assert!(
+            started.elapsed() < Duration::from_secs(10),
+            "grading service never came up"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    };
+    assert_eq!(post.status(), 201);
+    let found = loop {
+        let records: Vec<LogRecord> = match client()
+            .get(format!(
+                "http://127.0.0.1:{log}/log?service=GradingService&text=Logged%20quiz"
+            ))
+            .send()
+            .await
+        {
+            Ok(response) => response.json().await.unwrap_or_default(),
+            Err(_) => vec![],
+        };
+        if let Some(record) = records.into_iter().next() {
+            break record;
+        }
+        assert!(
+            started.elapsed() < Duration::from_secs(15),
+            "the change never reached the log service"
+        );
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    };
+    assert!(
+        found.message.contains("grade added: Logged quiz (Quiz) 64"),
+        "{found:?}"
+    );
+    for child in &mut children {
+        let _ = child.kill();
+        let _ = child.wait();
+    }
+}
