@@ -15,6 +15,7 @@ run: deps
 test: deps-test
 	scripts/test.sh
 
+# Release builds of the site (target/site) and of every binary (target/release/).
 build: deps
 	cargo leptos build --release
 	cargo build --release -p server --bins

@@ -1,16 +1,22 @@
 // Playwright drives Debian's Chromium (/usr/bin/chromium) against the release build of the
-// all-in-one server, which this config starts on its own port so a `make run` elsewhere
-// does not interfere. scripts/test.sh passes SERVER_BIN and SITE_ROOT.
+// all-in-one server, which this config starts on its own port (with a fresh log file and
+// grade database) so a `make run` elsewhere does not interfere. scripts/test.sh passes
+// SERVER_BIN, LOGSERVICE_BIN and SITE_ROOT.
 import { defineConfig } from '@playwright/test';
+import * as fs from 'node:fs';
+import * as os from 'node:os';
 import * as path from 'node:path';
 
 const port = process.env.E2E_PORT ?? '3100';
-const serverBin = process.env.SERVER_BIN ?? path.resolve(__dirname, '../target/release/server');
+const bin = (name: string) => process.env[`${name.toUpperCase()}_BIN`] ?? path.resolve(__dirname, `../target/release/${name}`);
 const siteRoot = process.env.SITE_ROOT ?? path.resolve(__dirname, '../target/site');
+const data = fs.mkdtempSync(path.join(os.tmpdir(), 'distributed-e2e-'));
+process.env.E2E_REGISTRY_URL = `http://127.0.0.1:${port}`;
+process.env.LOGSERVICE_BIN = bin('logservice');
 
 export default defineConfig({
   testDir: './tests',
-  timeout: 30_000,
+  timeout: 60_000,
   expect: { timeout: 5_000 },
   fullyParallel: false,
   workers: 1,
@@ -33,8 +39,8 @@ export default defineConfig({
     },
   },
   webServer: {
-    command: `"${serverBin}" --addr 127.0.0.1:${port}`,
-    url: `http://127.0.0.1:${port}/`,
+    command: `"${bin('server')}" --addr 127.0.0.1:${port} --log-file "${data}/distributed.log" --database "${data}/grades.db"`,
+    url: `http://127.0.0.1:${port}/students`,
     reuseExistingServer: false,
     timeout: 60_000,
     stdout: 'pipe',

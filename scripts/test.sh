@@ -33,13 +33,15 @@ run_stage "Rust tests" cargo test --locked -p app -p server
 rust_tests=$(awk '/^test result: ok\./ { n += $4 } END { print n + 0 }' "$log")
 
 run_stage "release build (cargo leptos build --release)" cargo leptos build --release
+run_stage "standalone binaries (cargo build --release -p server --bins)" \
+    cargo build --locked --release -p server --bins
 
 stage="end2end tests (Playwright, headless Chromium)"
 printf '\n==> %s\n' "$stage"
-(cd end2end && SERVER_BIN="$target_dir/release/server" SITE_ROOT="$site_root" \
-    npx playwright test) 2>&1 | tee "$log"
+(cd end2end && SERVER_BIN="$target_dir/release/server" LOGSERVICE_BIN="$target_dir/release/logservice" \
+    SITE_ROOT="$site_root" npx playwright test) 2>&1 | tee "$log"
 e2e_tests=$(awk '/^ *[0-9]+ passed/ { n = $1 } END { print n + 0 }' "$log")
 
-printf '\nmake test: format, clippy (ssr and hydrate), %d Rust tests, release build, %d end2end tests\n' \
+printf '\nmake test: format, clippy (ssr and hydrate), %d Rust tests, release builds, %d end2end tests\n' \
     "$rust_tests" "$e2e_tests"
 echo "test: $((rust_tests + e2e_tests)) passed, 0 failed"

@@ -5,7 +5,11 @@ use leptos::prelude::*;
 use leptos_router::components::A;
 
 /// The pages the navigation links to, in order: (path, label).
-const NAV_LINKS: &[(&str, &str)] = &[("/", "Overview")];
+const NAV_LINKS: &[(&str, &str)] = &[
+    ("/students", "Grade Book"),
+    ("/registry", "Registry"),
+    ("/logs", "Logs"),
+];
 
 #[component]
 pub fn Layout(children: Children) -> impl IntoView {
@@ -22,7 +26,7 @@ pub fn Layout(children: Children) -> impl IntoView {
     view! {
         <a class="skip-link" href="#main">"Skip to content"</a>
         <header class="site-header">
-            <a class="brand" href="/">"distributed"</a>
+            <a class="brand" href="/students">"distributed"</a>
             <button
                 type="button"
                 class="menu-toggle"

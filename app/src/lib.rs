@@ -2,16 +2,24 @@
 //! feature `ssr`) and the browser (which hydrates it, feature `hydrate`).
 //!
 //! This crate owns the HTML shell, the routes and the shared layout. Each page lives in
-//! its own module under [`pages`].
+//! its own module under [`pages`]; [`api`] holds the server functions they call, and
+//! [`wire`] the JSON types shared with the services.
 
+pub mod api;
+#[cfg(feature = "ssr")]
+pub mod backend;
+pub mod format;
 pub mod layout;
+pub mod live;
 pub mod pages;
+pub mod unavailable;
 pub mod wire;
 
 use leptos::prelude::*;
 use leptos_meta::{Link, MetaTags, Stylesheet, Title, provide_meta_context};
 use leptos_router::{
-    components::{Route, Router, Routes},
+    SsrMode,
+    components::{Redirect, Route, Router, Routes},
     path,
 };
 
@@ -51,7 +59,11 @@ pub fn App() -> impl IntoView {
         <Router>
             <layout::Layout>
                 <Routes fallback=pages::not_found::NotFound>
-                    <Route path=path!("/") view=pages::home::Home/>
+                    <Route path=path!("/") view=|| view! { <Redirect path="/students"/> }/>
+                    <Route path=path!("/students") view=pages::students::Students ssr=SsrMode::Async/>
+                    <Route path=path!("/students/:id") view=pages::student::StudentPage ssr=SsrMode::Async/>
+                    <Route path=path!("/registry") view=pages::registry::RegistryPage ssr=SsrMode::Async/>
+                    <Route path=path!("/logs") view=pages::logs::LogsPage ssr=SsrMode::Async/>
                 </Routes>
             </layout::Layout>
         </Router>

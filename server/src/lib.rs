@@ -1,5 +1,6 @@
 //! The services of *distributed* as library modules, and what their binaries share.
 //!
+//! - [`portal`]: the teacher portal's server side (its backend and live streams).
 //! - [`registry`]: the registry service (registration, discovery, patches, heartbeats).
 //! - [`grading`]: the grading service (students and grades in SQLite).
 //! - [`logs`]: the log service (durable central log, queries, live tail).
@@ -13,6 +14,7 @@
 pub mod error;
 pub mod grading;
 pub mod logs;
+pub mod portal;
 pub mod registry;
 pub mod runtime;
 pub mod serve;

@@ -1,6 +1,7 @@
 //! `server`: the all-in-one process that `make run` and `cargo leptos watch` start. On one
 //! address (default 127.0.0.1:3000) it hosts the registry (`/services`), the log service
-//! (`/log`), the grading service (`/grading/students`) and the teacher portal. Its services
+//! (`/log`), the grading service (`/grading/students`) and the teacher portal (`/students`,
+//! `/registry`, `/logs`). Its services
 //! register with its own registry over HTTP, like any other service, so the registry lists
 //! them too, and the grading service ships its log records to the log service.
 
@@ -10,6 +11,7 @@ use clap::Parser;
 use server::{
     grading::{self, GradingConfig, GradingService},
     logs::{self, LogConfig, LogService},
+    portal::{self, PortalBackend},
     registry::{self, Registry, RegistryConfig},
     runtime::{
         self, Instance, InstanceSpec, RegistryClient, Watchdog,
@@ -101,19 +103,36 @@ async fn main() -> ExitCode {
     );
     let grading_instance = Instance::new(
         InstanceSpec::hosted("GradingService", &["LogService"], &grading_url, &public_url),
+        own_registry.clone(),
+        Watchdog::default(),
+    );
+    // The portal's pages are at the root; its own API (live streams) under /portal, which
+    // is also the URL it registers under, distinct from the log service's.
+    let portal_instance = Instance::new(
+        InstanceSpec::hosted(
+            "Portal",
+            &["LogService", "GradingService"],
+            &format!("{public_url}/portal"),
+            &public_url,
+        ),
         own_registry,
         Watchdog::default(),
+    );
+    let backend = PortalBackend::new(
+        portal_instance.providers().clone(),
+        &public_url,
+        shutdown.clone(),
     );
     tokio::spawn(shipper.run(
         "GradingService".into(),
         grading_instance.providers().clone(),
         shutdown.clone(),
     ));
-    let instances = vec![log_instance, grading_instance];
+    let instances = vec![log_instance, grading_instance, portal_instance];
     let app = registry::router(registry)
         .merge(logs::router(log))
         .nest(GRADING_PREFIX, grading::router(grading))
-        .merge(site::router(args.site.leptos_options(args.addr)));
+        .merge(portal::router(backend, args.site.leptos_options(args.addr)));
 
     tracing::info!("serving on {public_url}");
     runtime::serve("server", listener, app, instances, shutdown).await

@@ -7,9 +7,9 @@
 
 use std::net::SocketAddr;
 
-use axum::Router;
+use axum::{Router, response::Redirect, routing::get};
 use leptos::config::LeptosOptions;
-use leptos_axum::{LeptosRoutes, generate_route_list};
+use leptos_axum::{LeptosRoutes, generate_route_list_with_exclusions};
 
 /// Where the site's compiled files are and how the page scripts find them.
 #[derive(Debug, Clone, clap::Args)]
@@ -40,14 +40,24 @@ impl SiteArgs {
 }
 
 /// The portal's pages, its server functions and its static files. Routes it does not
-/// know fall through to the static files and then to the app's 404 page.
-pub fn router(options: LeptosOptions) -> Router {
-    let routes = generate_route_list(app::App);
+/// know fall through to the static files and then to the app's 404 page. `context`
+/// provides what pages and server functions need (the portal's backend).
+pub fn router(
+    options: LeptosOptions,
+    context: impl Fn() + Clone + Send + Sync + 'static,
+) -> Router {
+    // `/` redirects to the Grade Book. The app routes it too (for client-side navigation),
+    // but on the server a plain redirect answers before any rendering.
+    let routes = generate_route_list_with_exclusions(app::App, Some(vec!["/".into()]));
     Router::new()
-        .leptos_routes(&options, routes, {
+        .route("/", get(|| async { Redirect::to("/students") }))
+        .leptos_routes_with_context(&options, routes, context.clone(), {
             let options = options.clone();
             move || app::shell(options.clone())
         })
-        .fallback(leptos_axum::file_and_error_handler(app::shell))
+        .fallback(leptos_axum::file_and_error_handler_with_context(
+            context,
+            app::shell,
+        ))
         .with_state(options)
 }

@@ -1,10 +1,12 @@
 //! Logging set-up shared by every binary: `tracing` records to stderr, filtered by
 //! `RUST_LOG` (default `info`), and, for services that ship their logs, to a
-//! [`ShipLayer`] as well.
+//! [`ShipLayer`] as well. `RUST_LOG` filters only what reaches stderr: the shipping layer
+//! has its own level, so a quiet terminal never hides a service's changes from the log
+//! service.
 
 use std::io::IsTerminal;
 
-use tracing_subscriber::{EnvFilter, fmt, prelude::*};
+use tracing_subscriber::{EnvFilter, filter::LevelFilter, fmt, prelude::*};
 
 use crate::runtime::log_shipper::ShipLayer;
 
@@ -17,13 +19,17 @@ pub fn init() {
 /// log service.
 pub fn init_with(ship: Option<ShipLayer>) {
     let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info"));
+    let ship = ship.map(|layer| {
+        let level = LevelFilter::from_level(layer.level());
+        layer.with_filter(level)
+    });
     tracing_subscriber::registry()
-        .with(filter)
         .with(ship)
         .with(
             fmt::layer()
                 .with_writer(std::io::stderr)
-                .with_ansi(std::io::stderr().is_terminal()),
+                .with_ansi(std::io::stderr().is_terminal())
+                .with_filter(filter),
         )
         .init();
 }

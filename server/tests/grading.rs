@@ -389,7 +389,7 @@ async fn every_change_is_logged_through_the_log_service() {
         Command::new(binary)
             .args(args)
             .current_dir(&dir)
-            .env("RUST_LOG", "warn,server::grading=info")
+            .env("RUST_LOG", "warn")
             .stdin(Stdio::null())
             .stdout(Stdio::null())
             .stderr(Stdio::null())

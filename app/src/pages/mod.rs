@@ -1,4 +1,7 @@
 //! One module a page.
 
-pub mod home;
+pub mod logs;
 pub mod not_found;
+pub mod registry;
+pub mod student;
+pub mod students;

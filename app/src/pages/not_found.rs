@@ -14,6 +14,6 @@ pub fn NotFound() -> impl IntoView {
     view! {
         <Title text="Not found"/>
         <h1>"Page not found"</h1>
-        <p>"There is no page at this address. " <a href="/">"Go to the overview"</a> "."</p>
+        <p>"There is no page at this address. " <a href="/students">"Go to the Grade Book"</a> "."</p>
     }
 }

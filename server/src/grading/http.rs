@@ -6,6 +6,7 @@
 //! | `GET /students/{id}` | 200, one student; unknown or non-numeric id: 404 |
 //! | `POST /students/{id}/grades`, JSON `Grade` | 201, the stored grade; unknown student: 404; bad grade: 400 |
 //! | `POST /students`, JSON `{FirstName, LastName}` | 201, the new student |
+//! | `DELETE /students/{id}` | 204, the student and their grades deleted; unknown: 404 |
 //! | `DELETE /students/{id}/grades/{grade}` | 204; unknown: 404 |
 
 use app::wire::grading::{Grade, NewStudent, Student};
@@ -34,7 +35,9 @@ pub fn router(service: GradingService) -> Router {
         )
         .route(
             "/students/{id}",
-            get(student).fallback(|| async { method_not_allowed("GET") }),
+            get(student)
+                .delete(delete_student)
+                .fallback(|| async { method_not_allowed("GET, DELETE") }),
         )
         .route(
             "/students/{id}/grades",
@@ -100,6 +103,23 @@ async fn add_grade(
         stored.score
     );
     Ok((StatusCode::CREATED, Json(stored)))
+}
+
+async fn delete_student(
+    State(service): State<GradingService>,
+    Path(id): Path<String>,
+) -> Result<StatusCode, ApiError> {
+    let id = student_id(&id)?;
+    if !service
+        .store
+        .delete_student(id)
+        .await
+        .map_err(unavailable)?
+    {
+        return Err(no_student(id));
+    }
+    tracing::info!(student = id, "student deleted");
+    Ok(StatusCode::NO_CONTENT)
 }
 
 async fn delete_grade(

@@ -135,6 +135,15 @@ impl GradeStore {
         }))
     }
 
+    /// Deletes a student and their grades; false if there is no such student.
+    pub async fn delete_student(&self, id: i64) -> Result<bool, sqlx::Error> {
+        let result = sqlx::query("DELETE FROM students WHERE id = ?")
+            .bind(id)
+            .execute(&self.pool)
+            .await?;
+        Ok(result.rows_affected() > 0)
+    }
+
     /// Deletes one grade of a student; false if there is no such grade.
     pub async fn delete_grade(&self, student_id: i64, grade_id: i64) -> Result<bool, sqlx::Error> {
         let result = sqlx::query("DELETE FROM grades WHERE id = ? AND student_id = ?")

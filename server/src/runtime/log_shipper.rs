@@ -193,6 +193,11 @@ impl ShipLayer {
         }
     }
 
+    /// The least severe level shipped.
+    pub fn level(&self) -> Level {
+        self.level
+    }
+
     /// Ships only the records of targets starting with `prefix` (a module path).
     pub fn only_target(mut self, prefix: &str) -> ShipLayer {
         self.only_target = Some(prefix.to_owned());

@@ -1,0 +1,163 @@
+//! The portal's server functions: what its pages ask the server for. Each finds the
+//! service it needs through the registry ([`crate::backend`]) and fails with a plain
+//! message when that service is unavailable.
+
+use leptos::prelude::*;
+use serde::{Deserialize, Serialize};
+
+use crate::wire::{
+    grading::{Grade, Student},
+    logs::LogRecord,
+    registry::InstanceInfo,
+};
+
+/// How a grade submission went.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub enum GradeOutcome {
+    Added(Grade),
+    /// Refused: `field` is the form field at fault (`Title`, `Type`, `Score`), if one is.
+    Invalid {
+        field: Option<String>,
+        reason: String,
+    },
+}
+
+/// Every student, with grades and averages.
+#[server]
+pub async fn list_students() -> Result<Vec<Student>, ServerFnError> {
+    use crate::backend::{GRADING, Target, get_json};
+    get_json(Target::Service(GRADING), "/students".into()).await
+}
+
+/// One student; `None` if there is no such student.
+#[server]
+pub async fn get_student(id: i64) -> Result<Option<Student>, ServerFnError> {
+    use crate::backend::{GRADING, Target, backend, reason};
+    let reply = backend()?
+        .send(
+            Target::Service(GRADING),
+            http::Method::GET,
+            format!("/students/{id}"),
+            None,
+        )
+        .await
+        .map_err(ServerFnError::new)?;
+    match reply.status {
+        200 => serde_json::from_slice(&reply.body)
+            .map(Some)
+            .map_err(|err| ServerFnError::new(format!("{GRADING} sent unreadable JSON: {err}"))),
+        404 => Ok(None),
+        status => Err(ServerFnError::new(format!(
+            "{GRADING} answered {status}: {}",
+            reason(&reply.body)
+        ))),
+    }
+}
+
+/// Adds a grade from the "Add a Grade" form. Without JavaScript (a plain form post) it
+/// answers with a redirect back to the student's page, carrying a refusal in the query.
+#[server]
+pub async fn add_grade(
+    student_id: i64,
+    title: String,
+    kind: String,
+    score: String,
+) -> Result<GradeOutcome, ServerFnError> {
+    use crate::backend::{GRADING, Target, backend, reason};
+    use crate::wire::grading::GradeType;
+
+    let outcome = 'outcome: {
+        let Some(kind) = GradeType::parse(kind.trim()) else {
+            break 'outcome GradeOutcome::Invalid {
+                field: Some("Type".into()),
+                reason: "Type must be one of Test, Quiz, Exam, Homework".into(),
+            };
+        };
+        let score = match score.trim().parse::<f64>() {
+            Ok(score) if score.is_finite() && (0.0..=100.0).contains(&score) => score,
+            _ => {
+                break 'outcome GradeOutcome::Invalid {
+                    field: Some("Score".into()),
+                    reason: "Score must be a number from 0 to 100".into(),
+                };
+            }
+        };
+        let grade = Grade {
+            id: 0,
+            title,
+            kind,
+            score,
+        };
+        let body = serde_json::to_string(&grade)?;
+        let reply = backend()?
+            .send(
+                Target::Service(GRADING),
+                http::Method::POST,
+                format!("/students/{student_id}/grades"),
+                Some(body),
+            )
+            .await
+            .map_err(ServerFnError::new)?;
+        match reply.status {
+            201 => GradeOutcome::Added(serde_json::from_slice(&reply.body)?),
+            400 | 404 => {
+                let reason = reason(&reply.body);
+                let field = ["Title", "Type", "Score"]
+                    .into_iter()
+                    .find(|field| reason.starts_with(field))
+                    .map(str::to_owned);
+                GradeOutcome::Invalid { field, reason }
+            }
+            status => {
+                return Err(ServerFnError::new(format!(
+                    "{GRADING} answered {status}: {}",
+                    reason(&reply.body)
+                )));
+            }
+        }
+    };
+
+    if plain_form_post() {
+        let page = format!("/students/{student_id}");
+        match &outcome {
+            GradeOutcome::Added(_) => leptos_axum::redirect(&page),
+            GradeOutcome::Invalid { field, reason } => leptos_axum::redirect(&format!(
+                "{page}?field={}&error={}#add-grade",
+                crate::format::url_encode(field.as_deref().unwrap_or("")),
+                crate::format::url_encode(reason)
+            )),
+        }
+    }
+    Ok(outcome)
+}
+
+/// Whether the current request is a form posted by a browser without JavaScript.
+#[cfg(feature = "ssr")]
+fn plain_form_post() -> bool {
+    use_context::<http::request::Parts>().is_some_and(|parts| {
+        parts
+            .headers
+            .get(http::header::ACCEPT)
+            .and_then(|value| value.to_str().ok())
+            .is_some_and(|accept| accept.contains("text/html"))
+    })
+}
+
+/// Every instance the registry knows, as it lists them.
+#[server]
+pub async fn registry_instances() -> Result<Vec<InstanceInfo>, ServerFnError> {
+    use crate::backend::{Target, get_json};
+    get_json(Target::Registry, "/services".into()).await
+}
+
+/// The newest log records (at most 200), filtered by service and text.
+#[server]
+pub async fn recent_logs(service: String, text: String) -> Result<Vec<LogRecord>, ServerFnError> {
+    use crate::backend::{LOG, Target, get_json};
+    let path = format!(
+        "/log?limit=200&service={}&text={}",
+        crate::format::url_encode(service.trim()),
+        crate::format::url_encode(text.trim())
+    );
+    get_json(Target::Service(LOG), path).await
+}

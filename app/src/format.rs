@@ -1,0 +1,103 @@
+//! Small text helpers the pages share: how numbers, times and URLs are shown.
+
+/// An average as the original showed it: `87.0%`.
+pub fn percent(value: f64) -> String {
+    format!("{value:.1}%")
+}
+
+/// A score without a needless fraction: `85`, `77.5`.
+pub fn score(value: f64) -> String {
+    if value.fract() == 0.0 {
+        format!("{value:.0}")
+    } else {
+        format!("{value}")
+    }
+}
+
+/// Seconds as a short age: `0.4 s`, `12 s`, `3 min`, `2 h`.
+pub fn age(seconds: f64) -> String {
+    let seconds = seconds.max(0.0);
+    if seconds < 10.0 {
+        format!("{seconds:.1} s")
+    } else if seconds < 120.0 {
+        format!("{seconds:.0} s")
+    } else if seconds < 7200.0 {
+        format!("{:.0} min", seconds / 60.0)
+    } else {
+        format!("{:.0} h", seconds / 3600.0)
+    }
+}
+
+/// Percent-encodes `text` for a URL query value.
+pub fn url_encode(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    for byte in text.bytes() {
+        match byte {
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => {
+                out.push(byte as char)
+            }
+            _ => out.push_str(&format!("%{byte:02X}")),
+        }
+    }
+    out
+}
+
+/// Milliseconds since the Unix epoch of an RFC 3339 UTC time such as
+/// `2026-11-24T20:00:00.123Z`, as the services write them.
+pub fn epoch_millis(time: &str) -> Option<f64> {
+    let bytes = time.as_bytes();
+    if bytes.len() < 20 || bytes[4] != b'-' || bytes[10] != b'T' || !time.ends_with('Z') {
+        return None;
+    }
+    let number = |range: std::ops::Range<usize>| time.get(range)?.parse::<i64>().ok();
+    let (year, month, day) = (number(0..4)?, number(5..7)?, number(8..10)?);
+    let (hour, minute) = (number(11..13)?, number(14..16)?);
+    let seconds: f64 = time.get(17..time.len() - 1)?.parse().ok()?;
+    // Days from the civil date (Howard Hinnant's algorithm).
+    let y = if month <= 2 { year - 1 } else { year };
+    let era = y.div_euclid(400);
+    let yoe = y - era * 400;
+    let mp = (month + 9) % 12;
+    let doy = (153 * mp + 2) / 5 + day - 1;
+    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+    let days = era * 146_097 + doe - 719_468;
+    Some(((days * 24 + hour) * 60 + minute) as f64 * 60_000.0 + seconds * 1000.0)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn numbers_and_ages_read_well() {
+        assert_eq!(percent(87.0), "87.0%");
+        assert_eq!(percent(93.666_666), "93.7%");
+        assert_eq!(score(85.0), "85");
+        assert_eq!(score(77.5), "77.5");
+        assert_eq!(age(0.42), "0.4 s");
+        assert_eq!(age(42.0), "42 s");
+        assert_eq!(age(600.0), "10 min");
+    }
+
+    #[test]
+    fn query_values_are_encoded() {
+        assert_eq!(
+            url_encode("Score must be 0–100 & more"),
+            "Score%20must%20be%200%E2%80%93100%20%26%20more"
+        );
+    }
+
+    #[test]
+    fn rfc3339_times_become_epoch_milliseconds() {
+        assert_eq!(epoch_millis("1970-01-01T00:00:00.000Z"), Some(0.0));
+        assert_eq!(
+            epoch_millis("2026-11-24T20:00:00.123Z"),
+            Some(1_795_550_400_123.0)
+        );
+        assert_eq!(
+            epoch_millis("2000-02-29T12:30:01Z"),
+            Some(951_827_401_000.0)
+        );
+        assert_eq!(epoch_millis("yesterday"), None);
+    }
+}

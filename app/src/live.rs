@@ -1,0 +1,94 @@
+//! Live updates in the browser: a Server-Sent Events stream, opened with the browser's
+//! `EventSource` for as long as the component that opened it is mounted. The browser
+//! reconnects by itself (sending `Last-Event-ID`, so nothing is missed while the source
+//! still retains it). On the server this does nothing: pages are rendered from a
+//! snapshot, and the stream starts after hydration.
+
+/// Follows the event stream at `url`: `on_event(name, data)` for each event whose name
+/// is in `names`, `on_state(true)` when connected and `on_state(false)` when the
+/// connection drops.
+#[cfg(feature = "hydrate")]
+pub fn follow(
+    url: &str,
+    names: &'static [&'static str],
+    on_event: impl Fn(&str, String) + 'static,
+    on_state: impl Fn(bool) + 'static,
+) {
+    use std::rc::Rc;
+
+    use leptos::prelude::*;
+    use wasm_bindgen::{JsCast, closure::Closure};
+
+    struct Stream {
+        source: web_sys::EventSource,
+        _events: Vec<Closure<dyn FnMut(web_sys::MessageEvent)>>,
+        _state: Vec<Closure<dyn FnMut(web_sys::Event)>>,
+    }
+
+    impl Drop for Stream {
+        fn drop(&mut self) {
+            self.source.close();
+        }
+    }
+
+    let Ok(source) = web_sys::EventSource::new(url) else {
+        return;
+    };
+    let on_event = Rc::new(on_event);
+    let events = names
+        .iter()
+        .map(|&name| {
+            let on_event = on_event.clone();
+            let closure = Closure::<dyn FnMut(web_sys::MessageEvent)>::new(
+                move |event: web_sys::MessageEvent| {
+                    if let Some(data) = event.data().as_string() {
+                        on_event(name, data);
+                    }
+                },
+            );
+            let _ = source.add_event_listener_with_callback(name, closure.as_ref().unchecked_ref());
+            closure
+        })
+        .collect();
+    let on_state = Rc::new(on_state);
+    let state = [("open", true), ("error", false)]
+        .into_iter()
+        .map(|(name, up)| {
+            let on_state = on_state.clone();
+            let closure =
+                Closure::<dyn FnMut(web_sys::Event)>::new(move |_: web_sys::Event| on_state(up));
+            let _ = source.add_event_listener_with_callback(name, closure.as_ref().unchecked_ref());
+            closure
+        })
+        .collect();
+    // Dropped (and so closed) when the current owner, the component, is cleaned up.
+    StoredValue::new_local(Stream {
+        source,
+        _events: events,
+        _state: state,
+    });
+}
+
+#[cfg(not(feature = "hydrate"))]
+pub fn follow(
+    _url: &str,
+    _names: &'static [&'static str],
+    _on_event: impl Fn(&str, String) + 'static,
+    _on_state: impl Fn(bool) + 'static,
+) {
+}
+
+/// Milliseconds since the Unix epoch, by the browser's clock or the server's.
+pub fn now_millis() -> f64 {
+    #[cfg(feature = "hydrate")]
+    {
+        js_sys::Date::now()
+    }
+    #[cfg(not(feature = "hydrate"))]
+    {
+        std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map(|d| d.as_secs_f64() * 1000.0)
+            .unwrap_or(0.0)
+    }
+}

@@ -1,0 +1,206 @@
+//! The teacher portal's server side: what its server functions reach the services
+//! through, and the two live streams its pages follow.
+//!
+//! [`PortalBackend`] implements the app's `ServiceClient` with the service runtime:
+//! services are found through the portal instance's providers (with failover), the
+//! registry at its configured address; every call times out. The live streams
+//! (`/portal/events/registry`, `/portal/events/logs`) relay the registry's and the log
+//! service's Server-Sent Events to the browser from the portal's own origin, so the
+//! standalone portal needs no CORS. When a source cannot be reached, the relay answers
+//! with one `unavailable` event and a `retry:` delay, so the browser keeps trying.
+
+use std::{sync::Arc, time::Duration};
+
+use app::backend::{BoxFuture, LOG, Reply, ServiceClient, Target, Unavailable};
+use axum::{
+    Router,
+    body::Body,
+    extract::{RawQuery, State},
+    http::{HeaderMap, HeaderValue, header},
+    response::Response,
+    routing::get,
+};
+use futures::StreamExt;
+use leptos::{config::LeptosOptions, prelude::provide_context};
+use tokio_util::sync::CancellationToken;
+
+use crate::{runtime::Providers, site};
+
+/// How long one call to a service may take.
+const CALL_TIMEOUT: Duration = Duration::from_secs(5);
+/// How long the browser waits before reconnecting to an unavailable stream.
+const RETRY_MS: u32 = 2000;
+
+pub struct PortalBackend {
+    providers: Arc<Providers>,
+    registry_base: String,
+    calls: reqwest::Client,
+    streams: reqwest::Client,
+    shutdown: CancellationToken,
+}
+
+impl PortalBackend {
+    /// A backend finding services through `providers` and the registry at `registry_base`.
+    pub fn new(
+        providers: Arc<Providers>,
+        registry_base: &str,
+        shutdown: CancellationToken,
+    ) -> Arc<PortalBackend> {
+        let calls = reqwest::Client::builder()
+            .timeout(CALL_TIMEOUT)
+            .redirect(reqwest::redirect::Policy::none())
+            .build()
+            .expect("the HTTP client's settings are valid");
+        let streams = reqwest::Client::builder()
+            .connect_timeout(Duration::from_secs(3))
+            .read_timeout(Duration::from_secs(60))
+            .redirect(reqwest::redirect::Policy::none())
+            .build()
+            .expect("the HTTP client's settings are valid");
+        Arc::new(PortalBackend {
+            providers,
+            registry_base: registry_base.to_owned(),
+            calls,
+            streams,
+            shutdown,
+        })
+    }
+
+    /// Relays the first of `urls` that answers with an event stream.
+    async fn relay(
+        &self,
+        urls: Vec<String>,
+        last_event_id: Option<HeaderValue>,
+        source: &str,
+    ) -> Response {
+        let mut problem = format!("no instance of {source} is known");
+        for url in urls {
+            let mut request = self
+                .streams
+                .get(&url)
+                .header(header::ACCEPT, "text/event-stream");
+            if let Some(id) = &last_event_id {
+                request = request.header("last-event-id", id.clone());
+            }
+            match request.send().await {
+                Ok(response) if response.status().is_success() => {
+                    let body = response
+                        .bytes_stream()
+                        .take_until(self.shutdown.clone().cancelled_owned());
+                    return event_stream(Body::from_stream(body));
+                }
+                Ok(response) => problem = format!("{source} answered {}", response.status()),
+                Err(err) if err.is_connect() => problem = format!("{source} cannot be reached"),
+                Err(err) => problem = format!("{source}: {err}"),
+            }
+        }
+        let reason = problem.replace(['\r', '\n'], " ");
+        event_stream(Body::from(format!(
+            "retry: {RETRY_MS}\nevent: unavailable\ndata: {reason}\n\n"
+        )))
+    }
+}
+
+fn event_stream(body: Body) -> Response {
+    Response::builder()
+        .header(header::CONTENT_TYPE, "text/event-stream")
+        .header(header::CACHE_CONTROL, "no-cache")
+        .body(body)
+        .expect("a valid response")
+}
+
+impl ServiceClient for PortalBackend {
+    fn send(
+        &self,
+        target: Target,
+        method: axum::http::Method,
+        path: String,
+        json_body: Option<String>,
+    ) -> BoxFuture<Result<Reply, Unavailable>> {
+        let calls = self.calls.clone();
+        let providers = self.providers.clone();
+        let registry_base = self.registry_base.clone();
+        Box::pin(async move {
+            let request = |base: String| {
+                let mut request = calls.request(method.clone(), format!("{base}{path}"));
+                if let Some(body) = &json_body {
+                    request = request
+                        .header(header::CONTENT_TYPE, "application/json")
+                        .body(body.clone());
+                }
+                async move {
+                    let response = request.send().await?;
+                    let status = response.status().as_u16();
+                    let body = response.bytes().await?.to_vec();
+                    Ok(Reply { status, body })
+                }
+            };
+            match target {
+                Target::Registry => {
+                    request(registry_base)
+                        .await
+                        .map_err(|err: reqwest::Error| Unavailable {
+                            service: "the registry".into(),
+                            reason: if err.is_connect() {
+                                "it cannot be reached".into()
+                            } else {
+                                err.to_string()
+                            },
+                        })
+                }
+                Target::Service(name) => {
+                    providers
+                        .call(name, request)
+                        .await
+                        .map_err(|err| Unavailable {
+                            service: name.into(),
+                            reason: err.to_string(),
+                        })
+                }
+            }
+        })
+    }
+}
+
+/// The portal: its pages, server functions and static files, and its live streams.
+pub fn router(backend: Arc<PortalBackend>, options: LeptosOptions) -> Router {
+    let context: app::backend::Backend = backend.clone();
+    let streams = Router::new()
+        .route("/portal/events/registry", get(registry_events))
+        .route("/portal/events/logs", get(log_events))
+        .with_state(backend);
+    streams.merge(site::router(options, move || {
+        provide_context(context.clone())
+    }))
+}
+
+async fn registry_events(
+    State(backend): State<Arc<PortalBackend>>,
+    headers: HeaderMap,
+) -> Response {
+    let url = format!("{}/services", backend.registry_base);
+    backend
+        .relay(
+            vec![url],
+            headers.get("last-event-id").cloned(),
+            "the registry",
+        )
+        .await
+}
+
+async fn log_events(
+    State(backend): State<Arc<PortalBackend>>,
+    RawQuery(query): RawQuery,
+    headers: HeaderMap,
+) -> Response {
+    let query = query.unwrap_or_default();
+    let urls = backend
+        .providers
+        .all(LOG)
+        .into_iter()
+        .map(|base| format!("{base}/log?{query}"))
+        .collect();
+    backend
+        .relay(urls, headers.get("last-event-id").cloned(), LOG)
+        .await
+}

@@ -1,0 +1,437 @@
+//! The teacher portal rendered on the server, against real services in this process: a
+//! registry, a grading service and a log service on ephemeral ports. Pages, server
+//! functions (as a browser without JavaScript would post them) and the live relays.
+
+mod common;
+
+use std::{sync::Arc, time::Duration};
+
+use app::wire::registry::{Patch, PatchEntry};
+use common::{SseReader, TestRegistry, fast_config};
+use server::{
+    grading::{self, GradingConfig, GradingService},
+    logs::{self, LogConfig, LogService, writer::Fsync},
+    portal::{self, PortalBackend},
+    runtime::Providers,
+    site::SiteArgs,
+};
+use tokio::net::TcpListener;
+use tokio_util::sync::CancellationToken;
+
+fn temp_dir() -> std::path::PathBuf {
+    let dir = std::env::temp_dir().join(format!(
+        "distributed-portal-{}-{}",
+        std::process::id(),
+        std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .unwrap()
+            .as_nanos()
+    ));
+    std::fs::create_dir_all(&dir).unwrap();
+    dir
+}
+
+async fn serve(router: axum::Router) -> String {
+    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let url = format!("http://{}", listener.local_addr().unwrap());
+    tokio::spawn(async move { axum::serve(listener, router).await.unwrap() });
+    url
+}
+
+/// A portal whose providers hold the services it was given.
+struct TestPortal {
+    url: String,
+    grading: Option<String>,
+    log: Option<String>,
+    _registry: TestRegistry,
+}
+
+impl TestPortal {
+    async fn start(with_grading: bool, with_log: bool) -> TestPortal {
+        let dir = temp_dir();
+        let registry = TestRegistry::start(fast_config()).await;
+        let providers = Arc::new(Providers::default());
+        let mut added = Vec::new();
+        let grading = if with_grading {
+            let service = GradingService::start(&GradingConfig {
+                database: dir.join("g.db"),
+            })
+            .await
+            .unwrap();
+            let url = serve(grading::router(service)).await;
+            added.push(PatchEntry {
+                name: "GradingService".into(),
+                url: url.clone(),
+            });
+            Some(url)
+        } else {
+            None
+        };
+        let log = if with_log {
+            let config = LogConfig {
+                log_file: dir.join("l.log"),
+                fsync: Fsync::Never,
+                max_file_size: 1 << 30,
+                keep_files: 1,
+            };
+            let service = LogService::start(&config, CancellationToken::new()).unwrap();
+            let url = serve(logs::router(service)).await;
+            added.push(PatchEntry {
+                name: "LogService".into(),
+                url: url.clone(),
+            });
+            Some(url)
+        } else {
+            None
+        };
+        providers.apply(&Patch {
+            added,
+            removed: vec![],
+        });
+        let backend = PortalBackend::new(providers, &registry.url, CancellationToken::new());
+        let site = SiteArgs {
+            site_root: dir.join("site").display().to_string(),
+            output_name: app::OUTPUT_NAME.into(),
+            reload_port: 3001,
+        };
+        let url = serve(portal::router(
+            backend,
+            site.leptos_options("127.0.0.1:3000".parse().unwrap()),
+        ))
+        .await;
+        TestPortal {
+            url,
+            grading,
+            log,
+            _registry: registry,
+        }
+    }
+
+    async fn get(&self, path: &str) -> (u16, String) {
+        let response = no_redirects()
+            .get(format!("{}{path}", self.url))
+            .send()
+            .await
+            .unwrap();
+        (response.status().as_u16(), response.text().await.unwrap())
+    }
+}
+
+fn no_redirects() -> reqwest::Client {
+    reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .timeout(Duration::from_secs(10))
+        .build()
+        .unwrap()
+}
+
+/// The `action` of the page's grade form: the add_grade server function's URL.
+fn form_action(html: &str) -> String {
+    let form = &html[html.find("<form").expect("a form")..];
+    let start = form.find("action=\"").unwrap() + 8;
+    form[start..start + form[start..].find('"').unwrap()].to_owned()
+}
+
+#[tokio::test]
+async fn the_root_redirects_to_the_grade_book() {
+    let portal = TestPortal::start(true, true).await;
+    let response = no_redirects()
+        .get(format!("{}/", portal.url))
+        .send()
+        .await
+        .unwrap();
+    assert!(response.status().is_redirection(), "{}", response.status());
+    assert_eq!(response.headers()["location"], "/students");
+}
+
+#[tokio::test]
+async fn the_grade_book_lists_students_with_their_averages() {
+    let portal = TestPortal::start(true, true).await;
+    let (status, html) = portal.get("/students").await;
+    assert_eq!(status, 200);
+    assert!(
+        html.contains("<title>Grade Book · distributed</title>"),
+        "{html}"
+    );
+    assert!(html.contains("<h1>Grade Book</h1>"));
+    assert!(
+        html.contains(r#"href="/students/1""#) && html.contains("Carter, Nick"),
+        "{html}"
+    );
+    for average in ["87.0%", "93.7%", "47.3%", "97.0%", "97.3%"] {
+        assert!(html.contains(average), "{average} in {html}");
+    }
+    assert!(
+        html.contains(r#"aria-current="page""#),
+        "the nav marks the current page"
+    );
+}
+
+#[tokio::test]
+async fn the_grade_book_says_when_there_are_no_students() {
+    let portal = TestPortal::start(true, true).await;
+    for id in 1..=5 {
+        let response = reqwest::Client::new()
+            .delete(format!(
+                "{}/students/{id}",
+                portal.grading.as_ref().unwrap()
+            ))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(response.status(), 204);
+    }
+    let (status, html) = portal.get("/students").await;
+    assert_eq!(status, 200);
+    assert!(html.contains("No students found"), "{html}");
+}
+
+#[tokio::test]
+async fn a_student_page_shows_grades_and_the_form() {
+    let portal = TestPortal::start(true, true).await;
+    let (status, html) = portal.get("/students/1").await;
+    assert_eq!(status, 200);
+    assert!(html.contains("<h1>Carter, Nick</h1>"), "{html}");
+    assert!(html.contains("<td>Final Exam</td><td>Exam</td>"), "{html}");
+    assert!(html.contains("Add a Grade"));
+    for field in [
+        r#"name="title""#,
+        r#"name="kind""#,
+        r#"name="score""#,
+        r#"<label for="score">Score</label>"#,
+    ] {
+        assert!(html.contains(field), "{field}");
+    }
+    for kind in ["Test", "Quiz", "Exam", "Homework"] {
+        assert!(
+            html.contains(&format!(r#"<option value="{kind}">{kind}</option>"#)),
+            "{kind}"
+        );
+    }
+
+    let response = reqwest::Client::new()
+        .post(format!("{}/students", portal.grading.as_ref().unwrap()))
+        .body(r#"{"FirstName":"Ada","LastName":"Lovelace"}"#)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 201);
+    let (_, html) = portal.get("/students/6").await;
+    assert!(html.contains("No grades available"), "{html}");
+}
+
+#[tokio::test]
+async fn an_unknown_student_gets_the_404_page() {
+    let portal = TestPortal::start(true, true).await;
+    for path in ["/students/99", "/students/abc", "/no/such/page"] {
+        let (status, html) = portal.get(path).await;
+        assert_eq!(status, 404, "{path}");
+        assert!(html.contains("Page not found"), "{path}: {html}");
+    }
+}
+
+#[tokio::test]
+async fn a_form_posted_without_javascript_adds_the_grade_and_comes_back() {
+    let portal = TestPortal::start(true, true).await;
+    let (_, html) = portal.get("/students/2").await;
+    let action = form_action(&html);
+    let post = |form: &'static [(&'static str, &'static str)]| {
+        let url = format!("{}{action}", portal.url);
+        let referer = format!("{}/students/2", portal.url);
+        async move {
+            no_redirects()
+                .post(url)
+                .header("accept", "text/html")
+                .header("referer", referer)
+                .form(form)
+                .send()
+                .await
+                .unwrap()
+        }
+    };
+    let response = post(&[
+        ("student_id", "2"),
+        ("title", "Oral test"),
+        ("kind", "Test"),
+        ("score", "71.5"),
+    ])
+    .await;
+    assert!(response.status().is_redirection(), "{}", response.status());
+    assert_eq!(response.headers()["location"], "/students/2");
+    let (_, html) = portal.get("/students/2").await;
+    assert!(
+        html.contains("<td>Oral test</td><td>Test</td><td class=\"number\">71.5</td>"),
+        "{html}"
+    );
+
+    // A refusal comes back in the query, and the page shows it beside the field.
+    let response = post(&[
+        ("student_id", "2"),
+        ("title", "   "),
+        ("kind", "Quiz"),
+        ("score", "50"),
+    ])
+    .await;
+    let location = response.headers()["location"].to_str().unwrap().to_owned();
+    assert!(
+        location.starts_with("/students/2?field=Title&error=Title%20must%20not%20be%20empty"),
+        "{location}"
+    );
+    let (_, html) = portal.get(&location).await;
+    assert!(
+        html.contains(r#"<div class="field invalid"><label for="title">Title</label>"#),
+        "{html}"
+    );
+    assert!(
+        html.contains(r#"aria-invalid="true"><p id="title-error""#),
+        "{html}"
+    );
+    assert!(
+        html.contains(r#"class="field-error">Title must not be empty</p>"#),
+        "{html}"
+    );
+    let response = post(&[
+        ("student_id", "2"),
+        ("title", "Quiz"),
+        ("kind", "Quiz"),
+        ("score", "120"),
+    ])
+    .await;
+    assert!(
+        response.headers()["location"]
+            .to_str()
+            .unwrap()
+            .contains("field=Score")
+    );
+    let response = post(&[
+        ("student_id", "2"),
+        ("title", "Quiz"),
+        ("kind", "Essay"),
+        ("score", "20"),
+    ])
+    .await;
+    assert!(
+        response.headers()["location"]
+            .to_str()
+            .unwrap()
+            .contains("field=Type")
+    );
+    let (_, html) = portal.get("/students/2").await;
+    assert_eq!(
+        html.matches("<tr><td>").count(),
+        4,
+        "only the valid grade was added"
+    );
+}
+
+#[tokio::test]
+async fn pages_say_plainly_when_a_service_is_unavailable() {
+    let portal = TestPortal::start(false, false).await;
+    for (path, what) in [
+        ("/students", "grading service"),
+        ("/students/1", "grading service"),
+        ("/logs", "log service"),
+    ] {
+        let started = std::time::Instant::now();
+        let (status, html) = portal.get(path).await;
+        assert_eq!(status, 200, "{path}");
+        assert!(
+            html.contains(&format!("The {what} is unavailable")),
+            "{path}: {html}"
+        );
+        assert!(html.contains("no instance of"), "{path}: {html}");
+        assert!(
+            started.elapsed() < Duration::from_secs(6),
+            "{path} took {:?}",
+            started.elapsed()
+        );
+    }
+}
+
+#[tokio::test]
+async fn the_registry_page_lists_instances_and_the_relay_streams_events() {
+    let portal = TestPortal::start(true, true).await;
+    let client = reqwest::Client::new();
+    let services = format!("{}/services", portal._registry.url);
+    common::register(&client, &services, &serde_json::json!({
+        "ServiceName": "LogService", "ServiceURL": portal.log.clone().unwrap(), "RequiredServices": [],
+    }))
+    .await;
+    let (status, html) = portal.get("/registry").await;
+    assert_eq!(status, 200);
+    assert!(html.contains("<h1>Registry</h1>"));
+    assert!(
+        html.contains(&format!(r#"data-url="{}""#, portal.log.clone().unwrap())),
+        "{html}"
+    );
+    assert!(html.contains(r#"class="badge badge-passing""#), "{html}");
+
+    let mut stream = SseReader::open(
+        &client,
+        &format!("{}/portal/events/registry", portal.url),
+        None,
+    )
+    .await;
+    let event = stream.next(Duration::from_secs(3)).await;
+    assert_eq!(event.name, "snapshot");
+    assert!(event.data.contains("LogService"));
+}
+
+#[tokio::test]
+async fn the_logs_page_filters_and_the_relay_tails_the_log() {
+    let portal = TestPortal::start(true, true).await;
+    let log = portal.log.clone().unwrap();
+    let client = reqwest::Client::new();
+    for message in [
+        "[GradingService] - grade added: Quiz 9",
+        "[Portal] - page served",
+    ] {
+        assert_eq!(
+            client
+                .post(format!("{log}/log"))
+                .body(message)
+                .send()
+                .await
+                .unwrap()
+                .status(),
+            200
+        );
+    }
+    let (status, html) = portal.get("/logs?service=GradingService").await;
+    assert_eq!(status, 200);
+    assert!(html.contains("grade added: Quiz 9"), "{html}");
+    assert!(!html.contains("page served"), "filtered by service");
+    let (_, html) = portal.get("/logs?text=PAGE").await;
+    assert!(
+        html.contains("page served") && !html.contains("Quiz 9"),
+        "filtered by text"
+    );
+
+    let mut stream = SseReader::open(
+        &client,
+        &format!("{}/portal/events/logs?service=Portal", portal.url),
+        None,
+    )
+    .await;
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    client
+        .post(format!("{log}/log"))
+        .body("[Portal] - live one")
+        .send()
+        .await
+        .unwrap();
+    let event = stream.next(Duration::from_secs(3)).await;
+    assert_eq!(event.name, "record");
+    assert!(event.data.contains("live one"));
+
+    let without_log = TestPortal::start(true, false).await;
+    let mut stream = SseReader::open(
+        &client,
+        &format!("{}/portal/events/logs", without_log.url),
+        None,
+    )
+    .await;
+    let event = stream.next(Duration::from_secs(3)).await;
+    assert_eq!(event.name, "unavailable");
+    assert!(event.data.contains("LogService"), "{}", event.data);
+}
