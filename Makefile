@@ -7,7 +7,7 @@ SHELL := /bin/bash
 # wasm-opt (binaryen 132) for release builds lives in tools/node_modules/.bin.
 export PATH := $(CURDIR)/tools/node_modules/.bin:$(PATH)
 
-.PHONY: run test deps deps-test build
+.PHONY: run test bench deps deps-test build
 
 run: deps
 	cargo leptos serve --release
@@ -19,6 +19,12 @@ test: deps-test
 build: deps
 	cargo leptos build --release
 	cargo build --release -p server --bins
+
+# Measures the registry, the log service and the portal (see BENCHMARKS.md); a few
+# minutes. `cargo run --release -p bench -- lookups` runs only the figures matching a word.
+bench: build
+	scripts/bootstrap.sh bench
+	cargo run --release -p bench
 
 deps:
 	scripts/bootstrap.sh run

@@ -5,11 +5,15 @@
 //! read the same variables, so a binary built by plain `cargo build` runs the same way
 //! when given them (or the defaults) by hand.
 
-use std::net::SocketAddr;
+use std::{net::SocketAddr, time::Duration};
 
-use axum::{Router, response::Redirect, routing::get};
+use axum::{Router, http::StatusCode, response::Redirect, routing::get};
 use leptos::config::LeptosOptions;
 use leptos_axum::{LeptosRoutes, generate_route_list_with_exclusions};
+use tower_http::timeout::TimeoutLayer;
+
+/// The longest a page or server function may take.
+pub const PAGE_TIMEOUT: Duration = Duration::from_secs(15);
 
 /// Where the site's compiled files are and how the page scripts find them.
 #[derive(Debug, Clone, clap::Args)]
@@ -60,4 +64,10 @@ pub fn router(
             app::shell,
         ))
         .with_state(options)
+        // A page or server function that cannot finish (a service that accepts but never
+        // answers is already cut off by the backend's own timeouts) still gets an answer.
+        .layer(TimeoutLayer::with_status_code(
+            StatusCode::SERVICE_UNAVAILABLE,
+            PAGE_TIMEOUT,
+        ))
 }

@@ -267,6 +267,59 @@ async fn concurrent_grade_posts_lose_nothing_and_survive_a_restart() {
 }
 
 #[tokio::test]
+async fn the_list_of_students_follows_every_kind_of_write() {
+    let grading = TestGrading::start(&temp_db()).await;
+    let count = |students: &[Student]| (students.len(), grade_count(students));
+    assert_eq!(count(&grading.students().await), (5, 15));
+    let (status, body) = grading
+        .post_grade("1", r#"{"Title":"Fresh","Type":"Quiz","Score":50}"#)
+        .await;
+    assert_eq!(status, 201);
+    let grade_id = serde_json::from_str::<serde_json::Value>(&body).unwrap()["ID"]
+        .as_i64()
+        .unwrap();
+    assert_eq!(
+        count(&grading.students().await),
+        (5, 16),
+        "after adding a grade"
+    );
+    let response = client()
+        .delete(format!("{}/students/1/grades/{grade_id}", grading.url))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 204);
+    assert_eq!(
+        count(&grading.students().await),
+        (5, 15),
+        "after deleting a grade"
+    );
+    let response = client()
+        .post(format!("{}/students", grading.url))
+        .body(r#"{"FirstName":"A","LastName":"B"}"#)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 201);
+    assert_eq!(
+        count(&grading.students().await),
+        (6, 15),
+        "after adding a student"
+    );
+    let response = client()
+        .delete(format!("{}/students/2", grading.url))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 204);
+    assert_eq!(
+        count(&grading.students().await),
+        (5, 12),
+        "after deleting a student"
+    );
+}
+
+#[tokio::test]
 async fn the_seed_data_appears_once_however_often_it_restarts() {
     let db = temp_db();
     for _ in 0..3 {

@@ -663,6 +663,26 @@ async fn queries_list_every_instance_and_the_passing_ones_by_name() {
             .iter()
             .any(|c| !c.ok && c.error.is_some())
     );
+
+    // A lookup answer is cached, and dropped as soon as an instance of it changes.
+    let cached = lookup("Test%20Service").await;
+    assert!(
+        cached.iter().all(|i| i.recent_checks.is_empty()),
+        "lookups leave out check history"
+    );
+    register(
+        &client,
+        &registry.services(),
+        &a.registration("Test Service", &[]),
+    )
+    .await;
+    let mut urls: Vec<String> = lookup("Test%20Service")
+        .await
+        .into_iter()
+        .map(|i| i.registration.service_url)
+        .collect();
+    urls.sort();
+    assert_eq!(urls, expected);
 }
 
 #[tokio::test]

@@ -4,8 +4,10 @@
 //! duplicate wins; `null` leaves the field at its default; unknown keys are ignored.
 //!
 //! A wire type opts in by deriving with `#[serde(remote = "Self")]` and calling
-//! [`go_json!`](crate::go_json), which gives it `Serialize` (exact Go names) and the
-//! lenient `Deserialize`.
+//! [`go_json!`](crate::go_json), which gives it `Serialize` (exact Go names) and this
+//! lenient `Deserialize`. Not compiled for the browser (see the macro). In the browser (wasm32), which only ever reads JSON
+//! this project's server wrote, `Deserialize` matches exact names, which keeps the
+//! lenient decoder and its dependencies out of the WASM bundle.
 
 use std::{borrow::Cow, fmt};
 
@@ -71,25 +73,4 @@ pub fn decode<T, E: serde::de::Error>(
             E::custom(format_args!("{path}: {err}"))
         }
     })
-}
-
-/// Gives a struct declared with `#[serde(remote = "Self")]` its `Serialize` (exact field
-/// names) and a Go-style `Deserialize` over the listed field names.
-#[macro_export]
-macro_rules! go_json {
-    ($ty:ty, $fields:expr) => {
-        impl ::serde::Serialize for $ty {
-            fn serialize<S: ::serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
-                <$ty>::serialize(self, serializer)
-            }
-        }
-        impl<'de> ::serde::Deserialize<'de> for $ty {
-            fn deserialize<D: ::serde::Deserializer<'de>>(
-                deserializer: D,
-            ) -> Result<Self, D::Error> {
-                let value = $crate::wire::go::fold_keys(deserializer, $fields)?;
-                $crate::wire::go::decode(value, |exact| <$ty>::deserialize(exact))
-            }
-        }
-    };
 }

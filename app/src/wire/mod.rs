@@ -4,7 +4,40 @@
 //! Field names follow the original Go services exactly (`ServiceName`, `ServiceURL`, ...).
 //! Like Go's `encoding/json`, decoding matches keys case-insensitively ([`go`]).
 
+#[cfg(not(target_arch = "wasm32"))]
 pub mod go;
 pub mod grading;
 pub mod logs;
 pub mod registry;
+
+/// Gives a struct declared with `#[serde(remote = "Self")]` its `Serialize` (exact Go
+/// field names) and its `Deserialize`: Go-style lenient ([`go`]) off the browser; exact
+/// names in the browser (wasm32), which only ever reads JSON this project's server wrote,
+/// so the lenient decoder and its dependencies stay out of the WASM bundle.
+#[macro_export]
+macro_rules! go_json {
+    ($ty:ty, $fields:expr) => {
+        impl ::serde::Serialize for $ty {
+            fn serialize<S: ::serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+                <$ty>::serialize(self, serializer)
+            }
+        }
+        #[cfg(not(target_arch = "wasm32"))]
+        impl<'de> ::serde::Deserialize<'de> for $ty {
+            fn deserialize<D: ::serde::Deserializer<'de>>(
+                deserializer: D,
+            ) -> Result<Self, D::Error> {
+                let value = $crate::wire::go::fold_keys(deserializer, $fields)?;
+                $crate::wire::go::decode(value, |exact| <$ty>::deserialize(exact))
+            }
+        }
+        #[cfg(target_arch = "wasm32")]
+        impl<'de> ::serde::Deserialize<'de> for $ty {
+            fn deserialize<D: ::serde::Deserializer<'de>>(
+                deserializer: D,
+            ) -> Result<Self, D::Error> {
+                <$ty>::deserialize(deserializer)
+            }
+        }
+    };
+}

@@ -131,8 +131,12 @@ pub struct InstanceInfo {
     pub last_latency_ms: Option<f64>,
     #[serde(rename = "ConsecutiveFailures", default)]
     pub consecutive_failures: u32,
-    /// The latest check results, oldest first.
-    #[serde(rename = "RecentChecks", default)]
+    /// The latest check results, oldest first (left out of lookups by name).
+    #[serde(
+        rename = "RecentChecks",
+        default,
+        skip_serializing_if = "Vec::is_empty"
+    )]
     pub recent_checks: Vec<CheckResult>,
 }
 

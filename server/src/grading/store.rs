@@ -4,8 +4,20 @@
 //! at open: a new database is created and seeded, an existing one is brought up to date
 //! and never seeded twice. The database runs in WAL mode with a busy timeout, so
 //! concurrent writers wait for each other rather than fail, and nothing is lost.
+//!
+//! The full list of students is the hottest read (the Grade Book shows it), so the store
+//! keeps it in memory until its next write. A generation counter, bumped after every
+//! write, makes sure a read that raced a write never caches what it read.
 
-use std::{path::Path, str::FromStr, time::Duration};
+use std::{
+    path::Path,
+    str::FromStr,
+    sync::{
+        Arc, Mutex,
+        atomic::{AtomicU64, Ordering},
+    },
+    time::Duration,
+};
 
 use app::wire::grading::{Grade, GradeType, NewStudent, Student};
 use sqlx::{
@@ -21,6 +33,14 @@ static MIGRATIONS: sqlx::migrate::Migrator = sqlx::migrate!("./migrations");
 #[derive(Clone)]
 pub struct GradeStore {
     pool: SqlitePool,
+    cache: Arc<StudentsCache>,
+}
+
+/// The list of students as of a generation of the store.
+#[derive(Default)]
+struct StudentsCache {
+    generation: AtomicU64,
+    students: Mutex<Option<(u64, Arc<Vec<Student>>)>>,
 }
 
 impl GradeStore {
@@ -41,11 +61,33 @@ impl GradeStore {
             .connect_with(options)
             .await?;
         MIGRATIONS.run(&pool).await?;
-        Ok(GradeStore { pool })
+        Ok(GradeStore {
+            pool,
+            cache: Arc::default(),
+        })
     }
 
     /// Every student with their grades, by ID.
-    pub async fn students(&self) -> Result<Vec<Student>, sqlx::Error> {
+    pub async fn students(&self) -> Result<Arc<Vec<Student>>, sqlx::Error> {
+        let generation = self.cache.generation.load(Ordering::SeqCst);
+        if let Some((cached, students)) = &*self.cache.students.lock().unwrap()
+            && *cached == generation
+        {
+            return Ok(students.clone());
+        }
+        let students = Arc::new(self.read_students().await?);
+        if self.cache.generation.load(Ordering::SeqCst) == generation {
+            *self.cache.students.lock().unwrap() = Some((generation, students.clone()));
+        }
+        Ok(students)
+    }
+
+    /// A write happened: the cached list is out of date.
+    fn written(&self) {
+        self.cache.generation.fetch_add(1, Ordering::SeqCst);
+    }
+
+    async fn read_students(&self) -> Result<Vec<Student>, sqlx::Error> {
         let mut students: Vec<Student> =
             sqlx::query("SELECT id, first_name, last_name FROM students ORDER BY id")
                 .map(student_row)
@@ -103,6 +145,7 @@ impl GradeStore {
         .bind(&new.last_name)
         .fetch_one(&self.pool)
         .await?;
+        self.written();
         Ok(Student {
             id,
             first_name: new.first_name.clone(),
@@ -129,6 +172,7 @@ impl GradeStore {
         .bind(grade.score)
         .fetch_optional(&self.pool)
         .await?;
+        self.written();
         Ok(id.map(|id| Grade {
             id,
             ..grade.clone()
@@ -141,6 +185,7 @@ impl GradeStore {
             .bind(id)
             .execute(&self.pool)
             .await?;
+        self.written();
         Ok(result.rows_affected() > 0)
     }
 
@@ -151,6 +196,7 @@ impl GradeStore {
             .bind(student_id)
             .execute(&self.pool)
             .await?;
+        self.written();
         Ok(result.rows_affected() > 0)
     }
 

@@ -124,7 +124,11 @@ async fn list(State(registry): State<Registry>, headers: HeaderMap) -> Response 
 }
 
 async fn by_name(State(registry): State<Registry>, Path(name): Path<String>) -> Response {
-    Json(registry.store.passing(&name)).into_response()
+    (
+        [(header::CONTENT_TYPE, "application/json")],
+        registry.store.passing_json(&name),
+    )
+        .into_response()
 }
 
 fn wants_event_stream(headers: &HeaderMap) -> bool {

@@ -17,6 +17,7 @@ use std::{
 use app::wire::registry::{
     CheckResult, InstanceInfo, LeaveReason, PatchEntry, RegistryEvent, Status,
 };
+use axum::body::Bytes;
 
 use super::{
     journal::{Journal, Subscription},
@@ -53,6 +54,8 @@ struct State {
     dependents: HashMap<String, BTreeSet<String>>,
     journal: Journal,
     generations: u64,
+    /// Service name → its lookup answer, until an instance of it changes.
+    lookups: HashMap<String, Bytes>,
 }
 
 struct Entry {
@@ -125,6 +128,11 @@ impl MemoryStore {
 }
 
 impl State {
+    /// Forgets the cached lookup of `name`: one of its instances changed.
+    fn changed(&mut self, name: &str) {
+        self.lookups.remove(name);
+    }
+
     fn index(&mut self, reg: &ValidRegistration) {
         self.by_name
             .entry(reg.name.clone())
@@ -204,9 +212,11 @@ impl Store for MemoryStore {
         let now = Instant::now();
         state.generations += 1;
 
+        state.changed(&reg.name);
         let was_listed = match state.instances.remove(&reg.url) {
             Some(previous) => {
                 state.unindex(&previous.reg);
+                state.changed(&previous.reg.name);
                 let listed = previous.status == Status::Passing;
                 if listed && previous.reg.name != reg.name {
                     announce(
@@ -260,6 +270,7 @@ impl Store for MemoryStore {
             .remove(url)
             .ok_or_else(|| UnknownInstance(url.to_owned()))?;
         state.unindex(&entry.reg);
+        state.changed(&entry.reg.name);
         if entry.status == Status::Passing {
             announce(
                 &state.dependents,
@@ -285,6 +296,7 @@ impl Store for MemoryStore {
             .instances
             .get_mut(url)
             .ok_or_else(|| UnknownInstance(url.to_owned()))?;
+        state.lookups.remove(&entry.reg.name);
         let now = SystemTime::now();
         let result = CheckResult {
             url: url.to_owned(),
@@ -321,17 +333,30 @@ impl Store for MemoryStore {
         self.lock().sorted_infos()
     }
 
-    fn passing(&self, name: &str) -> Vec<InstanceInfo> {
-        let state = self.lock();
-        state
+    fn passing_json(&self, name: &str) -> Bytes {
+        let mut guard = self.lock();
+        let state = &mut *guard;
+        if let Some(answer) = state.lookups.get(name) {
+            return answer.clone();
+        }
+        let passing: Vec<InstanceInfo> = state
             .by_name
             .get(name)
             .into_iter()
             .flatten()
             .filter_map(|url| state.instances.get(url))
             .filter(|entry| entry.status == Status::Passing)
-            .map(Entry::info)
-            .collect()
+            .map(|entry| InstanceInfo {
+                recent_checks: Vec::new(),
+                ..entry.info()
+            })
+            .collect();
+        let answer = Bytes::from(serde_json::to_vec(&passing).expect("instances serialise"));
+        // Only names with instances are kept, so unknown names cannot grow the cache.
+        if !passing.is_empty() {
+            state.lookups.insert(name.to_owned(), answer.clone());
+        }
+        answer
     }
 
     fn heartbeat_targets(&self) -> Vec<HeartbeatTarget> {
@@ -356,6 +381,7 @@ impl Store for MemoryStore {
             .instances
             .get_mut(&target.url)
             .filter(|entry| entry.generation == target.generation)?;
+        state.lookups.remove(&entry.reg.name);
         let now = SystemTime::now();
         let result = CheckResult {
             url: target.url.clone(),
@@ -407,6 +433,9 @@ impl Store for MemoryStore {
         let now = Instant::now();
         let mut dropped = Vec::new();
         for entry in state.instances.values_mut() {
+            if entry.reg.ttl.is_some() || entry.critical_since.is_some() {
+                state.lookups.remove(&entry.reg.name);
+            }
             if let Some(ttl) = entry.reg.ttl
                 && entry.status == Status::Passing
                 && now.duration_since(entry.renewed_at) > ttl

@@ -8,6 +8,7 @@
 use std::time::Duration;
 
 use app::wire::registry::{CheckResult, InstanceInfo};
+use axum::body::Bytes;
 
 use super::{journal::Subscription, validate::ValidRegistration};
 
@@ -46,8 +47,10 @@ pub trait Store: Send + Sync + 'static {
     /// Every instance, sorted by service name, then URL.
     fn instances(&self) -> Vec<InstanceInfo>;
 
-    /// The passing instances of service `name`, sorted by URL.
-    fn passing(&self, name: &str) -> Vec<InstanceInfo>;
+    /// The passing instances of service `name`, sorted by URL, as the JSON answer of a
+    /// lookup (without their check history). Lookups are the registry's hottest call, so
+    /// an implementation should keep the answer until an instance of that service changes.
+    fn passing_json(&self, name: &str) -> Bytes;
 
     /// The instances with a heartbeat URL, for one round of checks.
     fn heartbeat_targets(&self) -> Vec<HeartbeatTarget>;

@@ -1,0 +1,137 @@
+//! Child processes of the benchmark: the release binaries under test, and this binary's
+//! own helper modes (`bare`, `stub`). Each is killed when dropped.
+
+use std::{
+    path::PathBuf,
+    process::{Child, Command, Stdio},
+    time::{Duration, Instant},
+};
+
+pub struct Proc {
+    child: Child,
+}
+
+impl Proc {
+    /// Starts `binary` (a name in the release directory, or this bench itself) with `args`.
+    pub fn start(binary: &str, args: &[String]) -> Proc {
+        let path = if binary == "bench" {
+            std::env::current_exe().unwrap()
+        } else {
+            bin_dir().join(binary)
+        };
+        let child = Command::new(&path)
+            .args(args)
+            .env("RUST_LOG", "error")
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::inherit())
+            .spawn()
+            .unwrap_or_else(|err| {
+                panic!(
+                    "cannot start {}: {err}; run `make build` first",
+                    path.display()
+                )
+            });
+        Proc { child }
+    }
+
+    pub fn pid(&self) -> u32 {
+        self.child.id()
+    }
+
+    /// CPU time (user + system) used so far, from /proc.
+    pub fn cpu(&self) -> Duration {
+        let stat =
+            std::fs::read_to_string(format!("/proc/{}/stat", self.pid())).unwrap_or_default();
+        let fields: Vec<&str> = stat
+            .rsplit(')')
+            .next()
+            .unwrap_or("")
+            .split_whitespace()
+            .collect();
+        let ticks: u64 = fields.get(11).and_then(|v| v.parse().ok()).unwrap_or(0)
+            + fields.get(12).and_then(|v| v.parse().ok()).unwrap_or(0);
+        Duration::from_secs_f64(ticks as f64 / 100.0)
+    }
+
+    /// Resident memory in MiB, from /proc.
+    pub fn rss_mib(&self) -> f64 {
+        let status =
+            std::fs::read_to_string(format!("/proc/{}/status", self.pid())).unwrap_or_default();
+        status
+            .lines()
+            .find_map(|line| line.strip_prefix("VmRSS:"))
+            .and_then(|v| v.trim().trim_end_matches("kB").trim().parse::<f64>().ok())
+            .map(|kib| kib / 1024.0)
+            .unwrap_or(0.0)
+    }
+}
+
+impl Drop for Proc {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// Where the release binaries are.
+pub fn bin_dir() -> PathBuf {
+    std::env::var_os("BENCH_BIN_DIR")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| {
+            let target = std::env::var_os("CARGO_TARGET_DIR")
+                .map(PathBuf::from)
+                .unwrap_or_else(|| "target".into());
+            target.join("release")
+        })
+}
+
+/// A free port on 127.0.0.1.
+pub fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+/// Waits until something answers HTTP at `url`.
+pub async fn wait_up(url: &str) {
+    let client = reqwest::Client::new();
+    let started = Instant::now();
+    while client.get(url).send().await.is_err() {
+        assert!(
+            started.elapsed() < Duration::from_secs(20),
+            "{url} never came up"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+/// A fresh temporary directory.
+pub fn temp_dir(name: &str) -> PathBuf {
+    let dir = std::env::temp_dir().join(format!("distributed-bench-{name}-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    dir
+}
+
+/// Runs wrk and returns its requests per second and its count of non-2xx answers.
+pub fn wrk(args: &[&str]) -> (f64, u64) {
+    let output = Command::new("wrk")
+        .args(args)
+        .output()
+        .expect("wrk is not installed: run scripts/bootstrap.sh bench (apt-get install wrk)");
+    let text = String::from_utf8_lossy(&output.stdout);
+    let rps = text
+        .lines()
+        .find_map(|line| line.strip_prefix("Requests/sec:"))
+        .and_then(|v| v.trim().parse().ok())
+        .unwrap_or_else(|| panic!("wrk printed no rate:\n{text}"));
+    let errors = text
+        .lines()
+        .find_map(|line| line.trim().strip_prefix("Non-2xx or 3xx responses:"))
+        .and_then(|v| v.trim().parse().ok())
+        .unwrap_or(0);
+    (rps, errors)
+}
