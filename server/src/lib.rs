@@ -7,11 +7,13 @@
 //! - [`runtime`]: the service runtime every service uses (register, providers, logs).
 //! - [`site`]: the teacher portal's web site (Leptos pages and their static files).
 //! - [`error`]: the JSON error answer all HTTP APIs share.
+//! - [`event_stream`]: how a request asks for a live event stream.
 //! - [`serve`]: binding an address and serving until stopped.
 //! - [`shutdown`]: the Ctrl-C / SIGTERM signal every binary stops on.
 //! - [`telemetry`]: `tracing` set-up from `RUST_LOG`.
 
 pub mod error;
+pub mod event_stream;
 pub mod grading;
 pub mod logs;
 pub mod portal;

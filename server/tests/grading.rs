@@ -17,16 +17,7 @@ use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
 
 fn temp_db() -> PathBuf {
-    let dir = std::env::temp_dir().join(format!(
-        "distributed-grades-{}-{}",
-        std::process::id(),
-        std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .unwrap()
-            .as_nanos()
-    ));
-    std::fs::create_dir_all(&dir).unwrap();
-    dir.join("grades.db")
+    common::temp_dir("grades").join("grades.db")
 }
 
 /// A grading service on an ephemeral port.

@@ -21,14 +21,7 @@ use tokio_util::sync::CancellationToken;
 use tracing_subscriber::prelude::*;
 
 async fn log_service() -> (String, CancellationToken) {
-    let dir = std::env::temp_dir().join(format!(
-        "distributed-ship-{}-{}",
-        std::process::id(),
-        std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .unwrap()
-            .as_nanos()
-    ));
+    let dir = common::temp_dir("ship");
     let stop = CancellationToken::new();
     let config = LogConfig {
         log_file: dir.join("d.log"),

@@ -16,16 +16,7 @@ use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
 
 fn temp_log() -> PathBuf {
-    let dir = std::env::temp_dir().join(format!(
-        "distributed-logtest-{}-{}",
-        std::process::id(),
-        std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .unwrap()
-            .as_nanos()
-    ));
-    std::fs::create_dir_all(&dir).unwrap();
-    dir.join("distributed.log")
+    common::temp_dir("logtest").join("distributed.log")
 }
 
 fn config(path: &Path) -> LogConfig {

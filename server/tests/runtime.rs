@@ -85,16 +85,7 @@ fn free_port() -> u16 {
 }
 
 fn temp_dir() -> std::path::PathBuf {
-    let dir = std::env::temp_dir().join(format!(
-        "distributed-rt-{}-{}",
-        std::process::id(),
-        std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .unwrap()
-            .as_nanos()
-    ));
-    std::fs::create_dir_all(&dir).unwrap();
-    dir
+    common::temp_dir("runtime")
 }
 
 async fn instances(registry_port: u16) -> Option<Vec<InstanceInfo>> {

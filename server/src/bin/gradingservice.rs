@@ -2,13 +2,13 @@
 //! as `GradingService`, requiring `LogService` and logging every change through it, as the
 //! original's `cmd/gradingservice` ran it.
 
-use std::{net::SocketAddr, process::ExitCode};
+use std::process::ExitCode;
 
 use clap::Parser;
 use server::{
     grading::{self, GradingConfig, GradingService},
     runtime::{
-        self, Instance, InstanceSpec, RegistryClient, ServiceArgs, Watchdog,
+        self, ServiceArgs,
         log_shipper::{LogShipper, ShipLayer},
     },
     serve, telemetry,
@@ -16,8 +16,6 @@ use server::{
 use tokio_util::sync::CancellationToken;
 
 const NAME: &str = "GradingService";
-const DEFAULT_ADDR: SocketAddr =
-    SocketAddr::new(std::net::IpAddr::V4(std::net::Ipv4Addr::LOCALHOST), 6000);
 /// Log records kept while the log service is away.
 const LOG_BUFFER: usize = 10_000;
 
@@ -41,16 +39,9 @@ async fn main() -> ExitCode {
         tracing::Level::INFO,
     )));
     let args = Args::parse();
-    let addr = args.service.addr_or(DEFAULT_ADDR);
-    let (public_url, registry) = match (
-        args.service.public_url_for(addr),
-        args.service.registry_base(),
-    ) {
-        (Ok(public_url), Ok(registry)) => (public_url, registry),
-        (Err(err), _) | (_, Err(err)) => {
-            eprintln!("gradingservice: {err}");
-            return ExitCode::from(2);
-        }
+    let endpoints = match args.service.resolve("gradingservice", 6000) {
+        Ok(endpoints) => endpoints,
+        Err(code) => return code,
     };
     let service = match GradingService::start(&args.grading).await {
         Ok(service) => service,
@@ -62,19 +53,18 @@ async fn main() -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
-    let listener = match serve::bind("gradingservice", addr).await {
+    let listener = match serve::bind("gradingservice", endpoints.addr).await {
         Ok(listener) => listener,
         Err(code) => return code,
     };
-    let instance = Instance::new(
-        InstanceSpec::standalone(NAME, &["LogService"], &public_url),
-        RegistryClient::new(&registry),
-        Watchdog::default(),
-    );
+    let instance = endpoints.instance(NAME, &["LogService"]);
     let shutdown = CancellationToken::new();
     let shipping =
         tokio::spawn(shipper.run(NAME.into(), instance.providers().clone(), shutdown.clone()));
-    tracing::info!("grading service serving on {public_url}/students");
+    tracing::info!(
+        "grading service serving on {}/students",
+        endpoints.public_url
+    );
     let code = runtime::serve(
         "gradingservice",
         listener,

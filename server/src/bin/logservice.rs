@@ -1,18 +1,15 @@
 //! `logservice`: the log service on its own (default 127.0.0.1:4000), registered as
 //! `LogService`, as the original's `cmd/logservice` ran it.
 
-use std::{net::SocketAddr, process::ExitCode};
+use std::process::ExitCode;
 
 use clap::Parser;
 use server::{
     logs::{self, LogConfig, LogService},
-    runtime::{self, Instance, InstanceSpec, RegistryClient, ServiceArgs, Watchdog},
+    runtime::{self, ServiceArgs},
     serve, telemetry,
 };
 use tokio_util::sync::CancellationToken;
-
-const DEFAULT_ADDR: SocketAddr =
-    SocketAddr::new(std::net::IpAddr::V4(std::net::Ipv4Addr::LOCALHOST), 4000);
 
 /// The log service of distributed.
 #[derive(Debug, Parser)]
@@ -31,16 +28,9 @@ async fn main() -> ExitCode {
     // log every write.
     telemetry::init();
     let args = Args::parse();
-    let addr = args.service.addr_or(DEFAULT_ADDR);
-    let (public_url, registry) = match (
-        args.service.public_url_for(addr),
-        args.service.registry_base(),
-    ) {
-        (Ok(public_url), Ok(registry)) => (public_url, registry),
-        (Err(err), _) | (_, Err(err)) => {
-            eprintln!("logservice: {err}");
-            return ExitCode::from(2);
-        }
+    let endpoints = match args.service.resolve("logservice", 4000) {
+        Ok(endpoints) => endpoints,
+        Err(code) => return code,
     };
     let shutdown = CancellationToken::new();
     let service = match LogService::start(&args.log, shutdown.clone()) {
@@ -53,17 +43,14 @@ async fn main() -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
-    let listener = match serve::bind("logservice", addr).await {
+    let listener = match serve::bind("logservice", endpoints.addr).await {
         Ok(listener) => listener,
         Err(code) => return code,
     };
-    let instance = Instance::new(
-        InstanceSpec::standalone("LogService", &[], &public_url),
-        RegistryClient::new(&registry),
-        Watchdog::default(),
-    );
+    let instance = endpoints.instance("LogService", &[]);
     tracing::info!(
-        "log service serving on {public_url}/log, writing {}",
+        "log service serving on {}/log, writing {}",
+        endpoints.public_url,
         args.log.log_file.display()
     );
     runtime::serve(

@@ -2,13 +2,13 @@
 //! `Portal`, requiring `LogService` and `GradingService`, as the original's `cmd/portal`
 //! ran it. It serves the site cargo-leptos built (`--site-root`, default `target/site`).
 
-use std::{net::SocketAddr, process::ExitCode};
+use std::process::ExitCode;
 
 use clap::Parser;
 use server::{
     portal::{self, PortalBackend},
     runtime::{
-        self, Instance, InstanceSpec, RegistryClient, ServiceArgs, Watchdog,
+        self, ServiceArgs,
         log_shipper::{LogShipper, ShipLayer},
     },
     serve, site, telemetry,
@@ -16,8 +16,6 @@ use server::{
 use tokio_util::sync::CancellationToken;
 
 const NAME: &str = "Portal";
-const DEFAULT_ADDR: SocketAddr =
-    SocketAddr::new(std::net::IpAddr::V4(std::net::Ipv4Addr::LOCALHOST), 8080);
 
 /// The teacher portal of distributed.
 #[derive(Debug, Parser)]
@@ -39,16 +37,9 @@ async fn main() -> ExitCode {
         tracing::Level::INFO,
     )));
     let args = Args::parse();
-    let addr = args.service.addr_or(DEFAULT_ADDR);
-    let (public_url, registry) = match (
-        args.service.public_url_for(addr),
-        args.service.registry_base(),
-    ) {
-        (Ok(public_url), Ok(registry)) => (public_url, registry),
-        (Err(err), _) | (_, Err(err)) => {
-            eprintln!("portal: {err}");
-            return ExitCode::from(2);
-        }
+    let endpoints = match args.service.resolve("portal", 8080) {
+        Ok(endpoints) => endpoints,
+        Err(code) => return code,
     };
     if !std::path::Path::new(&args.site.site_root)
         .join("pkg")
@@ -59,19 +50,19 @@ async fn main() -> ExitCode {
             args.site.site_root
         );
     }
-    let listener = match serve::bind("portal", addr).await {
+    let listener = match serve::bind("portal", endpoints.addr).await {
         Ok(listener) => listener,
         Err(code) => return code,
     };
-    let instance = Instance::new(
-        InstanceSpec::standalone(NAME, &["LogService", "GradingService"], &public_url),
-        RegistryClient::new(&registry),
-        Watchdog::default(),
-    );
+    let instance = endpoints.instance(NAME, &["LogService", "GradingService"]);
     let shutdown = CancellationToken::new();
     tokio::spawn(shipper.run(NAME.into(), instance.providers().clone(), shutdown.clone()));
-    let backend = PortalBackend::new(instance.providers().clone(), &registry, shutdown.clone());
-    let app = portal::router(backend, args.site.leptos_options(addr));
-    tracing::info!("portal serving on {public_url}");
+    let backend = PortalBackend::new(
+        instance.providers().clone(),
+        &endpoints.registry,
+        shutdown.clone(),
+    );
+    let app = portal::router(backend, args.site.leptos_options(endpoints.addr));
+    tracing::info!("portal serving on {}", endpoints.public_url);
     runtime::serve("portal", listener, app, vec![instance], shutdown).await
 }

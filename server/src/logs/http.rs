@@ -152,7 +152,7 @@ async fn read(
 ) -> Result<Response, ApiError> {
     let Query(query) = query.map_err(|err| ApiError::bad_request(err.body_text()))?;
     let filter = Filter::new(query).map_err(ApiError::bad_request)?;
-    if wants_event_stream(&headers) {
+    if crate::event_stream::wanted(&headers) {
         return Ok(Sse::new(live(service, filter))
             .keep_alive(KeepAlive::default())
             .into_response());
@@ -168,14 +168,6 @@ async fn read(
             )
         })?;
     Ok(Json(records).into_response())
-}
-
-fn wants_event_stream(headers: &HeaderMap) -> bool {
-    headers
-        .get_all(header::ACCEPT)
-        .iter()
-        .filter_map(|value| value.to_str().ok())
-        .any(|accept| accept.contains("text/event-stream"))
 }
 
 /// Every new record that matches, as `record` events; a subscriber that falls behind is

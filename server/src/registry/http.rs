@@ -111,7 +111,7 @@ fn instance_url(body: Result<Bytes, BytesRejection>) -> Result<String, ApiError>
 }
 
 async fn list(State(registry): State<Registry>, headers: HeaderMap) -> Response {
-    if wants_event_stream(&headers) {
+    if crate::event_stream::wanted(&headers) {
         let last_seen = headers
             .get("last-event-id")
             .and_then(|value| value.to_str().ok())
@@ -129,14 +129,6 @@ async fn by_name(State(registry): State<Registry>, Path(name): Path<String>) -> 
         registry.store.passing_json(&name),
     )
         .into_response()
-}
-
-fn wants_event_stream(headers: &HeaderMap) -> bool {
-    headers
-        .get_all(header::ACCEPT)
-        .iter()
-        .filter_map(|value| value.to_str().ok())
-        .any(|accept| accept.contains("text/event-stream"))
 }
 
 /// The live event stream: the backlog (snapshot or replay), then every new event. A

@@ -1,7 +1,13 @@
 //! The flags every service binary shares: where it listens, the URL it registers under,
 //! and where the registry is. Each has an environment variable.
 
-use std::net::SocketAddr;
+use std::{
+    net::{Ipv4Addr, SocketAddr},
+    process::ExitCode,
+    sync::Arc,
+};
+
+use super::{Instance, InstanceSpec, RegistryClient, Watchdog};
 
 /// Flags common to `logservice`, `gradingservice` and `portal`.
 #[derive(Debug, Clone, clap::Args)]
@@ -19,7 +25,47 @@ pub struct ServiceArgs {
     pub registry_url: String,
 }
 
+/// A standalone service's resolved flags.
+#[derive(Debug, Clone)]
+pub struct Endpoints {
+    /// Where it listens.
+    pub addr: SocketAddr,
+    /// The base URL it registers under.
+    pub public_url: String,
+    /// The registry's base URL.
+    pub registry: String,
+}
+
+impl Endpoints {
+    /// The instance a standalone service registers, as the original did: `/heartbeat`
+    /// and `/services` at its public URL.
+    pub fn instance(&self, name: &str, required: &[&str]) -> Arc<Instance> {
+        Instance::new(
+            InstanceSpec::standalone(name, required, &self.public_url),
+            RegistryClient::new(&self.registry),
+            Watchdog::default(),
+        )
+    }
+}
+
 impl ServiceArgs {
+    /// Resolves the flags of `program`, whose default port on 127.0.0.1 is
+    /// `default_port`. A bad flag is explained on stderr and becomes exit code 2.
+    pub fn resolve(&self, program: &str, default_port: u16) -> Result<Endpoints, ExitCode> {
+        let addr = self.addr_or(SocketAddr::from((Ipv4Addr::LOCALHOST, default_port)));
+        let resolved = self.public_url_for(addr).and_then(|public_url| {
+            Ok(Endpoints {
+                addr,
+                public_url,
+                registry: self.registry_base()?,
+            })
+        });
+        resolved.map_err(|err| {
+            eprintln!("{program}: {err}");
+            ExitCode::from(2)
+        })
+    }
+
     /// The address to listen on, `default` unless `--addr` was given.
     pub fn addr_or(&self, default: SocketAddr) -> SocketAddr {
         self.addr.unwrap_or(default)

@@ -26,7 +26,7 @@ use axum::Router;
 use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
 
-pub use args::ServiceArgs;
+pub use args::{Endpoints, ServiceArgs};
 pub use instance::{Instance, InstanceSpec, Watchdog};
 pub use providers::{CallError, Providers};
 pub use registry_client::RegistryClient;
