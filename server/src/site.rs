@@ -5,11 +5,11 @@
 //! read the same variables, so a binary built by plain `cargo build` runs the same way
 //! when given them (or the defaults) by hand.
 
-use std::{net::SocketAddr, time::Duration};
+use std::{net::SocketAddr, sync::OnceLock, time::Duration};
 
 use axum::{Router, http::StatusCode, response::Redirect, routing::get};
 use leptos::config::LeptosOptions;
-use leptos_axum::{LeptosRoutes, generate_route_list_with_exclusions};
+use leptos_axum::{AxumRouteListing, LeptosRoutes, generate_route_list_with_exclusions};
 use tower_http::timeout::TimeoutLayer;
 
 /// The longest a page or server function may take.
@@ -43,6 +43,21 @@ impl SiteArgs {
     }
 }
 
+/// The app's routes, generated once per process.
+///
+/// Generating them runs the app with resource loading suppressed by a process-global flag
+/// (leptos-rs/leptos#4773): a page whose resource is first polled on another thread in
+/// that window would wait forever. Generating the list once, before anything is served,
+/// keeps that window from ever overlapping a render. `/` is left out: the server answers it
+/// with a plain redirect to the Grade Book (the app routes it too, for client-side
+/// navigation).
+fn routes() -> Vec<AxumRouteListing> {
+    static ROUTES: OnceLock<Vec<AxumRouteListing>> = OnceLock::new();
+    ROUTES
+        .get_or_init(|| generate_route_list_with_exclusions(app::App, Some(vec!["/".into()])))
+        .clone()
+}
+
 /// The portal's pages, its server functions and its static files. Routes it does not
 /// know fall through to the static files and then to the app's 404 page. `context`
 /// provides what pages and server functions need (the portal's backend).
@@ -50,12 +65,9 @@ pub fn router(
     options: LeptosOptions,
     context: impl Fn() + Clone + Send + Sync + 'static,
 ) -> Router {
-    // `/` redirects to the Grade Book. The app routes it too (for client-side navigation),
-    // but on the server a plain redirect answers before any rendering.
-    let routes = generate_route_list_with_exclusions(app::App, Some(vec!["/".into()]));
     Router::new()
         .route("/", get(|| async { Redirect::to("/students") }))
-        .leptos_routes_with_context(&options, routes, context.clone(), {
+        .leptos_routes_with_context(&options, routes(), context.clone(), {
             let options = options.clone();
             move || app::shell(options.clone())
         })
