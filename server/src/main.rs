@@ -5,7 +5,7 @@
 //! register with its own registry over HTTP, like any other service, so the registry lists
 //! them too, and the grading service ships its log records to the log service.
 
-use std::{net::SocketAddr, process::ExitCode};
+use std::{net::SocketAddr, process::ExitCode, sync::Arc};
 
 use clap::Parser;
 use server::{
@@ -46,6 +46,8 @@ struct Args {
     grading: GradingConfig,
 }
 
+const PROGRAM: &str = "server";
+
 /// Where the grading service is mounted.
 const GRADING_PREFIX: &str = "/grading";
 
@@ -56,42 +58,29 @@ async fn main() -> ExitCode {
         ShipLayer::new(shipper.clone(), "GradingService", tracing::Level::INFO)
             .only_target("server::grading"),
     ));
-    let args = Args::parse();
+    run(Args::parse(), shipper)
+        .await
+        .unwrap_or_else(|code| code)
+}
+
+async fn run(args: Args, shipper: Arc<LogShipper>) -> Result<ExitCode, ExitCode> {
     let public_url = args
         .public_url
         .clone()
         .map(|url| url.trim().trim_end_matches('/').to_owned())
         .unwrap_or_else(|| format!("http://{}", args.addr));
     if reqwest::Url::parse(&public_url).is_err() {
-        eprintln!("server: --public-url must be an absolute http(s) URL, got {public_url:?}");
-        return ExitCode::from(2);
+        eprintln!("{PROGRAM}: --public-url must be an absolute http(s) URL, got {public_url:?}");
+        return Err(ExitCode::from(2));
     }
 
     let shutdown = CancellationToken::new();
-    let log = match LogService::start(&args.log, shutdown.clone()) {
-        Ok(log) => log,
-        Err(err) => {
-            eprintln!(
-                "server: cannot open the log file {}: {err}. Pass a writable path with --log-file.",
-                args.log.log_file.display()
-            );
-            return ExitCode::FAILURE;
-        }
-    };
-    let grading = match GradingService::start(&args.grading).await {
-        Ok(grading) => grading,
-        Err(err) => {
-            eprintln!(
-                "server: cannot open the grade database {}: {err}. Pass a writable path with --database.",
-                args.grading.database.display()
-            );
-            return ExitCode::FAILURE;
-        }
-    };
-    let listener = match serve::bind("server", args.addr).await {
-        Ok(listener) => listener,
-        Err(code) => return code,
-    };
+    let log =
+        LogService::start(&args.log, shutdown.clone()).map_err(|err| serve::fail(PROGRAM, err))?;
+    let grading = GradingService::start(&args.grading)
+        .await
+        .map_err(|err| serve::fail(PROGRAM, err))?;
+    let listener = serve::bind(PROGRAM, args.addr).await?;
 
     let registry = Registry::start(&args.registry, shutdown.clone());
     let own_registry = RegistryClient::new(&public_url);
@@ -135,5 +124,5 @@ async fn main() -> ExitCode {
         .merge(portal::router(backend, args.site.leptos_options(args.addr)));
 
     tracing::info!("serving on {public_url}");
-    runtime::serve("server", listener, app, instances, shutdown).await
+    Ok(runtime::serve(PROGRAM, listener, app, instances, shutdown).await)
 }

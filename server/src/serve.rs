@@ -8,13 +8,19 @@ use axum::Router;
 use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
 
+/// Says on stderr why `program` cannot start, and gives the exit code for it.
+pub fn fail(program: &str, reason: impl std::fmt::Display) -> ExitCode {
+    eprintln!("{program}: {reason}");
+    ExitCode::FAILURE
+}
+
 /// Binds `addr`, or explains on stderr why not.
 pub async fn bind(program: &str, addr: SocketAddr) -> Result<TcpListener, ExitCode> {
     TcpListener::bind(addr).await.map_err(|err| {
-        eprintln!(
-            "{program}: cannot listen on {addr}: {err}. Stop whatever uses that address, or pass another with --addr."
-        );
-        ExitCode::FAILURE
+        fail(
+            program,
+            format!("cannot listen on {addr}: {err}. Stop whatever uses that address, or pass another with --addr."),
+        )
     })
 }
 

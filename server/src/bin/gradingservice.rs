@@ -2,7 +2,7 @@
 //! as `GradingService`, requiring `LogService` and logging every change through it, as the
 //! original's `cmd/gradingservice` ran it.
 
-use std::process::ExitCode;
+use std::{process::ExitCode, sync::Arc};
 
 use clap::Parser;
 use server::{
@@ -15,6 +15,7 @@ use server::{
 };
 use tokio_util::sync::CancellationToken;
 
+const PROGRAM: &str = "gradingservice";
 const NAME: &str = "GradingService";
 /// Log records kept while the log service is away.
 const LOG_BUFFER: usize = 10_000;
@@ -38,25 +39,17 @@ async fn main() -> ExitCode {
         NAME,
         tracing::Level::INFO,
     )));
-    let args = Args::parse();
-    let endpoints = match args.service.resolve("gradingservice", 6000) {
-        Ok(endpoints) => endpoints,
-        Err(code) => return code,
-    };
-    let service = match GradingService::start(&args.grading).await {
-        Ok(service) => service,
-        Err(err) => {
-            eprintln!(
-                "gradingservice: cannot open the database {}: {err}. Pass a writable path with --database.",
-                args.grading.database.display()
-            );
-            return ExitCode::FAILURE;
-        }
-    };
-    let listener = match serve::bind("gradingservice", endpoints.addr).await {
-        Ok(listener) => listener,
-        Err(code) => return code,
-    };
+    run(Args::parse(), shipper)
+        .await
+        .unwrap_or_else(|code| code)
+}
+
+async fn run(args: Args, shipper: Arc<LogShipper>) -> Result<ExitCode, ExitCode> {
+    let endpoints = args.service.resolve(PROGRAM, 6000)?;
+    let service = GradingService::start(&args.grading)
+        .await
+        .map_err(|err| serve::fail(PROGRAM, err))?;
+    let listener = serve::bind(PROGRAM, endpoints.addr).await?;
     let instance = endpoints.instance(NAME, &["LogService"]);
     let shutdown = CancellationToken::new();
     let shipping =
@@ -66,7 +59,7 @@ async fn main() -> ExitCode {
         endpoints.public_url
     );
     let code = runtime::serve(
-        "gradingservice",
+        PROGRAM,
         listener,
         grading::router(service),
         vec![instance],
@@ -74,5 +67,5 @@ async fn main() -> ExitCode {
     )
     .await;
     let _ = shipping.await;
-    code
+    Ok(code)
 }

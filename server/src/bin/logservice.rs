@@ -11,6 +11,8 @@ use server::{
 };
 use tokio_util::sync::CancellationToken;
 
+const PROGRAM: &str = "logservice";
+
 /// The log service of distributed.
 #[derive(Debug, Parser)]
 #[command(version, about)]
@@ -27,38 +29,27 @@ async fn main() -> ExitCode {
     // The log service keeps its own records on stderr: shipping them to itself would
     // log every write.
     telemetry::init();
-    let args = Args::parse();
-    let endpoints = match args.service.resolve("logservice", 4000) {
-        Ok(endpoints) => endpoints,
-        Err(code) => return code,
-    };
+    run(Args::parse()).await.unwrap_or_else(|code| code)
+}
+
+async fn run(args: Args) -> Result<ExitCode, ExitCode> {
+    let endpoints = args.service.resolve(PROGRAM, 4000)?;
     let shutdown = CancellationToken::new();
-    let service = match LogService::start(&args.log, shutdown.clone()) {
-        Ok(service) => service,
-        Err(err) => {
-            eprintln!(
-                "logservice: cannot open the log file {}: {err}. Pass a writable path with --log-file.",
-                args.log.log_file.display()
-            );
-            return ExitCode::FAILURE;
-        }
-    };
-    let listener = match serve::bind("logservice", endpoints.addr).await {
-        Ok(listener) => listener,
-        Err(code) => return code,
-    };
+    let service =
+        LogService::start(&args.log, shutdown.clone()).map_err(|err| serve::fail(PROGRAM, err))?;
+    let listener = serve::bind(PROGRAM, endpoints.addr).await?;
     let instance = endpoints.instance("LogService", &[]);
     tracing::info!(
         "log service serving on {}/log, writing {}",
         endpoints.public_url,
         args.log.log_file.display()
     );
-    runtime::serve(
-        "logservice",
+    Ok(runtime::serve(
+        PROGRAM,
         listener,
         logs::router(service),
         vec![instance],
         shutdown,
     )
-    .await
+    .await)
 }

@@ -2,7 +2,7 @@
 //! `Portal`, requiring `LogService` and `GradingService`, as the original's `cmd/portal`
 //! ran it. It serves the site cargo-leptos built (`--site-root`, default `target/site`).
 
-use std::process::ExitCode;
+use std::{process::ExitCode, sync::Arc};
 
 use clap::Parser;
 use server::{
@@ -15,6 +15,7 @@ use server::{
 };
 use tokio_util::sync::CancellationToken;
 
+const PROGRAM: &str = "portal";
 const NAME: &str = "Portal";
 
 /// The teacher portal of distributed.
@@ -36,24 +37,23 @@ async fn main() -> ExitCode {
         NAME,
         tracing::Level::INFO,
     )));
-    let args = Args::parse();
-    let endpoints = match args.service.resolve("portal", 8080) {
-        Ok(endpoints) => endpoints,
-        Err(code) => return code,
-    };
+    run(Args::parse(), shipper)
+        .await
+        .unwrap_or_else(|code| code)
+}
+
+async fn run(args: Args, shipper: Arc<LogShipper>) -> Result<ExitCode, ExitCode> {
+    let endpoints = args.service.resolve(PROGRAM, 8080)?;
     if !std::path::Path::new(&args.site.site_root)
         .join("pkg")
         .is_dir()
     {
         eprintln!(
-            "portal: warning: {}/pkg does not exist; run `cargo leptos build --release` (or pass --site-root) so pages can load their script and styles",
+            "portal: warning: {}/pkg does not exist; run `make build` (or pass --site-root) so pages can load their script and styles",
             args.site.site_root
         );
     }
-    let listener = match serve::bind("portal", endpoints.addr).await {
-        Ok(listener) => listener,
-        Err(code) => return code,
-    };
+    let listener = serve::bind(PROGRAM, endpoints.addr).await?;
     let instance = endpoints.instance(NAME, &["LogService", "GradingService"]);
     let shutdown = CancellationToken::new();
     tokio::spawn(shipper.run(NAME.into(), instance.providers().clone(), shutdown.clone()));
@@ -64,5 +64,5 @@ async fn main() -> ExitCode {
     );
     let app = portal::router(backend, args.site.leptos_options(endpoints.addr));
     tracing::info!("portal serving on {}", endpoints.public_url);
-    runtime::serve("portal", listener, app, vec![instance], shutdown).await
+    Ok(runtime::serve(PROGRAM, listener, app, vec![instance], shutdown).await)
 }

@@ -24,6 +24,14 @@ pub struct GradingConfig {
     pub database: PathBuf,
 }
 
+/// The grade database could not be opened; says which flag to change.
+#[derive(Debug, thiserror::Error)]
+#[error("cannot open the grade database {path:?}: {source}. Pass a writable path with --database.")]
+pub struct OpenError {
+    path: PathBuf,
+    source: sqlx::Error,
+}
+
 /// A running grading service. Cheap to clone.
 #[derive(Clone)]
 pub struct GradingService {
@@ -31,9 +39,33 @@ pub struct GradingService {
 }
 
 impl GradingService {
-    pub async fn start(config: &GradingConfig) -> Result<GradingService, sqlx::Error> {
-        Ok(GradingService {
-            store: GradeStore::open(&config.database).await?,
-        })
+    pub async fn start(config: &GradingConfig) -> Result<GradingService, OpenError> {
+        let store = GradeStore::open(&config.database)
+            .await
+            .map_err(|source| OpenError {
+                path: config.database.clone(),
+                source,
+            })?;
+        Ok(GradingService { store })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn an_open_error_names_the_path_and_the_flag() {
+        let err = super::OpenError {
+            path: "/nowhere/x".into(),
+            source: sqlx::Error::Io(std::io::Error::from(std::io::ErrorKind::NotFound)),
+        };
+        let text = err.to_string();
+        assert!(
+            text.starts_with("cannot open the grade database \"/nowhere/x\": "),
+            "{text}"
+        );
+        assert!(
+            text.ends_with(". Pass a writable path with --database."),
+            "{text}"
+        );
     }
 }

@@ -44,6 +44,14 @@ pub struct LogConfig {
     pub keep_files: usize,
 }
 
+/// The log file could not be opened; says which flag to change.
+#[derive(Debug, thiserror::Error)]
+#[error("cannot open the log file {path:?}: {source}. Pass a writable path with --log-file.")]
+pub struct OpenError {
+    path: PathBuf,
+    source: io::Error,
+}
+
 /// A running log service. Cheap to clone.
 #[derive(Clone)]
 pub struct LogService {
@@ -54,12 +62,17 @@ pub struct LogService {
 
 impl LogService {
     /// Opens the log and starts its writer; live streams end when `shutdown` is cancelled.
-    pub fn start(config: &LogConfig, shutdown: CancellationToken) -> io::Result<LogService> {
+    pub fn start(config: &LogConfig, shutdown: CancellationToken) -> Result<LogService, OpenError> {
         let files = LogFiles {
             path: config.log_file.clone(),
             keep: config.keep_files,
         };
-        let writer = LogWriter::start(files.clone(), config.max_file_size, config.fsync)?;
+        let writer = LogWriter::start(files.clone(), config.max_file_size, config.fsync).map_err(
+            |source| OpenError {
+                path: config.log_file.clone(),
+                source,
+            },
+        )?;
         Ok(LogService {
             files,
             writer,
@@ -93,5 +106,25 @@ pub fn parse_size(text: &str) -> Result<u64, String> {
     match number.checked_mul(factor) {
         Some(0) | None => Err(format!("{text:?} must be above zero and below 16 EiB")),
         Some(bytes) => Ok(bytes),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn an_open_error_names_the_path_and_the_flag() {
+        let err = super::OpenError {
+            path: "/nowhere/x".into(),
+            source: std::io::Error::from(std::io::ErrorKind::NotFound),
+        };
+        let text = err.to_string();
+        assert!(
+            text.starts_with("cannot open the log file \"/nowhere/x\": "),
+            "{text}"
+        );
+        assert!(
+            text.ends_with(". Pass a writable path with --log-file."),
+            "{text}"
+        );
     }
 }
