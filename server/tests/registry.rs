@@ -898,3 +898,103 @@ async fn an_unreachable_dependent_does_not_delay_the_others() {
         started.elapsed()
     );
 }
+
+/// Instances `0..n` on one listener, each with a switch for its health.
+async fn fleet(n: usize) -> (String, std::sync::Arc<Vec<std::sync::atomic::AtomicBool>>) {
+    use std::sync::{Arc, atomic::AtomicBool};
+    let healthy: Arc<Vec<AtomicBool>> = Arc::new((0..n).map(|_| AtomicBool::new(true)).collect());
+    let state = healthy.clone();
+    let app = Router::new().route(
+        "/hb/{i}",
+        get(move |axum::extract::Path(i): axum::extract::Path<usize>| {
+            let state = state.clone();
+            async move {
+                if state[i].load(std::sync::atomic::Ordering::SeqCst) {
+                    StatusCode::OK
+                } else {
+                    StatusCode::SERVICE_UNAVAILABLE
+                }
+            }
+        }),
+    );
+    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let url = format!("http://{}", listener.local_addr().unwrap());
+    tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
+    (url, healthy)
+}
+
+#[tokio::test]
+async fn when_most_instances_fail_at_once_the_registry_holds_evictions() {
+    use std::sync::atomic::Ordering;
+    let registry = TestRegistry::start(fast_config()).await;
+    let client = client();
+    let (base, healthy) = fleet(12).await;
+    for i in 0..12 {
+        register(
+            &client,
+            &registry.services(),
+            &serde_json::json!({
+                "ServiceName": "Fleet", "ServiceURL": format!("{base}/instance/{i}"),
+                "HeartbeatURL": format!("{base}/hb/{i}"),
+            }),
+        )
+        .await;
+    }
+    let mut dependent = FakeService::start().await;
+    register(
+        &client,
+        &registry.services(),
+        &dependent.registration("Watcher", &["Fleet"]),
+    )
+    .await;
+    assert_eq!(dependent.next_patch(SOON).await.added.len(), 12);
+    let preservation = |client: reqwest::Client, url: String| async move {
+        let response = client.get(url).send().await.unwrap();
+        response.headers()["self-preservation"]
+            .to_str()
+            .unwrap()
+            .to_owned()
+    };
+    assert_eq!(
+        preservation(client.clone(), registry.services()).await,
+        "inactive"
+    );
+
+    // The registry's own network, say: every instance fails at once.
+    for switch in healthy.iter() {
+        switch.store(false, Ordering::SeqCst);
+    }
+    tokio::time::sleep(Duration::from_millis(1000)).await;
+    assert_eq!(
+        preservation(client.clone(), registry.services()).await,
+        "active"
+    );
+    let fleet: Vec<InstanceInfo> = list(&client, &registry)
+        .await
+        .into_iter()
+        .filter(|i| i.registration.service_name == "Fleet")
+        .collect();
+    assert!(
+        fleet.iter().all(|i| i.status == Status::Passing),
+        "no one evicted"
+    );
+    assert!(
+        fleet.iter().all(|i| i.consecutive_failures >= 5),
+        "failures still counted"
+    );
+    dependent.no_patch(Duration::from_millis(100)).await;
+
+    // The failure rate falls: one instance stays down and is evicted as usual.
+    for switch in healthy.iter().skip(1) {
+        switch.store(true, Ordering::SeqCst);
+    }
+    assert_eq!(
+        dependent.next_patch(SOON).await,
+        removed(vec![entry("Fleet", &format!("{base}/instance/0"))])
+    );
+    assert_eq!(
+        preservation(client.clone(), registry.services()).await,
+        "inactive"
+    );
+    dependent.no_patch(Duration::from_millis(300)).await;
+}

@@ -1,9 +1,9 @@
 //! The log's one writer: a dedicated thread that takes every pending write request at
 //! once, stamps the records (so file order is time order), appends them with a single
-//! write, optionally fsyncs, and only then answers each request. Concurrent writers thus
-//! share writes instead of each opening, writing and closing the file as the original did.
-//! It also rotates the file when it passes its size limit, and announces every stored
-//! record to live subscribers.
+//! write, optionally fsyncs, announces the records to live subscribers, and only then
+//! answers each request. Concurrent writers thus share writes instead of each opening,
+//! writing and closing the file as the original did. It also rotates the file when it
+//! passes its size limit.
 
 use std::{
     fs::{File, OpenOptions},
@@ -150,17 +150,19 @@ impl Writer {
                 .as_ref()
                 .err()
                 .map(|err| (err.kind(), err.to_string()));
+            // Publish before answering: a client that has its 200 and then opens a live
+            // stream must not be sent the record it already wrote.
+            if failed.is_none() {
+                for record in records {
+                    let _ = self.live.send(Arc::new(record));
+                }
+            }
             for request in batch.drain(..) {
                 let answer = match &failed {
                     None => Ok(()),
                     Some((kind, text)) => Err(io::Error::new(*kind, text.clone())),
                 };
                 let _ = request.done.send(answer);
-            }
-            if failed.is_none() {
-                for record in records {
-                    let _ = self.live.send(Arc::new(record));
-                }
             }
             if let Err(err) = self.rotate_if_full() {
                 tracing::error!(%err, "rotating the log failed; still writing to the current file");

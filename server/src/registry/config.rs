@@ -30,6 +30,21 @@ pub struct RegistryConfig {
           value_parser = clap::value_parser!(u32).range(1..))]
     pub heartbeat_concurrency: u32,
 
+    /// Self-preservation: when more than this fraction of the checked instances fail in
+    /// one round (more likely the registry's own network than all of them at once),
+    /// evictions are held until a round's failure rate falls to it again.
+    #[arg(long, env = "REGISTRY_SELF_PRESERVATION_THRESHOLD", default_value_t = 0.5,
+          value_parser = parse_fraction)]
+    pub self_preservation_threshold: f64,
+
+    /// Self-preservation applies only when at least this many instances are checked.
+    #[arg(
+        long,
+        env = "REGISTRY_SELF_PRESERVATION_MIN_INSTANCES",
+        default_value_t = 10
+    )]
+    pub self_preservation_min_instances: usize,
+
     /// How long one patch delivery may take.
     #[arg(long, env = "REGISTRY_PATCH_TIMEOUT", default_value = "2s", value_parser = parse_duration)]
     pub patch_timeout: Duration,
@@ -48,9 +63,19 @@ impl Default for RegistryConfig {
             heartbeat_failures: 2,
             deregister_after: Duration::from_secs(60),
             heartbeat_concurrency: 1024,
+            self_preservation_threshold: 0.5,
+            self_preservation_min_instances: 10,
             patch_timeout: Duration::from_secs(2),
             patch_retries: 4,
         }
+    }
+}
+
+/// Parses a fraction above 0 and at most 1 (1 turns self-preservation off).
+fn parse_fraction(text: &str) -> Result<f64, String> {
+    match text.trim().parse::<f64>() {
+        Ok(value) if value > 0.0 && value <= 1.0 => Ok(value),
+        _ => Err("write a fraction above 0 and at most 1, such as 0.5".into()),
     }
 }
 

@@ -6,6 +6,14 @@
 //!
 //! A round takes as long as its slowest check (at most the heartbeat timeout), never a
 //! sleep per instance. If a round overruns the interval, the next tick waits for it.
+//!
+//! Self-preservation: when more than `self_preservation_threshold` of the checked
+//! instances fail in one round (and at least `self_preservation_min_instances` are
+//! checked), the failure is more likely the registry's own network than every instance
+//! at once. From the next round on, failures are still counted and shown, but no one is
+//! evicted for them, until a round's failure rate falls to the threshold again. Since an
+//! instance needs `heartbeat_failures` (default 2) failures in a row to be evicted, the
+//! round that reveals a mass failure evicts no one either.
 
 use std::{sync::Arc, time::Instant};
 
@@ -22,6 +30,7 @@ use super::{
 /// Runs rounds until `shutdown` is cancelled.
 pub async fn run(store: Arc<dyn Store>, config: RegistryConfig, shutdown: CancellationToken) {
     let outbound = Outbound::new(config.heartbeat_timeout);
+    let mut preserving = false;
     let mut ticker = tokio::time::interval(config.heartbeat_interval);
     ticker.set_missed_tick_behavior(MissedTickBehavior::Delay);
     loop {
@@ -43,6 +52,7 @@ pub async fn run(store: Arc<dyn Store>, config: RegistryConfig, shutdown: Cancel
                         ok: result.is_ok(),
                         latency,
                         error: result.err(),
+                        hold_eviction: preserving,
                     };
                     store.record_check(&target, outcome)
                 }
@@ -51,6 +61,27 @@ pub async fn run(store: Arc<dyn Store>, config: RegistryConfig, shutdown: Cancel
             .filter_map(std::future::ready)
             .collect()
             .await;
+        let failed = results.iter().filter(|result| !result.ok).count();
+        let mass_failure = checked >= config.self_preservation_min_instances
+            && failed as f64 > config.self_preservation_threshold * checked as f64;
+        if mass_failure != preserving {
+            preserving = mass_failure;
+            store.set_self_preservation(preserving);
+            if preserving {
+                tracing::warn!(
+                    failed,
+                    checked,
+                    "self-preservation on: most instances failed their heartbeat in one round; \
+                     holding evictions until the failure rate falls"
+                );
+            } else {
+                tracing::info!(
+                    failed,
+                    checked,
+                    "self-preservation off: evicting failed instances again"
+                );
+            }
+        }
         store.publish_heartbeats(results);
         let took = started.elapsed();
         if took > config.heartbeat_interval {

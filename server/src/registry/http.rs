@@ -5,7 +5,7 @@
 //! | `POST /services`, JSON Registration | 200, empty (the original's call) |
 //! | `DELETE /services`, the instance URL as text | 200; 404 if unknown (the original's call) |
 //! | `PUT /services`, the instance URL as text | 200 (TTL renewal); 404 if unknown |
-//! | `GET /services` | every instance as JSON; with `Accept: text/event-stream`, live events |
+//! | `GET /services` | every instance as JSON (header `Self-Preservation: active` while evictions are held); with `Accept: text/event-stream`, live events |
 //! | `GET /services/{name}` | the passing instances of one service |
 //!
 //! Bodies are limited to [`MAX_BODY_BYTES`]; every refusal is a 4xx with a JSON reason.
@@ -17,7 +17,7 @@ use axum::{
     Json, Router,
     body::Bytes,
     extract::{DefaultBodyLimit, Path, State, rejection::BytesRejection},
-    http::{HeaderMap, StatusCode, header},
+    http::{HeaderMap, HeaderName, StatusCode, header},
     response::{
         IntoResponse, Response,
         sse::{Event, KeepAlive, Sse},
@@ -120,7 +120,16 @@ async fn list(State(registry): State<Registry>, headers: HeaderMap) -> Response 
             .keep_alive(KeepAlive::default())
             .into_response();
     }
-    Json(registry.store.instances()).into_response()
+    let preserving = if registry.store.self_preservation() {
+        "active"
+    } else {
+        "inactive"
+    };
+    (
+        [(HeaderName::from_static("self-preservation"), preserving)],
+        Json(registry.store.instances()),
+    )
+        .into_response()
 }
 
 async fn by_name(State(registry): State<Registry>, Path(name): Path<String>) -> Response {

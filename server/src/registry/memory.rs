@@ -40,6 +40,7 @@ pub struct Eviction {
 
 pub struct MemoryStore {
     state: Mutex<State>,
+    preserving: std::sync::atomic::AtomicBool,
     patches: PatchSender,
     eviction: Eviction,
 }
@@ -113,6 +114,7 @@ impl MemoryStore {
     pub fn new(patches: PatchSender, eviction: Eviction) -> MemoryStore {
         MemoryStore {
             state: Mutex::default(),
+            preserving: Default::default(),
             patches,
             eviction,
         }
@@ -399,7 +401,9 @@ impl Store for MemoryStore {
             (entry.status == Status::Critical).then_some(Status::Passing)
         } else {
             entry.failures = entry.failures.saturating_add(1);
-            (entry.status == Status::Passing && entry.failures >= self.eviction.failures)
+            (entry.status == Status::Passing
+                && entry.failures >= self.eviction.failures
+                && !outcome.hold_eviction)
                 .then_some(Status::Critical)
         };
         if let Some(status) = changed_to {
@@ -416,6 +420,15 @@ impl Store for MemoryStore {
             });
         }
         Some(result)
+    }
+
+    fn self_preservation(&self) -> bool {
+        self.preserving.load(std::sync::atomic::Ordering::SeqCst)
+    }
+
+    fn set_self_preservation(&self, active: bool) {
+        self.preserving
+            .store(active, std::sync::atomic::Ordering::SeqCst);
     }
 
     fn publish_heartbeats(&self, results: Vec<CheckResult>) {

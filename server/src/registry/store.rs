@@ -32,6 +32,8 @@ pub struct CheckOutcome {
     pub ok: bool,
     pub latency: Duration,
     pub error: Option<String>,
+    /// The registry is preserving itself: count a failure, but evict no one for it.
+    pub hold_eviction: bool,
 }
 
 pub trait Store: Send + Sync + 'static {
@@ -58,6 +60,12 @@ pub trait Store: Send + Sync + 'static {
     /// Applies one heartbeat check's outcome and returns it as the wire shows it, or
     /// `None` if the target has left or registered again since.
     fn record_check(&self, target: &HeartbeatTarget, outcome: CheckOutcome) -> Option<CheckResult>;
+
+    /// Whether evictions are held because most instances failed at once.
+    fn self_preservation(&self) -> bool;
+
+    /// Starts or ends self-preservation.
+    fn set_self_preservation(&self, active: bool);
 
     /// Publishes one round's check results as a single live event.
     fn publish_heartbeats(&self, results: Vec<CheckResult>);
