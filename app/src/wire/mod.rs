@@ -10,6 +10,9 @@ pub mod grading;
 pub mod logs;
 pub mod registry;
 
+#[cfg(test)]
+mod properties;
+
 /// Gives a struct declared with `#[serde(remote = "Self")]` its `Serialize` (exact Go
 /// field names) and its `Deserialize`: Go-style lenient ([`go`]) off the browser; exact
 /// names in the browser (wasm32), which only ever reads JSON this project's server wrote,

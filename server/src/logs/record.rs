@@ -150,4 +150,42 @@ mod tests {
         assert_eq!(decode(altered.as_bytes()), None);
         assert_eq!(decode(&[0xff, 0xfe]), None);
     }
+
+    mod properties {
+        use super::super::*;
+        use proptest::prelude::*;
+
+        proptest! {
+            #[test]
+            fn any_record_round_trips_as_one_line(service in any::<String>(), message in any::<String>()) {
+                let record = LogRecord { time: "2026-11-24T20:00:00.123Z".into(), service, message };
+                let mut line = String::new();
+                encode(&record, &mut line);
+                prop_assert_eq!(line.matches('\n').count(), 1);
+                prop_assert_eq!(decode(line.trim_end_matches('\n').as_bytes()), Some(record));
+            }
+
+            #[test]
+            fn a_cut_record_is_never_read(service in any::<String>(), message in any::<String>(), cut in 0.0f64..1.0) {
+                let record = LogRecord { time: "2026-11-24T20:00:00.123Z".into(), service, message };
+                let mut line = String::new();
+                encode(&record, &mut line);
+                let whole = line.trim_end_matches('\n').as_bytes();
+                let at = ((whole.len() as f64) * cut) as usize;
+                prop_assert_eq!(decode(&whole[..at]), None);
+            }
+
+            #[test]
+            fn any_bytes_decode_without_panicking(bytes in prop::collection::vec(any::<u8>(), 0..512)) {
+                let _ = decode(&bytes);
+            }
+
+            #[test]
+            fn any_text_splits_into_a_source_and_a_message(text in any::<String>()) {
+                let (service, message) = split_source(&text);
+                prop_assert!(!service.is_empty());
+                prop_assert!(text.ends_with(message));
+            }
+        }
+    }
 }

@@ -208,4 +208,27 @@ mod tests {
         r.required_services = vec![String::new()];
         assert!(registration(r).unwrap_err().starts_with("RequiredServices"));
     }
+
+    mod properties {
+        use super::super::*;
+        use proptest::prelude::*;
+
+        proptest! {
+            #[test]
+            fn any_registration_is_checked_without_panicking(
+                service_name in any::<String>(),
+                service_url in prop_oneof![any::<String>(), "https?://[a-z0-9.:-]{0,30}(/.{0,20})?"],
+                required_services in prop::collection::vec(any::<String>(), 0..80),
+                heartbeat_url in any::<String>(),
+                ttl in prop::option::of(prop_oneof![any::<String>(), "[0-9]{1,4}(ms|s|m|h)"]),
+            ) {
+                let reg = Registration { service_name, service_url, required_services, service_update_url: String::new(), heartbeat_url, ttl };
+                if let Ok(valid) = registration(reg) {
+                    prop_assert!(!valid.name.is_empty());
+                    prop_assert!(valid.url.starts_with("http"));
+                    prop_assert!(valid.required.len() <= MAX_REQUIRED);
+                }
+            }
+        }
+    }
 }
