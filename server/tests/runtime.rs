@@ -287,3 +287,145 @@ async fn calls_fail_over_to_a_second_instance_when_the_first_is_killed() {
     assert_eq!(records.len(), 6, "every call reached the second instance");
     stop.cancel();
 }
+
+/// The passing instances of `name`, as the registry lists them.
+async fn listed(registry_port: u16, name: &str) -> Vec<String> {
+    let mut urls: Vec<String> = instances(registry_port)
+        .await
+        .unwrap_or_default()
+        .into_iter()
+        .filter(|i| {
+            i.registration.service_name == name && i.status == app::wire::registry::Status::Passing
+        })
+        .map(|i| i.registration.service_url)
+        .collect();
+    urls.sort();
+    urls
+}
+
+#[tokio::test]
+async fn after_a_registry_restart_every_dependent_sees_what_the_registry_lists() {
+    let dir = temp_dir();
+    let (registry_port, log_a, log_b) = (free_port(), free_port(), free_port());
+    let mut registry = Process::registry(registry_port, &dir);
+    let _a = Process::log_service(log_a, registry_port, &dir);
+    let _b = Process::log_service(log_b, registry_port, &dir);
+
+    // Two dependents of our own, built on the runtime.
+    let mut dependents = Vec::new();
+    for name in ["First", "Second"] {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let url = format!("http://{}", listener.local_addr().unwrap());
+        let instance = Instance::new(
+            InstanceSpec::standalone(name, &["LogService"], &url),
+            RegistryClient::new(&format!("http://127.0.0.1:{registry_port}")),
+            Watchdog::default(),
+        );
+        let routes = instance.routes();
+        tokio::spawn(async move { axum::serve(listener, routes).await.unwrap() });
+        tokio::spawn(instance.clone().run(CancellationToken::new()));
+        dependents.push(instance);
+    }
+    let views_match = |expected: Vec<String>| {
+        let dependents = dependents.clone();
+        async move {
+            let started = Instant::now();
+            loop {
+                let matched = dependents.iter().all(|d| {
+                    let mut seen = d.providers().all("LogService");
+                    seen.sort();
+                    seen == expected
+                });
+                if matched {
+                    return;
+                }
+                assert!(
+                    started.elapsed() < Duration::from_secs(8),
+                    "the dependents never saw {expected:?}"
+                );
+                tokio::time::sleep(Duration::from_millis(50)).await;
+            }
+        }
+    };
+    let both = {
+        let mut urls = vec![
+            format!("http://127.0.0.1:{log_a}"),
+            format!("http://127.0.0.1:{log_b}"),
+        ];
+        urls.sort();
+        urls
+    };
+    views_match(both.clone()).await;
+
+    registry.kill();
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    let _registry = Process::registry(registry_port, &dir);
+    let started = Instant::now();
+    while listed(registry_port, "LogService").await != both
+        || listed(registry_port, "First").await.len() != 1
+    {
+        assert!(
+            started.elapsed() < Duration::from_secs(5),
+            "not everyone registered again within 5 s"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    views_match(listed(registry_port, "LogService").await).await;
+}
+
+#[tokio::test]
+async fn with_the_log_service_down_services_keep_serving_and_their_records_arrive_later() {
+    let dir = temp_dir();
+    let (registry_port, log_port, grading_port) = (free_port(), free_port(), free_port());
+    let _registry = Process::registry(registry_port, &dir);
+    let mut log = Process::log_service(log_port, registry_port, &dir);
+    let _grading = Process::start(
+        env!("CARGO_BIN_EXE_gradingservice"),
+        &[
+            "--addr",
+            &format!("127.0.0.1:{grading_port}"),
+            "--registry-url",
+            &format!("http://127.0.0.1:{registry_port}"),
+            "--database",
+            "grades.db",
+        ],
+        &dir,
+    );
+    let grading = format!("http://127.0.0.1:{grading_port}");
+    wait_listed(registry_port, &grading, Duration::from_secs(5)).await;
+
+    log.kill();
+    let client = client();
+    for n in 0..3 {
+        let response = client
+            .post(format!("{grading}/students/1/grades"))
+            .body(format!(
+                r#"{{"Title":"While the log is down {n}","Type":"Quiz","Score":50}}"#
+            ))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(response.status(), 201, "the grading service keeps serving");
+    }
+
+    let _log = Process::log_service(log_port, registry_port, &dir);
+    let started = Instant::now();
+    loop {
+        let records: Vec<LogRecord> = match client
+            .get(format!("http://127.0.0.1:{log_port}/log?service=GradingService&text=While%20the%20log%20is%20down"))
+            .send()
+            .await
+        {
+            Ok(response) => response.json().await.unwrap_or_default(),
+            Err(_) => vec![],
+        };
+        if records.len() == 3 {
+            break;
+        }
+        assert!(
+            started.elapsed() < Duration::from_secs(15),
+            "buffered records never arrived: {records:?}"
+        );
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+}
