@@ -13,10 +13,7 @@ use server::{
     logs::{self, LogConfig, LogService},
     portal::{self, PortalBackend},
     registry::{self, Registry, RegistryConfig},
-    runtime::{
-        self, Instance, InstanceSpec, RegistryClient, Watchdog,
-        log_shipper::{LogShipper, ShipLayer},
-    },
+    runtime::{self, Instance, InstanceSpec, RegistryClient, Watchdog, log_shipper::LogShipper},
     serve, site, telemetry,
 };
 use tokio_util::sync::CancellationToken;
@@ -53,11 +50,7 @@ const GRADING_PREFIX: &str = "/grading";
 
 #[tokio::main]
 async fn main() -> ExitCode {
-    let shipper = LogShipper::new(10_000);
-    telemetry::init_with(Some(
-        ShipLayer::new(shipper.clone(), "GradingService", tracing::Level::INFO)
-            .only_target("server::grading"),
-    ));
+    let shipper = telemetry::init_shipping("GradingService", Some("server::grading"));
     run(Args::parse(), shipper)
         .await
         .unwrap_or_else(|code| code)

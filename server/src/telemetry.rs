@@ -8,7 +8,25 @@ use std::io::IsTerminal;
 
 use tracing_subscriber::{EnvFilter, filter::LevelFilter, fmt, prelude::*};
 
-use crate::runtime::log_shipper::ShipLayer;
+use std::sync::Arc;
+
+use crate::runtime::log_shipper::{LogShipper, ShipLayer};
+
+/// Log records a service keeps while its log service is away.
+pub const SHIPPING_BUFFER: usize = 10_000;
+
+/// Installs the stderr subscriber and ships the INFO-and-above records of service `name`
+/// (only those of targets starting with `only_target`, if given) to the log service.
+/// Returns the shipper, whose `run` task the caller starts once it knows its providers.
+pub fn init_shipping(name: &str, only_target: Option<&str>) -> Arc<LogShipper> {
+    let shipper = LogShipper::new(SHIPPING_BUFFER);
+    let layer = ShipLayer::new(shipper.clone(), name, tracing::Level::INFO);
+    init_with(Some(match only_target {
+        Some(prefix) => layer.only_target(prefix),
+        None => layer,
+    }));
+    shipper
+}
 
 /// Installs the stderr subscriber. Call once, first thing in `main`.
 pub fn init() {
@@ -17,7 +35,7 @@ pub fn init() {
 
 /// Installs the stderr subscriber and, if given, the layer that ships records to the
 /// log service.
-pub fn init_with(ship: Option<ShipLayer>) {
+fn init_with(ship: Option<ShipLayer>) {
     let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info"));
     let ship = ship.map(|layer| {
         let level = LevelFilter::from_level(layer.level());

@@ -5,6 +5,7 @@ mod common;
 
 use std::{
     process::{Child, Command, Stdio},
+    sync::Arc,
     time::{Duration, Instant},
 };
 
@@ -33,11 +34,20 @@ impl Process {
     }
 
     fn registry(port: u16, dir: &std::path::Path) -> Process {
-        Process::start(
-            env!("CARGO_BIN_EXE_registryservice"),
-            &["--addr", &format!("127.0.0.1:{port}")],
-            dir,
-        )
+        Process::registry_with(port, dir, &[])
+    }
+
+    /// A registry whose heartbeats come only every 30 s: within a test, only a
+    /// deregistration or a failed call can reveal that an instance is gone.
+    fn slow_registry(port: u16, dir: &std::path::Path) -> Process {
+        Process::registry_with(port, dir, &["--heartbeat-interval", "30s"])
+    }
+
+    fn registry_with(port: u16, dir: &std::path::Path, extra: &[&str]) -> Process {
+        let addr = format!("127.0.0.1:{port}");
+        let mut args = vec!["--addr", addr.as_str()];
+        args.extend_from_slice(extra);
+        Process::start(env!("CARGO_BIN_EXE_registryservice"), &args, dir)
     }
 
     fn log_service(port: u16, registry_port: u16, dir: &std::path::Path) -> Process {
@@ -74,6 +84,22 @@ impl Drop for Process {
     fn drop(&mut self) {
         self.kill();
     }
+}
+
+/// A service of our own, built on the runtime, that requires `LogService`: it serves its
+/// endpoints on an ephemeral port and stays registered until `stop`.
+async fn own_instance(name: &str, registry_port: u16, stop: &CancellationToken) -> Arc<Instance> {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let url = format!("http://{}", listener.local_addr().unwrap());
+    let instance = Instance::new(
+        InstanceSpec::standalone(name, &["LogService"], &url),
+        RegistryClient::new(&format!("http://127.0.0.1:{registry_port}")),
+        Watchdog::default(),
+    );
+    let routes = instance.routes();
+    tokio::spawn(async move { axum::serve(listener, routes).await.unwrap() });
+    tokio::spawn(instance.clone().run(stop.clone()));
+    instance
 }
 
 fn free_port() -> u16 {
@@ -173,17 +199,7 @@ async fn a_restarted_registry_gets_every_live_service_back() {
 async fn sigterm_deregisters_at_once() {
     let dir = temp_dir();
     let (registry_port, log_port) = (free_port(), free_port());
-    // Heartbeats every 30 s: only the deregistration can tell the dependent in time.
-    let _registry = Process::start(
-        env!("CARGO_BIN_EXE_registryservice"),
-        &[
-            "--addr",
-            &format!("127.0.0.1:{registry_port}"),
-            "--heartbeat-interval",
-            "30s",
-        ],
-        &dir,
-    );
+    let _registry = Process::slow_registry(registry_port, &dir);
     let mut log = Process::log_service(log_port, registry_port, &dir);
     let log_url = format!("http://127.0.0.1:{log_port}");
     wait_listed(registry_port, &log_url, Duration::from_secs(5)).await;
@@ -217,16 +233,7 @@ async fn sigterm_deregisters_at_once() {
 async fn calls_fail_over_to_a_second_instance_when_the_first_is_killed() {
     let dir = temp_dir();
     let (registry_port, log_a, log_b) = (free_port(), free_port(), free_port());
-    let _registry = Process::start(
-        env!("CARGO_BIN_EXE_registryservice"),
-        &[
-            "--addr",
-            &format!("127.0.0.1:{registry_port}"),
-            "--heartbeat-interval",
-            "30s",
-        ],
-        &dir,
-    );
+    let _registry = Process::slow_registry(registry_port, &dir);
     let mut first = Process::log_service(log_a, registry_port, &dir);
     let _second = Process::log_service(log_b, registry_port, &dir);
     for port in [log_a, log_b] {
@@ -239,17 +246,8 @@ async fn calls_fail_over_to_a_second_instance_when_the_first_is_killed() {
     }
 
     // A service of our own, built on the runtime, that requires LogService.
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let url = format!("http://{}", listener.local_addr().unwrap());
-    let instance = Instance::new(
-        InstanceSpec::standalone("Caller", &["LogService"], &url),
-        RegistryClient::new(&format!("http://127.0.0.1:{registry_port}")),
-        Watchdog::default(),
-    );
-    let routes = instance.routes();
-    tokio::spawn(async move { axum::serve(listener, routes).await.unwrap() });
     let stop = CancellationToken::new();
-    tokio::spawn(instance.clone().run(stop.clone()));
+    let instance = own_instance("Caller", registry_port, &stop).await;
     let started = Instant::now();
     while instance.providers().all("LogService").len() < 2 {
         assert!(
@@ -314,17 +312,7 @@ async fn after_a_registry_restart_every_dependent_sees_what_the_registry_lists()
     // Two dependents of our own, built on the runtime.
     let mut dependents = Vec::new();
     for name in ["First", "Second"] {
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-        let url = format!("http://{}", listener.local_addr().unwrap());
-        let instance = Instance::new(
-            InstanceSpec::standalone(name, &["LogService"], &url),
-            RegistryClient::new(&format!("http://127.0.0.1:{registry_port}")),
-            Watchdog::default(),
-        );
-        let routes = instance.routes();
-        tokio::spawn(async move { axum::serve(listener, routes).await.unwrap() });
-        tokio::spawn(instance.clone().run(CancellationToken::new()));
-        dependents.push(instance);
+        dependents.push(own_instance(name, registry_port, &CancellationToken::new()).await);
     }
     let views_match = |expected: Vec<String>| {
         let dependents = dependents.clone();

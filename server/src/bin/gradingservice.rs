@@ -7,18 +7,13 @@ use std::{process::ExitCode, sync::Arc};
 use clap::Parser;
 use server::{
     grading::{self, GradingConfig, GradingService},
-    runtime::{
-        self, ServiceArgs,
-        log_shipper::{LogShipper, ShipLayer},
-    },
+    runtime::{self, ServiceArgs, log_shipper::LogShipper},
     serve, telemetry,
 };
 use tokio_util::sync::CancellationToken;
 
 const PROGRAM: &str = "gradingservice";
 const NAME: &str = "GradingService";
-/// Log records kept while the log service is away.
-const LOG_BUFFER: usize = 10_000;
 
 /// The grading service of distributed.
 #[derive(Debug, Parser)]
@@ -33,12 +28,7 @@ struct Args {
 
 #[tokio::main]
 async fn main() -> ExitCode {
-    let shipper = LogShipper::new(LOG_BUFFER);
-    telemetry::init_with(Some(ShipLayer::new(
-        shipper.clone(),
-        NAME,
-        tracing::Level::INFO,
-    )));
+    let shipper = telemetry::init_shipping(NAME, None);
     run(Args::parse(), shipper)
         .await
         .unwrap_or_else(|code| code)

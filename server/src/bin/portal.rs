@@ -7,10 +7,7 @@ use std::{process::ExitCode, sync::Arc};
 use clap::Parser;
 use server::{
     portal::{self, PortalBackend},
-    runtime::{
-        self, ServiceArgs,
-        log_shipper::{LogShipper, ShipLayer},
-    },
+    runtime::{self, ServiceArgs, log_shipper::LogShipper},
     serve, site, telemetry,
 };
 use tokio_util::sync::CancellationToken;
@@ -31,12 +28,7 @@ struct Args {
 
 #[tokio::main]
 async fn main() -> ExitCode {
-    let shipper = LogShipper::new(10_000);
-    telemetry::init_with(Some(ShipLayer::new(
-        shipper.clone(),
-        NAME,
-        tracing::Level::INFO,
-    )));
+    let shipper = telemetry::init_shipping(NAME, None);
     run(Args::parse(), shipper)
         .await
         .unwrap_or_else(|code| code)
