@@ -8,6 +8,8 @@ use axum::{
     response::{IntoResponse, Response},
 };
 
+use crate::request_limits::BodyTimedOut;
+
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ApiError {
     pub status: StatusCode,
@@ -30,8 +32,12 @@ impl ApiError {
         ApiError::new(StatusCode::NOT_FOUND, reason)
     }
 
-    /// A request body that could not be read: too large (413) or broken off (400).
+    /// A request body that could not be read: too large (413), too slow (408) or broken off
+    /// (400).
     pub fn body(rejection: BytesRejection) -> ApiError {
+        if let Some(timed_out) = timed_out(&rejection) {
+            return ApiError::new(StatusCode::REQUEST_TIMEOUT, timed_out.to_string());
+        }
         let status = rejection.status();
         let reason = if status == StatusCode::PAYLOAD_TOO_LARGE {
             "the request body is too large".to_owned()
@@ -43,6 +49,18 @@ impl ApiError {
         };
         ApiError::new(status, reason)
     }
+}
+
+/// The body deadline behind a rejection, if that is what broke the body off.
+fn timed_out(rejection: &BytesRejection) -> Option<&BodyTimedOut> {
+    let mut source: Option<&(dyn std::error::Error + 'static)> = Some(rejection);
+    while let Some(error) = source {
+        if let Some(timed_out) = error.downcast_ref::<BodyTimedOut>() {
+            return Some(timed_out);
+        }
+        source = error.source();
+    }
+    None
 }
 
 impl IntoResponse for ApiError {

@@ -9,6 +9,8 @@
 //! - [`error`]: the JSON error answer all HTTP APIs share.
 //! - [`event_stream`]: how a request asks for a live event stream.
 //! - [`serve`]: binding an address and serving until stopped.
+//! - [`request_limits`]: what every service refuses before a handler runs (huge headers,
+//!   slow bodies), and the reason every refusal carries.
 //! - [`shutdown`]: the Ctrl-C / SIGTERM signal every binary stops on.
 //! - [`telemetry`]: `tracing` set-up from `RUST_LOG`.
 
@@ -18,6 +20,7 @@ pub mod grading;
 pub mod logs;
 pub mod portal;
 pub mod registry;
+pub mod request_limits;
 pub mod runtime;
 pub mod serve;
 pub mod shutdown;

@@ -13,6 +13,7 @@ use server::{
     logs::{self, LogConfig, LogService},
     portal::{self, PortalBackend},
     registry::{self, Registry, RegistryConfig},
+    request_limits::HttpLimits,
     runtime::{self, Instance, InstanceSpec, RegistryClient, Watchdog, log_shipper::LogShipper},
     serve, site, telemetry,
 };
@@ -41,6 +42,9 @@ struct Args {
 
     #[command(flatten)]
     grading: GradingConfig,
+
+    #[command(flatten)]
+    http: HttpLimits,
 }
 
 const PROGRAM: &str = "server";
@@ -117,5 +121,5 @@ async fn run(args: Args, shipper: Arc<LogShipper>) -> Result<ExitCode, ExitCode>
         .merge(portal::router(backend, args.site.leptos_options(args.addr)));
 
     tracing::info!("serving on {public_url}");
-    Ok(runtime::serve(PROGRAM, listener, app, instances, shutdown).await)
+    Ok(runtime::serve(PROGRAM, listener, app, &args.http, instances, shutdown).await)
 }

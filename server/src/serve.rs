@@ -1,12 +1,31 @@
 //! Binding and serving, the same for every binary: listen on an address (with a message
 //! that says what to do if it is taken), serve until Ctrl-C or SIGTERM, then let requests
 //! in flight finish.
+//!
+//! The accept loop is hyper's own rather than `axum::serve`, which cannot bound how long a
+//! client may take to send its headers (a connection that trickles them would otherwise be
+//! held forever) nor how much of them hyper buffers.
 
-use std::{net::SocketAddr, process::ExitCode};
+use std::{net::SocketAddr, process::ExitCode, time::Duration};
 
-use axum::Router;
+use axum::{Router, body::Body, extract::Request};
+use hyper_util::{
+    rt::{TokioExecutor, TokioIo, TokioTimer},
+    server::{conn::auto::Builder, graceful::GracefulShutdown},
+    service::TowerToHyperService,
+};
 use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
+use tower::ServiceExt;
+
+use crate::request_limits::{HttpLimits, MAX_HEADER_COUNT};
+
+/// The most hyper buffers of one request's head; beyond it hyper answers a bare 431.
+/// Headers up to this size reach [`crate::request_limits`], which refuses them with a reason.
+pub const MAX_READ_BUFFER: usize = 1024 * 1024;
+
+/// How long requests in flight may take to finish once the server is stopping.
+const DRAIN_TIMEOUT: Duration = Duration::from_secs(10);
 
 /// Says on stderr why `program` cannot start, and gives the exit code for it.
 pub fn fail(program: &str, reason: impl std::fmt::Display) -> ExitCode {
@@ -24,29 +43,60 @@ pub async fn bind(program: &str, addr: SocketAddr) -> Result<TcpListener, ExitCo
     })
 }
 
-/// Serves `app` until `stop` completes (usually [`crate::shutdown::signal`], perhaps
-/// followed by deregistering); then cancels `shutdown` (which ends background tasks and
-/// long-lived streams), stops accepting and waits for requests in flight.
+/// Serves `app`, behind `limits`, until `stop` completes (usually
+/// [`crate::shutdown::signal`], perhaps followed by deregistering); then cancels `shutdown`
+/// (which ends background tasks and long-lived streams), stops accepting and waits for
+/// requests in flight, at most [`DRAIN_TIMEOUT`].
 pub async fn run(
     program: &str,
     listener: TcpListener,
     app: Router,
+    limits: &HttpLimits,
     stop: impl Future<Output = ()> + Send + 'static,
     shutdown: CancellationToken,
 ) -> ExitCode {
-    let stopping = shutdown.clone();
-    let result = axum::serve(listener, app)
-        .with_graceful_shutdown(async move {
-            stop.await;
-            stopping.cancel();
-        })
-        .await;
-    shutdown.cancel();
-    match result {
-        Ok(()) => ExitCode::SUCCESS,
-        Err(err) => {
-            eprintln!("{program}: {err}");
-            ExitCode::FAILURE
+    let app = limits.apply(app);
+    let mut builder = Builder::new(TokioExecutor::new());
+    builder
+        .http1()
+        .timer(TokioTimer::new())
+        .header_read_timeout(limits.request_timeout)
+        .max_buf_size(MAX_READ_BUFFER)
+        // Room above the refusal limit, so too many fields get a reason, not a bare 431.
+        .max_headers(MAX_HEADER_COUNT * 4);
+    builder.http2().timer(TokioTimer::new());
+    let connections = GracefulShutdown::new();
+    let mut stop = std::pin::pin!(stop);
+    loop {
+        tokio::select! {
+            accepted = listener.accept() => match accepted {
+                Ok((stream, _)) => {
+                    let _ = stream.set_nodelay(true);
+                    let service = TowerToHyperService::new(
+                        app.clone()
+                            .map_request(|request: Request<hyper::body::Incoming>| request.map(Body::new)),
+                    );
+                    let connection = builder
+                        .serve_connection_with_upgrades(TokioIo::new(stream), service)
+                        .into_owned();
+                    tokio::spawn(connections.watch(connection));
+                }
+                // Out of file descriptors, usually: wait for some to close rather than spin.
+                Err(err) => {
+                    tracing::warn!(%err, "cannot accept a connection");
+                    tokio::time::sleep(Duration::from_millis(100)).await;
+                }
+            },
+            () = &mut stop => break,
         }
     }
+    shutdown.cancel();
+    drop(listener);
+    if tokio::time::timeout(DRAIN_TIMEOUT, connections.shutdown())
+        .await
+        .is_err()
+    {
+        eprintln!("{program}: requests still in flight after {DRAIN_TIMEOUT:?}; stopping anyway");
+    }
+    ExitCode::SUCCESS
 }

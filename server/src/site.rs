@@ -7,7 +7,13 @@
 
 use std::{net::SocketAddr, sync::OnceLock, time::Duration};
 
-use axum::{Router, http::StatusCode, response::Redirect, routing::get};
+use axum::{
+    Router,
+    body::Body,
+    http::StatusCode,
+    response::{Redirect, Response},
+    routing::get,
+};
 use leptos::config::LeptosOptions;
 use leptos_axum::{AxumRouteListing, LeptosRoutes, generate_route_list_with_exclusions};
 use tower_http::timeout::TimeoutLayer;
@@ -76,10 +82,28 @@ pub fn router(
             app::shell,
         ))
         .with_state(options)
+        .layer(axum::middleware::map_response(bad_arguments_are_400))
         // A page or server function that cannot finish (a service that accepts but never
         // answers is already cut off by the backend's own timeouts) still gets an answer.
         .layer(TimeoutLayer::with_status_code(
             StatusCode::SERVICE_UNAVAILABLE,
             PAGE_TIMEOUT,
         ))
+}
+
+/// Leptos answers every server function error with a 500, even arguments that did not
+/// decode (`Args|...`, `Deserialization|...`): those are the caller's fault, so they become
+/// a 400 with the same body (which the page's client decodes as before).
+async fn bad_arguments_are_400(response: Response) -> Response {
+    if response.status() != StatusCode::INTERNAL_SERVER_ERROR {
+        return response;
+    }
+    let (mut parts, body) = response.into_parts();
+    let Ok(bytes) = axum::body::to_bytes(body, 64 * 1024).await else {
+        return Response::from_parts(parts, Body::from("the error could not be read"));
+    };
+    if bytes.starts_with(b"Args|") || bytes.starts_with(b"Deserialization|") {
+        parts.status = StatusCode::BAD_REQUEST;
+    }
+    Response::from_parts(parts, Body::from(bytes))
 }

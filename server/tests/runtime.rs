@@ -4,35 +4,16 @@
 mod common;
 
 use std::{
-    process::{Child, Command, Stdio},
     sync::Arc,
     time::{Duration, Instant},
 };
 
 use app::wire::{logs::LogRecord, registry::InstanceInfo};
-use common::{FakeService, client, entry, register, removed};
+use common::{FakeService, Process, client, entry, free_port, register, removed};
 use server::runtime::{Instance, InstanceSpec, RegistryClient, Watchdog};
 use tokio_util::sync::CancellationToken;
 
-/// A child process, killed when dropped.
-struct Process {
-    child: Child,
-}
-
 impl Process {
-    fn start(binary: &str, args: &[&str], dir: &std::path::Path) -> Process {
-        let child = Command::new(binary)
-            .args(args)
-            .current_dir(dir)
-            .env("RUST_LOG", "warn")
-            .stdin(Stdio::null())
-            .stdout(Stdio::null())
-            .stderr(Stdio::inherit())
-            .spawn()
-            .unwrap();
-        Process { child }
-    }
-
     fn registry(port: u16, dir: &std::path::Path) -> Process {
         Process::registry_with(port, dir, &[])
     }
@@ -64,26 +45,6 @@ impl Process {
             dir,
         )
     }
-
-    fn kill(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-
-    fn terminate(&mut self) -> std::process::ExitStatus {
-        Command::new("kill")
-            .arg("-TERM")
-            .arg(self.child.id().to_string())
-            .status()
-            .unwrap();
-        self.child.wait().unwrap()
-    }
-}
-
-impl Drop for Process {
-    fn drop(&mut self) {
-        self.kill();
-    }
 }
 
 /// A service of our own, built on the runtime, that requires `LogService`: it serves its
@@ -100,14 +61,6 @@ async fn own_instance(name: &str, registry_port: u16, stop: &CancellationToken) 
     tokio::spawn(async move { axum::serve(listener, routes).await.unwrap() });
     tokio::spawn(instance.clone().run(stop.clone()));
     instance
-}
-
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
 }
 
 fn temp_dir() -> std::path::PathBuf {

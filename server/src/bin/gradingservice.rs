@@ -52,6 +52,7 @@ async fn run(args: Args, shipper: Arc<LogShipper>) -> Result<ExitCode, ExitCode>
         PROGRAM,
         listener,
         grading::router(service),
+        &args.service.http,
         vec![instance],
         shutdown,
     )

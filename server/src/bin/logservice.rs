@@ -48,6 +48,7 @@ async fn run(args: Args) -> Result<ExitCode, ExitCode> {
         PROGRAM,
         listener,
         logs::router(service),
+        &args.service.http,
         vec![instance],
         shutdown,
     )

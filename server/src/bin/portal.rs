@@ -56,5 +56,13 @@ async fn run(args: Args, shipper: Arc<LogShipper>) -> Result<ExitCode, ExitCode>
     );
     let app = portal::router(backend, args.site.leptos_options(endpoints.addr));
     tracing::info!("portal serving on {}", endpoints.public_url);
-    Ok(runtime::serve(PROGRAM, listener, app, vec![instance], shutdown).await)
+    Ok(runtime::serve(
+        PROGRAM,
+        listener,
+        app,
+        &args.service.http,
+        vec![instance],
+        shutdown,
+    )
+    .await)
 }

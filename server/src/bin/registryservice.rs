@@ -6,6 +6,7 @@ use std::{net::SocketAddr, process::ExitCode};
 use clap::Parser;
 use server::{
     registry::{self, Registry, RegistryConfig},
+    request_limits::HttpLimits,
     serve, shutdown, telemetry,
 };
 use tokio_util::sync::CancellationToken;
@@ -20,6 +21,9 @@ struct Args {
 
     #[command(flatten)]
     registry: RegistryConfig,
+
+    #[command(flatten)]
+    http: HttpLimits,
 }
 
 #[tokio::main]
@@ -37,6 +41,7 @@ async fn main() -> ExitCode {
         "registryservice",
         listener,
         registry::router(registry),
+        &args.http,
         shutdown::signal(),
         shutdown,
     )

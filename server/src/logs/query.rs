@@ -56,14 +56,21 @@ impl Filter {
         if limit == 0 || limit > MAX_LIMIT {
             return Err(format!("limit must be between 1 and {MAX_LIMIT}"));
         }
+        let since = time("since", query.since)?;
+        let until = time("until", query.until)?;
+        if let (Some(since), Some(until)) = (since, until)
+            && since > until
+        {
+            return Err("since must not be later than until".into());
+        }
         Ok(Filter {
             service: query.service.filter(|s| !s.is_empty()),
             text: query
                 .text
                 .filter(|t| !t.is_empty())
                 .map(|t| t.to_lowercase()),
-            since: time("since", query.since)?,
-            until: time("until", query.until)?,
+            since,
+            until,
             limit,
         })
     }

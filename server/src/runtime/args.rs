@@ -23,6 +23,9 @@ pub struct ServiceArgs {
     /// Base URL of the registry.
     #[arg(long, env = "REGISTRY_URL", default_value = "http://127.0.0.1:3000")]
     pub registry_url: String,
+
+    #[command(flatten)]
+    pub http: crate::request_limits::HttpLimits,
 }
 
 /// A standalone service's resolved flags.

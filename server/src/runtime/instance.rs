@@ -17,7 +17,7 @@ use std::{
     time::{Duration, Instant},
 };
 
-use app::wire::registry::{Patch, Registration};
+use app::wire::registry::{Patch, PatchEntry, Registration};
 use axum::{
     Router,
     body::Bytes,
@@ -298,7 +298,25 @@ async fn receive_patch(
     let body = body.map_err(ApiError::body)?;
     let patch: Patch = serde_json::from_slice(&body)
         .map_err(|err| ApiError::bad_request(format!("invalid patch JSON: {err}")))?;
+    let patch = instance.relevant(patch)?;
     tracing::debug!(name = %instance.spec.name, ?patch, "patch received");
     instance.providers.apply(&patch);
     Ok(StatusCode::OK)
+}
+
+impl Instance {
+    /// The entries of `patch` for services this instance requires (the only ones a
+    /// registry sends; others are dropped rather than kept forever), each added one with an
+    /// absolute http(s) URL, or a 400 naming the first that is not.
+    fn relevant(&self, patch: Patch) -> Result<Patch, ApiError> {
+        for (index, entry) in patch.added.iter().enumerate() {
+            crate::registry::validate::instance_url(&entry.url)
+                .map_err(|reason| ApiError::bad_request(format!("Added[{index}]: {reason}")))?;
+        }
+        let required = |entry: &PatchEntry| self.spec.required.contains(&entry.name);
+        Ok(Patch {
+            added: patch.added.into_iter().filter(required).collect(),
+            removed: patch.removed.into_iter().filter(required).collect(),
+        })
+    }
 }

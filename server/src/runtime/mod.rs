@@ -26,6 +26,8 @@ use axum::Router;
 use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
 
+use crate::request_limits::HttpLimits;
+
 pub use args::{Endpoints, ServiceArgs};
 pub use instance::{Instance, InstanceSpec, Watchdog};
 pub use providers::{CallError, Providers};
@@ -37,6 +39,7 @@ pub async fn serve(
     program: &str,
     listener: TcpListener,
     app: Router,
+    limits: &HttpLimits,
     instances: Vec<Arc<Instance>>,
     shutdown: CancellationToken,
 ) -> ExitCode {
@@ -52,5 +55,5 @@ pub async fn serve(
         // the registry's heartbeat checks fail.
         futures::future::join_all(instances.iter().map(|instance| instance.deregister())).await;
     };
-    crate::serve::run(program, listener, app, stop, shutdown).await
+    crate::serve::run(program, listener, app, limits, stop, shutdown).await
 }

@@ -1,0 +1,189 @@
+//! What every service refuses before a handler sees the request, and the reason every
+//! refusal carries:
+//!
+//! - headers over [`MAX_HEADER_BYTES`] in all, or more than [`MAX_HEADER_COUNT`] of them:
+//!   431 with a JSON reason (hyper itself, in [`crate::serve`], answers a bare 431 only to
+//!   headers beyond its read buffer of [`crate::serve::MAX_READ_BUFFER`]);
+//! - a body still arriving when [`HttpLimits::request_timeout`] has passed since the request
+//!   began: 408 with a JSON reason, however the client trickles it (tower-http's body
+//!   timeout resets on every frame, so a byte every few seconds would never trip it);
+//! - a body its handler left unread (refused early) is drained, up to [`MAX_DRAIN_BYTES`],
+//!   before the answer goes out, so the client reads the answer;
+//! - any other 4xx or 5xx that left its handler with an empty body (axum's own 404, 405
+//!   and rejections) gets `{"error": "<status text>: <method> <path>"}`, so no refusal is
+//!   silent.
+
+use std::{
+    pin::Pin,
+    sync::{Arc, Mutex},
+    task::{Context, Poll},
+    time::Duration,
+};
+
+use axum::{
+    Router,
+    body::{Body, Bytes, HttpBody},
+    extract::Request,
+    http::{HeaderValue, Method, StatusCode, header},
+    middleware::{self, Next},
+    response::{IntoResponse, Response},
+};
+use http_body_util::BodyExt;
+use tokio::time::Sleep;
+
+use crate::error::ApiError;
+
+/// Most bytes of header names and values one request may carry.
+pub const MAX_HEADER_BYTES: usize = 32 * 1024;
+/// Most header fields one request may carry.
+pub const MAX_HEADER_COUNT: usize = 128;
+
+/// The limits on how requests arrive, shared by every binary.
+#[derive(Debug, Clone, clap::Args)]
+pub struct HttpLimits {
+    /// How long a client may take to send a request, headers and body (slower: 408).
+    #[arg(long, env = "REQUEST_TIMEOUT", default_value = "30s", value_parser = humantime::parse_duration)]
+    pub request_timeout: Duration,
+}
+
+impl Default for HttpLimits {
+    fn default() -> HttpLimits {
+        HttpLimits {
+            request_timeout: Duration::from_secs(30),
+        }
+    }
+}
+
+impl HttpLimits {
+    /// `app` with the limits above in front of it.
+    pub fn apply(&self, app: Router) -> Router {
+        let timeout = self.request_timeout;
+        app.layer(middleware::from_fn(move |request: Request, next: Next| {
+            guard(request, next, timeout)
+        }))
+    }
+}
+
+async fn guard(request: Request, next: Next, timeout: Duration) -> Response {
+    let headers = request.headers();
+    let bytes: usize = headers
+        .iter()
+        .map(|(name, value)| name.as_str().len() + value.len())
+        .sum();
+    if bytes > MAX_HEADER_BYTES || headers.len() > MAX_HEADER_COUNT {
+        return ApiError::new(
+            StatusCode::REQUEST_HEADER_FIELDS_TOO_LARGE,
+            format!(
+                "the request's headers are too large: at most {MAX_HEADER_COUNT} fields and {} KiB in all",
+                MAX_HEADER_BYTES / 1024
+            ),
+        )
+        .into_response();
+    }
+    let head = request.method() == Method::HEAD;
+    let asked = format!("{} {}", request.method(), request.uri().path());
+    let (parts, body) = request.into_parts();
+    let body = Deadline::new(body, timeout);
+    let response = next
+        .run(Request::from_parts(parts, Body::new(body.clone())))
+        .await;
+    if !body.is_end_stream() {
+        body.drain().await;
+    }
+    if head || !(response.status().is_client_error() || response.status().is_server_error()) {
+        return response;
+    }
+    if response.body().size_hint().exact() != Some(0) {
+        return response;
+    }
+    let (mut parts, _) = response.into_parts();
+    let status = parts
+        .status
+        .canonical_reason()
+        .unwrap_or("the request was refused");
+    let body = serde_json::json!({ "error": format!("{status}: {asked}") }).to_string();
+    parts.headers.insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("application/json"),
+    );
+    parts.headers.remove(header::CONTENT_LENGTH);
+    Response::from_parts(parts, Body::from(body))
+}
+
+/// The most of an unread request body drained (and dropped) after an early answer.
+pub const MAX_DRAIN_BYTES: usize = 64 * 1024 * 1024;
+
+/// A request body that fails once its request's time is up. The guard keeps a clone, so
+/// what a handler left unread can be drained after it answers: a client still sending
+/// (say, a body over the limit, refused as soon as its `Content-Length` was seen) then
+/// reads the refusal instead of a reset connection.
+#[derive(Clone)]
+struct Deadline(Arc<Mutex<DeadlineState>>);
+
+struct DeadlineState {
+    body: Body,
+    deadline: Pin<Box<Sleep>>,
+    timeout: Duration,
+    finished: bool,
+}
+
+impl Deadline {
+    fn new(body: Body, timeout: Duration) -> Deadline {
+        Deadline(Arc::new(Mutex::new(DeadlineState {
+            body,
+            deadline: Box::pin(tokio::time::sleep(timeout)),
+            timeout,
+            finished: false,
+        })))
+    }
+
+    /// Reads and drops what is left of the body, up to [`MAX_DRAIN_BYTES`] and the deadline.
+    async fn drain(mut self) {
+        let mut drained = 0;
+        while drained < MAX_DRAIN_BYTES {
+            match self.frame().await {
+                Some(Ok(frame)) => drained += frame.data_ref().map_or(0, Bytes::len),
+                _ => return,
+            }
+        }
+    }
+}
+
+/// The error a [`Deadline`] body gives; [`ApiError::body`] turns it into a 408.
+#[derive(Debug, thiserror::Error)]
+#[error("the request body did not arrive within {}", humantime::format_duration(*.0))]
+pub struct BodyTimedOut(pub Duration);
+
+impl HttpBody for Deadline {
+    type Data = Bytes;
+    type Error = axum::Error;
+
+    fn poll_frame(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+    ) -> Poll<Option<Result<http_body::Frame<Bytes>, axum::Error>>> {
+        let mut state = self.0.lock().unwrap();
+        if state.finished {
+            return Poll::Ready(None);
+        }
+        if state.deadline.as_mut().poll(cx).is_ready() {
+            state.finished = true;
+            let timeout = state.timeout;
+            return Poll::Ready(Some(Err(axum::Error::new(BodyTimedOut(timeout)))));
+        }
+        let frame = Pin::new(&mut state.body).poll_frame(cx);
+        if matches!(frame, Poll::Ready(None | Some(Err(_)))) {
+            state.finished = true;
+        }
+        frame
+    }
+
+    fn is_end_stream(&self) -> bool {
+        let state = self.0.lock().unwrap();
+        state.finished || state.body.is_end_stream()
+    }
+
+    fn size_hint(&self) -> http_body::SizeHint {
+        self.0.lock().unwrap().body.size_hint()
+    }
+}

@@ -1,0 +1,960 @@
+//! The bad-input battery: every endpoint of every service, run as the real binaries, is
+//! sent malformed, truncated, oversized and deeply nested JSON, wrong types, odd Unicode,
+//! invalid and relative URLs, huge headers, slow bodies, empty bodies, and wrong methods
+//! and content types.
+//!
+//! The rule for every answer: a refusal is a 4xx with a reason in its body (JSON
+//! `{"error": ...}` from the APIs, text from server functions, a page from the portal);
+//! input that is odd but acceptable (a log message in right-to-left script, say) may be
+//! taken (2xx). Never a 5xx, never a hang, and the process still serves afterwards with its
+//! memory bounded: repeating the battery does not make it grow.
+
+mod common;
+
+use std::time::{Duration, Instant};
+
+use app::api::{AddGrade, GetStudent, ListStudents, RecentLogs, RegistryInstances};
+use common::{Process, free_port};
+use leptos::server_fn::ServerFn;
+use reqwest::{Method, header::CONTENT_TYPE};
+use serde_json::{Value, json};
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+
+/// The request deadline the processes run with, short so slow bodies are quick to test.
+const REQUEST_TIMEOUT: Duration = Duration::from_secs(1);
+
+/// What an answer may be.
+#[derive(Debug, Clone, Copy, PartialEq)]
+enum Expect {
+    /// A 4xx with a reason.
+    Refused,
+    /// Taken (2xx) or refused with a reason; never a 5xx.
+    Either,
+}
+
+#[derive(Debug, Clone)]
+struct Case {
+    what: String,
+    method: Method,
+    path: String,
+    content_type: Option<&'static str>,
+    body: Vec<u8>,
+    expect: Expect,
+}
+
+fn case(what: impl Into<String>, method: Method, path: &str, body: impl Into<Vec<u8>>) -> Case {
+    Case {
+        what: what.into(),
+        method,
+        path: path.to_owned(),
+        content_type: None,
+        body: body.into(),
+        expect: Expect::Refused,
+    }
+}
+
+impl Case {
+    fn typed(mut self, content_type: &'static str) -> Case {
+        self.content_type = Some(content_type);
+        self
+    }
+
+    fn may_be_taken(mut self) -> Case {
+        self.expect = Expect::Either;
+        self
+    }
+}
+
+/// The bodies that no JSON endpoint may take, built from a `good` sample of what it does
+/// take.
+fn bad_json(method: Method, path: &str, good: &Value) -> Vec<Case> {
+    let text = good.to_string();
+    let mut cases = vec![
+        case("empty body", method.clone(), path, ""),
+        case("blank body", method.clone(), path, " \r\n\t "),
+        case("malformed JSON", method.clone(), path, r#"{"a": "#),
+        case(
+            "truncated JSON",
+            method.clone(),
+            path,
+            &text[..text.len() / 2],
+        ),
+        case(
+            "trailing garbage",
+            method.clone(),
+            path,
+            format!("{text} {{"),
+        ),
+        case(
+            "deeply nested arrays",
+            method.clone(),
+            path,
+            "[".repeat(100_000) + &"]".repeat(100_000),
+        ),
+        case(
+            "deeply nested objects",
+            method.clone(),
+            path,
+            r#"{"a":"#.repeat(50_000) + "1" + &"}".repeat(50_000),
+        ),
+        case("an array", method.clone(), path, "[]"),
+        case("a string", method.clone(), path, r#""text""#),
+        case("null", method.clone(), path, "null"),
+        case("a number", method.clone(), path, "1e999"),
+        case(
+            "every string a number",
+            method.clone(),
+            path,
+            retyped(good).to_string(),
+        ),
+        case(
+            "invalid UTF-8",
+            method.clone(),
+            path,
+            [b"\xff\xfe".as_slice(), text.as_bytes()].concat(),
+        ),
+        case(
+            "a lone surrogate",
+            method.clone(),
+            path,
+            first_string_replaced(good, r"\ud800"),
+        ),
+        case(
+            "oversized",
+            method.clone(),
+            path,
+            " ".repeat(17 * 1024 * 1024) + &text,
+        ),
+        case(
+            "multipart garbage",
+            method.clone(),
+            path,
+            "--x\r\nContent-Disposition: form-data; name=\"a\"\r\n\r\nb\r\n--x--",
+        )
+        .typed("multipart/form-data; boundary=x"),
+    ];
+    cases.push(
+        case(
+            "form-encoded",
+            method.clone(),
+            path,
+            "ServiceName=a&ServiceURL=b",
+        )
+        .typed("application/x-www-form-urlencoded"),
+    );
+    cases
+}
+
+/// `value` with every string (and number) turned into the wrong type.
+fn retyped(value: &Value) -> Value {
+    match value {
+        Value::String(_) => json!(5),
+        Value::Number(_) => json!("five"),
+        Value::Array(items) => json!({ "items": items }),
+        Value::Object(map) => Value::Object(
+            map.iter()
+                .map(|(key, value)| (key.clone(), retyped(value)))
+                .collect(),
+        ),
+        other => other.clone(),
+    }
+}
+
+/// The JSON text of `value` with its first string (at any depth) replaced by raw `escaped`.
+fn first_string_replaced(value: &Value, escaped: &str) -> String {
+    fn first(value: &Value) -> Option<&str> {
+        match value {
+            Value::String(text) => Some(text),
+            Value::Array(items) => items.iter().find_map(first),
+            Value::Object(map) => map.values().find_map(first),
+            _ => None,
+        }
+    }
+    let target = first(value).expect("the sample has a string");
+    let quoted = Value::String(target.to_owned()).to_string();
+    value
+        .to_string()
+        .replacen(&quoted, &format!("\"{escaped}\""), 1)
+}
+
+/// Methods a path does not take.
+fn wrong_methods(path: &str, allowed: &[Method]) -> Vec<Case> {
+    [
+        Method::GET,
+        Method::POST,
+        Method::PUT,
+        Method::DELETE,
+        Method::PATCH,
+        Method::OPTIONS,
+    ]
+    .into_iter()
+    .filter(|method| !allowed.contains(method))
+    .map(|method| case(format!("{method} not taken"), method, path, ""))
+    .collect()
+}
+
+fn registry_cases() -> Vec<Case> {
+    let good = json!({
+        "ServiceName": "BatteryService",
+        "ServiceURL": "http://127.0.0.1:9/battery",
+        "RequiredServices": ["LogService"],
+        "ServiceUpdateURL": "http://127.0.0.1:9/battery/services",
+        "HeartbeatURL": "http://127.0.0.1:9/battery/heartbeat"
+    });
+    let mut cases = bad_json(Method::POST, "/services", &good);
+    let with = |field: &str, value: Value| {
+        let mut registration = good.clone();
+        registration[field] = value;
+        registration.to_string()
+    };
+    for (field, url) in [
+        ("ServiceURL", "/relative/path"),
+        ("ServiceURL", "localhost:4000"),
+        ("ServiceURL", "http://"),
+        ("ServiceURL", "javascript:alert(1)"),
+        ("ServiceURL", "ftp://127.0.0.1/x"),
+        ("ServiceURL", "http://exa mple.com"),
+        ("ServiceURL", ""),
+        ("HeartbeatURL", "heartbeat"),
+        ("ServiceUpdateURL", "//127.0.0.1/services"),
+    ] {
+        cases.push(case(
+            format!("{field} {url:?}"),
+            Method::POST,
+            "/services",
+            with(field, json!(url)),
+        ));
+    }
+    cases.push(case(
+        "a 3000-byte URL",
+        Method::POST,
+        "/services",
+        with(
+            "ServiceURL",
+            json!(format!("http://a/{}", "x".repeat(3000))),
+        ),
+    ));
+    for name in [
+        "",
+        "   ",
+        "Log\u{0}Service",
+        "Log\nService",
+        &"n".repeat(200),
+    ] {
+        cases.push(case(
+            format!("ServiceName {name:.20?}"),
+            Method::POST,
+            "/services",
+            with("ServiceName", json!(name)),
+        ));
+    }
+    cases.push(case(
+        "1000 required services",
+        Method::POST,
+        "/services",
+        with(
+            "RequiredServices",
+            json!((0..1000).map(|i| format!("S{i}")).collect::<Vec<_>>()),
+        ),
+    ));
+    cases.push(case(
+        "TTL beside a HeartbeatURL",
+        Method::POST,
+        "/services",
+        with("TTL", json!("10s")),
+    ));
+    cases.push(case(
+        "TTL not a duration",
+        Method::POST,
+        "/services",
+        with("TTL", json!("soon")),
+    ));
+    cases.push(
+        case(
+            "right-to-left and emoji in a name",
+            Method::POST,
+            "/services",
+            with("ServiceName", json!("\u{202e}ecivreS\u{1F600}\u{0301}")),
+        )
+        .may_be_taken(),
+    );
+    for method in [Method::DELETE, Method::PUT] {
+        for (what, body) in [
+            ("empty body", b"".to_vec()),
+            ("invalid UTF-8", b"\xff\xfe\xfd".to_vec()),
+            ("a relative URL", b"/relative".to_vec()),
+            ("not a URL", b"not a url".to_vec()),
+            ("an unknown URL", b"http://127.0.0.1:9/unknown".to_vec()),
+            ("JSON, not a URL", br#"{"ServiceURL":"x"}"#.to_vec()),
+            ("oversized", vec![b'a'; 100 * 1024]),
+        ] {
+            cases.push(case(what, method.clone(), "/services", body));
+        }
+    }
+    for path in ["/services/%FF", "/services/Log%00Service"] {
+        cases.push(case("odd name in the path", Method::GET, path, "").may_be_taken());
+    }
+    cases.push(case("an unknown path", Method::GET, "/services/a/b", ""));
+    cases.extend(wrong_methods(
+        "/services",
+        &[Method::GET, Method::POST, Method::PUT, Method::DELETE],
+    ));
+    cases.extend(wrong_methods("/services/LogService", &[Method::GET]));
+    cases
+}
+
+fn log_cases() -> Vec<Case> {
+    let mut cases = vec![
+        case("empty message", Method::POST, "/log", ""),
+        case("blank message", Method::POST, "/log", "  \n"),
+        case("invalid UTF-8", Method::POST, "/log", b"ab\xffcd".to_vec()),
+        case(
+            "oversized message",
+            Method::POST,
+            "/log",
+            "m".repeat(65 * 1024),
+        ),
+        case(
+            "oversized body",
+            Method::POST,
+            "/log",
+            "m".repeat(17 * 1024 * 1024),
+        ),
+        case(
+            "odd Unicode",
+            Method::POST,
+            "/log",
+            "\u{202e}txet\u{0} \u{1F600}\u{0301}\t\r\u{feff}",
+        )
+        .may_be_taken(),
+        case(
+            "JSON as a message",
+            Method::POST,
+            "/log",
+            "[".repeat(100_000),
+        )
+        .may_be_taken(),
+    ];
+    for (what, body) in [
+        ("batch: empty", ""),
+        ("batch: not JSON", "plain text\n"),
+        ("batch: a number", "1\n"),
+        ("batch: an object", "{\"a\":1}\n"),
+        ("batch: a lone surrogate", "\"\\ud800\"\n"),
+        ("batch: truncated", "\"one\"\n\"tw"),
+        ("batch: empty message", "\"\"\n"),
+    ] {
+        cases.push(case(what, Method::POST, "/log", body).typed("application/x-ndjson"));
+    }
+    cases.push(
+        case(
+            "batch: oversized message",
+            Method::POST,
+            "/log",
+            format!("\"{}\"\n", "m".repeat(65 * 1024)),
+        )
+        .typed("application/x-ndjson"),
+    );
+    for query in [
+        "since=yesterday",
+        "until=2026-13-45T00:00:00Z",
+        "limit=-1",
+        "limit=99999999999999999999999",
+        "limit=many",
+        "since=2026-01-01T00:00:00Z&until=2025-01-01T00:00:00Z",
+    ] {
+        cases.push(case(
+            format!("query {query}"),
+            Method::GET,
+            &format!("/log?{query}"),
+            "",
+        ));
+    }
+    cases.push(case("odd query", Method::GET, "/log?service=%FF%FE&text=%00", "").may_be_taken());
+    cases.extend(wrong_methods("/log", &[Method::GET, Method::POST]));
+    cases
+}
+
+fn grading_cases(prefix: &str) -> Vec<Case> {
+    let students = format!("{prefix}/students");
+    let grades = format!("{prefix}/students/1/grades");
+    let mut cases = bad_json(
+        Method::POST,
+        &students,
+        &json!({ "FirstName": "Ada", "LastName": "Lovelace" }),
+    );
+    let good_grade = json!({ "Title": "Quiz 1", "Type": "Quiz", "Score": 90.0 });
+    cases.extend(bad_json(Method::POST, &grades, &good_grade));
+    for (what, grade) in [
+        (
+            "Score over 100",
+            json!({ "Title": "t", "Type": "Quiz", "Score": 101 }),
+        ),
+        (
+            "Score negative",
+            json!({ "Title": "t", "Type": "Quiz", "Score": -1 }),
+        ),
+        (
+            "Score a string",
+            json!({ "Title": "t", "Type": "Quiz", "Score": "90" }),
+        ),
+        (
+            "unknown Type",
+            json!({ "Title": "t", "Type": "Essay", "Score": 1 }),
+        ),
+        (
+            "empty Title",
+            json!({ "Title": " ", "Type": "Quiz", "Score": 1 }),
+        ),
+        (
+            "control character in Title",
+            json!({ "Title": "a\u{7}b", "Type": "Quiz", "Score": 1 }),
+        ),
+        (
+            "huge Title",
+            json!({ "Title": "t".repeat(10_000), "Type": "Quiz", "Score": 1 }),
+        ),
+    ] {
+        cases.push(case(what, Method::POST, &grades, grade.to_string()));
+    }
+    cases.push(
+        case(
+            "right-to-left and emoji in a Title",
+            Method::POST,
+            &grades,
+            json!({ "Title": "\u{202e}ziuQ \u{1F600}", "Type": "Quiz", "Score": 1 }).to_string(),
+        )
+        .may_be_taken(),
+    );
+    for (what, student) in [
+        ("empty names", json!({ "FirstName": "", "LastName": "" })),
+        (
+            "control characters",
+            json!({ "FirstName": "A\u{0}", "LastName": "B" }),
+        ),
+        (
+            "a name a number",
+            json!({ "FirstName": 1, "LastName": "B" }),
+        ),
+    ] {
+        cases.push(case(what, Method::POST, &students, student.to_string()));
+    }
+    for id in [
+        "abc",
+        "99999999999999999999999",
+        "-1",
+        "%00",
+        "%F0%9F%98%80",
+        "1.5",
+    ] {
+        let path = format!("{prefix}/students/{id}");
+        cases.push(case(format!("student {id}"), Method::GET, &path, ""));
+        cases.push(case(
+            format!("delete student {id}"),
+            Method::DELETE,
+            &path,
+            "",
+        ));
+        cases.push(case(
+            format!("grade for student {id}"),
+            Method::POST,
+            &format!("{path}/grades"),
+            good_grade.to_string(),
+        ));
+    }
+    for grade in ["abc", "99999999999999999999999", "0"] {
+        cases.push(case(
+            format!("delete grade {grade}"),
+            Method::DELETE,
+            &format!("{prefix}/students/1/grades/{grade}"),
+            "",
+        ));
+    }
+    cases.extend(wrong_methods(&students, &[Method::GET, Method::POST]));
+    cases.extend(wrong_methods(
+        &format!("{prefix}/students/1"),
+        &[Method::GET, Method::DELETE],
+    ));
+    cases.extend(wrong_methods(&grades, &[Method::POST]));
+    cases.push(case(
+        "an unknown path",
+        Method::GET,
+        &format!("{prefix}/teachers"),
+        "",
+    ));
+    cases
+}
+
+/// An instance's heartbeat and update endpoints.
+fn runtime_cases(heartbeat: &str, update: &str, required: &str) -> Vec<Case> {
+    let good =
+        json!({ "Added": [{ "Name": required, "URL": "http://127.0.0.1:9" }], "Removed": [] });
+    let mut cases = bad_json(Method::POST, update, &good);
+    // Both of a patch's keys may be left out, as in the original, so an object with only an
+    // unknown key (however deep; serde_json skips it without recursing) is an empty patch.
+    for case in &mut cases {
+        if case.what == "deeply nested objects" {
+            case.expect = Expect::Either;
+        }
+    }
+    for url in ["relative", "/path", "mailto:a@b", ""] {
+        cases.push(case(
+            format!("patch URL {url:?}"),
+            Method::POST,
+            update,
+            json!({ "Added": [{ "Name": required, "URL": url }] }).to_string(),
+        ));
+    }
+    cases.extend(wrong_methods(heartbeat, &[Method::GET]));
+    cases.extend(wrong_methods(update, &[Method::POST]));
+    cases
+}
+
+fn portal_cases() -> Vec<Case> {
+    let mut cases = Vec::new();
+    for path in [
+        "/students/abc",
+        "/students/99999999999999999999999",
+        "/students/%00",
+        "/nowhere",
+        "/pkg/..%2F..%2Fetc%2Fpasswd",
+        "/pkg/does-not-exist.wasm",
+    ] {
+        cases.push(case(format!("page {path}"), Method::GET, path, ""));
+    }
+    for path in ["/logs?since=garbage&service=%FF", "/students?x=%00"] {
+        cases.push(case(format!("page {path}"), Method::GET, path, "").may_be_taken());
+    }
+    cases.push(
+        case(
+            "live logs, bad filter",
+            Method::GET,
+            "/portal/events/logs?since=never",
+            "",
+        )
+        .may_be_taken(),
+    );
+    let form = "application/x-www-form-urlencoded";
+    for (path, bodies) in [
+        (
+            AddGrade::PATH,
+            vec![
+                "",
+                "student_id=abc&title=t&kind=Quiz&score=1",
+                "student_id=1",
+                "%%%",
+                "student_id=99999999999999999999999&title=t&kind=Quiz&score=1",
+            ],
+        ),
+        (GetStudent::PATH, vec!["", "id=abc", "id=%FF"]),
+        (RecentLogs::PATH, vec!["", "service=%FF"]),
+    ] {
+        for body in bodies {
+            cases.push(case(format!("server fn {body:?}"), Method::POST, path, body).typed(form));
+        }
+        cases.push(
+            case("server fn, JSON garbage", Method::POST, path, "{[").typed("application/json"),
+        );
+        cases.extend(wrong_methods(path, &[Method::POST]));
+    }
+    for path in [ListStudents::PATH, RegistryInstances::PATH] {
+        cases.push(
+            case(
+                "server fn, odd body",
+                Method::POST,
+                path,
+                b"\xff\xfe".to_vec(),
+            )
+            .typed(form)
+            .may_be_taken(),
+        );
+    }
+    cases
+}
+
+/// A request's answer.
+struct Answer {
+    status: u16,
+    content_type: String,
+    body: Vec<u8>,
+}
+
+async fn send(client: &reqwest::Client, base: &str, case: &Case) -> Answer {
+    let mut request = client
+        .request(case.method.clone(), format!("{base}{}", case.path))
+        .body(case.body.clone());
+    if let Some(content_type) = case.content_type {
+        request = request.header(CONTENT_TYPE, content_type);
+    }
+    let response = request.send().await.unwrap_or_else(|err| {
+        panic!(
+            "{}: {} {}: no answer: {err}",
+            case.what, case.method, case.path
+        )
+    });
+    let status = response.status().as_u16();
+    let content_type = response
+        .headers()
+        .get(CONTENT_TYPE)
+        .and_then(|value| value.to_str().ok())
+        .unwrap_or_default()
+        .to_owned();
+    // A live stream that was taken never ends: its first bytes are not needed.
+    let body = if content_type.starts_with("text/event-stream") {
+        b"(a live stream)".to_vec()
+    } else {
+        response
+            .bytes()
+            .await
+            .map(|b| b.to_vec())
+            .unwrap_or_default()
+    };
+    Answer {
+        status,
+        content_type,
+        body,
+    }
+}
+
+/// Whether `answer` is a refusal that says why.
+fn refused_with_reason(answer: &Answer) -> Result<(), String> {
+    if !(400..500).contains(&answer.status) {
+        return Err(format!("status {}, not a 4xx", answer.status));
+    }
+    if answer.body.iter().all(u8::is_ascii_whitespace) {
+        return Err(format!("{} with an empty body", answer.status));
+    }
+    if answer.content_type.starts_with("application/json") {
+        let reason = serde_json::from_slice::<Value>(&answer.body)
+            .ok()
+            .and_then(|value| value["error"].as_str().map(str::to_owned))
+            .unwrap_or_default();
+        if reason.trim().is_empty() {
+            return Err(format!(
+                "{} whose JSON has no \"error\" reason: {}",
+                answer.status,
+                String::from_utf8_lossy(&answer.body)
+            ));
+        }
+    }
+    Ok(())
+}
+
+/// Sends every case, and gives the list of broken rules.
+async fn battery(base: &str, cases: &[Case]) -> Vec<String> {
+    let client = reqwest::Client::builder()
+        .timeout(Duration::from_secs(20))
+        .build()
+        .unwrap();
+    let mut broken = Vec::new();
+    for case in cases {
+        let answer = send(&client, base, case).await;
+        let verdict = match case.expect {
+            Expect::Refused => refused_with_reason(&answer),
+            Expect::Either if (200..300).contains(&answer.status) => Ok(()),
+            Expect::Either => refused_with_reason(&answer),
+        };
+        if let Err(why) = verdict {
+            broken.push(format!(
+                "{} {} ({}): {why}; body {:.200}",
+                case.method,
+                case.path,
+                case.what,
+                String::from_utf8_lossy(&answer.body)
+            ));
+        }
+    }
+    broken
+}
+
+/// The answer to a raw request, up to the connection's end or `within`; `None` if the
+/// server closed without answering.
+async fn raw(port: u16, parts: &[(&[u8], Duration)], within: Duration) -> Option<String> {
+    let mut stream = tokio::net::TcpStream::connect(("127.0.0.1", port))
+        .await
+        .unwrap();
+    for (bytes, pause) in parts {
+        if stream.write_all(bytes).await.is_err() {
+            break;
+        }
+        tokio::time::sleep(*pause).await;
+    }
+    let mut answer = Vec::new();
+    let read = tokio::time::timeout(within, stream.read_to_end(&mut answer)).await;
+    assert!(
+        read.is_ok(),
+        "the server held the connection past {within:?}"
+    );
+    (!answer.is_empty()).then(|| String::from_utf8_lossy(&answer).into_owned())
+}
+
+/// Huge headers, a slow body and slow headers, sent raw.
+async fn slow_and_huge(port: u16) {
+    let request = |extra: &str| {
+        format!("GET /nowhere HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n{extra}\r\n")
+    };
+    let long = request(&format!("X-Long: {}\r\n", "a".repeat(40 * 1024)));
+    let answer = raw(
+        port,
+        &[(long.as_bytes(), Duration::ZERO)],
+        Duration::from_secs(5),
+    )
+    .await
+    .expect("an answer to a 40 KiB header");
+    assert!(answer.starts_with("HTTP/1.1 431"), "{answer:.300}");
+    assert!(answer.contains("headers are too large"), "{answer:.300}");
+
+    let many: String = (0..300).map(|i| format!("X-Field-{i}: v\r\n")).collect();
+    let many = request(&many);
+    let answer = raw(
+        port,
+        &[(many.as_bytes(), Duration::ZERO)],
+        Duration::from_secs(5),
+    )
+    .await
+    .expect("an answer to 300 header fields");
+    assert!(answer.starts_with("HTTP/1.1 431"), "{answer:.300}");
+    assert!(answer.contains("headers are too large"), "{answer:.300}");
+
+    // Beyond hyper's read buffer: a bare 431 or a closed connection, never a 5xx.
+    let huge = request(&format!("X-Huge: {}\r\n", "a".repeat(2 * 1024 * 1024)));
+    if let Some(answer) = raw(
+        port,
+        &[(huge.as_bytes(), Duration::ZERO)],
+        Duration::from_secs(5),
+    )
+    .await
+    {
+        assert!(answer.starts_with("HTTP/1.1 431"), "{answer:.300}");
+    }
+
+    // A body that trickles in past the deadline: 408 with a reason, on time.
+    let started = Instant::now();
+    let head = b"POST /services HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Length: 64\r\nConnection: close\r\n\r\n{";
+    let pause = REQUEST_TIMEOUT / 3;
+    let trickle: Vec<(&[u8], Duration)> = std::iter::once((head.as_slice(), pause))
+        .chain(std::iter::repeat_n((b" ".as_slice(), pause), 6))
+        .collect();
+    let answer = raw(port, &trickle, Duration::from_secs(5))
+        .await
+        .expect("an answer to a slow body");
+    assert!(answer.starts_with("HTTP/1.1 408"), "{answer:.300}");
+    assert!(answer.contains("did not arrive within"), "{answer:.300}");
+    assert!(
+        started.elapsed() < REQUEST_TIMEOUT * 4,
+        "{:?}",
+        started.elapsed()
+    );
+
+    // Headers that never end: the connection is closed once the deadline has passed.
+    let started = Instant::now();
+    raw(
+        port,
+        &[(
+            b"GET /services HTTP/1.1\r\nHost: 127.0.0.1\r\n".as_slice(),
+            Duration::ZERO,
+        )],
+        REQUEST_TIMEOUT * 4,
+    )
+    .await;
+    assert!(
+        started.elapsed() >= REQUEST_TIMEOUT / 2,
+        "{:?}",
+        started.elapsed()
+    );
+}
+
+/// The resident memory of process `pid`, in KiB.
+fn rss_kib(pid: u32) -> u64 {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap();
+    status
+        .lines()
+        .find_map(|line| line.strip_prefix("VmRSS:"))
+        .and_then(|rest| rest.trim().trim_end_matches("kB").trim().parse().ok())
+        .expect("VmRSS in /proc/<pid>/status")
+}
+
+async fn wait_up(base: &str, path: &str) {
+    let client = common::client();
+    for _ in 0..200 {
+        if client.get(format!("{base}{path}")).send().await.is_ok() {
+            return;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    panic!("{base} did not come up");
+}
+
+fn timeout_flag() -> String {
+    humantime::format_duration(REQUEST_TIMEOUT).to_string()
+}
+
+#[tokio::test]
+async fn the_all_in_one_server_refuses_bad_input_with_a_reason_and_bounded_memory() {
+    let dir = common::temp_dir("bad-input");
+    let port = free_port();
+    let base = format!("http://127.0.0.1:{port}");
+    let server = Process::start(
+        env!("CARGO_BIN_EXE_server"),
+        &[
+            "--addr",
+            &format!("127.0.0.1:{port}"),
+            "--site-root",
+            dir.to_str().unwrap(),
+            "--log-file",
+            "battery.log",
+            "--database",
+            "battery.db",
+            "--request-timeout",
+            &timeout_flag(),
+        ],
+        &dir,
+    );
+    wait_up(&base, "/services").await;
+    let cases: Vec<Case> = [
+        registry_cases(),
+        log_cases(),
+        grading_cases("/grading"),
+        runtime_cases(
+            "/_instances/GradingService/heartbeat",
+            "/_instances/GradingService/services",
+            "LogService",
+        ),
+        portal_cases(),
+    ]
+    .concat();
+
+    let broken = battery(&base, &cases).await;
+    assert!(
+        broken.is_empty(),
+        "{} of {} cases broke the rules:\n{}",
+        broken.len(),
+        cases.len(),
+        broken.join("\n")
+    );
+    slow_and_huge(port).await;
+    let after_one = rss_kib(server.child.id());
+    for _ in 0..3 {
+        assert!(battery(&base, &cases).await.is_empty());
+        slow_and_huge(port).await;
+    }
+    let after_four = rss_kib(server.child.id());
+    eprintln!(
+        "memory: {after_one} KiB after one battery of {} cases, {after_four} KiB after four",
+        cases.len()
+    );
+    assert!(
+        after_four <= after_one + after_one / 10,
+        "memory grew from {after_one} KiB after one battery to {after_four} KiB after four"
+    );
+
+    // Still serving, and what was refused left nothing behind.
+    let client = common::client();
+    let instances: Vec<Value> = client
+        .get(format!("{base}/services"))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert!(
+        instances
+            .iter()
+            .all(|i| i["ServiceURL"] != "http://127.0.0.1:9/battery"
+                || i["ServiceName"] != "BatteryService"),
+        "a refused registration was stored"
+    );
+    let students = client
+        .get(format!("{base}/grading/students"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(students.status(), 200);
+}
+
+#[tokio::test]
+async fn each_standalone_service_refuses_bad_input_with_a_reason() {
+    let dir = common::temp_dir("bad-input-standalone");
+    let timeout = timeout_flag();
+    let (registry, log, grading) = (free_port(), free_port(), free_port());
+    let registry_url = format!("http://127.0.0.1:{registry}");
+    let _registry = Process::start(
+        env!("CARGO_BIN_EXE_registryservice"),
+        &[
+            "--addr",
+            &format!("127.0.0.1:{registry}"),
+            "--request-timeout",
+            &timeout,
+        ],
+        &dir,
+    );
+    let _log = Process::start(
+        env!("CARGO_BIN_EXE_logservice"),
+        &[
+            "--addr",
+            &format!("127.0.0.1:{log}"),
+            "--registry-url",
+            &registry_url,
+            "--log-file",
+            "standalone.log",
+            "--request-timeout",
+            &timeout,
+        ],
+        &dir,
+    );
+    let _grading = Process::start(
+        env!("CARGO_BIN_EXE_gradingservice"),
+        &[
+            "--addr",
+            &format!("127.0.0.1:{grading}"),
+            "--registry-url",
+            &registry_url,
+            "--database",
+            "standalone.db",
+            "--request-timeout",
+            &timeout,
+        ],
+        &dir,
+    );
+    let unknown = |path: &str| case("an unknown path", Method::GET, path, "");
+    for (port, path, cases) in [
+        (
+            registry,
+            "/services",
+            [registry_cases(), vec![unknown("/nowhere")]].concat(),
+        ),
+        (
+            log,
+            "/log",
+            [
+                log_cases(),
+                runtime_cases("/heartbeat", "/services", "NoSuchService"),
+                vec![unknown("/nowhere")],
+            ]
+            .concat(),
+        ),
+        (
+            grading,
+            "/students",
+            [
+                grading_cases(""),
+                runtime_cases("/heartbeat", "/services", "LogService"),
+                vec![unknown("/nowhere")],
+            ]
+            .concat(),
+        ),
+    ] {
+        let base = format!("http://127.0.0.1:{port}");
+        wait_up(&base, path).await;
+        let broken = battery(&base, &cases).await;
+        assert!(
+            broken.is_empty(),
+            "{base}: {} of {} cases broke the rules:\n{}",
+            broken.len(),
+            cases.len(),
+            broken.join("\n")
+        );
+        slow_and_huge(port).await;
+    }
+}
