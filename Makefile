@@ -7,7 +7,7 @@ SHELL := /bin/bash
 # wasm-opt (binaryen 132) for release builds lives in tools/node_modules/.bin.
 export PATH := $(CURDIR)/tools/node_modules/.bin:$(PATH)
 
-.PHONY: run test bench deps deps-test build
+.PHONY: run test bench soak deps deps-test build
 
 run: deps
 	cargo leptos serve --release
@@ -25,6 +25,13 @@ build: deps
 bench: build
 	scripts/bootstrap.sh bench
 	cargo run --release -p bench
+
+# 200 instances registering, deregistering and killed against the registry; fails if a
+# view disagrees or the registry grows (see bench/src/soak.rs). CI runs it for 2m.
+SOAK_DURATION ?= 10m
+soak: deps
+	cargo build --release -p server --bin registryservice
+	cargo run --release -p bench -- soak --duration $(SOAK_DURATION)
 
 deps:
 	scripts/bootstrap.sh run

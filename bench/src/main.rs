@@ -5,9 +5,12 @@
 //! and writes it to `BENCHMARKS.md` with the core count and the date. Each figure is
 //! measured in the same run as its baseline, since these machines are noisy. Nothing
 //! here asserts: a missed target is reported as missed.
+//!
+//! `bench soak` is `make soak`, which does assert: see [`soak`].
 
 mod helpers;
 mod procs;
+mod soak;
 
 use std::{
     collections::HashMap,
@@ -36,6 +39,7 @@ async fn main() {
     match args.first().map(String::as_str) {
         Some("bare") => return helpers::bare(&args).await,
         Some("stub") => return helpers::stub(&args).await,
+        Some("soak") => return soak::soak(&args).await,
         _ => {}
     }
     let only = args.first().cloned();

@@ -12,7 +12,8 @@ pub struct Proc {
 }
 
 impl Proc {
-    /// Starts `binary` (a name in the release directory, or this bench itself) with `args`.
+    /// Starts `binary` (a name in the release directory, or this bench itself) with `args`,
+    /// logging at `$BENCH_RUST_LOG` (default `error`) to this process's stderr.
     pub fn start(binary: &str, args: &[String]) -> Proc {
         let path = if binary == "bench" {
             std::env::current_exe().unwrap()
@@ -21,7 +22,10 @@ impl Proc {
         };
         let child = Command::new(&path)
             .args(args)
-            .env("RUST_LOG", "error")
+            .env(
+                "RUST_LOG",
+                std::env::var("BENCH_RUST_LOG").unwrap_or("error".into()),
+            )
             .stdin(Stdio::null())
             .stdout(Stdio::null())
             .stderr(Stdio::inherit())

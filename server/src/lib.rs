@@ -8,6 +8,7 @@
 //! - [`site`]: the teacher portal's web site (Leptos pages and their static files).
 //! - [`error`]: the JSON error answer all HTTP APIs share.
 //! - [`event_stream`]: how a request asks for a live event stream.
+//! - [`metrics`]: the process's metrics, served as Prometheus text on `/metrics`.
 //! - [`serve`]: binding an address and serving until stopped.
 //! - [`request_limits`]: what every service refuses before a handler runs (huge headers,
 //!   slow bodies), and the reason every refusal carries.
@@ -18,6 +19,7 @@ pub mod error;
 pub mod event_stream;
 pub mod grading;
 pub mod logs;
+pub mod metrics;
 pub mod portal;
 pub mod registry;
 pub mod request_limits;

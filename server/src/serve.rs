@@ -43,7 +43,7 @@ pub async fn bind(program: &str, addr: SocketAddr) -> Result<TcpListener, ExitCo
     })
 }
 
-/// Serves `app`, behind `limits`, until `stop` completes (usually
+/// Serves `app` and `GET /metrics`, behind `limits`, until `stop` completes (usually
 /// [`crate::shutdown::signal`], perhaps followed by deregistering); then cancels `shutdown`
 /// (which ends background tasks and long-lived streams), stops accepting and waits for
 /// requests in flight, at most [`DRAIN_TIMEOUT`].
@@ -55,7 +55,7 @@ pub async fn run(
     stop: impl Future<Output = ()> + Send + 'static,
     shutdown: CancellationToken,
 ) -> ExitCode {
-    let app = limits.apply(app);
+    let app = limits.apply(app.merge(crate::metrics::router()));
     let mut builder = Builder::new(TokioExecutor::new());
     builder
         .http1()

@@ -55,6 +55,16 @@ pub struct PatchEntry {
 
 crate::go_json!(PatchEntry, &["Name", "URL"]);
 
+/// The header on our registry's patches that says which kind each is: [`PATCH_FULL`] (the
+/// whole view, sent after each registration) or [`PATCH_DELTA`] (changes to it). The
+/// original sends no such header; a service then takes the first patch after registering
+/// as the full view.
+pub const PATCH_KIND_HEADER: &str = "registry-patch";
+/// [`PATCH_KIND_HEADER`]'s value on a full view.
+pub const PATCH_FULL: &str = "full";
+/// [`PATCH_KIND_HEADER`]'s value on a change to the view.
+pub const PATCH_DELTA: &str = "delta";
+
 /// What the registry POSTs to a dependent's update URL: instances that appeared and
 /// instances that went away. The original may send `null` for an empty list.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]

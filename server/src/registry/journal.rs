@@ -3,17 +3,25 @@
 //!
 //! Revisions start at the Unix time in microseconds, so they keep increasing across
 //! restarts of the registry, and a client resuming from a revision of an earlier run is
-//! sent a fresh snapshot rather than unrelated events. The journal keeps the last
-//! [`RETAINED_EVENTS`] events; heartbeat rounds, which can be large, are additionally
-//! capped at [`RETAINED_CHECK_RESULTS`] results in all, the oldest dropped first (a
-//! client resuming past them misses only those coalesced heartbeat results).
+//! sent a fresh snapshot rather than unrelated events. The journal keeps the events of the
+//! last [`RETAIN_FOR`] (replay serves clients that reconnect, within seconds), at most
+//! [`RETAINED_EVENTS`] of them, so its memory stops growing once it has run that long;
+//! heartbeat rounds, which can be large, are additionally capped at
+//! [`RETAINED_CHECK_RESULTS`] results in all, the oldest dropped first (a client resuming
+//! past them misses only those coalesced heartbeat results).
 
-use std::{collections::VecDeque, sync::Arc, time::SystemTime};
+use std::{
+    collections::VecDeque,
+    sync::Arc,
+    time::{Duration, Instant, SystemTime},
+};
 
 use app::wire::registry::RegistryEvent;
 use tokio::sync::broadcast;
 
-/// How many events are kept for replay.
+/// How long events are kept for replay.
+pub const RETAIN_FOR: Duration = Duration::from_secs(60);
+/// How many events are kept for replay, at most.
 pub const RETAINED_EVENTS: usize = 10_000;
 /// How many heartbeat results the retained events may hold in all.
 pub const RETAINED_CHECK_RESULTS: usize = 200_000;
@@ -30,6 +38,7 @@ pub struct Entry {
     pub json: String,
     /// Heartbeat results it holds (its weight against [`RETAINED_CHECK_RESULTS`]).
     results: usize,
+    at: Instant,
 }
 
 impl Entry {
@@ -43,6 +52,7 @@ impl Entry {
             name: event.name(),
             json: serde_json::to_string(event).expect("registry events serialise"),
             results,
+            at: Instant::now(),
         }
     }
 }
@@ -59,7 +69,7 @@ pub struct Journal {
     revision: u64,
     retained: VecDeque<Arc<Entry>>,
     retained_results: usize,
-    /// Events at or below this revision may have been evicted by count.
+    /// Events at or below this revision may have been evicted (by age or count).
     evicted_through: u64,
     live: broadcast::Sender<Arc<Entry>>,
 }
@@ -96,9 +106,15 @@ impl Journal {
         let entry = Arc::new(Entry::new(&make(self.revision)));
         self.retained_results += entry.results;
         self.retained.push_back(entry.clone());
-        if self.retained.len() > RETAINED_EVENTS
-            && let Some(old) = self.retained.pop_front()
+        while self.retained.len() > RETAINED_EVENTS
+            || self
+                .retained
+                .front()
+                .is_some_and(|old| old.at.elapsed() > RETAIN_FOR)
         {
+            let Some(old) = self.retained.pop_front() else {
+                break;
+            };
             self.retained_results -= old.results;
             self.evicted_through = old.revision;
         }

@@ -49,12 +49,18 @@ impl Outbound {
         (started.elapsed(), result)
     }
 
-    /// POSTs a JSON body; any 2xx answer is a delivery.
-    pub async fn post_json(&self, url: &str, body: String) -> Result<(), String> {
+    /// POSTs a JSON body with one extra header; any 2xx answer is a delivery.
+    pub async fn post_json(
+        &self,
+        url: &str,
+        body: String,
+        (name, value): (&str, &str),
+    ) -> Result<(), String> {
         let response = self
             .client
             .post(url)
             .header(reqwest::header::CONTENT_TYPE, "application/json")
+            .header(name, value)
             .body(body)
             .send()
             .await

@@ -9,11 +9,15 @@
 //! - a failed delivery loses nothing: the next attempt sends the difference again, with
 //!   any later changes folded in;
 //! - a slow or dead target delays no other (each has its own worker);
-//! - registering sends a full patch: the target's acknowledged view starts empty.
+//! - registering sends a full patch: the target's acknowledged view starts empty. Each
+//!   patch says in a header whether it is the full view or a change (see
+//!   [`PATCH_KIND_HEADER`]), so a target can tell a change from before it registered
+//!   (still in flight when it did) from the full view that supersedes it.
 //!
 //! A send times out after the configured patch timeout and is retried with doubling
-//! back-off a bounded number of times; then the target is left alone until its view
-//! changes again or it passes a heartbeat.
+//! back-off a bounded number of times (but never once the target has registered again:
+//! the patch is then stale, and a full one is built instead); then the target is left
+//! alone until its view changes again or it passes a heartbeat.
 
 use std::{
     collections::{BTreeSet, HashMap},
@@ -24,7 +28,7 @@ use std::{
     time::Duration,
 };
 
-use app::wire::registry::{Patch, PatchEntry};
+use app::wire::registry::{PATCH_DELTA, PATCH_FULL, PATCH_KIND_HEADER, Patch, PatchEntry};
 
 use super::outbound::Outbound;
 
@@ -150,7 +154,7 @@ impl Inner {
     /// Worker `id` stops as soon as the target is gone or has another worker.
     async fn work(self: Arc<Self>, key: String, id: u64) {
         loop {
-            let (update_url, patch, epoch) = {
+            let (update_url, patch, epoch, full) = {
                 let mut targets = self.targets.lock().unwrap();
                 let Some(target) = targets.get_mut(&key).filter(|t| t.worker == Some(id)) else {
                     return;
@@ -163,16 +167,24 @@ impl Inner {
                     target.worker = None;
                     return;
                 }
-                (target.update_url.clone(), patch, target.epoch)
+                (
+                    target.update_url.clone(),
+                    patch,
+                    target.epoch,
+                    target.initial,
+                )
             };
 
-            let delivered = self.deliver(&update_url, &patch).await;
+            let delivered = self.deliver(&key, epoch, &update_url, &patch, full).await;
 
             let mut targets = self.targets.lock().unwrap();
             let Some(target) = targets.get_mut(&key).filter(|t| t.worker == Some(id)) else {
                 return;
             };
-            if let Err(err) = delivered {
+            if let Err(Failure::Superseded) = delivered {
+                continue;
+            }
+            if let Err(Failure::Failed(err)) = delivered {
                 tracing::warn!(
                     target = %key, %update_url, %err,
                     "patch not delivered after {} retries; will retry on its next change or heartbeat",
@@ -194,14 +206,28 @@ impl Inner {
         }
     }
 
-    async fn deliver(&self, url: &str, patch: &Patch) -> Result<(), String> {
+    /// Sends `patch` (built for the target's `epoch`) to `url`, retrying while the target
+    /// has not registered again since.
+    async fn deliver(
+        &self,
+        key: &str,
+        epoch: u64,
+        url: &str,
+        patch: &Patch,
+        full: bool,
+    ) -> Result<(), Failure> {
         let body = serde_json::to_string(patch).expect("patches serialise");
+        let kind = if full { PATCH_FULL } else { PATCH_DELTA };
         let mut backoff = FIRST_BACKOFF;
         let mut attempt = 0;
         loop {
-            match self.outbound.post_json(url, body.clone()).await {
+            match self
+                .outbound
+                .post_json(url, body.clone(), (PATCH_KIND_HEADER, kind))
+                .await
+            {
                 Ok(()) => return Ok(()),
-                Err(err) if attempt >= self.retries => return Err(err),
+                Err(err) if attempt >= self.retries => return Err(Failure::Failed(err)),
                 Err(err) => {
                     tracing::debug!(%url, %err, attempt, "patch delivery failed, retrying");
                     tokio::time::sleep(backoff).await;
@@ -209,6 +235,23 @@ impl Inner {
                     attempt += 1;
                 }
             }
+            let current = self
+                .targets
+                .lock()
+                .unwrap()
+                .get(key)
+                .is_some_and(|target| target.epoch == epoch);
+            if !current {
+                return Err(Failure::Superseded);
+            }
         }
     }
+}
+
+/// Why a patch was not delivered.
+enum Failure {
+    /// Every attempt failed.
+    Failed(String),
+    /// The target registered again meanwhile: the patch is stale.
+    Superseded,
 }

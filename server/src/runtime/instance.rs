@@ -28,7 +28,7 @@ use axum::{
 use tokio_util::sync::CancellationToken;
 
 use super::{
-    providers::Providers,
+    providers::{PatchKind, Providers},
     registry_client::{RegistryClient, Renewal},
 };
 use crate::error::ApiError;
@@ -293,14 +293,23 @@ async fn heartbeat(State(instance): State<Arc<Instance>>) -> &'static str {
 
 async fn receive_patch(
     State(instance): State<Arc<Instance>>,
+    headers: axum::http::HeaderMap,
     body: Result<Bytes, axum::extract::rejection::BytesRejection>,
 ) -> Result<StatusCode, ApiError> {
     let body = body.map_err(ApiError::body)?;
     let patch: Patch = serde_json::from_slice(&body)
         .map_err(|err| ApiError::bad_request(format!("invalid patch JSON: {err}")))?;
     let patch = instance.relevant(patch)?;
-    tracing::debug!(name = %instance.spec.name, ?patch, "patch received");
-    instance.providers.apply(&patch);
+    let kind = PatchKind::from_header(
+        headers
+            .get(app::wire::registry::PATCH_KIND_HEADER)
+            .and_then(|value| value.to_str().ok()),
+    );
+    if instance.providers.apply_kind(&patch, kind) {
+        tracing::debug!(name = %instance.spec.name, ?kind, ?patch, "patch applied");
+    } else {
+        tracing::debug!(name = %instance.spec.name, ?patch, "patch from before registering dropped");
+    }
     Ok(StatusCode::OK)
 }
 

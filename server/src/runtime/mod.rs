@@ -30,7 +30,7 @@ use crate::request_limits::HttpLimits;
 
 pub use args::{Endpoints, ServiceArgs};
 pub use instance::{Instance, InstanceSpec, Watchdog};
-pub use providers::{CallError, Providers};
+pub use providers::{CallError, PatchKind, Providers};
 pub use registry_client::RegistryClient;
 
 /// Serves `app` and the instances' routes on `listener` until the process is asked to

@@ -2,8 +2,10 @@
 //! kept current by the registry's patches.
 //!
 //! Applying a patch is idempotent: the same `Added` twice keeps one entry, removing an
-//! unknown URL does nothing. The first patch after a (re-)registration is the registry's
-//! full view, so it replaces the cache instead of adding to it. [`Providers::provider`]
+//! unknown URL does nothing. The registry's full view (sent after each registration)
+//! replaces the cache instead of adding to it: our registry marks it, and a change from
+//! before the registration that arrives after it is dropped; from the original registry,
+//! the first patch after registering is taken as the full view. [`Providers::provider`]
 //! picks instances round-robin, and [`Providers::call`] tries the next instance when one
 //! cannot be reached.
 
@@ -27,6 +29,28 @@ pub struct Providers {
     next: AtomicUsize,
 }
 
+/// What a patch says it is, in its `registry-patch` header
+/// ([`app::wire::registry::PATCH_KIND_HEADER`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum PatchKind {
+    /// The registry's whole view of the required services.
+    Full,
+    /// Changes to the view.
+    Delta,
+    /// No header: the original registry.
+    Unmarked,
+}
+
+impl PatchKind {
+    pub fn from_header(value: Option<&str>) -> PatchKind {
+        match value.map(str::trim) {
+            Some(v) if v.eq_ignore_ascii_case(app::wire::registry::PATCH_FULL) => PatchKind::Full,
+            Some(v) if v.eq_ignore_ascii_case(app::wire::registry::PATCH_DELTA) => PatchKind::Delta,
+            _ => PatchKind::Unmarked,
+        }
+    }
+}
+
 /// Why [`Providers::call`] could not get an answer.
 #[derive(Debug, thiserror::Error)]
 pub enum CallError {
@@ -48,10 +72,29 @@ impl Providers {
         self.full_view_next.store(true, Ordering::SeqCst);
     }
 
+    /// Applies a patch that says nothing of its kind, as the original registry's: the
+    /// first after registering is taken as the full view.
     pub fn apply(&self, patch: &Patch) {
+        self.apply_kind(patch, PatchKind::Unmarked);
+    }
+
+    /// Applies a patch of `kind`; gives whether it was applied. A change that arrives
+    /// while the full view is awaited was sent before this registration (still in flight
+    /// when it happened): the full view supersedes it, so it is dropped.
+    pub fn apply_kind(&self, patch: &Patch, kind: PatchKind) -> bool {
         let mut services = self.services.lock().unwrap();
-        if self.full_view_next.swap(false, Ordering::SeqCst) {
-            services.clear();
+        match kind {
+            PatchKind::Full => {
+                self.full_view_next.store(false, Ordering::SeqCst);
+                services.clear();
+            }
+            PatchKind::Delta if self.full_view_next.load(Ordering::SeqCst) => return false,
+            PatchKind::Delta => {}
+            PatchKind::Unmarked => {
+                if self.full_view_next.swap(false, Ordering::SeqCst) {
+                    services.clear();
+                }
+            }
         }
         for entry in &patch.removed {
             if let Some(urls) = services.get_mut(&entry.name) {
@@ -67,6 +110,7 @@ impl Providers {
                 urls.push(entry.url.clone());
             }
         }
+        true
     }
 
     /// Every known instance of `name`.
@@ -174,6 +218,31 @@ mod tests {
             removed: vec![],
         });
         assert_eq!(providers.all("Log"), vec!["http://new", "http://other"]);
+    }
+
+    #[test]
+    fn a_change_from_before_registering_is_dropped_and_the_full_view_replaces() {
+        let providers = Providers::default();
+        let one = |url: &str| Patch {
+            added: vec![entry("Log", url)],
+            removed: vec![],
+        };
+        assert!(providers.apply_kind(&one("http://old"), PatchKind::Delta));
+        providers.expect_full_view();
+        // Sent before the registration, arriving after it: dropped.
+        assert!(!providers.apply_kind(&one("http://stale"), PatchKind::Delta));
+        assert_eq!(providers.all("Log"), vec!["http://old"]);
+        assert!(providers.apply_kind(&one("http://a"), PatchKind::Full));
+        assert_eq!(providers.all("Log"), vec!["http://a"]);
+        assert!(providers.apply_kind(&one("http://b"), PatchKind::Delta));
+        assert_eq!(providers.all("Log"), vec!["http://a", "http://b"]);
+        // A full view replaces whatever came before, awaited or not.
+        assert!(providers.apply_kind(&one("http://c"), PatchKind::Full));
+        assert_eq!(providers.all("Log"), vec!["http://c"]);
+        assert_eq!(PatchKind::from_header(Some(" FULL ")), PatchKind::Full);
+        assert_eq!(PatchKind::from_header(Some("delta")), PatchKind::Delta);
+        assert_eq!(PatchKind::from_header(Some("other")), PatchKind::Unmarked);
+        assert_eq!(PatchKind::from_header(None), PatchKind::Unmarked);
     }
 
     #[test]

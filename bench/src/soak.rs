@@ -1,0 +1,573 @@
+//! `make soak`: instances of our own service runtime (200 by default) register, deregister
+//! and are killed at random against a real `registryservice` process for a while (10
+//! minutes; CI runs 2). It fails (exit code 1) unless, every time the churn stops:
+//!
+//! - the registry lists as passing exactly the instances that are up (nothing lost);
+//! - every instance's view of each service it requires equals the registry's (no patch
+//!   missed or applied out of order), within [`SETTLE`];
+//!
+//! and unless the registry's tokio tasks, open sockets and resident memory, read from its
+//! `/metrics` with every instance up and settled, grow by at most [`MAX_GROWTH`] between a
+//! checkpoint after a warm-up (a fifth of the run, and at least [`WARM_UP_AT_LEAST`]) and
+//! the end.
+//!
+//! A killed instance is one whose listener and open connections are closed at once, with no
+//! deregistration, as `kill -9` would leave it; it comes back on the same URL. A
+//! disagreement is reported with the instance's last events (starts, kills, patches).
+
+use std::{
+    collections::{BTreeSet, HashMap, VecDeque},
+    sync::{Arc, Mutex},
+    time::{Duration, Instant, SystemTime},
+};
+
+use app::wire::registry::InstanceInfo;
+use axum::{
+    Router,
+    body::Body,
+    extract::Request,
+    http::Method,
+    middleware::{self, Next},
+};
+use hyper_util::{
+    rt::{TokioExecutor, TokioIo},
+    server::conn::auto::Builder,
+    service::TowerToHyperService,
+};
+use server::runtime::{Instance, InstanceSpec, RegistryClient, Watchdog};
+use tokio::{net::TcpListener, task::JoinHandle};
+use tokio_util::sync::CancellationToken;
+use tower::ServiceExt;
+
+use crate::procs::{Proc, free_port, wait_up};
+
+/// How long the views may take to agree once the churn stops.
+const SETTLE: Duration = Duration::from_secs(30);
+/// The most a resource may grow between the checkpoints.
+const MAX_GROWTH: f64 = 0.10;
+/// How many service names the instances share.
+const SERVICES: usize = 10;
+/// At most this share of instances is down at once, below the registry's
+/// self-preservation threshold (half), so the registry evicts as it normally would.
+const MAX_DOWN: f64 = 0.2;
+/// Time between two churn actions.
+const ACTION_EVERY: Duration = Duration::from_millis(50);
+/// The shortest warm-up: past the time the registry's replay journal fills (its memory
+/// grows, by design, until then).
+const WARM_UP_AT_LEAST: Duration =
+    Duration::from_secs(server::registry::journal::RETAIN_FOR.as_secs() + 15);
+/// Events kept per instance for a report.
+const JOURNAL_LENGTH: usize = 30;
+
+struct Settings {
+    duration: Duration,
+    instances: usize,
+    seed: u64,
+}
+
+fn settings(args: &[String]) -> Settings {
+    let value = |flag: &str| {
+        args.iter()
+            .position(|arg| arg == flag)
+            .and_then(|i| args.get(i + 1))
+    };
+    let duration = value("--duration")
+        .map(|text| {
+            humantime::parse_duration(text).unwrap_or_else(|err| {
+                eprintln!("soak: --duration must be a duration such as 10m ({err})");
+                std::process::exit(2)
+            })
+        })
+        .unwrap_or(Duration::from_secs(600));
+    let instances = value("--instances")
+        .map(|text| match text.parse() {
+            Ok(n) if n >= SERVICES => n,
+            _ => {
+                eprintln!(
+                    "soak: --instances must be a whole number of at least {SERVICES}, got {text:?}"
+                );
+                std::process::exit(2)
+            }
+        })
+        .unwrap_or(200);
+    let seed = value("--seed")
+        .and_then(|text| text.parse().ok())
+        .unwrap_or_else(|| {
+            SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .unwrap()
+                .as_nanos() as u64
+                | 1
+        });
+    Settings {
+        duration,
+        instances,
+        seed,
+    }
+}
+
+/// A small deterministic generator (xorshift), so a run's choices can be repeated with
+/// `--seed`.
+struct Random(u64);
+
+impl Random {
+    fn below(&mut self, n: usize) -> usize {
+        self.0 ^= self.0 << 13;
+        self.0 ^= self.0 >> 7;
+        self.0 ^= self.0 << 17;
+        (self.0 % n as u64) as usize
+    }
+}
+
+/// The last events of each instance (starts, kills, patches received), by port.
+#[derive(Clone, Default)]
+struct Journal(Arc<Mutex<HashMap<u16, VecDeque<String>>>>);
+
+impl Journal {
+    fn note(&self, port: u16, what: String) {
+        let mut journal = self.0.lock().unwrap();
+        let events = journal.entry(port).or_default();
+        if events.len() == JOURNAL_LENGTH {
+            events.pop_front();
+        }
+        let at = humantime::format_rfc3339_millis(SystemTime::now());
+        events.push_back(format!("{at} {what}"));
+    }
+
+    fn of(&self, port: u16) -> String {
+        self.0
+            .lock()
+            .unwrap()
+            .get(&port)
+            .map(|events| events.iter().cloned().collect::<Vec<_>>().join("\n    "))
+            .unwrap_or_default()
+    }
+}
+
+/// One simulated instance: a name, a fixed URL, and while up, its runtime and server.
+struct Sim {
+    name: String,
+    required: Vec<String>,
+    port: u16,
+    running: Option<Running>,
+}
+
+struct Running {
+    instance: Arc<Instance>,
+    stop: CancellationToken,
+    server: JoinHandle<()>,
+}
+
+impl Sim {
+    fn url(&self) -> String {
+        format!("http://127.0.0.1:{}", self.port)
+    }
+
+    async fn start(&mut self, registry: &str, journal: &Journal) {
+        let listener = bind(self.port).await;
+        journal.note(self.port, "started".into());
+        let required: Vec<&str> = self.required.iter().map(String::as_str).collect();
+        let instance = Instance::new(
+            InstanceSpec::standalone(&self.name, &required, &self.url()),
+            RegistryClient::new(registry),
+            Watchdog::default(),
+        );
+        let stop = CancellationToken::new();
+        let routes = journaled(instance.routes(), self.port, journal.clone());
+        let server = tokio::spawn(serve_until(listener, routes, stop.clone()));
+        tokio::spawn(instance.clone().run(stop.clone()));
+        self.running = Some(Running {
+            instance,
+            stop,
+            server,
+        });
+    }
+
+    /// Closes the listener and every connection, without deregistering.
+    async fn kill(&mut self, journal: &Journal) {
+        journal.note(self.port, "killed".into());
+        if let Some(running) = self.running.take() {
+            running.stop.cancel();
+            let _ = running.server.await;
+        }
+    }
+
+    async fn deregister(&mut self, journal: &Journal) {
+        if let Some(running) = &self.running {
+            running.instance.deregister().await;
+        }
+        journal.note(self.port, "deregistered".into());
+        self.kill(journal).await;
+    }
+}
+
+/// `routes`, noting each patch received in the journal.
+fn journaled(routes: Router, port: u16, journal: Journal) -> Router {
+    routes.layer(middleware::from_fn(move |request: Request, next: Next| {
+        let journal = journal.clone();
+        async move {
+            if request.method() != Method::POST {
+                return next.run(request).await;
+            }
+            let (parts, body) = request.into_parts();
+            let bytes = axum::body::to_bytes(body, usize::MAX)
+                .await
+                .unwrap_or_default();
+            journal.note(port, format!("patch {}", String::from_utf8_lossy(&bytes)));
+            next.run(Request::from_parts(parts, Body::from(bytes)))
+                .await
+        }
+    }))
+}
+
+/// Binds 127.0.0.1:`port`, waiting out a port still held by a closing socket.
+async fn bind(port: u16) -> TcpListener {
+    for _ in 0..100 {
+        if let Ok(listener) = TcpListener::bind(("127.0.0.1", port)).await {
+            return listener;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    panic!("soak: cannot listen on 127.0.0.1:{port} again");
+}
+
+/// Gives each instance a port it can come back to: below the range the kernel hands out
+/// to outgoing connections (which could otherwise take a killed instance's port), free now.
+fn assign_ports(sims: &mut [Sim], random: &mut Random) {
+    let ephemeral_low = std::fs::read_to_string("/proc/sys/net/ipv4/ip_local_port_range")
+        .ok()
+        .and_then(|text| text.split_whitespace().next()?.parse().ok())
+        .unwrap_or(32768u16);
+    let low = 10_000u16;
+    let span = usize::from(ephemeral_low.saturating_sub(low)).max(sims.len() * 2);
+    let mut taken = BTreeSet::new();
+    for sim in sims {
+        sim.port = loop {
+            let port = low + random.below(span) as u16;
+            if !taken.contains(&port) && std::net::TcpListener::bind(("127.0.0.1", port)).is_ok() {
+                break port;
+            }
+        };
+        taken.insert(sim.port);
+    }
+}
+
+/// Serves `app` until `stop`; then drops every open connection at once, as a killed
+/// process would (dropping the JoinSet aborts the connection tasks).
+async fn serve_until(listener: TcpListener, app: Router, stop: CancellationToken) {
+    let mut connections = tokio::task::JoinSet::new();
+    loop {
+        tokio::select! {
+            accepted = listener.accept() => {
+                let Ok((stream, _)) = accepted else { continue };
+                let service = TowerToHyperService::new(
+                    app.clone()
+                        .map_request(|request: Request<hyper::body::Incoming>| request.map(Body::new)),
+                );
+                connections.spawn(async move {
+                    let _ = Builder::new(TokioExecutor::new())
+                        .serve_connection(TokioIo::new(stream), service)
+                        .await;
+                });
+            }
+            Some(_) = connections.join_next(), if !connections.is_empty() => {}
+            () = stop.cancelled() => return,
+        }
+    }
+}
+
+/// What the registry uses, from its `/metrics`.
+#[derive(Debug, Clone, Copy)]
+struct Usage {
+    tasks: f64,
+    sockets: f64,
+    memory: f64,
+}
+
+async fn usage(client: &reqwest::Client, registry: &str) -> Usage {
+    let text = client
+        .get(format!("{registry}/metrics"))
+        .send()
+        .await
+        .and_then(|response| response.error_for_status())
+        .expect("the registry answers /metrics")
+        .text()
+        .await
+        .unwrap();
+    let gauge = |name: &str| {
+        text.lines()
+            .find_map(|line| line.strip_prefix(name)?.strip_prefix(' ')?.parse().ok())
+            .unwrap_or_else(|| panic!("/metrics has no {name}"))
+    };
+    Usage {
+        tasks: gauge("tokio_alive_tasks"),
+        sockets: gauge("process_open_sockets"),
+        memory: gauge("process_resident_memory_bytes"),
+    }
+}
+
+/// The URLs the registry lists as passing for `name`.
+async fn passing(client: &reqwest::Client, registry: &str, name: &str) -> Option<BTreeSet<String>> {
+    let instances: Vec<InstanceInfo> = client
+        .get(format!("{registry}/services/{name}"))
+        .send()
+        .await
+        .ok()?
+        .json()
+        .await
+        .ok()?;
+    Some(
+        instances
+            .into_iter()
+            .map(|info| info.registration.service_url)
+            .collect(),
+    )
+}
+
+/// Where the registry, the truth and the instances' views disagree; empty when they agree.
+async fn disagreements(
+    client: &reqwest::Client,
+    registry: &str,
+    sims: &[Sim],
+    journal: &Journal,
+) -> Vec<String> {
+    let mut listed = HashMap::new();
+    for s in 0..SERVICES {
+        let name = format!("Soak{s}");
+        let Some(urls) = passing(client, registry, &name).await else {
+            return vec!["the registry did not answer".into()];
+        };
+        listed.insert(name, urls);
+    }
+    let up = |url: &String| {
+        sims.iter()
+            .any(|sim| sim.url() == *url && sim.running.is_some())
+    };
+    let describe = |urls: Vec<&String>| {
+        urls.into_iter()
+            .map(|url| format!("{url} ({})", if up(url) { "up" } else { "down" }))
+            .collect::<Vec<_>>()
+            .join(", ")
+    };
+    let mut wrong = Vec::new();
+    for (name, urls) in &listed {
+        let truth: BTreeSet<String> = sims
+            .iter()
+            .filter(|sim| sim.name == *name && sim.running.is_some())
+            .map(Sim::url)
+            .collect();
+        if truth != *urls {
+            wrong.push(format!(
+                "the registry lists as passing {name} [{}], but up are [{}]",
+                describe(urls.iter().collect()),
+                describe(truth.iter().collect()),
+            ));
+        }
+    }
+    for sim in sims {
+        let Some(running) = &sim.running else {
+            continue;
+        };
+        for required in &sim.required {
+            let view: BTreeSet<String> = running
+                .instance
+                .providers()
+                .all(required)
+                .into_iter()
+                .collect();
+            let registry_view = &listed[required];
+            if view != *registry_view {
+                wrong.push(format!(
+                    "{} sees {} {required} instances, the registry lists {}; only in its view: [{}]; missing from it: [{}]; its last events:\n    {}",
+                    sim.url(),
+                    view.len(),
+                    registry_view.len(),
+                    describe(view.difference(registry_view).collect()),
+                    describe(registry_view.difference(&view).collect()),
+                    journal.of(sim.port),
+                ));
+            }
+        }
+    }
+    wrong
+}
+
+/// Waits until everything agrees; gives how long that took, or ends the run with what
+/// still disagrees after [`SETTLE`].
+async fn settle(
+    client: &reqwest::Client,
+    registry: &str,
+    sims: &[Sim],
+    journal: &Journal,
+) -> Duration {
+    let started = Instant::now();
+    loop {
+        let wrong = disagreements(client, registry, sims, journal).await;
+        if wrong.is_empty() {
+            return started.elapsed();
+        }
+        if started.elapsed() > SETTLE {
+            eprintln!(
+                "soak: FAILED: still {} disagreements after {SETTLE:?}:\n{}",
+                wrong.len(),
+                wrong.iter().take(5).cloned().collect::<Vec<_>>().join("\n")
+            );
+            std::process::exit(1);
+        }
+        tokio::time::sleep(Duration::from_millis(250)).await;
+    }
+}
+
+#[derive(Default, Debug)]
+struct Tally {
+    starts: usize,
+    deregistrations: usize,
+    kills: usize,
+}
+
+/// Random actions until `until`: start a down instance, or deregister or kill an up one
+/// (keeping at most [`MAX_DOWN`] down).
+async fn churn(
+    sims: &mut [Sim],
+    registry: &str,
+    journal: &Journal,
+    random: &mut Random,
+    until: Instant,
+    tally: &mut Tally,
+) {
+    let max_down = (sims.len() as f64 * MAX_DOWN) as usize;
+    while Instant::now() < until {
+        let i = random.below(sims.len());
+        let down = sims.iter().filter(|sim| sim.running.is_none()).count();
+        if sims[i].running.is_none() {
+            sims[i].start(registry, journal).await;
+            tally.starts += 1;
+        } else if down < max_down {
+            if random.below(2) == 0 {
+                sims[i].deregister(journal).await;
+                tally.deregistrations += 1;
+            } else {
+                sims[i].kill(journal).await;
+                tally.kills += 1;
+            }
+        }
+        tokio::time::sleep(ACTION_EVERY).await;
+    }
+}
+
+async fn all_up(sims: &mut [Sim], registry: &str, journal: &Journal) {
+    for sim in sims.iter_mut().filter(|sim| sim.running.is_none()) {
+        sim.start(registry, journal).await;
+    }
+}
+
+fn growth(from: f64, to: f64) -> f64 {
+    (to - from) / from.max(1.0)
+}
+
+pub async fn soak(args: &[String]) {
+    let settings = settings(args);
+    eprintln!(
+        "soak: {} instances for {} (seed {})",
+        settings.instances,
+        humantime::format_duration(settings.duration),
+        settings.seed
+    );
+    let port = free_port();
+    let registry = format!("http://127.0.0.1:{port}");
+    let _registry = Proc::start(
+        "registryservice",
+        &["--addr".to_owned(), format!("127.0.0.1:{port}")],
+    );
+    wait_up(&format!("{registry}/services")).await;
+    let client = reqwest::Client::builder()
+        .timeout(Duration::from_secs(10))
+        .build()
+        .unwrap();
+    let journal = Journal::default();
+    let mut random = Random(settings.seed);
+    let mut sims: Vec<Sim> = (0..settings.instances)
+        .map(|i| Sim {
+            name: format!("Soak{}", i % SERVICES),
+            required: vec![
+                format!("Soak{}", (i + 1) % SERVICES),
+                format!("Soak{}", (i + 4) % SERVICES),
+            ],
+            port: 0,
+            running: None,
+        })
+        .collect();
+    assign_ports(&mut sims, &mut random);
+    let started = Instant::now();
+    all_up(&mut sims, &registry, &journal).await;
+    let took = settle(&client, &registry, &sims, &journal).await;
+    eprintln!("soak: all {} up and agreeing after {took:.1?}", sims.len());
+
+    let mut tally = Tally::default();
+    let warm_up = started + (settings.duration / 5).max(WARM_UP_AT_LEAST);
+    churn(
+        &mut sims,
+        &registry,
+        &journal,
+        &mut random,
+        warm_up,
+        &mut tally,
+    )
+    .await;
+    all_up(&mut sims, &registry, &journal).await;
+    settle(&client, &registry, &sims, &journal).await;
+    let before = usage(&client, &registry).await;
+    eprintln!("soak: checkpoint after the warm-up: {before:?}");
+
+    let end = started + settings.duration;
+    let mut rounds = 0;
+    while Instant::now() < end {
+        // Stop the churn now and then, to check the views with instances down too.
+        let pause = (Instant::now() + settings.duration / 4).min(end);
+        churn(
+            &mut sims,
+            &registry,
+            &journal,
+            &mut random,
+            pause,
+            &mut tally,
+        )
+        .await;
+        let down = sims.iter().filter(|sim| sim.running.is_none()).count();
+        let took = settle(&client, &registry, &sims, &journal).await;
+        rounds += 1;
+        eprintln!("soak: round {rounds}: {down} down, all views agree after {took:.1?}; {tally:?}");
+    }
+    all_up(&mut sims, &registry, &journal).await;
+    let took = settle(&client, &registry, &sims, &journal).await;
+    let after = usage(&client, &registry).await;
+    eprintln!("soak: all up and agreeing after {took:.1?}; at the end: {after:?}");
+
+    let mut failed = Vec::new();
+    for (what, from, to) in [
+        ("tokio tasks", before.tasks, after.tasks),
+        ("open sockets", before.sockets, after.sockets),
+        ("resident memory", before.memory, after.memory),
+    ] {
+        let grew = growth(from, to);
+        eprintln!("soak: {what}: {from} -> {to} ({:+.1}%)", grew * 100.0);
+        if grew > MAX_GROWTH {
+            failed.push(format!("{what} grew {:.1}%", grew * 100.0));
+        }
+    }
+    for sim in &mut sims {
+        sim.deregister(&journal).await;
+    }
+    if !failed.is_empty() {
+        eprintln!("soak: FAILED: {}", failed.join("; "));
+        std::process::exit(1);
+    }
+    println!(
+        "soak: passed: {} instances for {}: {} starts, {} deregistrations, {} kills; every view agreed after each of {rounds} rounds",
+        settings.instances,
+        humantime::format_duration(Duration::from_secs(started.elapsed().as_secs())),
+        tally.starts,
+        tally.deregistrations,
+        tally.kills
+    );
+}
