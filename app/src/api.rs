@@ -54,17 +54,21 @@ pub async fn get_student(id: i64) -> Result<Option<Student>, ServerFnError> {
     }
 }
 
-/// Adds a grade from the "Add a Grade" form. Without JavaScript (a plain form post) it
-/// answers with a redirect back to the student's page, carrying a refusal in the query.
+/// Adds a grade from the "Add a Grade" form (`csrf`: see [`crate::teacher`]). Without
+/// JavaScript (a plain form post) it answers with a redirect back to the student's page,
+/// carrying a refusal in the query, or to the login page if a login is needed.
 #[server]
 pub async fn add_grade(
     student_id: i64,
     title: String,
     kind: String,
     score: String,
+    csrf: String,
 ) -> Result<GradeOutcome, ServerFnError> {
     use crate::backend::{GRADING, Target, backend, reason};
     use crate::wire::grading::GradeType;
+
+    authorized(&csrf, &format!("/students/{student_id}"))?;
 
     let outcome = 'outcome: {
         let Some(kind) = GradeType::parse(kind.trim()) else {
@@ -131,9 +135,65 @@ pub async fn add_grade(
     Ok(outcome)
 }
 
+/// Deletes one of a student's grades (`csrf`: see [`crate::teacher`]). Without
+/// JavaScript it answers with a redirect back to the student's page.
+#[server]
+pub async fn delete_grade(
+    student_id: i64,
+    grade_id: i64,
+    csrf: String,
+) -> Result<(), ServerFnError> {
+    use crate::backend::{GRADING, Target, backend, reason};
+
+    let page = format!("/students/{student_id}");
+    authorized(&csrf, &page)?;
+    let deleted = async {
+        let reply = backend()?
+            .send(
+                Target::Service(GRADING),
+                http::Method::DELETE,
+                format!("/students/{student_id}/grades/{grade_id}"),
+                None,
+            )
+            .await
+            .map_err(ServerFnError::new)?;
+        match reply.status {
+            // Already gone is as good as deleted.
+            204 | 404 => Ok(()),
+            status => Err(ServerFnError::new(format!(
+                "{GRADING} answered {status}: {}",
+                reason(&reply.body)
+            ))),
+        }
+    }
+    .await;
+    if plain_form_post() {
+        match &deleted {
+            Ok(()) => leptos_axum::redirect(&page),
+            // Shown by the page as the form's error.
+            Err(err) => leptos_axum::redirect(&format!(
+                "{page}?field=&error={}#add-grade",
+                crate::format::url_encode(&crate::format::server_error(err))
+            )),
+        }
+    }
+    deleted
+}
+
+/// Whether the current request may change grades; a plain form post that may not is
+/// sent to the login page, to come back to `page`.
+#[cfg(feature = "ssr")]
+fn authorized(csrf: &str, page: &str) -> Result<(), ServerFnError> {
+    let result = crate::teacher::server_side::authorize(csrf);
+    if result.is_err() && plain_form_post() {
+        leptos_axum::redirect(&format!("/login?next={}", crate::format::url_encode(page)));
+    }
+    result
+}
+
 /// Whether the current request is a form posted by a browser without JavaScript.
 #[cfg(feature = "ssr")]
-fn plain_form_post() -> bool {
+pub(crate) fn plain_form_post() -> bool {
     use_context::<http::request::Parts>().is_some_and(|parts| {
         parts
             .headers

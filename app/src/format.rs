@@ -64,9 +64,42 @@ pub fn epoch_millis(time: &str) -> Option<f64> {
     Some(((days * 24 + hour) * 60 + minute) as f64 * 60_000.0 + seconds * 1000.0)
 }
 
+/// `text` safe to place in HTML text or a quoted attribute.
+pub fn html_escape(text: &str) -> String {
+    let mut escaped = String::with_capacity(text.len());
+    for c in text.chars() {
+        match c {
+            '&' => escaped.push_str("&amp;"),
+            '<' => escaped.push_str("&lt;"),
+            '>' => escaped.push_str("&gt;"),
+            '"' => escaped.push_str("&quot;"),
+            '\'' => escaped.push_str("&#39;"),
+            c => escaped.push(c),
+        }
+    }
+    escaped
+}
+
+/// A server function's error as a sentence for the page, without Leptos' prefix.
+pub fn server_error(error: &impl std::fmt::Display) -> String {
+    error
+        .to_string()
+        .trim_start_matches("error running server function: ")
+        .to_owned()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn html_escape_leaves_no_markup() {
+        assert_eq!(
+            html_escape(r#"<b a="1" b='2'>&</b>"#),
+            "&lt;b a=&quot;1&quot; b=&#39;2&#39;&gt;&amp;&lt;/b&gt;"
+        );
+        assert_eq!(html_escape("Quiz 1 – ü"), "Quiz 1 – ü");
+    }
 
     #[test]
     fn numbers_and_ages_read_well() {

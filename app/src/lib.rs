@@ -12,6 +12,7 @@ pub mod format;
 pub mod layout;
 pub mod live;
 pub mod pages;
+pub mod teacher;
 pub mod unavailable;
 pub mod wire;
 
@@ -64,6 +65,7 @@ pub fn App() -> impl IntoView {
                     <Route path=path!("/students/:id") view=pages::student::StudentPage ssr=SsrMode::Async/>
                     <Route path=path!("/registry") view=pages::registry::RegistryPage ssr=SsrMode::Async/>
                     <Route path=path!("/logs") view=pages::logs::LogsPage ssr=SsrMode::Async/>
+                    <Route path=path!("/login") view=pages::login::LoginPage/>
                 </Routes>
             </layout::Layout>
         </Router>

@@ -24,9 +24,7 @@ pub fn Unavailable(
             on_cleanup(move || handle.clear());
         }
     });
-    let error = error
-        .trim_start_matches("error running server function: ")
-        .to_owned();
+    let error = crate::format::server_error(&error);
     view! {
         <div class="notice notice-error" role="alert">
             <h2>{format!("The {what} is unavailable")}</h2>

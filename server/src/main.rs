@@ -9,13 +9,16 @@ use std::{net::SocketAddr, process::ExitCode, sync::Arc};
 
 use clap::Parser;
 use server::{
+    access::{ReadsArgs, TokenArgs},
     grading::{self, GradingConfig, GradingService},
     logs::{self, LogConfig, LogService},
     portal::{self, PortalBackend},
     registry::{self, Registry, RegistryConfig},
     request_limits::HttpLimits,
     runtime::{self, Instance, InstanceSpec, RegistryClient, Watchdog, log_shipper::LogShipper},
-    serve, site, telemetry,
+    serve, site,
+    teacher_login::{self, TeacherArgs, TeacherLogins},
+    telemetry,
 };
 use tokio_util::sync::CancellationToken;
 
@@ -45,6 +48,15 @@ struct Args {
 
     #[command(flatten)]
     http: HttpLimits,
+
+    #[command(flatten)]
+    token: TokenArgs,
+
+    #[command(flatten)]
+    reads: ReadsArgs,
+
+    #[command(flatten)]
+    teacher: TeacherArgs,
 }
 
 const PROGRAM: &str = "server";
@@ -54,10 +66,12 @@ const GRADING_PREFIX: &str = "/grading";
 
 #[tokio::main]
 async fn main() -> ExitCode {
+    let args = Args::parse();
+    if args.teacher.hash_teacher_password {
+        return teacher_login::print_hash_of_stdin(PROGRAM);
+    }
     let shipper = telemetry::init_shipping("GradingService", Some("server::grading"));
-    run(Args::parse(), shipper)
-        .await
-        .unwrap_or_else(|code| code)
+    run(args, shipper).await.unwrap_or_else(|code| code)
 }
 
 async fn run(args: Args, shipper: Arc<LogShipper>) -> Result<ExitCode, ExitCode> {
@@ -71,6 +85,10 @@ async fn run(args: Args, shipper: Arc<LogShipper>) -> Result<ExitCode, ExitCode>
         return Err(ExitCode::from(2));
     }
 
+    let teachers = TeacherLogins::new(&args.teacher).map_err(|err| {
+        eprintln!("{PROGRAM}: {err}");
+        ExitCode::from(2)
+    })?;
     let shutdown = CancellationToken::new();
     let log =
         LogService::start(&args.log, shutdown.clone()).map_err(|err| serve::fail(PROGRAM, err))?;
@@ -79,8 +97,9 @@ async fn run(args: Args, shipper: Arc<LogShipper>) -> Result<ExitCode, ExitCode>
         .map_err(|err| serve::fail(PROGRAM, err))?;
     let listener = serve::bind(PROGRAM, args.addr).await?;
 
-    let registry = Registry::start(&args.registry, shutdown.clone());
-    let own_registry = RegistryClient::new(&public_url);
+    let token = args.token.token();
+    let registry = Registry::start(&args.registry, token, shutdown.clone());
+    let own_registry = RegistryClient::with_token(&public_url, token);
     let grading_url = format!("{public_url}{GRADING_PREFIX}");
     let log_instance = Instance::new(
         InstanceSpec::hosted("LogService", &[], &public_url, &public_url),
@@ -107,18 +126,29 @@ async fn run(args: Args, shipper: Arc<LogShipper>) -> Result<ExitCode, ExitCode>
     let backend = PortalBackend::new(
         portal_instance.providers().clone(),
         &public_url,
+        token,
         shutdown.clone(),
     );
     tokio::spawn(shipper.run(
         "GradingService".into(),
         grading_instance.providers().clone(),
+        token.map(str::to_owned),
         shutdown.clone(),
     ));
     let instances = vec![log_instance, grading_instance, portal_instance];
-    let app = registry::router(registry)
-        .merge(logs::router(log))
-        .nest(GRADING_PREFIX, grading::router(grading))
-        .merge(portal::router(backend, args.site.leptos_options(args.addr)));
+    let access = args.token.access(&args.reads);
+    let app = access
+        .guard(registry::router(registry), "registry")
+        .merge(access.guard(logs::router(log), "log"))
+        .nest(
+            GRADING_PREFIX,
+            access.guard(grading::router(grading), "grades"),
+        )
+        .merge(portal::router(
+            backend,
+            teachers,
+            args.site.leptos_options(args.addr),
+        ));
 
     tracing::info!("serving on {public_url}");
     Ok(runtime::serve(PROGRAM, listener, app, &args.http, instances, shutdown).await)

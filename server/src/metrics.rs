@@ -1,29 +1,63 @@
 //! The process's metrics, in Prometheus text on `GET /metrics`: every binary serves them,
-//! through [`crate::serve`]. One registry a process ([`global`]); each service adds what
-//! it counts, and what the process itself uses (tokio tasks, open sockets, memory) is read
-//! at each scrape.
+//! through [`crate::serve`]. One set a process ([`global`]), counted where the work is
+//! done; a service whose figures live in its own state (the registry's instances by
+//! service and status) adds a collector, and what the process itself uses (tokio tasks,
+//! open sockets, memory) is read at each scrape.
+//!
+//! | metric | what |
+//! | --- | --- |
+//! | `http_requests_total{route,method,status}` | requests answered, by matched route |
+//! | `registry_instances{service,status}` | registered instances (registry) |
+//! | `registry_heartbeat_seconds` | heartbeat round trips, a histogram (registry) |
+//! | `registry_patches_sent_total`, `registry_patches_failed_total` | patch deliveries (registry) |
+//! | `log_records_written_total` | records stored (log service) |
+//! | `log_records_dropped_total` | records the log shipper dropped, its buffer full (every service) |
+//! | `tokio_alive_tasks`, `process_*` | what the process uses |
 
 use std::sync::{Mutex, OnceLock};
 
 use axum::{
     Router,
+    extract::{MatchedPath, Request},
     http::{HeaderValue, header},
+    middleware::Next,
     response::{IntoResponse, Response},
     routing::get,
 };
 use prometheus_client::{
     collector::Collector,
-    encoding::{DescriptorEncoder, EncodeMetric},
-    metrics::gauge::ConstGauge,
+    encoding::{DescriptorEncoder, EncodeLabelSet, EncodeMetric},
+    metrics::{
+        counter::Counter,
+        family::Family,
+        gauge::ConstGauge,
+        histogram::{Histogram, exponential_buckets},
+    },
     registry::Registry,
 };
 
 /// The content type of Prometheus' text format.
 pub const CONTENT_TYPE: &str = "text/plain; version=0.0.4; charset=utf-8";
 
+/// The labels of `http_requests_total`.
+#[derive(Debug, Clone, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct RequestLabels {
+    /// The route's pattern (`/students/{id}`), so ids do not make new series; `unmatched`
+    /// for requests no route took.
+    pub route: String,
+    pub method: String,
+    pub status: u16,
+}
+
 /// The metrics of this process.
 pub struct Metrics {
     registry: Mutex<Registry>,
+    pub http_requests: Family<RequestLabels, Counter>,
+    pub heartbeat_seconds: Histogram,
+    pub patches_sent: Counter,
+    pub patches_failed: Counter,
+    pub log_records_written: Counter,
+    pub log_records_dropped: Counter,
 }
 
 /// This process's metrics.
@@ -34,11 +68,51 @@ pub fn global() -> &'static Metrics {
 
 impl Metrics {
     fn new() -> Metrics {
-        let mut registry = Registry::default();
-        registry.register_collector(Box::new(ProcessCollector));
-        Metrics {
-            registry: Mutex::new(registry),
+        let metrics = Metrics {
+            registry: Mutex::new(Registry::default()),
+            http_requests: Family::default(),
+            // 1 ms to about 2 s.
+            heartbeat_seconds: Histogram::new(exponential_buckets(0.001, 2.0, 12)),
+            patches_sent: Counter::default(),
+            patches_failed: Counter::default(),
+            log_records_written: Counter::default(),
+            log_records_dropped: Counter::default(),
+        };
+        {
+            let mut registry = metrics.registry.lock().unwrap();
+            registry.register(
+                "http_requests",
+                "HTTP requests answered, by route, method and status",
+                metrics.http_requests.clone(),
+            );
+            registry.register(
+                "registry_heartbeat_seconds",
+                "Heartbeat round trips, in seconds",
+                metrics.heartbeat_seconds.clone(),
+            );
+            registry.register(
+                "registry_patches_sent",
+                "Patches delivered to dependents",
+                metrics.patches_sent.clone(),
+            );
+            registry.register(
+                "registry_patches_failed",
+                "Patches that could not be delivered, after their retries",
+                metrics.patches_failed.clone(),
+            );
+            registry.register(
+                "log_records_written",
+                "Log records stored by the log service",
+                metrics.log_records_written.clone(),
+            );
+            registry.register(
+                "log_records_dropped",
+                "Log records the log shipper dropped because its buffer was full",
+                metrics.log_records_dropped.clone(),
+            );
+            registry.register_collector(Box::new(ProcessCollector));
         }
+        metrics
     }
 
     /// Adds metrics that are read at each scrape.
@@ -61,6 +135,32 @@ impl Metrics {
 /// `GET /metrics`.
 pub fn router() -> Router {
     Router::new().route("/metrics", get(serve_metrics))
+}
+
+/// Middleware counting every request into `http_requests_total`.
+pub async fn count_requests(request: Request, next: Next) -> Response {
+    let route = request
+        .extensions()
+        .get::<MatchedPath>()
+        .map_or("unmatched", MatchedPath::as_str)
+        .to_owned();
+    // Only the methods a client of ours uses get their own series; any other word a client
+    // makes up would otherwise add one.
+    let method = match request.method().as_str() {
+        known @ ("GET" | "POST" | "PUT" | "DELETE" | "PATCH" | "HEAD" | "OPTIONS") => known,
+        _ => "other",
+    }
+    .to_owned();
+    let response = next.run(request).await;
+    global()
+        .http_requests
+        .get_or_create(&RequestLabels {
+            route,
+            method,
+            status: response.status().as_u16(),
+        })
+        .inc();
+    response
 }
 
 async fn serve_metrics() -> Response {

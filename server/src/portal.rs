@@ -40,18 +40,22 @@ pub struct PortalBackend {
 }
 
 impl PortalBackend {
-    /// A backend finding services through `providers` and the registry at `registry_base`.
+    /// A backend finding services through `providers` and the registry at `registry_base`,
+    /// sending `token` (see [`crate::access`]) on every call.
     pub fn new(
         providers: Arc<Providers>,
         registry_base: &str,
+        token: Option<&str>,
         shutdown: CancellationToken,
     ) -> Arc<PortalBackend> {
         let calls = reqwest::Client::builder()
             .timeout(CALL_TIMEOUT)
+            .default_headers(crate::access::client_headers(token))
             .redirect(reqwest::redirect::Policy::none())
             .build()
             .expect("the HTTP client's settings are valid");
         let streams = reqwest::Client::builder()
+            .default_headers(crate::access::client_headers(token))
             .connect_timeout(Duration::from_secs(3))
             .read_timeout(Duration::from_secs(60))
             .redirect(reqwest::redirect::Policy::none())
@@ -163,14 +167,21 @@ impl ServiceClient for PortalBackend {
 }
 
 /// The portal: its pages, server functions and static files, and its live streams.
-pub fn router(backend: Arc<PortalBackend>, options: LeptosOptions) -> Router {
+/// `teachers` decides who may change grades.
+pub fn router(
+    backend: Arc<PortalBackend>,
+    teachers: crate::teacher_login::TeacherLogins,
+    options: LeptosOptions,
+) -> Router {
     let context: app::backend::Backend = backend.clone();
+    let teachers: app::teacher::server_side::Teachers = Arc::new(teachers);
     let streams = Router::new()
         .route("/portal/events/registry", get(registry_events))
         .route("/portal/events/logs", get(log_events))
         .with_state(backend);
     streams.merge(site::router(options, move || {
-        provide_context(context.clone())
+        provide_context(context.clone());
+        provide_context(teachers.clone());
     }))
 }
 

@@ -43,7 +43,8 @@ pub async fn bind(program: &str, addr: SocketAddr) -> Result<TcpListener, ExitCo
     })
 }
 
-/// Serves `app` and `GET /metrics`, behind `limits`, until `stop` completes (usually
+/// Serves `app`, `GET /metrics` and `GET /healthz`, behind `limits`, counting and logging
+/// each request, until `stop` completes (usually
 /// [`crate::shutdown::signal`], perhaps followed by deregistering); then cancels `shutdown`
 /// (which ends background tasks and long-lived streams), stops accepting and waits for
 /// requests in flight, at most [`DRAIN_TIMEOUT`].
@@ -55,7 +56,14 @@ pub async fn run(
     stop: impl Future<Output = ()> + Send + 'static,
     shutdown: CancellationToken,
 ) -> ExitCode {
-    let app = limits.apply(app.merge(crate::metrics::router()));
+    // Outermost last: every request, refused by the limits or not, is counted and logged.
+    let app = limits
+        .apply(
+            app.merge(crate::metrics::router())
+                .merge(crate::health::router()),
+        )
+        .layer(axum::middleware::from_fn(crate::metrics::count_requests))
+        .layer(crate::telemetry::request_log());
     let mut builder = Builder::new(TokioExecutor::new());
     builder
         .http1()

@@ -3,6 +3,10 @@
 //! [`ShipLayer`] as well. `RUST_LOG` filters only what reaches stderr: the shipping layer
 //! has its own level, so a quiet terminal never hides a service's changes from the log
 //! service.
+//!
+//! [`request_log`] gives each binary one line per request (method, path, status,
+//! latency), through tower-http, at INFO: `RUST_LOG=info,tower_http=warn` silences them.
+//! They are never shipped (see the shipper's quiet targets).
 
 use std::io::IsTerminal;
 
@@ -10,7 +14,37 @@ use tracing_subscriber::{EnvFilter, filter::LevelFilter, fmt, prelude::*};
 
 use std::sync::Arc;
 
+use tower_http::{
+    LatencyUnit,
+    classify::{ServerErrorsAsFailures, SharedClassifier},
+    trace::{DefaultMakeSpan, DefaultOnResponse, TraceLayer},
+};
+
 use crate::runtime::log_shipper::{LogShipper, ShipLayer};
+
+/// The request log: a span with the method and URI around each request, and one event
+/// with the status and latency when its answer is ready.
+pub fn request_log() -> TraceLayer<
+    SharedClassifier<ServerErrorsAsFailures>,
+    DefaultMakeSpan,
+    (),
+    DefaultOnResponse,
+    (),
+    (),
+    (),
+> {
+    TraceLayer::new_for_http()
+        .make_span_with(DefaultMakeSpan::new().level(tracing::Level::INFO))
+        .on_request(())
+        .on_response(
+            DefaultOnResponse::new()
+                .level(tracing::Level::INFO)
+                .latency_unit(LatencyUnit::Micros),
+        )
+        .on_body_chunk(())
+        .on_eos(())
+        .on_failure(())
+}
 
 /// Log records a service keeps while its log service is away.
 pub const SHIPPING_BUFFER: usize = 10_000;

@@ -64,6 +64,7 @@ async fn records_wait_for_a_log_service_then_arrive_with_the_service_prefix() {
     tokio::spawn(shipper.clone().run(
         "Grading".into(),
         providers.clone(),
+        None,
         CancellationToken::new(),
     ));
 
@@ -135,7 +136,7 @@ async fn a_full_buffer_drops_the_oldest_and_reports_the_count() {
     tokio::spawn(
         shipper
             .clone()
-            .run("Grading".into(), providers, CancellationToken::new()),
+            .run("Grading".into(), providers, None, CancellationToken::new()),
     );
     let started = std::time::Instant::now();
     while records(&url).await.len() < 4 {

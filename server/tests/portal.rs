@@ -14,6 +14,7 @@ use server::{
     portal::{self, PortalBackend},
     runtime::Providers,
     site::SiteArgs,
+    teacher_login::{TeacherArgs, TeacherLogins},
 };
 use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
@@ -79,14 +80,21 @@ impl TestPortal {
             added,
             removed: vec![],
         });
-        let backend = PortalBackend::new(providers, &registry.url, CancellationToken::new());
+        let backend = PortalBackend::new(providers, &registry.url, None, CancellationToken::new());
         let site = SiteArgs {
             site_root: dir.join("site").display().to_string(),
             output_name: app::OUTPUT_NAME.into(),
             reload_port: 3001,
         };
+        let teachers = TeacherLogins::new(&TeacherArgs {
+            teacher_password_hash: None,
+            teacher_session: Duration::from_secs(60),
+            hash_teacher_password: false,
+        })
+        .unwrap();
         let url = serve(portal::router(
             backend,
+            teachers,
             site.leptos_options("127.0.0.1:3000".parse().unwrap()),
         ))
         .await;
@@ -116,11 +124,15 @@ fn no_redirects() -> reqwest::Client {
         .unwrap()
 }
 
-/// The `action` of the page's grade form: the add_grade server function's URL.
+/// The `action` of the page's "Add a Grade" form: the add_grade server function's URL.
 fn form_action(html: &str) -> String {
-    let form = &html[html.find("<form").expect("a form")..];
-    let start = form.find("action=\"").unwrap() + 8;
-    form[start..start + form[start..].find('"').unwrap()].to_owned()
+    let tag = html
+        .match_indices("<form")
+        .map(|(at, _)| &html[at..at + html[at..].find('>').unwrap()])
+        .find(|tag| tag.contains("grade-form"))
+        .expect("the grade form");
+    let start = tag.find("action=\"").unwrap() + 8;
+    tag[start..start + tag[start..].find('"').unwrap()].to_owned()
 }
 
 #[tokio::test]
@@ -245,6 +257,7 @@ async fn a_form_posted_without_javascript_adds_the_grade_and_comes_back() {
         ("title", "Oral test"),
         ("kind", "Test"),
         ("score", "71.5"),
+        ("csrf", ""),
     ])
     .await;
     assert!(response.status().is_redirection(), "{}", response.status());
@@ -261,6 +274,7 @@ async fn a_form_posted_without_javascript_adds_the_grade_and_comes_back() {
         ("title", "   "),
         ("kind", "Quiz"),
         ("score", "50"),
+        ("csrf", ""),
     ])
     .await;
     let location = response.headers()["location"].to_str().unwrap().to_owned();
@@ -286,6 +300,7 @@ async fn a_form_posted_without_javascript_adds_the_grade_and_comes_back() {
         ("title", "Quiz"),
         ("kind", "Quiz"),
         ("score", "120"),
+        ("csrf", ""),
     ])
     .await;
     assert!(
@@ -299,6 +314,7 @@ async fn a_form_posted_without_javascript_adds_the_grade_and_comes_back() {
         ("title", "Quiz"),
         ("kind", "Essay"),
         ("score", "20"),
+        ("csrf", ""),
     ])
     .await;
     assert!(

@@ -4,7 +4,7 @@
 //! page follows the log service's live stream (through `/portal/events/logs`) and puts
 //! each new matching record on top.
 
-use leptos::prelude::*;
+use leptos::{either::Either, prelude::*};
 use leptos_meta::Title;
 use leptos_router::{components::Form, hooks::use_query_map};
 
@@ -41,11 +41,10 @@ pub fn LogsPage() -> impl IntoView {
         <Suspense fallback=|| view! { <p>"Loading records…"</p> }>
             {move || Suspend::new(async move {
                 match records.await {
-                    Err(err) => view! {
+                    Err(err) => Either::Left(view! {
                         <Unavailable what="log service" error=err.to_string() retry=move || records.refetch()/>
-                    }
-                    .into_any(),
-                    Ok(list) => view! { <LiveLogs initial=list service=service() text=text()/> }.into_any(),
+                    }),
+                    Ok(list) => Either::Right(view! { <LiveLogs initial=list service=service() text=text()/> }),
                 }
             })}
         </Suspense>
@@ -83,9 +82,9 @@ fn LiveLogs(initial: Vec<LogRecord>, service: String, text: String) -> impl Into
         {move || {
             let list = records.get();
             if list.is_empty() {
-                return view! { <p class="empty">"No log records match."</p> }.into_any();
+                return Either::Left(view! { <p class="empty">"No log records match."</p> });
             }
-            view! {
+            Either::Right(view! {
                 <div class="table-scroll">
                     <table class="data logs">
                         <thead>
@@ -109,8 +108,7 @@ fn LiveLogs(initial: Vec<LogRecord>, service: String, text: String) -> impl Into
                         </tbody>
                     </table>
                 </div>
-            }
-            .into_any()
+            })
         }}
     }
 }

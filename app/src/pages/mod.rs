@@ -1,5 +1,6 @@
 //! One module a page.
 
+pub mod login;
 pub mod logs;
 pub mod not_found;
 pub mod registry;

@@ -6,7 +6,7 @@
 
 use std::collections::BTreeMap;
 
-use leptos::prelude::*;
+use leptos::{either::Either, prelude::*};
 use leptos_meta::Title;
 
 use crate::{
@@ -103,9 +103,9 @@ fn LiveRegistry(instances: Vec<InstanceInfo>, problem: Option<String>) -> impl I
         {move || {
             let list = sorted();
             if list.is_empty() {
-                return view! { <p class="empty">"No instances are registered."</p> }.into_any();
+                return Either::Left(view! { <p class="empty">"No instances are registered."</p> });
             }
-            view! {
+            Either::Right(view! {
                 <div class="table-scroll">
                     <table class="data registry">
                         <thead>
@@ -125,8 +125,7 @@ fn LiveRegistry(instances: Vec<InstanceInfo>, problem: Option<String>) -> impl I
                         </tbody>
                     </table>
                 </div>
-            }
-            .into_any()
+            })
         }}
     }
 }

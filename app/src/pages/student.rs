@@ -1,10 +1,20 @@
-//! `/students/{id}`: one student's grades and the "Add a Grade" form.
+//! `/students/{id}`: one student's grades, the "Add a Grade" form and a delete button
+//! a grade.
 //!
-//! The form is a Leptos `ActionForm`: hydrated, it submits without a reload, refreshes
-//! the grades and shows a refusal beside the field at fault; without JavaScript it is a
-//! plain form post, answered with a redirect back here (the refusal in the query string).
+//! The "Add a Grade" form is a Leptos `ActionForm`: hydrated, it submits without a
+//! reload, refreshes the grades and shows a refusal beside the field at fault; without
+//! JavaScript it is a plain form post, answered with a redirect back here (a refusal in
+//! the query string). The delete buttons and the login bar are plain forms and links,
+//! written as HTML strings: they need no code in the browser, which keeps the WASM small
+//! (each hydrated view costs kilobytes). When changing grades needs a login
+//! ([`crate::teacher`]), the forms are shown only to the logged-in teacher, each carrying
+//! the session's CSRF token; others see a link to log in.
 
-use leptos::prelude::*;
+use leptos::{
+    either::{Either, EitherOf3},
+    prelude::*,
+    server_fn::ServerFn,
+};
 use leptos_meta::Title;
 use leptos_router::{
     components::A,
@@ -12,9 +22,10 @@ use leptos_router::{
 };
 
 use crate::{
-    api::{AddGrade, GradeOutcome, get_student},
-    format,
+    api::{AddGrade, DeleteGrade, GradeOutcome, get_student},
+    format::{self, html_escape},
     pages::not_found::NotFound,
+    teacher::{LogOut, TeacherStatus, get_teacher_status},
     unavailable::Unavailable,
     wire::grading::{GradeType, Student},
 };
@@ -38,18 +49,25 @@ pub fn StudentPage() -> impl IntoView {
             }
         },
     );
+    let teacher = Resource::new(|| (), |()| get_teacher_status());
     view! {
         <Suspense fallback=|| view! { <p>"Loading…"</p> }>
             {move || Suspend::new(async move {
                 match student.await {
-                    Err(err) => view! {
+                    Err(err) => EitherOf3::A(view! {
                         <Title text="Student"/>
                         <h1>"Student"</h1>
                         <Unavailable what="grading service" error=err.to_string() retry=move || student.refetch()/>
+                    }),
+                    Ok(None) => EitherOf3::B(view! { <NotFound/> }),
+                    Ok(Some(student)) => {
+                        // Without an answer about the login, the forms stay hidden.
+                        let teacher = teacher.await.unwrap_or(TeacherStatus {
+                            required: true,
+                            csrf: None,
+                        });
+                        EitherOf3::C(view! { <StudentView student teacher add/> })
                     }
-                    .into_any(),
-                    Ok(None) => view! { <NotFound/> }.into_any(),
-                    Ok(Some(student)) => view! { <StudentView student add/> }.into_any(),
                 }
             })}
         </Suspense>
@@ -57,19 +75,29 @@ pub fn StudentPage() -> impl IntoView {
 }
 
 #[component]
-fn StudentView(student: Student, add: ServerAction<AddGrade>) -> impl IntoView {
+fn StudentView(
+    student: Student,
+    teacher: TeacherStatus,
+    add: ServerAction<AddGrade>,
+) -> impl IntoView {
     let name = format!("{}, {}", student.last_name, student.first_name);
     let average = student.average.map(format::percent);
     let grades = student.grades;
+    let student_id = student.id;
+    let csrf = teacher.csrf.clone().unwrap_or_default();
+    let may_change = teacher.may_change();
+    let bar = teacher_bar(&teacher, &format!("/students/{student_id}"));
     view! {
         <Title text=name.clone()/>
         <p class="breadcrumb"><A href="/students">"Grade Book"</A></p>
+        <div class="teacher-bar" inner_html=bar></div>
         <h1>{name}</h1>
         {average.map(|average| view! { <p class="lede">"Average: " <strong>{average}</strong></p> })}
         <h2>"Grades"</h2>
         {if grades.is_empty() {
-            view! { <p class="empty">"No grades available"</p> }.into_any()
+            Either::Left(view! { <p class="empty">"No grades available"</p> })
         } else {
+            Either::Right(
             view! {
                 <table class="data">
                     <thead>
@@ -77,32 +105,73 @@ fn StudentView(student: Student, add: ServerAction<AddGrade>) -> impl IntoView {
                             <th scope="col">"Title"</th>
                             <th scope="col">"Type"</th>
                             <th scope="col" class="number">"Score"</th>
+                            <th scope="col" hidden=!may_change><span class="visually-hidden">"Delete"</span></th>
                         </tr>
                     </thead>
                     <tbody>
                         {grades
                             .into_iter()
                             .map(|grade| {
+                                let delete = if may_change {
+                                    delete_form(student_id, grade.id, &grade.title, &csrf)
+                                } else {
+                                    String::new()
+                                };
                                 view! {
                                     <tr>
                                         <td>{grade.title}</td>
                                         <td>{grade.kind.as_str()}</td>
                                         <td class="number">{format::score(grade.score)}</td>
+                                        <td hidden=!may_change inner_html=delete></td>
                                     </tr>
                                 }
                             })
                             .collect_view()}
                     </tbody>
                 </table>
-            }
-            .into_any()
+            })
         }}
-        <AddGradeForm student_id=student.id add/>
+        <AddGradeForm student_id add csrf=csrf.clone() shown=may_change/>
     }
 }
 
+/// The login bar: "Logged in as the teacher" with a button to log out, or a link to log
+/// in; empty when no login is needed. Plain HTML (see the module's notes).
+fn teacher_bar(teacher: &TeacherStatus, page: &str) -> String {
+    if teacher.logged_in() {
+        format!(
+            r#"<span>Logged in as the teacher.</span><form method="post" action="{}" class="log-out"><input type="hidden" name="csrf" value="{}"/><button type="submit" class="link-button">Log out</button></form>"#,
+            LogOut::PATH,
+            html_escape(teacher.csrf.as_deref().unwrap_or_default())
+        )
+    } else if teacher.required {
+        format!(
+            r#"<a href="/login?next={}">Log in</a> as the teacher to add or delete grades."#,
+            html_escape(&format::url_encode(page))
+        )
+    } else {
+        String::new()
+    }
+}
+
+/// A grade's delete button: a plain form post, answered with a redirect back here.
+fn delete_form(student_id: i64, grade_id: i64, title: &str, csrf: &str) -> String {
+    format!(
+        r#"<form method="post" action="{}" class="delete-grade"><input type="hidden" name="student_id" value="{student_id}"/><input type="hidden" name="grade_id" value="{grade_id}"/><input type="hidden" name="csrf" value="{}"/><button type="submit" class="link-button" aria-label="Delete {}">Delete</button></form>"#,
+        DeleteGrade::PATH,
+        html_escape(csrf),
+        html_escape(title)
+    )
+}
+
 #[component]
-fn AddGradeForm(student_id: i64, add: ServerAction<AddGrade>) -> impl IntoView {
+fn AddGradeForm(
+    student_id: i64,
+    add: ServerAction<AddGrade>,
+    csrf: String,
+    /// Whether the visitor may add grades (else the form is hidden).
+    shown: bool,
+) -> impl IntoView {
     let query = use_query_map();
     // The refusal to show beside `field`: the last submission's (hydrated), or the one a
     // plain form post was redirected back with.
@@ -125,11 +194,7 @@ fn AddGradeForm(student_id: i64, add: ServerAction<AddGrade>) -> impl IntoView {
             field: None,
             reason,
         })) => Some(reason),
-        Some(Err(err)) => Some(
-            err.to_string()
-                .trim_start_matches("error running server function: ")
-                .to_owned(),
-        ),
+        Some(Err(err)) => Some(format::server_error(&err)),
         Some(_) => None,
         None => query.with(|q| {
             q.get("field")
@@ -157,10 +222,11 @@ fn AddGradeForm(student_id: i64, add: ServerAction<AddGrade>) -> impl IntoView {
         }
     };
     view! {
-        <section aria-labelledby="add-grade-heading" id="add-grade">
+        <section aria-labelledby="add-grade-heading" id="add-grade" hidden=!shown>
             <h2 id="add-grade-heading">"Add a Grade"</h2>
             <ActionForm action=add attr:class="grade-form">
                 <input type="hidden" name="student_id" value=student_id/>
+                <input type="hidden" name="csrf" value=csrf/>
                 {field(
                     "title",
                     "Title",

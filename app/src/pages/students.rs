@@ -1,7 +1,7 @@
 //! `/students`, the Grade Book: every student, linking to their page, with their
 //! average formatted as the original did (`87.0%`).
 
-use leptos::prelude::*;
+use leptos::{either::EitherOf3, prelude::*};
 use leptos_meta::Title;
 use leptos_router::components::A;
 
@@ -16,12 +16,11 @@ pub fn Students() -> impl IntoView {
         <Suspense fallback=|| view! { <p>"Loading students…"</p> }>
             {move || Suspend::new(async move {
                 match students.await {
-                    Err(err) => view! {
+                    Err(err) => EitherOf3::A(view! {
                         <Unavailable what="grading service" error=err.to_string() retry=move || students.refetch()/>
-                    }
-                    .into_any(),
-                    Ok(list) if list.is_empty() => view! { <p class="empty">"No students found"</p> }.into_any(),
-                    Ok(list) => view! {
+                    }),
+                    Ok(list) if list.is_empty() => EitherOf3::B(view! { <p class="empty">"No students found"</p> }),
+                    Ok(list) => EitherOf3::C(view! {
                         <table class="data">
                             <caption class="visually-hidden">"Students and their average scores"</caption>
                             <thead>
@@ -52,8 +51,7 @@ pub fn Students() -> impl IntoView {
                                     .collect_view()}
                             </tbody>
                         </table>
-                    }
-                    .into_any(),
+                    }),
                 }
             })}
         </Suspense>

@@ -6,6 +6,7 @@ use std::{process::ExitCode, sync::Arc};
 
 use clap::Parser;
 use server::{
+    access::ReadsArgs,
     grading::{self, GradingConfig, GradingService},
     runtime::{self, ServiceArgs, log_shipper::LogShipper},
     serve, telemetry,
@@ -24,6 +25,9 @@ struct Args {
 
     #[command(flatten)]
     grading: GradingConfig,
+
+    #[command(flatten)]
+    reads: ReadsArgs,
 }
 
 #[tokio::main]
@@ -42,8 +46,12 @@ async fn run(args: Args, shipper: Arc<LogShipper>) -> Result<ExitCode, ExitCode>
     let listener = serve::bind(PROGRAM, endpoints.addr).await?;
     let instance = endpoints.instance(NAME, &["LogService"]);
     let shutdown = CancellationToken::new();
-    let shipping =
-        tokio::spawn(shipper.run(NAME.into(), instance.providers().clone(), shutdown.clone()));
+    let shipping = tokio::spawn(shipper.run(
+        NAME.into(),
+        instance.providers().clone(),
+        endpoints.token.clone(),
+        shutdown.clone(),
+    ));
     tracing::info!(
         "grading service serving on {}/students",
         endpoints.public_url
@@ -51,7 +59,10 @@ async fn run(args: Args, shipper: Arc<LogShipper>) -> Result<ExitCode, ExitCode>
     let code = runtime::serve(
         PROGRAM,
         listener,
-        grading::router(service),
+        args.service
+            .token
+            .access(&args.reads)
+            .guard(grading::router(service), "grades"),
         &args.service.http,
         vec![instance],
         shutdown,

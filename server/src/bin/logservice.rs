@@ -5,6 +5,7 @@ use std::process::ExitCode;
 
 use clap::Parser;
 use server::{
+    access::ReadsArgs,
     logs::{self, LogConfig, LogService},
     runtime::{self, ServiceArgs},
     serve, telemetry,
@@ -22,6 +23,9 @@ struct Args {
 
     #[command(flatten)]
     log: LogConfig,
+
+    #[command(flatten)]
+    reads: ReadsArgs,
 }
 
 #[tokio::main]
@@ -47,7 +51,10 @@ async fn run(args: Args) -> Result<ExitCode, ExitCode> {
     Ok(runtime::serve(
         PROGRAM,
         listener,
-        logs::router(service),
+        args.service
+            .token
+            .access(&args.reads)
+            .guard(logs::router(service), "log"),
         &args.service.http,
         vec![instance],
         shutdown,

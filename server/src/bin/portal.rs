@@ -8,7 +8,9 @@ use clap::Parser;
 use server::{
     portal::{self, PortalBackend},
     runtime::{self, ServiceArgs, log_shipper::LogShipper},
-    serve, site, telemetry,
+    serve, site,
+    teacher_login::{self, TeacherArgs, TeacherLogins},
+    telemetry,
 };
 use tokio_util::sync::CancellationToken;
 
@@ -24,18 +26,27 @@ struct Args {
 
     #[command(flatten)]
     site: site::SiteArgs,
+
+    #[command(flatten)]
+    teacher: TeacherArgs,
 }
 
 #[tokio::main]
 async fn main() -> ExitCode {
+    let args = Args::parse();
+    if args.teacher.hash_teacher_password {
+        return teacher_login::print_hash_of_stdin(PROGRAM);
+    }
     let shipper = telemetry::init_shipping(NAME, None);
-    run(Args::parse(), shipper)
-        .await
-        .unwrap_or_else(|code| code)
+    run(args, shipper).await.unwrap_or_else(|code| code)
 }
 
 async fn run(args: Args, shipper: Arc<LogShipper>) -> Result<ExitCode, ExitCode> {
     let endpoints = args.service.resolve(PROGRAM, 8080)?;
+    let teachers = TeacherLogins::new(&args.teacher).map_err(|err| {
+        eprintln!("{PROGRAM}: {err}");
+        ExitCode::from(2)
+    })?;
     if !std::path::Path::new(&args.site.site_root)
         .join("pkg")
         .is_dir()
@@ -48,13 +59,19 @@ async fn run(args: Args, shipper: Arc<LogShipper>) -> Result<ExitCode, ExitCode>
     let listener = serve::bind(PROGRAM, endpoints.addr).await?;
     let instance = endpoints.instance(NAME, &["LogService", "GradingService"]);
     let shutdown = CancellationToken::new();
-    tokio::spawn(shipper.run(NAME.into(), instance.providers().clone(), shutdown.clone()));
+    tokio::spawn(shipper.run(
+        NAME.into(),
+        instance.providers().clone(),
+        endpoints.token.clone(),
+        shutdown.clone(),
+    ));
     let backend = PortalBackend::new(
         instance.providers().clone(),
         &endpoints.registry,
+        endpoints.token.as_deref(),
         shutdown.clone(),
     );
-    let app = portal::router(backend, args.site.leptos_options(endpoints.addr));
+    let app = portal::router(backend, teachers, args.site.leptos_options(endpoints.addr));
     tracing::info!("portal serving on {}", endpoints.public_url);
     Ok(runtime::serve(
         PROGRAM,

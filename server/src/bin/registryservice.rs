@@ -5,6 +5,7 @@ use std::{net::SocketAddr, process::ExitCode};
 
 use clap::Parser;
 use server::{
+    access::{ReadsArgs, TokenArgs},
     registry::{self, Registry, RegistryConfig},
     request_limits::HttpLimits,
     serve, shutdown, telemetry,
@@ -24,6 +25,12 @@ struct Args {
 
     #[command(flatten)]
     http: HttpLimits,
+
+    #[command(flatten)]
+    token: TokenArgs,
+
+    #[command(flatten)]
+    reads: ReadsArgs,
 }
 
 #[tokio::main]
@@ -35,12 +42,14 @@ async fn main() -> ExitCode {
         Err(code) => return code,
     };
     let shutdown = CancellationToken::new();
-    let registry = Registry::start(&args.registry, shutdown.clone());
+    let registry = Registry::start(&args.registry, args.token.token(), shutdown.clone());
     tracing::info!("registry serving on http://{}/services", args.addr);
     serve::run(
         "registryservice",
         listener,
-        registry::router(registry),
+        args.token
+            .access(&args.reads)
+            .guard(registry::router(registry), "registry"),
         &args.http,
         shutdown::signal(),
         shutdown,

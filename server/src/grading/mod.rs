@@ -10,7 +10,7 @@ pub mod http;
 pub mod store;
 pub mod validate;
 
-use std::path::PathBuf;
+use std::{path::PathBuf, sync::Arc};
 
 pub use http::router;
 pub use store::GradeStore;
@@ -46,6 +46,14 @@ impl GradingService {
                 path: config.database.clone(),
                 source,
             })?;
+        let probe = store.clone();
+        crate::health::register(
+            "grading database",
+            Arc::new(move || {
+                let store = probe.clone();
+                Box::pin(async move { store.ping().await.map_err(|err| err.to_string()) })
+            }),
+        );
         Ok(GradingService { store })
     }
 }

@@ -73,6 +73,21 @@ impl LogService {
                 source,
             },
         )?;
+        let probe = (writer.clone(), files.path.clone());
+        crate::health::register(
+            "log writer",
+            std::sync::Arc::new(move || {
+                let (writer, path) = probe.clone();
+                Box::pin(async move {
+                    if !writer.running() {
+                        return Err("the log writer has stopped".to_owned());
+                    }
+                    std::fs::metadata(&path)
+                        .map(|_| ())
+                        .map_err(|err| format!("{}: {err}", path.display()))
+                })
+            }),
+        );
         Ok(LogService {
             files,
             writer,

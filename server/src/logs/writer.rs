@@ -84,6 +84,11 @@ impl LogWriter {
             .map_err(|_| io::Error::other("the log writer has stopped"))?
     }
 
+    /// Whether the writer still takes records.
+    pub fn running(&self) -> bool {
+        !self.requests.is_closed()
+    }
+
     /// Every record stored from now on.
     pub fn subscribe(&self) -> broadcast::Receiver<Arc<LogRecord>> {
         self.live.subscribe()
@@ -153,6 +158,9 @@ impl Writer {
             // Publish before answering: a client that has its 200 and then opens a live
             // stream must not be sent the record it already wrote.
             if failed.is_none() {
+                crate::metrics::global()
+                    .log_records_written
+                    .inc_by(records.len() as u64);
                 for record in records {
                     let _ = self.live.send(Arc::new(record));
                 }

@@ -29,7 +29,7 @@ use super::{
 
 /// Runs rounds until `shutdown` is cancelled.
 pub async fn run(store: Arc<dyn Store>, config: RegistryConfig, shutdown: CancellationToken) {
-    let outbound = Outbound::new(config.heartbeat_timeout);
+    let outbound = Outbound::new(config.heartbeat_timeout, None);
     let mut preserving = false;
     let mut ticker = tokio::time::interval(config.heartbeat_interval);
     ticker.set_missed_tick_behavior(MissedTickBehavior::Delay);
@@ -48,6 +48,9 @@ pub async fn run(store: Arc<dyn Store>, config: RegistryConfig, shutdown: Cancel
                 let store = &store;
                 async move {
                     let (latency, result) = outbound.heartbeat(&target.heartbeat_url).await;
+                    crate::metrics::global()
+                        .heartbeat_seconds
+                        .observe(latency.as_secs_f64());
                     let outcome = CheckOutcome {
                         ok: result.is_ok(),
                         latency,

@@ -45,19 +45,67 @@ pub struct Registry {
 
 impl Registry {
     /// Starts an in-memory registry and its heartbeat checker, which runs until
-    /// `shutdown` is cancelled.
-    pub fn start(config: &RegistryConfig, shutdown: CancellationToken) -> Registry {
-        let patches = PatchSender::new(Outbound::new(config.patch_timeout), config.patch_retries);
+    /// `shutdown` is cancelled. Its patches carry `token`, if any.
+    pub fn start(
+        config: &RegistryConfig,
+        token: Option<&str>,
+        shutdown: CancellationToken,
+    ) -> Registry {
+        let patches = PatchSender::new(
+            Outbound::new(config.patch_timeout, token),
+            config.patch_retries,
+        );
         let eviction = Eviction {
             failures: config.heartbeat_failures,
             deregister_after: config.deregister_after,
         };
         let store: Arc<dyn Store> = Arc::new(MemoryStore::new(patches, eviction));
+        crate::metrics::global().register_collector(InstanceCounts(Arc::downgrade(&store)));
         tokio::spawn(heartbeat::run(
             store.clone(),
             config.clone(),
             shutdown.clone(),
         ));
         Registry { store, shutdown }
+    }
+}
+
+/// `registry_instances{service,status}`, counted from the store at each scrape; nothing
+/// once the registry is gone.
+struct InstanceCounts(std::sync::Weak<dyn Store>);
+
+impl std::fmt::Debug for InstanceCounts {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("InstanceCounts")
+    }
+}
+
+impl prometheus_client::collector::Collector for InstanceCounts {
+    fn encode(
+        &self,
+        mut encoder: prometheus_client::encoding::DescriptorEncoder,
+    ) -> Result<(), std::fmt::Error> {
+        use prometheus_client::{encoding::EncodeMetric, metrics::gauge::ConstGauge};
+
+        let Some(store) = self.0.upgrade() else {
+            return Ok(());
+        };
+        let mut counts = std::collections::BTreeMap::<(String, &str), i64>::new();
+        for instance in store.instances() {
+            *counts
+                .entry((instance.registration.service_name, instance.status.as_str()))
+                .or_default() += 1;
+        }
+        let mut family = encoder.encode_descriptor(
+            "registry_instances",
+            "Registered instances, by service and status",
+            None,
+            prometheus_client::metrics::MetricType::Gauge,
+        )?;
+        for ((service, status), count) in &counts {
+            let labels = [("service", service.as_str()), ("status", *status)];
+            ConstGauge::new(*count).encode(family.encode_family(&labels)?)?;
+        }
+        Ok(())
     }
 }

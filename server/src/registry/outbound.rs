@@ -16,9 +16,11 @@ pub struct Outbound {
 }
 
 impl Outbound {
-    /// A client whose every call gives up after `timeout`.
-    pub fn new(timeout: Duration) -> Outbound {
+    /// A client whose every call gives up after `timeout`, sending `token` (see
+    /// [`crate::access`]) if there is one.
+    pub fn new(timeout: Duration, token: Option<&str>) -> Outbound {
         let client = Client::builder()
+            .default_headers(crate::access::client_headers(token))
             .redirect(redirect::Policy::none())
             .timeout(timeout)
             .connect_timeout(timeout)

@@ -226,8 +226,14 @@ impl Inner {
                 .post_json(url, body.clone(), (PATCH_KIND_HEADER, kind))
                 .await
             {
-                Ok(()) => return Ok(()),
-                Err(err) if attempt >= self.retries => return Err(Failure::Failed(err)),
+                Ok(()) => {
+                    crate::metrics::global().patches_sent.inc();
+                    return Ok(());
+                }
+                Err(err) if attempt >= self.retries => {
+                    crate::metrics::global().patches_failed.inc();
+                    return Err(Failure::Failed(err));
+                }
                 Err(err) => {
                     tracing::debug!(%url, %err, attempt, "patch delivery failed, retrying");
                     tokio::time::sleep(backoff).await;

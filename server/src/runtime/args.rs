@@ -1,5 +1,6 @@
 //! The flags every service binary shares: where it listens, the URL it registers under,
-//! and where the registry is. Each has an environment variable.
+//! where the registry is, its request limits and its token. Each has an environment
+//! variable.
 
 use std::{
     net::{Ipv4Addr, SocketAddr},
@@ -26,6 +27,9 @@ pub struct ServiceArgs {
 
     #[command(flatten)]
     pub http: crate::request_limits::HttpLimits,
+
+    #[command(flatten)]
+    pub token: crate::access::TokenArgs,
 }
 
 /// A standalone service's resolved flags.
@@ -37,6 +41,8 @@ pub struct Endpoints {
     pub public_url: String,
     /// The registry's base URL.
     pub registry: String,
+    /// The shared secret its clients send, if any.
+    pub token: Option<String>,
 }
 
 impl Endpoints {
@@ -45,7 +51,7 @@ impl Endpoints {
     pub fn instance(&self, name: &str, required: &[&str]) -> Arc<Instance> {
         Instance::new(
             InstanceSpec::standalone(name, required, &self.public_url),
-            RegistryClient::new(&self.registry),
+            RegistryClient::with_token(&self.registry, self.token.as_deref()),
             Watchdog::default(),
         )
     }
@@ -61,6 +67,7 @@ impl ServiceArgs {
                 addr,
                 public_url,
                 registry: self.registry_base()?,
+                token: self.token.token().map(str::to_owned),
             })
         });
         resolved.map_err(|err| {

@@ -155,11 +155,14 @@ impl Instance {
     }
 
     /// The heartbeat route (unless TTL) and the update route, at the registered paths.
+    /// With a token, patches must carry it (the registry sends the same one).
     pub fn routes(self: &Arc<Self>) -> Router {
-        let mut router = Router::new().route(
+        let updates = Router::new().route(
             &self.spec.update_path,
             post(receive_patch).layer(DefaultBodyLimit::max(MAX_PATCH_BYTES)),
         );
+        let mut router = crate::access::Access::new(self.registry.token(), false)
+            .guard(updates, "service's providers");
         if self.spec.ttl.is_none() {
             router = router.route(&self.spec.heartbeat_path, get(heartbeat));
         }

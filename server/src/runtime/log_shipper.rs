@@ -61,6 +61,7 @@ impl LogShipper {
         if buffer.len() >= self.capacity {
             buffer.pop_front();
             self.dropped.fetch_add(1, Ordering::Relaxed);
+            crate::metrics::global().log_records_dropped.inc();
         }
         buffer.push_back(record);
         drop(buffer);
@@ -77,16 +78,19 @@ impl LogShipper {
         self.dropped.load(Ordering::Relaxed)
     }
 
-    /// Sends batches to the log service until `shutdown`, then makes one last attempt.
+    /// Sends batches to the log service (with `token`, if any) until `shutdown`, then makes
+    /// one last attempt.
     pub async fn run(
         self: Arc<Self>,
         name: String,
         providers: Arc<Providers>,
+        token: Option<String>,
         shutdown: CancellationToken,
     ) {
         let client = reqwest::Client::builder()
             .timeout(Duration::from_secs(5))
             .redirect(reqwest::redirect::Policy::none())
+            .default_headers(crate::access::client_headers(token.as_deref()))
             .build()
             .expect("the HTTP client's settings are valid");
         let mut stopping = false;
@@ -166,6 +170,9 @@ impl LogShipper {
                 buffer.push_front(record);
             }
             self.dropped.fetch_add(lost as u64, Ordering::Relaxed);
+            crate::metrics::global()
+                .log_records_dropped
+                .inc_by(lost as u64);
             return Err(err);
         }
         Ok(true)

@@ -15,6 +15,7 @@ const CALL_TIMEOUT: Duration = Duration::from_secs(5);
 pub struct RegistryClient {
     services_url: String,
     client: Client,
+    token: Option<String>,
 }
 
 /// What a TTL renewal found.
@@ -28,15 +29,27 @@ pub enum Renewal {
 impl RegistryClient {
     /// A client for the registry at `registry_base` (e.g. `http://127.0.0.1:3000`).
     pub fn new(registry_base: &str) -> RegistryClient {
+        RegistryClient::with_token(registry_base, None)
+    }
+
+    /// A client that sends `token` (see [`crate::access`]) on every call.
+    pub fn with_token(registry_base: &str, token: Option<&str>) -> RegistryClient {
         let client = Client::builder()
             .redirect(redirect::Policy::none())
             .timeout(CALL_TIMEOUT)
+            .default_headers(crate::access::client_headers(token))
             .build()
             .expect("the HTTP client's settings are valid");
         RegistryClient {
             services_url: format!("{registry_base}/services"),
             client,
+            token: token.map(str::to_owned),
         }
+    }
+
+    /// The token it sends, which the registry also sends with its patches.
+    pub fn token(&self) -> Option<&str> {
+        self.token.as_deref()
     }
 
     /// The registry's `/services` URL.

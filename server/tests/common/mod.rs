@@ -42,7 +42,7 @@ pub struct TestRegistry {
 impl TestRegistry {
     pub async fn start(config: RegistryConfig) -> TestRegistry {
         let shutdown = CancellationToken::new();
-        let registry = Registry::start(&config, shutdown.clone());
+        let registry = Registry::start(&config, None, shutdown.clone());
         let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
         let url = format!("http://{}", listener.local_addr().unwrap());
         let app = registry::router(registry.clone());
