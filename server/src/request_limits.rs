@@ -1,9 +1,9 @@
 //! What every service refuses before a handler sees the request, and the reason every
 //! refusal carries:
 //!
-//! - headers over [`MAX_HEADER_BYTES`] in all, or more than [`MAX_HEADER_COUNT`] of them:
-//!   431 with a JSON reason (hyper itself, in [`crate::serve`], answers a bare 431 only to
-//!   headers beyond its read buffer of [`crate::serve::MAX_READ_BUFFER`]);
+//! - headers over [`MAX_HEADER_BYTES`] in all: 431 with a JSON reason (hyper itself, in
+//!   [`crate::serve`], answers a bare 431 to more than 100 header fields and to headers
+//!   beyond its read buffer of [`crate::serve::MAX_READ_BUFFER`]);
 //! - a body still arriving when [`HttpLimits::request_timeout`] has passed since the request
 //!   began: 408 with a JSON reason, however the client trickles it (tower-http's body
 //!   timeout resets on every frame, so a byte every few seconds would never trip it);
@@ -35,8 +35,6 @@ use crate::error::ApiError;
 
 /// Most bytes of header names and values one request may carry.
 pub const MAX_HEADER_BYTES: usize = 32 * 1024;
-/// Most header fields one request may carry.
-pub const MAX_HEADER_COUNT: usize = 128;
 
 /// The limits on how requests arrive, shared by every binary.
 #[derive(Debug, Clone, clap::Args)]
@@ -55,12 +53,18 @@ impl Default for HttpLimits {
 }
 
 impl HttpLimits {
-    /// `app` with the limits above in front of it.
+    /// `app` with the limits above in front of it, and every request counted in
+    /// [`crate::metrics`] (one middleware for both: each layer costs every request a box).
     pub fn apply(&self, app: Router) -> Router {
         let timeout = self.request_timeout;
-        app.layer(middleware::from_fn(move |request: Request, next: Next| {
-            guard(request, next, timeout)
-        }))
+        app.layer(middleware::from_fn(
+            move |request: Request, next: Next| async move {
+                let count = crate::metrics::RequestCount::start(&request);
+                let response = guard(request, next, timeout).await;
+                count.finish(response.status());
+                response
+            },
+        ))
     }
 }
 
@@ -70,26 +74,32 @@ async fn guard(request: Request, next: Next, timeout: Duration) -> Response {
         .iter()
         .map(|(name, value)| name.as_str().len() + value.len())
         .sum();
-    if bytes > MAX_HEADER_BYTES || headers.len() > MAX_HEADER_COUNT {
+    if bytes > MAX_HEADER_BYTES {
         return ApiError::new(
             StatusCode::REQUEST_HEADER_FIELDS_TOO_LARGE,
             format!(
-                "the request's headers are too large: at most {MAX_HEADER_COUNT} fields and {} KiB in all",
+                "the request's headers are too large: at most {} KiB in all",
                 MAX_HEADER_BYTES / 1024
             ),
         )
         .into_response();
     }
-    let head = request.method() == Method::HEAD;
-    let asked = format!("{} {}", request.method(), request.uri().path());
-    let (parts, body) = request.into_parts();
-    let body = Deadline::new(body, timeout);
-    let response = next
-        .run(Request::from_parts(parts, Body::new(body.clone())))
-        .await;
-    if !body.is_end_stream() {
-        body.drain().await;
-    }
+    let (method, uri) = (request.method().clone(), request.uri().clone());
+    // Most requests (every GET) have no body: nothing to time or drain.
+    let response = if request.body().is_end_stream() {
+        next.run(request).await
+    } else {
+        let (parts, body) = request.into_parts();
+        let body = Deadline::new(body, timeout);
+        let response = next
+            .run(Request::from_parts(parts, Body::new(body.clone())))
+            .await;
+        if !body.is_end_stream() {
+            body.drain().await;
+        }
+        response
+    };
+    let head = method == Method::HEAD;
     if head || !(response.status().is_client_error() || response.status().is_server_error()) {
         return response;
     }
@@ -101,6 +111,7 @@ async fn guard(request: Request, next: Next, timeout: Duration) -> Response {
         .status
         .canonical_reason()
         .unwrap_or("the request was refused");
+    let asked = format!("{method} {}", uri.path());
     let body = serde_json::json!({ "error": format!("{status}: {asked}") }).to_string();
     parts.headers.insert(
         header::CONTENT_TYPE,

@@ -706,6 +706,7 @@ async fn slow_and_huge(port: u16) {
 
     let many: String = (0..300).map(|i| format!("X-Field-{i}: v\r\n")).collect();
     let many = request(&many);
+    // More than hyper's 100 fields: its bare 431 (the status line is the reason).
     let answer = raw(
         port,
         &[(many.as_bytes(), Duration::ZERO)],
@@ -713,8 +714,10 @@ async fn slow_and_huge(port: u16) {
     )
     .await
     .expect("an answer to 300 header fields");
-    assert!(answer.starts_with("HTTP/1.1 431"), "{answer:.300}");
-    assert!(answer.contains("headers are too large"), "{answer:.300}");
+    assert!(
+        answer.starts_with("HTTP/1.1 431 Request Header Fields Too Large"),
+        "{answer:.300}"
+    );
 
     // Beyond hyper's read buffer: a bare 431 or a closed connection, never a 5xx.
     let huge = request(&format!("X-Huge: {}\r\n", "a".repeat(2 * 1024 * 1024)));
