@@ -328,10 +328,21 @@ pub struct Process {
 
 impl Process {
     pub fn start(binary: &str, args: &[&str], dir: &std::path::Path) -> Process {
+        Process::start_with_env(binary, args, dir, &[])
+    }
+
+    /// [`Process::start`] with extra environment variables.
+    pub fn start_with_env(
+        binary: &str,
+        args: &[&str],
+        dir: &std::path::Path,
+        env: &[(&str, &str)],
+    ) -> Process {
         let child = Command::new(binary)
             .args(args)
             .current_dir(dir)
             .env("RUST_LOG", "warn")
+            .envs(env.iter().copied())
             .stdin(Stdio::null())
             .stdout(Stdio::null())
             .stderr(Stdio::inherit())
