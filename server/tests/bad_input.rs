@@ -777,17 +777,6 @@ fn rss_kib(pid: u32) -> u64 {
         .expect("VmRSS in /proc/<pid>/status")
 }
 
-async fn wait_up(base: &str, path: &str) {
-    let client = common::client();
-    for _ in 0..200 {
-        if client.get(format!("{base}{path}")).send().await.is_ok() {
-            return;
-        }
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
-    panic!("{base} did not come up");
-}
-
 fn timeout_flag() -> String {
     humantime::format_duration(REQUEST_TIMEOUT).to_string()
 }
@@ -819,7 +808,7 @@ async fn the_all_in_one_server_refuses_bad_input_with_a_reason_and_bounded_memor
             ("MALLOC_TRIM_THRESHOLD_", "131072"),
         ],
     );
-    wait_up(&base, "/services").await;
+    common::wait_up(&base, "/services").await;
     let cases: Vec<Case> = [
         registry_cases(),
         log_cases(),
@@ -959,7 +948,7 @@ async fn each_standalone_service_refuses_bad_input_with_a_reason() {
         ),
     ] {
         let base = format!("http://127.0.0.1:{port}");
-        wait_up(&base, path).await;
+        common::wait_up(&base, path).await;
         let broken = battery(&base, &cases).await;
         assert!(
             broken.is_empty(),

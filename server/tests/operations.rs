@@ -43,19 +43,8 @@ async fn start_server(tag: &str, extra: &[&str]) -> (Process, String) {
     args.extend_from_slice(extra);
     let process = Process::start(env!("CARGO_BIN_EXE_server"), &args, &dir);
     let base = format!("http://{addr}");
-    wait_for(&base, "/healthz").await;
+    common::wait_up(&base, "/healthz").await;
     (process, base)
-}
-
-async fn wait_for(base: &str, path: &str) {
-    let client = common::client();
-    for _ in 0..200 {
-        if client.get(format!("{base}{path}")).send().await.is_ok() {
-            return;
-        }
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
-    panic!("{base} did not come up");
 }
 
 /// A client that sends no token.
@@ -305,15 +294,19 @@ async fn call(
     request.send().await.unwrap()
 }
 
-async fn grades_of(client: &reqwest::Client, base: &str) -> Vec<String> {
-    let student: Student = client
+async fn student_one(client: &reqwest::Client, base: &str) -> Student {
+    client
         .get(format!("{base}/grading/students/1"))
         .send()
         .await
         .unwrap()
         .json()
         .await
-        .unwrap();
+        .unwrap()
+}
+
+async fn grades_of(client: &reqwest::Client, base: &str) -> Vec<String> {
+    let student = student_one(client, base).await;
     student.grades.into_iter().map(|g| g.title).collect()
 }
 
@@ -430,14 +423,7 @@ async fn with_a_teacher_password_changing_grades_needs_a_login() {
     );
 
     // Deleting: refused without the login, done with it.
-    let student: Student = client
-        .get(format!("{base}/grading/students/1"))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let student = student_one(&client, &base).await;
     let grade = student
         .grades
         .iter()
@@ -634,7 +620,7 @@ async fn healthz_answers_on_every_binary() {
         &dir,
     );
     let registry = format!("http://127.0.0.1:{port}");
-    wait_for(&registry, "/healthz").await;
+    common::wait_up(&registry, "/healthz").await;
     let response = client
         .get(format!("{registry}/healthz"))
         .send()
@@ -683,7 +669,7 @@ async fn each_request_gets_one_log_line() {
         .spawn()
         .unwrap();
     let base = format!("http://127.0.0.1:{port}");
-    wait_for(&base, "/healthz").await;
+    common::wait_up(&base, "/healthz").await;
     let client = anonymous();
     client
         .get(format!("{base}/services/RequestLogProbe"))

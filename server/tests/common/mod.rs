@@ -372,6 +372,18 @@ impl Drop for Process {
     }
 }
 
+/// Waits until `base` answers `GET path` (a process just started), at most 10 s.
+pub async fn wait_up(base: &str, path: &str) {
+    let client = client();
+    for _ in 0..200 {
+        if client.get(format!("{base}{path}")).send().await.is_ok() {
+            return;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    panic!("{base} did not come up");
+}
+
 /// A port on 127.0.0.1 that nothing listens on now.
 pub fn free_port() -> u16 {
     std::net::TcpListener::bind("127.0.0.1:0")
