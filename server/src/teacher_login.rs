@@ -75,7 +75,7 @@ impl TeacherLogins {
             PasswordHash::new(hash).map_err(|err| {
                 format!(
                     "--teacher-password-hash is not an argon2 hash ({err}); make one with \
-                     `echo -n '<password>' | portal --hash-teacher-password`"
+                     --hash-teacher-password, which reads the password on standard input"
                 )
             })?;
         }
@@ -197,7 +197,9 @@ pub fn print_hash_of_stdin(program: &str) -> std::process::ExitCode {
     if password.is_empty() {
         return crate::serve::fail(
             program,
-            "give the password on standard input, e.g. `echo -n '<password>' | portal --hash-teacher-password`",
+            format!(
+                "give the password on standard input, e.g. `echo -n '<password>' | {program} --hash-teacher-password`"
+            ),
         );
     }
     match hash_password(password) {
