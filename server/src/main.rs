@@ -17,7 +17,7 @@ use server::{
     request_limits::HttpLimits,
     runtime::{self, Instance, InstanceSpec, RegistryClient, Watchdog, log_shipper::LogShipper},
     serve, site,
-    teacher_login::{self, TeacherArgs, TeacherLogins},
+    teacher_login::{self, TeacherArgs},
     telemetry,
 };
 use tokio_util::sync::CancellationToken;
@@ -85,10 +85,7 @@ async fn run(args: Args, shipper: Arc<LogShipper>) -> Result<ExitCode, ExitCode>
         return Err(ExitCode::from(2));
     }
 
-    let teachers = TeacherLogins::new(&args.teacher).map_err(|err| {
-        eprintln!("{PROGRAM}: {err}");
-        ExitCode::from(2)
-    })?;
+    let teachers = args.teacher.logins(PROGRAM)?;
     let shutdown = CancellationToken::new();
     let log =
         LogService::start(&args.log, shutdown.clone()).map_err(|err| serve::fail(PROGRAM, err))?;

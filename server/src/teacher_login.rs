@@ -43,6 +43,17 @@ pub struct TeacherArgs {
     pub hash_teacher_password: bool,
 }
 
+impl TeacherArgs {
+    /// The login these flags configure for `program`; a bad flag is explained on stderr
+    /// and becomes exit code 2.
+    pub fn logins(&self, program: &str) -> Result<TeacherLogins, std::process::ExitCode> {
+        TeacherLogins::new(self).map_err(|err| {
+            eprintln!("{program}: {err}");
+            std::process::ExitCode::from(2)
+        })
+    }
+}
+
 /// The password check and the sessions. Cheap to clone.
 #[derive(Clone)]
 pub struct TeacherLogins {

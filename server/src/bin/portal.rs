@@ -9,7 +9,7 @@ use server::{
     portal::{self, PortalBackend},
     runtime::{self, ServiceArgs, log_shipper::LogShipper},
     serve, site,
-    teacher_login::{self, TeacherArgs, TeacherLogins},
+    teacher_login::{self, TeacherArgs},
     telemetry,
 };
 use tokio_util::sync::CancellationToken;
@@ -43,10 +43,7 @@ async fn main() -> ExitCode {
 
 async fn run(args: Args, shipper: Arc<LogShipper>) -> Result<ExitCode, ExitCode> {
     let endpoints = args.service.resolve(PROGRAM, 8080)?;
-    let teachers = TeacherLogins::new(&args.teacher).map_err(|err| {
-        eprintln!("{PROGRAM}: {err}");
-        ExitCode::from(2)
-    })?;
+    let teachers = args.teacher.logins(PROGRAM)?;
     if !std::path::Path::new(&args.site.site_root)
         .join("pkg")
         .is_dir()
