@@ -108,7 +108,12 @@ pub mod server_side {
             return Ok(());
         }
         let status = match current_session(&teachers) {
-            Some(session) if same(session.csrf.as_bytes(), csrf.trim().as_bytes()) => {
+            Some(session)
+                if constant_time_eq::constant_time_eq(
+                    session.csrf.as_bytes(),
+                    csrf.trim().as_bytes(),
+                ) =>
+            {
                 return Ok(());
             }
             Some(_) => http::StatusCode::FORBIDDEN,
@@ -118,11 +123,6 @@ pub mod server_side {
             response.set_status(status);
         }
         Err(ServerFnError::new(super::LOGIN_NEEDED))
-    }
-
-    /// Compares in time that depends only on the lengths.
-    fn same(a: &[u8], b: &[u8]) -> bool {
-        a.len() == b.len() && a.iter().zip(b).fold(0u8, |diff, (x, y)| diff | (x ^ y)) == 0
     }
 
     /// The `Set-Cookie` value that starts (or, with `None`, ends) a session.

@@ -105,13 +105,9 @@ fn presented(headers: &HeaderMap, token: &str) -> bool {
     let Some((scheme, given)) = value.trim().split_once(' ') else {
         return false;
     };
-    scheme.eq_ignore_ascii_case("bearer") && same(given.trim().as_bytes(), token.as_bytes())
-}
-
-/// Compares in time that depends only on the lengths, so a guess cannot be refined from
-/// how long the refusal took.
-fn same(a: &[u8], b: &[u8]) -> bool {
-    a.len() == b.len() && a.iter().zip(b).fold(0u8, |diff, (x, y)| diff | (x ^ y)) == 0
+    // In constant time, so a guess cannot be refined from how long the refusal took.
+    scheme.eq_ignore_ascii_case("bearer")
+        && constant_time_eq::constant_time_eq(given.trim().as_bytes(), token.as_bytes())
 }
 
 fn unauthorized(what: &str, read: bool) -> Response {

@@ -881,16 +881,7 @@ async fn each_standalone_service_refuses_bad_input_with_a_reason() {
     let timeout = timeout_flag();
     let (registry, log, grading) = (free_port(), free_port(), free_port());
     let registry_url = format!("http://127.0.0.1:{registry}");
-    let _registry = Process::start(
-        env!("CARGO_BIN_EXE_registryservice"),
-        &[
-            "--addr",
-            &format!("127.0.0.1:{registry}"),
-            "--request-timeout",
-            &timeout,
-        ],
-        &dir,
-    );
+    let _registry = Process::registry_with(registry, &dir, &["--request-timeout", &timeout]);
     let _log = Process::start(
         env!("CARGO_BIN_EXE_logservice"),
         &[

@@ -47,15 +47,6 @@ async fn start_server(tag: &str, extra: &[&str]) -> (Process, String) {
     (process, base)
 }
 
-/// A client that sends no token.
-fn anonymous() -> reqwest::Client {
-    reqwest::Client::builder()
-        .timeout(Duration::from_secs(10))
-        .redirect(reqwest::redirect::Policy::none())
-        .build()
-        .unwrap()
-}
-
 fn bearer(token: &str) -> String {
     format!("Bearer {token}")
 }
@@ -77,7 +68,7 @@ async fn assert_unauthorized(response: reqwest::Response, what: &str) {
 #[tokio::test]
 async fn with_a_token_every_write_needs_it_and_reads_stay_open() {
     let (_server, base) = start_server("token", &["--token", TOKEN]).await;
-    let client = anonymous();
+    let client = common::no_redirects();
     let services = format!("{base}/services");
     let registration = json!({
         "ServiceName": "TokenService",
@@ -207,7 +198,7 @@ async fn with_a_token_every_write_needs_it_and_reads_stay_open() {
 #[tokio::test]
 async fn with_token_reads_reading_needs_the_token_too() {
     let (_server, base) = start_server("token-reads", &["--token", TOKEN, "--token-reads"]).await;
-    let client = anonymous();
+    let client = common::no_redirects();
     for path in ["/services", "/services/LogService", "/log"] {
         let response = client.get(format!("{base}{path}")).send().await.unwrap();
         assert_unauthorized(response, &format!("GET {path} without a token")).await;
@@ -230,11 +221,7 @@ async fn a_standalone_service_registers_with_the_token_and_not_without() {
     let dir = common::temp_dir("token-standalone");
     let (registry, good, bad) = (free_port(), free_port(), free_port());
     let registry_url = format!("http://127.0.0.1:{registry}");
-    let _registry = Process::start(
-        env!("CARGO_BIN_EXE_registryservice"),
-        &["--addr", &format!("127.0.0.1:{registry}"), "--token", TOKEN],
-        &dir,
-    );
+    let _registry = Process::registry_with(registry, &dir, &["--token", TOKEN]);
     let log_service = |port: u16, token: Option<&str>| {
         let addr = format!("127.0.0.1:{port}");
         let file = format!("log-{port}.log");
@@ -253,7 +240,7 @@ async fn a_standalone_service_registers_with_the_token_and_not_without() {
     };
     let _good = log_service(good, Some(TOKEN));
     let _bad = log_service(bad, None);
-    let client = anonymous();
+    let client = common::no_redirects();
     let started = Instant::now();
     loop {
         let listed: Vec<Value> = match client.get(format!("{registry_url}/services")).send().await {
@@ -314,7 +301,7 @@ async fn grades_of(client: &reqwest::Client, base: &str) -> Vec<String> {
 async fn with_a_teacher_password_changing_grades_needs_a_login() {
     let hash = server::teacher_login::hash_password("teach-me").unwrap();
     let (_server, base) = start_server("login", &["--teacher-password-hash", &hash]).await;
-    let client = anonymous();
+    let client = common::no_redirects();
     let add = |csrf: &'static str| {
         [
             ("student_id", "1"),
@@ -528,7 +515,7 @@ fn value(samples: &HashMap<String, f64>, series: &str) -> f64 {
 #[tokio::test]
 async fn metrics_parse_as_prometheus_text_and_count_the_work_done() {
     let (_server, base) = start_server("metrics", &[]).await;
-    let client = anonymous();
+    let client = common::no_redirects();
     // Let a heartbeat round or two pass.
     tokio::time::sleep(Duration::from_millis(2500)).await;
     let before = scrape(&client, &base).await;
@@ -599,7 +586,7 @@ async fn metrics_parse_as_prometheus_text_and_count_the_work_done() {
 #[tokio::test]
 async fn healthz_answers_on_every_binary() {
     let (_server, base) = start_server("healthz", &[]).await;
-    let client = anonymous();
+    let client = common::no_redirects();
     let body: Value = client
         .get(format!("{base}/healthz"))
         .send()
@@ -614,11 +601,7 @@ async fn healthz_answers_on_every_binary() {
 
     let dir = common::temp_dir("healthz-registry");
     let port = free_port();
-    let _registry = Process::start(
-        env!("CARGO_BIN_EXE_registryservice"),
-        &["--addr", &format!("127.0.0.1:{port}")],
-        &dir,
-    );
+    let _registry = Process::registry(port, &dir);
     let registry = format!("http://127.0.0.1:{port}");
     common::wait_up(&registry, "/healthz").await;
     let response = client
@@ -644,7 +627,7 @@ async fn the_grading_service_is_unhealthy_without_its_database() {
             .await
             .unwrap()
     });
-    let client = anonymous();
+    let client = common::no_redirects();
     let response = client.get(format!("{base}/healthz")).send().await.unwrap();
     assert_eq!(response.status(), 200);
     service.store.close().await;
@@ -670,7 +653,7 @@ async fn each_request_gets_one_log_line() {
         .unwrap();
     let base = format!("http://127.0.0.1:{port}");
     common::wait_up(&base, "/healthz").await;
-    let client = anonymous();
+    let client = common::no_redirects();
     client
         .get(format!("{base}/services/RequestLogProbe"))
         .send()

@@ -107,21 +107,13 @@ impl TestPortal {
     }
 
     async fn get(&self, path: &str) -> (u16, String) {
-        let response = no_redirects()
+        let response = common::no_redirects()
             .get(format!("{}{path}", self.url))
             .send()
             .await
             .unwrap();
         (response.status().as_u16(), response.text().await.unwrap())
     }
-}
-
-fn no_redirects() -> reqwest::Client {
-    reqwest::Client::builder()
-        .redirect(reqwest::redirect::Policy::none())
-        .timeout(Duration::from_secs(10))
-        .build()
-        .unwrap()
 }
 
 /// The `action` of the page's "Add a Grade" form: the add_grade server function's URL.
@@ -138,7 +130,7 @@ fn form_action(html: &str) -> String {
 #[tokio::test]
 async fn the_root_redirects_to_the_grade_book() {
     let portal = TestPortal::start(true, true).await;
-    let response = no_redirects()
+    let response = common::no_redirects()
         .get(format!("{}/", portal.url))
         .send()
         .await
@@ -242,7 +234,7 @@ async fn a_form_posted_without_javascript_adds_the_grade_and_comes_back() {
         let url = format!("{}{action}", portal.url);
         let referer = format!("{}/students/2", portal.url);
         async move {
-            no_redirects()
+            common::no_redirects()
                 .post(url)
                 .header("accept", "text/html")
                 .header("referer", referer)

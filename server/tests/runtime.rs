@@ -14,21 +14,10 @@ use server::runtime::{Instance, InstanceSpec, RegistryClient, Watchdog};
 use tokio_util::sync::CancellationToken;
 
 impl Process {
-    fn registry(port: u16, dir: &std::path::Path) -> Process {
-        Process::registry_with(port, dir, &[])
-    }
-
     /// A registry whose heartbeats come only every 30 s: within a test, only a
     /// deregistration or a failed call can reveal that an instance is gone.
     fn slow_registry(port: u16, dir: &std::path::Path) -> Process {
         Process::registry_with(port, dir, &["--heartbeat-interval", "30s"])
-    }
-
-    fn registry_with(port: u16, dir: &std::path::Path, extra: &[&str]) -> Process {
-        let addr = format!("127.0.0.1:{port}");
-        let mut args = vec!["--addr", addr.as_str()];
-        args.extend_from_slice(extra);
-        Process::start(env!("CARGO_BIN_EXE_registryservice"), &args, dir)
     }
 
     fn log_service(port: u16, registry_port: u16, dir: &std::path::Path) -> Process {

@@ -71,6 +71,8 @@ pub struct Journal {
     retained_results: usize,
     /// Events at or below this revision may have been evicted (by age or count).
     evicted_through: u64,
+    /// How long events are kept ([`RETAIN_FOR`]).
+    retain_for: Duration,
     live: broadcast::Sender<Arc<Entry>>,
 }
 
@@ -82,6 +84,11 @@ impl Default for Journal {
 
 impl Journal {
     pub fn new() -> Journal {
+        Journal::retaining_for(RETAIN_FOR)
+    }
+
+    /// A journal that keeps events for `retain_for`.
+    fn retaining_for(retain_for: Duration) -> Journal {
         let start = SystemTime::now()
             .duration_since(SystemTime::UNIX_EPOCH)
             .map(|d| d.as_micros() as u64)
@@ -91,6 +98,7 @@ impl Journal {
             retained: VecDeque::new(),
             retained_results: 0,
             evicted_through: start,
+            retain_for,
             live: broadcast::channel(LIVE_BUFFER).0,
         }
     }
@@ -110,7 +118,7 @@ impl Journal {
             || self
                 .retained
                 .front()
-                .is_some_and(|old| old.at.elapsed() > RETAIN_FOR)
+                .is_some_and(|old| old.at.elapsed() > self.retain_for)
         {
             let Some(old) = self.retained.pop_front() else {
                 break;
@@ -206,6 +214,26 @@ mod tests {
         // The oldest still retained can be resumed from.
         let sub = journal.subscribe(Some(start + 10), snapshot);
         assert_eq!(sub.backlog.len(), RETAINED_EVENTS);
+    }
+
+    #[test]
+    fn events_older_than_the_retention_are_dropped() {
+        let mut journal = Journal::retaining_for(Duration::from_millis(30));
+        let start = journal.revision();
+        for _ in 0..3 {
+            journal.push(left);
+        }
+        std::thread::sleep(Duration::from_millis(50));
+        journal.push(left);
+        assert_eq!(journal.retained.len(), 1);
+        // A client that last saw one of the dropped events gets a snapshot.
+        let sub = journal.subscribe(Some(start + 1), snapshot);
+        assert_eq!(sub.backlog.len(), 1);
+        assert_eq!(sub.backlog[0].name, "snapshot");
+        // One that saw the last dropped event resumes with what followed.
+        let sub = journal.subscribe(Some(start + 3), snapshot);
+        assert_eq!(sub.backlog.len(), 1);
+        assert_eq!(sub.backlog[0].revision, start + 4);
     }
 
     #[test]

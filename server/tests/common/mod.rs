@@ -94,6 +94,15 @@ pub fn client() -> reqwest::Client {
         .unwrap()
 }
 
+/// A client that does not follow redirects (and sends no token).
+pub fn no_redirects() -> reqwest::Client {
+    reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .timeout(Duration::from_secs(10))
+        .build()
+        .unwrap()
+}
+
 /// A service instance with a real listener: answers `GET /heartbeat` (200 while
 /// healthy) and records the patches POSTed to `/services`. It can be closed and
 /// reopened on the same port.
@@ -349,6 +358,19 @@ impl Process {
             .spawn()
             .unwrap();
         Process { child }
+    }
+
+    /// `registryservice` on 127.0.0.1:`port`.
+    pub fn registry(port: u16, dir: &std::path::Path) -> Process {
+        Process::registry_with(port, dir, &[])
+    }
+
+    /// `registryservice` on 127.0.0.1:`port`, with `extra` flags.
+    pub fn registry_with(port: u16, dir: &std::path::Path, extra: &[&str]) -> Process {
+        let addr = format!("127.0.0.1:{port}");
+        let mut args = vec!["--addr", addr.as_str()];
+        args.extend_from_slice(extra);
+        Process::start(env!("CARGO_BIN_EXE_registryservice"), &args, dir)
     }
 
     pub fn kill(&mut self) {
