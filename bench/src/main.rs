@@ -63,6 +63,9 @@ async fn main() {
     if wanted("log") {
         figures.extend(log_ingest().await);
     }
+    if wanted("grade") {
+        figures.push(grade_additions().await);
+    }
     if wanted("portal") {
         figures.extend(portal().await);
     }
@@ -608,6 +611,80 @@ async fn log_ingest() -> Vec<Figure> {
 }
 
 /// The portal: server render of /students with 1,000 students; the release WASM size.
+/// Grade additions/s through a standalone grading service, 16 clients for 5 s, with the
+/// default `--database-sync full` (every commit synced) beside `normal`, each on a fresh
+/// database in the same run.
+async fn grade_additions() -> Figure {
+    eprintln!("bench: grade additions …");
+    let mut rates = Vec::new();
+    for sync in ["normal", "full", "normal", "full"] {
+        let dir = temp_dir(&format!("grades-{sync}"));
+        let port = free_port();
+        let base = format!("http://127.0.0.1:{port}");
+        let _grading = Proc::start(
+            "gradingservice",
+            &[
+                "--addr".into(),
+                format!("127.0.0.1:{port}"),
+                "--database".into(),
+                dir.join("g.db").display().to_string(),
+                "--database-sync".into(),
+                sync.into(),
+            ],
+        );
+        wait_up(&format!("{base}/students")).await;
+        let client = reqwest::Client::new();
+        let started = Instant::now();
+        let deadline = started + Duration::from_secs(5);
+        let tasks: Vec<_> = (0..16)
+            .map(|task| {
+                let (client, base) = (client.clone(), base.clone());
+                tokio::spawn(async move {
+                    let mut done = 0u64;
+                    while Instant::now() < deadline {
+                        let response = client
+                            .post(format!("{base}/students/{}/grades", 1 + task % 5))
+                            .body(format!(
+                                r#"{{"Title":"Bench {task} {done}","Type":"Quiz","Score":80}}"#
+                            ))
+                            .send()
+                            .await
+                            .unwrap();
+                        assert_eq!(response.status(), 201);
+                        done += 1;
+                    }
+                    done
+                })
+            })
+            .collect();
+        let mut total = 0;
+        for task in tasks {
+            total += task.await.unwrap();
+        }
+        rates.push((sync, total as f64 / started.elapsed().as_secs_f64()));
+    }
+    let mean = |which: &str| {
+        let picked: Vec<f64> = rates
+            .iter()
+            .filter(|(sync, _)| *sync == which)
+            .map(|(_, rate)| *rate)
+            .collect();
+        picked.iter().sum::<f64>() / picked.len() as f64
+    };
+    let (full, normal) = (mean("full"), mean("normal"));
+    Figure {
+        name: "grade additions/s",
+        how: "POST /students/{id}/grades, gradingservice on SQLite, 16 clients, 2×5 s interleaved"
+            .into(),
+        measured: format!(
+            "{full:.0}/s with --database-sync full (the default) vs {normal:.0}/s with normal = {:.0}%",
+            100.0 * full / normal
+        ),
+        target: "report (what a grade's durability costs)",
+        holds: None,
+    }
+}
+
 async fn portal() -> Vec<Figure> {
     eprintln!("bench: portal …");
     let dir = temp_dir("portal");

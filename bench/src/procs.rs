@@ -12,23 +12,32 @@ pub struct Proc {
 }
 
 impl Proc {
-    /// Starts `binary` (a name in the release directory, or this bench itself) with `args`,
-    /// logging at `$BENCH_RUST_LOG` (default `error`) to this process's stderr.
+    /// Starts `binary` (a name in the release directory, or this bench itself) with `args`.
+    /// It logs as a user's process does by default (`RUST_LOG` unset), or at
+    /// `$BENCH_RUST_LOG` if set, into a file under `distributed-bench-logs/` in the temp
+    /// dir, so that its log costs what it costs a user without flooding the table.
     pub fn start(binary: &str, args: &[String]) -> Proc {
         let path = if binary == "bench" {
             std::env::current_exe().unwrap()
         } else {
             bin_dir().join(binary)
         };
-        let child = Command::new(&path)
-            .args(args)
-            .env(
-                "RUST_LOG",
-                std::env::var("BENCH_RUST_LOG").unwrap_or("error".into()),
-            )
+        let logs = std::env::temp_dir().join("distributed-bench-logs");
+        std::fs::create_dir_all(&logs).unwrap();
+        static NEXT: std::sync::atomic::AtomicU32 = std::sync::atomic::AtomicU32::new(0);
+        let log = logs.join(format!(
+            "{binary}-{}.log",
+            NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed)
+        ));
+        let mut command = Command::new(&path);
+        command.args(args).env_remove("RUST_LOG");
+        if let Ok(level) = std::env::var("BENCH_RUST_LOG") {
+            command.env("RUST_LOG", level);
+        }
+        let child = command
             .stdin(Stdio::null())
             .stdout(Stdio::null())
-            .stderr(Stdio::inherit())
+            .stderr(std::fs::File::create(&log).unwrap())
             .spawn()
             .unwrap_or_else(|err| {
                 panic!(

@@ -65,11 +65,16 @@ fn timed_out(rejection: &BytesRejection) -> Option<&BodyTimedOut> {
 
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
-        (
+        let mut response = (
             self.status,
             Json(serde_json::json!({ "error": self.reason })),
         )
-            .into_response()
+            .into_response();
+        // For the log line the request limits write about every refusal.
+        response
+            .extensions_mut()
+            .insert(crate::request_limits::Refusal(self.reason.into()));
+        response
     }
 }
 

@@ -7,9 +7,10 @@
 
 use std::{net::SocketAddr, process::ExitCode, sync::Arc};
 
+use app::teacher::server_side::TeacherLogin as _;
 use clap::Parser;
 use server::{
-    access::{ReadsArgs, TokenArgs},
+    access::{Access, ReadsArgs, TokenArgs},
     grading::{self, GradingConfig, GradingService},
     logs::{self, LogConfig, LogService},
     portal::{self, PortalBackend},
@@ -75,13 +76,14 @@ async fn main() -> ExitCode {
 }
 
 async fn run(args: Args, shipper: Arc<LogShipper>) -> Result<ExitCode, ExitCode> {
-    let public_url = args
+    let given_url = args
         .public_url
         .clone()
-        .map(|url| url.trim().trim_end_matches('/').to_owned())
-        .unwrap_or_else(|| format!("http://{}", args.addr));
-    if reqwest::Url::parse(&public_url).is_err() {
-        eprintln!("{PROGRAM}: --public-url must be an absolute http(s) URL, got {public_url:?}");
+        .map(|url| url.trim().trim_end_matches('/').to_owned());
+    if let Some(url) = &given_url
+        && reqwest::Url::parse(url).is_err()
+    {
+        eprintln!("{PROGRAM}: --public-url must be an absolute http(s) URL, got {url:?}");
         return Err(ExitCode::from(2));
     }
 
@@ -93,8 +95,16 @@ async fn run(args: Args, shipper: Arc<LogShipper>) -> Result<ExitCode, ExitCode>
         .await
         .map_err(|err| serve::fail(PROGRAM, err))?;
     let listener = serve::bind(PROGRAM, args.addr).await?;
+    let addr = listener.local_addr().unwrap_or(args.addr);
+    let public_url = given_url.unwrap_or_else(|| format!("http://{addr}"));
 
     let token = args.token.token();
+    // With a teacher login, grade changes must go through it: when no --token closes the
+    // grading API, it gets a token of its own that only this process's portal knows.
+    let grades_token = match token {
+        None if teachers.required() => Some(teacher_login::random_token()),
+        _ => token.map(str::to_owned),
+    };
     let registry = Registry::start(&args.registry, token, shutdown.clone());
     let own_registry = RegistryClient::with_token(&public_url, token);
     let grading_url = format!("{public_url}{GRADING_PREFIX}");
@@ -123,7 +133,7 @@ async fn run(args: Args, shipper: Arc<LogShipper>) -> Result<ExitCode, ExitCode>
     let backend = PortalBackend::new(
         portal_instance.providers().clone(),
         &public_url,
-        token,
+        grades_token.as_deref(),
         shutdown.clone(),
     );
     tokio::spawn(shipper.run(
@@ -134,19 +144,24 @@ async fn run(args: Args, shipper: Arc<LogShipper>) -> Result<ExitCode, ExitCode>
     ));
     let instances = vec![log_instance, grading_instance, portal_instance];
     let access = args.token.access(&args.reads);
+    let grades_access = Access::new(grades_token.as_deref(), args.reads.token_reads);
+    let health = log.health().and(grading.health());
     let app = access
         .guard(registry::router(registry), "registry")
         .merge(access.guard(logs::router(log), "log"))
         .nest(
             GRADING_PREFIX,
-            access.guard(grading::router(grading), "grades"),
+            grades_access.guard(grading::router(grading), "grades"),
         )
         .merge(portal::router(
             backend,
             teachers,
-            args.site.leptos_options(args.addr),
+            args.site.leptos_options(addr),
         ));
 
     tracing::info!("serving on {public_url}");
-    Ok(runtime::serve(PROGRAM, listener, app, &args.http, instances, shutdown).await)
+    Ok(runtime::serve(
+        PROGRAM, listener, app, health, &args.http, instances, shutdown,
+    )
+    .await)
 }

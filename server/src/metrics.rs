@@ -11,7 +11,7 @@
 //! | `registry_heartbeat_seconds` | heartbeat round trips, a histogram (registry) |
 //! | `registry_patches_sent_total`, `registry_patches_failed_total` | patch deliveries (registry) |
 //! | `log_records_written_total` | records stored (log service) |
-//! | `log_records_dropped_total` | records the log shipper dropped, its buffer full (every service) |
+//! | `log_records_dropped_total{reason}` | records the log shipper dropped: `buffer_full`, or `refused` by the log service (every service) |
 //! | `tokio_alive_tasks`, `process_*` | what the process uses |
 
 use std::{
@@ -52,6 +52,40 @@ pub struct RequestLabels {
     pub status: u16,
 }
 
+/// The label of `log_records_dropped_total`: why the shipper gave records up.
+#[derive(Debug, Clone, Copy, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct DropLabels {
+    pub reason: DropReason,
+}
+
+/// Why the log shipper dropped a record.
+#[derive(Debug, Clone, Copy, Hash, PartialEq, Eq)]
+pub enum DropReason {
+    /// Its buffer was full (the log service was away too long): the oldest went.
+    BufferFull,
+    /// The log service refused the record itself (400 or 413): sending it again cannot help.
+    Refused,
+}
+
+impl DropReason {
+    /// The label value.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            DropReason::BufferFull => "buffer_full",
+            DropReason::Refused => "refused",
+        }
+    }
+}
+
+impl prometheus_client::encoding::EncodeLabelValue for DropReason {
+    fn encode(
+        &self,
+        encoder: &mut prometheus_client::encoding::LabelValueEncoder,
+    ) -> Result<(), std::fmt::Error> {
+        std::fmt::Write::write_str(encoder, self.as_str())
+    }
+}
+
 /// The metrics of this process.
 pub struct Metrics {
     registry: Mutex<Registry>,
@@ -60,7 +94,7 @@ pub struct Metrics {
     pub patches_sent: Counter,
     pub patches_failed: Counter,
     pub log_records_written: Counter,
-    pub log_records_dropped: Counter,
+    pub log_records_dropped: Family<DropLabels, Counter>,
 }
 
 /// This process's metrics.
@@ -79,7 +113,7 @@ impl Metrics {
             patches_sent: Counter::default(),
             patches_failed: Counter::default(),
             log_records_written: Counter::default(),
-            log_records_dropped: Counter::default(),
+            log_records_dropped: Family::default(),
         };
         {
             let mut registry = metrics.registry.lock().unwrap();
@@ -110,12 +144,19 @@ impl Metrics {
             );
             registry.register(
                 "log_records_dropped",
-                "Log records the log shipper dropped because its buffer was full",
+                "Log records the log shipper dropped: its buffer full, or refused by the log service",
                 metrics.log_records_dropped.clone(),
             );
             registry.register_collector(Box::new(ProcessCollector));
         }
         metrics
+    }
+
+    /// Counts `n` log records the shipper dropped, for `reason`.
+    pub fn log_records_dropped(&self, reason: DropReason, n: u64) {
+        self.log_records_dropped
+            .get_or_create(&DropLabels { reason })
+            .inc_by(n);
     }
 
     /// Adds metrics that are read at each scrape.

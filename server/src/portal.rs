@@ -8,10 +8,13 @@
 //! service's Server-Sent Events to the browser from the portal's own origin, so the
 //! standalone portal needs no CORS. When a source cannot be reached, the relay answers
 //! with one `unavailable` event and a `retry:` delay, so the browser keeps trying.
+//!
+//! [`warn_if_grades_open`] guards the teacher login's promise: a portal with a login that
+//! finds a grading service taking anonymous grade changes says so, naming the flag.
 
 use std::{sync::Arc, time::Duration};
 
-use app::backend::{BoxFuture, LOG, Reply, ServiceClient, Target, Unavailable};
+use app::backend::{BoxFuture, GRADING, LOG, Reply, ServiceClient, Target, Unavailable};
 use axum::{
     Router,
     body::Body,
@@ -214,4 +217,45 @@ async fn log_events(
     backend
         .relay(urls, headers.get("last-event-id").cloned(), LOG)
         .await
+}
+
+/// For a portal with a teacher login: once it finds a grading service, asks it, without a
+/// token, to add a student it would refuse anyway (`{}` has no names). A 401 means grade
+/// changes are closed to anyone but the portal; any other answer means anybody can change
+/// grades around the login, and a warning says which flag closes it. Ends when the
+/// answer is in, or at `shutdown`.
+pub async fn warn_if_grades_open(providers: Arc<Providers>, shutdown: CancellationToken) {
+    let anonymous = reqwest::Client::builder()
+        .timeout(CALL_TIMEOUT)
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .expect("the HTTP client's settings are valid");
+    loop {
+        if let Some(url) = providers.all(GRADING).into_iter().next() {
+            let probe = anonymous
+                .post(format!("{url}/students"))
+                .header(header::CONTENT_TYPE, "application/json")
+                .body("{}")
+                .send()
+                .await;
+            match probe {
+                Ok(answer) if answer.status() == reqwest::StatusCode::UNAUTHORIZED => return,
+                Ok(answer) => {
+                    tracing::warn!(
+                        "the grading service at {url} accepts grade changes without a token \
+                         (it answered {} to an anonymous one), so anyone can change grades \
+                         around the teacher login: give the grading service and this portal \
+                         the same --token (DISTRIBUTED_TOKEN)",
+                        answer.status()
+                    );
+                    return;
+                }
+                Err(_) => {} // Not reachable yet: ask again.
+            }
+        }
+        tokio::select! {
+            () = tokio::time::sleep(Duration::from_millis(500)) => {}
+            () = shutdown.cancelled() => return,
+        }
+    }
 }

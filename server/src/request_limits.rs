@@ -12,6 +12,9 @@
 //! - any other 4xx or 5xx that left its handler with an empty body (axum's own 404, 405
 //!   and rejections) gets `{"error": "<status text>: <method> <path>"}`, so no refusal is
 //!   silent.
+//!
+//! Every refusal is also said in the process's log at INFO (a 5xx at WARN), with its
+//! reason, so a user sees them without the per-request access log (`--access-log`).
 
 use std::{
     pin::Pin,
@@ -36,18 +39,25 @@ use crate::error::ApiError;
 /// Most bytes of header names and values one request may carry.
 pub const MAX_HEADER_BYTES: usize = 32 * 1024;
 
-/// The limits on how requests arrive, shared by every binary.
+/// The limits on how requests arrive, and how they are logged, shared by every binary.
 #[derive(Debug, Clone, clap::Args)]
 pub struct HttpLimits {
     /// How long a client may take to send a request, headers and body (slower: 408).
     #[arg(long, env = "REQUEST_TIMEOUT", default_value = "30s", value_parser = humantime::parse_duration)]
     pub request_timeout: Duration,
+
+    /// Log one line per request (method, URI, status, latency) at INFO. Without it those
+    /// lines are DEBUG (`RUST_LOG=debug` shows them); refusals and errors are said at INFO
+    /// either way.
+    #[arg(long, env = "ACCESS_LOG")]
+    pub access_log: bool,
 }
 
 impl Default for HttpLimits {
     fn default() -> HttpLimits {
         HttpLimits {
             request_timeout: Duration::from_secs(30),
+            access_log: false,
         }
     }
 }
@@ -75,14 +85,20 @@ async fn guard(request: Request, next: Next, timeout: Duration) -> Response {
         .map(|(name, value)| name.as_str().len() + value.len())
         .sum();
     if bytes > MAX_HEADER_BYTES {
-        return ApiError::new(
+        let refusal = ApiError::new(
             StatusCode::REQUEST_HEADER_FIELDS_TOO_LARGE,
             format!(
                 "the request's headers are too large: at most {} KiB in all",
                 MAX_HEADER_BYTES / 1024
             ),
-        )
-        .into_response();
+        );
+        say_refused(
+            request.method(),
+            request.uri(),
+            refusal.status,
+            &refusal.reason,
+        );
+        return refusal.into_response();
     }
     let (method, uri) = (request.method().clone(), request.uri().clone());
     // Most requests (every GET) have no body: nothing to time or drain.
@@ -100,10 +116,16 @@ async fn guard(request: Request, next: Next, timeout: Duration) -> Response {
         response
     };
     let head = method == Method::HEAD;
-    if head || !(response.status().is_client_error() || response.status().is_server_error()) {
+    if !(response.status().is_client_error() || response.status().is_server_error()) {
         return response;
     }
-    if response.body().size_hint().exact() != Some(0) {
+    let has_body = response.body().size_hint().exact() != Some(0);
+    if let Some(Refusal(reason)) = response.extensions().get::<Refusal>() {
+        say_refused(&method, &uri, response.status(), reason);
+    } else if head || has_body {
+        say_refused(&method, &uri, response.status(), "(see the answer)");
+    }
+    if head || has_body {
         return response;
     }
     let (mut parts, _) = response.into_parts();
@@ -112,13 +134,29 @@ async fn guard(request: Request, next: Next, timeout: Duration) -> Response {
         .canonical_reason()
         .unwrap_or("the request was refused");
     let asked = format!("{method} {}", uri.path());
-    let body = serde_json::json!({ "error": format!("{status}: {asked}") }).to_string();
+    let reason = format!("{status}: {asked}");
+    say_refused(&method, &uri, parts.status, &reason);
+    let body = serde_json::json!({ "error": reason }).to_string();
     parts.headers.insert(
         header::CONTENT_TYPE,
         HeaderValue::from_static("application/json"),
     );
     parts.headers.remove(header::CONTENT_LENGTH);
     Response::from_parts(parts, Body::from(body))
+}
+
+/// The reason an [`ApiError`] answer carries, kept in its extensions for the log line.
+#[derive(Debug, Clone)]
+pub struct Refusal(pub Arc<str>);
+
+/// Says a refused request in the log: INFO for a 4xx, WARN for a 5xx.
+fn say_refused(method: &Method, uri: &axum::http::Uri, status: StatusCode, reason: &str) {
+    let status = status.as_u16();
+    if status >= 500 {
+        tracing::warn!(%method, %uri, status, reason, "request failed");
+    } else {
+        tracing::info!(%method, %uri, status, reason, "request refused");
+    }
 }
 
 /// The most of an unread request body drained (and dropped) after an early answer.

@@ -1,6 +1,7 @@
 //! Binding and serving, the same for every binary: listen on an address (with a message
-//! that says what to do if it is taken), serve until Ctrl-C or SIGTERM, then let requests
-//! in flight finish.
+//! that says what to do if it is taken) and say on stdout where it listens (so with
+//! `--addr 127.0.0.1:0`, which takes a free port, a script or a test can read the port),
+//! serve until Ctrl-C or SIGTERM, then let requests in flight finish.
 //!
 //! The accept loop is hyper's own rather than `axum::serve`, which cannot bound how long a
 //! client may take to send its headers (a connection that trickles them would otherwise be
@@ -18,7 +19,7 @@ use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
 use tower::ServiceExt;
 
-use crate::request_limits::HttpLimits;
+use crate::{health::Health, request_limits::HttpLimits};
 
 /// The most hyper buffers of one request's head; beyond it hyper answers a bare 431.
 /// Headers up to this size reach [`crate::request_limits`], which refuses them with a reason.
@@ -33,18 +34,26 @@ pub fn fail(program: &str, reason: impl std::fmt::Display) -> ExitCode {
     ExitCode::FAILURE
 }
 
-/// Binds `addr`, or explains on stderr why not.
+/// The line on stdout that says where a binary listens: `<program>: listening on
+/// http://<address>`.
+pub const LISTENING: &str = "listening on http://";
+
+/// Binds `addr` and says on stdout where it listens (a port 0 becomes a free port), or
+/// explains on stderr why it cannot.
 pub async fn bind(program: &str, addr: SocketAddr) -> Result<TcpListener, ExitCode> {
-    TcpListener::bind(addr).await.map_err(|err| {
+    let listener = TcpListener::bind(addr).await.map_err(|err| {
         fail(
             program,
             format!("cannot listen on {addr}: {err}. Stop whatever uses that address, or pass another with --addr."),
         )
-    })
+    })?;
+    let bound = listener.local_addr().unwrap_or(addr);
+    println!("{program}: {LISTENING}{bound}");
+    Ok(listener)
 }
 
-/// Serves `app`, `GET /metrics` and `GET /healthz`, behind `limits`, counting and logging
-/// each request, until `stop` completes (usually
+/// Serves `app`, `GET /metrics` and `GET /healthz` (answered from `health`), behind
+/// `limits`, counting and logging each request, until `stop` completes (usually
 /// [`crate::shutdown::signal`], perhaps followed by deregistering); then cancels `shutdown`
 /// (which ends background tasks and long-lived streams), stops accepting and waits for
 /// requests in flight, at most [`DRAIN_TIMEOUT`].
@@ -52,17 +61,15 @@ pub async fn run(
     program: &str,
     listener: TcpListener,
     app: Router,
+    health: Health,
     limits: &HttpLimits,
     stop: impl Future<Output = ()> + Send + 'static,
     shutdown: CancellationToken,
 ) -> ExitCode {
     // Outermost last: every request, refused by the limits or not, is counted and logged.
     let app = limits
-        .apply(
-            app.merge(crate::metrics::router())
-                .merge(crate::health::router()),
-        )
-        .layer(crate::telemetry::request_log());
+        .apply(app.merge(crate::metrics::router()).merge(health.router()))
+        .layer(crate::telemetry::request_log(limits.access_log));
     let mut builder = Builder::new(TokioExecutor::new());
     builder
         .http1()

@@ -223,7 +223,8 @@ pub fn print_hash_of_stdin(program: &str) -> std::process::ExitCode {
 }
 
 /// 32 random bytes, as hex.
-fn random_token() -> String {
+/// 32 random bytes as hex: session ids, CSRF tokens, a generated service token.
+pub fn random_token() -> String {
     let mut bytes = [0u8; 32];
     getrandom::fill(&mut bytes).expect("the system has randomness");
     bytes.iter().map(|byte| format!("{byte:02x}")).collect()

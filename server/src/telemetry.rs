@@ -5,8 +5,10 @@
 //! service.
 //!
 //! [`request_log`] gives each binary one line per request (method, path, status,
-//! latency), through tower-http, at INFO: `RUST_LOG=info,tower_http=warn` silences them.
-//! They are never shipped (see the shipper's quiet targets).
+//! latency), through tower-http: at DEBUG by default, so a default run stays quiet and
+//! fast (a line per heartbeat, or per log write, costs a busy service a fifth of its
+//! throughput), at INFO with `--access-log`. They are never shipped (see the shipper's
+//! quiet targets).
 
 use std::io::IsTerminal;
 
@@ -23,8 +25,11 @@ use tower_http::{
 use crate::runtime::log_shipper::{LogShipper, ShipLayer};
 
 /// The request log: a span with the method and URI around each request, and one event
-/// with the status and latency when its answer is ready.
-pub fn request_log() -> TraceLayer<
+/// with the status and latency when its answer is ready, at INFO if `access_log`, else at
+/// DEBUG.
+pub fn request_log(
+    access_log: bool,
+) -> TraceLayer<
     SharedClassifier<ServerErrorsAsFailures>,
     DefaultMakeSpan,
     (),
@@ -33,12 +38,17 @@ pub fn request_log() -> TraceLayer<
     (),
     (),
 > {
+    let level = if access_log {
+        tracing::Level::INFO
+    } else {
+        tracing::Level::DEBUG
+    };
     TraceLayer::new_for_http()
-        .make_span_with(DefaultMakeSpan::new().level(tracing::Level::INFO))
+        .make_span_with(DefaultMakeSpan::new().level(level))
         .on_request(())
         .on_response(
             DefaultOnResponse::new()
-                .level(tracing::Level::INFO)
+                .level(level)
                 .latency_unit(LatencyUnit::Micros),
         )
         .on_body_chunk(())

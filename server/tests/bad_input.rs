@@ -3,10 +3,11 @@
 //! invalid and relative URLs, huge headers, slow bodies, empty bodies, and wrong methods
 //! and content types.
 //!
-//! The rule for every answer: a refusal is a 4xx with a reason in its body (JSON
-//! `{"error": ...}` from the APIs, text from server functions, a page from the portal);
-//! input that is odd but acceptable (a log message in right-to-left script, say) may be
-//! taken (2xx). Never a 5xx, never a hang, and the process still serves afterwards with its
+//! The rule for every answer: a refusal is the route's own, with the status that names
+//! what is wrong (400 for malformed input, 413 for too large, 404 for an unknown id or
+//! path, 405 for a wrong method) and a reason in its body (JSON `{"error": ...}` from the
+//! APIs, text from server functions, a page from the portal); input that is odd but
+//! acceptable (a log message in right-to-left script, say) may be taken (2xx). Never a 5xx, never a hang, and the process still serves afterwards with its
 //! memory bounded: repeating the battery does not make it grow.
 
 mod common;
@@ -14,7 +15,7 @@ mod common;
 use std::time::{Duration, Instant};
 
 use app::api::{AddGrade, GetStudent, ListStudents, RecentLogs, RegistryInstances};
-use common::{Process, free_port};
+use common::Process;
 use leptos::server_fn::ServerFn;
 use reqwest::{Method, header::CONTENT_TYPE};
 use serde_json::{Value, json};
@@ -23,11 +24,15 @@ use tokio::io::{AsyncReadExt, AsyncWriteExt};
 /// The request deadline the processes run with, short so slow bodies are quick to test.
 const REQUEST_TIMEOUT: Duration = Duration::from_secs(1);
 
+/// How long a raw request may wait for its answer (or the connection's end) before the
+/// server counts as holding it: only a hang comes near it on a loaded machine.
+const ANSWER_WITHIN: Duration = Duration::from_secs(30);
+
 /// What an answer may be.
 #[derive(Debug, Clone, Copy, PartialEq)]
 enum Expect {
-    /// A 4xx with a reason.
-    Refused,
+    /// Refused with this status and a reason.
+    Refused(u16),
     /// Taken (2xx) or refused with a reason; never a 5xx.
     Either,
 }
@@ -49,7 +54,7 @@ fn case(what: impl Into<String>, method: Method, path: &str, body: impl Into<Vec
         path: path.to_owned(),
         content_type: None,
         body: body.into(),
-        expect: Expect::Refused,
+        expect: Expect::Refused(400),
     }
 }
 
@@ -61,6 +66,12 @@ impl Case {
 
     fn may_be_taken(mut self) -> Case {
         self.expect = Expect::Either;
+        self
+    }
+
+    /// Refused with `status` rather than 400.
+    fn refused_with(mut self, status: u16) -> Case {
+        self.expect = Expect::Refused(status);
         self
     }
 }
@@ -85,17 +96,19 @@ fn bad_json(method: Method, path: &str, good: &Value) -> Vec<Case> {
             path,
             format!("{text} {{"),
         ),
+        // Deep, but within every route's body limit (16 KiB at the least), so that the
+        // refusal is the JSON decoder's, not the size limit's.
         case(
             "deeply nested arrays",
             method.clone(),
             path,
-            "[".repeat(100_000) + &"]".repeat(100_000),
+            "[".repeat(7_000) + &"]".repeat(7_000),
         ),
         case(
             "deeply nested objects",
             method.clone(),
             path,
-            r#"{"a":"#.repeat(50_000) + "1" + &"}".repeat(50_000),
+            r#"{"a":"#.repeat(2_500) + "1" + &"}".repeat(2_500),
         ),
         case("an array", method.clone(), path, "[]"),
         case("a string", method.clone(), path, r#""text""#),
@@ -124,7 +137,8 @@ fn bad_json(method: Method, path: &str, good: &Value) -> Vec<Case> {
             method.clone(),
             path,
             " ".repeat(17 * 1024 * 1024) + &text,
-        ),
+        )
+        .refused_with(413),
         case(
             "multipart garbage",
             method.clone(),
@@ -189,7 +203,7 @@ fn wrong_methods(path: &str, allowed: &[Method]) -> Vec<Case> {
     ]
     .into_iter()
     .filter(|method| !allowed.contains(method))
-    .map(|method| case(format!("{method} not taken"), method, path, ""))
+    .map(|method| case(format!("{method} not taken"), method, path, "").refused_with(405))
     .collect()
 }
 
@@ -288,13 +302,18 @@ fn registry_cases() -> Vec<Case> {
             ("JSON, not a URL", br#"{"ServiceURL":"x"}"#.to_vec()),
             ("oversized", vec![b'a'; 100 * 1024]),
         ] {
-            cases.push(case(what, method.clone(), "/services", body));
+            let status = match what {
+                "an unknown URL" => 404,
+                "oversized" => 413,
+                _ => 400,
+            };
+            cases.push(case(what, method.clone(), "/services", body).refused_with(status));
         }
     }
     for path in ["/services/%FF", "/services/Log%00Service"] {
         cases.push(case("odd name in the path", Method::GET, path, "").may_be_taken());
     }
-    cases.push(case("an unknown path", Method::GET, "/services/a/b", ""));
+    cases.push(case("an unknown path", Method::GET, "/services/a/b", "").refused_with(404));
     cases.extend(wrong_methods(
         "/services",
         &[Method::GET, Method::POST, Method::PUT, Method::DELETE],
@@ -313,13 +332,15 @@ fn log_cases() -> Vec<Case> {
             Method::POST,
             "/log",
             "m".repeat(65 * 1024),
-        ),
+        )
+        .refused_with(413),
         case(
             "oversized body",
             Method::POST,
             "/log",
             "m".repeat(17 * 1024 * 1024),
-        ),
+        )
+        .refused_with(413),
         case(
             "odd Unicode",
             Method::POST,
@@ -353,7 +374,8 @@ fn log_cases() -> Vec<Case> {
             "/log",
             format!("\"{}\"\n", "m".repeat(65 * 1024)),
         )
-        .typed("application/x-ndjson"),
+        .typed("application/x-ndjson")
+        .refused_with(413),
     );
     for query in [
         "since=yesterday",
@@ -447,28 +469,32 @@ fn grading_cases(prefix: &str) -> Vec<Case> {
         "%F0%9F%98%80",
         "1.5",
     ] {
+        // An id that is not a student's, numeric or not, names no student: 404.
         let path = format!("{prefix}/students/{id}");
-        cases.push(case(format!("student {id}"), Method::GET, &path, ""));
-        cases.push(case(
-            format!("delete student {id}"),
-            Method::DELETE,
-            &path,
-            "",
-        ));
-        cases.push(case(
-            format!("grade for student {id}"),
-            Method::POST,
-            &format!("{path}/grades"),
-            good_grade.to_string(),
-        ));
+        cases.push(case(format!("student {id}"), Method::GET, &path, "").refused_with(404));
+        cases.push(
+            case(format!("delete student {id}"), Method::DELETE, &path, "").refused_with(404),
+        );
+        cases.push(
+            case(
+                format!("grade for student {id}"),
+                Method::POST,
+                &format!("{path}/grades"),
+                good_grade.to_string(),
+            )
+            .refused_with(404),
+        );
     }
     for grade in ["abc", "99999999999999999999999", "0"] {
-        cases.push(case(
-            format!("delete grade {grade}"),
-            Method::DELETE,
-            &format!("{prefix}/students/1/grades/{grade}"),
-            "",
-        ));
+        cases.push(
+            case(
+                format!("delete grade {grade}"),
+                Method::DELETE,
+                &format!("{prefix}/students/1/grades/{grade}"),
+                "",
+            )
+            .refused_with(404),
+        );
     }
     cases.extend(wrong_methods(&students, &[Method::GET, Method::POST]));
     cases.extend(wrong_methods(
@@ -476,12 +502,15 @@ fn grading_cases(prefix: &str) -> Vec<Case> {
         &[Method::GET, Method::DELETE],
     ));
     cases.extend(wrong_methods(&grades, &[Method::POST]));
-    cases.push(case(
-        "an unknown path",
-        Method::GET,
-        &format!("{prefix}/teachers"),
-        "",
-    ));
+    cases.push(
+        case(
+            "an unknown path",
+            Method::GET,
+            &format!("{prefix}/teachers"),
+            "",
+        )
+        .refused_with(404),
+    );
     cases
 }
 
@@ -520,7 +549,7 @@ fn portal_cases() -> Vec<Case> {
         "/pkg/..%2F..%2Fetc%2Fpasswd",
         "/pkg/does-not-exist.wasm",
     ] {
-        cases.push(case(format!("page {path}"), Method::GET, path, ""));
+        cases.push(case(format!("page {path}"), Method::GET, path, "").refused_with(404));
     }
     for path in ["/logs?since=garbage&service=%FF", "/students?x=%00"] {
         cases.push(case(format!("page {path}"), Method::GET, path, "").may_be_taken());
@@ -616,10 +645,20 @@ async fn send(client: &reqwest::Client, base: &str, case: &Case) -> Answer {
     }
 }
 
-/// Whether `answer` is a refusal that says why.
-fn refused_with_reason(answer: &Answer) -> Result<(), String> {
+/// Whether `answer` is a refusal that says why, with `status` if given; unless
+/// `own_reason_optional` (a path no route takes), the reason must be the route's own.
+fn refused_with_reason(
+    answer: &Answer,
+    status: Option<u16>,
+    own_reason_optional: bool,
+) -> Result<(), String> {
     if !(400..500).contains(&answer.status) {
         return Err(format!("status {}, not a 4xx", answer.status));
+    }
+    if let Some(status) = status
+        && answer.status != status
+    {
+        return Err(format!("status {}, not {status}", answer.status));
     }
     if answer.body.iter().all(u8::is_ascii_whitespace) {
         return Err(format!("{} with an empty body", answer.status));
@@ -636,6 +675,20 @@ fn refused_with_reason(answer: &Answer) -> Result<(), String> {
                 String::from_utf8_lossy(&answer.body)
             ));
         }
+        // The request limits' stand-in ("Not Found: GET /x") for an answer that came with
+        // no reason: right for a path no route takes and for a method a route does not
+        // take (axum's own 405, which names the methods in `Allow`), wrong for any other
+        // refusal.
+        let stand_in = reqwest::StatusCode::from_u16(answer.status)
+            .ok()
+            .and_then(|status| status.canonical_reason())
+            .is_some_and(|text| reason.starts_with(&format!("{text}: ")));
+        if stand_in && !own_reason_optional {
+            return Err(format!(
+                "{} without the route's own reason: {reason}",
+                answer.status
+            ));
+        }
     }
     Ok(())
 }
@@ -649,10 +702,11 @@ async fn battery(base: &str, cases: &[Case]) -> Vec<String> {
     let mut broken = Vec::new();
     for case in cases {
         let answer = send(&client, base, case).await;
+        let unrouted = case.what == "an unknown path" || case.expect == Expect::Refused(405);
         let verdict = match case.expect {
-            Expect::Refused => refused_with_reason(&answer),
+            Expect::Refused(status) => refused_with_reason(&answer, Some(status), unrouted),
             Expect::Either if (200..300).contains(&answer.status) => Ok(()),
-            Expect::Either => refused_with_reason(&answer),
+            Expect::Either => refused_with_reason(&answer, None, unrouted),
         };
         if let Err(why) = verdict {
             broken.push(format!(
@@ -694,26 +748,18 @@ async fn slow_and_huge(port: u16) {
         format!("GET /nowhere HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n{extra}\r\n")
     };
     let long = request(&format!("X-Long: {}\r\n", "a".repeat(40 * 1024)));
-    let answer = raw(
-        port,
-        &[(long.as_bytes(), Duration::ZERO)],
-        Duration::from_secs(5),
-    )
-    .await
-    .expect("an answer to a 40 KiB header");
+    let answer = raw(port, &[(long.as_bytes(), Duration::ZERO)], ANSWER_WITHIN)
+        .await
+        .expect("an answer to a 40 KiB header");
     assert!(answer.starts_with("HTTP/1.1 431"), "{answer:.300}");
     assert!(answer.contains("headers are too large"), "{answer:.300}");
 
     let many: String = (0..300).map(|i| format!("X-Field-{i}: v\r\n")).collect();
     let many = request(&many);
     // More than hyper's 100 fields: its bare 431 (the status line is the reason).
-    let answer = raw(
-        port,
-        &[(many.as_bytes(), Duration::ZERO)],
-        Duration::from_secs(5),
-    )
-    .await
-    .expect("an answer to 300 header fields");
+    let answer = raw(port, &[(many.as_bytes(), Duration::ZERO)], ANSWER_WITHIN)
+        .await
+        .expect("an answer to 300 header fields");
     assert!(
         answer.starts_with("HTTP/1.1 431 Request Header Fields Too Large"),
         "{answer:.300}"
@@ -721,33 +767,21 @@ async fn slow_and_huge(port: u16) {
 
     // Beyond hyper's read buffer: a bare 431 or a closed connection, never a 5xx.
     let huge = request(&format!("X-Huge: {}\r\n", "a".repeat(2 * 1024 * 1024)));
-    if let Some(answer) = raw(
-        port,
-        &[(huge.as_bytes(), Duration::ZERO)],
-        Duration::from_secs(5),
-    )
-    .await
-    {
+    if let Some(answer) = raw(port, &[(huge.as_bytes(), Duration::ZERO)], ANSWER_WITHIN).await {
         assert!(answer.starts_with("HTTP/1.1 431"), "{answer:.300}");
     }
 
-    // A body that trickles in past the deadline: 408 with a reason, on time.
-    let started = Instant::now();
+    // A body that trickles in past the deadline: 408 with a reason.
     let head = b"POST /services HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Length: 64\r\nConnection: close\r\n\r\n{";
     let pause = REQUEST_TIMEOUT / 3;
     let trickle: Vec<(&[u8], Duration)> = std::iter::once((head.as_slice(), pause))
         .chain(std::iter::repeat_n((b" ".as_slice(), pause), 6))
         .collect();
-    let answer = raw(port, &trickle, Duration::from_secs(5))
+    let answer = raw(port, &trickle, ANSWER_WITHIN)
         .await
         .expect("an answer to a slow body");
     assert!(answer.starts_with("HTTP/1.1 408"), "{answer:.300}");
     assert!(answer.contains("did not arrive within"), "{answer:.300}");
-    assert!(
-        started.elapsed() < REQUEST_TIMEOUT * 4,
-        "{:?}",
-        started.elapsed()
-    );
 
     // Headers that never end: the connection is closed once the deadline has passed.
     let started = Instant::now();
@@ -757,7 +791,7 @@ async fn slow_and_huge(port: u16) {
             b"GET /services HTTP/1.1\r\nHost: 127.0.0.1\r\n".as_slice(),
             Duration::ZERO,
         )],
-        REQUEST_TIMEOUT * 4,
+        ANSWER_WITHIN,
     )
     .await;
     assert!(
@@ -784,15 +818,13 @@ fn timeout_flag() -> String {
 #[tokio::test]
 async fn the_all_in_one_server_refuses_bad_input_with_a_reason_and_bounded_memory() {
     let dir = common::temp_dir("bad-input");
-    let port = free_port();
-    let base = format!("http://127.0.0.1:{port}");
     // Large blocks always mapped and returned on free, so resident memory shows what is
     // live rather than what glibc keeps after a 16 MiB body (see the check below).
     let server = Process::start_with_env(
         env!("CARGO_BIN_EXE_server"),
         &[
             "--addr",
-            &format!("127.0.0.1:{port}"),
+            "127.0.0.1:0",
             "--site-root",
             dir.to_str().unwrap(),
             "--log-file",
@@ -808,7 +840,7 @@ async fn the_all_in_one_server_refuses_bad_input_with_a_reason_and_bounded_memor
             ("MALLOC_TRIM_THRESHOLD_", "131072"),
         ],
     );
-    common::wait_up(&base, "/services").await;
+    let (base, port) = (server.url.clone(), server.port);
     let cases: Vec<Case> = [
         registry_cases(),
         log_cases(),
@@ -879,47 +911,35 @@ async fn the_all_in_one_server_refuses_bad_input_with_a_reason_and_bounded_memor
 async fn each_standalone_service_refuses_bad_input_with_a_reason() {
     let dir = common::temp_dir("bad-input-standalone");
     let timeout = timeout_flag();
-    let (registry, log, grading) = (free_port(), free_port(), free_port());
-    let registry_url = format!("http://127.0.0.1:{registry}");
-    let _registry = Process::registry_with(registry, &dir, &["--request-timeout", &timeout]);
-    let _log = Process::start(
+    let registry = Process::registry_with(&dir, &["--request-timeout", &timeout]);
+    let service = |binary: &str, extra: [&str; 2]| {
+        let mut args = vec![
+            "--addr",
+            "127.0.0.1:0",
+            "--registry-url",
+            &registry.url,
+            "--request-timeout",
+            &timeout,
+        ];
+        args.extend(extra);
+        Process::start(binary, &args, &dir)
+    };
+    let log = service(
         env!("CARGO_BIN_EXE_logservice"),
-        &[
-            "--addr",
-            &format!("127.0.0.1:{log}"),
-            "--registry-url",
-            &registry_url,
-            "--log-file",
-            "standalone.log",
-            "--request-timeout",
-            &timeout,
-        ],
-        &dir,
+        ["--log-file", "standalone.log"],
     );
-    let _grading = Process::start(
+    let grading = service(
         env!("CARGO_BIN_EXE_gradingservice"),
-        &[
-            "--addr",
-            &format!("127.0.0.1:{grading}"),
-            "--registry-url",
-            &registry_url,
-            "--database",
-            "standalone.db",
-            "--request-timeout",
-            &timeout,
-        ],
-        &dir,
+        ["--database", "standalone.db"],
     );
-    let unknown = |path: &str| case("an unknown path", Method::GET, path, "");
-    for (port, path, cases) in [
+    let unknown = |path: &str| case("an unknown path", Method::GET, path, "").refused_with(404);
+    for (process, cases) in [
         (
-            registry,
-            "/services",
+            &registry,
             [registry_cases(), vec![unknown("/nowhere")]].concat(),
         ),
         (
-            log,
-            "/log",
+            &log,
             [
                 log_cases(),
                 runtime_cases("/heartbeat", "/services", "NoSuchService"),
@@ -928,8 +948,7 @@ async fn each_standalone_service_refuses_bad_input_with_a_reason() {
             .concat(),
         ),
         (
-            grading,
-            "/students",
+            &grading,
             [
                 grading_cases(""),
                 runtime_cases("/heartbeat", "/services", "LogService"),
@@ -938,9 +957,8 @@ async fn each_standalone_service_refuses_bad_input_with_a_reason() {
             .concat(),
         ),
     ] {
-        let base = format!("http://127.0.0.1:{port}");
-        common::wait_up(&base, path).await;
-        let broken = battery(&base, &cases).await;
+        let base = &process.url;
+        let broken = battery(base, &cases).await;
         assert!(
             broken.is_empty(),
             "{base}: {} of {} cases broke the rules:\n{}",
@@ -948,6 +966,6 @@ async fn each_standalone_service_refuses_bad_input_with_a_reason() {
             cases.len(),
             broken.join("\n")
         );
-        slow_and_huge(port).await;
+        slow_and_huge(process.port).await;
     }
 }

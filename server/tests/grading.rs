@@ -4,11 +4,7 @@
 
 mod common;
 
-use std::{
-    path::{Path, PathBuf},
-    process::{Command, Stdio},
-    time::{Duration, Instant},
-};
+use std::path::{Path, PathBuf};
 
 use app::wire::{grading::Student, logs::LogRecord};
 use common::client;
@@ -30,6 +26,7 @@ impl TestGrading {
     async fn start(database: &Path) -> TestGrading {
         let service = GradingService::start(&GradingConfig {
             database: database.to_path_buf(),
+            database_sync: Default::default(),
         })
         .await
         .unwrap();
@@ -245,7 +242,6 @@ async fn concurrent_grade_posts_lose_nothing_and_survive_a_restart() {
     }
     assert_eq!(grade_count(&grading.students().await), 15 + 100);
     drop(grading);
-    tokio::time::sleep(Duration::from_millis(100)).await;
 
     let grading = TestGrading::start(&db).await;
     let students = grading.students().await;
@@ -421,93 +417,34 @@ async fn every_validation_rule_has_a_failing_case_and_nothing_is_stored() {
 #[tokio::test]
 async fn every_change_is_logged_through_the_log_service() {
     let dir = temp_db().parent().unwrap().to_path_buf();
-    let port = || {
-        std::net::TcpListener::bind("127.0.0.1:0")
-            .unwrap()
-            .local_addr()
-            .unwrap()
-            .port()
+    let registry = common::Process::registry(&dir);
+    let service = |binary: &str| {
+        common::Process::start(
+            binary,
+            &["--addr", "127.0.0.1:0", "--registry-url", &registry.url],
+            &dir,
+        )
     };
-    let (registry, log, grading) = (port(), port(), port());
-    let spawn = |binary: &str, args: Vec<String>| {
-        Command::new(binary)
-            .args(args)
-            .current_dir(&dir)
-            .env("RUST_LOG", "warn")
-            .stdin(Stdio::null())
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .unwrap()
-    };
-    let registry_url = format!("http://127.0.0.1:{registry}");
-    let mut children = vec![
-        spawn(
-            env!("CARGO_BIN_EXE_registryservice"),
-            vec!["--addr".into(), format!("127.0.0.1:{registry}")],
-        ),
-        spawn(
-            env!("CARGO_BIN_EXE_logservice"),
-            vec![
-                "--addr".into(),
-                format!("127.0.0.1:{log}"),
-                "--registry-url".into(),
-                registry_url.clone(),
-            ],
-        ),
-        spawn(
-            env!("CARGO_BIN_EXE_gradingservice"),
-            vec![
-                "--addr".into(),
-                format!("127.0.0.1:{grading}"),
-                "--registry-url".into(),
-                registry_url,
-            ],
-        ),
-    ];
-    let started = Instant::now();
-    let post = loop {
-        let attempt = client()
-            .post(format!("http://127.0.0.1:{grading}/students/2/grades"))
-            .body(r#"{"Title":"Logged quiz","Type":"Quiz","Score":64}"#)
-            .send()
-            .await;
-        if let Ok(response) = attempt {
-            break response;
-        }
-        assert!(
-            started.elapsed() < Duration::from_secs(10),
-            "grading service never came up"
-        );
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    };
+    let log = service(env!("CARGO_BIN_EXE_logservice"));
+    let grading = service(env!("CARGO_BIN_EXE_gradingservice"));
+    let post = client()
+        .post(format!("{}/students/2/grades", grading.url))
+        .body(r#"{"Title":"Logged quiz","Type":"Quiz","Score":64}"#)
+        .send()
+        .await
+        .unwrap();
     assert_eq!(post.status(), 201);
-    let found = loop {
-        let records: Vec<LogRecord> = match client()
-            .get(format!(
-                "http://127.0.0.1:{log}/log?service=GradingService&text=Logged%20quiz"
-            ))
-            .send()
-            .await
-        {
+    let query = format!("{}/log?service=GradingService&text=Logged%20quiz", log.url);
+    let found = common::eventually("the change to reach the log service", || async {
+        let records: Vec<LogRecord> = match client().get(&query).send().await {
             Ok(response) => response.json().await.unwrap_or_default(),
             Err(_) => vec![],
         };
-        if let Some(record) = records.into_iter().next() {
-            break record;
-        }
-        assert!(
-            started.elapsed() < Duration::from_secs(15),
-            "the change never reached the log service"
-        );
-        tokio::time::sleep(Duration::from_millis(200)).await;
-    };
+        records.into_iter().next()
+    })
+    .await;
     assert!(
         found.message.contains("grade added: Logged quiz (Quiz) 64"),
         "{found:?}"
     );
-    for child in &mut children {
-        let _ = child.kill();
-        let _ = child.wait();
-    }
 }

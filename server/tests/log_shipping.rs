@@ -1,6 +1,7 @@
 //! The runtime's log shipping: `tracing` records reach the discovered log service in
-//! batches with the original's `[Name] - ` prefix, wait while none is known, and are
-//! dropped oldest-first (and counted) when the buffer is full.
+//! batches with the original's `[Name] - ` prefix, wait while none is known, are
+//! dropped oldest-first (and counted) when the buffer is full, and a record the log
+//! service refuses is dropped alone without holding up the rest.
 
 mod common;
 
@@ -73,7 +74,9 @@ async fn records_wait_for_a_log_service_then_arrive_with_the_service_prefix() {
         tracing::debug!("below the shipping level");
         tracing::warn!("multi\nline");
     });
-    tokio::time::sleep(Duration::from_millis(400)).await;
+    // The shipper has tried (and found no log service) once the retry pause has begun:
+    // the records are still waiting, in order.
+    tokio::time::sleep(Duration::from_millis(300)).await;
     assert_eq!(
         shipper.pending(),
         2,
@@ -87,14 +90,10 @@ async fn records_wait_for_a_log_service_then_arrive_with_the_service_prefix() {
         }],
         removed: vec![],
     });
-    let started = std::time::Instant::now();
-    while records(&url).await.len() < 2 {
-        assert!(
-            started.elapsed() < Duration::from_secs(5),
-            "records never arrived"
-        );
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
+    common::until("both records to arrive", || async {
+        records(&url).await.len() >= 2
+    })
+    .await;
     let got: Vec<(String, String)> = records(&url)
         .await
         .into_iter()
@@ -138,14 +137,10 @@ async fn a_full_buffer_drops_the_oldest_and_reports_the_count() {
             .clone()
             .run("Grading".into(), providers, None, CancellationToken::new()),
     );
-    let started = std::time::Instant::now();
-    while records(&url).await.len() < 4 {
-        assert!(
-            started.elapsed() < Duration::from_secs(5),
-            "records never arrived"
-        );
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
+    common::until("four records to arrive", || async {
+        records(&url).await.len() >= 4
+    })
+    .await;
     let messages: Vec<String> = records(&url)
         .await
         .into_iter()
@@ -161,4 +156,69 @@ async fn a_full_buffer_drops_the_oldest_and_reports_the_count() {
             "WARN 2 log records were dropped: the buffer was full"
         ]
     );
+}
+
+/// The value of `log_records_dropped_total{reason}` in this process.
+fn dropped_for(reason: &str) -> u64 {
+    let text = server::metrics::global().render();
+    let series = format!("log_records_dropped_total{{reason=\"{reason}\"}} ");
+    text.lines()
+        .find_map(|line| line.strip_prefix(series.as_str()))
+        .map_or(0, |value| value.trim().parse().unwrap())
+}
+
+#[tokio::test]
+async fn a_refused_record_is_dropped_alone_and_the_rest_ship_in_order() {
+    let (url, _stop) = log_service().await;
+    let shipper = LogShipper::new(100);
+    let providers = Arc::new(Providers::default());
+    providers.apply(&Patch {
+        added: vec![PatchEntry {
+            name: "LogService".into(),
+            url: url.clone(),
+        }],
+        removed: vec![],
+    });
+    let refused_before = dropped_for("refused");
+    // One record over the log service's 64 KiB limit among ordinary ones, all in the
+    // buffer before the shipper starts, so they go in one batch.
+    log_with(&shipper, || {
+        tracing::info!("before 1");
+        tracing::info!("before 2");
+        tracing::info!("{}", "x".repeat(70 * 1024));
+        tracing::info!("after 1");
+        tracing::info!("after 2");
+    });
+    tokio::spawn(
+        shipper
+            .clone()
+            .run("Grading".into(), providers, None, CancellationToken::new()),
+    );
+    common::until("the four acceptable records to arrive", || async {
+        records(&url).await.len() >= 4 && shipper.pending() == 0
+    })
+    .await;
+    // Later records are not held up either.
+    log_with(&shipper, || tracing::info!("later"));
+    common::until("the later record to arrive", || async {
+        records(&url).await.len() >= 5
+    })
+    .await;
+    let messages: Vec<String> = records(&url)
+        .await
+        .into_iter()
+        .rev()
+        .map(|r| r.message)
+        .collect();
+    assert_eq!(
+        messages,
+        [
+            "INFO before 1",
+            "INFO before 2",
+            "INFO after 1",
+            "INFO after 2",
+            "INFO later"
+        ]
+    );
+    assert_eq!(dropped_for("refused") - refused_before, 1);
 }

@@ -4,10 +4,7 @@
 
 mod common;
 
-use std::{
-    path::{Path, PathBuf},
-    time::Duration,
-};
+use std::path::{Path, PathBuf};
 
 use app::wire::logs::LogRecord;
 use common::{SseReader, client};
@@ -175,7 +172,6 @@ async fn records_survive_a_restart_and_the_file_is_appended() {
         let log = TestLog::start(config(&path)).await;
         assert_eq!(post(&log.url, "[A] - before").await.0, 200);
     }
-    tokio::time::sleep(Duration::from_millis(100)).await;
     let log = TestLog::start(config(&path)).await;
     assert_eq!(post(&log.url, "[A] - after").await.0, 200);
     let messages: Vec<String> = log.query("").await.into_iter().map(|r| r.message).collect();
@@ -319,7 +315,7 @@ async fn the_live_stream_delivers_records_written_after_it_opened() {
     let mut stream = SseReader::open(&client(), &format!("{}?service=A", log.url), None).await;
     assert_eq!(post(&log.url, "[B] - not for this stream").await.0, 200);
     assert_eq!(post(&log.url, "[A] - new").await.0, 200);
-    let event = stream.next(Duration::from_secs(3)).await;
+    let event = stream.next(common::PATIENCE).await;
     assert_eq!(event.name, "record");
     let record: LogRecord = serde_json::from_str(&event.data).unwrap();
     assert_eq!(
@@ -403,4 +399,82 @@ async fn bad_input_gets_a_4xx_with_a_reason_and_stores_nothing() {
     assert_eq!(response.headers()["allow"], "GET, POST");
     assert!(log.query("").await.is_empty());
     assert_eq!(std::fs::metadata(&path).unwrap().len(), 0);
+}
+
+/// A write that fails part-way (the file may grow no further, as on a full disk) is not
+/// acknowledged, and leaves the file so that every later acknowledged record reads back.
+/// The limit is the process's own file-size limit (RLIMIT_FSIZE, with SIGXFSZ ignored so
+/// the write fails with EFBIG), lifted again with `prlimit` while it runs.
+#[tokio::test]
+async fn a_write_that_fails_part_way_costs_no_later_record() {
+    use std::process::{Command, Stdio};
+    let dir = common::temp_dir("torn-write");
+    let mut command = Command::new("bash");
+    command
+        .args(["-c", r#"trap '' XFSZ; ulimit -S -f 16; exec "$0" "$@""#])
+        .arg(env!("CARGO_BIN_EXE_logservice"))
+        .args(["--addr", "127.0.0.1:0", "--log-file", "torn.log"])
+        .args(["--registry-url", "http://127.0.0.1:9"])
+        .current_dir(&dir)
+        .env("RUST_LOG", "off")
+        .stdin(Stdio::null())
+        .stderr(Stdio::null());
+    let log = common::Process::spawn(command);
+    let url = format!("{}/log", log.url);
+    let padding = "p".repeat(900);
+
+    // Records of about 1 KiB until one cannot be written: 16 KiB fit.
+    let mut acknowledged = Vec::new();
+    let refused = loop {
+        let message = format!("record {} {padding}", acknowledged.len());
+        let (status, body) = post(&url, format!("[T] - {message}")).await;
+        if status != 200 {
+            break (status, body, message);
+        }
+        acknowledged.push(message);
+        assert!(
+            acknowledged.len() < 64,
+            "the file limit never stopped a write"
+        );
+    };
+    assert_eq!(refused.0, 503, "{}", refused.1);
+    assert!(refused.1.contains("could not be written"), "{}", refused.1);
+    assert!(acknowledged.len() >= 10, "{} written", acknowledged.len());
+
+    // Room again: every record from now on is written and reads back, and so does every
+    // one before the failure.
+    let lifted = Command::new("prlimit")
+        .args(["--pid", &log.child.id().to_string(), "--fsize=unlimited"])
+        .status()
+        .unwrap();
+    assert!(lifted.success());
+    for n in 0..5 {
+        let message = format!("after {n}");
+        assert_eq!(post(&url, format!("[T] - {message}")).await.0, 200);
+        acknowledged.push(message);
+    }
+    let records: Vec<LogRecord> = client()
+        .get(format!("{url}?limit=1000"))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    // Compared by their first two words: "record 3", "after 0".
+    let short = |message: &str| message.split(' ').take(2).collect::<Vec<_>>().join(" ");
+    let mut stored: Vec<String> = records.iter().map(|r| short(&r.message)).collect();
+    stored.reverse();
+    let acknowledged: Vec<String> = acknowledged.iter().map(|m| short(m)).collect();
+    assert_eq!(
+        stored, acknowledged,
+        "the refused record is not stored either"
+    );
+    let text = std::fs::read_to_string(dir.join("torn.log")).unwrap();
+    for line in text.lines() {
+        assert!(
+            logs::record::decode(line.as_bytes()).is_some(),
+            "a torn line was left: {line:.80}"
+        );
+    }
 }

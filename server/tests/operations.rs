@@ -15,11 +15,11 @@ use app::{
     teacher::{GetTeacherStatus, LogIn, LogOut, TeacherStatus},
     wire::grading::Student,
 };
-use common::{Process, free_port};
+use common::{Process, until};
 use leptos::server_fn::ServerFn;
 use reqwest::{
     StatusCode,
-    header::{AUTHORIZATION, CONTENT_TYPE, COOKIE, SET_COOKIE, WWW_AUTHENTICATE},
+    header::{AUTHORIZATION, CONTENT_TYPE, COOKIE, LOCATION, SET_COOKIE, WWW_AUTHENTICATE},
 };
 use serde_json::{Value, json};
 
@@ -28,11 +28,9 @@ const TOKEN: &str = "s3cret-token";
 /// The all-in-one server on a free port, with `extra` flags; its base URL.
 async fn start_server(tag: &str, extra: &[&str]) -> (Process, String) {
     let dir = common::temp_dir(tag);
-    let port = free_port();
-    let addr = format!("127.0.0.1:{port}");
     let mut args = vec![
         "--addr",
-        addr.as_str(),
+        "127.0.0.1:0",
         "--site-root",
         dir.to_str().unwrap(),
         "--log-file",
@@ -42,8 +40,20 @@ async fn start_server(tag: &str, extra: &[&str]) -> (Process, String) {
     ];
     args.extend_from_slice(extra);
     let process = Process::start(env!("CARGO_BIN_EXE_server"), &args, &dir);
-    let base = format!("http://{addr}");
-    common::wait_up(&base, "/healthz").await;
+    let base = process.url.clone();
+    // Its portal has found its grading service (through its registry) once the Grade
+    // Book lists the students.
+    let client = common::no_redirects();
+    until("the portal to find the grading service", || async {
+        match client.get(format!("{base}/students")).send().await {
+            Ok(page) => page
+                .text()
+                .await
+                .is_ok_and(|html| html.contains("Carter, Nick")),
+            Err(_) => false,
+        }
+    })
+    .await;
     (process, base)
 }
 
@@ -219,51 +229,53 @@ async fn with_token_reads_reading_needs_the_token_too() {
 #[tokio::test]
 async fn a_standalone_service_registers_with_the_token_and_not_without() {
     let dir = common::temp_dir("token-standalone");
-    let (registry, good, bad) = (free_port(), free_port(), free_port());
-    let registry_url = format!("http://127.0.0.1:{registry}");
-    let _registry = Process::registry_with(registry, &dir, &["--token", TOKEN]);
-    let log_service = |port: u16, token: Option<&str>| {
-        let addr = format!("127.0.0.1:{port}");
-        let file = format!("log-{port}.log");
+    let registry = Process::registry_with(&dir, &["--token", TOKEN]);
+    let log_service = |token: Option<&str>, file: &str| {
         let mut args = vec![
             "--addr",
-            addr.as_str(),
+            "127.0.0.1:0",
             "--registry-url",
-            registry_url.as_str(),
+            registry.url.as_str(),
             "--log-file",
-            file.as_str(),
+            file,
         ];
         if let Some(token) = token {
             args.extend(["--token", token]);
         }
         Process::start(env!("CARGO_BIN_EXE_logservice"), &args, &dir)
     };
-    let _good = log_service(good, Some(TOKEN));
-    let _bad = log_service(bad, None);
+    let good = log_service(Some(TOKEN), "good.log");
+    let bad = log_service(None, "bad.log");
     let client = common::no_redirects();
-    let started = Instant::now();
-    loop {
-        let listed: Vec<Value> = match client.get(format!("{registry_url}/services")).send().await {
+    let listed = || async {
+        let listed: Vec<Value> = match client
+            .get(format!("{}/services", registry.url))
+            .send()
+            .await
+        {
             Ok(response) => response.json().await.unwrap_or_default(),
             Err(_) => Vec::new(),
         };
-        let urls: Vec<&str> = listed
+        listed
             .iter()
-            .filter_map(|i| i["ServiceURL"].as_str())
-            .collect();
-        if urls.contains(&format!("http://127.0.0.1:{good}").as_str()) {
-            assert!(
-                !urls.contains(&format!("http://127.0.0.1:{bad}").as_str()),
-                "a service without the token registered"
-            );
-            break;
-        }
-        assert!(
-            started.elapsed() < Duration::from_secs(10),
-            "never registered: {urls:?}"
-        );
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
+            .filter_map(|i| i["ServiceURL"].as_str().map(str::to_owned))
+            .collect::<Vec<String>>()
+    };
+    until("the service with the token to register", || async {
+        listed().await.contains(&good.url)
+    })
+    .await;
+    // The one without has been refused meanwhile: it tries at once, then backs off.
+    let refused = r#"http_requests_total{route="/services",method="POST",status="401"}"#;
+    until(
+        "the registry to refuse the service without the token",
+        || async { value(&scrape(&client, &registry.url).await, refused) >= 1.0 },
+    )
+    .await;
+    assert!(
+        !listed().await.contains(&bad.url),
+        "a service without the token registered"
+    );
 }
 
 /// A server function call: a form post, with a cookie if given.
@@ -339,6 +351,27 @@ async fn with_a_teacher_password_changing_grades_needs_a_login() {
             .await
             .contains(&"Login quiz".to_owned())
     );
+    // Nor around the portal, through the grading API itself: the server gave its grading
+    // service a token of its own.
+    let response = client
+        .post(format!("{base}/grading/students/1/grades"))
+        .json(&json!({ "Title": "Login quiz", "Type": "Quiz", "Score": 77 }))
+        .send()
+        .await
+        .unwrap();
+    assert_unauthorized(response, "an anonymous grade with a teacher login").await;
+    let response = client
+        .delete(format!("{base}/grading/students/1"))
+        .send()
+        .await
+        .unwrap();
+    assert_unauthorized(response, "an anonymous delete with a teacher login").await;
+    assert!(
+        !grades_of(&client, &base)
+            .await
+            .contains(&"Login quiz".to_owned())
+    );
+    assert_eq!(student_one(&client, &base).await.grades.len(), 3);
 
     // A wrong password: refused, and slowly.
     let started = Instant::now();
@@ -367,7 +400,9 @@ async fn with_a_teacher_password_changing_grades_needs_a_login() {
         None,
     )
     .await;
-    assert!(response.status().is_success() || response.status().is_redirection());
+    // A server function call: 200, and `Location` for the page to go on to.
+    assert_eq!(response.status(), StatusCode::OK);
+    assert_eq!(response.headers()[LOCATION], "/students/1");
     let set_cookie = response.headers()[SET_COOKIE].to_str().unwrap().to_owned();
     assert!(set_cookie.contains("HttpOnly"), "{set_cookie}");
     assert!(set_cookie.contains("SameSite=Lax"), "{set_cookie}");
@@ -459,7 +494,8 @@ async fn with_a_teacher_password_changing_grades_needs_a_login() {
         Some(&cookie),
     )
     .await;
-    assert!(response.status().is_success() || response.status().is_redirection());
+    assert_eq!(response.status(), StatusCode::OK);
+    assert_eq!(response.headers()[LOCATION], "/students");
     let response = call(&client, &base, AddGrade::PATH, &form, Some(&cookie)).await;
     assert_eq!(response.status(), StatusCode::UNAUTHORIZED);
 }
@@ -516,9 +552,15 @@ fn value(samples: &HashMap<String, f64>, series: &str) -> f64 {
 async fn metrics_parse_as_prometheus_text_and_count_the_work_done() {
     let (_server, base) = start_server("metrics", &[]).await;
     let client = common::no_redirects();
-    // Let a heartbeat round or two pass.
-    tokio::time::sleep(Duration::from_millis(2500)).await;
-    let before = scrape(&client, &base).await;
+    let passing = r#"registry_instances{service="GradingService",status="passing"}"#;
+    let before = common::eventually("three registrations and heartbeat rounds", || async {
+        let samples = scrape(&client, &base).await;
+        (value(&samples, passing) == 1.0
+            && value(&samples, "registry_patches_sent_total") >= 3.0
+            && value(&samples, "registry_heartbeat_seconds_count") >= 3.0)
+            .then_some(samples)
+    })
+    .await;
     for name in [
         "tokio_alive_tasks",
         "process_open_sockets",
@@ -526,15 +568,6 @@ async fn metrics_parse_as_prometheus_text_and_count_the_work_done() {
     ] {
         assert!(value(&before, name) > 0.0, "{name} missing");
     }
-    assert_eq!(
-        value(
-            &before,
-            r#"registry_instances{service="GradingService",status="passing"}"#
-        ),
-        1.0
-    );
-    assert!(value(&before, "registry_patches_sent_total") >= 3.0);
-    assert!(value(&before, "registry_heartbeat_seconds_count") >= 3.0);
 
     let posted = r#"http_requests_total{route="/log",method="POST",status="200"}"#;
     let written = "log_records_written_total";
@@ -558,6 +591,7 @@ async fn metrics_parse_as_prometheus_text_and_count_the_work_done() {
 
     let after = scrape(&client, &base).await;
     assert_eq!(value(&after, posted) - value(&before, posted), 3.0);
+    // (The grading service's own records may be written in the same window.)
     assert!(value(&after, written) - value(&before, written) >= 3.0);
     assert_eq!(value(&after, refused) - value(&before, refused), 1.0);
     assert!(
@@ -565,17 +599,19 @@ async fn metrics_parse_as_prometheus_text_and_count_the_work_done() {
             >= value(&before, "registry_heartbeat_seconds_count")
     );
     // Ids in paths do not make new series: the route's pattern is the label.
-    client
-        .get(format!("{base}/grading/students/2"))
-        .send()
-        .await
-        .unwrap();
+    let student =
+        r#"http_requests_total{route="/grading/students/{id}",method="GET",status="200"}"#;
+    for id in [2, 3] {
+        client
+            .get(format!("{base}/grading/students/{id}"))
+            .send()
+            .await
+            .unwrap();
+    }
     let ids = scrape(&client, &base).await;
-    assert!(
-        value(
-            &ids,
-            r#"http_requests_total{route="/grading/students/{id}",method="GET",status="200"}"#
-        ) >= 1.0,
+    assert_eq!(
+        value(&ids, student) - value(&after, student),
+        2.0,
         "{:?}",
         ids.keys()
             .filter(|k| k.contains("students"))
@@ -583,93 +619,187 @@ async fn metrics_parse_as_prometheus_text_and_count_the_work_done() {
     );
 }
 
-#[tokio::test]
-async fn healthz_answers_on_every_binary() {
-    let (_server, base) = start_server("healthz", &[]).await;
-    let client = common::no_redirects();
-    let body: Value = client
+/// `GET /healthz` on `base`: its status and body.
+async fn healthz(base: &str) -> (StatusCode, Value) {
+    let response = common::no_redirects()
         .get(format!("{base}/healthz"))
         .send()
         .await
-        .unwrap()
-        .json()
-        .await
         .unwrap();
-    assert_eq!(body["status"], "ok", "{body}");
-    assert_eq!(body["checks"]["grading database"], "ok", "{body}");
-    assert_eq!(body["checks"]["log writer"], "ok", "{body}");
-
-    let dir = common::temp_dir("healthz-registry");
-    let port = free_port();
-    let _registry = Process::registry(port, &dir);
-    let registry = format!("http://127.0.0.1:{port}");
-    common::wait_up(&registry, "/healthz").await;
-    let response = client
-        .get(format!("{registry}/healthz"))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(response.status(), 200);
+    (response.status(), response.json().await.unwrap())
 }
 
 #[tokio::test]
-async fn the_grading_service_is_unhealthy_without_its_database() {
-    let dir = common::temp_dir("healthz-db");
-    let service = server::grading::GradingService::start(&server::grading::GradingConfig {
-        database: dir.join("grades.db"),
-    })
-    .await
-    .unwrap();
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let base = format!("http://{}", listener.local_addr().unwrap());
-    tokio::spawn(async move {
-        axum::serve(listener, server::health::router())
+async fn healthz_answers_on_every_binary() {
+    let (_server, base) = start_server("healthz", &[]).await;
+    let (status, body) = healthz(&base).await;
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(
+        body,
+        json!({"status": "ok", "checks": {"grading database": "ok", "log writer": "ok"}})
+    );
+
+    let dir = common::temp_dir("healthz-standalone");
+    let registry = Process::registry(&dir);
+    let service = |binary: &str, extra: &[&str]| {
+        let mut args = vec!["--addr", "127.0.0.1:0", "--registry-url", &registry.url];
+        args.extend_from_slice(extra);
+        Process::start(binary, &args, &dir)
+    };
+    let log = service(env!("CARGO_BIN_EXE_logservice"), &["--log-file", "h.log"]);
+    let grading = service(
+        env!("CARGO_BIN_EXE_gradingservice"),
+        &["--database", "h.db"],
+    );
+    let site = dir.to_str().unwrap();
+    let portal = service(env!("CARGO_BIN_EXE_portal"), &["--site-root", site]);
+    for (process, checks) in [
+        (&registry, json!({})),
+        (&log, json!({"log writer": "ok"})),
+        (&grading, json!({"grading database": "ok"})),
+        (&portal, json!({})),
+    ] {
+        let (status, body) = healthz(&process.url).await;
+        assert_eq!(status, 200, "{}: {body}", process.url);
+        assert_eq!(body, json!({"status": "ok", "checks": checks}));
+    }
+}
+
+#[tokio::test]
+async fn the_grading_service_is_unhealthy_without_its_database_and_no_other_is() {
+    let start = |name: &str| {
+        let dir = common::temp_dir(name);
+        async move {
+            let service = server::grading::GradingService::start(&server::grading::GradingConfig {
+                database: dir.join("grades.db"),
+                database_sync: Default::default(),
+            })
             .await
-            .unwrap()
-    });
-    let client = common::no_redirects();
-    let response = client.get(format!("{base}/healthz")).send().await.unwrap();
-    assert_eq!(response.status(), 200);
-    service.store.close().await;
-    let response = client.get(format!("{base}/healthz")).send().await.unwrap();
-    assert_eq!(response.status(), StatusCode::SERVICE_UNAVAILABLE);
-    let body: Value = response.json().await.unwrap();
+            .unwrap();
+            let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+            let base = format!("http://{}", listener.local_addr().unwrap());
+            let health = service.health().router();
+            tokio::spawn(async move { axum::serve(listener, health).await.unwrap() });
+            (service, base)
+        }
+    };
+    // Two grading services in one process, as a test binary or a host of several
+    // services has them: each answers for its own database only.
+    let (closed, closed_base) = start("healthz-db-closed").await;
+    let (_open, open_base) = start("healthz-db-open").await;
+    assert_eq!(healthz(&closed_base).await.0, 200);
+    closed.store.close().await;
+    let (status, body) = healthz(&closed_base).await;
+    assert_eq!(status, StatusCode::SERVICE_UNAVAILABLE);
     assert_eq!(body["status"], "unavailable");
     assert_ne!(body["checks"]["grading database"], "ok", "{body}");
+    let (status, body) = healthz(&open_base).await;
+    assert_eq!(status, 200, "another service's closed database: {body}");
+    assert_eq!(
+        body,
+        json!({"status": "ok", "checks": {"grading database": "ok"}})
+    );
+}
+
+/// A `registryservice` at INFO with `extra` flags, its stderr in a file.
+fn logging_registry(dir: &std::path::Path, extra: &[&str]) -> (Process, std::path::PathBuf) {
+    let path = dir.join(format!("stderr-{}", extra.len()));
+    let mut command = Command::new(env!("CARGO_BIN_EXE_registryservice"));
+    command
+        .args(["--addr", "127.0.0.1:0"])
+        .args(extra)
+        .env("RUST_LOG", "info")
+        .env("NO_COLOR", "1")
+        .stdin(Stdio::null())
+        .stderr(std::fs::File::create(&path).unwrap());
+    (Process::spawn(command), path)
+}
+
+/// The lines of the file at `path` that contain `text`.
+fn lines_with(path: &std::path::Path, text: &str) -> Vec<String> {
+    std::fs::read_to_string(path)
+        .unwrap()
+        .lines()
+        .filter(|line| line.contains(text))
+        .map(str::to_owned)
+        .collect()
 }
 
 #[tokio::test]
-async fn each_request_gets_one_log_line() {
+async fn requests_are_logged_only_with_access_log_and_refusals_always() {
     let dir = common::temp_dir("request-log");
-    let port = free_port();
-    let stderr = std::fs::File::create(dir.join("stderr")).unwrap();
-    let mut child = Command::new(env!("CARGO_BIN_EXE_registryservice"))
-        .args(["--addr", &format!("127.0.0.1:{port}")])
-        .env("RUST_LOG", "info")
-        .env("NO_COLOR", "1")
-        .stdout(Stdio::null())
-        .stderr(stderr)
-        .spawn()
-        .unwrap();
-    let base = format!("http://127.0.0.1:{port}");
-    common::wait_up(&base, "/healthz").await;
     let client = common::no_redirects();
-    client
-        .get(format!("{base}/services/RequestLogProbe"))
-        .send()
-        .await
-        .unwrap();
-    tokio::time::sleep(Duration::from_millis(200)).await;
-    let _ = child.kill();
-    let _ = child.wait();
-    let log = std::fs::read_to_string(dir.join("stderr")).unwrap();
-    let lines: Vec<&str> = log
-        .lines()
-        .filter(|line| line.contains("/services/RequestLogProbe"))
-        .collect();
-    assert_eq!(lines.len(), 1, "{log}");
-    let line = lines[0];
-    for part in ["method=GET", "status=200", "latency="] {
-        assert!(line.contains(part), "{part} missing from {line}");
+    for access_log in [false, true] {
+        let flags: &[&str] = if access_log { &["--access-log"] } else { &[] };
+        let (registry, stderr) = logging_registry(&dir, flags);
+        let probe = client
+            .get(format!("{}/services/RequestLogProbe", registry.url))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(probe.status(), 200);
+        let refused = client
+            .delete(format!("{}/services", registry.url))
+            .body("http://127.0.0.1:9/refusal-probe")
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(refused.status(), 404);
+        // A line is written before its answer goes out: both are in the file now.
+        let refusals = lines_with(&stderr, "request refused");
+        assert_eq!(refusals.len(), 1, "{refusals:?}");
+        for part in ["method=DELETE", "uri=/services", "status=404", "reason="] {
+            assert!(
+                refusals[0].contains(part),
+                "{part} missing from {refusals:?}"
+            );
+        }
+        let probes = lines_with(&stderr, "/services/RequestLogProbe");
+        if access_log {
+            assert_eq!(probes.len(), 1, "{probes:?}");
+            for part in ["method=GET", "status=200", "latency="] {
+                assert!(probes[0].contains(part), "{part} missing from {probes:?}");
+            }
+        } else {
+            assert_eq!(probes, Vec::<String>::new(), "a request line by default");
+        }
     }
+}
+
+#[tokio::test]
+async fn a_standalone_portal_with_a_login_warns_when_grades_are_open() {
+    let dir = common::temp_dir("portal-open-grades");
+    let registry = Process::registry(&dir);
+    let _grading = Process::start(
+        env!("CARGO_BIN_EXE_gradingservice"),
+        &[
+            "--addr",
+            "127.0.0.1:0",
+            "--registry-url",
+            &registry.url,
+            "--database",
+            "open.db",
+        ],
+        &dir,
+    );
+    let hash = server::teacher_login::hash_password("teach-me").unwrap();
+    let stderr = dir.join("portal-stderr");
+    let mut command = Command::new(env!("CARGO_BIN_EXE_portal"));
+    command
+        .args(["--addr", "127.0.0.1:0", "--registry-url", &registry.url])
+        .args(["--site-root", dir.to_str().unwrap()])
+        .args(["--teacher-password-hash", &hash])
+        .current_dir(&dir)
+        .env("RUST_LOG", "warn")
+        .env("NO_COLOR", "1")
+        .stdin(Stdio::null())
+        .stderr(std::fs::File::create(&stderr).unwrap());
+    let _portal = Process::spawn(command);
+    let warning = common::eventually("the portal's warning", || async {
+        lines_with(&stderr, "accepts grade changes without a token")
+            .into_iter()
+            .next()
+    })
+    .await;
+    assert!(warning.contains("--token"), "names the flag: {warning}");
 }

@@ -47,6 +47,7 @@ impl TestPortal {
         let grading = if with_grading {
             let service = GradingService::start(&GradingConfig {
                 database: dir.join("g.db"),
+                database_sync: Default::default(),
             })
             .await
             .unwrap();
@@ -331,7 +332,6 @@ async fn pages_say_plainly_when_a_service_is_unavailable() {
         ("/students/1", "grading service"),
         ("/logs", "log service"),
     ] {
-        let started = std::time::Instant::now();
         let (status, html) = portal.get(path).await;
         assert_eq!(status, 200, "{path}");
         assert!(
@@ -339,11 +339,6 @@ async fn pages_say_plainly_when_a_service_is_unavailable() {
             "{path}: {html}"
         );
         assert!(html.contains("no instance of"), "{path}: {html}");
-        assert!(
-            started.elapsed() < Duration::from_secs(6),
-            "{path} took {:?}",
-            started.elapsed()
-        );
     }
 }
 
@@ -371,7 +366,7 @@ async fn the_registry_page_lists_instances_and_the_relay_streams_events() {
         None,
     )
     .await;
-    let event = stream.next(Duration::from_secs(3)).await;
+    let event = stream.next(common::PATIENCE).await;
     assert_eq!(event.name, "snapshot");
     assert!(event.data.contains("LogService"));
 }
@@ -412,14 +407,15 @@ async fn the_logs_page_filters_and_the_relay_tails_the_log() {
         None,
     )
     .await;
-    tokio::time::sleep(Duration::from_millis(200)).await;
+    // The relay answers once the log service has answered it, and the log service
+    // subscribes before it answers: the record cannot be missed.
     client
         .post(format!("{log}/log"))
         .body("[Portal] - live one")
         .send()
         .await
         .unwrap();
-    let event = stream.next(Duration::from_secs(3)).await;
+    let event = stream.next(common::PATIENCE).await;
     assert_eq!(event.name, "record");
     assert!(event.data.contains("live one"));
 
@@ -430,7 +426,101 @@ async fn the_logs_page_filters_and_the_relay_tails_the_log() {
         None,
     )
     .await;
-    let event = stream.next(Duration::from_secs(3)).await;
+    let event = stream.next(common::PATIENCE).await;
     assert_eq!(event.name, "unavailable");
     assert!(event.data.contains("LogService"), "{}", event.data);
+}
+
+/// The standalone `portal` binary, as the original's `cmd/portal` ran: it registers as
+/// `Portal`, finds the grading and log services through the registry, and serves pages
+/// from them.
+#[tokio::test]
+async fn the_standalone_portal_registers_finds_its_services_and_serves_pages() {
+    use common::Process;
+    let dir = temp_dir();
+    let registry = Process::registry(&dir);
+    let service = |binary: &str, extra: [&str; 2]| {
+        let mut args = vec!["--addr", "127.0.0.1:0", "--registry-url", &registry.url];
+        args.extend(extra);
+        Process::start(binary, &args, &dir)
+    };
+    let log = service(env!("CARGO_BIN_EXE_logservice"), ["--log-file", "p.log"]);
+    let grading = service(env!("CARGO_BIN_EXE_gradingservice"), ["--database", "p.db"]);
+    let site = dir.join("site");
+    let portal = service(
+        env!("CARGO_BIN_EXE_portal"),
+        ["--site-root", site.to_str().unwrap()],
+    );
+    let client = common::client();
+
+    // Registered as Portal, requiring both services.
+    let listed: Vec<app::wire::registry::InstanceInfo> =
+        common::eventually("the portal to register", || async {
+            let listed: Vec<app::wire::registry::InstanceInfo> = client
+                .get(format!("{}/services/Portal", registry.url))
+                .send()
+                .await
+                .ok()?
+                .json()
+                .await
+                .ok()?;
+            (!listed.is_empty()).then_some(listed)
+        })
+        .await;
+    assert_eq!(listed.len(), 1);
+    assert_eq!(listed[0].registration.service_url, portal.url);
+    let mut required = listed[0].registration.required_services.clone();
+    required.sort();
+    assert_eq!(required, ["GradingService", "LogService"]);
+
+    // The Grade Book comes from the grading service it found through the registry.
+    let page = common::eventually("the Grade Book to show the students", || async {
+        let response = client
+            .get(format!("{}/students", portal.url))
+            .send()
+            .await
+            .ok()?;
+        let html = response.text().await.ok()?;
+        html.contains("Carter, Nick").then_some(html)
+    })
+    .await;
+    assert!(page.contains("Clarkson, Kelly"), "{page}");
+
+    // A grade added through the grading service shows on the student's page, and its
+    // log record on the logs page, read from the log service.
+    let added = client
+        .post(format!("{}/students/3/grades", grading.url))
+        .body(r#"{"Title":"Portal process quiz","Type":"Quiz","Score":88}"#)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(added.status(), 201);
+    let student = client
+        .get(format!("{}/students/3", portal.url))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(student.status(), 200);
+    assert!(
+        student
+            .text()
+            .await
+            .unwrap()
+            .contains("Portal process quiz")
+    );
+    common::until("the change to show on the logs page", || async {
+        let Ok(response) = client
+            .get(format!("{}/logs?service=GradingService", portal.url))
+            .send()
+            .await
+        else {
+            return false;
+        };
+        response
+            .text()
+            .await
+            .is_ok_and(|html| html.contains("grade added: Portal process quiz"))
+    })
+    .await;
+    drop(log);
 }

@@ -1,6 +1,7 @@
-//! Property tests of the wire decoders (proptest): whatever bytes or JSON arrive,
-//! decoding answers `Ok` or `Err` and never panics; what is encoded decodes to the same
-//! value; and, like Go's decoder, the case of a key never matters.
+//! Property tests of the wire decoders (proptest): whatever bytes arrive, decoding answers
+//! `Ok` or `Err` and never panics; whatever JSON arrives, a registration decodes exactly
+//! as a model of Go's decoder says; what is encoded decodes to the same value; and, like
+//! Go's decoder, the case of a key never matters.
 
 use proptest::prelude::*;
 use serde_json::Value;
@@ -47,6 +48,72 @@ fn json() -> impl Strategy<Value = Value> {
     })
 }
 
+/// Objects with a registration's keys in odd cases (some twice), holding mostly the right
+/// types, sometimes the wrong ones or `null`.
+fn registration_like() -> impl Strategy<Value = Value> {
+    let value = prop_oneof![
+        4 => any::<String>().prop_map(Value::String),
+        2 => prop::collection::vec(any::<String>(), 0..3)
+            .prop_map(|items| Value::Array(items.into_iter().map(Value::String).collect())),
+        1 => Just(Value::Null),
+        1 => any::<i64>().prop_map(Value::from),
+    ];
+    prop::collection::vec((key(), value), 0..8)
+        .prop_map(|pairs| Value::Object(pairs.into_iter().collect()))
+}
+
+/// What Go's `encoding/json` makes of `value` as a Registration: an object's keys match a
+/// field exactly or else case-insensitively, the later of two wins (keys come in the
+/// text's order), `null` leaves the default, unknown keys are ignored, and a value of the
+/// wrong type is an error.
+fn go_model(value: &Value) -> Option<Registration> {
+    const FIELDS: [&str; 6] = [
+        "ServiceName",
+        "ServiceURL",
+        "RequiredServices",
+        "ServiceUpdateURL",
+        "HeartbeatURL",
+        "TTL",
+    ];
+    let object = value.as_object()?;
+    let mut folded: std::collections::HashMap<&str, &Value> = std::collections::HashMap::new();
+    for (key, value) in object {
+        let field = FIELDS
+            .iter()
+            .find(|field| **field == key)
+            .or_else(|| FIELDS.iter().find(|field| field.eq_ignore_ascii_case(key)));
+        if let Some(field) = field
+            && !value.is_null()
+        {
+            folded.insert(field, value);
+        }
+    }
+    let text = |field: &str| match folded.get(field) {
+        None => Some(String::new()),
+        Some(value) => value.as_str().map(str::to_owned),
+    };
+    let required = match folded.get("RequiredServices") {
+        None => Vec::new(),
+        Some(value) => value
+            .as_array()?
+            .iter()
+            .map(|item| item.as_str().map(str::to_owned))
+            .collect::<Option<Vec<_>>>()?,
+    };
+    let ttl = match folded.get("TTL") {
+        None => None,
+        Some(value) => Some(value.as_str()?.to_owned()),
+    };
+    Some(Registration {
+        service_name: text("ServiceName")?,
+        service_url: text("ServiceURL")?,
+        required_services: required,
+        service_update_url: text("ServiceUpdateURL")?,
+        heartbeat_url: text("HeartbeatURL")?,
+        ttl,
+    })
+}
+
 fn entry() -> impl Strategy<Value = PatchEntry> {
     (any::<String>(), any::<String>()).prop_map(|(name, url)| PatchEntry { name, url })
 }
@@ -59,10 +126,20 @@ proptest! {
     }
 
     #[test]
-    fn any_json_decodes_without_panicking(value in json()) {
+    fn any_json_decodes_as_go_would(value in json()) {
         let text = value.to_string();
-        let _ = serde_json::from_str::<Registration>(&text);
+        let decoded = serde_json::from_str::<Registration>(&text);
+        let expected = go_model(&value);
+        prop_assert_eq!(decoded.as_ref().ok(), expected.as_ref(), "{} → {:?}", text, decoded);
         let _ = serde_json::from_str::<Patch>(&text);
+    }
+
+    #[test]
+    fn registration_shaped_json_decodes_as_go_would(value in registration_like()) {
+        let text = value.to_string();
+        let decoded = serde_json::from_str::<Registration>(&text);
+        let expected = go_model(&value);
+        prop_assert_eq!(decoded.as_ref().ok(), expected.as_ref(), "{} → {:?}", text, decoded);
     }
 
     #[test]

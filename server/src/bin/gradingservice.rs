@@ -39,11 +39,12 @@ async fn main() -> ExitCode {
 }
 
 async fn run(args: Args, shipper: Arc<LogShipper>) -> Result<ExitCode, ExitCode> {
-    let endpoints = args.service.resolve(PROGRAM, 6000)?;
+    let mut endpoints = args.service.resolve(PROGRAM, 6000)?;
     let service = GradingService::start(&args.grading)
         .await
         .map_err(|err| serve::fail(PROGRAM, err))?;
     let listener = serve::bind(PROGRAM, endpoints.addr).await?;
+    endpoints.listening_on(&listener);
     let instance = endpoints.instance(NAME, &["LogService"]);
     let shutdown = CancellationToken::new();
     let shipping = tokio::spawn(shipper.run(
@@ -56,6 +57,7 @@ async fn run(args: Args, shipper: Arc<LogShipper>) -> Result<ExitCode, ExitCode>
         "grading service serving on {}/students",
         endpoints.public_url
     );
+    let health = service.health();
     let code = runtime::serve(
         PROGRAM,
         listener,
@@ -63,6 +65,7 @@ async fn run(args: Args, shipper: Arc<LogShipper>) -> Result<ExitCode, ExitCode>
             .token
             .access(&args.reads)
             .guard(grading::router(service), "grades"),
+        health,
         &args.service.http,
         vec![instance],
         shutdown,

@@ -37,17 +37,19 @@ async fn main() -> ExitCode {
 }
 
 async fn run(args: Args) -> Result<ExitCode, ExitCode> {
-    let endpoints = args.service.resolve(PROGRAM, 4000)?;
+    let mut endpoints = args.service.resolve(PROGRAM, 4000)?;
     let shutdown = CancellationToken::new();
     let service =
         LogService::start(&args.log, shutdown.clone()).map_err(|err| serve::fail(PROGRAM, err))?;
     let listener = serve::bind(PROGRAM, endpoints.addr).await?;
+    endpoints.listening_on(&listener);
     let instance = endpoints.instance("LogService", &[]);
     tracing::info!(
         "log service serving on {}/log, writing {}",
         endpoints.public_url,
         args.log.log_file.display()
     );
+    let health = service.health();
     Ok(runtime::serve(
         PROGRAM,
         listener,
@@ -55,6 +57,7 @@ async fn run(args: Args) -> Result<ExitCode, ExitCode> {
             .token
             .access(&args.reads)
             .guard(logs::router(service), "log"),
+        health,
         &args.service.http,
         vec![instance],
         shutdown,

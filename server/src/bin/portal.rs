@@ -4,8 +4,10 @@
 
 use std::{process::ExitCode, sync::Arc};
 
+use app::teacher::server_side::TeacherLogin as _;
 use clap::Parser;
 use server::{
+    health::Health,
     portal::{self, PortalBackend},
     runtime::{self, ServiceArgs, log_shipper::LogShipper},
     serve, site,
@@ -42,7 +44,7 @@ async fn main() -> ExitCode {
 }
 
 async fn run(args: Args, shipper: Arc<LogShipper>) -> Result<ExitCode, ExitCode> {
-    let endpoints = args.service.resolve(PROGRAM, 8080)?;
+    let mut endpoints = args.service.resolve(PROGRAM, 8080)?;
     let teachers = args.teacher.logins(PROGRAM)?;
     if !std::path::Path::new(&args.site.site_root)
         .join("pkg")
@@ -54,6 +56,7 @@ async fn run(args: Args, shipper: Arc<LogShipper>) -> Result<ExitCode, ExitCode>
         );
     }
     let listener = serve::bind(PROGRAM, endpoints.addr).await?;
+    endpoints.listening_on(&listener);
     let instance = endpoints.instance(NAME, &["LogService", "GradingService"]);
     let shutdown = CancellationToken::new();
     tokio::spawn(shipper.run(
@@ -62,6 +65,12 @@ async fn run(args: Args, shipper: Arc<LogShipper>) -> Result<ExitCode, ExitCode>
         endpoints.token.clone(),
         shutdown.clone(),
     ));
+    if teachers.required() {
+        tokio::spawn(portal::warn_if_grades_open(
+            instance.providers().clone(),
+            shutdown.clone(),
+        ));
+    }
     let backend = PortalBackend::new(
         instance.providers().clone(),
         &endpoints.registry,
@@ -74,6 +83,7 @@ async fn run(args: Args, shipper: Arc<LogShipper>) -> Result<ExitCode, ExitCode>
         PROGRAM,
         listener,
         app,
+        Health::new(),
         &args.service.http,
         vec![instance],
         shutdown,

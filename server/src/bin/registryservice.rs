@@ -6,6 +6,7 @@ use std::{net::SocketAddr, process::ExitCode};
 use clap::Parser;
 use server::{
     access::{ReadsArgs, TokenArgs},
+    health::Health,
     registry::{self, Registry, RegistryConfig},
     request_limits::HttpLimits,
     serve, shutdown, telemetry,
@@ -43,13 +44,17 @@ async fn main() -> ExitCode {
     };
     let shutdown = CancellationToken::new();
     let registry = Registry::start(&args.registry, args.token.token(), shutdown.clone());
-    tracing::info!("registry serving on http://{}/services", args.addr);
+    tracing::info!(
+        "registry serving on http://{}/services",
+        listener.local_addr().unwrap_or(args.addr)
+    );
     serve::run(
         "registryservice",
         listener,
         args.token
             .access(&args.reads)
             .guard(registry::router(registry), "registry"),
+        Health::new(),
         &args.http,
         shutdown::signal(),
         shutdown,

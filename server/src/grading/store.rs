@@ -3,7 +3,10 @@
 //! The schema and the original's seed data are migrations (`server/migrations/`), applied
 //! at open: a new database is created and seeded, an existing one is brought up to date
 //! and never seeded twice. The database runs in WAL mode with a busy timeout, so
-//! concurrent writers wait for each other rather than fail, and nothing is lost.
+//! concurrent writers wait for each other rather than fail, and nothing is lost. By
+//! default (`--database-sync full`) every commit is synced before it is answered, so a
+//! grade answered 201 survives a power cut; `make bench` measures what that costs
+//! against `normal`.
 //!
 //! The full list of students is the hottest read (the Grade Book shows it), so the store
 //! keeps it in memory until its next write. A generation counter, bumped after every
@@ -28,6 +31,8 @@ use sqlx::{
     },
 };
 
+use super::DatabaseSync;
+
 static MIGRATIONS: sqlx::migrate::Migrator = sqlx::migrate!("./migrations");
 
 #[derive(Clone)]
@@ -44,8 +49,12 @@ struct StudentsCache {
 }
 
 impl GradeStore {
-    /// Opens (creating if need be) the database at `path` and applies the migrations.
-    pub async fn open(path: &Path) -> Result<GradeStore, sqlx::Error> {
+    /// Opens (creating if need be) the database at `path`, synced at commits as `sync`
+    /// says, and applies the migrations.
+    ///
+    /// # Errors
+    /// The database cannot be created, opened or migrated.
+    pub async fn open(path: &Path, sync: DatabaseSync) -> Result<GradeStore, sqlx::Error> {
         if let Some(parent) = path.parent().filter(|p| !p.as_os_str().is_empty()) {
             std::fs::create_dir_all(parent).map_err(sqlx::Error::Io)?;
         }
@@ -53,7 +62,10 @@ impl GradeStore {
             .filename(path)
             .create_if_missing(true)
             .journal_mode(SqliteJournalMode::Wal)
-            .synchronous(SqliteSynchronous::Normal)
+            .synchronous(match sync {
+                DatabaseSync::Full => SqliteSynchronous::Full,
+                DatabaseSync::Normal => SqliteSynchronous::Normal,
+            })
             .foreign_keys(true)
             .busy_timeout(Duration::from_secs(10));
         let pool = SqlitePoolOptions::new()

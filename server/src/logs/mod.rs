@@ -73,11 +73,20 @@ impl LogService {
                 source,
             },
         )?;
-        let probe = (writer.clone(), files.path.clone());
-        crate::health::register(
+        Ok(LogService {
+            files,
+            writer,
+            shutdown,
+        })
+    }
+
+    /// The service's `/healthz` check: its writer runs and its file is there.
+    pub fn health(&self) -> crate::health::Health {
+        let (writer, path) = (self.writer.clone(), self.files.path.clone());
+        crate::health::Health::new().with(
             "log writer",
             std::sync::Arc::new(move || {
-                let (writer, path) = probe.clone();
+                let (writer, path) = (writer.clone(), path.clone());
                 Box::pin(async move {
                     if !writer.running() {
                         return Err("the log writer has stopped".to_owned());
@@ -87,12 +96,7 @@ impl LogService {
                         .map_err(|err| format!("{}: {err}", path.display()))
                 })
             }),
-        );
-        Ok(LogService {
-            files,
-            writer,
-            shutdown,
-        })
+        )
     }
 
     /// Stores records directly, without HTTP (for the process hosting the service).

@@ -4,6 +4,11 @@
 //! answers each request. Concurrent writers thus share writes instead of each opening,
 //! writing and closing the file as the original did. It also rotates the file when it
 //! passes its size limit.
+//!
+//! A write that fails part-way (a full disk, an I/O error) is never acknowledged, and it
+//! must not cost a later record: the writer cuts the file back to the end of the last
+//! good record, or, if even that fails, starts the next write on a new line, so the torn
+//! bytes stand alone on a line the reader skips.
 
 use std::{
     fs::{File, OpenOptions},
@@ -64,6 +69,7 @@ impl LogWriter {
             fsync,
             file,
             size,
+            torn: false,
             live: live.clone(),
         };
         std::thread::Builder::new()
@@ -120,7 +126,11 @@ struct Writer {
     max_bytes: u64,
     fsync: Fsync,
     file: File,
+    /// Where the last good record ends: every byte before it is whole records.
     size: u64,
+    /// A failed write left bytes after `size` that could not be cut off: the next write
+    /// starts with a newline to close them off.
+    torn: bool,
     live: broadcast::Sender<Arc<LogRecord>>,
 }
 
@@ -178,13 +188,48 @@ impl Writer {
         }
     }
 
+    /// Appends `bytes` (whole records) and, if so set, syncs them. On failure the file is
+    /// left so that every later record reads back: see the module documentation.
     fn append(&mut self, bytes: &[u8]) -> io::Result<()> {
+        let result = self.try_append(bytes);
+        match &result {
+            Ok(()) if self.torn => {
+                // The torn bytes' length is unknown: ask the file where it ends now.
+                self.size = self.file.metadata().map_or(self.size, |meta| meta.len());
+                self.torn = false;
+            }
+            Ok(()) => self.size += bytes.len() as u64,
+            Err(_) => self.cut_back(),
+        }
+        result
+    }
+
+    fn try_append(&mut self, bytes: &[u8]) -> io::Result<()> {
+        if self.torn {
+            self.file.write_all(b"\n")?;
+        }
         self.file.write_all(bytes)?;
         if self.fsync == Fsync::Always {
             self.file.sync_data()?;
         }
-        self.size += bytes.len() as u64;
         Ok(())
+    }
+
+    /// After a failed write: drops whatever it left after the last good record. (A
+    /// record written but not synced is dropped too: it was not acknowledged, and its
+    /// client will send it again.)
+    fn cut_back(&mut self) {
+        let cut = self
+            .file
+            .set_len(self.size)
+            .and_then(|()| self.file.seek(SeekFrom::End(0)).map(drop));
+        match cut {
+            Ok(()) => self.torn = false,
+            Err(err) => {
+                tracing::error!(%err, "cannot cut a failed write off the log; the next record starts a new line");
+                self.torn = true;
+            }
+        }
     }
 
     fn rotate_if_full(&mut self) -> io::Result<()> {

@@ -107,7 +107,9 @@ fn instance_url(body: Result<Bytes, BytesRejection>) -> Result<String, ApiError>
             "empty body: send the instance's ServiceURL as plain text",
         ));
     }
-    Ok(text.to_owned())
+    // Only an absolute http(s) URL can name a registered instance: anything else is a
+    // malformed request (400), not an unknown instance (404).
+    super::validate::instance_url(text).map_err(ApiError::bad_request)
 }
 
 async fn list(State(registry): State<Registry>, headers: HeaderMap) -> Response {

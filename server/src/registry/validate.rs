@@ -215,7 +215,7 @@ mod tests {
 
         proptest! {
             #[test]
-            fn any_registration_is_checked_without_panicking(
+            fn a_registration_is_taken_exactly_when_every_field_is_valid(
                 service_name in any::<String>(),
                 service_url in prop_oneof![any::<String>(), "https?://[a-z0-9.:-]{0,30}(/.{0,20})?"],
                 required_services in prop::collection::vec(any::<String>(), 0..80),
@@ -223,10 +223,39 @@ mod tests {
                 ttl in prop::option::of(prop_oneof![any::<String>(), "[0-9]{1,4}(ms|s|m|h)"]),
             ) {
                 let reg = Registration { service_name, service_url, required_services, service_update_url: String::new(), heartbeat_url, ttl };
-                if let Ok(valid) = registration(reg) {
-                    prop_assert!(!valid.name.is_empty());
-                    prop_assert!(valid.url.starts_with("http"));
-                    prop_assert!(valid.required.len() <= MAX_REQUIRED);
+                // A model of the rules, field by field, against what the check decides.
+                let name_ok = |name: &str| {
+                    let name = name.trim();
+                    !name.is_empty() && name.chars().count() <= MAX_NAME_CHARS && !name.chars().any(char::is_control)
+                };
+                let url_ok = |url: &str| {
+                    let url = url.trim();
+                    url.len() <= MAX_URL_BYTES
+                        && Url::parse(url).is_ok_and(|u| matches!(u.scheme(), "http" | "https") && u.host_str().is_some_and(|h| !h.is_empty()))
+                };
+                let ttl = reg.ttl.as_deref().map(str::trim).filter(|t| !t.is_empty());
+                let ttl_ok = ttl.is_none_or(|t| humantime::parse_duration(t).is_ok_and(|d| d >= TTL_RANGE.0 && d <= TTL_RANGE.1));
+                let heartbeat = reg.heartbeat_url.trim();
+                let expected = name_ok(&reg.service_name)
+                    && !reg.service_url.trim().is_empty()
+                    && url_ok(&reg.service_url)
+                    && reg.required_services.len() <= MAX_REQUIRED
+                    && reg.required_services.iter().all(|r| name_ok(r))
+                    && (heartbeat.is_empty() || url_ok(heartbeat))
+                    && ttl_ok
+                    && (ttl.is_none() || heartbeat.is_empty());
+                let checked = registration(reg.clone());
+                prop_assert_eq!(checked.is_ok(), expected, "{:?} → {:?}", reg, checked);
+                if let Ok(valid) = checked {
+                    prop_assert_eq!(&valid.name, reg.service_name.trim());
+                    prop_assert_eq!(&valid.url, reg.service_url.trim());
+                    let mut distinct: Vec<&str> = Vec::new();
+                    for r in &reg.required_services {
+                        if !distinct.contains(&r.trim()) {
+                            distinct.push(r.trim());
+                        }
+                    }
+                    prop_assert_eq!(valid.required.iter().map(String::as_str).collect::<Vec<_>>(), distinct);
                 }
             }
         }

@@ -43,9 +43,22 @@ pub struct Endpoints {
     pub registry: String,
     /// The shared secret its clients send, if any.
     pub token: Option<String>,
+    /// Whether `public_url` was made from `addr` (no `--public-url`).
+    public_url_from_addr: bool,
 }
 
 impl Endpoints {
+    /// Takes the address `listener` was bound to (a port 0 becomes the free port it got),
+    /// and the public URL with it unless `--public-url` was given.
+    pub fn listening_on(&mut self, listener: &tokio::net::TcpListener) {
+        if let Ok(bound) = listener.local_addr() {
+            self.addr = bound;
+            if self.public_url_from_addr {
+                self.public_url = format!("http://{bound}");
+            }
+        }
+    }
+
     /// The instance a standalone service registers, as the original did: `/heartbeat`
     /// and `/services` at its public URL.
     pub fn instance(&self, name: &str, required: &[&str]) -> Arc<Instance> {
@@ -68,6 +81,7 @@ impl ServiceArgs {
                 public_url,
                 registry: self.registry_base()?,
                 token: self.token.token().map(str::to_owned),
+                public_url_from_addr: self.public_url.is_none(),
             })
         });
         resolved.map_err(|err| {

@@ -8,6 +8,12 @@
 //! log service is known, or it cannot be reached, records wait in the buffer (they
 //! always reach stderr through the ordinary formatter too); the drop count is reported
 //! with the next delivered batch.
+//!
+//! A refusal (400 or 413) is final for the records it names, and must not hold up the
+//! rest: a refused batch is split in halves until the refused records stand alone, every
+//! acceptable record is shipped, and only the refused ones are dropped, counted in
+//! `log_records_dropped_total{reason="refused"}` and said once on stderr. Any other
+//! failure (unreachable, 5xx, 401) is temporary: the batch goes back to the buffer.
 
 use std::{
     collections::VecDeque,
@@ -19,12 +25,14 @@ use std::{
     time::Duration,
 };
 
+use reqwest::StatusCode;
 use tokio::sync::Notify;
 use tokio_util::sync::CancellationToken;
 use tracing::{Event, Level, Subscriber, field::Field};
 use tracing_subscriber::{Layer, layer::Context};
 
 use super::providers::{CallError, Providers};
+use crate::metrics::DropReason;
 
 /// The content type of the log service's batch form: one JSON string per line.
 pub const BATCH_CONTENT_TYPE: &str = "application/x-ndjson";
@@ -43,6 +51,27 @@ pub struct LogShipper {
     capacity: usize,
     dropped: AtomicU64,
     ready: Notify,
+    /// Whether a refused record has been reported on stderr yet (it is said once).
+    said_refused: std::sync::atomic::AtomicBool,
+}
+
+/// Why a batch could not be shipped now; it is tried again later.
+#[derive(Debug, thiserror::Error)]
+pub enum ShipError {
+    #[error(transparent)]
+    Call(#[from] CallError),
+    #[error("the log service answered {status}: {reason}")]
+    Status { status: StatusCode, reason: String },
+}
+
+/// How the log service answered one request.
+enum Answer {
+    Stored,
+    /// 400 or 413: these records will never be taken.
+    Refused {
+        status: StatusCode,
+        reason: String,
+    },
 }
 
 impl LogShipper {
@@ -52,6 +81,7 @@ impl LogShipper {
             capacity: capacity.max(1),
             dropped: AtomicU64::new(0),
             ready: Notify::new(),
+            said_refused: Default::default(),
         })
     }
 
@@ -61,7 +91,7 @@ impl LogShipper {
         if buffer.len() >= self.capacity {
             buffer.pop_front();
             self.dropped.fetch_add(1, Ordering::Relaxed);
-            crate::metrics::global().log_records_dropped.inc();
+            crate::metrics::global().log_records_dropped(DropReason::BufferFull, 1);
         }
         buffer.push_back(record);
         drop(buffer);
@@ -131,7 +161,7 @@ impl LogShipper {
         name: &str,
         providers: &Providers,
         client: &reqwest::Client,
-    ) -> Result<bool, CallError> {
+    ) -> Result<bool, ShipError> {
         let mut batch: Vec<String> = {
             let mut buffer = self.buffer.lock().unwrap();
             let take = buffer.len().min(MAX_BATCH);
@@ -146,36 +176,105 @@ impl LogShipper {
         if batch.is_empty() {
             return Ok(false);
         }
+        if let Err((handled, err)) = self.deliver(name, providers, client, &batch).await {
+            // Put what was not handled back in front of anything logged meanwhile, in
+            // order. If the buffer has no room for all of it, its oldest records are
+            // dropped and counted.
+            let mut buffer = self.buffer.lock().unwrap();
+            let rest = &batch[handled..];
+            let room = self.capacity.saturating_sub(buffer.len());
+            let lost = rest.len().saturating_sub(room);
+            for record in rest.iter().skip(lost).rev() {
+                buffer.push_front(record.clone());
+            }
+            self.dropped.fetch_add(lost as u64, Ordering::Relaxed);
+            crate::metrics::global().log_records_dropped(DropReason::BufferFull, lost as u64);
+            return Err(err);
+        }
+        Ok(true)
+    }
+
+    /// Ships `batch` in order, splitting a refused part in halves until each refused
+    /// record stands alone, and dropping only those. On a temporary failure, says how many
+    /// leading records were handled (stored or refused) before it.
+    async fn deliver(
+        &self,
+        name: &str,
+        providers: &Providers,
+        client: &reqwest::Client,
+        batch: &[String],
+    ) -> Result<(), (usize, ShipError)> {
+        let mut handled = 0;
+        // Parts still to send, the next one last; together they are `batch[handled..]`.
+        let mut parts = vec![batch];
+        while let Some(part) = parts.pop() {
+            match self.post(providers, client, part).await {
+                Ok(Answer::Stored) => handled += part.len(),
+                Ok(Answer::Refused { status, reason }) if part.len() == 1 => {
+                    handled += 1;
+                    crate::metrics::global().log_records_dropped(DropReason::Refused, 1);
+                    if !self.said_refused.swap(true, Ordering::Relaxed) {
+                        // Said on stderr only: a record about failing to ship would be shipped.
+                        eprintln!(
+                            "[{name}] log shipping: the log service refused a record ({status}: \
+                             {reason}); it is dropped. Refused records are counted in \
+                             log_records_dropped_total{{reason=\"refused\"}} and not said again."
+                        );
+                    }
+                }
+                Ok(Answer::Refused { .. }) => {
+                    let (first, second) = part.split_at(part.len() / 2);
+                    parts.push(second);
+                    parts.push(first);
+                }
+                Err(err) => return Err((handled, err)),
+            }
+        }
+        Ok(())
+    }
+
+    /// One `POST /log` of `records` in the batch form.
+    async fn post(
+        &self,
+        providers: &Providers,
+        client: &reqwest::Client,
+        records: &[String],
+    ) -> Result<Answer, ShipError> {
         let mut body = String::new();
-        for record in &batch {
+        for record in records {
             body.push_str(&serde_json::to_string(record).expect("strings serialise"));
             body.push('\n');
         }
-        let sent = providers
+        let (status, text) = providers
             .call(LOG_SERVICE, |url| {
                 let request = client
                     .post(format!("{url}/log"))
                     .header(reqwest::header::CONTENT_TYPE, BATCH_CONTENT_TYPE)
                     .body(body.clone());
-                async move { request.send().await?.error_for_status() }
+                async move {
+                    let response = request.send().await?;
+                    let status = response.status();
+                    Ok((status, response.text().await.unwrap_or_default()))
+                }
             })
-            .await;
-        if let Err(err) = sent {
-            // Put the batch back in front of anything logged meanwhile, in order. If the
-            // buffer has no room for all of it, its oldest records are dropped and counted.
-            let mut buffer = self.buffer.lock().unwrap();
-            let room = self.capacity.saturating_sub(buffer.len());
-            let lost = batch.len().saturating_sub(room);
-            for record in batch.into_iter().skip(lost).rev() {
-                buffer.push_front(record);
-            }
-            self.dropped.fetch_add(lost as u64, Ordering::Relaxed);
-            crate::metrics::global()
-                .log_records_dropped
-                .inc_by(lost as u64);
-            return Err(err);
+            .await?;
+        let reason = || {
+            serde_json::from_str::<serde_json::Value>(&text)
+                .ok()
+                .and_then(|v| v.get("error")?.as_str().map(str::to_owned))
+                .unwrap_or_else(|| text.trim().to_owned())
+        };
+        match status {
+            status if status.is_success() => Ok(Answer::Stored),
+            StatusCode::BAD_REQUEST | StatusCode::PAYLOAD_TOO_LARGE => Ok(Answer::Refused {
+                status,
+                reason: reason(),
+            }),
+            status => Err(ShipError::Status {
+                status,
+                reason: reason(),
+            }),
         }
-        Ok(true)
     }
 }
 
@@ -212,8 +311,16 @@ impl ShipLayer {
     }
 }
 
-/// Targets whose records are never shipped: the HTTP stack underneath the shipper.
-const QUIET_TARGETS: &[&str] = &["hyper", "reqwest", "h2", "tower", "rustls"];
+/// Targets whose records are never shipped: the HTTP stack underneath the shipper, and the
+/// per-request lines (the access log and refusals), which stay in the process's own log.
+const QUIET_TARGETS: &[&str] = &[
+    "hyper",
+    "reqwest",
+    "h2",
+    "tower",
+    "rustls",
+    "server::request_limits",
+];
 
 impl<S: Subscriber> Layer<S> for ShipLayer {
     fn on_event(&self, event: &Event<'_>, _ctx: Context<'_, S>) {

@@ -26,7 +26,7 @@ use axum::Router;
 use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
 
-use crate::request_limits::HttpLimits;
+use crate::{health::Health, request_limits::HttpLimits};
 
 pub use args::{Endpoints, ServiceArgs};
 pub use instance::{Instance, InstanceSpec, Watchdog};
@@ -39,6 +39,7 @@ pub async fn serve(
     program: &str,
     listener: TcpListener,
     app: Router,
+    health: Health,
     limits: &HttpLimits,
     instances: Vec<Arc<Instance>>,
     shutdown: CancellationToken,
@@ -55,5 +56,5 @@ pub async fn serve(
         // the registry's heartbeat checks fail.
         futures::future::join_all(instances.iter().map(|instance| instance.deregister())).await;
     };
-    crate::serve::run(program, listener, app, limits, stop, shutdown).await
+    crate::serve::run(program, listener, app, health, limits, stop, shutdown).await
 }

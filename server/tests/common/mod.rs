@@ -330,9 +330,15 @@ impl SseReader {
     }
 }
 
-/// A child process, killed when dropped.
+/// A child process, killed when dropped, so a test that fails half-way leaves nothing
+/// behind. Started with `--addr 127.0.0.1:0`, it takes a free port and says which on
+/// stdout; [`Process::spawn`] reads that line, so no test races another for a port.
 pub struct Process {
     pub child: Child,
+    /// Its base URL, `http://127.0.0.1:<port>`, as it said it listens.
+    pub url: String,
+    /// The port it listens on.
+    pub port: u16,
 }
 
 impl Process {
@@ -347,26 +353,68 @@ impl Process {
         dir: &std::path::Path,
         env: &[(&str, &str)],
     ) -> Process {
-        let child = Command::new(binary)
+        let mut command = Command::new(binary);
+        command
             .args(args)
             .current_dir(dir)
             .env("RUST_LOG", "warn")
             .envs(env.iter().copied())
             .stdin(Stdio::null())
-            .stdout(Stdio::null())
-            .stderr(Stdio::inherit())
-            .spawn()
-            .unwrap();
-        Process { child }
+            .stderr(Stdio::inherit());
+        Process::spawn(command)
     }
 
-    /// `registryservice` on 127.0.0.1:`port`.
-    pub fn registry(port: u16, dir: &std::path::Path) -> Process {
-        Process::registry_with(port, dir, &[])
+    /// Starts `command` (its stdout is taken over) and waits until it says where it
+    /// listens; panics if it exits first.
+    pub fn spawn(mut command: Command) -> Process {
+        let program = command.get_program().to_string_lossy().into_owned();
+        let mut child = command.stdout(Stdio::piped()).spawn().unwrap();
+        let stdout = child.stdout.take().unwrap();
+        let (said, listening) = std::sync::mpsc::channel();
+        std::thread::spawn(move || {
+            use std::io::BufRead;
+            let mut lines = std::io::BufReader::new(stdout).lines();
+            for line in lines.by_ref() {
+                let Ok(line) = line else { return };
+                if let Some((_, addr)) = line.split_once(server::serve::LISTENING) {
+                    let _ = said.send(addr.trim().to_owned());
+                    break;
+                }
+            }
+            // Keep reading, so the child never blocks on a full pipe.
+            for _ in lines {}
+        });
+        let mut process = Process {
+            child,
+            url: String::new(),
+            port: 0,
+        };
+        match listening.recv_timeout(PATIENCE) {
+            Ok(addr) => {
+                process.port = addr.rsplit(':').next().unwrap().parse().unwrap();
+                process.url = format!("http://{addr}");
+            }
+            Err(_) => panic!(
+                "{program} never said where it listens (exit status: {:?})",
+                process.child.try_wait()
+            ),
+        }
+        process
     }
 
-    /// `registryservice` on 127.0.0.1:`port`, with `extra` flags.
-    pub fn registry_with(port: u16, dir: &std::path::Path, extra: &[&str]) -> Process {
+    /// `registryservice` on a free port.
+    pub fn registry(dir: &std::path::Path) -> Process {
+        Process::registry_with(dir, &[])
+    }
+
+    /// `registryservice` on a free port, with `extra` flags.
+    pub fn registry_with(dir: &std::path::Path, extra: &[&str]) -> Process {
+        Process::registry_on(0, dir, extra)
+    }
+
+    /// `registryservice` on 127.0.0.1:`port` (a restart on the port it had), with `extra`
+    /// flags.
+    pub fn registry_on(port: u16, dir: &std::path::Path, extra: &[&str]) -> Process {
         let addr = format!("127.0.0.1:{port}");
         let mut args = vec!["--addr", addr.as_str()];
         args.extend_from_slice(extra);
@@ -394,23 +442,49 @@ impl Drop for Process {
     }
 }
 
-/// Waits until `base` answers `GET path` (a process just started), at most 10 s.
+/// Waits until `base` answers `GET path` (a process just started).
 pub async fn wait_up(base: &str, path: &str) {
     let client = client();
-    for _ in 0..200 {
-        if client.get(format!("{base}{path}")).send().await.is_ok() {
-            return;
-        }
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
-    panic!("{base} did not come up");
+    until(&format!("{base}{path} to answer"), || {
+        let request = client.get(format!("{base}{path}")).send();
+        async move { request.await.is_ok() }
+    })
+    .await;
 }
 
-/// A port on 127.0.0.1 that nothing listens on now.
-pub fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
+/// How long [`eventually`] waits before it gives up: long enough that only a hang or a
+/// real failure reaches it on a loaded machine. Timing targets belong in `make bench`.
+pub const PATIENCE: Duration = Duration::from_secs(60);
+
+/// Waits until `check` returns `Some`, polling every 20 ms, and returns what it gave;
+/// panics naming `what` after [`PATIENCE`].
+pub async fn eventually<T, F, Fut>(what: &str, mut check: F) -> T
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = Option<T>>,
+{
+    let deadline = tokio::time::Instant::now() + PATIENCE;
+    loop {
+        if let Some(value) = check().await {
+            return value;
+        }
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "waited {PATIENCE:?} for {what}"
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}
+
+/// Waits until `check` holds (see [`eventually`]).
+pub async fn until<F, Fut>(what: &str, mut check: F)
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = bool>,
+{
+    eventually(what, || {
+        let holds = check();
+        async move { holds.await.then_some(()) }
+    })
+    .await
 }
