@@ -27,7 +27,8 @@ const teacherHash = execFileSync(bin('server'), ['--hash-teacher-password'], { i
 export default defineConfig({
   testDir: './tests',
   timeout: 60_000,
-  expect: { timeout: 5_000 },
+  // Generous: a loaded 2-core machine is slow; timing targets are make bench's.
+  expect: { timeout: 15_000 },
   fullyParallel: false,
   workers: 1,
   forbidOnly: !!process.env.CI,
