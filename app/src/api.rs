@@ -25,17 +25,23 @@ pub enum GradeOutcome {
 /// Every student, with grades and averages.
 #[server]
 pub async fn list_students() -> Result<Vec<Student>, ServerFnError> {
-    use crate::backend::{GRADING, Target, get_json};
-    get_json(Target::Service(GRADING), "/students".into()).await
+    use crate::{
+        backend::{Target, get_json},
+        wire::registry::GRADING_SERVICE,
+    };
+    get_json(Target::Service(GRADING_SERVICE), "/students".into()).await
 }
 
 /// One student; `None` if there is no such student.
 #[server]
 pub async fn get_student(id: i64) -> Result<Option<Student>, ServerFnError> {
-    use crate::backend::{GRADING, Target, backend, reason};
+    use crate::{
+        backend::{Target, backend, reason},
+        wire::registry::GRADING_SERVICE,
+    };
     let reply = backend()?
         .send(
-            Target::Service(GRADING),
+            Target::Service(GRADING_SERVICE),
             http::Method::GET,
             format!("/students/{id}"),
             None,
@@ -45,10 +51,12 @@ pub async fn get_student(id: i64) -> Result<Option<Student>, ServerFnError> {
     match reply.status {
         200 => serde_json::from_slice(&reply.body)
             .map(Some)
-            .map_err(|err| ServerFnError::new(format!("{GRADING} sent unreadable JSON: {err}"))),
+            .map_err(|err| {
+                ServerFnError::new(format!("{GRADING_SERVICE} sent unreadable JSON: {err}"))
+            }),
         404 => Ok(None),
         status => Err(ServerFnError::new(format!(
-            "{GRADING} answered {status}: {}",
+            "{GRADING_SERVICE} answered {status}: {}",
             reason(&reply.body)
         ))),
     }
@@ -65,8 +73,11 @@ pub async fn add_grade(
     score: String,
     csrf: String,
 ) -> Result<GradeOutcome, ServerFnError> {
-    use crate::backend::{GRADING, Target, backend, reason};
     use crate::wire::grading::GradeType;
+    use crate::{
+        backend::{Target, backend, reason},
+        wire::registry::GRADING_SERVICE,
+    };
 
     authorized(&csrf, &format!("/students/{student_id}"))?;
 
@@ -95,7 +106,7 @@ pub async fn add_grade(
         let body = serde_json::to_string(&grade)?;
         let reply = backend()?
             .send(
-                Target::Service(GRADING),
+                Target::Service(GRADING_SERVICE),
                 http::Method::POST,
                 format!("/students/{student_id}/grades"),
                 Some(body),
@@ -114,14 +125,14 @@ pub async fn add_grade(
             }
             status => {
                 return Err(ServerFnError::new(format!(
-                    "{GRADING} answered {status}: {}",
+                    "{GRADING_SERVICE} answered {status}: {}",
                     reason(&reply.body)
                 )));
             }
         }
     };
 
-    if plain_form_post() {
+    if crate::plain_form::posted() {
         let page = format!("/students/{student_id}");
         match &outcome {
             GradeOutcome::Added(_) => leptos_axum::redirect(&page),
@@ -143,14 +154,17 @@ pub async fn delete_grade(
     grade_id: i64,
     csrf: String,
 ) -> Result<(), ServerFnError> {
-    use crate::backend::{GRADING, Target, backend, reason};
+    use crate::{
+        backend::{Target, backend, reason},
+        wire::registry::GRADING_SERVICE,
+    };
 
     let page = format!("/students/{student_id}");
     authorized(&csrf, &page)?;
     let deleted = async {
         let reply = backend()?
             .send(
-                Target::Service(GRADING),
+                Target::Service(GRADING_SERVICE),
                 http::Method::DELETE,
                 format!("/students/{student_id}/grades/{grade_id}"),
                 None,
@@ -161,13 +175,13 @@ pub async fn delete_grade(
             // Already gone is as good as deleted.
             204 | 404 => Ok(()),
             status => Err(ServerFnError::new(format!(
-                "{GRADING} answered {status}: {}",
+                "{GRADING_SERVICE} answered {status}: {}",
                 reason(&reply.body)
             ))),
         }
     }
     .await;
-    if plain_form_post() {
+    if crate::plain_form::posted() {
         match &deleted {
             Ok(()) => leptos_axum::redirect(&page),
             // Shown by the page as the form's error.
@@ -185,22 +199,10 @@ pub async fn delete_grade(
 #[cfg(feature = "ssr")]
 fn authorized(csrf: &str, page: &str) -> Result<(), ServerFnError> {
     let result = crate::teacher::server_side::authorize(csrf);
-    if result.is_err() && plain_form_post() {
+    if result.is_err() && crate::plain_form::posted() {
         leptos_axum::redirect(&format!("/login?next={}", crate::format::url_encode(page)));
     }
     result
-}
-
-/// Whether the current request is a form posted by a browser without JavaScript.
-#[cfg(feature = "ssr")]
-pub(crate) fn plain_form_post() -> bool {
-    use_context::<http::request::Parts>().is_some_and(|parts| {
-        parts
-            .headers
-            .get(http::header::ACCEPT)
-            .and_then(|value| value.to_str().ok())
-            .is_some_and(|accept| accept.contains("text/html"))
-    })
 }
 
 /// Every instance the registry knows, as it lists them.
@@ -213,11 +215,14 @@ pub async fn registry_instances() -> Result<Vec<InstanceInfo>, ServerFnError> {
 /// The newest log records (at most 200), filtered by service and text.
 #[server]
 pub async fn recent_logs(service: String, text: String) -> Result<Vec<LogRecord>, ServerFnError> {
-    use crate::backend::{LOG, Target, get_json};
+    use crate::{
+        backend::{Target, get_json},
+        wire::registry::LOG_SERVICE,
+    };
     let path = format!(
         "/log?limit=200&service={}&text={}",
         crate::format::url_encode(service.trim()),
         crate::format::url_encode(text.trim())
     );
-    get_json(Target::Service(LOG), path).await
+    get_json(Target::Service(LOG_SERVICE), path).await
 }

@@ -10,11 +10,6 @@ use std::{future::Future, pin::Pin, sync::Arc};
 use leptos::prelude::*;
 use serde::de::DeserializeOwned;
 
-/// The grading service's registered name.
-pub const GRADING: &str = "GradingService";
-/// The log service's registered name.
-pub const LOG: &str = "LogService";
-
 /// Where a request goes.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Target {

@@ -12,6 +12,8 @@ pub mod format;
 pub mod layout;
 pub mod live;
 pub mod pages;
+#[cfg(feature = "ssr")]
+pub mod plain_form;
 pub mod teacher;
 pub mod unavailable;
 pub mod wire;

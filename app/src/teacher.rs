@@ -181,7 +181,7 @@ pub async fn log_in(password: String, next: String) -> Result<(), ServerFnError>
             if let Some(response) = use_context::<leptos_axum::ResponseOptions>() {
                 response.set_status(http::StatusCode::UNAUTHORIZED);
             }
-            if crate::api::plain_form_post() {
+            if crate::plain_form::posted() {
                 leptos_axum::redirect(&format!(
                     "/login?error={}&next={}",
                     crate::format::url_encode("Wrong password."),

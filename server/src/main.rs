@@ -8,20 +8,28 @@
 use std::{net::SocketAddr, process::ExitCode, sync::Arc};
 
 use app::teacher::server_side::TeacherLogin as _;
+use app::wire::registry::{GRADING_SERVICE, LOG_SERVICE, PORTAL};
 use clap::Parser;
 use server::{
-    access::{Access, ReadsArgs, TokenArgs},
     grading::{self, GradingConfig, GradingService},
+    http::{
+        access::{Access, ReadsArgs, TokenArgs},
+        limits::HttpLimits,
+        serve,
+        shutdown::Background,
+    },
     logs::{self, LogConfig, LogService},
-    portal::{self, PortalBackend},
+    ops::telemetry,
+    portal::{
+        self, PortalBackend, site,
+        teacher_login::{self, TeacherArgs},
+    },
     registry::{self, Registry, RegistryConfig},
-    request_limits::HttpLimits,
-    runtime::{self, Instance, InstanceSpec, RegistryClient, Watchdog, log_shipper::LogShipper},
-    serve, site,
-    teacher_login::{self, TeacherArgs},
-    telemetry,
+    runtime::{
+        self, Instance, InstanceSpec, RegistryClient, Watchdog, args::check_http_url,
+        log_shipper::LogShipper,
+    },
 };
-use tokio_util::sync::CancellationToken;
 
 /// The all-in-one server of distributed.
 #[derive(Debug, Parser)]
@@ -71,7 +79,7 @@ async fn main() -> ExitCode {
     if args.teacher.hash_teacher_password {
         return teacher_login::print_hash_of_stdin(PROGRAM);
     }
-    let shipper = telemetry::init_shipping("GradingService", Some("server::grading"));
+    let shipper = telemetry::init_shipping(GRADING_SERVICE, Some("server::grading"));
     run(args, shipper).await.unwrap_or_else(|code| code)
 }
 
@@ -81,16 +89,16 @@ async fn run(args: Args, shipper: Arc<LogShipper>) -> Result<ExitCode, ExitCode>
         .clone()
         .map(|url| url.trim().trim_end_matches('/').to_owned());
     if let Some(url) = &given_url
-        && reqwest::Url::parse(url).is_err()
+        && let Err(err) = check_http_url("--public-url", url)
     {
-        eprintln!("{PROGRAM}: --public-url must be an absolute http(s) URL, got {url:?}");
+        eprintln!("{PROGRAM}: {err}");
         return Err(ExitCode::from(2));
     }
 
     let teachers = args.teacher.logins(PROGRAM)?;
-    let shutdown = CancellationToken::new();
-    let log =
-        LogService::start(&args.log, shutdown.clone()).map_err(|err| serve::fail(PROGRAM, err))?;
+    let background = Background::new();
+    let log = LogService::start(&args.log, background.stopping())
+        .map_err(|err| serve::fail(PROGRAM, err))?;
     let grading = GradingService::start(&args.grading)
         .await
         .map_err(|err| serve::fail(PROGRAM, err))?;
@@ -105,16 +113,16 @@ async fn run(args: Args, shipper: Arc<LogShipper>) -> Result<ExitCode, ExitCode>
         None if teachers.required() => Some(teacher_login::random_token()),
         _ => token.map(str::to_owned),
     };
-    let registry = Registry::start(&args.registry, token, shutdown.clone());
+    let registry = Registry::start(&args.registry, token, &background);
     let own_registry = RegistryClient::with_token(&public_url, token);
     let grading_url = format!("{public_url}{GRADING_PREFIX}");
     let log_instance = Instance::new(
-        InstanceSpec::hosted("LogService", &[], &public_url, &public_url),
+        InstanceSpec::hosted(LOG_SERVICE, &[], &public_url, &public_url),
         own_registry.clone(),
         Watchdog::default(),
     );
     let grading_instance = Instance::new(
-        InstanceSpec::hosted("GradingService", &["LogService"], &grading_url, &public_url),
+        InstanceSpec::hosted(GRADING_SERVICE, &[LOG_SERVICE], &grading_url, &public_url),
         own_registry.clone(),
         Watchdog::default(),
     );
@@ -122,8 +130,8 @@ async fn run(args: Args, shipper: Arc<LogShipper>) -> Result<ExitCode, ExitCode>
     // is also the URL it registers under, distinct from the log service's.
     let portal_instance = Instance::new(
         InstanceSpec::hosted(
-            "Portal",
-            &["LogService", "GradingService"],
+            PORTAL,
+            &[LOG_SERVICE, GRADING_SERVICE],
             &format!("{public_url}/portal"),
             &public_url,
         ),
@@ -134,13 +142,13 @@ async fn run(args: Args, shipper: Arc<LogShipper>) -> Result<ExitCode, ExitCode>
         portal_instance.providers().clone(),
         &public_url,
         grades_token.as_deref(),
-        shutdown.clone(),
+        background.stopping(),
     );
-    tokio::spawn(shipper.run(
-        "GradingService".into(),
+    background.spawn(shipper.run(
+        GRADING_SERVICE.into(),
         grading_instance.providers().clone(),
         token.map(str::to_owned),
-        shutdown.clone(),
+        background.stopping(),
     ));
     let instances = vec![log_instance, grading_instance, portal_instance];
     let access = args.token.access(&args.reads);
@@ -161,7 +169,7 @@ async fn run(args: Args, shipper: Arc<LogShipper>) -> Result<ExitCode, ExitCode>
 
     tracing::info!("serving on {public_url}");
     Ok(runtime::serve(
-        PROGRAM, listener, app, health, &args.http, instances, shutdown,
+        PROGRAM, listener, app, health, &args.http, instances, background,
     )
     .await)
 }

@@ -160,7 +160,7 @@ async fn a_full_buffer_drops_the_oldest_and_reports_the_count() {
 
 /// The value of `log_records_dropped_total{reason}` in this process.
 fn dropped_for(reason: &str) -> u64 {
-    let text = server::metrics::global().render();
+    let text = server::ops::metrics::global().render();
     let series = format!("log_records_dropped_total{{reason=\"{reason}\"}} ");
     text.lines()
         .find_map(|line| line.strip_prefix(series.as_str()))

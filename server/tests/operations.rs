@@ -311,7 +311,7 @@ async fn grades_of(client: &reqwest::Client, base: &str) -> Vec<String> {
 
 #[tokio::test]
 async fn with_a_teacher_password_changing_grades_needs_a_login() {
-    let hash = server::teacher_login::hash_password("teach-me").unwrap();
+    let hash = server::portal::teacher_login::hash_password("teach-me").unwrap();
     let (_server, base) = start_server("login", &["--teacher-password-hash", &hash]).await;
     let client = common::no_redirects();
     let add = |csrf: &'static str| {
@@ -782,7 +782,7 @@ async fn a_standalone_portal_with_a_login_warns_when_grades_are_open() {
         ],
         &dir,
     );
-    let hash = server::teacher_login::hash_password("teach-me").unwrap();
+    let hash = server::portal::teacher_login::hash_password("teach-me").unwrap();
     let stderr = dir.join("portal-stderr");
     let mut command = Command::new(env!("CARGO_BIN_EXE_portal"));
     command
@@ -802,4 +802,50 @@ async fn a_standalone_portal_with_a_login_warns_when_grades_are_open() {
     })
     .await;
     assert!(warning.contains("--token"), "names the flag: {warning}");
+}
+
+/// The all-in-one server awaits its background tasks before it exits: a change logged
+/// just before SIGTERM is shipped to its log service, and written, before the process
+/// ends (the log shipper's last delivery goes to the server's own `/log`, which it keeps
+/// serving until then).
+#[tokio::test]
+async fn records_logged_just_before_sigterm_reach_the_log() {
+    let (mut server, base) = start_server("last-words", &[]).await;
+    let client = common::client();
+    let add = |title: &'static str| {
+        let request = client
+            .post(format!("{base}/grading/students/1/grades"))
+            .json(&json!({"Title": title, "Type": "Quiz", "Score": 77}));
+        async move {
+            let added = request.send().await.unwrap();
+            assert_eq!(added.status(), StatusCode::CREATED);
+        }
+    };
+    // The grading service ships through the log service once it has been told where that
+    // is: wait for a first line to arrive.
+    add("First words").await;
+    until("the first grade's line in the log", || async {
+        let found = client
+            .get(format!("{base}/log?text=First%20words"))
+            .send()
+            .await;
+        match found {
+            Ok(answer) => answer
+                .text()
+                .await
+                .is_ok_and(|text| text.contains("First words")),
+            Err(_) => false,
+        }
+    })
+    .await;
+
+    add("Last words").await;
+    let status = server.terminate();
+    assert!(status.success(), "the server exited with {status:?}");
+    let log = std::fs::read_to_string(server.dir.join("ops.log")).unwrap();
+    assert!(
+        log.lines()
+            .any(|line| line.contains("grade added: Last words (Quiz) 77")),
+        "the last grade's line is not in the log file:\n{log}"
+    );
 }

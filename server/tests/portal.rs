@@ -11,10 +11,12 @@ use common::{SseReader, TestRegistry, fast_config};
 use server::{
     grading::{self, GradingConfig, GradingService},
     logs::{self, LogConfig, LogService, writer::Fsync},
-    portal::{self, PortalBackend},
+    portal::{
+        self, PortalBackend,
+        site::SiteArgs,
+        teacher_login::{TeacherArgs, TeacherLogins},
+    },
     runtime::Providers,
-    site::SiteArgs,
-    teacher_login::{TeacherArgs, TeacherLogins},
 };
 use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;

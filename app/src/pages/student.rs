@@ -270,3 +270,57 @@ fn AddGradeForm(
         </section>
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// What a hostile value would need to break out of an attribute or inject markup.
+    fn assert_inert(html: &str) {
+        assert!(!html.contains("<script"), "{html}");
+        assert!(!html.contains("<img"), "{html}");
+        assert!(!html.contains(r#"" onmouseover"#), "{html}");
+    }
+
+    #[test]
+    fn a_delete_button_escapes_the_title_and_the_token() {
+        let form = delete_form(
+            3,
+            7,
+            r#""><script>alert(1)</script>"#,
+            r#"x" onmouseover="steal()"#,
+        );
+        assert_inert(&form);
+        assert!(
+            form.contains(r#"aria-label="Delete &quot;&gt;&lt;script&gt;"#),
+            "{form}"
+        );
+        assert!(form.contains(r#"name="student_id" value="3""#), "{form}");
+        assert!(form.contains(r#"name="grade_id" value="7""#), "{form}");
+    }
+
+    #[test]
+    fn the_teacher_bar_escapes_the_token_and_the_page() {
+        let logged_in = TeacherStatus {
+            required: true,
+            csrf: Some(r#"t" onmouseover="steal()"#.into()),
+        };
+        let bar = teacher_bar(&logged_in, "/students/1");
+        assert_inert(&bar);
+        assert!(bar.contains("Log out"), "{bar}");
+
+        let visitor = TeacherStatus {
+            required: true,
+            csrf: None,
+        };
+        let bar = teacher_bar(&visitor, r#"/students/1"><img src=x onerror=alert(1)>"#);
+        assert_inert(&bar);
+        assert!(bar.contains("Log in"), "{bar}");
+
+        let open = TeacherStatus {
+            required: false,
+            csrf: Some(String::new()),
+        };
+        assert_eq!(teacher_bar(&open, "/students/1"), "");
+    }
+}

@@ -6,6 +6,13 @@
 
 use serde::{Deserialize, Serialize};
 
+/// The name the log service registers under, as the original's.
+pub const LOG_SERVICE: &str = "LogService";
+/// The name the grading service registers under, as the original's.
+pub const GRADING_SERVICE: &str = "GradingService";
+/// The name the teacher portal registers under.
+pub const PORTAL: &str = "Portal";
+
 /// A service instance's registration: `POST /services` carries one.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(remote = "Self")]

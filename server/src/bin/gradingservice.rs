@@ -4,17 +4,16 @@
 
 use std::{process::ExitCode, sync::Arc};
 
+use app::wire::registry::{GRADING_SERVICE, LOG_SERVICE};
 use clap::Parser;
 use server::{
-    access::ReadsArgs,
     grading::{self, GradingConfig, GradingService},
+    http::{access::ReadsArgs, serve, shutdown::Background},
+    ops::telemetry,
     runtime::{self, ServiceArgs, log_shipper::LogShipper},
-    serve, telemetry,
 };
-use tokio_util::sync::CancellationToken;
 
 const PROGRAM: &str = "gradingservice";
-const NAME: &str = "GradingService";
 
 /// The grading service of distributed.
 #[derive(Debug, Parser)]
@@ -32,7 +31,7 @@ struct Args {
 
 #[tokio::main]
 async fn main() -> ExitCode {
-    let shipper = telemetry::init_shipping(NAME, None);
+    let shipper = telemetry::init_shipping(GRADING_SERVICE, None);
     run(Args::parse(), shipper)
         .await
         .unwrap_or_else(|code| code)
@@ -45,20 +44,20 @@ async fn run(args: Args, shipper: Arc<LogShipper>) -> Result<ExitCode, ExitCode>
         .map_err(|err| serve::fail(PROGRAM, err))?;
     let listener = serve::bind(PROGRAM, endpoints.addr).await?;
     endpoints.listening_on(&listener);
-    let instance = endpoints.instance(NAME, &["LogService"]);
-    let shutdown = CancellationToken::new();
-    let shipping = tokio::spawn(shipper.run(
-        NAME.into(),
+    let instance = endpoints.instance(GRADING_SERVICE, &[LOG_SERVICE]);
+    let background = Background::new();
+    background.spawn(shipper.run(
+        GRADING_SERVICE.into(),
         instance.providers().clone(),
         endpoints.token.clone(),
-        shutdown.clone(),
+        background.stopping(),
     ));
     tracing::info!(
         "grading service serving on {}/students",
         endpoints.public_url
     );
     let health = service.health();
-    let code = runtime::serve(
+    Ok(runtime::serve(
         PROGRAM,
         listener,
         args.service
@@ -68,9 +67,7 @@ async fn run(args: Args, shipper: Arc<LogShipper>) -> Result<ExitCode, ExitCode>
         health,
         &args.service.http,
         vec![instance],
-        shutdown,
+        background,
     )
-    .await;
-    let _ = shipping.await;
-    Ok(code)
+    .await)
 }

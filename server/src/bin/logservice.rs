@@ -3,14 +3,14 @@
 
 use std::process::ExitCode;
 
+use app::wire::registry::LOG_SERVICE;
 use clap::Parser;
 use server::{
-    access::ReadsArgs,
+    http::{access::ReadsArgs, serve, shutdown::Background},
     logs::{self, LogConfig, LogService},
+    ops::telemetry,
     runtime::{self, ServiceArgs},
-    serve, telemetry,
 };
-use tokio_util::sync::CancellationToken;
 
 const PROGRAM: &str = "logservice";
 
@@ -38,12 +38,12 @@ async fn main() -> ExitCode {
 
 async fn run(args: Args) -> Result<ExitCode, ExitCode> {
     let mut endpoints = args.service.resolve(PROGRAM, 4000)?;
-    let shutdown = CancellationToken::new();
-    let service =
-        LogService::start(&args.log, shutdown.clone()).map_err(|err| serve::fail(PROGRAM, err))?;
+    let background = Background::new();
+    let service = LogService::start(&args.log, background.stopping())
+        .map_err(|err| serve::fail(PROGRAM, err))?;
     let listener = serve::bind(PROGRAM, endpoints.addr).await?;
     endpoints.listening_on(&listener);
-    let instance = endpoints.instance("LogService", &[]);
+    let instance = endpoints.instance(LOG_SERVICE, &[]);
     tracing::info!(
         "log service serving on {}/log, writing {}",
         endpoints.public_url,
@@ -60,7 +60,7 @@ async fn run(args: Args) -> Result<ExitCode, ExitCode> {
         health,
         &args.service.http,
         vec![instance],
-        shutdown,
+        background,
     )
     .await)
 }

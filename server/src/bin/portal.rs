@@ -5,19 +5,19 @@
 use std::{process::ExitCode, sync::Arc};
 
 use app::teacher::server_side::TeacherLogin as _;
+use app::wire::registry::{GRADING_SERVICE, LOG_SERVICE, PORTAL};
 use clap::Parser;
 use server::{
-    health::Health,
-    portal::{self, PortalBackend},
+    http::{serve, shutdown::Background},
+    ops::{health::Health, telemetry},
+    portal::{
+        self, PortalBackend, site,
+        teacher_login::{self, TeacherArgs},
+    },
     runtime::{self, ServiceArgs, log_shipper::LogShipper},
-    serve, site,
-    teacher_login::{self, TeacherArgs},
-    telemetry,
 };
-use tokio_util::sync::CancellationToken;
 
 const PROGRAM: &str = "portal";
-const NAME: &str = "Portal";
 
 /// The teacher portal of distributed.
 #[derive(Debug, Parser)]
@@ -39,7 +39,7 @@ async fn main() -> ExitCode {
     if args.teacher.hash_teacher_password {
         return teacher_login::print_hash_of_stdin(PROGRAM);
     }
-    let shipper = telemetry::init_shipping(NAME, None);
+    let shipper = telemetry::init_shipping(PORTAL, None);
     run(args, shipper).await.unwrap_or_else(|code| code)
 }
 
@@ -51,31 +51,31 @@ async fn run(args: Args, shipper: Arc<LogShipper>) -> Result<ExitCode, ExitCode>
         .is_dir()
     {
         eprintln!(
-            "portal: warning: {}/pkg does not exist; run `make build` (or pass --site-root) so pages can load their script and styles",
+            "{PROGRAM}: warning: {}/pkg does not exist; run `make build` (or pass --site-root) so pages can load their script and styles",
             args.site.site_root
         );
     }
     let listener = serve::bind(PROGRAM, endpoints.addr).await?;
     endpoints.listening_on(&listener);
-    let instance = endpoints.instance(NAME, &["LogService", "GradingService"]);
-    let shutdown = CancellationToken::new();
-    tokio::spawn(shipper.run(
-        NAME.into(),
+    let instance = endpoints.instance(PORTAL, &[LOG_SERVICE, GRADING_SERVICE]);
+    let background = Background::new();
+    background.spawn(shipper.run(
+        PORTAL.into(),
         instance.providers().clone(),
         endpoints.token.clone(),
-        shutdown.clone(),
+        background.stopping(),
     ));
     if teachers.required() {
-        tokio::spawn(portal::warn_if_grades_open(
+        background.spawn(portal::warn_if_grades_open(
             instance.providers().clone(),
-            shutdown.clone(),
+            background.stopping(),
         ));
     }
     let backend = PortalBackend::new(
         instance.providers().clone(),
         &endpoints.registry,
         endpoints.token.as_deref(),
-        shutdown.clone(),
+        background.stopping(),
     );
     let app = portal::router(backend, teachers, args.site.leptos_options(endpoints.addr));
     tracing::info!("portal serving on {}", endpoints.public_url);
@@ -86,7 +86,7 @@ async fn run(args: Args, shipper: Arc<LogShipper>) -> Result<ExitCode, ExitCode>
         Health::new(),
         &args.service.http,
         vec![instance],
-        shutdown,
+        background,
     )
     .await)
 }

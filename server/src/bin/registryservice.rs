@@ -5,13 +5,17 @@ use std::{net::SocketAddr, process::ExitCode};
 
 use clap::Parser;
 use server::{
-    access::{ReadsArgs, TokenArgs},
-    health::Health,
+    http::{
+        access::{ReadsArgs, TokenArgs},
+        limits::HttpLimits,
+        serve,
+        shutdown::{self, Background},
+    },
+    ops::{health::Health, telemetry},
     registry::{self, Registry, RegistryConfig},
-    request_limits::HttpLimits,
-    serve, shutdown, telemetry,
 };
-use tokio_util::sync::CancellationToken;
+
+const PROGRAM: &str = "registryservice";
 
 /// The registry service of distributed.
 #[derive(Debug, Parser)]
@@ -38,18 +42,18 @@ struct Args {
 async fn main() -> ExitCode {
     telemetry::init();
     let args = Args::parse();
-    let listener = match serve::bind("registryservice", args.addr).await {
+    let listener = match serve::bind(PROGRAM, args.addr).await {
         Ok(listener) => listener,
         Err(code) => return code,
     };
-    let shutdown = CancellationToken::new();
-    let registry = Registry::start(&args.registry, args.token.token(), shutdown.clone());
+    let background = Background::new();
+    let registry = Registry::start(&args.registry, args.token.token(), &background);
     tracing::info!(
         "registry serving on http://{}/services",
         listener.local_addr().unwrap_or(args.addr)
     );
     serve::run(
-        "registryservice",
+        PROGRAM,
         listener,
         args.token
             .access(&args.reads)
@@ -57,7 +61,7 @@ async fn main() -> ExitCode {
         Health::new(),
         &args.http,
         shutdown::signal(),
-        shutdown,
+        background,
     )
     .await
 }

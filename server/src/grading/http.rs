@@ -12,8 +12,7 @@
 use app::wire::grading::{Grade, NewStudent, Student};
 use axum::{
     Json, Router,
-    body::Bytes,
-    extract::{DefaultBodyLimit, Path, State, rejection::BytesRejection},
+    extract::{DefaultBodyLimit, Path, State},
     http::StatusCode,
     response::{IntoResponse, Response},
     routing::{delete, get, post},
@@ -21,7 +20,10 @@ use axum::{
 use serde::de::DeserializeOwned;
 
 use super::{GradingService, validate};
-use crate::error::{ApiError, method_not_allowed};
+use crate::http::{
+    RequestBody,
+    error::{ApiError, method_not_allowed},
+};
 
 /// The largest request body accepted.
 pub const MAX_BODY_BYTES: usize = 16 * 1024;
@@ -68,9 +70,9 @@ async fn student(
 
 async fn add_student(
     State(service): State<GradingService>,
-    body: Result<Bytes, BytesRejection>,
+    RequestBody(body): RequestBody,
 ) -> Result<(StatusCode, Json<Student>), ApiError> {
-    let new: NewStudent = json(body, "NewStudent")?;
+    let new: NewStudent = json(&body, "NewStudent")?;
     let new = validate::student(new).map_err(ApiError::bad_request)?;
     let student = service.store.add_student(&new).await.map_err(unavailable)?;
     tracing::info!(
@@ -85,10 +87,10 @@ async fn add_student(
 async fn add_grade(
     State(service): State<GradingService>,
     Path(id): Path<String>,
-    body: Result<Bytes, BytesRejection>,
+    RequestBody(body): RequestBody,
 ) -> Result<(StatusCode, Json<Grade>), ApiError> {
     let id = student_id(&id)?;
-    let grade: Grade = json(body, "Grade")?;
+    let grade: Grade = json(&body, "Grade")?;
     let grade = validate::grade(grade).map_err(ApiError::bad_request)?;
     let stored = service
         .store
@@ -155,24 +157,19 @@ fn no_student(id: i64) -> ApiError {
     ApiError::not_found(format!("no student with ID {id}"))
 }
 
-fn json<T: DeserializeOwned>(
-    body: Result<Bytes, BytesRejection>,
-    what: &str,
-) -> Result<T, ApiError> {
-    let body = body.map_err(ApiError::body)?;
+fn json<T: DeserializeOwned>(body: &[u8], what: &str) -> Result<T, ApiError> {
     if body.trim_ascii().is_empty() {
         return Err(ApiError::bad_request(format!(
             "empty body: send a JSON {what}"
         )));
     }
-    serde_json::from_slice(&body)
+    serde_json::from_slice(body)
         .map_err(|err| ApiError::bad_request(format!("invalid {what} JSON: {err}")))
 }
 
+/// A database failure: its cause (the driver's text) is logged here, once; the client is
+/// told only that the database is unavailable, and that nothing was changed.
 fn unavailable(err: sqlx::Error) -> ApiError {
     tracing::error!(%err, "the grade database failed");
-    ApiError::new(
-        StatusCode::SERVICE_UNAVAILABLE,
-        format!("the grade database is unavailable: {err}"),
-    )
+    ApiError::unavailable("the grade database is unavailable; try again shortly")
 }

@@ -61,6 +61,8 @@ pub struct GradingService {
 }
 
 impl GradingService {
+    /// # Errors
+    /// The database cannot be opened; the error names the flag to change.
     pub async fn start(config: &GradingConfig) -> Result<GradingService, OpenError> {
         let store = GradeStore::open(&config.database, config.database_sync)
             .await
@@ -72,9 +74,9 @@ impl GradingService {
     }
 
     /// The service's `/healthz` check: its database answers.
-    pub fn health(&self) -> crate::health::Health {
+    pub fn health(&self) -> crate::ops::health::Health {
         let store = self.store.clone();
-        crate::health::Health::new().with(
+        crate::ops::health::Health::new().with(
             "grading database",
             Arc::new(move || {
                 let store = store.clone();

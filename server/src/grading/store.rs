@@ -86,6 +86,8 @@ impl GradeStore {
         self.pool.close().await;
     }
 
+    /// # Errors
+    /// The database cannot be read.
     pub async fn students(&self) -> Result<Arc<Vec<Student>>, sqlx::Error> {
         let generation = self.cache.generation.load(Ordering::SeqCst);
         if let Some((cached, students)) = &*self.cache.students.lock().unwrap()
@@ -133,6 +135,9 @@ impl GradeStore {
     }
 
     /// One student with their grades.
+    ///
+    /// # Errors
+    /// The database cannot be read.
     pub async fn student(&self, id: i64) -> Result<Option<Student>, sqlx::Error> {
         let Some(mut student) =
             sqlx::query("SELECT id, first_name, last_name FROM students WHERE id = ?")
@@ -155,6 +160,9 @@ impl GradeStore {
     }
 
     /// Adds a student (already validated).
+    ///
+    /// # Errors
+    /// The database cannot be written (nothing is stored then).
     pub async fn add_student(&self, new: &NewStudent) -> Result<Student, sqlx::Error> {
         let id: i64 = sqlx::query_scalar(
             "INSERT INTO students (first_name, last_name) VALUES (?, ?) RETURNING id",
@@ -174,6 +182,9 @@ impl GradeStore {
     }
 
     /// Adds a grade (already validated) to a student; `None` if there is no such student.
+    ///
+    /// # Errors
+    /// The database cannot be written (nothing is stored then).
     pub async fn add_grade(
         &self,
         student_id: i64,
@@ -198,6 +209,9 @@ impl GradeStore {
     }
 
     /// Deletes a student and their grades; false if there is no such student.
+    ///
+    /// # Errors
+    /// The database cannot be written (nothing is deleted then).
     pub async fn delete_student(&self, id: i64) -> Result<bool, sqlx::Error> {
         let result = sqlx::query("DELETE FROM students WHERE id = ?")
             .bind(id)
@@ -219,6 +233,9 @@ impl GradeStore {
     }
 
     /// Whether the database answers.
+    ///
+    /// # Errors
+    /// The database does not answer.
     pub async fn ping(&self) -> Result<(), sqlx::Error> {
         sqlx::query("SELECT 1")
             .execute(&self.pool)

@@ -13,11 +13,7 @@ use std::convert::Infallible;
 
 use axum::{
     Json, Router,
-    body::Bytes,
-    extract::{
-        DefaultBodyLimit, Query, State,
-        rejection::{BytesRejection, QueryRejection},
-    },
+    extract::{DefaultBodyLimit, Query, State, rejection::QueryRejection},
     http::{HeaderMap, StatusCode, header},
     response::{
         IntoResponse, Response,
@@ -35,7 +31,10 @@ use super::{
     writer::Incoming,
 };
 use crate::{
-    error::{ApiError, method_not_allowed},
+    http::{
+        RequestBody,
+        error::{ApiError, method_not_allowed},
+    },
     runtime::log_shipper::BATCH_CONTENT_TYPE,
 };
 
@@ -59,9 +58,8 @@ pub fn router(service: LogService) -> Router {
 async fn write(
     State(service): State<LogService>,
     headers: HeaderMap,
-    body: Result<Bytes, BytesRejection>,
+    RequestBody(body): RequestBody,
 ) -> Result<StatusCode, ApiError> {
-    let body = body.map_err(ApiError::body)?;
     let batch = headers
         .get(header::CONTENT_TYPE)
         .and_then(|value| value.to_str().ok())
@@ -73,10 +71,7 @@ async fn write(
     };
     service.writer.write(messages).await.map_err(|err| {
         tracing::error!(%err, "writing the log failed");
-        ApiError::new(
-            StatusCode::SERVICE_UNAVAILABLE,
-            format!("the log could not be written: {err}"),
-        )
+        ApiError::unavailable(format!("the log could not be written: {err}"))
     })?;
     Ok(StatusCode::OK)
 }
@@ -152,7 +147,7 @@ async fn read(
 ) -> Result<Response, ApiError> {
     let Query(query) = query.map_err(|err| ApiError::bad_request(err.body_text()))?;
     let filter = Filter::new(query).map_err(ApiError::bad_request)?;
-    if crate::event_stream::wanted(&headers) {
+    if crate::http::event_stream::wanted(&headers) {
         return Ok(Sse::new(live(service, filter))
             .keep_alive(KeepAlive::default())
             .into_response());
@@ -160,13 +155,15 @@ async fn read(
     let files = service.files.clone();
     let records = tokio::task::spawn_blocking(move || query::search(&files, &filter))
         .await
-        .map_err(|err| ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, err.to_string()))?
         .map_err(|err| {
+            // A panic in the search: its cause is for the log, not the client.
+            tracing::error!(%err, "searching the log failed");
             ApiError::new(
-                StatusCode::SERVICE_UNAVAILABLE,
-                format!("the log could not be read: {err}"),
+                StatusCode::INTERNAL_SERVER_ERROR,
+                "searching the log failed; see the log service's own log",
             )
-        })?;
+        })?
+        .map_err(|err| ApiError::unavailable(format!("the log could not be read: {err}")))?;
     Ok(Json(records).into_response())
 }
 

@@ -62,6 +62,9 @@ pub struct LogService {
 
 impl LogService {
     /// Opens the log and starts its writer; live streams end when `shutdown` is cancelled.
+    ///
+    /// # Errors
+    /// The log file cannot be opened for appending; the error names the flag to change.
     pub fn start(config: &LogConfig, shutdown: CancellationToken) -> Result<LogService, OpenError> {
         let files = LogFiles {
             path: config.log_file.clone(),
@@ -81,9 +84,9 @@ impl LogService {
     }
 
     /// The service's `/healthz` check: its writer runs and its file is there.
-    pub fn health(&self) -> crate::health::Health {
+    pub fn health(&self) -> crate::ops::health::Health {
         let (writer, path) = (self.writer.clone(), self.files.path.clone());
-        crate::health::Health::new().with(
+        crate::ops::health::Health::new().with(
             "log writer",
             std::sync::Arc::new(move || {
                 let (writer, path) = (writer.clone(), path.clone());
@@ -106,6 +109,9 @@ impl LogService {
 }
 
 /// Parses a size such as `64MiB`, `500KiB`, `1GiB` or plain bytes.
+///
+/// # Errors
+/// The text is not a size.
 pub fn parse_size(text: &str) -> Result<u64, String> {
     let text = text.trim();
     let split = text

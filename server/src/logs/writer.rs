@@ -168,7 +168,7 @@ impl Writer {
             // Publish before answering: a client that has its 200 and then opens a live
             // stream must not be sent the record it already wrote.
             if failed.is_none() {
-                crate::metrics::global()
+                crate::ops::metrics::global()
                     .log_records_written
                     .inc_by(records.len() as u64);
                 for record in records {

@@ -48,13 +48,13 @@ pub async fn run(store: Arc<dyn Store>, config: RegistryConfig, shutdown: Cancel
                 let store = &store;
                 async move {
                     let (latency, result) = outbound.heartbeat(&target.heartbeat_url).await;
-                    crate::metrics::global()
+                    crate::ops::metrics::global()
                         .heartbeat_seconds
                         .observe(latency.as_secs_f64());
                     let outcome = CheckOutcome {
                         ok: result.is_ok(),
                         latency,
-                        error: result.err(),
+                        error: result.err().map(|err| err.to_string()),
                         hold_eviction: preserving,
                     };
                     store.record_check(&target, outcome)

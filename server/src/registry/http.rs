@@ -15,8 +15,7 @@ use std::{convert::Infallible, sync::Arc};
 use app::wire::registry::Registration;
 use axum::{
     Json, Router,
-    body::Bytes,
-    extract::{DefaultBodyLimit, Path, State, rejection::BytesRejection},
+    extract::{DefaultBodyLimit, Path, State},
     http::{HeaderMap, HeaderName, StatusCode, header},
     response::{
         IntoResponse, Response,
@@ -28,7 +27,10 @@ use futures::{Stream, StreamExt};
 use tokio::sync::broadcast::error::RecvError;
 
 use super::{Registry, journal::Entry, store::Store, validate};
-use crate::error::{ApiError, method_not_allowed};
+use crate::http::{
+    RequestBody,
+    error::{ApiError, method_not_allowed},
+};
 
 /// The largest request body accepted.
 pub const MAX_BODY_BYTES: usize = 64 * 1024;
@@ -53,9 +55,8 @@ pub fn router(registry: Registry) -> Router {
 
 async fn register(
     State(registry): State<Registry>,
-    body: Result<Bytes, BytesRejection>,
+    RequestBody(body): RequestBody,
 ) -> Result<StatusCode, ApiError> {
-    let body = body.map_err(ApiError::body)?;
     if body.trim_ascii().is_empty() {
         return Err(ApiError::bad_request(
             r#"empty body: send a JSON Registration such as {"ServiceName":"LogService","ServiceURL":"http://127.0.0.1:4000"}"#,
@@ -71,9 +72,9 @@ async fn register(
 
 async fn deregister(
     State(registry): State<Registry>,
-    body: Result<Bytes, BytesRejection>,
+    RequestBody(body): RequestBody,
 ) -> Result<StatusCode, ApiError> {
-    let url = instance_url(body)?;
+    let url = instance_url(&body)?;
     registry
         .store
         .deregister(&url)
@@ -84,9 +85,9 @@ async fn deregister(
 
 async fn renew(
     State(registry): State<Registry>,
-    body: Result<Bytes, BytesRejection>,
+    RequestBody(body): RequestBody,
 ) -> Result<StatusCode, ApiError> {
-    let url = instance_url(body)?;
+    let url = instance_url(&body)?;
     registry
         .store
         .renew(&url)
@@ -95,9 +96,8 @@ async fn renew(
 }
 
 /// The instance URL that a `DELETE` or `PUT` body carries as plain text.
-fn instance_url(body: Result<Bytes, BytesRejection>) -> Result<String, ApiError> {
-    let body = body.map_err(ApiError::body)?;
-    let text = std::str::from_utf8(&body)
+fn instance_url(body: &[u8]) -> Result<String, ApiError> {
+    let text = std::str::from_utf8(body)
         .map_err(|_| {
             ApiError::bad_request("the body must be the instance's ServiceURL as UTF-8 text")
         })?
@@ -113,7 +113,7 @@ fn instance_url(body: Result<Bytes, BytesRejection>) -> Result<String, ApiError>
 }
 
 async fn list(State(registry): State<Registry>, headers: HeaderMap) -> Response {
-    if crate::event_stream::wanted(&headers) {
+    if crate::http::event_stream::wanted(&headers) {
         let last_seen = headers
             .get("last-event-id")
             .and_then(|value| value.to_str().ok())

@@ -64,6 +64,8 @@ pub struct Subscription {
     pub live: broadcast::Receiver<Arc<Entry>>,
 }
 
+/// The registry's numbered history of changes: the backlog a resuming event stream is
+/// replayed from, and the broadcast that live streams follow.
 pub struct Journal {
     /// The revision of the latest event.
     revision: u64,

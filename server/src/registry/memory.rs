@@ -38,6 +38,9 @@ pub struct Eviction {
     pub deregister_after: Duration,
 }
 
+/// The registry's state in this process's memory: the default store, and the one a
+/// single registry node needs. Everything is lost when the process ends; registered
+/// services notice and register again (see [`crate::runtime::instance`]).
 pub struct MemoryStore {
     state: Mutex<State>,
     preserving: std::sync::atomic::AtomicBool,

@@ -27,6 +27,8 @@ use std::sync::Arc;
 
 use tokio_util::sync::CancellationToken;
 
+use crate::http::shutdown::Background;
+
 pub use config::RegistryConfig;
 pub use http::router;
 
@@ -35,8 +37,8 @@ use outbound::Outbound;
 use patches::PatchSender;
 use store::Store;
 
-/// A running registry: its state and the signal that stops its background work and
-/// ends its event streams. Cheap to clone.
+/// A running registry: its state, and the signal that ends its event streams. Cheap to
+/// clone.
 #[derive(Clone)]
 pub struct Registry {
     pub store: Arc<dyn Store>,
@@ -44,29 +46,33 @@ pub struct Registry {
 }
 
 impl Registry {
-    /// Starts an in-memory registry and its heartbeat checker, which runs until
-    /// `shutdown` is cancelled. Its patches carry `token`, if any.
+    /// Starts an in-memory registry, its heartbeat checker and its patch workers, as tasks
+    /// of `background` that end when it stops. Its patches carry `token`, if any.
     pub fn start(
         config: &RegistryConfig,
         token: Option<&str>,
-        shutdown: CancellationToken,
+        background: &Background,
     ) -> Registry {
         let patches = PatchSender::new(
             Outbound::new(config.patch_timeout, token),
             config.patch_retries,
+            background.clone(),
         );
         let eviction = Eviction {
             failures: config.heartbeat_failures,
             deregister_after: config.deregister_after,
         };
         let store: Arc<dyn Store> = Arc::new(MemoryStore::new(patches, eviction));
-        crate::metrics::global().register_collector(InstanceCounts(Arc::downgrade(&store)));
-        tokio::spawn(heartbeat::run(
+        crate::ops::metrics::global().register_collector(InstanceCounts(Arc::downgrade(&store)));
+        background.spawn(heartbeat::run(
             store.clone(),
             config.clone(),
-            shutdown.clone(),
+            background.stopping(),
         ));
-        Registry { store, shutdown }
+        Registry {
+            store,
+            shutdown: background.stopping(),
+        }
     }
 }
 

@@ -31,10 +31,13 @@ use std::{
 use app::wire::registry::{PATCH_DELTA, PATCH_FULL, PATCH_KIND_HEADER, Patch, PatchEntry};
 
 use super::outbound::Outbound;
+use crate::http::shutdown::Background;
 
 /// First back-off after a failed delivery; it doubles with each retry.
 const FIRST_BACKOFF: Duration = Duration::from_millis(100);
 
+/// Keeps every dependent's view of its providers in step with the registry, one worker
+/// per target (see the module documentation). Cheap to clone: clones share the targets.
 #[derive(Clone)]
 pub struct PatchSender {
     inner: Arc<Inner>,
@@ -46,6 +49,8 @@ struct Inner {
     retries: u32,
     /// Source of worker ids and epochs, unique across targets that come and go.
     ids: AtomicU64,
+    /// Where workers run; they stop, mid-delivery if need be, when it stops.
+    background: Background,
 }
 
 struct Target {
@@ -63,13 +68,16 @@ struct Target {
 }
 
 impl PatchSender {
-    pub fn new(outbound: Outbound, retries: u32) -> PatchSender {
+    /// A sender posting through `outbound`, retrying a failed delivery `retries` times,
+    /// its workers tasks of `background`.
+    pub fn new(outbound: Outbound, retries: u32, background: Background) -> PatchSender {
         PatchSender {
             inner: Arc::new(Inner {
                 targets: Mutex::default(),
                 outbound,
                 retries,
                 ids: AtomicU64::new(1),
+                background,
             }),
         }
     }
@@ -141,7 +149,16 @@ impl PatchSender {
         target.worker = Some(id);
         let inner = self.inner.clone();
         let key = instance_url.to_owned();
-        tokio::spawn(async move { inner.work(key, id).await });
+        let stopping = inner.background.stopping();
+        let background = inner.background.clone();
+        background.spawn(async move {
+            // A patch cut off by shutdown is not lost: the instance registers again with
+            // whichever registry is up, and gets the full view then.
+            tokio::select! {
+                () = inner.work(key, id) => {}
+                () = stopping.cancelled() => {}
+            }
+        });
     }
 }
 
@@ -227,11 +244,11 @@ impl Inner {
                 .await
             {
                 Ok(()) => {
-                    crate::metrics::global().patches_sent.inc();
+                    crate::ops::metrics::global().patches_sent.inc();
                     return Ok(());
                 }
                 Err(err) if attempt >= self.retries => {
-                    crate::metrics::global().patches_failed.inc();
+                    crate::ops::metrics::global().patches_failed.inc();
                     return Err(Failure::Failed(err));
                 }
                 Err(err) => {
@@ -257,7 +274,7 @@ impl Inner {
 /// Why a patch was not delivered.
 enum Failure {
     /// Every attempt failed.
-    Failed(String),
+    Failed(crate::http::ClientError),
     /// The target registered again meanwhile: the patch is stale.
     Superseded,
 }

@@ -36,14 +36,24 @@ pub struct CheckOutcome {
     pub hold_eviction: bool,
 }
 
+/// The registry's state, as the HTTP API and the heartbeat checker see it: what is
+/// registered, how each instance is doing, and the stream of changes. Each call is one
+/// change made whole: an implementation also brings dependents' views and the event
+/// journal up to date before it returns.
 pub trait Store: Send + Sync + 'static {
     /// Adds the instance at `reg.url`, or replaces its entry if it is already known.
     fn register(&self, reg: ValidRegistration);
 
     /// Removes the instance at `url`.
+    ///
+    /// # Errors
+    /// No instance is registered at `url`.
     fn deregister(&self, url: &str) -> Result<(), UnknownInstance>;
 
     /// Records a TTL renewal of the instance at `url` (a recovery, if it was critical).
+    ///
+    /// # Errors
+    /// No instance is registered at `url`: it must register again.
     fn renew(&self, url: &str) -> Result<(), UnknownInstance>;
 
     /// Every instance, sorted by service name, then URL.

@@ -44,6 +44,9 @@ impl ValidRegistration {
 }
 
 /// Checks every field of `reg`.
+///
+/// # Errors
+/// The reason the registration is refused, for a 400.
 pub fn registration(reg: Registration) -> Result<ValidRegistration, String> {
     let name = service_name("ServiceName", &reg.service_name)?;
     let url = instance_url(&reg.service_url)?;
@@ -79,6 +82,9 @@ pub fn registration(reg: Registration) -> Result<ValidRegistration, String> {
 }
 
 /// The instance URL of a `DELETE` or `PUT /services` body.
+///
+/// # Errors
+/// Why the text is not an absolute http(s) URL, for a 400.
 pub fn instance_url(text: &str) -> Result<String, String> {
     let text = text.trim();
     if text.is_empty() {

@@ -26,10 +26,10 @@ pub struct ServiceArgs {
     pub registry_url: String,
 
     #[command(flatten)]
-    pub http: crate::request_limits::HttpLimits,
+    pub http: crate::http::limits::HttpLimits,
 
     #[command(flatten)]
-    pub token: crate::access::TokenArgs,
+    pub token: crate::http::access::TokenArgs,
 }
 
 /// A standalone service's resolved flags.
@@ -114,7 +114,12 @@ impl ServiceArgs {
     }
 }
 
-fn check_http_url(flag: &str, url: &str) -> Result<(), String> {
+/// Checks that `url`, given to `flag`, is an absolute http(s) URL with a host; the error
+/// names the flag and shows an example. Every binary checks its URL flags with this.
+///
+/// # Errors
+/// Anything else: a relative URL, another scheme, no host.
+pub fn check_http_url(flag: &str, url: &str) -> Result<(), String> {
     match reqwest::Url::parse(url) {
         Ok(parsed) if matches!(parsed.scheme(), "http" | "https") && parsed.has_host() => Ok(()),
         _ => Err(format!(

@@ -20,7 +20,6 @@ use std::{
 use app::wire::registry::{Patch, PatchEntry, Registration};
 use axum::{
     Router,
-    body::Bytes,
     extract::{DefaultBodyLimit, State},
     http::StatusCode,
     routing::{get, post},
@@ -31,7 +30,7 @@ use super::{
     providers::{PatchKind, Providers},
     registry_client::{RegistryClient, Renewal},
 };
-use crate::error::ApiError;
+use crate::http::{ApiError, RequestBody};
 
 /// Longest wait between two registration attempts.
 const MAX_BACKOFF: Duration = Duration::from_secs(5);
@@ -124,6 +123,9 @@ impl Default for Watchdog {
     }
 }
 
+/// One instance of a service, as the registry knows it: it registers (retrying until the
+/// registry answers), serves its heartbeat and patch routes, keeps its [`Providers`]
+/// current, stays registered, and deregisters when its process stops.
 pub struct Instance {
     spec: InstanceSpec,
     registry: RegistryClient,
@@ -131,6 +133,10 @@ pub struct Instance {
     watchdog: Watchdog,
     last_heartbeat: Mutex<Instant>,
     registered: AtomicBool,
+    /// Set once it deregisters: from then on patches are not applied, so a service that is
+    /// stopping keeps the providers it had (its log shipper's last delivery needs the log
+    /// service, whose own deregistration the registry may be patching out meanwhile).
+    leaving: AtomicBool,
 }
 
 impl Instance {
@@ -142,6 +148,7 @@ impl Instance {
             watchdog,
             last_heartbeat: Mutex::new(Instant::now()),
             registered: AtomicBool::new(false),
+            leaving: AtomicBool::new(false),
         })
     }
 
@@ -161,7 +168,7 @@ impl Instance {
             &self.spec.update_path,
             post(receive_patch).layer(DefaultBodyLimit::max(MAX_PATCH_BYTES)),
         );
-        let mut router = crate::access::Access::new(self.registry.token(), false)
+        let mut router = crate::http::access::Access::new(self.registry.token(), false)
             .guard(updates, "service's providers");
         if self.spec.ttl.is_none() {
             router = router.route(&self.spec.heartbeat_path, get(heartbeat));
@@ -180,6 +187,7 @@ impl Instance {
     /// Deregisters, if registered; gives up after a few seconds so shutdown is never
     /// held by an absent registry.
     pub async fn deregister(&self) {
+        self.leaving.store(true, Ordering::SeqCst);
         if !self.registered.swap(false, Ordering::SeqCst) {
             return;
         }
@@ -221,7 +229,7 @@ impl Instance {
                 Err(err) => {
                     tracing::warn!(
                         name = %self.spec.name, registry = %self.registry.services_url(), attempt,
-                        "not registered yet: {err}; trying again in {}",
+                        "not registered yet ({err}); trying again in {}",
                         humantime::format_duration(backoff)
                     );
                     tokio::time::sleep(backoff).await;
@@ -249,7 +257,7 @@ impl Instance {
                 Ok(None) => silent >= self.watchdog.unverifiable_silence,
                 Err(err) => {
                     if !unreachable_said {
-                        tracing::warn!(name = %self.spec.name, "no heartbeat check for {}s: {err}", silent.as_secs());
+                        tracing::warn!(name = %self.spec.name, "no heartbeat check for {}s, and the registry cannot be asked ({err})", silent.as_secs());
                         unreachable_said = true;
                     }
                     continue;
@@ -279,7 +287,7 @@ impl Instance {
                     tracing::warn!(name = %self.spec.name, "the registry does not know this instance; registering again");
                     self.register_until_done().await;
                 }
-                Err(err) => tracing::warn!(name = %self.spec.name, "TTL renewal failed: {err}"),
+                Err(err) => tracing::warn!(name = %self.spec.name, "TTL renewal failed ({err})"),
             }
         }
     }
@@ -297,12 +305,15 @@ async fn heartbeat(State(instance): State<Arc<Instance>>) -> &'static str {
 async fn receive_patch(
     State(instance): State<Arc<Instance>>,
     headers: axum::http::HeaderMap,
-    body: Result<Bytes, axum::extract::rejection::BytesRejection>,
+    RequestBody(body): RequestBody,
 ) -> Result<StatusCode, ApiError> {
-    let body = body.map_err(ApiError::body)?;
     let patch: Patch = serde_json::from_slice(&body)
         .map_err(|err| ApiError::bad_request(format!("invalid patch JSON: {err}")))?;
     let patch = instance.relevant(patch)?;
+    if instance.leaving.load(Ordering::SeqCst) {
+        tracing::debug!(name = %instance.spec.name, ?patch, "patch after deregistering ignored");
+        return Ok(StatusCode::OK);
+    }
     let kind = PatchKind::from_header(
         headers
             .get(app::wire::registry::PATCH_KIND_HEADER)

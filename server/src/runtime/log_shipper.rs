@@ -32,18 +32,22 @@ use tracing::{Event, Level, Subscriber, field::Field};
 use tracing_subscriber::{Layer, layer::Context};
 
 use super::providers::{CallError, Providers};
-use crate::metrics::DropReason;
+use crate::http::client::ClientError;
+use crate::ops::metrics::DropReason;
+use app::wire::registry::LOG_SERVICE;
 
 /// The content type of the log service's batch form: one JSON string per line.
 pub const BATCH_CONTENT_TYPE: &str = "application/x-ndjson";
-/// The name the log service registers under.
-pub const LOG_SERVICE: &str = "LogService";
 /// Most records in one batch.
 const MAX_BATCH: usize = 1000;
 /// Longest a record waits for companions before its batch is sent.
 const LINGER: Duration = Duration::from_millis(200);
 /// Back-off while the log service is unknown or failing.
 const RETRY: Duration = Duration::from_secs(1);
+/// How long one delivery may take.
+const CALL_TIMEOUT: Duration = Duration::from_secs(5);
+/// The most of a refusal's body read for its reason.
+const MAX_REFUSAL_BYTES: usize = 4096;
 
 /// The buffer between the layer and the sending task.
 pub struct LogShipper {
@@ -53,15 +57,6 @@ pub struct LogShipper {
     ready: Notify,
     /// Whether a refused record has been reported on stderr yet (it is said once).
     said_refused: std::sync::atomic::AtomicBool,
-}
-
-/// Why a batch could not be shipped now; it is tried again later.
-#[derive(Debug, thiserror::Error)]
-pub enum ShipError {
-    #[error(transparent)]
-    Call(#[from] CallError),
-    #[error("the log service answered {status}: {reason}")]
-    Status { status: StatusCode, reason: String },
 }
 
 /// How the log service answered one request.
@@ -91,7 +86,7 @@ impl LogShipper {
         if buffer.len() >= self.capacity {
             buffer.pop_front();
             self.dropped.fetch_add(1, Ordering::Relaxed);
-            crate::metrics::global().log_records_dropped(DropReason::BufferFull, 1);
+            crate::ops::metrics::global().log_records_dropped(DropReason::BufferFull, 1);
         }
         buffer.push_back(record);
         drop(buffer);
@@ -117,12 +112,7 @@ impl LogShipper {
         token: Option<String>,
         shutdown: CancellationToken,
     ) {
-        let client = reqwest::Client::builder()
-            .timeout(Duration::from_secs(5))
-            .redirect(reqwest::redirect::Policy::none())
-            .default_headers(crate::access::client_headers(token.as_deref()))
-            .build()
-            .expect("the HTTP client's settings are valid");
+        let client = crate::http::client::with_timeout(CALL_TIMEOUT, token.as_deref());
         let mut stopping = false;
         loop {
             if !stopping && self.pending() == 0 {
@@ -161,7 +151,7 @@ impl LogShipper {
         name: &str,
         providers: &Providers,
         client: &reqwest::Client,
-    ) -> Result<bool, ShipError> {
+    ) -> Result<bool, CallError> {
         let mut batch: Vec<String> = {
             let mut buffer = self.buffer.lock().unwrap();
             let take = buffer.len().min(MAX_BATCH);
@@ -188,7 +178,7 @@ impl LogShipper {
                 buffer.push_front(record.clone());
             }
             self.dropped.fetch_add(lost as u64, Ordering::Relaxed);
-            crate::metrics::global().log_records_dropped(DropReason::BufferFull, lost as u64);
+            crate::ops::metrics::global().log_records_dropped(DropReason::BufferFull, lost as u64);
             return Err(err);
         }
         Ok(true)
@@ -203,7 +193,7 @@ impl LogShipper {
         providers: &Providers,
         client: &reqwest::Client,
         batch: &[String],
-    ) -> Result<(), (usize, ShipError)> {
+    ) -> Result<(), (usize, CallError)> {
         let mut handled = 0;
         // Parts still to send, the next one last; together they are `batch[handled..]`.
         let mut parts = vec![batch];
@@ -212,7 +202,7 @@ impl LogShipper {
                 Ok(Answer::Stored) => handled += part.len(),
                 Ok(Answer::Refused { status, reason }) if part.len() == 1 => {
                     handled += 1;
-                    crate::metrics::global().log_records_dropped(DropReason::Refused, 1);
+                    crate::ops::metrics::global().log_records_dropped(DropReason::Refused, 1);
                     if !self.said_refused.swap(true, Ordering::Relaxed) {
                         // Said on stderr only: a record about failing to ship would be shipped.
                         eprintln!(
@@ -239,13 +229,13 @@ impl LogShipper {
         providers: &Providers,
         client: &reqwest::Client,
         records: &[String],
-    ) -> Result<Answer, ShipError> {
+    ) -> Result<Answer, CallError> {
         let mut body = String::new();
         for record in records {
             body.push_str(&serde_json::to_string(record).expect("strings serialise"));
             body.push('\n');
         }
-        let (status, text) = providers
+        providers
             .call(LOG_SERVICE, |url| {
                 let request = client
                     .post(format!("{url}/log"))
@@ -253,28 +243,21 @@ impl LogShipper {
                     .body(body.clone());
                 async move {
                     let response = request.send().await?;
-                    let status = response.status();
-                    Ok((status, response.text().await.unwrap_or_default()))
+                    if response.status().is_success() {
+                        return Ok(Answer::Stored);
+                    }
+                    match ClientError::refusal(response, MAX_REFUSAL_BYTES).await {
+                        ClientError::Refused { status, reason }
+                            if status == StatusCode::BAD_REQUEST
+                                || status == StatusCode::PAYLOAD_TOO_LARGE =>
+                        {
+                            Ok(Answer::Refused { status, reason })
+                        }
+                        other => Err(other),
+                    }
                 }
             })
-            .await?;
-        let reason = || {
-            serde_json::from_str::<serde_json::Value>(&text)
-                .ok()
-                .and_then(|v| v.get("error")?.as_str().map(str::to_owned))
-                .unwrap_or_else(|| text.trim().to_owned())
-        };
-        match status {
-            status if status.is_success() => Ok(Answer::Stored),
-            StatusCode::BAD_REQUEST | StatusCode::PAYLOAD_TOO_LARGE => Ok(Answer::Refused {
-                status,
-                reason: reason(),
-            }),
-            status => Err(ShipError::Status {
-                status,
-                reason: reason(),
-            }),
-        }
+            .await
     }
 }
 
@@ -319,7 +302,7 @@ const QUIET_TARGETS: &[&str] = &[
     "h2",
     "tower",
     "rustls",
-    "server::request_limits",
+    "server::http::limits",
 ];
 
 impl<S: Subscriber> Layer<S> for ShipLayer {

@@ -11,8 +11,9 @@
 //!
 //! [`serve`] puts it together: it serves the service's router beside each instance's
 //! heartbeat and update routes, registers in the background (only once the listener is
-//! up), and on Ctrl-C or SIGTERM deregisters first, then stops accepting, lets requests in
-//! flight finish and returns success.
+//! up), and on Ctrl-C or SIGTERM deregisters first, then lets its background tasks finish
+//! (the log shipper's last delivery among them), stops accepting, lets requests in flight
+//! finish and returns success.
 
 pub mod args;
 pub mod instance;
@@ -24,9 +25,11 @@ use std::{process::ExitCode, sync::Arc};
 
 use axum::Router;
 use tokio::net::TcpListener;
-use tokio_util::sync::CancellationToken;
 
-use crate::{health::Health, request_limits::HttpLimits};
+use crate::{
+    http::{limits::HttpLimits, shutdown::Background},
+    ops::health::Health,
+};
 
 pub use args::{Endpoints, ServiceArgs};
 pub use instance::{Instance, InstanceSpec, Watchdog};
@@ -42,19 +45,19 @@ pub async fn serve(
     health: Health,
     limits: &HttpLimits,
     instances: Vec<Arc<Instance>>,
-    shutdown: CancellationToken,
+    background: Background,
 ) -> ExitCode {
     let app = instances
         .iter()
         .fold(app, |app, instance| app.merge(instance.routes()));
     for instance in &instances {
-        tokio::spawn(instance.clone().run(shutdown.clone()));
+        background.spawn(instance.clone().run(background.stopping()));
     }
     let stop = async move {
-        crate::shutdown::signal().await;
+        crate::http::shutdown::signal().await;
         // Deregister before anything else, so dependents are told now rather than after
         // the registry's heartbeat checks fail.
         futures::future::join_all(instances.iter().map(|instance| instance.deregister())).await;
     };
-    crate::serve::run(program, listener, app, health, limits, stop, shutdown).await
+    crate::http::serve::run(program, listener, app, health, limits, stop, background).await
 }

@@ -20,6 +20,11 @@ use std::{
 
 use app::wire::registry::Patch;
 
+use crate::http::client::ClientError;
+
+/// What one instance knows of the services it requires: their instances' base URLs, kept
+/// current by the registry's patches, picked round-robin, with failover in
+/// [`Providers::call`].
 #[derive(Debug, Default)]
 pub struct Providers {
     /// Service name → its instances' URLs, in the order they were added.
@@ -56,14 +61,17 @@ impl PatchKind {
 pub enum CallError {
     #[error("no instance of {0} is known; is it running and registered?")]
     NoInstance(String),
+    /// Every known instance was unreachable or timed out.
     #[error("no instance of {service} could be reached (tried {tried}): {last}")]
     Unreachable {
         service: String,
         tried: usize,
-        last: reqwest::Error,
+        last: ClientError,
     },
-    #[error(transparent)]
-    Request(reqwest::Error),
+    /// An instance answered, but not as asked (a refusal, an unreadable answer): another
+    /// instance would answer the same, so none is tried.
+    #[error("{service} {err}")]
+    Failed { service: String, err: ClientError },
 }
 
 impl Providers {
@@ -139,10 +147,14 @@ impl Providers {
     /// Calls `request` with an instance of `name` (its base URL), trying the next
     /// instance whenever one cannot be connected to or times out. Any other outcome,
     /// an HTTP error status included, is the answer.
-    pub async fn call<T, F, Fut>(&self, name: &str, request: F) -> Result<T, CallError>
+    ///
+    /// # Errors
+    /// No instance is known, none could be reached, or one failed the call otherwise.
+    pub async fn call<T, E, F, Fut>(&self, name: &str, request: F) -> Result<T, CallError>
     where
         F: Fn(String) -> Fut,
-        Fut: Future<Output = Result<T, reqwest::Error>>,
+        Fut: Future<Output = Result<T, E>>,
+        E: Into<ClientError>,
     {
         let urls = self.all(name);
         if urls.is_empty() {
@@ -151,10 +163,18 @@ impl Providers {
         let start = self.next.fetch_add(1, Ordering::Relaxed);
         let mut last = None;
         for i in 0..urls.len() {
-            match request(urls[(start + i) % urls.len()].clone()).await {
+            match request(urls[(start + i) % urls.len()].clone())
+                .await
+                .map_err(Into::into)
+            {
                 Ok(answer) => return Ok(answer),
-                Err(err) if err.is_connect() || err.is_timeout() => last = Some(err),
-                Err(err) => return Err(CallError::Request(err)),
+                Err(err) if err.is_unreachable() => last = Some(err),
+                Err(err) => {
+                    return Err(CallError::Failed {
+                        service: name.to_owned(),
+                        err,
+                    });
+                }
             }
         }
         Err(CallError::Unreachable {

@@ -6,11 +6,18 @@
 use std::time::Duration;
 
 use app::wire::registry::{InstanceInfo, Registration};
-use reqwest::{Client, StatusCode, redirect};
+use reqwest::{Client, StatusCode};
+
+use crate::http::client::{self, ClientError};
 
 /// How long one call to the registry may take.
 const CALL_TIMEOUT: Duration = Duration::from_secs(5);
+/// The most of a refusal's body read for its reason.
+const MAX_REFUSAL_BYTES: usize = 4096;
 
+/// The registry's API, for one registry. Every call gives up after a few seconds; its
+/// errors say whether the registry could not be reached, timed out or refused (with its
+/// status and reason), so a caller can tell a registry that is away from one that said no.
 #[derive(Debug, Clone)]
 pub struct RegistryClient {
     services_url: String,
@@ -32,17 +39,11 @@ impl RegistryClient {
         RegistryClient::with_token(registry_base, None)
     }
 
-    /// A client that sends `token` (see [`crate::access`]) on every call.
+    /// A client that sends `token` (see [`crate::http::access`]) on every call.
     pub fn with_token(registry_base: &str, token: Option<&str>) -> RegistryClient {
-        let client = Client::builder()
-            .redirect(redirect::Policy::none())
-            .timeout(CALL_TIMEOUT)
-            .default_headers(crate::access::client_headers(token))
-            .build()
-            .expect("the HTTP client's settings are valid");
         RegistryClient {
             services_url: format!("{registry_base}/services"),
-            client,
+            client: client::with_timeout(CALL_TIMEOUT, token),
             token: token.map(str::to_owned),
         }
     }
@@ -58,40 +59,47 @@ impl RegistryClient {
     }
 
     /// `POST /services`; only exactly 200 is success, as the original client has it.
-    pub async fn register(&self, registration: &Registration) -> Result<(), String> {
+    ///
+    /// # Errors
+    /// The registry could not be reached or timed out, or refused the registration.
+    pub async fn register(&self, registration: &Registration) -> Result<(), ClientError> {
         let response = self
             .client
             .post(&self.services_url)
             .json(registration)
             .send()
-            .await
-            .map_err(|err| describe(&err))?;
+            .await?;
         expect_ok(response).await
     }
 
     /// `DELETE /services` with the instance URL as text.
-    pub async fn deregister(&self, url: &str) -> Result<(), String> {
+    ///
+    /// # Errors
+    /// The registry could not be reached or timed out, or refused (404: it did not know
+    /// the instance).
+    pub async fn deregister(&self, url: &str) -> Result<(), ClientError> {
         let response = self
             .client
             .delete(&self.services_url)
             .header(reqwest::header::CONTENT_TYPE, "text/plain")
             .body(url.to_owned())
             .send()
-            .await
-            .map_err(|err| describe(&err))?;
+            .await?;
         expect_ok(response).await
     }
 
     /// `PUT /services` with the instance URL as text: a TTL renewal.
-    pub async fn renew(&self, url: &str) -> Result<Renewal, String> {
+    ///
+    /// # Errors
+    /// The registry could not be reached or timed out, or refused with anything but 404.
+    pub async fn renew(&self, url: &str) -> Result<Renewal, ClientError> {
         let response = self
             .client
             .put(&self.services_url)
             .header(reqwest::header::CONTENT_TYPE, "text/plain")
             .body(url.to_owned())
             .send()
-            .await
-            .map_err(|err| describe(&err))?;
+            .await?;
         if response.status() == StatusCode::NOT_FOUND {
             return Ok(Renewal::Unknown);
         }
@@ -100,18 +108,18 @@ impl RegistryClient {
 
     /// Whether the registry lists `url` among the passing instances of `name`, or
     /// `None` if it cannot say (a registry without the query API, like the original).
-    pub async fn is_listed(&self, name: &str, url: &str) -> Result<Option<bool>, String> {
-        let mut lookup = reqwest::Url::parse(&self.services_url).map_err(|err| err.to_string())?;
+    ///
+    /// # Errors
+    /// The registry could not be reached or timed out.
+    pub async fn is_listed(&self, name: &str, url: &str) -> Result<Option<bool>, ClientError> {
+        let mut lookup = reqwest::Url::parse(&self.services_url).map_err(|err| {
+            ClientError::Unreachable(format!("the registry URL is invalid: {err}"))
+        })?;
         lookup
             .path_segments_mut()
-            .map_err(|()| "the registry URL cannot take a path".to_owned())?
+            .map_err(|()| ClientError::Unreachable("the registry URL cannot take a path".into()))?
             .push(name);
-        let response = self
-            .client
-            .get(lookup)
-            .send()
-            .await
-            .map_err(|err| describe(&err))?;
+        let response = self.client.get(lookup).send().await?;
         if response.status() != StatusCode::OK {
             return Ok(None);
         }
@@ -124,26 +132,10 @@ impl RegistryClient {
     }
 }
 
-async fn expect_ok(response: reqwest::Response) -> Result<(), String> {
-    let status = response.status();
-    if status == StatusCode::OK {
+/// Success for exactly 200, as the original client has it; else the refusal.
+async fn expect_ok(response: reqwest::Response) -> Result<(), ClientError> {
+    if response.status() == StatusCode::OK {
         return Ok(());
     }
-    let body = response.text().await.unwrap_or_default();
-    let reason: String = body.trim().chars().take(300).collect();
-    Err(if reason.is_empty() {
-        format!("the registry answered {status}")
-    } else {
-        format!("the registry answered {status}: {reason}")
-    })
-}
-
-fn describe(err: &reqwest::Error) -> String {
-    if err.is_connect() {
-        "the registry cannot be reached (connection failed)".into()
-    } else if err.is_timeout() {
-        "the registry did not answer in time".into()
-    } else {
-        format!("calling the registry failed: {err}")
-    }
+    Err(ClientError::refusal(response, MAX_REFUSAL_BYTES).await)
 }

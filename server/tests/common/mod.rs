@@ -15,7 +15,10 @@ use std::{
 use app::wire::registry::{Patch, PatchEntry};
 use axum::{Router, extract::State, http::StatusCode, routing::get};
 use futures::StreamExt;
-use server::registry::{self, Registry, RegistryConfig};
+use server::{
+    http::Background,
+    registry::{self, Registry, RegistryConfig},
+};
 use tokio::{net::TcpListener, sync::mpsc, task::JoinHandle};
 use tokio_util::sync::CancellationToken;
 
@@ -36,17 +39,17 @@ pub fn fast_config() -> RegistryConfig {
 pub struct TestRegistry {
     pub url: String,
     pub registry: Registry,
-    shutdown: CancellationToken,
+    background: Background,
 }
 
 impl TestRegistry {
     pub async fn start(config: RegistryConfig) -> TestRegistry {
-        let shutdown = CancellationToken::new();
-        let registry = Registry::start(&config, None, shutdown.clone());
+        let background = Background::new();
+        let registry = Registry::start(&config, None, &background);
         let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
         let url = format!("http://{}", listener.local_addr().unwrap());
         let app = registry::router(registry.clone());
-        let stop = shutdown.clone();
+        let stop = background.stopping();
         tokio::spawn(async move {
             axum::serve(listener, app)
                 .with_graceful_shutdown(stop.cancelled_owned())
@@ -56,7 +59,7 @@ impl TestRegistry {
         TestRegistry {
             url,
             registry,
-            shutdown,
+            background,
         }
     }
 
@@ -67,7 +70,7 @@ impl TestRegistry {
 
 impl Drop for TestRegistry {
     fn drop(&mut self) {
-        self.shutdown.cancel();
+        self.background.stop();
     }
 }
 
@@ -339,6 +342,8 @@ pub struct Process {
     pub url: String,
     /// The port it listens on.
     pub port: u16,
+    /// The directory it was started in, where its relative paths point.
+    pub dir: std::path::PathBuf,
 }
 
 impl Process {
@@ -368,6 +373,9 @@ impl Process {
     /// listens; panics if it exits first.
     pub fn spawn(mut command: Command) -> Process {
         let program = command.get_program().to_string_lossy().into_owned();
+        let dir = command
+            .get_current_dir()
+            .map_or_else(|| std::env::current_dir().unwrap(), Into::into);
         let mut child = command.stdout(Stdio::piped()).spawn().unwrap();
         let stdout = child.stdout.take().unwrap();
         let (said, listening) = std::sync::mpsc::channel();
@@ -376,7 +384,7 @@ impl Process {
             let mut lines = std::io::BufReader::new(stdout).lines();
             for line in lines.by_ref() {
                 let Ok(line) = line else { return };
-                if let Some((_, addr)) = line.split_once(server::serve::LISTENING) {
+                if let Some((_, addr)) = line.split_once(server::http::serve::LISTENING) {
                     let _ = said.send(addr.trim().to_owned());
                     break;
                 }
@@ -388,6 +396,7 @@ impl Process {
             child,
             url: String::new(),
             port: 0,
+            dir,
         };
         match listening.recv_timeout(PATIENCE) {
             Ok(addr) => {

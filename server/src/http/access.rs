@@ -15,7 +15,7 @@ use axum::{
     response::{IntoResponse, Response},
 };
 
-use crate::error::ApiError;
+use crate::http::error::ApiError;
 
 /// `--token`, for every binary: what its services require and its clients send.
 #[derive(Debug, Clone, Default, clap::Args)]

@@ -14,7 +14,10 @@
 
 use std::{sync::Arc, time::Duration};
 
-use app::backend::{BoxFuture, GRADING, LOG, Reply, ServiceClient, Target, Unavailable};
+use app::{
+    backend::{BoxFuture, Reply, ServiceClient, Target, Unavailable},
+    wire::registry::{GRADING_SERVICE, LOG_SERVICE},
+};
 use axum::{
     Router,
     body::Body,
@@ -27,13 +30,22 @@ use futures::StreamExt;
 use leptos::{config::LeptosOptions, prelude::provide_context};
 use tokio_util::sync::CancellationToken;
 
-use crate::{runtime::Providers, site};
+use crate::{
+    http::client::{self, ClientError},
+    portal::site,
+    runtime::Providers,
+};
 
 /// How long one call to a service may take.
 const CALL_TIMEOUT: Duration = Duration::from_secs(5);
+/// The most of a refusal's body read for its reason.
+const MAX_REASON_BYTES: usize = 4096;
 /// How long the browser waits before reconnecting to an unavailable stream.
 const RETRY_MS: u32 = 2000;
 
+/// How the portal's pages reach the services: the grading and log services through the
+/// portal instance's providers (with failover), the registry at its address. It is the
+/// app's `ServiceClient`, given to the pages as Leptos context.
 pub struct PortalBackend {
     providers: Arc<Providers>,
     registry_base: String,
@@ -44,26 +56,21 @@ pub struct PortalBackend {
 
 impl PortalBackend {
     /// A backend finding services through `providers` and the registry at `registry_base`,
-    /// sending `token` (see [`crate::access`]) on every call.
+    /// sending `token` (see [`crate::http::access`]) on every call.
     pub fn new(
         providers: Arc<Providers>,
         registry_base: &str,
         token: Option<&str>,
         shutdown: CancellationToken,
     ) -> Arc<PortalBackend> {
-        let calls = reqwest::Client::builder()
-            .timeout(CALL_TIMEOUT)
-            .default_headers(crate::access::client_headers(token))
-            .redirect(reqwest::redirect::Policy::none())
-            .build()
-            .expect("the HTTP client's settings are valid");
-        let streams = reqwest::Client::builder()
-            .default_headers(crate::access::client_headers(token))
-            .connect_timeout(Duration::from_secs(3))
-            .read_timeout(Duration::from_secs(60))
-            .redirect(reqwest::redirect::Policy::none())
-            .build()
-            .expect("the HTTP client's settings are valid");
+        let calls = client::with_timeout(CALL_TIMEOUT, token);
+        // A stream lives as long as the page that follows it: no overall timeout, but a
+        // connection must come quickly and the source must say something every minute.
+        let streams = client::build(
+            client::builder(token)
+                .connect_timeout(Duration::from_secs(3))
+                .read_timeout(Duration::from_secs(60)),
+        );
         Arc::new(PortalBackend {
             providers,
             registry_base: registry_base.to_owned(),
@@ -96,9 +103,11 @@ impl PortalBackend {
                         .take_until(self.shutdown.clone().cancelled_owned());
                     return event_stream(Body::from_stream(body));
                 }
-                Ok(response) => problem = format!("{source} answered {}", response.status()),
-                Err(err) if err.is_connect() => problem = format!("{source} cannot be reached"),
-                Err(err) => problem = format!("{source}: {err}"),
+                Ok(response) => {
+                    let err = ClientError::refusal(response, MAX_REASON_BYTES).await;
+                    problem = format!("{source} {err}");
+                }
+                Err(err) => problem = format!("{source}: {}", ClientError::from(err)),
             }
         }
         let reason = problem.replace(['\r', '\n'], " ");
@@ -148,11 +157,7 @@ impl ServiceClient for PortalBackend {
                         .await
                         .map_err(|err: reqwest::Error| Unavailable {
                             service: "the registry".into(),
-                            reason: if err.is_connect() {
-                                "it cannot be reached".into()
-                            } else {
-                                err.to_string()
-                            },
+                            reason: ClientError::from(err).to_string(),
                         })
                 }
                 Target::Service(name) => {
@@ -173,7 +178,7 @@ impl ServiceClient for PortalBackend {
 /// `teachers` decides who may change grades.
 pub fn router(
     backend: Arc<PortalBackend>,
-    teachers: crate::teacher_login::TeacherLogins,
+    teachers: crate::portal::teacher_login::TeacherLogins,
     options: LeptosOptions,
 ) -> Router {
     let context: app::backend::Backend = backend.clone();
@@ -210,12 +215,12 @@ async fn log_events(
     let query = query.unwrap_or_default();
     let urls = backend
         .providers
-        .all(LOG)
+        .all(LOG_SERVICE)
         .into_iter()
         .map(|base| format!("{base}/log?{query}"))
         .collect();
     backend
-        .relay(urls, headers.get("last-event-id").cloned(), LOG)
+        .relay(urls, headers.get("last-event-id").cloned(), LOG_SERVICE)
         .await
 }
 
@@ -225,13 +230,9 @@ async fn log_events(
 /// grades around the login, and a warning says which flag closes it. Ends when the
 /// answer is in, or at `shutdown`.
 pub async fn warn_if_grades_open(providers: Arc<Providers>, shutdown: CancellationToken) {
-    let anonymous = reqwest::Client::builder()
-        .timeout(CALL_TIMEOUT)
-        .redirect(reqwest::redirect::Policy::none())
-        .build()
-        .expect("the HTTP client's settings are valid");
+    let anonymous = client::with_timeout(CALL_TIMEOUT, None);
     loop {
-        if let Some(url) = providers.all(GRADING).into_iter().next() {
+        if let Some(url) = providers.all(GRADING_SERVICE).into_iter().next() {
             let probe = anonymous
                 .post(format!("{url}/students"))
                 .header(header::CONTENT_TYPE, "application/json")

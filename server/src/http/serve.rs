@@ -16,13 +16,15 @@ use hyper_util::{
     service::TowerToHyperService,
 };
 use tokio::net::TcpListener;
-use tokio_util::sync::CancellationToken;
 use tower::ServiceExt;
 
-use crate::{health::Health, request_limits::HttpLimits};
+use crate::{
+    http::{limits::HttpLimits, shutdown::Background},
+    ops::health::Health,
+};
 
 /// The most hyper buffers of one request's head; beyond it hyper answers a bare 431.
-/// Headers up to this size reach [`crate::request_limits`], which refuses them with a reason.
+/// Headers up to this size reach [`crate::http::limits`], which refuses them with a reason.
 pub const MAX_READ_BUFFER: usize = 1024 * 1024;
 
 /// How long requests in flight may take to finish once the server is stopping.
@@ -54,9 +56,10 @@ pub async fn bind(program: &str, addr: SocketAddr) -> Result<TcpListener, ExitCo
 
 /// Serves `app`, `GET /metrics` and `GET /healthz` (answered from `health`), behind
 /// `limits`, counting and logging each request, until `stop` completes (usually
-/// [`crate::shutdown::signal`], perhaps followed by deregistering); then cancels `shutdown`
-/// (which ends background tasks and long-lived streams), stops accepting and waits for
-/// requests in flight, at most [`DRAIN_TIMEOUT`].
+/// [`crate::http::shutdown::signal`], perhaps followed by deregistering). Then it stops
+/// `background` and keeps serving while its tasks finish (at most [`TASKS_TIMEOUT`]: a
+/// log shipper's last delivery may be to this very process), stops accepting, and waits
+/// for requests in flight, at most [`DRAIN_TIMEOUT`].
 pub async fn run(
     program: &str,
     listener: TcpListener,
@@ -64,12 +67,15 @@ pub async fn run(
     health: Health,
     limits: &HttpLimits,
     stop: impl Future<Output = ()> + Send + 'static,
-    shutdown: CancellationToken,
+    background: Background,
 ) -> ExitCode {
     // Outermost last: every request, refused by the limits or not, is counted and logged.
     let app = limits
-        .apply(app.merge(crate::metrics::router()).merge(health.router()))
-        .layer(crate::telemetry::request_log(limits.access_log));
+        .apply(
+            app.merge(crate::ops::metrics::router())
+                .merge(health.router()),
+        )
+        .layer(crate::ops::telemetry::request_log(limits.access_log));
     let mut builder = Builder::new(TokioExecutor::new());
     builder
         .http1()
@@ -81,31 +87,23 @@ pub async fn run(
     // hyper's bare 431.)
     builder.http2().timer(TokioTimer::new());
     let connections = GracefulShutdown::new();
-    let mut stop = std::pin::pin!(stop);
-    loop {
-        tokio::select! {
-            accepted = listener.accept() => match accepted {
-                Ok((stream, _)) => {
-                    let _ = stream.set_nodelay(true);
-                    let service = TowerToHyperService::new(
-                        app.clone()
-                            .map_request(|request: Request<hyper::body::Incoming>| request.map(Body::new)),
-                    );
-                    let connection = builder
-                        .serve_connection_with_upgrades(TokioIo::new(stream), service)
-                        .into_owned();
-                    tokio::spawn(connections.watch(connection));
-                }
-                // Out of file descriptors, usually: wait for some to close rather than spin.
-                Err(err) => {
-                    tracing::warn!(%err, "cannot accept a connection");
-                    tokio::time::sleep(Duration::from_millis(100)).await;
-                }
-            },
-            () = &mut stop => break,
-        }
+    let accept = Acceptor {
+        listener: &listener,
+        app,
+        builder,
+        connections: &connections,
+    };
+    accept.until(stop).await;
+    background.stop();
+    let finished = background.finished();
+    if tokio::time::timeout(TASKS_TIMEOUT, accept.until(finished))
+        .await
+        .is_err()
+    {
+        eprintln!(
+            "{program}: background tasks still running after {TASKS_TIMEOUT:?}; stopping anyway"
+        );
     }
-    shutdown.cancel();
     drop(listener);
     if tokio::time::timeout(DRAIN_TIMEOUT, connections.shutdown())
         .await
@@ -114,4 +112,47 @@ pub async fn run(
         eprintln!("{program}: requests still in flight after {DRAIN_TIMEOUT:?}; stopping anyway");
     }
     ExitCode::SUCCESS
+}
+
+/// How long background tasks may take to finish once the server is stopping.
+pub const TASKS_TIMEOUT: Duration = Duration::from_secs(5);
+
+/// Accepts connections and serves each on its own task, watched for the graceful drain.
+struct Acceptor<'a> {
+    listener: &'a TcpListener,
+    app: Router,
+    builder: Builder<TokioExecutor>,
+    connections: &'a GracefulShutdown,
+}
+
+impl Acceptor<'_> {
+    /// Accepts until `done` completes.
+    async fn until(&self, done: impl Future<Output = ()>) {
+        let mut done = std::pin::pin!(done);
+        loop {
+            tokio::select! {
+                accepted = self.listener.accept() => match accepted {
+                    Ok((stream, _)) => {
+                        let _ = stream.set_nodelay(true);
+                        let service = TowerToHyperService::new(
+                            self.app.clone().map_request(|request: Request<hyper::body::Incoming>| {
+                                request.map(Body::new)
+                            }),
+                        );
+                        let connection = self
+                            .builder
+                            .serve_connection_with_upgrades(TokioIo::new(stream), service)
+                            .into_owned();
+                        tokio::spawn(self.connections.watch(connection));
+                    }
+                    // Out of file descriptors, usually: wait for some to close rather than spin.
+                    Err(err) => {
+                        tracing::warn!(%err, "cannot accept a connection");
+                        tokio::time::sleep(Duration::from_millis(100)).await;
+                    }
+                },
+                () = &mut done => return,
+            }
+        }
+    }
 }

@@ -1,5 +1,5 @@
 //! The process's metrics, in Prometheus text on `GET /metrics`: every binary serves them,
-//! through [`crate::serve`]. One set a process ([`global`]), counted where the work is
+//! through [`crate::http::serve`]. One set a process ([`global`]), counted where the work is
 //! done; a service whose figures live in its own state (the registry's instances by
 //! service and status) adds a collector, and what the process itself uses (tokio tasks,
 //! open sockets, memory) is read at each scrape.

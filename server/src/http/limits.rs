@@ -2,8 +2,8 @@
 //! refusal carries:
 //!
 //! - headers over [`MAX_HEADER_BYTES`] in all: 431 with a JSON reason (hyper itself, in
-//!   [`crate::serve`], answers a bare 431 to more than 100 header fields and to headers
-//!   beyond its read buffer of [`crate::serve::MAX_READ_BUFFER`]);
+//!   [`crate::http::serve`], answers a bare 431 to more than 100 header fields and to headers
+//!   beyond its read buffer of [`crate::http::serve::MAX_READ_BUFFER`]);
 //! - a body still arriving when [`HttpLimits::request_timeout`] has passed since the request
 //!   began: 408 with a JSON reason, however the client trickles it (tower-http's body
 //!   timeout resets on every frame, so a byte every few seconds would never trip it);
@@ -34,7 +34,7 @@ use axum::{
 use http_body_util::BodyExt;
 use tokio::time::Sleep;
 
-use crate::error::ApiError;
+use crate::http::error::{ApiError, BodyTimedOut, Refusal};
 
 /// Most bytes of header names and values one request may carry.
 pub const MAX_HEADER_BYTES: usize = 32 * 1024;
@@ -64,12 +64,12 @@ impl Default for HttpLimits {
 
 impl HttpLimits {
     /// `app` with the limits above in front of it, and every request counted in
-    /// [`crate::metrics`] (one middleware for both: each layer costs every request a box).
+    /// [`crate::ops::metrics`] (one middleware for both: each layer costs every request a box).
     pub fn apply(&self, app: Router) -> Router {
         let timeout = self.request_timeout;
         app.layer(middleware::from_fn(
             move |request: Request, next: Next| async move {
-                let count = crate::metrics::RequestCount::start(&request);
+                let count = crate::ops::metrics::RequestCount::start(&request);
                 let response = guard(request, next, timeout).await;
                 count.finish(response.status());
                 response
@@ -145,10 +145,6 @@ async fn guard(request: Request, next: Next, timeout: Duration) -> Response {
     Response::from_parts(parts, Body::from(body))
 }
 
-/// The reason an [`ApiError`] answer carries, kept in its extensions for the log line.
-#[derive(Debug, Clone)]
-pub struct Refusal(pub Arc<str>);
-
 /// Says a refused request in the log: INFO for a 4xx, WARN for a 5xx.
 fn say_refused(method: &Method, uri: &axum::http::Uri, status: StatusCode, reason: &str) {
     let status = status.as_u16();
@@ -197,11 +193,6 @@ impl Deadline {
         }
     }
 }
-
-/// The error a [`Deadline`] body gives; [`ApiError::body`] turns it into a 408.
-#[derive(Debug, thiserror::Error)]
-#[error("the request body did not arrive within {}", humantime::format_duration(*.0))]
-pub struct BodyTimedOut(pub Duration);
 
 impl HttpBody for Deadline {
     type Data = Bytes;

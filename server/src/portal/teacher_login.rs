@@ -202,11 +202,11 @@ pub fn hash_password(password: &str) -> Result<String, String> {
 pub fn print_hash_of_stdin(program: &str) -> std::process::ExitCode {
     let mut password = String::new();
     if let Err(err) = std::io::stdin().lock().read_line(&mut password) {
-        return crate::serve::fail(program, format!("cannot read the password: {err}"));
+        return crate::http::serve::fail(program, format!("cannot read the password: {err}"));
     }
     let password = password.trim_end_matches(['\r', '\n']);
     if password.is_empty() {
-        return crate::serve::fail(
+        return crate::http::serve::fail(
             program,
             format!(
                 "give the password on standard input, e.g. `echo -n '<password>' | {program} --hash-teacher-password`"
@@ -218,7 +218,7 @@ pub fn print_hash_of_stdin(program: &str) -> std::process::ExitCode {
             println!("{hash}");
             std::process::ExitCode::SUCCESS
         }
-        Err(err) => crate::serve::fail(program, err),
+        Err(err) => crate::http::serve::fail(program, err),
     }
 }
 

@@ -1,0 +1,190 @@
+//! Outgoing HTTP: the one way a process builds a client for calls to other services, and
+//! [`ClientError`], what such a call can come to.
+//!
+//! Every client of ours never follows a redirect (a registrant's URL, or a service that
+//! moved, must not send us elsewhere), sends the token it was given (see
+//! [`crate::http::access`]) and bounds how long a call may take. Callers match on
+//! [`ClientError`] to decide what to do next: another instance is worth trying after
+//! [`ClientError::Unreachable`] or [`ClientError::TimedOut`], never after a refusal.
+
+use std::time::Duration;
+
+use reqwest::{Client, ClientBuilder, Response, StatusCode, redirect};
+
+/// The longest reason kept from a refusal's body.
+const MAX_REASON_CHARS: usize = 300;
+
+/// What a call to another service came to, when it did not succeed.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum ClientError {
+    /// No connection could be made, or it broke before an answer came.
+    #[error("{0}")]
+    Unreachable(String),
+    /// No answer within the client's time.
+    #[error("timed out")]
+    TimedOut,
+    /// It answered, with a status that is not the one asked for; `reason` is its own
+    /// (the `error` of a JSON answer, else the text), possibly empty.
+    #[error("answered {status}{}", if reason.is_empty() { String::new() } else { format!(": {reason}") })]
+    Refused { status: StatusCode, reason: String },
+    /// It answered as asked, but the body could not be read or decoded.
+    #[error("its answer could not be read: {0}")]
+    Unreadable(String),
+}
+
+impl ClientError {
+    /// A refusal with `status`, its reason read from `body`.
+    pub fn refused(status: StatusCode, body: &[u8]) -> ClientError {
+        let text = String::from_utf8_lossy(body);
+        let reason = serde_json::from_str::<serde_json::Value>(&text)
+            .ok()
+            .and_then(|json| json.get("error")?.as_str().map(str::to_owned))
+            .unwrap_or_else(|| text.trim().to_owned());
+        ClientError::Refused {
+            status,
+            reason: reason.chars().take(MAX_REASON_CHARS).collect(),
+        }
+    }
+
+    /// The refusal `response` is, its reason read from at most `limit` bytes of its body.
+    pub async fn refusal(response: Response, limit: usize) -> ClientError {
+        let status = response.status();
+        ClientError::refused(status, &read_at_most(response, limit).await)
+    }
+
+    /// Whether the peer could not be reached or did not answer in time: a call another
+    /// instance of the same service may well answer.
+    pub fn is_unreachable(&self) -> bool {
+        matches!(self, ClientError::Unreachable(_) | ClientError::TimedOut)
+    }
+
+    /// The status the peer answered, if it answered.
+    pub fn status(&self) -> Option<StatusCode> {
+        match self {
+            ClientError::Refused { status, .. } => Some(*status),
+            _ => None,
+        }
+    }
+}
+
+impl From<reqwest::Error> for ClientError {
+    fn from(err: reqwest::Error) -> ClientError {
+        if err.is_timeout() {
+            ClientError::TimedOut
+        } else if err.is_decode() || err.is_body() {
+            ClientError::Unreadable(chain(&err))
+        } else if err.is_connect() {
+            ClientError::Unreachable("connection failed".into())
+        } else {
+            ClientError::Unreachable(chain(&err))
+        }
+    }
+}
+
+/// An error and its causes, as one line.
+fn chain(err: &dyn std::error::Error) -> String {
+    let mut text = err.to_string();
+    let mut source = err.source();
+    while let Some(inner) = source {
+        text = format!("{text}: {inner}");
+        source = inner.source();
+    }
+    text
+}
+
+/// The settings every client of ours shares: no redirects, `token` on every call. Add the
+/// timeouts that fit the calls, then [`build`] it.
+pub fn builder(token: Option<&str>) -> ClientBuilder {
+    Client::builder()
+        .redirect(redirect::Policy::none())
+        .default_headers(crate::http::access::client_headers(token))
+}
+
+/// A client whose every call gives up after `timeout`, sending `token`.
+pub fn with_timeout(timeout: Duration, token: Option<&str>) -> Client {
+    build(builder(token).timeout(timeout))
+}
+
+/// Builds a client from [`builder`]'s settings.
+pub fn build(builder: ClientBuilder) -> Client {
+    // Fails only if the TLS back-end cannot start, which no setting here can cause.
+    builder
+        .build()
+        .expect("the HTTP client's settings are valid")
+}
+
+/// Reads at most `limit` bytes of `response`'s body (a small answer leaves its connection
+/// reusable; a large one cannot hold us); what the peer sends past it is dropped.
+pub async fn read_at_most(mut response: Response, limit: usize) -> Vec<u8> {
+    let mut body = Vec::new();
+    while body.len() <= limit {
+        match response.chunk().await {
+            Ok(Some(chunk)) => {
+                body.extend_from_slice(&chunk[..chunk.len().min(limit + 1 - body.len())])
+            }
+            _ => break,
+        }
+    }
+    body.truncate(limit);
+    body
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_refusal_keeps_the_peers_own_reason() {
+        let json = ClientError::refused(StatusCode::UNAUTHORIZED, br#"{"error":"needs a token"}"#);
+        assert_eq!(json.to_string(), "answered 401 Unauthorized: needs a token");
+        let text = ClientError::refused(StatusCode::NOT_FOUND, b"  no such instance\n");
+        assert_eq!(text.to_string(), "answered 404 Not Found: no such instance");
+        let bare = ClientError::refused(StatusCode::TEMPORARY_REDIRECT, b"");
+        assert_eq!(bare.to_string(), "answered 307 Temporary Redirect");
+        let long = ClientError::refused(StatusCode::BAD_REQUEST, "x".repeat(5000).as_bytes());
+        assert_eq!(
+            long.to_string().len(),
+            "answered 400 Bad Request: ".len() + MAX_REASON_CHARS
+        );
+        assert_eq!(long.status(), Some(StatusCode::BAD_REQUEST));
+        assert!(!long.is_unreachable());
+    }
+
+    #[tokio::test]
+    async fn an_unreachable_peer_and_a_slow_one_are_told_apart() {
+        // A port nothing listens on: bind one, then free it.
+        let closed = std::net::TcpListener::bind("127.0.0.1:0")
+            .unwrap()
+            .local_addr()
+            .unwrap();
+        let client = with_timeout(Duration::from_millis(200), None);
+        let err = ClientError::from(
+            client
+                .get(format!("http://{closed}/"))
+                .send()
+                .await
+                .unwrap_err(),
+        );
+        assert_eq!(err, ClientError::Unreachable("connection failed".into()));
+        assert!(err.is_unreachable());
+
+        // A listener that accepts and never answers.
+        let silent = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = silent.local_addr().unwrap();
+        let _held = tokio::spawn(async move {
+            let mut held = Vec::new();
+            while let Ok((stream, _)) = silent.accept().await {
+                held.push(stream);
+            }
+        });
+        let err = ClientError::from(
+            client
+                .get(format!("http://{addr}/"))
+                .send()
+                .await
+                .unwrap_err(),
+        );
+        assert_eq!(err, ClientError::TimedOut);
+        assert_eq!(err.to_string(), "timed out");
+    }
+}

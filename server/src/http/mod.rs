@@ -1,0 +1,23 @@
+//! The HTTP plumbing every service shares, on both sides of a connection.
+//!
+//! | module | owns |
+//! | --- | --- |
+//! | [`serve`] | binding an address and serving until stopped, then draining |
+//! | [`limits`] | what every service refuses before a handler runs (huge headers, slow bodies), and the reason every refusal carries |
+//! | [`error`] | [`ApiError`], the JSON error answer every API gives, and [`RequestBody`], the request-body extractor whose refusal is one |
+//! | [`client`] | the one way a process builds an outgoing HTTP client, and [`ClientError`], what a call to another service can come to |
+//! | [`access`] | the shared-secret token (`--token`) that guards writes |
+//! | [`event_stream`] | how a request asks for a live event stream |
+//! | [`shutdown`] | the Ctrl-C / SIGTERM signal, and [`Background`]: the tasks awaited before a process exits |
+
+pub mod access;
+pub mod client;
+pub mod error;
+pub mod event_stream;
+pub mod limits;
+pub mod serve;
+pub mod shutdown;
+
+pub use client::ClientError;
+pub use error::{ApiError, RequestBody};
+pub use shutdown::Background;

@@ -1,0 +1,11 @@
+//! What an operator reads off a running process.
+//!
+//! | module | owns |
+//! | --- | --- |
+//! | [`health`] | `GET /healthz`, and the checks each service adds to it |
+//! | [`metrics`] | the process's metrics, served as Prometheus text on `/metrics` |
+//! | [`telemetry`] | `tracing` set-up from `RUST_LOG`, and the request log (`--access-log`) |
+
+pub mod health;
+pub mod metrics;
+pub mod telemetry;
