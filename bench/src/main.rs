@@ -610,7 +610,6 @@ async fn log_ingest() -> Vec<Figure> {
     vec![single, batched]
 }
 
-/// The portal: server render of /students with 1,000 students; the release WASM size.
 /// Grade additions/s through a standalone grading service, 16 clients for 5 s, with the
 /// default `--database-sync full` (every commit synced) beside `normal`, each on a fresh
 /// database in the same run.
@@ -685,6 +684,7 @@ async fn grade_additions() -> Figure {
     }
 }
 
+/// The portal: server render of /students with 1,000 students; the release WASM size.
 async fn portal() -> Vec<Figure> {
     eprintln!("bench: portal …");
     let dir = temp_dir("portal");

@@ -28,7 +28,7 @@ use crate::{
 pub const MAX_READ_BUFFER: usize = 1024 * 1024;
 
 /// How long requests in flight may take to finish once the server is stopping.
-const DRAIN_TIMEOUT: Duration = Duration::from_secs(10);
+pub const DRAIN_TIMEOUT: Duration = Duration::from_secs(10);
 
 /// Says on stderr why `program` cannot start, and gives the exit code for it.
 pub fn fail(program: &str, reason: impl std::fmt::Display) -> ExitCode {
