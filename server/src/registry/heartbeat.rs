@@ -39,7 +39,9 @@ pub async fn run(store: Arc<dyn Store>, config: RegistryConfig, shutdown: Cancel
             () = shutdown.cancelled() => return,
         }
         let started = Instant::now();
-        store.expire();
+        if let Err(err) = store.expire().await {
+            tracing::warn!(%err, "expiring overdue instances failed; trying again next round");
+        }
         let targets = store.heartbeat_targets();
         let checked = targets.len();
         let results: Vec<_> = futures::stream::iter(targets)
@@ -57,7 +59,13 @@ pub async fn run(store: Arc<dyn Store>, config: RegistryConfig, shutdown: Cancel
                         error: result.err().map(|err| err.to_string()),
                         hold_eviction: preserving,
                     };
-                    store.record_check(&target, outcome)
+                    match store.record_check(&target, outcome).await {
+                        Ok(result) => result,
+                        Err(err) => {
+                            tracing::warn!(url = %target.url, %err, "a heartbeat result was not recorded");
+                            None
+                        }
+                    }
                 }
             })
             .buffer_unordered(config.heartbeat_concurrency as usize)

@@ -66,7 +66,7 @@ async fn register(
         .map_err(|err| ApiError::bad_request(format!("invalid Registration JSON: {err}")))?;
     let valid = validate::registration(registration).map_err(ApiError::bad_request)?;
     tracing::info!(name = %valid.name, url = %valid.url, "registered");
-    registry.store.register(valid);
+    registry.store.register(valid).await?;
     Ok(StatusCode::OK)
 }
 
@@ -75,10 +75,7 @@ async fn deregister(
     RequestBody(body): RequestBody,
 ) -> Result<StatusCode, ApiError> {
     let url = instance_url(&body)?;
-    registry
-        .store
-        .deregister(&url)
-        .map_err(|err| ApiError::not_found(err.to_string()))?;
+    registry.store.deregister(&url).await?;
     tracing::info!(%url, "deregistered");
     Ok(StatusCode::OK)
 }
@@ -88,10 +85,7 @@ async fn renew(
     RequestBody(body): RequestBody,
 ) -> Result<StatusCode, ApiError> {
     let url = instance_url(&body)?;
-    registry
-        .store
-        .renew(&url)
-        .map_err(|err| ApiError::not_found(err.to_string()))?;
+    registry.store.renew(&url).await?;
     Ok(StatusCode::OK)
 }
 

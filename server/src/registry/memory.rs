@@ -22,7 +22,7 @@ use axum::body::Bytes;
 use super::{
     journal::{Journal, Subscription},
     patches::PatchSender,
-    store::{CheckOutcome, HeartbeatTarget, Store, UnknownInstance},
+    store::{Change, CheckOutcome, HeartbeatTarget, Store, StoreError},
     validate::ValidRegistration,
 };
 
@@ -210,8 +210,9 @@ fn announce(
     }
 }
 
-impl Store for MemoryStore {
-    fn register(&self, reg: ValidRegistration) {
+/// The changes, each made at once under the lock; the [`Store`] futures are ready.
+impl MemoryStore {
+    fn register_now(&self, reg: ValidRegistration) {
         let mut guard = self.lock();
         let state = &mut *guard;
         let now = Instant::now();
@@ -267,13 +268,13 @@ impl Store for MemoryStore {
         });
     }
 
-    fn deregister(&self, url: &str) -> Result<(), UnknownInstance> {
+    fn deregister_now(&self, url: &str) -> Result<(), StoreError> {
         let mut guard = self.lock();
         let state = &mut *guard;
         let entry = state
             .instances
             .remove(url)
-            .ok_or_else(|| UnknownInstance(url.to_owned()))?;
+            .ok_or_else(|| StoreError::UnknownInstance(url.to_owned()))?;
         state.unindex(&entry.reg);
         state.changed(&entry.reg.name);
         if entry.status == Status::Passing {
@@ -294,13 +295,13 @@ impl Store for MemoryStore {
         Ok(())
     }
 
-    fn renew(&self, url: &str) -> Result<(), UnknownInstance> {
+    fn renew_now(&self, url: &str) -> Result<(), StoreError> {
         let mut guard = self.lock();
         let state = &mut *guard;
         let entry = state
             .instances
             .get_mut(url)
-            .ok_or_else(|| UnknownInstance(url.to_owned()))?;
+            .ok_or_else(|| StoreError::UnknownInstance(url.to_owned()))?;
         state.lookups.remove(&entry.reg.name);
         let now = SystemTime::now();
         let result = CheckResult {
@@ -332,6 +333,134 @@ impl Store for MemoryStore {
             results: vec![result],
         });
         Ok(())
+    }
+
+    fn record_check_now(
+        &self,
+        target: &HeartbeatTarget,
+        outcome: CheckOutcome,
+    ) -> Option<CheckResult> {
+        let mut guard = self.lock();
+        let state = &mut *guard;
+        let entry = state
+            .instances
+            .get_mut(&target.url)
+            .filter(|entry| entry.generation == target.generation)?;
+        state.lookups.remove(&entry.reg.name);
+        let now = SystemTime::now();
+        let result = CheckResult {
+            url: target.url.clone(),
+            at: timestamp(now),
+            ok: outcome.ok,
+            latency_ms: Some(millis(outcome.latency)),
+            error: outcome.error,
+        };
+        entry.last_latency = Some(outcome.latency);
+        entry.record(result.clone(), now);
+
+        let changed_to = if outcome.ok {
+            entry.failures = 0;
+            self.patches.nudge(&target.url);
+            (entry.status == Status::Critical).then_some(Status::Passing)
+        } else {
+            entry.failures = entry.failures.saturating_add(1);
+            (entry.status == Status::Passing
+                && entry.failures >= self.eviction.failures
+                && !outcome.hold_eviction)
+                .then_some(Status::Critical)
+        };
+        if let Some(status) = changed_to {
+            entry.status = status;
+            entry.critical_since = (status == Status::Critical).then(Instant::now);
+            let patch_entry = entry.patch_entry();
+            let joined = status == Status::Passing;
+            announce(&state.dependents, &self.patches, &patch_entry, joined);
+            state.journal.push(|revision| RegistryEvent::StatusChanged {
+                revision,
+                url: patch_entry.url,
+                name: patch_entry.name,
+                status,
+            });
+        }
+        Some(result)
+    }
+
+    fn expire_now(&self) {
+        let mut guard = self.lock();
+        let state = &mut *guard;
+        let now = Instant::now();
+        let mut dropped = Vec::new();
+        for entry in state.instances.values_mut() {
+            if entry.reg.ttl.is_some() || entry.critical_since.is_some() {
+                state.lookups.remove(&entry.reg.name);
+            }
+            if let Some(ttl) = entry.reg.ttl
+                && entry.status == Status::Passing
+                && now.duration_since(entry.renewed_at) > ttl
+            {
+                entry.status = Status::Critical;
+                entry.critical_since = Some(now);
+                entry.failures = entry.failures.saturating_add(1);
+                let patch_entry = entry.patch_entry();
+                announce(&state.dependents, &self.patches, &patch_entry, false);
+                state.journal.push(|revision| RegistryEvent::StatusChanged {
+                    revision,
+                    url: patch_entry.url,
+                    name: patch_entry.name,
+                    status: Status::Critical,
+                });
+            }
+            if entry
+                .critical_since
+                .is_some_and(|since| now.duration_since(since) > self.eviction.deregister_after)
+            {
+                dropped.push(entry.reg.url.clone());
+            }
+        }
+        for url in dropped {
+            let Some(entry) = state.instances.remove(&url) else {
+                continue;
+            };
+            state.unindex(&entry.reg);
+            self.patches.forget(&url);
+            tracing::info!(%url, name = %entry.reg.name, "dropped after staying critical");
+            state.journal.push(|revision| RegistryEvent::Deregistered {
+                revision,
+                url: entry.reg.url,
+                name: entry.reg.name,
+                reason: LeaveReason::Expired,
+            });
+        }
+    }
+}
+
+impl Store for MemoryStore {
+    fn register(&self, reg: ValidRegistration) -> Change<'_, ()> {
+        self.register_now(reg);
+        Box::pin(std::future::ready(Ok(())))
+    }
+
+    fn deregister<'a>(&'a self, url: &'a str) -> Change<'a, ()> {
+        Box::pin(std::future::ready(self.deregister_now(url)))
+    }
+
+    fn renew<'a>(&'a self, url: &'a str) -> Change<'a, ()> {
+        Box::pin(std::future::ready(self.renew_now(url)))
+    }
+
+    fn record_check<'a>(
+        &'a self,
+        target: &'a HeartbeatTarget,
+        outcome: CheckOutcome,
+    ) -> Change<'a, Option<CheckResult>> {
+        Box::pin(std::future::ready(Ok(
+            self.record_check_now(target, outcome)
+        )))
+    }
+
+    fn expire(&self) -> Change<'_, ()> {
+        self.expire_now();
+        Box::pin(std::future::ready(Ok(())))
     }
 
     fn instances(&self) -> Vec<InstanceInfo> {
@@ -379,52 +508,6 @@ impl Store for MemoryStore {
             .collect()
     }
 
-    fn record_check(&self, target: &HeartbeatTarget, outcome: CheckOutcome) -> Option<CheckResult> {
-        let mut guard = self.lock();
-        let state = &mut *guard;
-        let entry = state
-            .instances
-            .get_mut(&target.url)
-            .filter(|entry| entry.generation == target.generation)?;
-        state.lookups.remove(&entry.reg.name);
-        let now = SystemTime::now();
-        let result = CheckResult {
-            url: target.url.clone(),
-            at: timestamp(now),
-            ok: outcome.ok,
-            latency_ms: Some(millis(outcome.latency)),
-            error: outcome.error,
-        };
-        entry.last_latency = Some(outcome.latency);
-        entry.record(result.clone(), now);
-
-        let changed_to = if outcome.ok {
-            entry.failures = 0;
-            self.patches.nudge(&target.url);
-            (entry.status == Status::Critical).then_some(Status::Passing)
-        } else {
-            entry.failures = entry.failures.saturating_add(1);
-            (entry.status == Status::Passing
-                && entry.failures >= self.eviction.failures
-                && !outcome.hold_eviction)
-                .then_some(Status::Critical)
-        };
-        if let Some(status) = changed_to {
-            entry.status = status;
-            entry.critical_since = (status == Status::Critical).then(Instant::now);
-            let patch_entry = entry.patch_entry();
-            let joined = status == Status::Passing;
-            announce(&state.dependents, &self.patches, &patch_entry, joined);
-            state.journal.push(|revision| RegistryEvent::StatusChanged {
-                revision,
-                url: patch_entry.url,
-                name: patch_entry.name,
-                status,
-            });
-        }
-        Some(result)
-    }
-
     fn self_preservation(&self) -> bool {
         self.preserving.load(std::sync::atomic::Ordering::SeqCst)
     }
@@ -441,54 +524,6 @@ impl Store for MemoryStore {
         self.lock()
             .journal
             .push(|revision| RegistryEvent::Heartbeats { revision, results });
-    }
-
-    fn expire(&self) {
-        let mut guard = self.lock();
-        let state = &mut *guard;
-        let now = Instant::now();
-        let mut dropped = Vec::new();
-        for entry in state.instances.values_mut() {
-            if entry.reg.ttl.is_some() || entry.critical_since.is_some() {
-                state.lookups.remove(&entry.reg.name);
-            }
-            if let Some(ttl) = entry.reg.ttl
-                && entry.status == Status::Passing
-                && now.duration_since(entry.renewed_at) > ttl
-            {
-                entry.status = Status::Critical;
-                entry.critical_since = Some(now);
-                entry.failures = entry.failures.saturating_add(1);
-                let patch_entry = entry.patch_entry();
-                announce(&state.dependents, &self.patches, &patch_entry, false);
-                state.journal.push(|revision| RegistryEvent::StatusChanged {
-                    revision,
-                    url: patch_entry.url,
-                    name: patch_entry.name,
-                    status: Status::Critical,
-                });
-            }
-            if entry
-                .critical_since
-                .is_some_and(|since| now.duration_since(since) > self.eviction.deregister_after)
-            {
-                dropped.push(entry.reg.url.clone());
-            }
-        }
-        for url in dropped {
-            let Some(entry) = state.instances.remove(&url) else {
-                continue;
-            };
-            state.unindex(&entry.reg);
-            self.patches.forget(&url);
-            tracing::info!(%url, name = %entry.reg.name, "dropped after staying critical");
-            state.journal.push(|revision| RegistryEvent::Deregistered {
-                revision,
-                url: entry.reg.url,
-                name: entry.reg.name,
-                reason: LeaveReason::Expired,
-            });
-        }
     }
 
     fn subscribe(&self, last_seen: Option<u64>) -> Subscription {

@@ -9,13 +9,36 @@ use std::time::Duration;
 
 use app::wire::registry::{CheckResult, InstanceInfo};
 use axum::body::Bytes;
+use futures::future::BoxFuture;
 
 use super::{journal::Subscription, validate::ValidRegistration};
+use crate::http::ApiError;
 
-/// No instance is registered at that URL.
+/// Why a change to the store was not made.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error("no instance is registered at {0}")]
-pub struct UnknownInstance(pub String);
+pub enum StoreError {
+    /// No instance is registered at that URL.
+    #[error("no instance is registered at {0}")]
+    UnknownInstance(String),
+    /// The state could not be changed now (a replicated store that cannot reach its
+    /// quorum, say): nothing was changed, and the same call may succeed later.
+    #[error("the registry cannot record changes now: {0}")]
+    Unavailable(String),
+}
+
+/// An unknown instance is the client's to fix (404); an unavailable store is not (503).
+impl From<StoreError> for ApiError {
+    fn from(err: StoreError) -> ApiError {
+        match err {
+            StoreError::UnknownInstance(_) => ApiError::not_found(err.to_string()),
+            StoreError::Unavailable(_) => ApiError::unavailable(err.to_string()),
+        }
+    }
+}
+
+/// A change in progress: done when the store has made it whole (or failed to, changing
+/// nothing).
+pub type Change<'a, T> = BoxFuture<'a, Result<T, StoreError>>;
 
 /// An instance the heartbeat checker should GET.
 #[derive(Debug, Clone)]
@@ -37,24 +60,30 @@ pub struct CheckOutcome {
 }
 
 /// The registry's state, as the HTTP API and the heartbeat checker see it: what is
-/// registered, how each instance is doing, and the stream of changes. Each call is one
-/// change made whole: an implementation also brings dependents' views and the event
-/// journal up to date before it returns.
+/// registered, how each instance is doing, and the stream of changes. Each change is made
+/// whole or not at all: an implementation also brings dependents' views and the event
+/// journal up to date before its future completes. Changes are asynchronous and can fail
+/// (a replicated store waits for its quorum); reads answer at once from what the node
+/// holds.
 pub trait Store: Send + Sync + 'static {
     /// Adds the instance at `reg.url`, or replaces its entry if it is already known.
-    fn register(&self, reg: ValidRegistration);
+    ///
+    /// # Errors
+    /// The store cannot record changes now.
+    fn register(&self, reg: ValidRegistration) -> Change<'_, ()>;
 
     /// Removes the instance at `url`.
     ///
     /// # Errors
-    /// No instance is registered at `url`.
-    fn deregister(&self, url: &str) -> Result<(), UnknownInstance>;
+    /// No instance is registered at `url`, or the store cannot record changes now.
+    fn deregister<'a>(&'a self, url: &'a str) -> Change<'a, ()>;
 
     /// Records a TTL renewal of the instance at `url` (a recovery, if it was critical).
     ///
     /// # Errors
-    /// No instance is registered at `url`: it must register again.
-    fn renew(&self, url: &str) -> Result<(), UnknownInstance>;
+    /// No instance is registered at `url` (it must register again), or the store cannot
+    /// record changes now.
+    fn renew<'a>(&'a self, url: &'a str) -> Change<'a, ()>;
 
     /// Every instance, sorted by service name, then URL.
     fn instances(&self) -> Vec<InstanceInfo>;
@@ -69,7 +98,14 @@ pub trait Store: Send + Sync + 'static {
 
     /// Applies one heartbeat check's outcome and returns it as the wire shows it, or
     /// `None` if the target has left or registered again since.
-    fn record_check(&self, target: &HeartbeatTarget, outcome: CheckOutcome) -> Option<CheckResult>;
+    ///
+    /// # Errors
+    /// The store cannot record a change of status now.
+    fn record_check<'a>(
+        &'a self,
+        target: &'a HeartbeatTarget,
+        outcome: CheckOutcome,
+    ) -> Change<'a, Option<CheckResult>>;
 
     /// Whether evictions are held because most instances failed at once.
     fn self_preservation(&self) -> bool;
@@ -82,9 +118,32 @@ pub trait Store: Send + Sync + 'static {
 
     /// Marks TTL instances whose renewal is overdue critical, and drops instances that
     /// have been critical for longer than the deregistration delay.
-    fn expire(&self);
+    ///
+    /// # Errors
+    /// The store cannot record changes now.
+    fn expire(&self) -> Change<'_, ()>;
 
     /// Opens an event stream: replay after `last_seen` if still retained, else a
     /// snapshot; then every new event.
     fn subscribe(&self, last_seen: Option<u64>) -> Subscription;
+}
+
+#[cfg(test)]
+mod tests {
+    use axum::http::StatusCode;
+
+    use super::*;
+
+    #[test]
+    fn an_unknown_instance_is_a_404_and_an_unavailable_store_a_503() {
+        let unknown = ApiError::from(StoreError::UnknownInstance("http://x".into()));
+        assert_eq!(unknown.status, StatusCode::NOT_FOUND);
+        assert_eq!(unknown.reason, "no instance is registered at http://x");
+        let down = ApiError::from(StoreError::Unavailable("etcd cannot be reached".into()));
+        assert_eq!(down.status, StatusCode::SERVICE_UNAVAILABLE);
+        assert_eq!(
+            down.reason,
+            "the registry cannot record changes now: etcd cannot be reached"
+        );
+    }
 }
