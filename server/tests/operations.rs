@@ -598,6 +598,22 @@ async fn metrics_parse_as_prometheus_text_and_count_the_work_done() {
         value(&after, "registry_heartbeat_seconds_count")
             >= value(&before, "registry_heartbeat_seconds_count")
     );
+    // The registry's revision is the one its listing carries, and moves with each change
+    // (heartbeat rounds move it too, so it is read around the listing).
+    let revision = "registry_revision";
+    let low = value(&scrape(&client, &base).await, revision);
+    let listing = client.get(format!("{base}/services")).send().await.unwrap();
+    let listed: f64 = listing.headers()[app::wire::registry::REVISION_HEADER]
+        .to_str()
+        .unwrap()
+        .parse()
+        .unwrap();
+    let high = value(&scrape(&client, &base).await, revision);
+    assert!(
+        low > 0.0 && low <= listed && listed <= high,
+        "{low} {listed} {high}"
+    );
+
     // Ids in paths do not make new series: the route's pattern is the label.
     let student =
         r#"http_requests_total{route="/grading/students/{id}",method="GET",status="200"}"#;

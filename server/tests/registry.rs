@@ -1023,3 +1023,48 @@ async fn when_most_instances_fail_at_once_the_registry_holds_evictions() {
     );
     dependent.no_patch(Duration::from_millis(300)).await;
 }
+
+/// `Registry-Revision` on a listing or lookup: the revision of the state it reflects.
+async fn revision_of(client: &reqwest::Client, url: &str) -> u64 {
+    let answer = client.get(url).send().await.unwrap();
+    assert_eq!(answer.status(), 200);
+    answer.headers()[app::wire::registry::REVISION_HEADER]
+        .to_str()
+        .unwrap()
+        .parse()
+        .unwrap()
+}
+
+#[tokio::test]
+async fn listings_and_lookups_carry_the_revision_of_the_event_that_made_them() {
+    let registry = TestRegistry::start(fast_config()).await;
+    let client = client();
+    let mut events = SseReader::open(&client, &registry.services(), None).await;
+    let snapshot = events.next(SOON).await;
+    assert_eq!(snapshot.name, "snapshot");
+    let lookup = format!("{}/Static", registry.services());
+    // Nothing registered yet: both answers reflect the snapshot's revision.
+    assert_eq!(
+        revision_of(&client, &registry.services()).await,
+        snapshot.id.unwrap()
+    );
+    assert_eq!(revision_of(&client, &lookup).await, snapshot.id.unwrap());
+
+    // Static instances (no heartbeat, no TTL): only registrations move the revision.
+    for (n, url) in ["http://127.0.0.1:9/a", "http://127.0.0.1:9/b"]
+        .into_iter()
+        .enumerate()
+    {
+        register(
+            &client,
+            &registry.services(),
+            &serde_json::json!({"ServiceName": "Static", "ServiceURL": url}),
+        )
+        .await;
+        let registered = events.next_change(SOON).await;
+        assert_eq!(registered.name, "registered", "registration {n}");
+        let revision = registered.id.unwrap();
+        assert_eq!(revision_of(&client, &registry.services()).await, revision);
+        assert_eq!(revision_of(&client, &lookup).await, revision);
+    }
+}

@@ -72,6 +72,11 @@ pub const PATCH_FULL: &str = "full";
 /// [`PATCH_KIND_HEADER`]'s value on a change to the view.
 pub const PATCH_DELTA: &str = "delta";
 
+/// The header on our registry's listings and lookups: the revision of the registry's
+/// state the answer reflects, the same number as the id of the live event that made it so.
+/// Two answers at the same revision are the same answer.
+pub const REVISION_HEADER: &str = "registry-revision";
+
 /// What the registry POSTs to a dependent's update URL: instances that appeared and
 /// instances that went away. The original may send `null` for an empty list.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]

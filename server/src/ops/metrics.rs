@@ -8,6 +8,7 @@
 //! | --- | --- |
 //! | `http_requests_total{route,method,status}` | requests answered, by matched route |
 //! | `registry_instances{service,status}` | registered instances (registry) |
+//! | `registry_revision` | the revision of the registry's state, as `Registry-Revision` gives it (registry) |
 //! | `registry_heartbeat_seconds` | heartbeat round trips, a histogram (registry) |
 //! | `registry_patches_sent_total`, `registry_patches_failed_total` | patch deliveries (registry) |
 //! | `log_records_written_total` | records stored (log service) |

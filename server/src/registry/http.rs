@@ -12,11 +12,11 @@
 
 use std::{convert::Infallible, sync::Arc};
 
-use app::wire::registry::Registration;
+use app::wire::registry::{REVISION_HEADER, Registration};
 use axum::{
     Json, Router,
     extract::{DefaultBodyLimit, Path, State},
-    http::{HeaderMap, HeaderName, StatusCode, header},
+    http::{HeaderMap, HeaderName, HeaderValue, StatusCode, header},
     response::{
         IntoResponse, Response,
         sse::{Event, KeepAlive, Sse},
@@ -121,19 +121,38 @@ async fn list(State(registry): State<Registry>, headers: HeaderMap) -> Response 
     } else {
         "inactive"
     };
+    let listing = registry.store.instances();
     (
-        [(HeaderName::from_static("self-preservation"), preserving)],
-        Json(registry.store.instances()),
+        [
+            (
+                HeaderName::from_static("self-preservation"),
+                HeaderValue::from_static(preserving),
+            ),
+            revision_header(listing.revision),
+        ],
+        Json(listing.value),
     )
         .into_response()
 }
 
 async fn by_name(State(registry): State<Registry>, Path(name): Path<String>) -> Response {
+    let lookup = registry.store.passing_json(&name);
     (
-        [(header::CONTENT_TYPE, "application/json")],
-        registry.store.passing_json(&name),
+        [
+            (
+                header::CONTENT_TYPE,
+                HeaderValue::from_static("application/json"),
+            ),
+            revision_header(lookup.revision),
+        ],
+        lookup.value,
     )
         .into_response()
+}
+
+/// `Registry-Revision: <revision>`: the state an answer reflects.
+fn revision_header(revision: u64) -> (HeaderName, HeaderValue) {
+    (HeaderName::from_static(REVISION_HEADER), revision.into())
 }
 
 /// The live event stream: the backlog (snapshot or replay), then every new event. A

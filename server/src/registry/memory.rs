@@ -22,7 +22,7 @@ use axum::body::Bytes;
 use super::{
     journal::{Journal, Subscription},
     patches::PatchSender,
-    store::{Change, CheckOutcome, HeartbeatTarget, Store, StoreError},
+    store::{AtRevision, Change, CheckOutcome, HeartbeatTarget, Store, StoreError},
     validate::ValidRegistration,
 };
 
@@ -463,15 +463,23 @@ impl Store for MemoryStore {
         Box::pin(std::future::ready(Ok(())))
     }
 
-    fn instances(&self) -> Vec<InstanceInfo> {
-        self.lock().sorted_infos()
+    fn instances(&self) -> AtRevision<Vec<InstanceInfo>> {
+        let state = self.lock();
+        AtRevision {
+            revision: state.journal.revision(),
+            value: state.sorted_infos(),
+        }
     }
 
-    fn passing_json(&self, name: &str) -> Bytes {
+    fn passing_json(&self, name: &str) -> AtRevision<Bytes> {
         let mut guard = self.lock();
         let state = &mut *guard;
+        let revision = state.journal.revision();
         if let Some(answer) = state.lookups.get(name) {
-            return answer.clone();
+            return AtRevision {
+                revision,
+                value: answer.clone(),
+            };
         }
         let passing: Vec<InstanceInfo> = state
             .by_name
@@ -490,7 +498,10 @@ impl Store for MemoryStore {
         if !passing.is_empty() {
             state.lookups.insert(name.to_owned(), answer.clone());
         }
-        answer
+        AtRevision {
+            revision,
+            value: answer,
+        }
     }
 
     fn heartbeat_targets(&self) -> Vec<HeartbeatTarget> {

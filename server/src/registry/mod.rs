@@ -96,8 +96,9 @@ impl prometheus_client::collector::Collector for InstanceCounts {
         let Some(store) = self.0.upgrade() else {
             return Ok(());
         };
+        let listing = store.instances();
         let mut counts = std::collections::BTreeMap::<(String, &str), i64>::new();
-        for instance in store.instances() {
+        for instance in listing.value {
             *counts
                 .entry((instance.registration.service_name, instance.status.as_str()))
                 .or_default() += 1;
@@ -112,6 +113,12 @@ impl prometheus_client::collector::Collector for InstanceCounts {
             let labels = [("service", service.as_str()), ("status", *status)];
             ConstGauge::new(*count).encode(family.encode_family(&labels)?)?;
         }
+        ConstGauge::new(listing.revision as i64).encode(encoder.encode_descriptor(
+            "registry_revision",
+            "The revision of the registry's state (the id of its latest live event)",
+            None,
+            prometheus_client::metrics::MetricType::Gauge,
+        )?)?;
         Ok(())
     }
 }

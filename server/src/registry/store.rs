@@ -36,6 +36,14 @@ impl From<StoreError> for ApiError {
     }
 }
 
+/// An answer and the revision of the state it was read at (the id of the last event the
+/// store's journal holds then).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AtRevision<T> {
+    pub revision: u64,
+    pub value: T,
+}
+
 /// A change in progress: done when the store has made it whole (or failed to, changing
 /// nothing).
 pub type Change<'a, T> = BoxFuture<'a, Result<T, StoreError>>;
@@ -86,12 +94,12 @@ pub trait Store: Send + Sync + 'static {
     fn renew<'a>(&'a self, url: &'a str) -> Change<'a, ()>;
 
     /// Every instance, sorted by service name, then URL.
-    fn instances(&self) -> Vec<InstanceInfo>;
+    fn instances(&self) -> AtRevision<Vec<InstanceInfo>>;
 
     /// The passing instances of service `name`, sorted by URL, as the JSON answer of a
     /// lookup (without their check history). Lookups are the registry's hottest call, so
     /// an implementation should keep the answer until an instance of that service changes.
-    fn passing_json(&self, name: &str) -> Bytes;
+    fn passing_json(&self, name: &str) -> AtRevision<Bytes>;
 
     /// The instances with a heartbeat URL, for one round of checks.
     fn heartbeat_targets(&self) -> Vec<HeartbeatTarget>;
