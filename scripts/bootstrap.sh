@@ -114,7 +114,8 @@ end2end_packages() {
     npm_packages end2end @playwright/test
 }
 
-wrk() {
+# (Named so that `command -v wrk` finds the program, not this function.)
+wrk_tool() {
     command -v wrk >/dev/null 2>&1 || apt_install wrk
 }
 
@@ -124,7 +125,7 @@ case "${1:-}" in
     test)
         rust_toolchain; cargo_leptos; wasm_bindgen_cli; wasm_opt; chromium; end2end_packages ;;
     bench)
-        rust_toolchain; cargo_leptos; wasm_bindgen_cli; wasm_opt; wrk ;;
+        rust_toolchain; cargo_leptos; wasm_bindgen_cli; wasm_opt; wrk_tool ;;
     *)
         echo "usage: scripts/bootstrap.sh run|test|bench" >&2; exit 2 ;;
 esac
