@@ -184,10 +184,16 @@ impl Instance {
         }
     }
 
-    /// Deregisters, if registered; gives up after a few seconds so shutdown is never
-    /// held by an absent registry.
-    pub async fn deregister(&self) {
+    /// From now on, patches are not applied: the instance is leaving, and keeps the
+    /// providers it has (see [`Instance::deregister`]).
+    pub fn leave(&self) {
         self.leaving.store(true, Ordering::SeqCst);
+    }
+
+    /// Deregisters, if registered; gives up after a few seconds so shutdown is never
+    /// held by an absent registry. It [leaves](Instance::leave) first.
+    pub async fn deregister(&self) {
+        self.leave();
         if !self.registered.swap(false, Ordering::SeqCst) {
             return;
         }

@@ -128,7 +128,15 @@ impl LogShipper {
             stopping |= shutdown.is_cancelled();
             match self.send_batch(&name, &providers, &client).await {
                 Ok(true) => continue,
-                Ok(false) | Err(_) if stopping => return,
+                Ok(false) if stopping => return,
+                Err(err) if stopping => {
+                    // The last attempt failed: what is left is on stderr already.
+                    eprintln!(
+                        "[{name}] log shipping: stopping with {} records not shipped: {err}",
+                        self.pending()
+                    );
+                    return;
+                }
                 Ok(false) => {}
                 Err(err) => {
                     // Said on stderr only: a record about failing to ship would be shipped.

@@ -55,6 +55,12 @@ pub async fn serve(
     }
     let stop = async move {
         crate::http::shutdown::signal().await;
+        // Every instance leaves before any deregisters: one's deregistration must not
+        // patch another (the log service out of the grading service's providers) while
+        // their last records are still to be shipped.
+        for instance in &instances {
+            instance.leave();
+        }
         // Deregister before anything else, so dependents are told now rather than after
         // the registry's heartbeat checks fail.
         futures::future::join_all(instances.iter().map(|instance| instance.deregister())).await;
