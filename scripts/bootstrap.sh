@@ -2,8 +2,9 @@
 # Installs what building, running and testing distributed needs, each piece only when it
 # is missing or at the wrong version, so a warm machine skips it all in a second.
 #
-#   scripts/bootstrap.sh run    # Rust's wasm32 target, cargo-leptos, wasm-bindgen, wasm-opt (npm)
-#   scripts/bootstrap.sh test   # the same, plus Chromium and the end2end npm packages
+#   scripts/bootstrap.sh run    # Rust's wasm32 target, cargo-leptos, wasm-bindgen, wasm-opt (npm),
+#                               # protoc (the etcd client compiles etcd's protobufs)
+#   scripts/bootstrap.sh test   # the same, plus Chromium, the end2end npm packages and etcd
 #   scripts/bootstrap.sh bench  # the same as run, plus wrk
 #
 # A piece that cannot be installed stops the script with a message that names it and says
@@ -105,6 +106,19 @@ wasm_opt() {
     esac
 }
 
+# protoc, which the etcd-client crate runs when it builds etcd's protobufs (named so
+# that `command -v protoc` finds the program, not this function).
+protoc_tool() {
+    command -v protoc >/dev/null 2>&1 || apt_install protobuf-compiler
+    command -v protoc >/dev/null 2>&1 || die "protoc" "apt-get install -y protobuf-compiler"
+}
+
+# etcd, which the registry-cluster tests start on their own ports and data directories.
+etcd_server() {
+    command -v etcd >/dev/null 2>&1 || apt_install etcd-server
+    etcd --version >/dev/null 2>&1 || die "etcd" "apt-get install -y etcd-server"
+}
+
 chromium() {
     [ -x /usr/bin/chromium ] || apt_install chromium
     /usr/bin/chromium --version >/dev/null 2>&1 || die "chromium" "apt-get install -y chromium (the tests use /usr/bin/chromium)"
@@ -121,11 +135,11 @@ wrk_tool() {
 
 case "${1:-}" in
     run)
-        rust_toolchain; cargo_leptos; wasm_bindgen_cli; wasm_opt ;;
+        rust_toolchain; protoc_tool; cargo_leptos; wasm_bindgen_cli; wasm_opt ;;
     test)
-        rust_toolchain; cargo_leptos; wasm_bindgen_cli; wasm_opt; chromium; end2end_packages ;;
+        rust_toolchain; protoc_tool; cargo_leptos; wasm_bindgen_cli; wasm_opt; chromium; end2end_packages; etcd_server ;;
     bench)
-        rust_toolchain; cargo_leptos; wasm_bindgen_cli; wasm_opt; wrk_tool ;;
+        rust_toolchain; protoc_tool; cargo_leptos; wasm_bindgen_cli; wasm_opt; wrk_tool ;;
     *)
         echo "usage: scripts/bootstrap.sh run|test|bench" >&2; exit 2 ;;
 esac

@@ -113,7 +113,10 @@ async fn run(args: Args, shipper: Arc<LogShipper>) -> Result<ExitCode, ExitCode>
         None if teachers.required() => Some(teacher_login::random_token()),
         _ => token.map(str::to_owned),
     };
-    let registry = Registry::start(&args.registry, token, &background);
+    let (registry, registry_health) =
+        Registry::start(&args.registry, token, &public_url, &background)
+            .await
+            .map_err(|err| serve::fail(PROGRAM, err))?;
     let own_registry = RegistryClient::with_token(&public_url, token);
     let grading_url = format!("{public_url}{GRADING_PREFIX}");
     let log_instance = Instance::new(
@@ -153,7 +156,7 @@ async fn run(args: Args, shipper: Arc<LogShipper>) -> Result<ExitCode, ExitCode>
     let instances = vec![log_instance, grading_instance, portal_instance];
     let access = args.token.access(&args.reads);
     let grades_access = Access::new(grades_token.as_deref(), args.reads.token_reads);
-    let health = log.health().and(grading.health());
+    let health = log.health().and(grading.health()).and(registry_health);
     let app = access
         .guard(registry::router(registry), "registry")
         .merge(access.guard(logs::router(log), "log"))

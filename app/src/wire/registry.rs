@@ -12,6 +12,8 @@ pub const LOG_SERVICE: &str = "LogService";
 pub const GRADING_SERVICE: &str = "GradingService";
 /// The name the teacher portal registers under.
 pub const PORTAL: &str = "Portal";
+/// The name each node of an etcd-backed registry lists itself under.
+pub const REGISTRY: &str = "Registry";
 
 /// A service instance's registration: `POST /services` carries one.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
@@ -76,6 +78,10 @@ pub const PATCH_DELTA: &str = "delta";
 /// state the answer reflects, the same number as the id of the live event that made it so.
 /// Two answers at the same revision are the same answer.
 pub const REVISION_HEADER: &str = "registry-revision";
+
+/// The header on a registry node's listings and lookups while its replicated state is out
+/// of reach: how many seconds ago it last heard from it. The answer may be behind.
+pub const STALE_HEADER: &str = "registry-stale";
 
 /// What the registry POSTs to a dependent's update URL: instances that appeared and
 /// instances that went away. The original may send `null` for an empty list.

@@ -11,8 +11,9 @@ use server::{
         serve,
         shutdown::{self, Background},
     },
-    ops::{health::Health, telemetry},
+    ops::telemetry,
     registry::{self, Registry, RegistryConfig},
+    runtime::args::check_http_url,
 };
 
 const PROGRAM: &str = "registryservice";
@@ -24,6 +25,11 @@ struct Args {
     /// Address to listen on.
     #[arg(long, env = "REGISTRY_ADDR", default_value = "127.0.0.1:3000")]
     addr: SocketAddr,
+
+    /// Base URL clients and the other registry nodes reach this one at [default:
+    /// http://<addr>].
+    #[arg(long, env = "PUBLIC_URL")]
+    public_url: Option<String>,
 
     #[command(flatten)]
     registry: RegistryConfig,
@@ -41,27 +47,39 @@ struct Args {
 #[tokio::main]
 async fn main() -> ExitCode {
     telemetry::init();
-    let args = Args::parse();
-    let listener = match serve::bind(PROGRAM, args.addr).await {
-        Ok(listener) => listener,
-        Err(code) => return code,
-    };
+    run(Args::parse()).await.unwrap_or_else(|code| code)
+}
+
+async fn run(args: Args) -> Result<ExitCode, ExitCode> {
+    let given_url = args
+        .public_url
+        .as_deref()
+        .map(|url| url.trim().trim_end_matches('/').to_owned());
+    if let Some(url) = &given_url
+        && let Err(err) = check_http_url("--public-url", url)
+    {
+        eprintln!("{PROGRAM}: {err}");
+        return Err(ExitCode::from(2));
+    }
+    let listener = serve::bind(PROGRAM, args.addr).await?;
+    let addr = listener.local_addr().unwrap_or(args.addr);
+    let public_url = given_url.unwrap_or_else(|| format!("http://{addr}"));
     let background = Background::new();
-    let registry = Registry::start(&args.registry, args.token.token(), &background);
-    tracing::info!(
-        "registry serving on http://{}/services",
-        listener.local_addr().unwrap_or(args.addr)
-    );
-    serve::run(
+    let (registry, health) =
+        Registry::start(&args.registry, args.token.token(), &public_url, &background)
+            .await
+            .map_err(|err| serve::fail(PROGRAM, err))?;
+    tracing::info!("registry serving on {public_url}/services");
+    Ok(serve::run(
         PROGRAM,
         listener,
         args.token
             .access(&args.reads)
             .guard(registry::router(registry), "registry"),
-        Health::new(),
+        health,
         &args.http,
         shutdown::signal(),
         background,
     )
-    .await
+    .await)
 }

@@ -53,6 +53,21 @@ pub struct RegistryConfig {
     /// the target is left until its next change or its next passing heartbeat.
     #[arg(long, env = "REGISTRY_PATCH_RETRIES", default_value_t = 4)]
     pub patch_retries: u32,
+
+    /// Keep the registry's state in etcd, at these client URLs (comma-separated, such as
+    /// `http://127.0.0.1:2379,http://127.0.0.1:22379`), shared by every registry node
+    /// given the same ones. Without it the state is in this process's memory.
+    #[arg(long, env = "REGISTRY_ETCD", value_delimiter = ',', value_parser = parse_etcd_endpoint)]
+    pub etcd: Vec<String>,
+
+    /// The key prefix the registry's state lives under in etcd.
+    #[arg(long, env = "REGISTRY_ETCD_PREFIX", default_value = "/distributed/")]
+    pub etcd_prefix: String,
+
+    /// With --etcd: the lease of the node that runs the checks (the leader). When it
+    /// stops renewing it, another node takes over within this time.
+    #[arg(long, env = "REGISTRY_LEADER_LEASE", default_value = "3s", value_parser = parse_lease)]
+    pub leader_lease: Duration,
 }
 
 impl Default for RegistryConfig {
@@ -67,8 +82,36 @@ impl Default for RegistryConfig {
             self_preservation_min_instances: 10,
             patch_timeout: Duration::from_secs(2),
             patch_retries: 4,
+            etcd: Vec::new(),
+            etcd_prefix: "/distributed/".into(),
+            leader_lease: Duration::from_secs(3),
         }
     }
+}
+
+/// Parses an etcd client URL: `http://host:port` (or `https://`).
+fn parse_etcd_endpoint(text: &str) -> Result<String, String> {
+    let text = text.trim().trim_end_matches('/');
+    match reqwest::Url::parse(text) {
+        Ok(url)
+            if matches!(url.scheme(), "http" | "https") && url.has_host() && url.path() == "/" =>
+        {
+            Ok(text.to_owned())
+        }
+        _ => Err(format!(
+            "{text:?} is not an etcd client URL: write one such as http://127.0.0.1:2379"
+        )),
+    }
+}
+
+/// Parses a leader lease: whole seconds, at least 2 (etcd leases count in seconds, and a
+/// leader renews its lease three times a lease).
+fn parse_lease(text: &str) -> Result<Duration, String> {
+    let lease = parse_duration(text)?;
+    if lease.as_secs() < 2 || lease.subsec_nanos() != 0 {
+        return Err("must be whole seconds, at least 2s (etcd leases count in seconds)".into());
+    }
+    Ok(lease)
 }
 
 /// Parses a fraction above 0 and at most 1 (1 turns self-preservation off).

@@ -38,6 +38,14 @@ pub async fn run(store: Arc<dyn Store>, config: RegistryConfig, shutdown: Cancel
             _ = ticker.tick() => {}
             () = shutdown.cancelled() => return,
         }
+        if !store.checks_here() {
+            // Another node leads: it checks. Start afresh if this one leads again.
+            if preserving {
+                preserving = false;
+                store.set_self_preservation(false);
+            }
+            continue;
+        }
         let started = Instant::now();
         if let Err(err) = store.expire().await {
             tracing::warn!(%err, "expiring overdue instances failed; trying again next round");
@@ -93,7 +101,9 @@ pub async fn run(store: Arc<dyn Store>, config: RegistryConfig, shutdown: Cancel
                 );
             }
         }
-        store.publish_heartbeats(results);
+        if let Err(err) = store.publish_heartbeats(results).await {
+            tracing::warn!(%err, "a round of heartbeat results was not published");
+        }
         let took = started.elapsed();
         if took > config.heartbeat_interval {
             tracing::warn!(

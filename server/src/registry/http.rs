@@ -12,7 +12,7 @@
 
 use std::{convert::Infallible, sync::Arc};
 
-use app::wire::registry::{REVISION_HEADER, Registration};
+use app::wire::registry::{REVISION_HEADER, Registration, STALE_HEADER};
 use axum::{
     Json, Router,
     extract::{DefaultBodyLimit, Path, State},
@@ -26,7 +26,12 @@ use axum::{
 use futures::{Stream, StreamExt};
 use tokio::sync::broadcast::error::RecvError;
 
-use super::{Registry, journal::Entry, store::Store, validate};
+use super::{
+    Registry,
+    journal::Entry,
+    store::{Readiness, Store},
+    validate,
+};
 use crate::http::{
     RequestBody,
     error::{ApiError, method_not_allowed},
@@ -106,23 +111,24 @@ fn instance_url(body: &[u8]) -> Result<String, ApiError> {
     super::validate::instance_url(text).map_err(ApiError::bad_request)
 }
 
-async fn list(State(registry): State<Registry>, headers: HeaderMap) -> Response {
+async fn list(State(registry): State<Registry>, headers: HeaderMap) -> Result<Response, ApiError> {
     if crate::http::event_stream::wanted(&headers) {
         let last_seen = headers
             .get("last-event-id")
             .and_then(|value| value.to_str().ok())
-            .and_then(|text| text.trim().parse().ok());
-        return Sse::new(events(registry, last_seen))
+            .and_then(|value| value.trim().parse().ok());
+        return Ok(Sse::new(events(registry, last_seen))
             .keep_alive(KeepAlive::default())
-            .into_response();
+            .into_response());
     }
+    let stale = staleness(&*registry.store)?;
     let preserving = if registry.store.self_preservation() {
         "active"
     } else {
         "inactive"
     };
     let listing = registry.store.instances();
-    (
+    let mut response = (
         [
             (
                 HeaderName::from_static("self-preservation"),
@@ -132,12 +138,18 @@ async fn list(State(registry): State<Registry>, headers: HeaderMap) -> Response 
         ],
         Json(listing.value),
     )
-        .into_response()
+        .into_response();
+    response.headers_mut().extend(stale);
+    Ok(response)
 }
 
-async fn by_name(State(registry): State<Registry>, Path(name): Path<String>) -> Response {
+async fn by_name(
+    State(registry): State<Registry>,
+    Path(name): Path<String>,
+) -> Result<Response, ApiError> {
+    let stale = staleness(&*registry.store)?;
     let lookup = registry.store.passing_json(&name);
-    (
+    let mut response = (
         [
             (
                 header::CONTENT_TYPE,
@@ -147,12 +159,27 @@ async fn by_name(State(registry): State<Registry>, Path(name): Path<String>) -> 
         ],
         lookup.value,
     )
-        .into_response()
+        .into_response();
+    response.headers_mut().extend(stale);
+    Ok(response)
 }
 
 /// `Registry-Revision: <revision>`: the state an answer reflects.
 fn revision_header(revision: u64) -> (HeaderName, HeaderValue) {
     (HeaderName::from_static(REVISION_HEADER), revision.into())
+}
+
+/// Whether a read may be answered: a 503 when the node has no state yet; else the
+/// `Registry-Stale: <seconds>` header when its state may be behind (empty when current).
+fn staleness(store: &dyn Store) -> Result<Option<(HeaderName, HeaderValue)>, ApiError> {
+    match store.readiness() {
+        Readiness::Ready => Ok(None),
+        Readiness::Stale { seconds, .. } => Ok(Some((
+            HeaderName::from_static(STALE_HEADER),
+            seconds.into(),
+        ))),
+        Readiness::Unavailable(reason) => Err(ApiError::unavailable(reason)),
+    }
 }
 
 /// The live event stream: the backlog (snapshot or replay), then every new event. A

@@ -89,12 +89,22 @@ impl Journal {
         Journal::retaining_for(RETAIN_FOR)
     }
 
+    /// A journal whose history begins at `revision`: a replicated store's, whose events
+    /// take the revisions of the changes they report ([`Journal::push_at`]).
+    pub fn starting_at(revision: u64) -> Journal {
+        Journal::from(revision, RETAIN_FOR)
+    }
+
     /// A journal that keeps events for `retain_for`.
     fn retaining_for(retain_for: Duration) -> Journal {
         let start = SystemTime::now()
             .duration_since(SystemTime::UNIX_EPOCH)
             .map(|d| d.as_micros() as u64)
             .unwrap_or(1);
+        Journal::from(start, retain_for)
+    }
+
+    fn from(start: u64, retain_for: Duration) -> Journal {
         Journal {
             revision: start,
             retained: VecDeque::new(),
@@ -112,7 +122,14 @@ impl Journal {
 
     /// Appends the event `make` builds for the next revision.
     pub fn push(&mut self, make: impl FnOnce(u64) -> RegistryEvent) {
-        self.revision += 1;
+        self.push_at(self.revision + 1, make);
+    }
+
+    /// Appends the event `make` builds for `revision`, the revision of the replicated
+    /// change it reports. Several events may share one (one transaction changed several
+    /// things); a revision below the latest is taken as the latest, so ids never go back.
+    pub fn push_at(&mut self, revision: u64, make: impl FnOnce(u64) -> RegistryEvent) {
+        self.revision = self.revision.max(revision);
         let entry = Arc::new(Entry::new(&make(self.revision)));
         self.retained_results += entry.results;
         self.retained.push_back(entry.clone());

@@ -133,6 +133,41 @@ impl MemoryStore {
 }
 
 impl State {
+    /// Journals the event `make` builds, at the replicated revision `at` if given.
+    fn push(&mut self, at: Option<u64>, make: impl FnOnce(u64) -> RegistryEvent) {
+        match at {
+            Some(revision) => self.journal.push_at(revision, make),
+            None => self.journal.push(make),
+        }
+    }
+
+    /// Sets the status of the instance at `url`, telling its dependents and the journal;
+    /// nothing if it is unknown or already so.
+    fn set_status(&mut self, url: &str, status: Status, patches: &PatchSender, at: Option<u64>) {
+        let Some(entry) = self.instances.get_mut(url) else {
+            return;
+        };
+        if entry.status == status {
+            return;
+        }
+        entry.status = status;
+        entry.critical_since = (status == Status::Critical).then(Instant::now);
+        let patch_entry = entry.patch_entry();
+        self.lookups.remove(&patch_entry.name);
+        announce(
+            &self.dependents,
+            patches,
+            &patch_entry,
+            status == Status::Passing,
+        );
+        self.push(at, |revision| RegistryEvent::StatusChanged {
+            revision,
+            url: patch_entry.url,
+            name: patch_entry.name,
+            status,
+        });
+    }
+
     /// Forgets the cached lookup of `name`: one of its instances changed.
     fn changed(&mut self, name: &str) {
         self.lookups.remove(name);
@@ -210,9 +245,44 @@ fn announce(
     }
 }
 
-/// The changes, each made at once under the lock; the [`Store`] futures are ready.
+/// What the leader of a replicated registry decides after a heartbeat check, to write
+/// before it takes effect (see [`MemoryStore::decide_check`]).
+#[derive(Debug, Clone, PartialEq)]
+pub struct CheckDecision {
+    pub result: CheckResult,
+    /// The status the instance should change to, if any.
+    pub change: Option<Status>,
+}
+
+/// What overdue instances should become (see [`MemoryStore::decide_expiry`]).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Expiry {
+    /// A TTL instance whose renewal is overdue: critical.
+    Critical(String),
+    /// Critical for longer than the deregistration delay: dropped.
+    Drop(String),
+}
+
+/// The changes, each made at once under the lock. `at` is the revision of a replicated
+/// change being applied (several may share one), or `None` for the in-memory store's own
+/// next revision.
 impl MemoryStore {
-    fn register_now(&self, reg: ValidRegistration) {
+    /// A store that holds a replica of a replicated registry's state: its events take the
+    /// replicated revisions, starting after `revision`, and its changes are applied as the
+    /// replicated store decided them ([`MemoryStore::apply_registered`] and the others).
+    pub fn replica(patches: PatchSender, eviction: Eviction, revision: u64) -> MemoryStore {
+        let store = MemoryStore::new(patches, eviction);
+        store.lock().journal = Journal::starting_at(revision);
+        store
+    }
+
+    /// Adds (or replaces) the instance at `reg.url`, registered at `registered_at`.
+    pub fn apply_registered(
+        &self,
+        reg: ValidRegistration,
+        registered_at: SystemTime,
+        at: Option<u64>,
+    ) {
         let mut guard = self.lock();
         let state = &mut *guard;
         let now = Instant::now();
@@ -240,7 +310,7 @@ impl MemoryStore {
         let entry = Entry {
             generation: state.generations,
             status: Status::Passing,
-            registered_at: SystemTime::now(),
+            registered_at,
             last_check_at: None,
             last_latency: None,
             failures: 0,
@@ -262,13 +332,22 @@ impl MemoryStore {
             (Some(update_url), Some(view)) => self.patches.reset(&url, &update_url, view),
             _ => self.patches.forget(&url),
         }
-        state.journal.push(|revision| RegistryEvent::Registered {
+        state.push(at, |revision| RegistryEvent::Registered {
             revision,
             instance: info,
         });
     }
 
-    fn deregister_now(&self, url: &str) -> Result<(), StoreError> {
+    /// Removes the instance at `url`, which left for `reason`.
+    ///
+    /// # Errors
+    /// No instance is registered at `url`.
+    pub fn apply_removed(
+        &self,
+        url: &str,
+        reason: LeaveReason,
+        at: Option<u64>,
+    ) -> Result<(), StoreError> {
         let mut guard = self.lock();
         let state = &mut *guard;
         let entry = state
@@ -286,16 +365,31 @@ impl MemoryStore {
             );
         }
         self.patches.forget(url);
-        state.journal.push(|revision| RegistryEvent::Deregistered {
+        if reason == LeaveReason::Expired {
+            tracing::info!(%url, name = %entry.reg.name, "dropped after staying critical");
+        }
+        state.push(at, |revision| RegistryEvent::Deregistered {
             revision,
             url: entry.reg.url,
             name: entry.reg.name,
-            reason: LeaveReason::Deregistered,
+            reason,
         });
         Ok(())
     }
 
-    fn renew_now(&self, url: &str) -> Result<(), StoreError> {
+    /// Records a TTL renewal of the instance at `url`, made at `renewed`: a passing check,
+    /// and a recovery unless `recover` is false (a replica, whose recovery comes as its own
+    /// change).
+    ///
+    /// # Errors
+    /// No instance is registered at `url`.
+    pub fn apply_renewal(
+        &self,
+        url: &str,
+        renewed: SystemTime,
+        recover: bool,
+        at: Option<u64>,
+    ) -> Result<(), StoreError> {
         let mut guard = self.lock();
         let state = &mut *guard;
         let entry = state
@@ -303,36 +397,134 @@ impl MemoryStore {
             .get_mut(url)
             .ok_or_else(|| StoreError::UnknownInstance(url.to_owned()))?;
         state.lookups.remove(&entry.reg.name);
-        let now = SystemTime::now();
         let result = CheckResult {
             url: url.to_owned(),
-            at: timestamp(now),
+            at: timestamp(renewed),
             ok: true,
             latency_ms: None,
             error: None,
         };
         entry.renewed_at = Instant::now();
         entry.failures = 0;
-        entry.record(result.clone(), now);
-        let recovered = entry.status == Status::Critical;
-        if recovered {
-            entry.status = Status::Passing;
-            entry.critical_since = None;
-            let patch_entry = entry.patch_entry();
-            announce(&state.dependents, &self.patches, &patch_entry, true);
-            state.journal.push(|revision| RegistryEvent::StatusChanged {
-                revision,
-                url: patch_entry.url,
-                name: patch_entry.name,
-                status: Status::Passing,
-            });
+        entry.record(result.clone(), renewed);
+        if recover && entry.status == Status::Critical {
+            state.set_status(url, Status::Passing, &self.patches, at);
         }
         self.patches.nudge(url);
-        state.journal.push(|revision| RegistryEvent::Heartbeats {
+        state.push(at, |revision| RegistryEvent::Heartbeats {
             revision,
             results: vec![result],
         });
         Ok(())
+    }
+
+    /// When the instance at `url` registered, if it is registered.
+    pub fn registered_at(&self, url: &str) -> Option<SystemTime> {
+        self.lock()
+            .instances
+            .get(url)
+            .map(|entry| entry.registered_at)
+    }
+
+    /// The status of the instance at `url`, if it is registered.
+    pub fn status(&self, url: &str) -> Option<Status> {
+        self.lock().instances.get(url).map(|entry| entry.status)
+    }
+
+    /// The URLs of every registered instance.
+    pub fn urls(&self) -> Vec<String> {
+        self.lock().instances.keys().cloned().collect()
+    }
+
+    /// Sets the status of the instance at `url`, if it is registered and not already so.
+    pub fn apply_status(&self, url: &str, status: Status, at: Option<u64>) {
+        self.lock().set_status(url, status, &self.patches, at);
+    }
+
+    /// Records a round of check results (not their consequences, which come as status
+    /// changes) and publishes them as one live event.
+    pub fn apply_heartbeats(&self, results: Vec<CheckResult>, at: Option<u64>) {
+        if results.is_empty() {
+            return;
+        }
+        let mut guard = self.lock();
+        let state = &mut *guard;
+        for result in &results {
+            let Some(entry) = state.instances.get_mut(&result.url) else {
+                continue;
+            };
+            // The check's own time, so every replica shows the same.
+            let checked =
+                humantime::parse_rfc3339(&result.at).unwrap_or_else(|_| SystemTime::now());
+            state.lookups.remove(&entry.reg.name);
+            entry.last_latency = result
+                .latency_ms
+                .map(|ms| Duration::from_secs_f64(ms / 1000.0));
+            if result.ok {
+                entry.failures = 0;
+                self.patches.nudge(&result.url);
+            } else {
+                entry.failures = entry.failures.saturating_add(1);
+            }
+            entry.record(result.clone(), checked);
+        }
+        state.push(at, |revision| RegistryEvent::Heartbeats {
+            revision,
+            results,
+        });
+    }
+
+    /// What a check's `outcome` means for `target`, without changing anything: its result
+    /// and the status it should change to. `None` if the target has left or registered
+    /// again since.
+    pub fn decide_check(
+        &self,
+        target: &HeartbeatTarget,
+        outcome: CheckOutcome,
+    ) -> Option<CheckDecision> {
+        let state = self.lock();
+        let entry = state
+            .instances
+            .get(&target.url)
+            .filter(|entry| entry.generation == target.generation)?;
+        let result = CheckResult {
+            url: target.url.clone(),
+            at: timestamp(SystemTime::now()),
+            ok: outcome.ok,
+            latency_ms: Some(millis(outcome.latency)),
+            error: outcome.error,
+        };
+        let change = if outcome.ok {
+            (entry.status == Status::Critical).then_some(Status::Passing)
+        } else {
+            (entry.status == Status::Passing
+                && entry.failures.saturating_add(1) >= self.eviction.failures
+                && !outcome.hold_eviction)
+                .then_some(Status::Critical)
+        };
+        Some(CheckDecision { result, change })
+    }
+
+    /// The TTL instances whose renewal is overdue and the instances critical for too long.
+    pub fn decide_expiry(&self) -> Vec<Expiry> {
+        let state = self.lock();
+        let now = Instant::now();
+        let mut expiries = Vec::new();
+        for entry in state.instances.values() {
+            let url = || entry.reg.url.clone();
+            if entry
+                .critical_since
+                .is_some_and(|since| now.duration_since(since) > self.eviction.deregister_after)
+            {
+                expiries.push(Expiry::Drop(url()));
+            } else if let Some(ttl) = entry.reg.ttl
+                && entry.status == Status::Passing
+                && now.duration_since(entry.renewed_at) > ttl
+            {
+                expiries.push(Expiry::Critical(url()));
+            }
+        }
+        expiries
     }
 
     fn record_check_now(
@@ -340,6 +532,7 @@ impl MemoryStore {
         target: &HeartbeatTarget,
         outcome: CheckOutcome,
     ) -> Option<CheckResult> {
+        let decision = self.decide_check(target, outcome)?;
         let mut guard = self.lock();
         let state = &mut *guard;
         let entry = state
@@ -347,105 +540,63 @@ impl MemoryStore {
             .get_mut(&target.url)
             .filter(|entry| entry.generation == target.generation)?;
         state.lookups.remove(&entry.reg.name);
-        let now = SystemTime::now();
-        let result = CheckResult {
-            url: target.url.clone(),
-            at: timestamp(now),
-            ok: outcome.ok,
-            latency_ms: Some(millis(outcome.latency)),
-            error: outcome.error,
-        };
-        entry.last_latency = Some(outcome.latency);
-        entry.record(result.clone(), now);
-
-        let changed_to = if outcome.ok {
+        entry.last_latency = decision
+            .result
+            .latency_ms
+            .map(|ms| Duration::from_secs_f64(ms / 1000.0));
+        entry.record(decision.result.clone(), SystemTime::now());
+        if decision.result.ok {
             entry.failures = 0;
             self.patches.nudge(&target.url);
-            (entry.status == Status::Critical).then_some(Status::Passing)
         } else {
             entry.failures = entry.failures.saturating_add(1);
-            (entry.status == Status::Passing
-                && entry.failures >= self.eviction.failures
-                && !outcome.hold_eviction)
-                .then_some(Status::Critical)
-        };
-        if let Some(status) = changed_to {
-            entry.status = status;
-            entry.critical_since = (status == Status::Critical).then(Instant::now);
-            let patch_entry = entry.patch_entry();
-            let joined = status == Status::Passing;
-            announce(&state.dependents, &self.patches, &patch_entry, joined);
-            state.journal.push(|revision| RegistryEvent::StatusChanged {
-                revision,
-                url: patch_entry.url,
-                name: patch_entry.name,
-                status,
-            });
         }
-        Some(result)
+        if let Some(status) = decision.change {
+            state.set_status(&target.url, status, &self.patches, None);
+        }
+        Some(decision.result)
     }
 
     fn expire_now(&self) {
-        let mut guard = self.lock();
-        let state = &mut *guard;
-        let now = Instant::now();
-        let mut dropped = Vec::new();
-        for entry in state.instances.values_mut() {
-            if entry.reg.ttl.is_some() || entry.critical_since.is_some() {
-                state.lookups.remove(&entry.reg.name);
+        for expiry in self.decide_expiry() {
+            match expiry {
+                Expiry::Critical(url) => {
+                    let mut state = self.lock();
+                    if let Some(entry) = state.instances.get_mut(&url) {
+                        entry.failures = entry.failures.saturating_add(1);
+                    }
+                    state.set_status(&url, Status::Critical, &self.patches, None);
+                }
+                Expiry::Drop(url) => {
+                    // Gone already if it deregistered meanwhile: nothing to drop.
+                    let _ = self.apply_removed(&url, LeaveReason::Expired, None);
+                }
             }
-            if let Some(ttl) = entry.reg.ttl
-                && entry.status == Status::Passing
-                && now.duration_since(entry.renewed_at) > ttl
-            {
-                entry.status = Status::Critical;
-                entry.critical_since = Some(now);
-                entry.failures = entry.failures.saturating_add(1);
-                let patch_entry = entry.patch_entry();
-                announce(&state.dependents, &self.patches, &patch_entry, false);
-                state.journal.push(|revision| RegistryEvent::StatusChanged {
-                    revision,
-                    url: patch_entry.url,
-                    name: patch_entry.name,
-                    status: Status::Critical,
-                });
-            }
-            if entry
-                .critical_since
-                .is_some_and(|since| now.duration_since(since) > self.eviction.deregister_after)
-            {
-                dropped.push(entry.reg.url.clone());
-            }
-        }
-        for url in dropped {
-            let Some(entry) = state.instances.remove(&url) else {
-                continue;
-            };
-            state.unindex(&entry.reg);
-            self.patches.forget(&url);
-            tracing::info!(%url, name = %entry.reg.name, "dropped after staying critical");
-            state.journal.push(|revision| RegistryEvent::Deregistered {
-                revision,
-                url: entry.reg.url,
-                name: entry.reg.name,
-                reason: LeaveReason::Expired,
-            });
         }
     }
 }
 
 impl Store for MemoryStore {
     fn register(&self, reg: ValidRegistration) -> Change<'_, ()> {
-        self.register_now(reg);
+        self.apply_registered(reg, SystemTime::now(), None);
         Box::pin(std::future::ready(Ok(())))
     }
 
     fn deregister<'a>(&'a self, url: &'a str) -> Change<'a, ()> {
-        Box::pin(std::future::ready(self.deregister_now(url)))
+        Box::pin(std::future::ready(self.apply_removed(
+            url,
+            LeaveReason::Deregistered,
+            None,
+        )))
     }
 
     fn renew<'a>(&'a self, url: &'a str) -> Change<'a, ()> {
-        Box::pin(std::future::ready(self.renew_now(url)))
+        Box::pin(std::future::ready(self.apply_renewal(
+            url,
+            SystemTime::now(),
+            true,
+            None,
+        )))
     }
 
     fn record_check<'a>(
@@ -528,13 +679,13 @@ impl Store for MemoryStore {
             .store(active, std::sync::atomic::Ordering::SeqCst);
     }
 
-    fn publish_heartbeats(&self, results: Vec<CheckResult>) {
-        if results.is_empty() {
-            return;
+    fn publish_heartbeats(&self, results: Vec<CheckResult>) -> Change<'_, ()> {
+        if !results.is_empty() {
+            self.lock()
+                .journal
+                .push(|revision| RegistryEvent::Heartbeats { revision, results });
         }
-        self.lock()
-            .journal
-            .push(|revision| RegistryEvent::Heartbeats { revision, results });
+        Box::pin(std::future::ready(Ok(())))
     }
 
     fn subscribe(&self, last_seen: Option<u64>) -> Subscription {

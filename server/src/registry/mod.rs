@@ -11,9 +11,11 @@
 //! | [`heartbeat`] | the heartbeat checker |
 //! | [`journal`] | revisions and the live event stream's backlog |
 //! | [`outbound`] | the guarded HTTP client for registrants' URLs |
+//! | [`etcd`] | the state in etcd, shared by several registry nodes: their copies, the leader |
 //! | [`config`] | flags and their defaults |
 
 pub mod config;
+pub mod etcd;
 pub mod heartbeat;
 pub mod http;
 pub mod journal;
@@ -27,11 +29,12 @@ use std::sync::Arc;
 
 use tokio_util::sync::CancellationToken;
 
-use crate::http::shutdown::Background;
+use crate::{http::shutdown::Background, ops::health::Health};
 
 pub use config::RegistryConfig;
 pub use http::router;
 
+use etcd::EtcdStore;
 use memory::{Eviction, MemoryStore};
 use outbound::Outbound;
 use patches::PatchSender;
@@ -46,33 +49,48 @@ pub struct Registry {
 }
 
 impl Registry {
-    /// Starts an in-memory registry, its heartbeat checker and its patch workers, as tasks
-    /// of `background` that end when it stops. Its patches carry `token`, if any.
-    pub fn start(
+    /// Starts a registry, its heartbeat checker and its patch workers, as tasks of
+    /// `background` that end when it stops: in memory, or a node of the registry whose
+    /// state is in etcd (`--etcd`), reached at `public_url`. Its patches carry `token`, if
+    /// any. Gives the registry and its `/healthz` checks.
+    ///
+    /// # Errors
+    /// An `--etcd` endpoint etcd's client cannot use; the error names the flag.
+    pub async fn start(
         config: &RegistryConfig,
         token: Option<&str>,
+        public_url: &str,
         background: &Background,
-    ) -> Registry {
+    ) -> Result<(Registry, Health), String> {
         let patches = PatchSender::new(
             Outbound::new(config.patch_timeout, token),
             config.patch_retries,
             background.clone(),
         );
-        let eviction = Eviction {
-            failures: config.heartbeat_failures,
-            deregister_after: config.deregister_after,
+        let (store, health): (Arc<dyn Store>, Health) = if config.etcd.is_empty() {
+            let eviction = Eviction {
+                failures: config.heartbeat_failures,
+                deregister_after: config.deregister_after,
+            };
+            (Arc::new(MemoryStore::new(patches, eviction)), Health::new())
+        } else {
+            let store = EtcdStore::start(config, patches, public_url, background).await?;
+            let health = store.health();
+            (store, health)
         };
-        let store: Arc<dyn Store> = Arc::new(MemoryStore::new(patches, eviction));
         crate::ops::metrics::global().register_collector(InstanceCounts(Arc::downgrade(&store)));
         background.spawn(heartbeat::run(
             store.clone(),
             config.clone(),
             background.stopping(),
         ));
-        Registry {
-            store,
-            shutdown: background.stopping(),
-        }
+        Ok((
+            Registry {
+                store,
+                shutdown: background.stopping(),
+            },
+            health,
+        ))
     }
 }
 
@@ -113,6 +131,12 @@ impl prometheus_client::collector::Collector for InstanceCounts {
             let labels = [("service", service.as_str()), ("status", *status)];
             ConstGauge::new(*count).encode(family.encode_family(&labels)?)?;
         }
+        ConstGauge::new(i64::from(store.checks_here())).encode(encoder.encode_descriptor(
+            "registry_leader",
+            "1 on the registry node that runs the checks and sends the patches, 0 on others",
+            None,
+            prometheus_client::metrics::MetricType::Gauge,
+        )?)?;
         ConstGauge::new(listing.revision as i64).encode(encoder.encode_descriptor(
             "registry_revision",
             "The revision of the registry's state (the id of its latest live event)",

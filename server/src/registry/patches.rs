@@ -23,7 +23,7 @@ use std::{
     collections::{BTreeSet, HashMap},
     sync::{
         Arc, Mutex,
-        atomic::{AtomicU64, Ordering},
+        atomic::{AtomicBool, AtomicU64, Ordering},
     },
     time::Duration,
 };
@@ -51,6 +51,11 @@ struct Inner {
     ids: AtomicU64,
     /// Where workers run; they stop, mid-delivery if need be, when it stops.
     background: Background,
+    /// Whether this sender sends at all. A replica of a replicated registry keeps every
+    /// target's desired view but sends only while it leads ([`PatchSender::set_active`]).
+    active: AtomicBool,
+    /// While active, until when (a leader's lease): past it, no patch is sent.
+    active_until: Mutex<Option<std::time::Instant>>,
 }
 
 struct Target {
@@ -78,6 +83,8 @@ impl PatchSender {
                 retries,
                 ids: AtomicU64::new(1),
                 background,
+                active: AtomicBool::new(true),
+                active_until: Mutex::new(None),
             }),
         }
     }
@@ -139,10 +146,34 @@ impl PatchSender {
         }
     }
 
-    /// Starts the target's worker unless it is running.
+    /// Starts sending (`active`), every target being owed its full view again (a new
+    /// leader cannot know what the last one delivered), or stops: running workers end
+    /// before their next delivery, and none starts.
+    pub fn set_active(&self, active: bool) {
+        self.inner.active.store(active, Ordering::SeqCst);
+        if !active {
+            return;
+        }
+        let mut targets = self.inner.targets.lock().unwrap();
+        for (instance_url, target) in targets.iter_mut() {
+            target.acked.clear();
+            target.initial = true;
+            target.epoch = self.inner.next_id();
+            self.start(instance_url, target);
+        }
+    }
+
+    /// While active, send nothing after `until` (the end of a leader's lease, renewed as
+    /// it is kept alive): a leader paused past its lease must not deliver a stale patch
+    /// before it notices it no longer leads.
+    pub fn active_until(&self, until: std::time::Instant) {
+        *self.inner.active_until.lock().unwrap() = Some(until);
+    }
+
+    /// Starts the target's worker unless it is running (or the sender is inactive).
     fn start(&self, instance_url: &str, target: &mut Target) {
         target.stalled = false;
-        if target.worker.is_some() {
+        if target.worker.is_some() || !self.inner.active.load(Ordering::SeqCst) {
             return;
         }
         let id = self.inner.next_id();
@@ -167,8 +198,19 @@ impl Inner {
         self.ids.fetch_add(1, Ordering::Relaxed)
     }
 
+    /// Whether patches may be sent now: active, and within the leader's lease if any.
+    fn may_send(&self) -> bool {
+        self.active.load(Ordering::SeqCst)
+            && self
+                .active_until
+                .lock()
+                .unwrap()
+                .is_none_or(|until| std::time::Instant::now() < until)
+    }
+
     /// Sends differences to one target until it is in step, or has failed for good.
-    /// Worker `id` stops as soon as the target is gone or has another worker.
+    /// Worker `id` stops as soon as the target is gone or has another worker, or the
+    /// sender may no longer send.
     async fn work(self: Arc<Self>, key: String, id: u64) {
         loop {
             let (update_url, patch, epoch, full) = {
@@ -176,6 +218,10 @@ impl Inner {
                 let Some(target) = targets.get_mut(&key).filter(|t| t.worker == Some(id)) else {
                     return;
                 };
+                if !self.may_send() {
+                    target.worker = None;
+                    return;
+                }
                 let patch = Patch {
                     added: target.desired.difference(&target.acked).cloned().collect(),
                     removed: target.acked.difference(&target.desired).cloned().collect(),
@@ -238,6 +284,10 @@ impl Inner {
         let mut backoff = FIRST_BACKOFF;
         let mut attempt = 0;
         loop {
+            if !self.may_send() {
+                // No longer leading: the work loop stops at its next turn.
+                return Err(Failure::Superseded);
+            }
             match self
                 .outbound
                 .post_json(url, body.clone(), (PATCH_KIND_HEADER, kind))

@@ -44,6 +44,20 @@ pub struct AtRevision<T> {
     pub value: T,
 }
 
+/// Whether a node can answer from its state now.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Readiness {
+    Ready,
+    /// It answers from what it last knew, `seconds` ago: its replicated store is out of
+    /// reach (`reason`), and changes fail meanwhile.
+    Stale {
+        seconds: u64,
+        reason: String,
+    },
+    /// It has nothing to answer from yet (its replicated store was never reached).
+    Unavailable(String),
+}
+
 /// A change in progress: done when the store has made it whole (or failed to, changing
 /// nothing).
 pub type Change<'a, T> = BoxFuture<'a, Result<T, StoreError>>;
@@ -122,7 +136,21 @@ pub trait Store: Send + Sync + 'static {
     fn set_self_preservation(&self, active: bool);
 
     /// Publishes one round's check results as a single live event.
-    fn publish_heartbeats(&self, results: Vec<CheckResult>);
+    ///
+    /// # Errors
+    /// The store cannot record them now.
+    fn publish_heartbeats(&self, results: Vec<CheckResult>) -> Change<'_, ()>;
+
+    /// Whether this node runs the heartbeat checks and expiries now (a replicated store's
+    /// leader; always, for a store of one node).
+    fn checks_here(&self) -> bool {
+        true
+    }
+
+    /// Whether this node can answer from its state now.
+    fn readiness(&self) -> Readiness {
+        Readiness::Ready
+    }
 
     /// Marks TTL instances whose renewal is overdue critical, and drops instances that
     /// have been critical for longer than the deregistration delay.

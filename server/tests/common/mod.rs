@@ -45,9 +45,11 @@ pub struct TestRegistry {
 impl TestRegistry {
     pub async fn start(config: RegistryConfig) -> TestRegistry {
         let background = Background::new();
-        let registry = Registry::start(&config, None, &background);
         let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
         let url = format!("http://{}", listener.local_addr().unwrap());
+        let (registry, _) = Registry::start(&config, None, &url, &background)
+            .await
+            .unwrap();
         let app = registry::router(registry.clone());
         let stop = background.stopping();
         tokio::spawn(async move {

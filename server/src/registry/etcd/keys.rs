@@ -1,0 +1,190 @@
+//! Where the registry keeps its state in etcd, and how each value is written. Under the
+//! prefix (`--etcd-prefix`, default `/distributed/`):
+//!
+//! | key | value | written by |
+//! | --- | --- | --- |
+//! | `instances/<ServiceURL>` | [`StoredInstance`]: the registration and when it was made | any node (register, deregister); the leader (drop) |
+//! | `status/<ServiceURL>` | `critical` (no key: passing) | the leader, fenced |
+//! | `renewed/<ServiceURL>` | when its TTL was last renewed, in ms since the epoch | any node |
+//! | `heartbeats` | the last round of check results (JSON) | the leader, fenced |
+//! | `election/…` | etcd's election keys: whoever holds the oldest leads | the election |
+//!
+//! A registration writes its instance key and clears the other two in one transaction, so
+//! a registering instance starts passing. Values are JSON, keys the instance's URL as is
+//! (URLs are already unique, and etcd keys are bytes).
+
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use app::wire::registry::{CheckResult, Registration};
+use serde::{Deserialize, Serialize};
+
+/// The value of `status/<url>` for a critical instance.
+pub const CRITICAL: &str = "critical";
+
+/// The key names under one prefix.
+#[derive(Debug, Clone)]
+pub struct Keys {
+    prefix: String,
+}
+
+/// What a key under the prefix is.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Key<'a> {
+    Instance(&'a str),
+    Status(&'a str),
+    Renewed(&'a str),
+    Heartbeats,
+    /// Election keys, and anything else under the prefix.
+    Other,
+}
+
+impl Keys {
+    pub fn new(prefix: &str) -> Keys {
+        let mut prefix = prefix.trim().to_owned();
+        if !prefix.ends_with('/') {
+            prefix.push('/');
+        }
+        Keys { prefix }
+    }
+
+    /// Everything the registry keeps: the range a node loads and watches.
+    pub fn all(&self) -> &str {
+        &self.prefix
+    }
+
+    pub fn instance(&self, url: &str) -> String {
+        format!("{}instances/{url}", self.prefix)
+    }
+
+    pub fn status(&self, url: &str) -> String {
+        format!("{}status/{url}", self.prefix)
+    }
+
+    pub fn renewed(&self, url: &str) -> String {
+        format!("{}renewed/{url}", self.prefix)
+    }
+
+    pub fn heartbeats(&self) -> String {
+        format!("{}heartbeats", self.prefix)
+    }
+
+    /// The election's name: candidates' keys are made under it.
+    pub fn election(&self) -> String {
+        format!("{}election", self.prefix)
+    }
+
+    /// A key that is never written: a node reads it to learn whether etcd answers.
+    pub fn probe(&self) -> String {
+        format!("{}probe", self.prefix)
+    }
+
+    /// What `key` is, if it is under the prefix.
+    pub fn parse<'k>(&self, key: &'k [u8]) -> Option<Key<'k>> {
+        let key = std::str::from_utf8(key).ok()?;
+        let rest = key.strip_prefix(self.prefix.as_str())?;
+        Some(if let Some(url) = rest.strip_prefix("instances/") {
+            Key::Instance(url)
+        } else if let Some(url) = rest.strip_prefix("status/") {
+            Key::Status(url)
+        } else if let Some(url) = rest.strip_prefix("renewed/") {
+            Key::Renewed(url)
+        } else if rest == "heartbeats" {
+            Key::Heartbeats
+        } else {
+            Key::Other
+        })
+    }
+}
+
+/// An instance as etcd keeps it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct StoredInstance {
+    #[serde(rename = "Registration")]
+    pub registration: Registration,
+    /// When it registered, in ms since the epoch: a new registration of the same URL has a
+    /// new one, and its dependents are sent their full views again.
+    #[serde(rename = "RegisteredAt")]
+    pub registered_at_ms: u64,
+}
+
+impl StoredInstance {
+    pub fn registered_at(&self) -> SystemTime {
+        UNIX_EPOCH + Duration::from_millis(self.registered_at_ms)
+    }
+}
+
+/// `time` in ms since the epoch.
+pub fn millis_since_epoch(time: SystemTime) -> u64 {
+    time.duration_since(UNIX_EPOCH)
+        .map_or(0, |since| since.as_millis() as u64)
+}
+
+/// The value of the `heartbeats` key.
+pub fn encode_heartbeats(results: &[CheckResult]) -> String {
+    serde_json::to_string(results).expect("check results serialise")
+}
+
+/// The check results of a `heartbeats` value; none if it cannot be read.
+pub fn decode_heartbeats(value: &[u8]) -> Vec<CheckResult> {
+    serde_json::from_slice(value).unwrap_or_default()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn keys_name_what_they_hold_and_parse_back() {
+        let keys = Keys::new("/distributed");
+        let url = "http://127.0.0.1:4000/a/b";
+        assert_eq!(
+            keys.instance(url),
+            "/distributed/instances/http://127.0.0.1:4000/a/b"
+        );
+        assert_eq!(
+            keys.parse(keys.instance(url).as_bytes()),
+            Some(Key::Instance(url))
+        );
+        assert_eq!(
+            keys.parse(keys.status(url).as_bytes()),
+            Some(Key::Status(url))
+        );
+        assert_eq!(
+            keys.parse(keys.renewed(url).as_bytes()),
+            Some(Key::Renewed(url))
+        );
+        assert_eq!(
+            keys.parse(keys.heartbeats().as_bytes()),
+            Some(Key::Heartbeats)
+        );
+        assert_eq!(
+            keys.parse(format!("{}/x", keys.election()).as_bytes()),
+            Some(Key::Other)
+        );
+        assert_eq!(keys.parse(b"/elsewhere/instances/http://x"), None);
+        assert_eq!(keys.parse(&[0xff, 0xfe]), None);
+    }
+
+    #[test]
+    fn a_stored_instance_reads_back_as_written() {
+        let stored = StoredInstance {
+            registration: Registration {
+                service_name: "LogService".into(),
+                service_url: "http://127.0.0.1:4000".into(),
+                required_services: vec!["Other".into()],
+                service_update_url: "http://127.0.0.1:4000/services".into(),
+                heartbeat_url: "http://127.0.0.1:4000/heartbeat".into(),
+                ttl: None,
+            },
+            registered_at_ms: 1_790_000_000_123,
+        };
+        let json = serde_json::to_vec(&stored).unwrap();
+        let back: StoredInstance = serde_json::from_slice(&json).unwrap();
+        assert_eq!(back, stored);
+        assert_eq!(
+            millis_since_epoch(back.registered_at()),
+            stored.registered_at_ms
+        );
+        assert!(decode_heartbeats(b"not json").is_empty());
+    }
+}

@@ -1,0 +1,457 @@
+//! The registry's state in etcd (`--etcd`), shared by any number of registry nodes.
+//!
+//! | module | owns |
+//! | --- | --- |
+//! | [`keys`] | where each part of the state lives in etcd, and how it is written |
+//! | [`replica`] | this node's copy of the state, kept current by an etcd watch |
+//! | [`leader`] | which node runs the checks and sends the patches, and the fence on its writes |
+//!
+//! Every node answers every call. A change (register, deregister, renew) is an etcd
+//! transaction, answered once etcd has committed it *and* this node's copy has caught up
+//! to that revision, so a client sees its own change through the node it made it with.
+//! Reads (listings, lookups, event streams) are answered from the copy, which every node
+//! builds from the same ordered history, so two nodes at the same revision give the same
+//! answer, and the live events' ids are etcd's revisions.
+//!
+//! Only the leader checks heartbeats, expires instances and sends patches; the
+//! consequences it decides (a status change, a drop) are written to etcd, fenced on its
+//! leadership, and take effect on every node, itself included, when the watch brings
+//! them. A round's check results are written too (one key, overwritten each round), so
+//! every node's live view shows them.
+//!
+//! When etcd is out of reach, changes answer 503 naming etcd, reads answer from the copy
+//! with `Registry-Stale`, and no node evicts anyone (the leader has lost its lease). When
+//! it returns, the watch resumes where it stopped (or reloads everything, if etcd has
+//! compacted that history), without a restart.
+
+pub mod keys;
+pub mod leader;
+pub mod replica;
+
+use std::{
+    sync::{
+        Arc, Mutex,
+        atomic::{AtomicBool, Ordering},
+    },
+    time::{Duration, Instant, SystemTime},
+};
+
+use app::wire::registry::{CheckResult, InstanceInfo, REGISTRY, Registration, Status};
+use axum::body::Bytes;
+use etcd_client::{Client, Compare, CompareOp, ConnectOptions, PutOptions, Txn, TxnOp};
+
+use super::{
+    config::RegistryConfig,
+    journal::Subscription,
+    memory::{Eviction, Expiry, MemoryStore},
+    patches::PatchSender,
+    store::{AtRevision, Change, CheckOutcome, HeartbeatTarget, Readiness, Store, StoreError},
+    validate::ValidRegistration,
+};
+use crate::http::shutdown::Background;
+use keys::{CRITICAL, Keys, StoredInstance, millis_since_epoch};
+use leader::Leadership;
+
+/// How long a change may take in etcd, and for this node's copy to catch up with it.
+const WRITE_TIMEOUT: Duration = Duration::from_secs(5);
+/// How often a node asks etcd whether it answers, and how long it waits for the answer.
+const PROBE_EVERY: Duration = Duration::from_secs(1);
+/// How long without an answer from etcd before a node's reads are marked stale.
+const STALE_AFTER: Duration = Duration::from_secs(3);
+/// Back-off while etcd is out of reach.
+const RETRY: Duration = Duration::from_secs(1);
+
+/// A registry node whose state is in etcd. See the module documentation.
+pub struct EtcdStore {
+    client: Client,
+    keys: Keys,
+    /// This node's copy of the state, with the patch sender (active while leading) and
+    /// the event journal.
+    copy: MemoryStore,
+    leadership: Arc<Leadership>,
+    /// The revision the copy reflects.
+    applied: tokio::sync::watch::Sender<u64>,
+    /// When etcd last answered, if it ever did, and what failed since.
+    contact: Mutex<Contact>,
+    preserving: AtomicBool,
+    endpoints: String,
+}
+
+#[derive(Debug, Default)]
+struct Contact {
+    /// The copy has been loaded once.
+    loaded: bool,
+    last: Option<Instant>,
+    problem: Option<String>,
+}
+
+impl EtcdStore {
+    /// A node on the etcd cluster at `config.etcd`, listed in it as an instance of
+    /// `Registry` at `public_url`. Its tasks (following etcd, campaigning, probing,
+    /// staying listed) run in `background`; until etcd is reached it answers 503 and
+    /// says so on stderr, trying again every second.
+    ///
+    /// # Errors
+    /// An endpoint etcd's client cannot use; the error names the flag.
+    pub async fn start(
+        config: &RegistryConfig,
+        patches: PatchSender,
+        public_url: &str,
+        background: &Background,
+    ) -> Result<Arc<EtcdStore>, String> {
+        let options = ConnectOptions::new()
+            .with_connect_timeout(Duration::from_secs(2))
+            .with_keep_alive(Duration::from_secs(1), Duration::from_secs(2));
+        // The client connects lazily: this fails only for an endpoint it cannot use.
+        let client = Client::connect(&config.etcd, Some(options))
+            .await
+            .map_err(|err| format!("--etcd {}: {err}", config.etcd.join(",")))?;
+        patches.set_active(false);
+        let eviction = Eviction {
+            failures: config.heartbeat_failures,
+            deregister_after: config.deregister_after,
+        };
+        let store = Arc::new(EtcdStore {
+            client: client.clone(),
+            keys: Keys::new(&config.etcd_prefix),
+            copy: MemoryStore::replica(patches.clone(), eviction, 0),
+            leadership: Arc::default(),
+            applied: tokio::sync::watch::Sender::new(0),
+            contact: Mutex::default(),
+            preserving: AtomicBool::new(false),
+            endpoints: config.etcd.join(","),
+        });
+        background.spawn(replica::follow(store.clone(), background.stopping()));
+        background.spawn(store.clone().probe(background.stopping()));
+        background.spawn(leader::run(
+            client,
+            store.keys.election(),
+            public_url.to_owned(),
+            config.leader_lease,
+            store.leadership.clone(),
+            patches,
+            background.stopping(),
+        ));
+        background.spawn(store.clone().stay_listed(
+            public_url.to_owned(),
+            config.leader_lease,
+            background.stopping(),
+        ));
+        Ok(store)
+    }
+
+    /// The `/healthz` check of a node: etcd answers.
+    pub fn health(self: &Arc<Self>) -> crate::ops::health::Health {
+        let store = self.clone();
+        crate::ops::health::Health::new().with(
+            "etcd",
+            Arc::new(move || {
+                let store = store.clone();
+                Box::pin(async move {
+                    match store.readiness() {
+                        Readiness::Ready => Ok(()),
+                        Readiness::Stale { reason, .. } | Readiness::Unavailable(reason) => {
+                            Err(reason)
+                        }
+                    }
+                })
+            }),
+        )
+    }
+
+    /// Etcd answered: reads are current again.
+    fn touch(&self) {
+        let mut contact = self.contact.lock().unwrap();
+        contact.last = Some(Instant::now());
+        contact.problem = None;
+    }
+
+    /// Etcd did not answer, for `problem`.
+    fn trouble(&self, problem: String) {
+        self.contact.lock().unwrap().problem = Some(problem);
+    }
+
+    /// Asks etcd every second whether it answers (a linearizable read, which needs its
+    /// quorum), so reads are marked stale when it does not.
+    async fn probe(self: Arc<Self>, stopping: tokio_util::sync::CancellationToken) {
+        loop {
+            tokio::select! {
+                () = tokio::time::sleep(PROBE_EVERY) => {}
+                () = stopping.cancelled() => return,
+            }
+            let mut client = self.client.clone();
+            match tokio::time::timeout(PROBE_EVERY, client.get(self.keys.probe(), None)).await {
+                Ok(Ok(_)) => self.touch(),
+                Ok(Err(err)) => self.trouble(format!("etcd at {} failed: {err}", self.endpoints)),
+                Err(_) => self.trouble(format!(
+                    "etcd at {} did not answer within {PROBE_EVERY:?}",
+                    self.endpoints
+                )),
+            }
+        }
+    }
+
+    /// Lists this node as an instance of `Registry` at `url`, on a lease it keeps alive,
+    /// so the list names every live node; listed again after etcd comes back.
+    async fn stay_listed(
+        self: Arc<Self>,
+        url: String,
+        lease: Duration,
+        stopping: tokio_util::sync::CancellationToken,
+    ) {
+        let stored = StoredInstance {
+            registration: Registration {
+                service_name: REGISTRY.into(),
+                service_url: url.clone(),
+                ..Registration::default()
+            },
+            registered_at_ms: millis_since_epoch(SystemTime::now()),
+        };
+        let value = serde_json::to_string(&stored).expect("instances serialise");
+        let key = self.keys.instance(&url);
+        loop {
+            let listed = async {
+                let mut client = self.client.clone();
+                let granted = client.lease_grant(lease.as_secs() as i64, None).await?;
+                client
+                    .put(
+                        key.as_str(),
+                        value.as_str(),
+                        Some(PutOptions::new().with_lease(granted.id())),
+                    )
+                    .await?;
+                let (mut keeper, mut answers) = client.lease_keep_alive(granted.id()).await?;
+                loop {
+                    tokio::time::sleep(lease / 3).await;
+                    let alive = tokio::time::timeout(lease / 3, async {
+                        keeper.keep_alive().await?;
+                        answers.message().await
+                    })
+                    .await;
+                    match alive {
+                        Ok(Ok(Some(answer))) if answer.ttl() > 0 => {}
+                        _ => return Ok::<(), etcd_client::Error>(()),
+                    }
+                }
+            };
+            tokio::select! {
+                _ = listed => {}
+                () = stopping.cancelled() => return,
+            }
+            tokio::select! {
+                () = tokio::time::sleep(RETRY) => {}
+                () = stopping.cancelled() => return,
+            }
+        }
+    }
+
+    /// Commits `txn`; gives its revision and whether its conditions held.
+    async fn commit(&self, txn: Txn) -> Result<(u64, bool), StoreError> {
+        let mut client = self.client.clone();
+        match tokio::time::timeout(WRITE_TIMEOUT, client.txn(txn)).await {
+            Ok(Ok(answer)) => {
+                self.touch();
+                let revision = answer.header().map_or(0, |header| header.revision());
+                Ok((revision.max(0) as u64, answer.succeeded()))
+            }
+            Ok(Err(err)) => {
+                let problem = format!("etcd at {} failed: {err}", self.endpoints);
+                self.trouble(problem.clone());
+                Err(StoreError::Unavailable(problem))
+            }
+            Err(_) => {
+                let problem = format!(
+                    "etcd at {} did not answer within {WRITE_TIMEOUT:?}",
+                    self.endpoints
+                );
+                self.trouble(problem.clone());
+                Err(StoreError::Unavailable(problem))
+            }
+        }
+    }
+
+    /// Waits until this node's copy reflects `revision`.
+    async fn caught_up(&self, revision: u64) -> Result<(), StoreError> {
+        let mut applied = self.applied.subscribe();
+        match tokio::time::timeout(WRITE_TIMEOUT, applied.wait_for(|at| *at >= revision)).await {
+            Ok(Ok(_)) => Ok(()),
+            _ => Err(StoreError::Unavailable(format!(
+                "etcd committed the change (revision {revision}), but this node has not seen it \
+                 within {WRITE_TIMEOUT:?}; it will show once the node catches up"
+            ))),
+        }
+    }
+
+    /// Commits `ops` as the leader: only if this node still holds its election key.
+    async fn as_leader(&self, ops: Vec<TxnOp>) -> Result<u64, StoreError> {
+        let not_leading = || StoreError::Unavailable("this node no longer leads".into());
+        let fence = self.leadership.fence().ok_or_else(not_leading)?;
+        let (revision, held) = self.commit(Txn::new().when([fence]).and_then(ops)).await?;
+        if held {
+            Ok(revision)
+        } else {
+            Err(not_leading())
+        }
+    }
+
+    /// The operations that remove the instance at `url` and what etcd holds about it.
+    fn removal(&self, url: &str) -> Vec<TxnOp> {
+        vec![
+            TxnOp::delete(self.keys.instance(url), None),
+            TxnOp::delete(self.keys.status(url), None),
+            TxnOp::delete(self.keys.renewed(url), None),
+        ]
+    }
+
+    /// A condition: the instance at `url` is registered.
+    fn registered(&self, url: &str) -> Compare {
+        Compare::version(self.keys.instance(url), CompareOp::Greater, 0)
+    }
+}
+
+impl Store for EtcdStore {
+    fn register(&self, reg: ValidRegistration) -> Change<'_, ()> {
+        Box::pin(async move {
+            let stored = StoredInstance {
+                registration: reg.to_wire(),
+                registered_at_ms: millis_since_epoch(SystemTime::now()),
+            };
+            let value = serde_json::to_string(&stored).expect("instances serialise");
+            // A registration starts passing: whatever etcd held of an earlier one goes.
+            let mut ops = self.removal(&reg.url);
+            ops[0] = TxnOp::put(self.keys.instance(&reg.url), value, None);
+            let (revision, _) = self.commit(Txn::new().and_then(ops)).await?;
+            self.caught_up(revision).await
+        })
+    }
+
+    fn deregister<'a>(&'a self, url: &'a str) -> Change<'a, ()> {
+        Box::pin(async move {
+            let txn = Txn::new()
+                .when([self.registered(url)])
+                .and_then(self.removal(url));
+            match self.commit(txn).await? {
+                (revision, true) => self.caught_up(revision).await,
+                (_, false) => Err(StoreError::UnknownInstance(url.to_owned())),
+            }
+        })
+    }
+
+    fn renew<'a>(&'a self, url: &'a str) -> Change<'a, ()> {
+        Box::pin(async move {
+            let renewed = millis_since_epoch(SystemTime::now()).to_string();
+            let txn = Txn::new().when([self.registered(url)]).and_then([
+                TxnOp::put(self.keys.renewed(url), renewed, None),
+                TxnOp::delete(self.keys.status(url), None),
+            ]);
+            match self.commit(txn).await? {
+                (revision, true) => self.caught_up(revision).await,
+                (_, false) => Err(StoreError::UnknownInstance(url.to_owned())),
+            }
+        })
+    }
+
+    fn instances(&self) -> AtRevision<Vec<InstanceInfo>> {
+        self.copy.instances()
+    }
+
+    fn passing_json(&self, name: &str) -> AtRevision<Bytes> {
+        self.copy.passing_json(name)
+    }
+
+    fn heartbeat_targets(&self) -> Vec<HeartbeatTarget> {
+        self.copy.heartbeat_targets()
+    }
+
+    fn record_check<'a>(
+        &'a self,
+        target: &'a HeartbeatTarget,
+        outcome: CheckOutcome,
+    ) -> Change<'a, Option<CheckResult>> {
+        Box::pin(async move {
+            let Some(decision) = self.copy.decide_check(target, outcome) else {
+                return Ok(None);
+            };
+            if let Some(status) = decision.change {
+                let key = self.keys.status(&target.url);
+                let op = match status {
+                    Status::Critical => TxnOp::put(key, CRITICAL, None),
+                    Status::Passing => TxnOp::delete(key, None),
+                };
+                // Only while it is still the same registration.
+                let fence = self
+                    .leadership
+                    .fence()
+                    .ok_or_else(|| StoreError::Unavailable("this node no longer leads".into()))?;
+                let txn = Txn::new()
+                    .when([fence, self.registered(&target.url)])
+                    .and_then([op]);
+                self.commit(txn).await?;
+            }
+            Ok(Some(decision.result))
+        })
+    }
+
+    fn self_preservation(&self) -> bool {
+        self.preserving.load(Ordering::SeqCst)
+    }
+
+    fn set_self_preservation(&self, active: bool) {
+        self.preserving.store(active, Ordering::SeqCst);
+    }
+
+    fn publish_heartbeats(&self, results: Vec<CheckResult>) -> Change<'_, ()> {
+        Box::pin(async move {
+            if results.is_empty() {
+                return Ok(());
+            }
+            let value = keys::encode_heartbeats(&results);
+            self.as_leader(vec![TxnOp::put(self.keys.heartbeats(), value, None)])
+                .await
+                .map(|_| ())
+        })
+    }
+
+    fn expire(&self) -> Change<'_, ()> {
+        Box::pin(async move {
+            for expiry in self.copy.decide_expiry() {
+                let ops = match &expiry {
+                    Expiry::Critical(url) => {
+                        vec![TxnOp::put(self.keys.status(url), CRITICAL, None)]
+                    }
+                    Expiry::Drop(url) => self.removal(url),
+                };
+                self.as_leader(ops).await?;
+            }
+            Ok(())
+        })
+    }
+
+    fn subscribe(&self, last_seen: Option<u64>) -> Subscription {
+        self.copy.subscribe(last_seen)
+    }
+
+    fn checks_here(&self) -> bool {
+        self.leadership.is_leading()
+    }
+
+    fn readiness(&self) -> Readiness {
+        let contact = self.contact.lock().unwrap();
+        let reason = || {
+            contact
+                .problem
+                .clone()
+                .unwrap_or_else(|| format!("etcd at {} has not answered", self.endpoints))
+        };
+        if !contact.loaded {
+            return Readiness::Unavailable(format!("{}; this node has no state yet", reason()));
+        }
+        match contact.last {
+            Some(last) if last.elapsed() < STALE_AFTER => Readiness::Ready,
+            last => Readiness::Stale {
+                seconds: last.map_or(0, |last| last.elapsed().as_secs()),
+                reason: reason(),
+            },
+        }
+    }
+}

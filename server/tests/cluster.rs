@@ -1,0 +1,561 @@
+//! The registry as a cluster: several `registryservice` nodes on one etcd (`--etcd`). Each
+//! test starts its own etcd (Debian's `etcd-server`, installed by `scripts/bootstrap.sh
+//! test`) on free 127.0.0.1 ports with a temp data dir, and its own nodes.
+
+mod common;
+
+use std::{
+    collections::BTreeSet,
+    path::{Path, PathBuf},
+    process::{Child, Command, Stdio},
+    time::{Duration, Instant},
+};
+
+use app::wire::registry::{InstanceInfo, PatchEntry, REVISION_HEADER, STALE_HEADER, Status};
+use common::{FakeService, PATIENCE, Process, client, eventually, until};
+
+/// A single-member etcd, killed when dropped.
+struct Etcd {
+    child: Child,
+    dir: PathBuf,
+    client_port: u16,
+    peer_port: u16,
+}
+
+impl Etcd {
+    /// Starts etcd on free ports (trying others if one was taken meanwhile) and waits
+    /// until it answers.
+    async fn start(dir: &Path) -> Etcd {
+        for _ in 0..5 {
+            let (client_port, peer_port) = (free_port(), free_port());
+            let mut etcd = Etcd {
+                child: Etcd::spawn(dir, client_port, peer_port),
+                dir: dir.to_owned(),
+                client_port,
+                peer_port,
+            };
+            if etcd.wait_healthy().await {
+                return etcd;
+            }
+            let _ = etcd.child.kill();
+            let _ = etcd.child.wait();
+        }
+        panic!("etcd did not start; see {}/etcd.log", dir.display());
+    }
+
+    fn spawn(dir: &Path, client_port: u16, peer_port: u16) -> Child {
+        let client = format!("http://127.0.0.1:{client_port}");
+        let peer = format!("http://127.0.0.1:{peer_port}");
+        let log = std::fs::File::create(dir.join("etcd.log")).unwrap();
+        Command::new("etcd")
+            .args([
+                "--name",
+                "test",
+                "--data-dir",
+                dir.join("etcd-data").to_str().unwrap(),
+                "--listen-client-urls",
+                &client,
+                "--advertise-client-urls",
+                &client,
+                "--listen-peer-urls",
+                &peer,
+                "--initial-advertise-peer-urls",
+                &peer,
+                "--initial-cluster",
+                &format!("test={peer}"),
+                "--initial-cluster-state",
+                "new",
+            ])
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(log)
+            .spawn()
+            .expect("etcd is not installed: run scripts/bootstrap.sh test (apt-get install etcd-server)")
+    }
+
+    /// Waits until etcd says it is healthy; false if it exited first.
+    async fn wait_healthy(&mut self) -> bool {
+        let deadline = Instant::now() + PATIENCE;
+        let health = format!("{}/health", self.url());
+        while Instant::now() < deadline {
+            if self.child.try_wait().unwrap().is_some() {
+                return false;
+            }
+            if let Ok(answer) = client().get(&health).send().await
+                && answer.text().await.is_ok_and(|text| text.contains("true"))
+            {
+                return true;
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        false
+    }
+
+    fn url(&self) -> String {
+        format!("http://127.0.0.1:{}", self.client_port)
+    }
+
+    fn kill(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+
+    /// Starts it again on the same ports and data.
+    async fn restart(&mut self) {
+        self.kill();
+        self.child = Etcd::spawn(&self.dir, self.client_port, self.peer_port);
+        assert!(self.wait_healthy().await, "etcd did not come back");
+    }
+}
+
+impl Drop for Etcd {
+    fn drop(&mut self) {
+        self.kill();
+    }
+}
+
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+/// A registry node on `etcd`, on a free port.
+fn node(dir: &Path, etcd: &Etcd) -> Process {
+    Process::registry_with(dir, &["--etcd", &etcd.url()])
+}
+
+async fn listing(node: &Process) -> (u64, Vec<InstanceInfo>) {
+    let answer = client()
+        .get(format!("{}/services", node.url))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(answer.status(), 200);
+    let revision = answer.headers()[REVISION_HEADER]
+        .to_str()
+        .unwrap()
+        .parse()
+        .unwrap();
+    (revision, answer.json().await.unwrap())
+}
+
+fn urls(instances: &[InstanceInfo], name: &str) -> BTreeSet<String> {
+    instances
+        .iter()
+        .filter(|i| i.registration.service_name == name && i.status == Status::Passing)
+        .map(|i| i.registration.service_url.clone())
+        .collect()
+}
+
+/// The instances a node lists, or `None` while it cannot answer (starting up).
+async fn try_listing(node: &Process) -> Option<Vec<InstanceInfo>> {
+    let answer = client()
+        .get(format!("{}/services", node.url))
+        .send()
+        .await
+        .ok()?;
+    (answer.status() == 200).then_some(())?;
+    answer.json().await.ok()
+}
+
+/// Waits until every node lists all of `nodes` as `Registry` instances.
+async fn cluster_formed(nodes: &[&Process]) {
+    let expected: BTreeSet<String> = nodes.iter().map(|n| n.url.clone()).collect();
+    for node in nodes {
+        until("every node listed as Registry", || async {
+            try_listing(node)
+                .await
+                .is_some_and(|listed| urls(&listed, "Registry") == expected)
+        })
+        .await;
+    }
+}
+
+/// The node that leads: its `registry_leader` is 1.
+async fn leader<'a>(nodes: &[&'a Process]) -> Option<&'a Process> {
+    for node in nodes {
+        let metrics = client()
+            .get(format!("{}/metrics", node.url))
+            .send()
+            .await
+            .ok()?
+            .text()
+            .await
+            .ok()?;
+        if metrics.lines().any(|line| line == "registry_leader 1") {
+            return Some(node);
+        }
+    }
+    None
+}
+
+/// Folds a fake service's patches into its view until `done` holds for it.
+async fn view_until(
+    service: &mut FakeService,
+    view: &mut BTreeSet<PatchEntry>,
+    what: &str,
+    done: impl Fn(&BTreeSet<PatchEntry>) -> bool,
+) {
+    let deadline = Instant::now() + PATIENCE;
+    while !done(view) {
+        let left = deadline.saturating_duration_since(Instant::now());
+        let patch = tokio::time::timeout(left, service.patches.recv())
+            .await
+            .unwrap_or_else(|_| panic!("{what}: not within {PATIENCE:?}; view {view:?}"))
+            .unwrap();
+        for entry in patch.removed {
+            view.remove(&entry);
+        }
+        view.extend(patch.added);
+    }
+}
+
+fn entry(name: &str, url: &str) -> PatchEntry {
+    common::entry(name, url)
+}
+
+#[tokio::test]
+async fn three_nodes_share_one_state_and_one_leader_patches_for_all() {
+    let dir = common::temp_dir("cluster-three");
+    let etcd = Etcd::start(&dir).await;
+    let (a, b, c) = (node(&dir, &etcd), node(&dir, &etcd), node(&dir, &etcd));
+    cluster_formed(&[&a, &b, &c]).await;
+    let nodes = [&a, &b, &c];
+    eventually("one leader", || async { leader(&nodes).await }).await;
+
+    // A dependent registers through A, its provider through C.
+    let http = client();
+    let mut dependent = FakeService::start().await;
+    common::register(
+        &http,
+        &format!("{}/services", a.url),
+        &dependent.registration("Watcher", &["Provider"]),
+    )
+    .await;
+    let provider = FakeService::start().await;
+    common::register(
+        &http,
+        &format!("{}/services", c.url),
+        &provider.registration("Provider", &[]),
+    )
+    .await;
+    // Through the node it was made with, a change is seen at once.
+    assert!(urls(&listing(&c).await.1, "Provider").contains(&provider.url));
+    let mut view = BTreeSet::new();
+    view_until(
+        &mut dependent,
+        &mut view,
+        "the provider in the dependent's view",
+        |view| view.contains(&entry("Provider", &provider.url)),
+    )
+    .await;
+
+    // Lookups through B and C agree whenever they are at the same revision.
+    let lookup = |node: &Process| {
+        let url = format!("{}/services/Provider", node.url);
+        async move {
+            let answer = client().get(url).send().await.unwrap();
+            let revision: u64 = answer.headers()[REVISION_HEADER]
+                .to_str()
+                .unwrap()
+                .parse()
+                .unwrap();
+            (revision, answer.text().await.unwrap())
+        }
+    };
+    let (same_b, same_c) = eventually("B and C at one revision", || async {
+        let (b_answer, c_answer) = (lookup(&b).await, lookup(&c).await);
+        (b_answer.0 == c_answer.0).then_some((b_answer, c_answer))
+    })
+    .await;
+    assert_eq!(
+        same_b.1, same_c.1,
+        "two nodes at revision {} disagree",
+        same_b.0
+    );
+    assert!(same_b.1.contains(&provider.url));
+
+    // Deregistered through B: gone everywhere, and the dependent is told.
+    let gone = http
+        .delete(format!("{}/services", b.url))
+        .body(provider.url.clone())
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(gone.status(), 200);
+    assert!(!urls(&listing(&b).await.1, "Provider").contains(&provider.url));
+    view_until(&mut dependent, &mut view, "the provider removed", |view| {
+        !view.contains(&entry("Provider", &provider.url))
+    })
+    .await;
+    for node in nodes {
+        until("the provider gone from every node", || async {
+            !urls(&listing(node).await.1, "Provider").contains(&provider.url)
+        })
+        .await;
+    }
+}
+
+#[tokio::test]
+async fn the_leader_killed_another_leads_and_no_registration_is_lost() {
+    let dir = common::temp_dir("cluster-failover");
+    let etcd = Etcd::start(&dir).await;
+    let mut nodes = [node(&dir, &etcd), node(&dir, &etcd), node(&dir, &etcd)];
+    cluster_formed(&nodes.iter().collect::<Vec<_>>()).await;
+
+    let http = client();
+    let mut dependent = FakeService::start().await;
+    common::register(
+        &http,
+        &format!("{}/services", nodes[0].url),
+        &dependent.registration("Watcher", &["Provider"]),
+    )
+    .await;
+    let mut provider = FakeService::start().await;
+    common::register(
+        &http,
+        &format!("{}/services", nodes[1].url),
+        &provider.registration("Provider", &[]),
+    )
+    .await;
+    // Static instances, spread over the nodes.
+    let statics: Vec<String> = (0..60)
+        .map(|n| format!("http://127.0.0.1:9/static-{n}"))
+        .collect();
+    for (n, url) in statics.iter().enumerate() {
+        let via = &nodes[n % 3];
+        common::register(
+            &http,
+            &format!("{}/services", via.url),
+            &serde_json::json!({"ServiceName": "Static", "ServiceURL": url}),
+        )
+        .await;
+    }
+    let mut view = BTreeSet::new();
+    view_until(&mut dependent, &mut view, "the provider in view", |view| {
+        view.contains(&entry("Provider", &provider.url))
+    })
+    .await;
+
+    let refs: Vec<&Process> = nodes.iter().collect();
+    let first = eventually("a leader", || async { leader(&refs).await })
+        .await
+        .url
+        .clone();
+    let index = nodes.iter().position(|n| n.url == first).unwrap();
+    let killed_at = Instant::now();
+    nodes[index].kill();
+    let survivors: Vec<&Process> = nodes.iter().filter(|n| n.url != first).collect();
+    let next = eventually("another leader", || async { leader(&survivors).await }).await;
+    let took = killed_at.elapsed();
+    assert_ne!(next.url, first);
+    // The bound itself (lease + one interval) is make bench's; here, that it happens.
+    eprintln!("new leader after {took:?}");
+
+    for node in &survivors {
+        let listed = listing(node).await.1;
+        let statics_listed = urls(&listed, "Static");
+        assert_eq!(
+            statics_listed.len(),
+            statics.len(),
+            "a registration was lost"
+        );
+        assert!(urls(&listed, "Provider").contains(&provider.url));
+    }
+    // The new leader checks: a provider that dies now reaches its dependent as Removed.
+    provider.close().await;
+    view_until(
+        &mut dependent,
+        &mut view,
+        "the dead provider removed",
+        |view| !view.contains(&entry("Provider", &provider.url)),
+    )
+    .await;
+}
+
+#[tokio::test]
+async fn every_node_restarted_lists_every_instance_without_re_registering() {
+    let dir = common::temp_dir("cluster-restart");
+    let etcd = Etcd::start(&dir).await;
+    let http = client();
+    let registered: BTreeSet<String> = (0..20)
+        .map(|n| format!("http://127.0.0.1:9/kept-{n}"))
+        .collect();
+    {
+        let (a, b) = (node(&dir, &etcd), node(&dir, &etcd));
+        for (n, url) in registered.iter().enumerate() {
+            let via = if n % 2 == 0 { &a } else { &b };
+            common::register(
+                &http,
+                &format!("{}/services", via.url),
+                &serde_json::json!({"ServiceName": "Kept", "ServiceURL": url}),
+            )
+            .await;
+        }
+        let (mut a, mut b) = (a, b);
+        a.kill();
+        b.kill();
+    }
+    let fresh = node(&dir, &etcd);
+    // Listed as soon as the node answers, though nobody registered again.
+    let listed = eventually("the fresh node's state", || async {
+        Some(urls(&try_listing(&fresh).await?, "Kept"))
+    })
+    .await;
+    assert_eq!(listed, registered);
+}
+
+#[tokio::test]
+async fn without_etcd_writes_answer_503_reads_are_stale_and_nothing_acknowledged_is_lost() {
+    let dir = common::temp_dir("cluster-outage");
+    let mut etcd = Etcd::start(&dir).await;
+    let (a, b) = (node(&dir, &etcd), node(&dir, &etcd));
+    cluster_formed(&[&a, &b]).await;
+    let http = client();
+    let mut watched = FakeService::start().await;
+    common::register(
+        &http,
+        &format!("{}/services", a.url),
+        &watched.registration("Watched", &[]),
+    )
+    .await;
+    common::register(
+        &http,
+        &format!("{}/services", b.url),
+        &serde_json::json!({"ServiceName": "Static", "ServiceURL": "http://127.0.0.1:9/before"}),
+    )
+    .await;
+
+    etcd.kill();
+    // Writes: 503, naming etcd.
+    let refused = eventually("a write refused", || async {
+        let answer = http
+            .post(format!("{}/services", a.url))
+            .json(&serde_json::json!({"ServiceName": "Static", "ServiceURL": "http://127.0.0.1:9/during"}))
+            .send()
+            .await
+            .ok()?;
+        (answer.status() == 503).then_some(answer.text().await.ok()?)
+    })
+    .await;
+    assert!(refused.contains("etcd"), "{refused}");
+    // Reads: from the node's copy, marked stale; /healthz says why.
+    let stale = eventually("a stale read", || async {
+        let answer = http.get(format!("{}/services", b.url)).send().await.ok()?;
+        let seconds = answer
+            .headers()
+            .get(STALE_HEADER)?
+            .to_str()
+            .ok()?
+            .to_owned();
+        (answer.status() == 200).then_some(seconds)
+    })
+    .await;
+    assert!(stale.parse::<u64>().is_ok(), "{stale}");
+    let health = http.get(format!("{}/healthz", b.url)).send().await.unwrap();
+    assert_eq!(health.status(), 503);
+    assert!(health.text().await.unwrap().contains("etcd"));
+    // Nobody is evicted meanwhile, even an instance that really fails: still listed once
+    // etcd has been away for longer than two failed checks take.
+    watched.close().await;
+    let during = eventually("etcd away for 3 s", || async {
+        let answer = http.get(format!("{}/services", b.url)).send().await.ok()?;
+        let seconds: u64 = answer
+            .headers()
+            .get(STALE_HEADER)?
+            .to_str()
+            .ok()?
+            .parse()
+            .ok()?;
+        (seconds >= 3).then_some(answer.json::<Vec<InstanceInfo>>().await.ok()?)
+    })
+    .await;
+    assert!(
+        urls(&during, "Watched").contains(&watched.url),
+        "evicted without etcd"
+    );
+    watched.reopen().await;
+
+    etcd.restart().await;
+    // Back by itself: writes succeed, and everything acknowledged before is there.
+    eventually("writes again", || async {
+        let answer = http
+            .post(format!("{}/services", a.url))
+            .json(&serde_json::json!({"ServiceName": "Static", "ServiceURL": "http://127.0.0.1:9/after"}))
+            .send()
+            .await
+            .ok()?;
+        (answer.status() == 200).then_some(())
+    })
+    .await;
+    until("every acknowledged registration on B, current", || async {
+        let answer = http
+            .get(format!("{}/services", b.url))
+            .send()
+            .await
+            .unwrap();
+        let fresh = answer.headers().get(STALE_HEADER).is_none();
+        let instances: Vec<InstanceInfo> = answer.json().await.unwrap();
+        let statics = urls(&instances, "Static");
+        fresh
+            && statics.contains("http://127.0.0.1:9/before")
+            && statics.contains("http://127.0.0.1:9/after")
+            && urls(&instances, "Watched").contains(&watched.url)
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn a_live_stream_resumed_on_another_node_misses_nothing_and_repeats_nothing() {
+    let dir = common::temp_dir("cluster-sse");
+    let etcd = Etcd::start(&dir).await;
+    let (a, b) = (node(&dir, &etcd), node(&dir, &etcd));
+    cluster_formed(&[&a, &b]).await;
+    let http = client();
+    let register = |via: &Process, url: &str| {
+        let (registry, body) = (
+            format!("{}/services", via.url),
+            serde_json::json!({"ServiceName": "Static", "ServiceURL": url}),
+        );
+        let http = http.clone();
+        async move { common::register(&http, &registry, &body).await }
+    };
+
+    // Follow A up to a first registration, then lose A.
+    let mut on_a = common::SseReader::open(&http, &format!("{}/services", a.url), None).await;
+    assert_eq!(on_a.next(PATIENCE).await.name, "snapshot");
+    register(&a, "http://127.0.0.1:9/seen").await;
+    let seen = on_a.next_change(PATIENCE).await;
+    assert_eq!(seen.name, "registered");
+    assert!(seen.data.contains("/seen"), "{}", seen.data);
+    drop(on_a);
+
+    // Changes made meanwhile, through both nodes.
+    let missed = [
+        "http://127.0.0.1:9/missed-1",
+        "http://127.0.0.1:9/missed-2",
+        "http://127.0.0.1:9/missed-3",
+    ];
+    register(&b, missed[0]).await;
+    register(&a, missed[1]).await;
+    register(&b, missed[2]).await;
+
+    // Resumed on B from A's last id: each change once, in order.
+    let mut on_b = common::SseReader::open(&http, &format!("{}/services", b.url), seen.id).await;
+    let mut last = seen.id.unwrap();
+    for url in missed {
+        let event = on_b.next_change(PATIENCE).await;
+        assert_eq!(event.name, "registered", "{}", event.data);
+        assert!(
+            event.data.contains(url),
+            "expected {url}, got {}",
+            event.data
+        );
+        let id = event.id.unwrap();
+        assert!(id > last, "ids go back: {id} after {last}");
+        last = id;
+    }
+}
