@@ -559,3 +559,188 @@ async fn a_live_stream_resumed_on_another_node_misses_nothing_and_repeats_nothin
         last = id;
     }
 }
+
+/// The passing instances of `name` as `node` lists them.
+async fn passing(node: &Process, name: &str) -> BTreeSet<PatchEntry> {
+    urls(&listing(node).await.1, name)
+        .into_iter()
+        .map(|url| entry(name, &url))
+        .collect()
+}
+
+fn signal(process: &Process, signal: &str) {
+    let sent = Command::new("kill")
+        .args([signal, &process.child.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(sent.success());
+}
+
+#[tokio::test]
+async fn a_leader_paused_past_its_lease_is_a_follower_when_it_resumes() {
+    let dir = common::temp_dir("cluster-pause");
+    let etcd = Etcd::start(&dir).await;
+    let nodes = [node(&dir, &etcd), node(&dir, &etcd), node(&dir, &etcd)];
+    let refs: Vec<&Process> = nodes.iter().collect();
+    cluster_formed(&refs).await;
+    let http = client();
+    let paused = eventually("a leader", || async { leader(&refs).await }).await;
+    let others: Vec<&Process> = refs
+        .iter()
+        .copied()
+        .filter(|n| n.url != paused.url)
+        .collect();
+
+    let mut dependent = FakeService::start().await;
+    common::register(
+        &http,
+        &format!("{}/services", others[0].url),
+        &dependent.registration("Watcher", &["Provider"]),
+    )
+    .await;
+    let first = FakeService::start().await;
+    common::register(
+        &http,
+        &format!("{}/services", others[1].url),
+        &first.registration("Provider", &[]),
+    )
+    .await;
+    let mut view = BTreeSet::new();
+    view_until(&mut dependent, &mut view, "the first provider", |view| {
+        view.contains(&entry("Provider", &first.url))
+    })
+    .await;
+
+    // Paused for twice its lease (3 s): another node leads meanwhile.
+    signal(paused, "-STOP");
+    let next = eventually("another leader", || async { leader(&others).await }).await;
+    let resume_after = Instant::now() + Duration::from_secs(6);
+    let second = FakeService::start().await;
+    common::register(
+        &http,
+        &format!("{}/services", next.url),
+        &second.registration("Provider", &[]),
+    )
+    .await;
+    until("twice the lease gone by", || async {
+        Instant::now() >= resume_after
+    })
+    .await;
+    signal(paused, "-CONT");
+
+    // At once a follower, by its own clock.
+    let metrics = http
+        .get(format!("{}/metrics", paused.url))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(
+        metrics.lines().any(|line| line == "registry_leader 0"),
+        "the resumed node still leads"
+    );
+    let leaders = {
+        let mut leaders = 0;
+        for node in &refs {
+            let text = http
+                .get(format!("{}/metrics", node.url))
+                .send()
+                .await
+                .unwrap()
+                .text()
+                .await
+                .unwrap();
+            leaders += usize::from(text.lines().any(|line| line == "registry_leader 1"));
+        }
+        leaders
+    };
+    assert!(leaders <= 1, "{leaders} nodes lead at once");
+
+    // A change through the new leader; then the dependent's view is the registry's,
+    // with nothing stale from the paused node folded in after it.
+    let third = FakeService::start().await;
+    common::register(
+        &http,
+        &format!("{}/services", next.url),
+        &third.registration("Provider", &[]),
+    )
+    .await;
+    view_until(&mut dependent, &mut view, "the third provider", |view| {
+        view.contains(&entry("Provider", &third.url))
+    })
+    .await;
+    let expected = passing(next, "Provider").await;
+    view_until(
+        &mut dependent,
+        &mut view,
+        "the view equal to the registry's",
+        |view| *view == expected,
+    )
+    .await;
+    until("the resumed node caught up", || async {
+        passing(paused, "Provider").await == expected
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn registrations_answered_while_a_node_dies_are_all_kept() {
+    let dir = common::temp_dir("cluster-churn");
+    let etcd = Etcd::start(&dir).await;
+    let mut nodes = [node(&dir, &etcd), node(&dir, &etcd), node(&dir, &etcd)];
+    cluster_formed(&nodes.iter().collect::<Vec<_>>()).await;
+    let bases: Vec<String> = nodes
+        .iter()
+        .map(|n| format!("{}/services", n.url))
+        .collect();
+    let http = client();
+    // 1,000 registrations from 8 clients, spread over the nodes; node 2 dies half-way.
+    let acknowledged = std::sync::Arc::new(std::sync::Mutex::new(BTreeSet::new()));
+    let sent = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    let clients: Vec<_> = (0..8)
+        .map(|client_no| {
+            let (http, bases, acknowledged, sent) = (
+                http.clone(),
+                bases.clone(),
+                acknowledged.clone(),
+                sent.clone(),
+            );
+            tokio::spawn(async move {
+                for n in (client_no..1000).step_by(8) {
+                    let url = format!("http://127.0.0.1:9/churn-{n}");
+                    let body = serde_json::json!({"ServiceName": "Churn", "ServiceURL": url});
+                    let answer = http.post(&bases[n % 3]).json(&body).send().await;
+                    sent.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+                    if answer.is_ok_and(|answer| answer.status() == 200) {
+                        acknowledged.lock().unwrap().insert(url);
+                    }
+                }
+            })
+        })
+        .collect();
+    until("half the registrations sent", || async {
+        sent.load(std::sync::atomic::Ordering::SeqCst) >= 500
+    })
+    .await;
+    nodes[2].kill();
+    for client in clients {
+        client.await.unwrap();
+    }
+    let acknowledged = acknowledged.lock().unwrap().clone();
+    assert!(
+        acknowledged.len() >= 600,
+        "only {} answered 200",
+        acknowledged.len()
+    );
+    for survivor in &nodes[..2] {
+        // A node answers once it has caught up with its own change; the other catches up
+        // with it by the watch.
+        until(
+            "every acknowledged registration listed by a survivor",
+            || async { urls(&listing(survivor).await.1, "Churn").is_superset(&acknowledged) },
+        )
+        .await;
+    }
+}
