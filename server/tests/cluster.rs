@@ -14,63 +14,59 @@ use std::{
 use app::wire::registry::{InstanceInfo, PatchEntry, REVISION_HEADER, STALE_HEADER, Status};
 use common::{FakeService, PATIENCE, Process, client, eventually, until};
 
-/// A single-member etcd, killed when dropped.
+/// An etcd member, killed when dropped.
 struct Etcd {
     child: Child,
     dir: PathBuf,
+    name: String,
     client_port: u16,
     peer_port: u16,
+    /// `--initial-cluster`: every member's name and peer URL.
+    cluster: String,
 }
 
 impl Etcd {
-    /// Starts etcd on free ports (trying others if one was taken meanwhile) and waits
-    /// until it answers.
+    /// A single-member etcd on free ports (others tried if one was taken meanwhile),
+    /// answering.
     async fn start(dir: &Path) -> Etcd {
-        for _ in 0..5 {
-            let (client_port, peer_port) = (free_port(), free_port());
-            let mut etcd = Etcd {
-                child: Etcd::spawn(dir, client_port, peer_port),
-                dir: dir.to_owned(),
-                client_port,
-                peer_port,
-            };
-            if etcd.wait_healthy().await {
-                return etcd;
-            }
-            let _ = etcd.child.kill();
-            let _ = etcd.child.wait();
-        }
-        panic!("etcd did not start; see {}/etcd.log", dir.display());
+        Etcd::start_cluster(dir, 1).await.pop().unwrap()
     }
 
-    fn spawn(dir: &Path, client_port: u16, peer_port: u16) -> Child {
-        let client = format!("http://127.0.0.1:{client_port}");
-        let peer = format!("http://127.0.0.1:{peer_port}");
-        let log = std::fs::File::create(dir.join("etcd.log")).unwrap();
-        Command::new("etcd")
-            .args([
-                "--name",
-                "test",
-                "--data-dir",
-                dir.join("etcd-data").to_str().unwrap(),
-                "--listen-client-urls",
-                &client,
-                "--advertise-client-urls",
-                &client,
-                "--listen-peer-urls",
-                &peer,
-                "--initial-advertise-peer-urls",
-                &peer,
-                "--initial-cluster",
-                &format!("test={peer}"),
-                "--initial-cluster-state",
-                "new",
-            ])
-            .stdin(Stdio::null())
-            .stdout(Stdio::null())
-            .stderr(log)
-            .spawn()
-            .expect("etcd is not installed: run scripts/bootstrap.sh test (apt-get install etcd-server)")
+    /// A cluster of `size` members on free ports, answering.
+    async fn start_cluster(dir: &Path, size: usize) -> Vec<Etcd> {
+        for _ in 0..5 {
+            let ports: Vec<(u16, u16)> = (0..size).map(|_| (free_port(), free_port())).collect();
+            let cluster = ports
+                .iter()
+                .enumerate()
+                .map(|(n, (_, peer))| format!("m{n}=http://127.0.0.1:{peer}"))
+                .collect::<Vec<_>>()
+                .join(",");
+            let mut members: Vec<Etcd> = ports
+                .iter()
+                .enumerate()
+                .map(|(n, &(client_port, peer_port))| {
+                    let name = format!("m{n}");
+                    let child = spawn_member(dir, &name, client_port, peer_port, &cluster);
+                    Etcd {
+                        child,
+                        dir: dir.to_owned(),
+                        name,
+                        client_port,
+                        peer_port,
+                        cluster: cluster.clone(),
+                    }
+                })
+                .collect();
+            let mut healthy = true;
+            for member in &mut members {
+                healthy &= member.wait_healthy().await;
+            }
+            if healthy {
+                return members;
+            }
+        }
+        panic!("etcd did not start; see {}/etcd-*.log", dir.display());
     }
 
     /// Waits until etcd says it is healthy; false if it exited first.
@@ -100,11 +96,20 @@ impl Etcd {
         let _ = self.child.wait();
     }
 
-    /// Starts it again on the same ports and data.
-    async fn restart(&mut self) {
+    /// Starts it again on the same ports and data; `wait` for it to answer (a member of a
+    /// cluster without quorum cannot until others are back too).
+    async fn restart(&mut self, wait: bool) {
         self.kill();
-        self.child = Etcd::spawn(&self.dir, self.client_port, self.peer_port);
-        assert!(self.wait_healthy().await, "etcd did not come back");
+        self.child = spawn_member(
+            &self.dir,
+            &self.name,
+            self.client_port,
+            self.peer_port,
+            &self.cluster,
+        );
+        if wait {
+            assert!(self.wait_healthy().await, "etcd did not come back");
+        }
     }
 }
 
@@ -112,6 +117,43 @@ impl Drop for Etcd {
     fn drop(&mut self) {
         self.kill();
     }
+}
+
+/// Starts etcd member `name` of `cluster`, its data and log in `dir`.
+fn spawn_member(dir: &Path, name: &str, client_port: u16, peer_port: u16, cluster: &str) -> Child {
+    let client = format!("http://127.0.0.1:{client_port}");
+    let peer = format!("http://127.0.0.1:{peer_port}");
+    let log = std::fs::OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(dir.join(format!("etcd-{name}.log")))
+        .unwrap();
+    Command::new("etcd")
+        .args([
+            "--name",
+            name,
+            "--data-dir",
+            dir.join(format!("etcd-{name}")).to_str().unwrap(),
+            "--listen-client-urls",
+            &client,
+            "--advertise-client-urls",
+            &client,
+            "--listen-peer-urls",
+            &peer,
+            "--initial-advertise-peer-urls",
+            &peer,
+            "--initial-cluster",
+            cluster,
+            "--initial-cluster-state",
+            "new",
+        ])
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(log)
+        .spawn()
+        .expect(
+            "etcd is not installed: run scripts/bootstrap.sh test (apt-get install etcd-server)",
+        )
 }
 
 fn free_port() -> u16 {
@@ -479,7 +521,7 @@ async fn without_etcd_writes_answer_503_reads_are_stale_and_nothing_acknowledged
     );
     watched.reopen().await;
 
-    etcd.restart().await;
+    etcd.restart(true).await;
     // Back by itself: writes succeed, and everything acknowledged before is there.
     eventually("writes again", || async {
         let answer = http
@@ -741,6 +783,84 @@ async fn registrations_answered_while_a_node_dies_are_all_kept() {
             "every acknowledged registration listed by a survivor",
             || async { urls(&listing(survivor).await.1, "Churn").is_superset(&acknowledged) },
         )
+        .await;
+    }
+}
+
+#[tokio::test]
+async fn on_a_three_member_etcd_one_loss_is_borne_and_two_stop_writes_only() {
+    let dir = common::temp_dir("cluster-quorum");
+    let mut members = Etcd::start_cluster(&dir, 3).await;
+    let endpoints = members.iter().map(Etcd::url).collect::<Vec<_>>().join(",");
+    let nodes = [
+        Process::registry_with(&dir, &["--etcd", &endpoints]),
+        Process::registry_with(&dir, &["--etcd", &endpoints]),
+    ];
+    cluster_formed(&nodes.iter().collect::<Vec<_>>()).await;
+    let http = client();
+    let write = |n: usize, url: String| {
+        let (registry, http) = (format!("{}/services", nodes[n % 2].url), http.clone());
+        async move {
+            http.post(registry)
+                .json(&serde_json::json!({"ServiceName": "Static", "ServiceURL": url}))
+                .send()
+                .await
+                .map(|answer| answer.status().as_u16())
+                .unwrap_or(0)
+        }
+    };
+    let mut acknowledged = BTreeSet::new();
+
+    // One member lost: writes go on.
+    members[0].kill();
+    for n in 0..10 {
+        let url = format!("http://127.0.0.1:9/one-down-{n}");
+        let status = eventually("a write with one member down", || {
+            let attempt = write(n, url.clone());
+            async move { (attempt.await == 200).then_some(200) }
+        })
+        .await;
+        assert_eq!(status, 200);
+        acknowledged.insert(url);
+    }
+
+    // Two lost: no quorum. Writes 503, reads 200 and stale.
+    members[1].kill();
+    let refused = eventually("a write refused without quorum", || {
+        let attempt = write(0, "http://127.0.0.1:9/no-quorum".into());
+        async move { (attempt.await == 503).then_some(()) }
+    });
+    refused.await;
+    eventually("a stale read without quorum", || async {
+        let answer = http
+            .get(format!("{}/services", nodes[1].url))
+            .send()
+            .await
+            .ok()?;
+        (answer.status() == 200 && answer.headers().contains_key(STALE_HEADER)).then_some(())
+    })
+    .await;
+
+    // Members back: writes succeed, and nothing acknowledged is lost.
+    members[0].restart(false).await;
+    members[1].restart(false).await;
+    for member in &mut members {
+        assert!(
+            member.wait_healthy().await,
+            "etcd member {} did not come back",
+            member.name
+        );
+    }
+    eventually("writes again", || {
+        let attempt = write(1, "http://127.0.0.1:9/after".into());
+        async move { (attempt.await == 200).then_some(()) }
+    })
+    .await;
+    acknowledged.insert("http://127.0.0.1:9/after".into());
+    for node in &nodes {
+        until("every acknowledged registration listed", || async {
+            urls(&listing(node).await.1, "Static").is_superset(&acknowledged)
+        })
         .await;
     }
 }
