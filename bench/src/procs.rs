@@ -22,6 +22,11 @@ impl Proc {
         } else {
             bin_dir().join(binary)
         };
+        Proc::start_path(binary, path, args)
+    }
+
+    /// Starts the program at `path` (a name is looked up on PATH), logged as `binary`.
+    pub fn start_path(binary: &str, path: PathBuf, args: &[String]) -> Proc {
         let logs = std::env::temp_dir().join("distributed-bench-logs");
         std::fs::create_dir_all(&logs).unwrap();
         static NEXT: std::sync::atomic::AtomicU32 = std::sync::atomic::AtomicU32::new(0);

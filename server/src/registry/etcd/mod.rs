@@ -282,16 +282,16 @@ impl EtcdStore {
         }
     }
 
-    /// Commits `ops` as the leader: only if this node still holds its election key.
-    async fn as_leader(&self, ops: Vec<TxnOp>) -> Result<u64, StoreError> {
-        let not_leading = || StoreError::Unavailable("this node no longer leads".into());
-        let fence = self.leadership.fence().ok_or_else(not_leading)?;
-        let (revision, held) = self.commit(Txn::new().when([fence]).and_then(ops)).await?;
-        if held {
-            Ok(revision)
-        } else {
-            Err(not_leading())
-        }
+    /// Commits `ops` as the leader: only if this node still holds its election key and
+    /// `also` holds (what the decision was made on). Gives whether they held.
+    async fn as_leader(&self, also: Option<Compare>, ops: Vec<TxnOp>) -> Result<bool, StoreError> {
+        let fence = self
+            .leadership
+            .fence()
+            .ok_or_else(|| StoreError::Unavailable("this node no longer leads".into()))?;
+        let compares: Vec<Compare> = std::iter::once(fence).chain(also).collect();
+        let (_, held) = self.commit(Txn::new().when(compares).and_then(ops)).await?;
+        Ok(held)
     }
 
     /// The operations that remove the instance at `url` and what etcd holds about it.
@@ -378,15 +378,10 @@ impl Store for EtcdStore {
                     Status::Critical => TxnOp::put(key, CRITICAL, None),
                     Status::Passing => TxnOp::delete(key, None),
                 };
-                // Only while it is still the same registration.
-                let fence = self
-                    .leadership
-                    .fence()
-                    .ok_or_else(|| StoreError::Unavailable("this node no longer leads".into()))?;
-                let txn = Txn::new()
-                    .when([fence, self.registered(&target.url)])
-                    .and_then([op]);
-                self.commit(txn).await?;
+                // Only while it is still registered (a new registration of the URL is
+                // checked afresh).
+                self.as_leader(Some(self.registered(&target.url)), vec![op])
+                    .await?;
             }
             Ok(Some(decision.result))
         })
@@ -406,7 +401,7 @@ impl Store for EtcdStore {
                 return Ok(());
             }
             let value = keys::encode_heartbeats(&results);
-            self.as_leader(vec![TxnOp::put(self.keys.heartbeats(), value, None)])
+            self.as_leader(None, vec![TxnOp::put(self.keys.heartbeats(), value, None)])
                 .await
                 .map(|_| ())
         })
@@ -415,13 +410,19 @@ impl Store for EtcdStore {
     fn expire(&self) -> Change<'_, ()> {
         Box::pin(async move {
             for expiry in self.copy.decide_expiry() {
-                let ops = match &expiry {
-                    Expiry::Critical(url) => {
-                        vec![TxnOp::put(self.keys.status(url), CRITICAL, None)]
-                    }
-                    Expiry::Drop(url) => self.removal(url),
+                // Each only if what it was decided on still holds: a TTL instance still
+                // registered; a critical one still critical (registering again clears it).
+                let (condition, ops) = match &expiry {
+                    Expiry::Critical(url) => (
+                        self.registered(url),
+                        vec![TxnOp::put(self.keys.status(url), CRITICAL, None)],
+                    ),
+                    Expiry::Drop(url) => (
+                        Compare::version(self.keys.status(url), CompareOp::Greater, 0),
+                        self.removal(url),
+                    ),
                 };
-                self.as_leader(ops).await?;
+                self.as_leader(Some(condition), ops).await?;
             }
             Ok(())
         })

@@ -1,0 +1,291 @@
+//! The registry on etcd (`--etcd`), each figure beside the in-memory registry's measured
+//! in the same run: lookups, registrations, change propagation, and leader failover.
+//! etcd is Debian's `etcd-server`, started here on free ports with a temp data dir.
+
+use std::{
+    path::PathBuf,
+    time::{Duration, Instant},
+};
+
+use crate::{
+    Figure, ms, percentile,
+    procs::{Proc, free_port, temp_dir, wait_up, wrk},
+    propagation_times, register, registry,
+};
+
+/// A single-member etcd on free ports; its client URL.
+async fn etcd(name: &str) -> (Proc, String) {
+    let dir = temp_dir(&format!("etcd-{name}"));
+    let (client, peer) = (free_port(), free_port());
+    let client = format!("http://127.0.0.1:{client}");
+    let peer = format!("http://127.0.0.1:{peer}");
+    let args: Vec<String> = [
+        "--name",
+        "bench",
+        "--data-dir",
+        dir.join("data").to_str().unwrap(),
+        "--listen-client-urls",
+        &client,
+        "--advertise-client-urls",
+        &client,
+        "--listen-peer-urls",
+        &peer,
+        "--initial-advertise-peer-urls",
+        &peer,
+        "--initial-cluster",
+        &format!("bench={peer}"),
+    ]
+    .iter()
+    .map(|arg| (*arg).to_owned())
+    .collect();
+    let etcd = Proc::start_path("etcd", PathBuf::from("etcd"), &args);
+    wait_up(&format!("{client}/health")).await;
+    (etcd, client)
+}
+
+pub async fn figures() -> Vec<Figure> {
+    vec![
+        lookups().await,
+        registrations().await,
+        propagation().await,
+        failover().await,
+    ]
+}
+
+/// Lookups/s of an etcd-backed node beside the in-memory registry, 8 instances each,
+/// wrk -t2 -c16, interleaved twice.
+async fn lookups() -> Figure {
+    eprintln!("bench: lookups on etcd …");
+    let (_etcd, endpoint) = etcd("lookups").await;
+    let (_memory, memory) = registry(&[]);
+    let (_node, node) = registry(&["--etcd", &endpoint]);
+    let client = reqwest::Client::new();
+    for url in [&memory, &node] {
+        wait_up(&format!("{url}/services")).await;
+        until_ok(&format!("{url}/services")).await;
+        for i in 0..8 {
+            register(
+                &client,
+                url,
+                serde_json::json!({
+                    "ServiceName": "LookupService",
+                    "ServiceURL": format!("http://127.0.0.1:9/instance/{i}"),
+                }),
+            )
+            .await;
+        }
+    }
+    let (mut memory_rps, mut node_rps) = (Vec::new(), Vec::new());
+    for _ in 0..2 {
+        memory_rps.push(
+            wrk(&[
+                "-t2",
+                "-c16",
+                "-d5s",
+                &format!("{memory}/services/LookupService"),
+            ])
+            .0,
+        );
+        node_rps.push(
+            wrk(&[
+                "-t2",
+                "-c16",
+                "-d5s",
+                &format!("{node}/services/LookupService"),
+            ])
+            .0,
+        );
+    }
+    let memory = memory_rps.iter().sum::<f64>() / 2.0;
+    let node = node_rps.iter().sum::<f64>() / 2.0;
+    let ratio = node / memory;
+    Figure {
+        name: "lookups/s on etcd",
+        how: "GET /services/{name}, 8 instances, wrk -t2 -c16, 2×5 s interleaved with the in-memory registry".into(),
+        measured: format!("{node:.0}/s vs in-memory {memory:.0}/s = {:.0}%", ratio * 100.0),
+        target: "≥ 90% of the in-memory registry",
+        holds: Some(ratio >= 0.9),
+    }
+}
+
+/// Waits until `url` answers 200 (an etcd node answers 503 until it has loaded).
+async fn until_ok(url: &str) {
+    let client = reqwest::Client::new();
+    let started = Instant::now();
+    loop {
+        if client
+            .get(url)
+            .send()
+            .await
+            .is_ok_and(|answer| answer.status().is_success())
+        {
+            return;
+        }
+        assert!(
+            started.elapsed() < Duration::from_secs(20),
+            "{url} never answered 200"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+/// Registrations/s through etcd beside the in-memory registry, 16 clients, 5 s each.
+async fn registrations() -> Figure {
+    eprintln!("bench: registrations on etcd …");
+    let (_etcd, endpoint) = etcd("registrations").await;
+    let (_memory, memory) = registry(&[]);
+    let (_node, node) = registry(&["--etcd", &endpoint]);
+    until_ok(&format!("{memory}/services")).await;
+    until_ok(&format!("{node}/services")).await;
+    let rate = |url: String| async move {
+        let client = reqwest::Client::new();
+        let started = Instant::now();
+        let deadline = started + Duration::from_secs(5);
+        let tasks: Vec<_> = (0..16)
+            .map(|task| {
+                let (client, url) = (client.clone(), url.clone());
+                tokio::spawn(async move {
+                    let mut done = 0u64;
+                    while Instant::now() < deadline {
+                        let body = serde_json::json!({
+                            "ServiceName": "Registered",
+                            "ServiceURL": format!("http://127.0.0.1:9/r/{task}/{done}"),
+                        });
+                        let answer = client
+                            .post(format!("{url}/services"))
+                            .json(&body)
+                            .send()
+                            .await;
+                        assert!(answer.is_ok_and(|a| a.status() == 200));
+                        done += 1;
+                    }
+                    done
+                })
+            })
+            .collect();
+        let mut total = 0;
+        for task in tasks {
+            total += task.await.unwrap();
+        }
+        total as f64 / started.elapsed().as_secs_f64()
+    };
+    let in_memory = rate(memory).await;
+    let on_etcd = rate(node).await;
+    Figure {
+        name: "registrations/s on etcd",
+        how: "POST /services, distinct URLs, 16 clients, 5 s, beside the in-memory registry".into(),
+        measured: format!("{on_etcd:.0}/s vs in-memory {in_memory:.0}/s"),
+        target: "report",
+        holds: None,
+    }
+}
+
+/// Change propagation to 100 dependents through etcd beside the in-memory registry.
+async fn propagation() -> Figure {
+    eprintln!("bench: change propagation on etcd …");
+    let (_memory, memory) = registry(&[]);
+    let (memory_all, _) = propagation_times(&memory).await;
+    let (_etcd, endpoint) = etcd("propagation").await;
+    let (_node, node) = registry(&["--etcd", &endpoint]);
+    until_ok(&format!("{node}/services")).await;
+    // Patches come from the leader: wait until this (only) node leads.
+    until_leader(&node).await;
+    let (node_all, _) = propagation_times(&node).await;
+    let (memory_p99, node_p99) = (percentile(&memory_all, 0.99), percentile(&node_all, 0.99));
+    Figure {
+        name: "change propagation on etcd",
+        how: "a provider registers; until 100 dependents hold the Added patch; 50 trials each, in memory then on etcd".into(),
+        measured: format!(
+            "all 100: p50 {} p99 {} vs in-memory p50 {} p99 {}",
+            ms(percentile(&node_all, 0.5)),
+            ms(node_p99),
+            ms(percentile(&memory_all, 0.5)),
+            ms(memory_p99)
+        ),
+        target: "p99 ≤ 3× the in-memory p99",
+        holds: Some(node_p99 <= memory_p99 * 3),
+    }
+}
+
+/// Whether the node at `url` leads (its `registry_leader` is 1).
+async fn leads(url: &str) -> bool {
+    let Ok(answer) = reqwest::get(format!("{url}/metrics")).await else {
+        return false;
+    };
+    answer
+        .text()
+        .await
+        .is_ok_and(|text| text.lines().any(|line| line == "registry_leader 1"))
+}
+
+async fn until_leader(url: &str) {
+    let started = Instant::now();
+    while !leads(url).await {
+        assert!(
+            started.elapsed() < Duration::from_secs(20),
+            "{url} never led"
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}
+
+/// Leader failover: three nodes; the leader killed (kill -9); time until another leads.
+/// Five trials, the killed node started again after each.
+async fn failover() -> Figure {
+    eprintln!("bench: leader failover on etcd …");
+    let (_etcd, endpoint) = etcd("failover").await;
+    let mut nodes: Vec<(Proc, String)> = (0..3).map(|_| registry(&["--etcd", &endpoint])).collect();
+    for (_, url) in &nodes {
+        until_ok(&format!("{url}/services")).await;
+    }
+    let lease = Duration::from_secs(3);
+    let mut times = Vec::new();
+    for _ in 0..5 {
+        let leader = loop {
+            let mut found = None;
+            for (index, (_, url)) in nodes.iter().enumerate() {
+                if leads(url).await {
+                    found = Some(index);
+                }
+            }
+            if let Some(index) = found {
+                break index;
+            }
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        };
+        let killed_at = Instant::now();
+        nodes.remove(leader);
+        let took = loop {
+            let mut led = false;
+            for (_, url) in &nodes {
+                led |= leads(url).await;
+            }
+            if led {
+                break killed_at.elapsed();
+            }
+            assert!(
+                killed_at.elapsed() < Duration::from_secs(30),
+                "no new leader"
+            );
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        };
+        times.push(took);
+        let (proc, url) = registry(&["--etcd", &endpoint]);
+        until_ok(&format!("{url}/services")).await;
+        nodes.push((proc, url));
+    }
+    times.sort();
+    let max = *times.last().unwrap();
+    Figure {
+        name: "leader failover on etcd",
+        how: "3 nodes, --leader-lease 3s; kill -9 the leader; until another leads; 5 trials".into(),
+        measured: format!(
+            "min {} median {} max {}",
+            ms(times[0]),
+            ms(percentile(&times, 0.5)),
+            ms(max)
+        ),
+        target: "max ≤ lease + 1 s (4 s)",
+        holds: Some(max <= lease + Duration::from_secs(1)),
+    }
+}
