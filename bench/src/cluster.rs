@@ -1,5 +1,6 @@
 //! The registry on etcd (`--etcd`), each figure beside the in-memory registry's measured
-//! in the same run: lookups, registrations, change propagation, and leader failover.
+//! in the same run: lookups, registrations, change propagation, leader failover and
+//! failure detection.
 //! etcd is Debian's `etcd-server`, started here on free ports with a temp data dir.
 
 use std::{
@@ -8,7 +9,7 @@ use std::{
 };
 
 use crate::{
-    Figure, ms, percentile,
+    Figure, failure_detection_times, ms, percentile,
     procs::{Proc, free_port, temp_dir, wait_up, wrk},
     propagation_times, register, registry,
 };
@@ -49,6 +50,7 @@ pub async fn figures() -> Vec<Figure> {
         registrations().await,
         propagation().await,
         failover().await,
+        failure_detection().await,
     ]
 }
 
@@ -287,5 +289,71 @@ async fn failover() -> Figure {
         ),
         target: "max ≤ lease + 1 s (4 s)",
         holds: Some(max <= lease + Duration::from_secs(1)),
+    }
+}
+
+/// Failure detection on a three-node cluster: the dependent registered through one node,
+/// the failing instance through another; 10 trials with the leader up, then 3 where the
+/// leader is killed (kill -9) right before the instance.
+async fn failure_detection() -> Figure {
+    eprintln!("bench: failure detection on etcd (about a minute) …");
+    let (_etcd, endpoint) = etcd("detection").await;
+    let nodes: std::sync::Arc<std::sync::Mutex<Vec<(Proc, String)>>> = std::sync::Arc::new(
+        std::sync::Mutex::new((0..3).map(|_| registry(&["--etcd", &endpoint])).collect()),
+    );
+    let urls: Vec<String> = nodes
+        .lock()
+        .unwrap()
+        .iter()
+        .map(|(_, url)| url.clone())
+        .collect();
+    for url in &urls {
+        until_ok(&format!("{url}/services")).await;
+    }
+    let steady = failure_detection_times(&urls[0], &urls[1], 10, |_| async {}).await;
+    // The leader killed right before the instance, three times. The dependent and the
+    // instances register through a fourth node that is never killed: started after the
+    // first three, it is younger in the election than each of them, so one of them leads
+    // (and is killed) each time; their replacements are younger still.
+    let (_survivor_proc, survivor) = registry(&["--etcd", &endpoint]);
+    until_ok(&format!("{survivor}/services")).await;
+    let after_leader = failure_detection_times(&survivor, &survivor, 3, |_| {
+        let nodes = nodes.clone();
+        let endpoint = endpoint.clone();
+        async move {
+            let listed: Vec<String> = nodes
+                .lock()
+                .unwrap()
+                .iter()
+                .map(|(_, url)| url.clone())
+                .collect();
+            let mut leader = None;
+            for (index, url) in listed.iter().enumerate() {
+                if leads(url).await {
+                    leader = Some(index);
+                }
+            }
+            if let Some(index) = leader {
+                let replacement = registry(&["--etcd", &endpoint]);
+                let mut nodes = nodes.lock().unwrap();
+                nodes.remove(index);
+                nodes.push(replacement);
+            }
+        }
+    })
+    .await;
+    let (steady_max, after_max) = (*steady.last().unwrap(), *after_leader.last().unwrap());
+    let lease = Duration::from_secs(3);
+    Figure {
+        name: "failure detection on etcd",
+        how: "close an instance's listener; until a dependent holds Removed; 10 trials, then 3 with the leader killed just before".into(),
+        measured: format!(
+            "median {} max {}; after the leader's death: max {}",
+            ms(percentile(&steady, 0.5)),
+            ms(steady_max),
+            ms(after_max)
+        ),
+        target: "max ≤ 3 s; after the leader's death ≤ 3 s + the lease",
+        holds: Some(steady_max <= Duration::from_secs(3) && after_max <= Duration::from_secs(3) + lease),
     }
 }

@@ -364,7 +364,7 @@ async fn the_leader_killed_another_leads_and_no_registration_is_lost() {
     )
     .await;
     // Static instances, spread over the nodes.
-    let statics: Vec<String> = (0..60)
+    let statics: Vec<String> = (0..200)
         .map(|n| format!("http://127.0.0.1:9/static-{n}"))
         .collect();
     for (n, url) in statics.iter().enumerate() {
