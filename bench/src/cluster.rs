@@ -11,7 +11,7 @@ use std::{
 use crate::{
     Figure, failure_detection_times, ms, percentile,
     procs::{Proc, free_port, temp_dir, wait_up, wrk},
-    propagation_times, register, registry,
+    propagation_times, register, registration_rate, registry,
 };
 
 /// A single-member etcd on free ports; its client URL.
@@ -139,40 +139,8 @@ async fn registrations() -> Figure {
     let (_node, node) = registry(&["--etcd", &endpoint]);
     until_ok(&format!("{memory}/services")).await;
     until_ok(&format!("{node}/services")).await;
-    let rate = |url: String| async move {
-        let client = reqwest::Client::new();
-        let started = Instant::now();
-        let deadline = started + Duration::from_secs(5);
-        let tasks: Vec<_> = (0..16)
-            .map(|task| {
-                let (client, url) = (client.clone(), url.clone());
-                tokio::spawn(async move {
-                    let mut done = 0u64;
-                    while Instant::now() < deadline {
-                        let body = serde_json::json!({
-                            "ServiceName": "Registered",
-                            "ServiceURL": format!("http://127.0.0.1:9/r/{task}/{done}"),
-                        });
-                        let answer = client
-                            .post(format!("{url}/services"))
-                            .json(&body)
-                            .send()
-                            .await;
-                        assert!(answer.is_ok_and(|a| a.status() == 200));
-                        done += 1;
-                    }
-                    done
-                })
-            })
-            .collect();
-        let mut total = 0;
-        for task in tasks {
-            total += task.await.unwrap();
-        }
-        total as f64 / started.elapsed().as_secs_f64()
-    };
-    let in_memory = rate(memory).await;
-    let on_etcd = rate(node).await;
+    let (in_memory, _) = registration_rate(&memory).await;
+    let (on_etcd, _) = registration_rate(&node).await;
     Figure {
         name: "registrations/s on etcd",
         how: "POST /services, distinct URLs, 16 clients, 5 s, beside the in-memory registry".into(),

@@ -192,6 +192,15 @@ fn urls(instances: &[InstanceInfo], name: &str) -> BTreeSet<String> {
         .collect()
 }
 
+/// An etcd for the test `tag` and `N` nodes on it, each listing all the others.
+async fn cluster<const N: usize>(tag: &str) -> (PathBuf, Etcd, [Process; N]) {
+    let dir = common::temp_dir(tag);
+    let etcd = Etcd::start(&dir).await;
+    let nodes: [Process; N] = std::array::from_fn(|_| node(&dir, &etcd));
+    cluster_formed(&nodes.iter().collect::<Vec<_>>()).await;
+    (dir, etcd, nodes)
+}
+
 /// The instances a node lists, or `None` while it cannot answer (starting up).
 async fn try_listing(node: &Process) -> Option<Vec<InstanceInfo>> {
     let answer = client()
@@ -261,10 +270,7 @@ fn entry(name: &str, url: &str) -> PatchEntry {
 
 #[tokio::test]
 async fn three_nodes_share_one_state_and_one_leader_patches_for_all() {
-    let dir = common::temp_dir("cluster-three");
-    let etcd = Etcd::start(&dir).await;
-    let (a, b, c) = (node(&dir, &etcd), node(&dir, &etcd), node(&dir, &etcd));
-    cluster_formed(&[&a, &b, &c]).await;
+    let (_dir, _etcd, [a, b, c]) = cluster::<3>("cluster-three").await;
     let nodes = [&a, &b, &c];
     eventually("one leader", || async { leader(&nodes).await }).await;
 
@@ -343,10 +349,7 @@ async fn three_nodes_share_one_state_and_one_leader_patches_for_all() {
 
 #[tokio::test]
 async fn the_leader_killed_another_leads_and_no_registration_is_lost() {
-    let dir = common::temp_dir("cluster-failover");
-    let etcd = Etcd::start(&dir).await;
-    let mut nodes = [node(&dir, &etcd), node(&dir, &etcd), node(&dir, &etcd)];
-    cluster_formed(&nodes.iter().collect::<Vec<_>>()).await;
+    let (_dir, _etcd, mut nodes) = cluster::<3>("cluster-failover").await;
 
     let http = client();
     let mut dependent = FakeService::start().await;
@@ -452,10 +455,7 @@ async fn every_node_restarted_lists_every_instance_without_re_registering() {
 
 #[tokio::test]
 async fn without_etcd_writes_answer_503_reads_are_stale_and_nothing_acknowledged_is_lost() {
-    let dir = common::temp_dir("cluster-outage");
-    let mut etcd = Etcd::start(&dir).await;
-    let (a, b) = (node(&dir, &etcd), node(&dir, &etcd));
-    cluster_formed(&[&a, &b]).await;
+    let (_dir, mut etcd, [a, b]) = cluster::<2>("cluster-outage").await;
     let http = client();
     let mut watched = FakeService::start().await;
     common::register(
@@ -552,10 +552,7 @@ async fn without_etcd_writes_answer_503_reads_are_stale_and_nothing_acknowledged
 
 #[tokio::test]
 async fn a_live_stream_resumed_on_another_node_misses_nothing_and_repeats_nothing() {
-    let dir = common::temp_dir("cluster-sse");
-    let etcd = Etcd::start(&dir).await;
-    let (a, b) = (node(&dir, &etcd), node(&dir, &etcd));
-    cluster_formed(&[&a, &b]).await;
+    let (_dir, _etcd, [a, b]) = cluster::<2>("cluster-sse").await;
     let http = client();
     let register = |via: &Process, url: &str| {
         let (registry, body) = (
@@ -620,11 +617,8 @@ fn signal(process: &Process, signal: &str) {
 
 #[tokio::test]
 async fn a_leader_paused_past_its_lease_is_a_follower_when_it_resumes() {
-    let dir = common::temp_dir("cluster-pause");
-    let etcd = Etcd::start(&dir).await;
-    let nodes = [node(&dir, &etcd), node(&dir, &etcd), node(&dir, &etcd)];
+    let (_dir, _etcd, nodes) = cluster::<3>("cluster-pause").await;
     let refs: Vec<&Process> = nodes.iter().collect();
-    cluster_formed(&refs).await;
     let http = client();
     let paused = eventually("a leader", || async { leader(&refs).await }).await;
     let others: Vec<&Process> = refs
@@ -729,10 +723,7 @@ async fn a_leader_paused_past_its_lease_is_a_follower_when_it_resumes() {
 
 #[tokio::test]
 async fn registrations_answered_while_a_node_dies_are_all_kept() {
-    let dir = common::temp_dir("cluster-churn");
-    let etcd = Etcd::start(&dir).await;
-    let mut nodes = [node(&dir, &etcd), node(&dir, &etcd), node(&dir, &etcd)];
-    cluster_formed(&nodes.iter().collect::<Vec<_>>()).await;
+    let (_dir, _etcd, mut nodes) = cluster::<3>("cluster-churn").await;
     let bases: Vec<String> = nodes
         .iter()
         .map(|n| format!("{}/services", n.url))
