@@ -855,3 +855,35 @@ async fn on_a_three_member_etcd_one_loss_is_borne_and_two_stop_writes_only() {
         .await;
     }
 }
+
+#[tokio::test]
+async fn a_ttl_instance_that_expires_and_renews_is_followed_live() {
+    let (_dir, _etcd, [a, b]) = cluster::<2>("cluster-ttl").await;
+    let http = client();
+    let url = "http://127.0.0.1:9/ttl";
+    let mut events = common::SseReader::open(&http, &format!("{}/services", b.url), None).await;
+    assert_eq!(events.next(PATIENCE).await.name, "snapshot");
+    common::register(
+        &http,
+        &format!("{}/services", a.url),
+        &serde_json::json!({"ServiceName": "Leased", "ServiceURL": url, "TTL": "2s"}),
+    )
+    .await;
+    assert_eq!(events.next_change(PATIENCE).await.name, "registered");
+    // Not renewed: the leader marks it critical, and every node says so.
+    let critical = events.next_change(PATIENCE).await;
+    assert_eq!(critical.name, "status_changed");
+    assert!(critical.data.contains("critical"), "{}", critical.data);
+    // Renewed through the other node: passing again, on B's stream too. (The renewal and
+    // the recovery are one etcd revision: both events arrive.)
+    let renewed = http
+        .put(format!("{}/services", a.url))
+        .body(url)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(renewed.status(), 200);
+    let passing = events.next_change(PATIENCE).await;
+    assert_eq!(passing.name, "status_changed");
+    assert!(passing.data.contains("passing"), "{}", passing.data);
+}

@@ -208,7 +208,9 @@ fn events(
             let entry = match feed.backlog.next() {
                 Some(entry) => entry,
                 None => match feed.live.recv().await {
-                    Ok(entry) if feed.last.is_some_and(|last| entry.revision <= last) => continue,
+                    // Older than what was sent: already sent. (Not the same revision: a
+                    // replicated store's change can make several events of one revision.)
+                    Ok(entry) if feed.last.is_some_and(|last| entry.revision < last) => continue,
                     Ok(entry) => entry,
                     Err(RecvError::Lagged(_)) => {
                         let subscription = feed.store.subscribe(feed.last);
