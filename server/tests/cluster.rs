@@ -887,3 +887,49 @@ async fn a_ttl_instance_that_expires_and_renews_is_followed_live() {
     assert_eq!(passing.name, "status_changed");
     assert!(passing.data.contains("passing"), "{}", passing.data);
 }
+
+#[tokio::test]
+async fn a_stream_resumed_on_a_node_started_since_is_replayed_from_etcd() {
+    let dir = common::temp_dir("cluster-history");
+    let etcd = Etcd::start(&dir).await;
+    let a = node(&dir, &etcd);
+    cluster_formed(&[&a]).await;
+    let http = client();
+    let register = |url: &str| {
+        let (registry, body) = (
+            format!("{}/services", a.url),
+            serde_json::json!({"ServiceName": "Static", "ServiceURL": url}),
+        );
+        let http = http.clone();
+        async move { common::register(&http, &registry, &body).await }
+    };
+    let mut on_a = common::SseReader::open(&http, &format!("{}/services", a.url), None).await;
+    let seen = on_a.next(PATIENCE).await;
+    assert_eq!(seen.name, "snapshot");
+    drop(on_a);
+    let missed = ["http://127.0.0.1:9/old-1", "http://127.0.0.1:9/old-2"];
+    for url in missed {
+        register(url).await;
+    }
+
+    // A node that did not exist when those changes were made.
+    let late = node(&dir, &etcd);
+    cluster_formed(&[&a, &late]).await;
+    let mut on_late =
+        common::SseReader::open(&http, &format!("{}/services", late.url), seen.id).await;
+    let mut last = seen.id.unwrap();
+    let mut got = Vec::new();
+    while got.len() < missed.len() {
+        let event = on_late.next_change(PATIENCE).await;
+        assert_ne!(event.name, "snapshot", "a snapshot instead of the history");
+        let id = event.id.unwrap();
+        assert!(id >= last, "ids go back: {id} after {last}");
+        last = id;
+        if event.name == "registered" && event.data.contains("/old-") {
+            got.push(event.data);
+        }
+    }
+    for (url, data) in missed.iter().zip(&got) {
+        assert!(data.contains(url), "expected {url} in order, got {data}");
+    }
+}

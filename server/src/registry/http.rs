@@ -117,7 +117,7 @@ async fn list(State(registry): State<Registry>, headers: HeaderMap) -> Result<Re
             .get("last-event-id")
             .and_then(|value| value.to_str().ok())
             .and_then(|value| value.trim().parse().ok());
-        return Ok(Sse::new(events(registry, last_seen))
+        return Ok(Sse::new(events(registry, last_seen).await)
             .keep_alive(KeepAlive::default())
             .into_response());
     }
@@ -185,7 +185,7 @@ fn staleness(store: &dyn Store) -> Result<Option<(HeaderName, HeaderValue)>, Api
 /// The live event stream: the backlog (snapshot or replay), then every new event. A
 /// subscriber that falls too far behind resumes from the last event it was sent. It ends
 /// when the registry shuts down.
-fn events(
+async fn events(
     registry: Registry,
     last_seen: Option<u64>,
 ) -> impl Stream<Item = Result<Event, Infallible>> {
@@ -196,7 +196,7 @@ fn events(
         last: Option<u64>,
     }
 
-    let subscription = registry.store.subscribe(last_seen);
+    let subscription = registry.store.subscribe(last_seen).await;
     let feed = Feed {
         store: registry.store.clone(),
         backlog: subscription.backlog.into_iter(),
@@ -213,7 +213,7 @@ fn events(
                     Ok(entry) if feed.last.is_some_and(|last| entry.revision < last) => continue,
                     Ok(entry) => entry,
                     Err(RecvError::Lagged(_)) => {
-                        let subscription = feed.store.subscribe(feed.last);
+                        let subscription = feed.store.subscribe(feed.last).await;
                         feed.backlog = subscription.backlog.into_iter();
                         feed.live = subscription.live;
                         continue;

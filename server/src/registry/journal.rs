@@ -157,6 +157,33 @@ impl Journal {
         let _ = self.live.send(entry);
     }
 
+    /// Forgets the events up to `revision`: they were made by loading a state, not by the
+    /// changes that led to it, so no subscriber is replayed them (one from before is sent
+    /// a snapshot, or the real history from elsewhere).
+    pub fn begin_at(&mut self, revision: u64) {
+        self.evicted_through = self.evicted_through.max(revision);
+        while self
+            .retained
+            .front()
+            .is_some_and(|e| e.revision <= revision)
+        {
+            if let Some(old) = self.retained.pop_front() {
+                self.retained_results -= old.results;
+            }
+        }
+    }
+
+    /// Whether a subscriber that last saw `seen` can be replayed what followed (else it is
+    /// sent a snapshot).
+    pub fn replays(&self, seen: u64) -> bool {
+        seen >= self.evicted_through && seen <= self.revision
+    }
+
+    /// The live feed from now on, and the revision it follows.
+    pub fn live(&self) -> (u64, broadcast::Receiver<Arc<Entry>>) {
+        (self.revision, self.live.subscribe())
+    }
+
     /// Subscribes from `last_seen`. `snapshot` builds the snapshot event for the current
     /// revision, if one is needed. Call under the same lock as [`Journal::push`], so that
     /// nothing falls between the backlog and the live feed.
@@ -167,7 +194,7 @@ impl Journal {
     ) -> Subscription {
         let live = self.live.subscribe();
         let backlog = match last_seen {
-            Some(seen) if seen >= self.evicted_through && seen <= self.revision => {
+            Some(seen) if self.replays(seen) => {
                 let start = self.retained.partition_point(|e| e.revision <= seen);
                 self.retained.range(start..).cloned().collect()
             }

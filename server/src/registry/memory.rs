@@ -18,6 +18,7 @@ use app::wire::registry::{
     CheckResult, InstanceInfo, LeaveReason, PatchEntry, RegistryEvent, Status,
 };
 use axum::body::Bytes;
+use futures::future::BoxFuture;
 
 use super::{
     journal::{Journal, Subscription},
@@ -418,6 +419,38 @@ impl MemoryStore {
         Ok(())
     }
 
+    /// An event stream from `last_seen`: what followed it, if the journal still holds
+    /// that, else a snapshot; then every new event.
+    pub fn subscribe_now(&self, last_seen: Option<u64>) -> Subscription {
+        let state = self.lock();
+        state
+            .journal
+            .subscribe(last_seen, |revision| RegistryEvent::Snapshot {
+                revision,
+                instances: state.sorted_infos(),
+            })
+    }
+
+    /// The events up to `revision` were made by loading a state: none is replayed.
+    pub fn history_begins_at(&self, revision: u64) {
+        self.lock().journal.begin_at(revision);
+    }
+
+    /// Whether a subscriber that last saw `seen` would be replayed what followed.
+    pub fn replays(&self, seen: u64) -> bool {
+        self.lock().journal.replays(seen)
+    }
+
+    /// The live feed from now on, and the revision it follows.
+    pub fn live(
+        &self,
+    ) -> (
+        u64,
+        tokio::sync::broadcast::Receiver<std::sync::Arc<super::journal::Entry>>,
+    ) {
+        self.lock().journal.live()
+    }
+
     /// When the instance at `url` registered, if it is registered.
     pub fn registered_at(&self, url: &str) -> Option<SystemTime> {
         self.lock()
@@ -688,13 +721,7 @@ impl Store for MemoryStore {
         Box::pin(std::future::ready(Ok(())))
     }
 
-    fn subscribe(&self, last_seen: Option<u64>) -> Subscription {
-        let state = self.lock();
-        state
-            .journal
-            .subscribe(last_seen, |revision| RegistryEvent::Snapshot {
-                revision,
-                instances: state.sorted_infos(),
-            })
+    fn subscribe(&self, last_seen: Option<u64>) -> BoxFuture<'_, Subscription> {
+        Box::pin(std::future::ready(self.subscribe_now(last_seen)))
     }
 }

@@ -146,6 +146,18 @@ impl PatchSender {
         }
     }
 
+    /// A sender that never sends: for a scratch copy of the state, which only rebuilds
+    /// events.
+    pub fn inert() -> PatchSender {
+        let sender = PatchSender::new(
+            Outbound::new(Duration::from_secs(1), None),
+            0,
+            Background::new(),
+        );
+        sender.set_active(false);
+        sender
+    }
+
     /// Starts sending (`active`), every target being owed its full view again (a new
     /// leader cannot know what the last one delivered), or stops: running workers end
     /// before their next delivery, and none starts.

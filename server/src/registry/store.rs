@@ -161,7 +161,7 @@ pub trait Store: Send + Sync + 'static {
 
     /// Opens an event stream: replay after `last_seen` if still retained, else a
     /// snapshot; then every new event.
-    fn subscribe(&self, last_seen: Option<u64>) -> Subscription;
+    fn subscribe(&self, last_seen: Option<u64>) -> BoxFuture<'_, Subscription>;
 }
 
 #[cfg(test)]

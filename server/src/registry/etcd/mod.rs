@@ -428,8 +428,23 @@ impl Store for EtcdStore {
         })
     }
 
-    fn subscribe(&self, last_seen: Option<u64>) -> Subscription {
-        self.copy.subscribe(last_seen)
+    fn subscribe(&self, last_seen: Option<u64>) -> futures::future::BoxFuture<'_, Subscription> {
+        Box::pin(async move {
+            // A client that last saw a revision from before this node's copy began (it
+            // followed another node): replayed from etcd's history, if etcd still has it.
+            if let Some(seen) = last_seen
+                && seen > 0
+                && !self.copy.replays(seen)
+            {
+                match replica::history(self, seen).await {
+                    Ok(subscription) => return subscription,
+                    Err(reason) => {
+                        tracing::info!(seen, %reason, "sending a snapshot instead of a replay")
+                    }
+                }
+            }
+            self.copy.subscribe_now(last_seen)
+        })
     }
 
     fn checks_here(&self) -> bool {

@@ -19,9 +19,14 @@ use tokio_util::sync::CancellationToken;
 
 use super::{
     EtcdStore, RETRY, WRITE_TIMEOUT,
-    keys::{self, Key, StoredInstance},
+    keys::{self, Key, Keys, StoredInstance},
 };
-use crate::registry::validate;
+use crate::registry::{
+    journal::Subscription,
+    memory::{Eviction, MemoryStore},
+    patches::PatchSender,
+    validate,
+};
 
 /// Follows etcd until `stopping`: loads the state, then applies every change to it.
 pub async fn follow(store: Arc<EtcdStore>, stopping: CancellationToken) {
@@ -98,7 +103,7 @@ pub async fn follow(store: Arc<EtcdStore>, stopping: CancellationToken) {
             store.touch();
             for event in response.events() {
                 let Some(kv) = event.kv() else { continue };
-                apply(&store, event.event_type(), kv);
+                apply(&store.keys, &store.copy, event.event_type(), kv);
                 applied = Some(applied.unwrap_or(0).max(kv.mod_revision()));
             }
             if let Some(revision) = applied {
@@ -123,11 +128,23 @@ async fn load(store: &EtcdStore) -> Result<i64, etcd_client::Error> {
         .get(store.keys.all(), Some(GetOptions::new().with_prefix()))
         .await?;
     let revision = answer.header().map_or(0, |header| header.revision());
+    bring_to(&store.keys, &store.copy, answer.kvs(), revision);
+    store.copy.history_begins_at(revision.max(0) as u64);
+    store.contact.lock().unwrap().loaded = true;
+    store.touch();
+    store.applied.send_replace(revision.max(0) as u64);
+    tracing::info!(revision, "loaded the registry's state from etcd");
+    Ok(revision)
+}
+
+/// Brings `copy` to the state `kvs` hold at `revision`: instances that left are
+/// removed, the others registered (unless held already) with their status.
+fn bring_to(keys: &Keys, copy: &MemoryStore, kvs: &[KeyValue], revision: i64) {
     let at = Some(revision.max(0) as u64);
     let mut instances = BTreeMap::new();
     let mut critical = std::collections::BTreeSet::new();
-    for kv in answer.kvs() {
-        match store.keys.parse(kv.key()) {
+    for kv in kvs {
+        match keys.parse(kv.key()) {
             Some(Key::Instance(url)) => {
                 if let Some(stored) = decode(url, kv.value()) {
                     instances.insert(url.to_owned(), stored);
@@ -139,14 +156,13 @@ async fn load(store: &EtcdStore) -> Result<i64, etcd_client::Error> {
             _ => {}
         }
     }
-    let copy = &store.copy;
     for url in copy.urls() {
         if !instances.contains_key(&url) {
             let _ = copy.apply_removed(&url, LeaveReason::Deregistered, at);
         }
     }
     for (url, stored) in instances {
-        register(store, &url, stored, at);
+        register(copy, &url, stored, at);
         let status = if critical.contains(&url) {
             Status::Critical
         } else {
@@ -154,21 +170,82 @@ async fn load(store: &EtcdStore) -> Result<i64, etcd_client::Error> {
         };
         copy.apply_status(&url, status, at);
     }
-    store.contact.lock().unwrap().loaded = true;
-    store.touch();
-    store.applied.send_replace(revision.max(0) as u64);
-    tracing::info!(revision, "loaded the registry's state from etcd");
-    Ok(revision)
 }
 
-/// Applies one change from the watch.
-fn apply(store: &EtcdStore, kind: EventType, kv: &KeyValue) {
+/// The events after revision `seen` up to this node's latest, rebuilt from etcd's
+/// history, then the node's live feed: for a client that last saw `seen` on another node,
+/// from before this node's copy began. The state at `seen` is read from etcd (a read at a
+/// past revision) into a scratch copy, etcd's changes since are applied to it up to the
+/// node's revision, and the events that made are the backlog: the same events, at the
+/// same revisions, as every node's copy made. Fails if etcd has compacted that history
+/// (the client is then sent a snapshot).
+pub async fn history(store: &EtcdStore, seen: u64) -> Result<Subscription, String> {
+    let (until, live) = store.copy.live();
+    if seen >= until {
+        return Err(format!("revision {seen} is not behind this node's {until}"));
+    }
+    let fetch = async {
+        let mut client = store.client.clone();
+        let past = client
+            .get(
+                store.keys.all(),
+                Some(GetOptions::new().with_prefix().with_revision(seen as i64)),
+            )
+            .await
+            .map_err(|err| format!("etcd cannot give the state at revision {seen}: {err}"))?;
+        let scratch = MemoryStore::replica(PatchSender::inert(), SCRATCH_EVICTION, seen);
+        bring_to(&store.keys, &scratch, past.kvs(), seen as i64);
+        let options = WatchOptions::new()
+            .with_prefix()
+            .with_start_revision(seen as i64 + 1);
+        let mut changes = client
+            .watch(store.keys.all(), Some(options))
+            .await
+            .map_err(|err| format!("etcd cannot replay from revision {seen}: {err}"))?;
+        // The replay ends at the first change past `until`: one is made here (a write of
+        // the probe key, which nothing reads), so it ends even if nothing else changes.
+        // (etcd 3.4's progress notifications cannot be trusted to follow the history.)
+        client
+            .put(store.keys.probe(), "", None)
+            .await
+            .map_err(|err| format!("etcd cannot mark the end of the replay: {err}"))?;
+        loop {
+            let Ok(Some(response)) = changes.message().await else {
+                return Err("etcd's history ended early".to_owned());
+            };
+            if response.compact_revision() > 0 {
+                return Err(format!(
+                    "etcd has compacted its history past revision {seen}"
+                ));
+            }
+            for event in response.events() {
+                let Some(kv) = event.kv() else { continue };
+                if kv.mod_revision().max(0) as u64 > until {
+                    return Ok(scratch.subscribe_now(Some(seen)).backlog);
+                }
+                apply(&store.keys, &scratch, event.event_type(), kv);
+            }
+        }
+    };
+    let backlog = tokio::time::timeout(WRITE_TIMEOUT, fetch)
+        .await
+        .map_err(|_| format!("etcd did not replay revisions {seen} to {until} in time"))??;
+    Ok(Subscription { backlog, live })
+}
+
+/// A scratch copy decides nothing: any eviction settings will do.
+const SCRATCH_EVICTION: Eviction = Eviction {
+    failures: 1,
+    deregister_after: std::time::Duration::from_secs(60),
+};
+
+/// Applies one change from the watch to `copy`.
+fn apply(keys: &Keys, copy: &MemoryStore, kind: EventType, kv: &KeyValue) {
     let at = Some(kv.mod_revision().max(0) as u64);
-    let copy = &store.copy;
-    match (kind, store.keys.parse(kv.key())) {
+    match (kind, keys.parse(kv.key())) {
         (EventType::Put, Some(Key::Instance(url))) => {
             if let Some(stored) = decode(url, kv.value()) {
-                register(store, url, stored, at);
+                register(copy, url, stored, at);
             }
         }
         (EventType::Delete, Some(Key::Instance(url))) => {
@@ -199,13 +276,13 @@ fn apply(store: &EtcdStore, kind: EventType, kv: &KeyValue) {
 
 /// Applies a stored registration, unless the copy holds that very registration already
 /// (the same URL, registered at the same time: a node listing itself again).
-fn register(store: &EtcdStore, url: &str, stored: StoredInstance, at: Option<u64>) {
-    if store.copy.registered_at(url) == Some(stored.registered_at()) {
+fn register(copy: &MemoryStore, url: &str, stored: StoredInstance, at: Option<u64>) {
+    if copy.registered_at(url) == Some(stored.registered_at()) {
         return;
     }
     let registered_at = stored.registered_at();
     match validate::registration(stored.registration) {
-        Ok(valid) => store.copy.apply_registered(valid, registered_at, at),
+        Ok(valid) => copy.apply_registered(valid, registered_at, at),
         Err(reason) => {
             tracing::warn!(%url, %reason, "etcd holds a registration this registry refuses; ignored")
         }
