@@ -26,7 +26,7 @@ use server::{
     },
     registry::{self, Registry, RegistryConfig},
     runtime::{
-        self, Instance, InstanceSpec, RegistryClient, Watchdog, args::check_http_url,
+        self, Instance, InstanceSpec, RegistryClient, Watchdog, args::given_public_url,
         log_shipper::LogShipper,
     },
 };
@@ -84,16 +84,7 @@ async fn main() -> ExitCode {
 }
 
 async fn run(args: Args, shipper: Arc<LogShipper>) -> Result<ExitCode, ExitCode> {
-    let given_url = args
-        .public_url
-        .clone()
-        .map(|url| url.trim().trim_end_matches('/').to_owned());
-    if let Some(url) = &given_url
-        && let Err(err) = check_http_url("--public-url", url)
-    {
-        eprintln!("{PROGRAM}: {err}");
-        return Err(ExitCode::from(2));
-    }
+    let given_url = given_public_url(PROGRAM, args.public_url.as_deref())?;
 
     let teachers = args.teacher.logins(PROGRAM)?;
     let background = Background::new();

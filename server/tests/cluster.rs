@@ -201,6 +201,12 @@ async fn cluster<const N: usize>(tag: &str) -> (PathBuf, Etcd, [Process; N]) {
     (dir, etcd, nodes)
 }
 
+/// Registers a `Static` instance (no heartbeat, no TTL) at `url` through `via`.
+async fn register_static(via: &Process, url: &str) {
+    let body = serde_json::json!({"ServiceName": "Static", "ServiceURL": url});
+    common::register(&client(), &format!("{}/services", via.url), &body).await;
+}
+
 /// The instances a node lists, or `None` while it cannot answer (starting up).
 async fn try_listing(node: &Process) -> Option<Vec<InstanceInfo>> {
     let answer = client()
@@ -554,19 +560,10 @@ async fn without_etcd_writes_answer_503_reads_are_stale_and_nothing_acknowledged
 async fn a_live_stream_resumed_on_another_node_misses_nothing_and_repeats_nothing() {
     let (_dir, _etcd, [a, b]) = cluster::<2>("cluster-sse").await;
     let http = client();
-    let register = |via: &Process, url: &str| {
-        let (registry, body) = (
-            format!("{}/services", via.url),
-            serde_json::json!({"ServiceName": "Static", "ServiceURL": url}),
-        );
-        let http = http.clone();
-        async move { common::register(&http, &registry, &body).await }
-    };
-
     // Follow A up to a first registration, then lose A.
     let mut on_a = common::SseReader::open(&http, &format!("{}/services", a.url), None).await;
     assert_eq!(on_a.next(PATIENCE).await.name, "snapshot");
-    register(&a, "http://127.0.0.1:9/seen").await;
+    register_static(&a, "http://127.0.0.1:9/seen").await;
     let seen = on_a.next_change(PATIENCE).await;
     assert_eq!(seen.name, "registered");
     assert!(seen.data.contains("/seen"), "{}", seen.data);
@@ -578,9 +575,9 @@ async fn a_live_stream_resumed_on_another_node_misses_nothing_and_repeats_nothin
         "http://127.0.0.1:9/missed-2",
         "http://127.0.0.1:9/missed-3",
     ];
-    register(&b, missed[0]).await;
-    register(&a, missed[1]).await;
-    register(&b, missed[2]).await;
+    register_static(&b, missed[0]).await;
+    register_static(&a, missed[1]).await;
+    register_static(&b, missed[2]).await;
 
     // Resumed on B from A's last id: each change once, in order.
     let mut on_b = common::SseReader::open(&http, &format!("{}/services", b.url), seen.id).await;
@@ -895,21 +892,13 @@ async fn a_stream_resumed_on_a_node_started_since_is_replayed_from_etcd() {
     let a = node(&dir, &etcd);
     cluster_formed(&[&a]).await;
     let http = client();
-    let register = |url: &str| {
-        let (registry, body) = (
-            format!("{}/services", a.url),
-            serde_json::json!({"ServiceName": "Static", "ServiceURL": url}),
-        );
-        let http = http.clone();
-        async move { common::register(&http, &registry, &body).await }
-    };
     let mut on_a = common::SseReader::open(&http, &format!("{}/services", a.url), None).await;
     let seen = on_a.next(PATIENCE).await;
     assert_eq!(seen.name, "snapshot");
     drop(on_a);
     let missed = ["http://127.0.0.1:9/old-1", "http://127.0.0.1:9/old-2"];
     for url in missed {
-        register(url).await;
+        register_static(&a, url).await;
     }
 
     // A node that did not exist when those changes were made.

@@ -868,3 +868,29 @@ async fn records_logged_just_before_sigterm_reach_the_log() {
         "the last grade's line is not in the log file:\n{log}"
     );
 }
+
+/// Every binary that takes `--public-url` refuses one that is not an absolute http(s)
+/// URL, naming the flag, before it binds anything.
+#[test]
+fn a_public_url_that_is_not_http_is_refused_by_every_binary() {
+    for binary in [
+        env!("CARGO_BIN_EXE_server"),
+        env!("CARGO_BIN_EXE_registryservice"),
+        env!("CARGO_BIN_EXE_logservice"),
+        env!("CARGO_BIN_EXE_gradingservice"),
+        env!("CARGO_BIN_EXE_portal"),
+    ] {
+        let output = Command::new(binary)
+            .args(["--addr", "127.0.0.1:0", "--public-url", "ftp://x"])
+            .stdin(Stdio::null())
+            .output()
+            .unwrap();
+        let stderr = String::from_utf8_lossy(&output.stderr);
+        assert_eq!(output.status.code(), Some(2), "{binary}: {stderr}");
+        assert!(stderr.contains("--public-url"), "{binary}: {stderr}");
+        assert!(
+            !String::from_utf8_lossy(&output.stdout).contains("listening on"),
+            "{binary} listened"
+        );
+    }
+}

@@ -13,7 +13,7 @@ use server::{
     },
     ops::telemetry,
     registry::{self, Registry, RegistryConfig},
-    runtime::args::check_http_url,
+    runtime::args::given_public_url,
 };
 
 const PROGRAM: &str = "registryservice";
@@ -51,16 +51,7 @@ async fn main() -> ExitCode {
 }
 
 async fn run(args: Args) -> Result<ExitCode, ExitCode> {
-    let given_url = args
-        .public_url
-        .as_deref()
-        .map(|url| url.trim().trim_end_matches('/').to_owned());
-    if let Some(url) = &given_url
-        && let Err(err) = check_http_url("--public-url", url)
-    {
-        eprintln!("{PROGRAM}: {err}");
-        return Err(ExitCode::from(2));
-    }
+    let given_url = given_public_url(PROGRAM, args.public_url.as_deref())?;
     let listener = serve::bind(PROGRAM, args.addr).await?;
     let addr = listener.local_addr().unwrap_or(args.addr);
     let public_url = given_url.unwrap_or_else(|| format!("http://{addr}"));

@@ -114,6 +114,20 @@ impl ServiceArgs {
     }
 }
 
+/// A `--public-url` given to `program`, without a trailing slash, or `None` if none was
+/// given (the binary then makes one from the address it binds). A URL that is not an
+/// absolute http(s) URL is explained on stderr and becomes exit code 2.
+pub fn given_public_url(program: &str, given: Option<&str>) -> Result<Option<String>, ExitCode> {
+    let Some(url) = given.map(|url| url.trim().trim_end_matches('/').to_owned()) else {
+        return Ok(None);
+    };
+    check_http_url("--public-url", &url).map_err(|err| {
+        eprintln!("{program}: {err}");
+        ExitCode::from(2)
+    })?;
+    Ok(Some(url))
+}
+
 /// Checks that `url`, given to `flag`, is an absolute http(s) URL with a host; the error
 /// names the flag and shows an example. Every binary checks its URL flags with this.
 ///
