@@ -231,18 +231,27 @@ async fn cluster_formed(nodes: &[&Process]) {
     }
 }
 
-/// The node that leads: its `registry_leader` is 1.
+/// Whether `node` says it leads (its `registry_leader`); `None` if it does not answer.
+async fn leads(node: &Process) -> Option<bool> {
+    let metrics = client()
+        .get(format!("{}/metrics", node.url))
+        .send()
+        .await
+        .ok()?
+        .text()
+        .await
+        .ok()?;
+    metrics.lines().find_map(|line| match line {
+        "registry_leader 1" => Some(true),
+        "registry_leader 0" => Some(false),
+        _ => None,
+    })
+}
+
+/// The node that leads, if one of `nodes` does.
 async fn leader<'a>(nodes: &[&'a Process]) -> Option<&'a Process> {
     for node in nodes {
-        let metrics = client()
-            .get(format!("{}/metrics", node.url))
-            .send()
-            .await
-            .ok()?
-            .text()
-            .await
-            .ok()?;
-        if metrics.lines().any(|line| line == "registry_leader 1") {
+        if leads(node).await == Some(true) {
             return Some(node);
         }
     }
@@ -662,33 +671,15 @@ async fn a_leader_paused_past_its_lease_is_a_follower_when_it_resumes() {
     signal(paused, "-CONT");
 
     // At once a follower, by its own clock.
-    let metrics = http
-        .get(format!("{}/metrics", paused.url))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
-    assert!(
-        metrics.lines().any(|line| line == "registry_leader 0"),
+    assert_eq!(
+        leads(paused).await,
+        Some(false),
         "the resumed node still leads"
     );
-    let leaders = {
-        let mut leaders = 0;
-        for node in &refs {
-            let text = http
-                .get(format!("{}/metrics", node.url))
-                .send()
-                .await
-                .unwrap()
-                .text()
-                .await
-                .unwrap();
-            leaders += usize::from(text.lines().any(|line| line == "registry_leader 1"));
-        }
-        leaders
-    };
+    let mut leaders = 0;
+    for node in &refs {
+        leaders += usize::from(leads(node).await == Some(true));
+    }
     assert!(leaders <= 1, "{leaders} nodes lead at once");
 
     // A change through the new leader; then the dependent's view is the registry's,
