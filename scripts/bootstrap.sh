@@ -4,8 +4,9 @@
 #
 #   scripts/bootstrap.sh run    # Rust's wasm32 target, cargo-leptos, wasm-bindgen, wasm-opt (npm),
 #                               # protoc (the etcd client compiles etcd's protobufs)
-#   scripts/bootstrap.sh test   # the same, plus Chromium, the end2end npm packages and etcd
-#   scripts/bootstrap.sh bench  # the same as run, plus wrk
+#   scripts/bootstrap.sh test   # the same, plus Chromium, the end2end npm packages, etcd
+#                               # and PostgreSQL (started by the tests themselves)
+#   scripts/bootstrap.sh bench  # the same as run, plus wrk, etcd and PostgreSQL
 #
 # A piece that cannot be installed stops the script with a message that names it and says
 # how to install it by hand.
@@ -119,6 +120,21 @@ etcd_server() {
     etcd --version >/dev/null 2>&1 || die "etcd" "apt-get install -y etcd-server"
 }
 
+# PostgreSQL 15's programs, which the grading tests and make bench run on temp dirs and
+# free ports of their own (testkit/). Nothing here starts a server: Debian's package is
+# told not to create its system cluster, so `make run` and the tests never depend on one.
+postgres_server() {
+    ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 && return
+    local sudo=
+    [ "$(id -u)" -eq 0 ] || sudo="sudo -n"
+    $sudo mkdir -p /etc/postgresql-common/createcluster.d \
+        && echo 'create_main_cluster = false' \
+            | $sudo tee /etc/postgresql-common/createcluster.d/distributed.conf >/dev/null \
+        || die "postgresql" "run as root: apt-get install -y postgresql"
+    apt_install postgresql
+    ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || die "postgresql" "apt-get install -y postgresql"
+}
+
 chromium() {
     [ -x /usr/bin/chromium ] || apt_install chromium
     /usr/bin/chromium --version >/dev/null 2>&1 || die "chromium" "apt-get install -y chromium (the tests use /usr/bin/chromium)"
@@ -137,9 +153,9 @@ case "${1:-}" in
     run)
         rust_toolchain; protoc_tool; cargo_leptos; wasm_bindgen_cli; wasm_opt ;;
     test)
-        rust_toolchain; protoc_tool; cargo_leptos; wasm_bindgen_cli; wasm_opt; chromium; end2end_packages; etcd_server ;;
+        rust_toolchain; protoc_tool; cargo_leptos; wasm_bindgen_cli; wasm_opt; chromium; end2end_packages; etcd_server; postgres_server ;;
     bench)
-        rust_toolchain; protoc_tool; cargo_leptos; wasm_bindgen_cli; wasm_opt; wrk_tool ;;
+        rust_toolchain; protoc_tool; cargo_leptos; wasm_bindgen_cli; wasm_opt; wrk_tool; etcd_server; postgres_server ;;
     *)
         echo "usage: scripts/bootstrap.sh run|test|bench" >&2; exit 2 ;;
 esac

@@ -9,6 +9,7 @@
 //! `bench soak` is `make soak`, which does assert: see [`soak`].
 
 mod cluster;
+mod grading;
 mod helpers;
 mod procs;
 mod soak;
@@ -65,7 +66,7 @@ async fn main() {
         figures.extend(log_ingest().await);
     }
     if wanted("grade") {
-        figures.push(grade_additions().await);
+        figures.extend(grading::figures().await);
     }
     if wanted("portal") {
         figures.extend(portal().await);
@@ -99,6 +100,24 @@ async fn register(client: &reqwest::Client, registry: &str, body: serde_json::Va
         "{}",
         response.text().await.unwrap_or_default()
     );
+}
+
+/// `count` sequential `GET url`s, each one's time (to the last byte of the answer) added
+/// to `times`; the size of the last answer.
+async fn timed_gets(
+    client: &reqwest::Client,
+    url: &str,
+    count: usize,
+    times: &mut Vec<Duration>,
+) -> usize {
+    let mut bytes = 0;
+    for _ in 0..count {
+        let started = Instant::now();
+        let body = client.get(url).send().await.unwrap().bytes().await.unwrap();
+        times.push(started.elapsed());
+        bytes = body.len();
+    }
+    bytes
 }
 
 fn percentile(sorted: &[Duration], p: f64) -> Duration {
@@ -204,26 +223,38 @@ async fn registrations() -> Figure {
 /// rate per second and how many there were.
 async fn registration_rate(url: &str) -> (f64, u64) {
     let client = reqwest::Client::new();
+    let url = url.to_owned();
+    closed_loop(16, Duration::from_secs(5), move |task, done| {
+        let body = serde_json::json!({
+            "ServiceName": "Registered",
+            "ServiceURL": format!("http://127.0.0.1:9/{task}/{done}"),
+        });
+        let request = client.post(format!("{url}/services")).json(&body).send();
+        async move {
+            assert_eq!(request.await.unwrap().status(), 200);
+        }
+    })
+    .await
+}
+
+/// `clients` clients at once, each sending `request(client, n)` for its n-th request and
+/// waiting for the answer, again and again for `length`: requests answered per second,
+/// and how many.
+async fn closed_loop<F, Fut>(clients: usize, length: Duration, request: F) -> (f64, u64)
+where
+    F: Fn(usize, u64) -> Fut + Send + Sync + 'static,
+    Fut: std::future::Future<Output = ()> + Send + 'static,
+{
+    let request = Arc::new(request);
     let started = Instant::now();
-    let deadline = started + Duration::from_secs(5);
-    let tasks: Vec<_> = (0..16)
-        .map(|task| {
-            let client = client.clone();
-            let url = url.to_owned();
+    let deadline = started + length;
+    let tasks: Vec<_> = (0..clients)
+        .map(|client| {
+            let request = request.clone();
             tokio::spawn(async move {
                 let mut done = 0u64;
                 while Instant::now() < deadline {
-                    let body = serde_json::json!({
-                        "ServiceName": "Registered",
-                        "ServiceURL": format!("http://127.0.0.1:9/{task}/{done}"),
-                    });
-                    let response = client
-                        .post(format!("{url}/services"))
-                        .json(&body)
-                        .send()
-                        .await
-                        .unwrap();
-                    assert_eq!(response.status(), 200);
+                    request(client, done).await;
                     done += 1;
                 }
                 done
@@ -644,80 +675,6 @@ async fn log_ingest() -> Vec<Figure> {
     vec![single, batched]
 }
 
-/// Grade additions/s through a standalone grading service, 16 clients for 5 s, with the
-/// default `--database-sync full` (every commit synced) beside `normal`, each on a fresh
-/// database in the same run.
-async fn grade_additions() -> Figure {
-    eprintln!("bench: grade additions …");
-    let mut rates = Vec::new();
-    for sync in ["normal", "full", "normal", "full"] {
-        let dir = temp_dir(&format!("grades-{sync}"));
-        let port = free_port();
-        let base = format!("http://127.0.0.1:{port}");
-        let _grading = Proc::start(
-            "gradingservice",
-            &[
-                "--addr".into(),
-                format!("127.0.0.1:{port}"),
-                "--database".into(),
-                dir.join("g.db").display().to_string(),
-                "--database-sync".into(),
-                sync.into(),
-            ],
-        );
-        wait_up(&format!("{base}/students")).await;
-        let client = reqwest::Client::new();
-        let started = Instant::now();
-        let deadline = started + Duration::from_secs(5);
-        let tasks: Vec<_> = (0..16)
-            .map(|task| {
-                let (client, base) = (client.clone(), base.clone());
-                tokio::spawn(async move {
-                    let mut done = 0u64;
-                    while Instant::now() < deadline {
-                        let response = client
-                            .post(format!("{base}/students/{}/grades", 1 + task % 5))
-                            .body(format!(
-                                r#"{{"Title":"Bench {task} {done}","Type":"Quiz","Score":80}}"#
-                            ))
-                            .send()
-                            .await
-                            .unwrap();
-                        assert_eq!(response.status(), 201);
-                        done += 1;
-                    }
-                    done
-                })
-            })
-            .collect();
-        let mut total = 0;
-        for task in tasks {
-            total += task.await.unwrap();
-        }
-        rates.push((sync, total as f64 / started.elapsed().as_secs_f64()));
-    }
-    let mean = |which: &str| {
-        let picked: Vec<f64> = rates
-            .iter()
-            .filter(|(sync, _)| *sync == which)
-            .map(|(_, rate)| *rate)
-            .collect();
-        picked.iter().sum::<f64>() / picked.len() as f64
-    };
-    let (full, normal) = (mean("full"), mean("normal"));
-    Figure {
-        name: "grade additions/s",
-        how: "POST /students/{id}/grades, gradingservice on SQLite, 16 clients, 2×5 s interleaved"
-            .into(),
-        measured: format!(
-            "{full:.0}/s with --database-sync full (the default) vs {normal:.0}/s with normal = {:.0}%",
-            100.0 * full / normal
-        ),
-        target: "report (what a grade's durability costs)",
-        holds: None,
-    }
-}
-
 /// The portal: server render of /students with 1,000 students; the release WASM size.
 async fn portal() -> Vec<Figure> {
     eprintln!("bench: portal …");
@@ -737,39 +694,7 @@ async fn portal() -> Vec<Figure> {
     );
     wait_up(&format!("{base}/services")).await;
     let client = reqwest::Client::new();
-    use futures::StreamExt;
-    futures::stream::iter(0..995)
-        .map(|i| {
-            let client = client.clone();
-            let base = base.clone();
-            async move {
-                let student: serde_json::Value = client
-                    .post(format!("{base}/grading/students"))
-                    .body(format!(
-                        r#"{{"FirstName":"First{i}","LastName":"Last{i}"}}"#
-                    ))
-                    .send()
-                    .await
-                    .unwrap()
-                    .json()
-                    .await
-                    .unwrap();
-                let id = student["ID"].as_i64().unwrap();
-                for (title, score) in [("Quiz 1", 70 + i % 30), ("Final Exam", 60 + i % 40)] {
-                    client
-                        .post(format!("{base}/grading/students/{id}/grades"))
-                        .body(format!(
-                            r#"{{"Title":"{title}","Type":"Quiz","Score":{score}}}"#
-                        ))
-                        .send()
-                        .await
-                        .unwrap();
-                }
-            }
-        })
-        .buffer_unordered(16)
-        .collect::<Vec<_>>()
-        .await;
+    grading::populate(&client, &format!("{base}/grading"), 1000).await;
     // The portal finds the grading service through the registry: wait until it has.
     let started = Instant::now();
     loop {
@@ -791,20 +716,7 @@ async fn portal() -> Vec<Figure> {
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
     let mut times = Vec::new();
-    let mut bytes = 0;
-    for _ in 0..200 {
-        let started = Instant::now();
-        let html = client
-            .get(format!("{base}/students"))
-            .send()
-            .await
-            .unwrap()
-            .text()
-            .await
-            .unwrap();
-        times.push(started.elapsed());
-        bytes = html.len();
-    }
+    let bytes = timed_gets(&client, &format!("{base}/students"), 200, &mut times).await;
     times.sort();
     let p99 = percentile(&times, 0.99);
     let render = Figure {

@@ -1,20 +1,67 @@
 //! HTTP-level tests of the grading service: the original API and seed data, the
-//! additions, concurrency, restarts and every validation rule; and, with the real
-//! binaries, that each change is logged through the log service.
+//! additions, concurrency, restarts and every validation rule, each run on both stores
+//! (a SQLite file, and a database of its own on a throwaway PostgreSQL); and, with the
+//! real binaries, that each change is logged through the log service.
 
 mod common;
 
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 
 use app::wire::{grading::Student, logs::LogRecord};
 use common::client;
-use server::grading::{self, GradingConfig, GradingService};
+use server::grading::{self, Database, GradingConfig, GradingService};
 use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
 
 fn temp_db() -> PathBuf {
     common::temp_dir("grades").join("grades.db")
 }
+
+/// Where a test's grades are kept.
+#[derive(Debug, Clone, Copy)]
+enum Store {
+    Sqlite,
+    Postgres,
+}
+
+impl Store {
+    /// A new, empty database of this kind.
+    fn new_database(self) -> Database {
+        match self {
+            Store::Sqlite => Database::Sqlite(temp_db()),
+            Store::Postgres => Database::Postgres(testkit::Postgres::shared().create_database()),
+        }
+    }
+}
+
+/// Runs each named test (an `async fn(Store)`) once on each store: `sqlite::name` and
+/// `postgres::name`.
+macro_rules! on_both_stores {
+    ($($test:ident),* $(,)?) => {
+        mod sqlite {
+            $(#[tokio::test]
+            async fn $test() {
+                super::$test(super::Store::Sqlite).await
+            })*
+        }
+        mod postgres {
+            $(#[tokio::test]
+            async fn $test() {
+                super::$test(super::Store::Postgres).await
+            })*
+        }
+    };
+}
+
+on_both_stores!(
+    the_original_api_serves_the_seed_students,
+    a_posted_grade_is_stored_and_answered_with_201,
+    students_can_be_added_and_grades_deleted,
+    concurrent_grade_posts_lose_nothing_and_survive_a_restart,
+    the_list_of_students_follows_every_kind_of_write,
+    the_seed_data_appears_once_however_often_it_restarts,
+    every_validation_rule_has_a_failing_case_and_nothing_is_stored,
+);
 
 /// A grading service on an ephemeral port.
 struct TestGrading {
@@ -23,13 +70,10 @@ struct TestGrading {
 }
 
 impl TestGrading {
-    async fn start(database: &Path) -> TestGrading {
-        let service = GradingService::start(&GradingConfig {
-            database: database.to_path_buf(),
-            database_sync: Default::default(),
-        })
-        .await
-        .unwrap();
+    async fn start(database: &Database) -> TestGrading {
+        let service = GradingService::start(&GradingConfig::on(database.clone()))
+            .await
+            .unwrap();
         let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
         let url = format!("http://{}", listener.local_addr().unwrap());
         let stop = CancellationToken::new();
@@ -76,9 +120,8 @@ fn grade_count(students: &[Student]) -> usize {
     students.iter().map(|s| s.grades.len()).sum()
 }
 
-#[tokio::test]
-async fn the_original_api_serves_the_seed_students() {
-    let grading = TestGrading::start(&temp_db()).await;
+async fn the_original_api_serves_the_seed_students(store: Store) {
+    let grading = TestGrading::start(&store.new_database()).await;
     let raw: serde_json::Value = client()
         .get(format!("{}/students", grading.url))
         .send()
@@ -155,9 +198,8 @@ async fn the_original_api_serves_the_seed_students() {
     }
 }
 
-#[tokio::test]
-async fn a_posted_grade_is_stored_and_answered_with_201() {
-    let grading = TestGrading::start(&temp_db()).await;
+async fn a_posted_grade_is_stored_and_answered_with_201(store: Store) {
+    let grading = TestGrading::start(&store.new_database()).await;
     let (status, body) = grading
         .post_grade("1", r#"{"Title":"Quiz 3","Type":"Quiz","Score":90}"#)
         .await;
@@ -182,9 +224,8 @@ async fn a_posted_grade_is_stored_and_answered_with_201() {
     assert_eq!(status, 404, "{body}");
 }
 
-#[tokio::test]
-async fn students_can_be_added_and_grades_deleted() {
-    let grading = TestGrading::start(&temp_db()).await;
+async fn students_can_be_added_and_grades_deleted(store: Store) {
+    let grading = TestGrading::start(&store.new_database()).await;
     let response = client()
         .post(format!("{}/students", grading.url))
         .body(r#"{"FirstName":"Ada","LastName":"Lovelace"}"#)
@@ -216,9 +257,8 @@ async fn students_can_be_added_and_grades_deleted() {
     assert!(grading.students().await[5].grades.is_empty());
 }
 
-#[tokio::test]
-async fn concurrent_grade_posts_lose_nothing_and_survive_a_restart() {
-    let db = temp_db();
+async fn concurrent_grade_posts_lose_nothing_and_survive_a_restart(store: Store) {
+    let db = store.new_database();
     let grading = TestGrading::start(&db).await;
     let posts: Vec<_> = (0..100)
         .map(|n| {
@@ -253,9 +293,8 @@ async fn concurrent_grade_posts_lose_nothing_and_survive_a_restart() {
     assert!((0..100).all(|n| titles.contains(&format!("Concurrent {n}"))));
 }
 
-#[tokio::test]
-async fn the_list_of_students_follows_every_kind_of_write() {
-    let grading = TestGrading::start(&temp_db()).await;
+async fn the_list_of_students_follows_every_kind_of_write(store: Store) {
+    let grading = TestGrading::start(&store.new_database()).await;
     let count = |students: &[Student]| (students.len(), grade_count(students));
     assert_eq!(count(&grading.students().await), (5, 15));
     let (status, body) = grading
@@ -306,9 +345,8 @@ async fn the_list_of_students_follows_every_kind_of_write() {
     );
 }
 
-#[tokio::test]
-async fn the_seed_data_appears_once_however_often_it_restarts() {
-    let db = temp_db();
+async fn the_seed_data_appears_once_however_often_it_restarts(store: Store) {
+    let db = store.new_database();
     for _ in 0..3 {
         let grading = TestGrading::start(&db).await;
         let students = grading.students().await;
@@ -316,9 +354,8 @@ async fn the_seed_data_appears_once_however_often_it_restarts() {
     }
 }
 
-#[tokio::test]
-async fn every_validation_rule_has_a_failing_case_and_nothing_is_stored() {
-    let grading = TestGrading::start(&temp_db()).await;
+async fn every_validation_rule_has_a_failing_case_and_nothing_is_stored(store: Store) {
+    let grading = TestGrading::start(&store.new_database()).await;
     let title_201 = "t".repeat(201);
     let cases = [
         (

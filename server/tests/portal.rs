@@ -9,7 +9,7 @@ use std::{sync::Arc, time::Duration};
 use app::wire::registry::{Patch, PatchEntry};
 use common::{SseReader, TestRegistry, fast_config};
 use server::{
-    grading::{self, GradingConfig, GradingService},
+    grading::{self, Database, GradingConfig, GradingService},
     logs::{self, LogConfig, LogService, writer::Fsync},
     portal::{
         self, PortalBackend,
@@ -47,12 +47,10 @@ impl TestPortal {
         let providers = Arc::new(Providers::default());
         let mut added = Vec::new();
         let grading = if with_grading {
-            let service = GradingService::start(&GradingConfig {
-                database: dir.join("g.db"),
-                database_sync: Default::default(),
-            })
-            .await
-            .unwrap();
+            let service =
+                GradingService::start(&GradingConfig::on(Database::Sqlite(dir.join("g.db"))))
+                    .await
+                    .unwrap();
             let url = serve(grading::router(service)).await;
             added.push(PatchEntry {
                 name: "GradingService".into(),

@@ -1,16 +1,31 @@
-//! The grade store: students and grades in an embedded SQLite database, through `sqlx`.
+//! The grade store: students and grades in SQLite (embedded, the default) or PostgreSQL
+//! (a server that several grading instances share), through `sqlx`. Both run the same
+//! SQL (`$1` placeholders work in both) on a pool of their own; [`on_pool!`] writes each
+//! call once for the two.
 //!
-//! The schema and the original's seed data are migrations (`server/migrations/`), applied
-//! at open: a new database is created and seeded, an existing one is brought up to date
-//! and never seeded twice. The database runs in WAL mode with a busy timeout, so
-//! concurrent writers wait for each other rather than fail, and nothing is lost. By
-//! default (`--database-sync full`) every commit is synced before it is answered, so a
-//! grade answered 201 survives a power cut; `make bench` measures what that costs
-//! against `normal`.
+//! The schema and the original's seed data are migrations (`server/migrations/sqlite/`
+//! and `server/migrations/postgres/`), applied at open: a new database is created and
+//! seeded, an existing one is brought up to date and never seeded twice. On PostgreSQL
+//! the migrator holds an advisory lock, so instances starting at once on an empty
+//! database seed it once. Ids are drawn by the database, never made up in a process.
 //!
-//! The full list of students is the hottest read (the Grade Book shows it), so the store
-//! keeps it in memory until its next write. A generation counter, bumped after every
-//! write, makes sure a read that raced a write never caches what it read.
+//! SQLite runs in WAL mode with a busy timeout, so concurrent writers wait for each other
+//! rather than fail. By default (`--database-sync full`) every commit is synced before it
+//! is answered, so a grade answered 201 survives a power cut; `make bench` measures what
+//! that costs against `normal`. PostgreSQL answers a commit once it is durable on the
+//! server (its own `synchronous_commit`).
+//!
+//! Every call is bounded: a connection is waited for at most the statement timeout (the
+//! pool is bounded by `--database-max-connections`), and a statement runs at most that
+//! long (PostgreSQL's `statement_timeout`; SQLite's busy timeout). A database that is down
+//! or slow makes calls fail with an error, which the API answers 503; the pool reconnects
+//! by itself when the database is back.
+//!
+//! The full list of students is the hottest read (the Grade Book shows it). A SQLite file
+//! has one writer, this process, so the store keeps the list in memory until its next
+//! write; a generation counter, bumped after every write, makes sure a read that raced a
+//! write never caches what it read. On PostgreSQL other instances write too, so every
+//! read goes to the database.
 
 use std::{
     path::Path,
@@ -24,21 +39,62 @@ use std::{
 
 use app::wire::grading::{Grade, GradeType, NewStudent, Student};
 use sqlx::{
-    Row,
+    Connection,
+    postgres::{PgConnectOptions, PgConnection, PgPool, PgPoolOptions},
     sqlite::{
-        SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteRow,
-        SqliteSynchronous,
+        SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteSynchronous,
     },
 };
 
-use super::DatabaseSync;
+use super::{Database, DatabaseSync};
 
-static MIGRATIONS: sqlx::migrate::Migrator = sqlx::migrate!("./migrations");
+static SQLITE_MIGRATIONS: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/sqlite");
+static POSTGRES_MIGRATIONS: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/postgres");
 
+/// How the store uses its database.
+#[derive(Debug, Clone, Copy)]
+pub struct StoreOptions {
+    /// SQLite only: when a commit is on disk.
+    pub sync: DatabaseSync,
+    /// Connections open at most; calls beyond them wait (at most `statement_timeout`).
+    pub max_connections: u32,
+    /// How long one statement may run, and how long a call may wait for a connection.
+    pub statement_timeout: Duration,
+}
+
+impl Default for StoreOptions {
+    fn default() -> StoreOptions {
+        StoreOptions {
+            sync: DatabaseSync::Full,
+            max_connections: 10,
+            statement_timeout: Duration::from_secs(5),
+        }
+    }
+}
+
+/// The students and their grades. Cheap to clone.
 #[derive(Clone)]
 pub struct GradeStore {
-    pool: SqlitePool,
-    cache: Arc<StudentsCache>,
+    pool: Pool,
+    /// The list of students, kept in memory where this process is the only writer.
+    cache: Option<Arc<StudentsCache>>,
+}
+
+#[derive(Clone)]
+enum Pool {
+    Sqlite(SqlitePool),
+    Postgres(PgPool),
+}
+
+/// `$body` once for each kind of pool, with `$pool` bound to it: the same SQL, compiled
+/// for both drivers.
+macro_rules! on_pool {
+    ($store:expr, |$pool:ident| $body:expr) => {
+        match &$store.pool {
+            Pool::Sqlite($pool) => $body,
+            Pool::Postgres($pool) => $body,
+        }
+    };
 }
 
 /// The list of students as of a generation of the store.
@@ -48,90 +104,140 @@ struct StudentsCache {
     students: Mutex<Option<(u64, Arc<Vec<Student>>)>>,
 }
 
+/// A student joined with one of their grades (the grade's columns empty if they have
+/// none): id, first name, last name, grade id, title, type, score.
+type StudentGradeRow = (
+    i64,
+    String,
+    String,
+    Option<i64>,
+    Option<String>,
+    Option<String>,
+    Option<f64>,
+);
+
+/// Every student with each of their grades, in one statement, so the list is one
+/// consistent snapshot even while others write.
+const ALL_STUDENTS: &str = "SELECT s.id, s.first_name, s.last_name, g.id, g.title, g.type, g.score
+     FROM students s LEFT JOIN grades g ON g.student_id = s.id
+     ORDER BY s.id, g.id";
+
+const ONE_STUDENT: &str = "SELECT s.id, s.first_name, s.last_name, g.id, g.title, g.type, g.score
+     FROM students s LEFT JOIN grades g ON g.student_id = s.id
+     WHERE s.id = $1
+     ORDER BY g.id";
+
 impl GradeStore {
-    /// Opens (creating if need be) the database at `path`, synced at commits as `sync`
-    /// says, and applies the migrations.
+    /// Opens the database (creating a SQLite file if need be) and applies the migrations.
     ///
     /// # Errors
-    /// The database cannot be created, opened or migrated.
-    pub async fn open(path: &Path, sync: DatabaseSync) -> Result<GradeStore, sqlx::Error> {
+    /// The database cannot be reached, created, opened or migrated.
+    pub async fn open(
+        database: &Database,
+        options: StoreOptions,
+    ) -> Result<GradeStore, sqlx::Error> {
+        match database {
+            Database::Sqlite(path) => GradeStore::open_sqlite(path, options).await,
+            Database::Postgres(url) => GradeStore::open_postgres(url, options).await,
+        }
+    }
+
+    async fn open_sqlite(path: &Path, options: StoreOptions) -> Result<GradeStore, sqlx::Error> {
         if let Some(parent) = path.parent().filter(|p| !p.as_os_str().is_empty()) {
             std::fs::create_dir_all(parent).map_err(sqlx::Error::Io)?;
         }
-        let options = SqliteConnectOptions::from_str("sqlite:")?
+        let connect = SqliteConnectOptions::from_str("sqlite:")?
             .filename(path)
             .create_if_missing(true)
             .journal_mode(SqliteJournalMode::Wal)
-            .synchronous(match sync {
+            .synchronous(match options.sync {
                 DatabaseSync::Full => SqliteSynchronous::Full,
                 DatabaseSync::Normal => SqliteSynchronous::Normal,
             })
             .foreign_keys(true)
-            .busy_timeout(Duration::from_secs(10));
+            .busy_timeout(options.statement_timeout);
         let pool = SqlitePoolOptions::new()
-            .max_connections(4)
-            .connect_with(options)
+            .max_connections(options.max_connections)
+            .acquire_timeout(options.statement_timeout)
+            .connect_with(connect)
             .await?;
-        MIGRATIONS.run(&pool).await?;
+        SQLITE_MIGRATIONS.run(&pool).await?;
         Ok(GradeStore {
-            pool,
-            cache: Arc::default(),
+            pool: Pool::Sqlite(pool),
+            cache: Some(Arc::default()),
         })
     }
 
-    /// Every student with their grades, by ID.
+    async fn open_postgres(url: &str, options: StoreOptions) -> Result<GradeStore, sqlx::Error> {
+        let timeout_ms = options.statement_timeout.as_millis().max(1).to_string();
+        let connect = PgConnectOptions::from_str(url)?
+            .application_name("distributed-grading")
+            .options([("statement_timeout", timeout_ms.as_str())]);
+        // One connection first, on its own: the pool would say only that it timed out,
+        // where this says why (refused, no such database, wrong password).
+        let first = tokio::time::timeout(
+            options.statement_timeout,
+            PgConnection::connect_with(&connect),
+        )
+        .await
+        .map_err(|_| {
+            sqlx::Error::Io(std::io::Error::new(
+                std::io::ErrorKind::TimedOut,
+                format!("no answer within {:?}", options.statement_timeout),
+            ))
+        })??;
+        first.close().await?;
+        let pool = PgPoolOptions::new()
+            .max_connections(options.max_connections)
+            .acquire_timeout(options.statement_timeout)
+            .connect_with(connect)
+            .await?;
+        POSTGRES_MIGRATIONS.run(&pool).await?;
+        Ok(GradeStore {
+            pool: Pool::Postgres(pool),
+            cache: None,
+        })
+    }
+
     /// Closes the database: every later call fails (on shutdown, or to test that
     /// `/healthz` notices).
     pub async fn close(&self) {
-        self.pool.close().await;
+        on_pool!(self, |pool| pool.close().await);
     }
 
+    /// Every student with their grades, by ID.
+    ///
     /// # Errors
     /// The database cannot be read.
     pub async fn students(&self) -> Result<Arc<Vec<Student>>, sqlx::Error> {
-        let generation = self.cache.generation.load(Ordering::SeqCst);
-        if let Some((cached, students)) = &*self.cache.students.lock().unwrap()
+        let Some(cache) = &self.cache else {
+            return Ok(Arc::new(self.read_students().await?));
+        };
+        let generation = cache.generation.load(Ordering::SeqCst);
+        if let Some((cached, students)) = &*cache.students.lock().unwrap()
             && *cached == generation
         {
             return Ok(students.clone());
         }
         let students = Arc::new(self.read_students().await?);
-        if self.cache.generation.load(Ordering::SeqCst) == generation {
-            *self.cache.students.lock().unwrap() = Some((generation, students.clone()));
+        if cache.generation.load(Ordering::SeqCst) == generation {
+            *cache.students.lock().unwrap() = Some((generation, students.clone()));
         }
         Ok(students)
     }
 
     /// A write happened: the cached list is out of date.
     fn written(&self) {
-        self.cache.generation.fetch_add(1, Ordering::SeqCst);
+        if let Some(cache) = &self.cache {
+            cache.generation.fetch_add(1, Ordering::SeqCst);
+        }
     }
 
     async fn read_students(&self) -> Result<Vec<Student>, sqlx::Error> {
-        let mut students: Vec<Student> =
-            sqlx::query("SELECT id, first_name, last_name FROM students ORDER BY id")
-                .map(student_row)
-                .fetch_all(&self.pool)
-                .await?;
-        let grades = sqlx::query(
-            "SELECT id, student_id, title, type, score FROM grades ORDER BY student_id, id",
-        )
-        .fetch_all(&self.pool)
-        .await?;
-        let mut index = 0;
-        for row in grades {
-            let student_id: i64 = row.get("student_id");
-            while index < students.len() && students[index].id < student_id {
-                index += 1;
-            }
-            if let Some(student) = students.get_mut(index).filter(|s| s.id == student_id) {
-                student.grades.push(grade_row(&row)?);
-            }
-        }
-        for student in &mut students {
-            student.average = Student::average_of(&student.grades);
-        }
-        Ok(students)
+        let rows: Vec<StudentGradeRow> = on_pool!(self, |pool| {
+            sqlx::query_as(ALL_STUDENTS).fetch_all(pool).await?
+        });
+        students_of(rows)
     }
 
     /// One student with their grades.
@@ -139,38 +245,26 @@ impl GradeStore {
     /// # Errors
     /// The database cannot be read.
     pub async fn student(&self, id: i64) -> Result<Option<Student>, sqlx::Error> {
-        let Some(mut student) =
-            sqlx::query("SELECT id, first_name, last_name FROM students WHERE id = ?")
-                .bind(id)
-                .map(student_row)
-                .fetch_optional(&self.pool)
-                .await?
-        else {
-            return Ok(None);
-        };
-        let rows = sqlx::query(
-            "SELECT id, title, type, score FROM grades WHERE student_id = ? ORDER BY id",
-        )
-        .bind(id)
-        .fetch_all(&self.pool)
-        .await?;
-        student.grades = rows.iter().map(grade_row).collect::<Result<_, _>>()?;
-        student.average = Student::average_of(&student.grades);
-        Ok(Some(student))
+        let rows: Vec<StudentGradeRow> = on_pool!(self, |pool| {
+            sqlx::query_as(ONE_STUDENT).bind(id).fetch_all(pool).await?
+        });
+        Ok(students_of(rows)?.pop())
     }
 
-    /// Adds a student (already validated).
+    /// Adds a student (already validated); the id is the database's.
     ///
     /// # Errors
     /// The database cannot be written (nothing is stored then).
     pub async fn add_student(&self, new: &NewStudent) -> Result<Student, sqlx::Error> {
-        let id: i64 = sqlx::query_scalar(
-            "INSERT INTO students (first_name, last_name) VALUES (?, ?) RETURNING id",
-        )
-        .bind(&new.first_name)
-        .bind(&new.last_name)
-        .fetch_one(&self.pool)
-        .await?;
+        let id: i64 = on_pool!(self, |pool| {
+            sqlx::query_scalar(
+                "INSERT INTO students (first_name, last_name) VALUES ($1, $2) RETURNING id",
+            )
+            .bind(&new.first_name)
+            .bind(&new.last_name)
+            .fetch_one(pool)
+            .await?
+        });
         self.written();
         Ok(Student {
             id,
@@ -181,7 +275,8 @@ impl GradeStore {
         })
     }
 
-    /// Adds a grade (already validated) to a student; `None` if there is no such student.
+    /// Adds a grade (already validated) to a student; `None` if there is no such student
+    /// (also if another instance deletes them meanwhile). The id is the database's.
     ///
     /// # Errors
     /// The database cannot be written (nothing is stored then).
@@ -190,17 +285,23 @@ impl GradeStore {
         student_id: i64,
         grade: &Grade,
     ) -> Result<Option<Grade>, sqlx::Error> {
-        let id: Option<i64> = sqlx::query_scalar(
-            "INSERT INTO grades (student_id, title, type, score)
-             SELECT ?1, ?2, ?3, ?4 WHERE EXISTS (SELECT 1 FROM students WHERE id = ?1)
-             RETURNING id",
-        )
-        .bind(student_id)
-        .bind(&grade.title)
-        .bind(grade.kind.as_str())
-        .bind(grade.score)
-        .fetch_optional(&self.pool)
-        .await?;
+        let inserted: Result<Option<i64>, sqlx::Error> = on_pool!(self, |pool| {
+            sqlx::query_scalar(
+                "INSERT INTO grades (student_id, title, type, score)
+                 SELECT $1, $2, $3, $4 WHERE EXISTS (SELECT 1 FROM students WHERE id = $1)
+                 RETURNING id",
+            )
+            .bind(student_id)
+            .bind(&grade.title)
+            .bind(grade.kind.as_str())
+            .bind(grade.score)
+            .fetch_optional(pool)
+            .await
+        });
+        let id = match inserted {
+            Err(sqlx::Error::Database(err)) if err.is_foreign_key_violation() => None,
+            other => other?,
+        };
         self.written();
         Ok(id.map(|id| Grade {
             id,
@@ -213,23 +314,32 @@ impl GradeStore {
     /// # Errors
     /// The database cannot be written (nothing is deleted then).
     pub async fn delete_student(&self, id: i64) -> Result<bool, sqlx::Error> {
-        let result = sqlx::query("DELETE FROM students WHERE id = ?")
-            .bind(id)
-            .execute(&self.pool)
-            .await?;
+        let deleted = on_pool!(self, |pool| {
+            sqlx::query("DELETE FROM students WHERE id = $1")
+                .bind(id)
+                .execute(pool)
+                .await?
+                .rows_affected()
+        });
         self.written();
-        Ok(result.rows_affected() > 0)
+        Ok(deleted > 0)
     }
 
     /// Deletes one grade of a student; false if there is no such grade.
+    ///
+    /// # Errors
+    /// The database cannot be written (nothing is deleted then).
     pub async fn delete_grade(&self, student_id: i64, grade_id: i64) -> Result<bool, sqlx::Error> {
-        let result = sqlx::query("DELETE FROM grades WHERE id = ? AND student_id = ?")
-            .bind(grade_id)
-            .bind(student_id)
-            .execute(&self.pool)
-            .await?;
+        let deleted = on_pool!(self, |pool| {
+            sqlx::query("DELETE FROM grades WHERE id = $1 AND student_id = $2")
+                .bind(grade_id)
+                .bind(student_id)
+                .execute(pool)
+                .await?
+                .rows_affected()
+        });
         self.written();
-        Ok(result.rows_affected() > 0)
+        Ok(deleted > 0)
     }
 
     /// Whether the database answers.
@@ -237,30 +347,44 @@ impl GradeStore {
     /// # Errors
     /// The database does not answer.
     pub async fn ping(&self) -> Result<(), sqlx::Error> {
-        sqlx::query("SELECT 1")
-            .execute(&self.pool)
+        on_pool!(self, |pool| sqlx::query("SELECT 1")
+            .execute(pool)
             .await
-            .map(|_| ())
+            .map(|_| ()))?;
+        Ok(())
     }
 }
 
-fn student_row(row: SqliteRow) -> Student {
-    Student {
-        id: row.get("id"),
-        first_name: row.get("first_name"),
-        last_name: row.get("last_name"),
-        grades: vec![],
-        average: None,
+/// Students from their joined rows (ordered by student, then grade), averages computed.
+fn students_of(rows: Vec<StudentGradeRow>) -> Result<Vec<Student>, sqlx::Error> {
+    let mut students: Vec<Student> = Vec::new();
+    for (id, first_name, last_name, grade_id, title, kind, score) in rows {
+        if students.last().is_none_or(|last| last.id != id) {
+            students.push(Student {
+                id,
+                first_name,
+                last_name,
+                grades: vec![],
+                average: None,
+            });
+        }
+        let (Some(grade_id), Some(title), Some(kind), Some(score)) = (grade_id, title, kind, score)
+        else {
+            continue;
+        };
+        let kind = GradeType::parse(&kind)
+            .ok_or_else(|| sqlx::Error::Decode(format!("unknown grade type {kind:?}").into()))?;
+        if let Some(student) = students.last_mut() {
+            student.grades.push(Grade {
+                id: grade_id,
+                title,
+                kind,
+                score,
+            });
+        }
     }
-}
-
-fn grade_row(row: &SqliteRow) -> Result<Grade, sqlx::Error> {
-    let kind: String = row.get("type");
-    Ok(Grade {
-        id: row.get("id"),
-        title: row.get("title"),
-        kind: GradeType::parse(&kind)
-            .ok_or_else(|| sqlx::Error::Decode(format!("unknown grade type {kind:?}").into()))?,
-        score: row.get("score"),
-    })
+    for student in &mut students {
+        student.average = Student::average_of(&student.grades);
+    }
+    Ok(students)
 }
