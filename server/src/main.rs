@@ -134,7 +134,7 @@ async fn run(args: Args, shipper: Arc<LogShipper>) -> Result<ExitCode, ExitCode>
     );
     let backend = PortalBackend::new(
         portal_instance.providers().clone(),
-        &public_url,
+        RegistryClient::with_token(&public_url, grades_token.as_deref()),
         grades_token.as_deref(),
         background.stopping(),
     );

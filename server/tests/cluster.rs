@@ -913,3 +913,95 @@ async fn a_stream_resumed_on_a_node_started_since_is_replayed_from_etcd() {
         assert!(data.contains(url), "expected {url} in order, got {data}");
     }
 }
+
+#[tokio::test]
+async fn a_service_whose_registry_node_dies_stays_registered_is_patched_and_deregisters() {
+    let (dir, _etcd, mut nodes) = cluster::<2>("cluster-runtime-failover").await;
+    // A grading service told of the first node only: it learns the second from it.
+    let stderr = dir.join("grading.stderr");
+    let mut command = Command::new(env!("CARGO_BIN_EXE_gradingservice"));
+    command
+        .args(["--addr", "127.0.0.1:0", "--registry-url", &nodes[0].url])
+        .args(["--database", dir.join("grades.db").to_str().unwrap()])
+        .current_dir(&dir)
+        .env("RUST_LOG", "info")
+        .env("NO_COLOR", "1")
+        .stdin(Stdio::null())
+        .stderr(std::fs::File::create(&stderr).unwrap());
+    let mut grading = Process::spawn(command);
+    let said = |text: String| {
+        let stderr = stderr.clone();
+        move || {
+            let found = std::fs::read_to_string(&stderr).is_ok_and(|log| log.contains(&text));
+            async move { found }
+        }
+    };
+    until(
+        "the grading service to learn of the second node",
+        said(format!("learned of registry node {}", nodes[1].url)),
+    )
+    .await;
+
+    nodes[0].kill();
+    let survivor = &nodes[1];
+    until("the surviving node to lead", || async {
+        leads(survivor).await == Some(true)
+    })
+    .await;
+    // A log service registered now reaches the grading service as a patch from the
+    // survivor: the grade's log record arrives there.
+    let log = Process::start(
+        env!("CARGO_BIN_EXE_logservice"),
+        &[
+            "--addr",
+            "127.0.0.1:0",
+            "--registry-url",
+            &survivor.url,
+            "--log-file",
+            dir.join("log.txt").to_str().unwrap(),
+        ],
+        &dir,
+    );
+    let mut posted = 0;
+    until("a grade's log record to reach the log service", || {
+        posted += 1;
+        let (grading, log) = (grading.url.clone(), log.url.clone());
+        let title = format!("After failover {posted}");
+        async move {
+            let answer = client()
+                .post(format!("{grading}/students/1/grades"))
+                .body(format!(r#"{{"Title":"{title}","Type":"Quiz","Score":80}}"#))
+                .send()
+                .await
+                .unwrap();
+            assert_eq!(answer.status(), 201);
+            let records: Vec<serde_json::Value> = client()
+                .get(format!(
+                    "{log}/log?service=GradingService&text=After%20failover"
+                ))
+                .send()
+                .await
+                .unwrap()
+                .json()
+                .await
+                .unwrap_or_default();
+            !records.is_empty()
+        }
+    })
+    .await;
+    let listed = listing(survivor).await.1;
+    assert_eq!(
+        urls(&listed, "GradingService"),
+        BTreeSet::from([grading.url.clone()]),
+        "still registered, and passing the new leader's checks"
+    );
+
+    // SIGTERM: it deregisters through the survivor before it exits.
+    assert!(grading.terminate().success());
+    let listed = listing(survivor).await.1;
+    assert!(
+        urls(&listed, "GradingService").is_empty(),
+        "deregistered at once, not left for the checks to find"
+    );
+    assert!(said("deregistered".into())().await);
+}

@@ -81,7 +81,12 @@ impl TestPortal {
             added,
             removed: vec![],
         });
-        let backend = PortalBackend::new(providers, &registry.url, None, CancellationToken::new());
+        let backend = PortalBackend::new(
+            providers,
+            server::runtime::RegistryClient::new(&registry.url),
+            None,
+            CancellationToken::new(),
+        );
         let site = SiteArgs {
             site_root: dir.join("site").display().to_string(),
             output_name: app::OUTPUT_NAME.into(),

@@ -73,7 +73,7 @@ async fn run(args: Args, shipper: Arc<LogShipper>) -> Result<ExitCode, ExitCode>
     }
     let backend = PortalBackend::new(
         instance.providers().clone(),
-        &endpoints.registry,
+        instance.registry().clone(),
         endpoints.token.as_deref(),
         background.stopping(),
     );

@@ -33,7 +33,7 @@ use tokio_util::sync::CancellationToken;
 use crate::{
     http::client::{self, ClientError},
     portal::site,
-    runtime::Providers,
+    runtime::{Providers, RegistryClient},
 };
 
 /// How long one call to a service may take.
@@ -48,18 +48,19 @@ const RETRY_MS: u32 = 2000;
 /// app's `ServiceClient`, given to the pages as Leptos context.
 pub struct PortalBackend {
     providers: Arc<Providers>,
-    registry_base: String,
+    registry: RegistryClient,
     calls: reqwest::Client,
     streams: reqwest::Client,
     shutdown: CancellationToken,
 }
 
 impl PortalBackend {
-    /// A backend finding services through `providers` and the registry at `registry_base`,
-    /// sending `token` (see [`crate::http::access`]) on every call.
+    /// A backend finding services through `providers` and the registry through
+    /// `registry` (any of its nodes), sending `token` (see [`crate::http::access`]) on
+    /// every call.
     pub fn new(
         providers: Arc<Providers>,
-        registry_base: &str,
+        registry: RegistryClient,
         token: Option<&str>,
         shutdown: CancellationToken,
     ) -> Arc<PortalBackend> {
@@ -73,7 +74,7 @@ impl PortalBackend {
         );
         Arc::new(PortalBackend {
             providers,
-            registry_base: registry_base.to_owned(),
+            registry,
             calls,
             streams,
             shutdown,
@@ -135,7 +136,7 @@ impl ServiceClient for PortalBackend {
     ) -> BoxFuture<Result<Reply, Unavailable>> {
         let calls = self.calls.clone();
         let providers = self.providers.clone();
-        let registry_base = self.registry_base.clone();
+        let registry = self.registry.clone();
         Box::pin(async move {
             let request = |base: String| {
                 let mut request = calls.request(method.clone(), format!("{base}{path}"));
@@ -148,18 +149,29 @@ impl ServiceClient for PortalBackend {
                     let response = request.send().await?;
                     let status = response.status().as_u16();
                     let body = response.bytes().await?.to_vec();
-                    Ok(Reply { status, body })
+                    Ok::<Reply, reqwest::Error>(Reply { status, body })
                 }
             };
             match target {
-                Target::Registry => {
-                    request(registry_base)
-                        .await
-                        .map_err(|err: reqwest::Error| Unavailable {
-                            service: "the registry".into(),
-                            reason: ClientError::from(err).to_string(),
-                        })
-                }
+                Target::Registry => registry
+                    .on_any_node(|base| {
+                        let reply = request(base);
+                        async move {
+                            let reply = reply.await.map_err(ClientError::from)?;
+                            if reply.status == 503 {
+                                return Err(ClientError::refused(
+                                    axum::http::StatusCode::SERVICE_UNAVAILABLE,
+                                    &reply.body,
+                                ));
+                            }
+                            Ok(reply)
+                        }
+                    })
+                    .await
+                    .map_err(|err| Unavailable {
+                        service: "the registry".into(),
+                        reason: err.to_string(),
+                    }),
                 Target::Service(name) => {
                     providers
                         .call(name, request)
@@ -197,13 +209,14 @@ async fn registry_events(
     State(backend): State<Arc<PortalBackend>>,
     headers: HeaderMap,
 ) -> Response {
-    let url = format!("{}/services", backend.registry_base);
+    let urls = backend
+        .registry
+        .nodes()
+        .into_iter()
+        .map(|base| format!("{base}/services"))
+        .collect();
     backend
-        .relay(
-            vec![url],
-            headers.get("last-event-id").cloned(),
-            "the registry",
-        )
+        .relay(urls, headers.get("last-event-id").cloned(), "the registry")
         .await
 }
 

@@ -21,7 +21,8 @@ pub struct ServiceArgs {
     #[arg(long, env = "PUBLIC_URL")]
     pub public_url: Option<String>,
 
-    /// Base URL of the registry.
+    /// Base URL of the registry; for a registry cluster, one or more nodes' URLs
+    /// separated by commas (one live node is enough: the others are learned from it).
     #[arg(long, env = "REGISTRY_URL", default_value = "http://127.0.0.1:3000")]
     pub registry_url: String,
 
@@ -39,7 +40,7 @@ pub struct Endpoints {
     pub addr: SocketAddr,
     /// The base URL it registers under.
     pub public_url: String,
-    /// The registry's base URL.
+    /// The registry nodes' base URLs, separated by commas.
     pub registry: String,
     /// The shared secret its clients send, if any.
     pub token: Option<String>,
@@ -106,11 +107,16 @@ impl ServiceArgs {
         Ok(url)
     }
 
-    /// The registry's base URL without a trailing slash; an error names the flag to fix.
+    /// The registry nodes' base URLs, without trailing slashes, separated by commas; an
+    /// error names the flag to fix.
     pub fn registry_base(&self) -> Result<String, String> {
-        let url = self.registry_url.trim().trim_end_matches('/').to_owned();
-        check_http_url("--registry-url", &url)?;
-        Ok(url)
+        let mut urls = Vec::new();
+        for url in self.registry_url.split(',') {
+            let url = url.trim().trim_end_matches('/');
+            check_http_url("--registry-url", url)?;
+            urls.push(url);
+        }
+        Ok(urls.join(","))
     }
 }
 
@@ -139,5 +145,37 @@ pub fn check_http_url(flag: &str, url: &str) -> Result<(), String> {
         _ => Err(format!(
             "{flag} must be an absolute http(s) URL such as http://127.0.0.1:3000, got {url:?}"
         )),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use clap::Parser;
+
+    use super::ServiceArgs;
+
+    #[derive(Parser)]
+    struct Args {
+        #[command(flatten)]
+        service: ServiceArgs,
+    }
+
+    fn registry(value: &str) -> Result<String, String> {
+        Args::parse_from(["test", "--registry-url", value])
+            .service
+            .registry_base()
+    }
+
+    #[test]
+    fn the_registry_may_be_several_nodes() {
+        assert_eq!(registry("http://a:3000/"), Ok("http://a:3000".into()));
+        assert_eq!(
+            registry("http://a:3000, http://b:3010/"),
+            Ok("http://a:3000,http://b:3010".into())
+        );
+        for bad in ["http://a:3000,ftp://b", "http://a:3000,", "a:3000"] {
+            let err = registry(bad).unwrap_err();
+            assert!(err.starts_with("--registry-url must be"), "{bad}: {err}");
+        }
     }
 }

@@ -8,6 +8,11 @@
 //! fresh full patch. Before registering again it asks the registry whether it still lists
 //! the instance, so that slow heartbeats alone never cause a duplicate; a registry that
 //! cannot be asked (the original) is re-registered with only after a longer silence.
+//!
+//! Against a registry cluster every call goes to any live node (see
+//! [`RegistryClient`]); once registered the instance learns every node, so the loss of the
+//! node it registered through changes nothing: the cluster keeps it, its leader checks
+//! and patches it, and it deregisters through another node.
 
 use std::{
     sync::{
@@ -156,6 +161,11 @@ impl Instance {
         &self.spec
     }
 
+    /// The registry it registers with (clones share the registry nodes it knows).
+    pub fn registry(&self) -> &RegistryClient {
+        &self.registry
+    }
+
     /// The instances of the required services this instance knows of.
     pub fn providers(&self) -> &Arc<Providers> {
         &self.providers
@@ -230,6 +240,9 @@ impl Instance {
                         name = %self.spec.name, url = %self.spec.url,
                         registry = %self.registry.services_url(), "registered"
                     );
+                    // The other nodes of a registry cluster, so that losing this one
+                    // costs nothing.
+                    self.registry.learn_nodes().await;
                     return;
                 }
                 Err(err) => {
