@@ -212,17 +212,19 @@ pub async fn registry_instances() -> Result<Vec<InstanceInfo>, ServerFnError> {
     get_json(Target::Registry, "/services".into()).await
 }
 
-/// The newest log records (at most 200), filtered by service and text.
+/// The newest log records (at most 200), filtered by service and text, from every log
+/// service instance (each record is stored by one of them), merged newest first.
 #[server]
 pub async fn recent_logs(service: String, text: String) -> Result<Vec<LogRecord>, ServerFnError> {
-    use crate::{
-        backend::{Target, get_json},
-        wire::registry::LOG_SERVICE,
-    };
+    use crate::{backend::get_json_from_every, wire::registry::LOG_SERVICE};
     let path = format!(
-        "/log?limit=200&service={}&text={}",
+        "/log?limit={RECENT_LOGS}&service={}&text={}",
         crate::format::url_encode(service.trim()),
         crate::format::url_encode(text.trim())
     );
-    get_json(Target::Service(LOG_SERVICE), path).await
+    let answers: Vec<Vec<LogRecord>> = get_json_from_every(LOG_SERVICE, path).await?;
+    Ok(crate::wire::logs::newest_first(answers, RECENT_LOGS))
 }
+
+/// How many records the logs page shows at first.
+pub const RECENT_LOGS: usize = 200;

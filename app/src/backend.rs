@@ -46,6 +46,14 @@ pub trait ServiceClient: Send + Sync + 'static {
         path: String,
         json_body: Option<String>,
     ) -> BoxFuture<Result<Reply, Unavailable>>;
+
+    /// `GET path` on every known instance of the service `name` at once: each one's
+    /// answer, or why it could not be asked (an empty list if none is known).
+    fn get_from_every(
+        &self,
+        name: &'static str,
+        path: String,
+    ) -> BoxFuture<Vec<Result<Reply, Unavailable>>>;
 }
 
 /// The handle server functions find in context.
@@ -75,6 +83,50 @@ pub async fn get_json<T: DeserializeOwned>(
     }
     serde_json::from_slice(&reply.body)
         .map_err(|err| ServerFnError::new(format!("{} sent unreadable JSON: {err}", name(target))))
+}
+
+/// `GET path` on every instance of the service `name`, expecting 200 and JSON from each:
+/// the answers of those that gave one. An instance that fails is passed over (and
+/// logged), so one instance down never empties a page that all of them fill.
+///
+/// # Errors
+/// No instance answered; the reasons of each.
+pub async fn get_json_from_every<T: DeserializeOwned>(
+    name: &'static str,
+    path: String,
+) -> Result<Vec<T>, ServerFnError> {
+    let replies = backend()?.get_from_every(name, path).await;
+    if replies.is_empty() {
+        return Err(ServerFnError::new(format!(
+            "{name} is unavailable: no instance of {name} is known"
+        )));
+    }
+    let mut answers = Vec::new();
+    let mut failures = Vec::new();
+    for reply in replies {
+        let decoded = reply.map_err(|err| err.to_string()).and_then(|reply| {
+            if reply.status != 200 {
+                return Err(format!(
+                    "{name} answered {}: {}",
+                    reply.status,
+                    reason(&reply.body)
+                ));
+            }
+            serde_json::from_slice(&reply.body)
+                .map_err(|err| format!("{name} sent unreadable JSON: {err}"))
+        });
+        match decoded {
+            Ok(answer) => answers.push(answer),
+            Err(failure) => failures.push(failure),
+        }
+    }
+    if answers.is_empty() {
+        return Err(ServerFnError::new(failures.join("; ")));
+    }
+    for failure in failures {
+        leptos::logging::warn!("{failure}");
+    }
+    Ok(answers)
 }
 
 /// The name of a target, for messages.

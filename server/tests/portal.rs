@@ -37,11 +37,19 @@ struct TestPortal {
     url: String,
     grading: Option<String>,
     log: Option<String>,
+    /// Every log service instance (`log` is the first).
+    logs: Vec<String>,
     _registry: TestRegistry,
 }
 
 impl TestPortal {
     async fn start(with_grading: bool, with_log: bool) -> TestPortal {
+        TestPortal::start_with(with_grading, usize::from(with_log)).await
+    }
+
+    /// A portal with a grading service if `with_grading`, and `log_instances` log
+    /// services.
+    async fn start_with(with_grading: bool, log_instances: usize) -> TestPortal {
         let dir = temp_dir();
         let registry = TestRegistry::start(fast_config()).await;
         let providers = Arc::new(Providers::default());
@@ -60,9 +68,10 @@ impl TestPortal {
         } else {
             None
         };
-        let log = if with_log {
+        let mut log_urls = Vec::new();
+        for n in 0..log_instances {
             let config = LogConfig {
-                log_file: dir.join("l.log"),
+                log_file: dir.join(format!("l{n}.log")),
                 fsync: Fsync::Never,
                 max_file_size: 1 << 30,
                 keep_files: 1,
@@ -73,10 +82,8 @@ impl TestPortal {
                 name: "LogService".into(),
                 url: url.clone(),
             });
-            Some(url)
-        } else {
-            None
-        };
+            log_urls.push(url);
+        }
         providers.apply(&Patch {
             added,
             removed: vec![],
@@ -107,7 +114,8 @@ impl TestPortal {
         TestPortal {
             url,
             grading,
-            log,
+            log: log_urls.first().cloned(),
+            logs: log_urls,
             _registry: registry,
         }
     }
@@ -434,6 +442,68 @@ async fn the_logs_page_filters_and_the_relay_tails_the_log() {
     let event = stream.next(common::PATIENCE).await;
     assert_eq!(event.name, "unavailable");
     assert!(event.data.contains("LogService"), "{}", event.data);
+}
+
+#[tokio::test]
+async fn with_several_log_instances_the_logs_page_and_its_tail_show_every_one() {
+    let portal = TestPortal::start_with(false, 2).await;
+    let client = reqwest::Client::new();
+    let post = |instance: usize, message: &str| {
+        let request = client
+            .post(format!("{}/log", portal.logs[instance]))
+            .body(format!("[Shipper{instance}] - {message}"))
+            .send();
+        async move { assert_eq!(request.await.unwrap().status(), 200) }
+    };
+    // Stored in turn on one instance then the other, each in a millisecond of its own
+    // (times are stored to the millisecond): the page interleaves them by time.
+    for n in 0..4 {
+        post(n % 2, &format!("record {n}")).await;
+        next_millisecond().await;
+    }
+    let (status, html) = portal.get("/logs?text=record").await;
+    assert_eq!(status, 200);
+    let at = |text: &str| {
+        html.find(text)
+            .unwrap_or_else(|| panic!("{text} is not on the page"))
+    };
+    assert!(
+        at("record 3") < at("record 2")
+            && at("record 2") < at("record 1")
+            && at("record 1") < at("record 0"),
+        "newest first across both instances"
+    );
+
+    let mut stream = SseReader::open(
+        &client,
+        &format!("{}/portal/events/logs?text=live", portal.url),
+        None,
+    )
+    .await;
+    post(1, "live from the second").await;
+    post(0, "live from the first").await;
+    let mut seen = Vec::new();
+    while seen.len() < 2 {
+        let event = stream.next(common::PATIENCE).await;
+        assert_eq!(event.name, "record", "{}", event.data);
+        seen.push(event.data);
+    }
+    assert!(seen[0].contains("live from the second"), "{seen:?}");
+    assert!(seen[1].contains("live from the first"), "{seen:?}");
+}
+
+/// Returns once the wall clock has moved on to the next millisecond.
+async fn next_millisecond() {
+    let millis = || {
+        std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .unwrap()
+            .as_millis()
+    };
+    let now = millis();
+    while millis() == now {
+        tokio::task::yield_now().await;
+    }
 }
 
 /// The standalone `portal` binary, as the original's `cmd/portal` ran: it registers as

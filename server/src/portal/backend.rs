@@ -3,11 +3,14 @@
 //!
 //! [`PortalBackend`] implements the app's `ServiceClient` with the service runtime:
 //! services are found through the portal instance's providers (with failover), the
-//! registry at its configured address; every call times out. The live streams
+//! registry through any of its nodes; every call times out. The live streams
 //! (`/portal/events/registry`, `/portal/events/logs`) relay the registry's and the log
 //! service's Server-Sent Events to the browser from the portal's own origin, so the
-//! standalone portal needs no CORS. When a source cannot be reached, the relay answers
-//! with one `unavailable` event and a `retry:` delay, so the browser keeps trying.
+//! standalone portal needs no CORS. The registry's comes from the first node that
+//! answers; the log's from every log service instance at once, merged event by event
+//! (each record is stored by one instance, so the tail needs them all). When no source
+//! can be reached, the relay answers with one `unavailable` event and a `retry:` delay,
+//! so the browser keeps trying.
 //!
 //! [`warn_if_grades_open`] guards the teacher login's promise: a portal with a login that
 //! finds a grading service taking anonymous grade changes says so, naming the flag.
@@ -20,13 +23,14 @@ use app::{
 };
 use axum::{
     Router,
-    body::Body,
+    body::{Body, Bytes},
     extract::{RawQuery, State},
     http::{HeaderMap, HeaderValue, header},
     response::Response,
     routing::get,
 };
-use futures::StreamExt;
+
+use futures::{StreamExt, stream::BoxStream};
 use leptos::{config::LeptosOptions, prelude::provide_context};
 use tokio_util::sync::CancellationToken;
 
@@ -81,6 +85,30 @@ impl PortalBackend {
         })
     }
 
+    /// Opens the event stream at `url`: its bytes, or why it could not be opened.
+    async fn open_stream(
+        &self,
+        url: &str,
+        last_event_id: Option<&HeaderValue>,
+        source: &str,
+    ) -> Result<BoxStream<'static, Result<Bytes, reqwest::Error>>, String> {
+        let mut request = self
+            .streams
+            .get(url)
+            .header(header::ACCEPT, "text/event-stream");
+        if let Some(id) = last_event_id {
+            request = request.header("last-event-id", id.clone());
+        }
+        match request.send().await {
+            Ok(response) if response.status().is_success() => Ok(response.bytes_stream().boxed()),
+            Ok(response) => {
+                let err = ClientError::refusal(response, MAX_REASON_BYTES).await;
+                Err(format!("{source} {err}"))
+            }
+            Err(err) => Err(format!("{source}: {}", ClientError::from(err))),
+        }
+    }
+
     /// Relays the first of `urls` that answers with an event stream.
     async fn relay(
         &self,
@@ -90,32 +118,80 @@ impl PortalBackend {
     ) -> Response {
         let mut problem = format!("no instance of {source} is known");
         for url in urls {
-            let mut request = self
-                .streams
-                .get(&url)
-                .header(header::ACCEPT, "text/event-stream");
-            if let Some(id) = &last_event_id {
-                request = request.header("last-event-id", id.clone());
-            }
-            match request.send().await {
-                Ok(response) if response.status().is_success() => {
-                    let body = response
-                        .bytes_stream()
-                        .take_until(self.shutdown.clone().cancelled_owned());
+            match self.open_stream(&url, last_event_id.as_ref(), source).await {
+                Ok(stream) => {
+                    let body = stream.take_until(self.shutdown.clone().cancelled_owned());
                     return event_stream(Body::from_stream(body));
                 }
-                Ok(response) => {
-                    let err = ClientError::refusal(response, MAX_REASON_BYTES).await;
-                    problem = format!("{source} {err}");
-                }
-                Err(err) => problem = format!("{source}: {}", ClientError::from(err)),
+                Err(reason) => problem = reason,
             }
         }
-        let reason = problem.replace(['\r', '\n'], " ");
-        event_stream(Body::from(format!(
-            "retry: {RETRY_MS}\nevent: unavailable\ndata: {reason}\n\n"
-        )))
+        unavailable_stream(&problem)
     }
+
+    /// Relays the event streams of every one of `urls` that answers, merged event by
+    /// event as they come (the streams carry no event ids, so there is nothing to
+    /// resume). A source that ends or breaks leaves the others flowing; once all have
+    /// ended, so does the relay, and the browser reconnects to every instance then known.
+    async fn relay_every(&self, urls: Vec<String>, source: &str) -> Response {
+        let opened =
+            futures::future::join_all(urls.iter().map(|url| self.open_stream(url, None, source)))
+                .await;
+        let mut problem = format!("no instance of {source} is known");
+        let mut streams = Vec::new();
+        for stream in opened {
+            match stream {
+                Ok(stream) => streams.push(whole_events(stream)),
+                Err(reason) => problem = reason,
+            }
+        }
+        if streams.is_empty() {
+            return unavailable_stream(&problem);
+        }
+        let merged = futures::stream::select_all(streams)
+            .map(Ok::<Bytes, std::convert::Infallible>)
+            .take_until(self.shutdown.clone().cancelled_owned());
+        event_stream(Body::from_stream(merged))
+    }
+}
+
+/// The most bytes one event may take; a source that sends more without ending an event
+/// is dropped from a merged relay.
+const MAX_EVENT_BYTES: usize = 1024 * 1024;
+
+/// `stream`'s bytes cut into whole events (each up to and including the blank line that
+/// ends it), so that events of several sources can be merged without tearing one. It ends
+/// quietly when its source ends or breaks.
+fn whole_events(
+    stream: BoxStream<'static, Result<Bytes, reqwest::Error>>,
+) -> BoxStream<'static, Bytes> {
+    futures::stream::unfold(
+        (stream, Vec::new()),
+        |(mut stream, mut buffer)| async move {
+            loop {
+                if let Some(end) = buffer.windows(2).position(|pair| pair == b"\n\n") {
+                    let event: Vec<u8> = buffer.drain(..end + 2).collect();
+                    return Some((Bytes::from(event), (stream, buffer)));
+                }
+                if buffer.len() > MAX_EVENT_BYTES {
+                    return None;
+                }
+                match stream.next().await {
+                    Some(Ok(chunk)) => buffer.extend_from_slice(&chunk),
+                    Some(Err(_)) | None => return None,
+                }
+            }
+        },
+    )
+    .boxed()
+}
+
+/// One `unavailable` event saying `problem`, with a `retry:` delay for the browser.
+fn unavailable_stream(problem: &str) -> Response {
+    let reason = problem.replace(['\r', '\n'], " ");
+    event_stream(Body::from(format!(
+        "retry: {RETRY_MS}\nevent: unavailable\ndata: {reason}\n\n"
+    )))
 }
 
 fn event_stream(body: Body) -> Response {
@@ -127,6 +203,18 @@ fn event_stream(body: Body) -> Response {
 }
 
 impl ServiceClient for PortalBackend {
+    fn get_from_every(
+        &self,
+        name: &'static str,
+        path: String,
+    ) -> BoxFuture<Vec<Result<Reply, Unavailable>>> {
+        let calls = self.calls.clone();
+        let instances = self.providers.all(name);
+        Box::pin(futures::future::join_all(instances.into_iter().map(
+            move |base| get_reply(calls.clone(), format!("{base}{path}"), name),
+        )))
+    }
+
     fn send(
         &self,
         target: Target,
@@ -186,6 +274,24 @@ impl ServiceClient for PortalBackend {
     }
 }
 
+/// `GET url` with the calls client: the answer, or why there is none.
+async fn get_reply(
+    calls: reqwest::Client,
+    url: String,
+    service: &str,
+) -> Result<Reply, Unavailable> {
+    let answer = async {
+        let response = calls.get(&url).send().await?;
+        let status = response.status().as_u16();
+        let body = response.bytes().await?.to_vec();
+        Ok::<Reply, reqwest::Error>(Reply { status, body })
+    };
+    answer.await.map_err(|err| Unavailable {
+        service: service.into(),
+        reason: ClientError::from(err).to_string(),
+    })
+}
+
 /// The portal: its pages, server functions and static files, and its live streams.
 /// `teachers` decides who may change grades.
 pub fn router(
@@ -223,7 +329,6 @@ async fn registry_events(
 async fn log_events(
     State(backend): State<Arc<PortalBackend>>,
     RawQuery(query): RawQuery,
-    headers: HeaderMap,
 ) -> Response {
     let query = query.unwrap_or_default();
     let urls = backend
@@ -232,9 +337,7 @@ async fn log_events(
         .into_iter()
         .map(|base| format!("{base}/log?{query}"))
         .collect();
-    backend
-        .relay(urls, headers.get("last-event-id").cloned(), LOG_SERVICE)
-        .await
+    backend.relay_every(urls, LOG_SERVICE).await
 }
 
 /// For a portal with a teacher login: once it finds a grading service, asks it, without a
