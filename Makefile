@@ -1,13 +1,16 @@
 # The two commands a newcomer needs:
 #   make run   - install what is missing, build in release, serve on http://127.0.0.1:3000
 #   make test  - install what is missing, then every check: fmt, clippy, tests, build, end2end
+# and the whole system as a cluster on one machine:
+#   make cluster - three etcd members, three registry nodes, PostgreSQL, two log and two
+#                  grading instances and the portal on http://127.0.0.1:8080; Ctrl-C stops all
 # Installs are idempotent and version-checked (scripts/bootstrap.sh).
 
 SHELL := /bin/bash
 # wasm-opt (binaryen 132) for release builds lives in tools/node_modules/.bin.
 export PATH := $(CURDIR)/tools/node_modules/.bin:$(PATH)
 
-.PHONY: run test bench soak deps deps-test build
+.PHONY: run test bench soak cluster cluster-check deps deps-test build
 
 run: deps
 	cargo leptos serve --release
@@ -32,6 +35,17 @@ SOAK_DURATION ?= 10m
 soak: deps
 	cargo build --release -p server --bin registryservice
 	cargo run --release -p bench -- soak --duration $(SOAK_DURATION)
+
+# The cluster (scripts/cluster.sh): data and logs in ./cluster/, kept across restarts.
+cluster: build
+	scripts/bootstrap.sh cluster
+	scripts/cluster.sh
+
+# Starts make cluster's script on a scratch data dir, checks that every URL it prints
+# answers, stops it with Ctrl-C (SIGINT) and checks that no process is left (CI runs it).
+cluster-check: build
+	scripts/bootstrap.sh cluster
+	scripts/cluster-check.sh
 
 deps:
 	scripts/bootstrap.sh run

@@ -7,6 +7,7 @@
 #   scripts/bootstrap.sh test   # the same, plus Chromium, the end2end npm packages, etcd
 #                               # and PostgreSQL (started by the tests themselves)
 #   scripts/bootstrap.sh bench  # the same as run, plus wrk, etcd and PostgreSQL
+#   scripts/bootstrap.sh cluster  # the same as run, plus etcd and PostgreSQL (make cluster)
 #
 # A piece that cannot be installed stops the script with a message that names it and says
 # how to install it by hand.
@@ -154,8 +155,10 @@ case "${1:-}" in
         rust_toolchain; protoc_tool; cargo_leptos; wasm_bindgen_cli; wasm_opt ;;
     test)
         rust_toolchain; protoc_tool; cargo_leptos; wasm_bindgen_cli; wasm_opt; chromium; end2end_packages; etcd_server; postgres_server ;;
+    cluster)
+        rust_toolchain; protoc_tool; cargo_leptos; wasm_bindgen_cli; wasm_opt; etcd_server; postgres_server ;;
     bench)
         rust_toolchain; protoc_tool; cargo_leptos; wasm_bindgen_cli; wasm_opt; wrk_tool; etcd_server; postgres_server ;;
     *)
-        echo "usage: scripts/bootstrap.sh run|test|bench" >&2; exit 2 ;;
+        echo "usage: scripts/bootstrap.sh run|test|bench|cluster" >&2; exit 2 ;;
 esac

@@ -1,0 +1,135 @@
+#!/usr/bin/env bash
+# `make cluster-check`: starts `make cluster`'s script on a scratch data dir, checks that
+# every URL it prints answers, adds a grade, stops it as Ctrl-C would (SIGINT), checks
+# that every process it printed has exited, its whole session with it, and that its ports
+# are free; then starts it again on the same data and finds the grade. Exits non-zero,
+# saying what, otherwise. CI runs it after make test.
+set -euo pipefail
+
+cd "$(dirname "$0")/.."
+
+dir=$(mktemp -d /tmp/distributed-cluster-check.XXXXXX)
+chmod 755 "$dir" # PostgreSQL runs as the postgres user when this runs as root
+out=$dir/stdout
+export CLUSTER_DIR=$dir/data
+
+fail() {
+    printf '\ncluster-check: FAILED: %s\n' "$*" >&2
+    [ -e "$out" ] && sed 's/^/  | /' "$out" >&2
+    [ -n "${script:-}" ] && kill -INT "$script" 2>/dev/null && wait "$script" 2>/dev/null
+    rm -rf "$dir"
+    exit 1
+}
+
+# The status line of `GET url` (http://127.0.0.1:PORT/PATH), or of a POST of `json` if
+# given; nothing if there is no answer.
+http() { # url [json]
+    http_answer "$@" | head -n 1 | tr -d '\r'
+}
+
+# The body of `GET url`.
+http_body() { # url
+    http_answer "$1" | sed '1,/^\r\?$/d'
+}
+
+http_answer() { # url [json]
+    local rest=${1#http://127.0.0.1:}
+    local port=${rest%%/*} path=/${rest#*/}
+    (
+        exec 3<>"/dev/tcp/127.0.0.1/$port" || exit 0
+        if [ $# -gt 1 ]; then
+            printf 'POST %s HTTP/1.1\r\nHost: 127.0.0.1:%s\r\nConnection: close\r\nContent-Type: application/json\r\nContent-Length: %s\r\n\r\n%s' \
+                "$path" "$port" "${#2}" "$2" >&3
+        else
+            printf 'GET %s HTTP/1.1\r\nHost: 127.0.0.1:%s\r\nConnection: close\r\n\r\n' "$path" "$port" >&3
+        fi
+        cat <&3
+    ) 2>/dev/null
+}
+
+# Starts the cluster and checks that everything it prints answers; sets pids and ports.
+up() {
+    : >"$out"
+    # With job control on, the script runs as a job of its own whose SIGINT is not
+    # ignored (a non-interactive shell starts background commands ignoring it), as in
+    # a terminal.
+    set -m
+    scripts/cluster.sh >"$out" 2>"$dir/stderr" &
+    script=$!
+    set +m
+
+    local tries=0
+    until grep -q 'Ctrl-C stops everything' "$out"; do
+        kill -0 "$script" 2>/dev/null || fail "make cluster exited at start: $(tail -n 20 "$dir/stderr")"
+        tries=$((tries + 1))
+        [ $tries -lt 2400 ] || fail "make cluster was not up within two minutes: $(tail -n 20 "$dir/stderr")"
+        sleep 0.05
+    done
+    # The lines after the heading, up to the blank line: name, URL, "pid", pid.
+    local lines line name url pid port check rest
+    mapfile -t lines < <(sed -n '/^The cluster is up:/,/^$/p' "$out" | sed '1d;/^$/d')
+    [ ${#lines[@]} -eq 12 ] || fail "expected 12 processes, it printed ${#lines[@]}"
+
+    pids=()
+    ports=()
+    for line in "${lines[@]}"; do
+        read -r name url _ pid <<<"$line"
+        pids+=("$pid")
+        kill -0 "$pid" 2>/dev/null || fail "$name (pid $pid) is not running"
+        case "$url" in
+            postgres://*)
+                port=${url##*:}
+                port=${port%%/*}
+                ports+=("$port")
+                "$(ls -d /usr/lib/postgresql/*/bin | sort -V | tail -n 1)/pg_isready" -q -h 127.0.0.1 -p "$port" \
+                    || fail "$name does not accept connections at $url"
+                ;;
+            http://*)
+                rest=${url#http://127.0.0.1:}
+                ports+=("${rest%%/*}")
+                check=$url
+                [[ $name == etcd-* ]] && check=$url/health
+                # A service answers once it has registered and found what it needs: wait
+                # for each to answer (2xx, or a redirect: the portal's / goes to the grade
+                # book).
+                tries=0
+                until [[ $(http "$check") =~ ^HTTP/1\.1\ [23] ]]; do
+                    tries=$((tries + 1))
+                    [ $tries -lt 1200 ] || fail "$name does not answer at $check (got: $(http "$check"))"
+                    sleep 0.05
+                done
+                ;;
+            *) fail "$name printed no URL: $line" ;;
+        esac
+        printf 'cluster-check: %-14s answers at %s\n' "$name" "$url"
+    done
+}
+
+# Stops it as Ctrl-C does and checks that nothing is left.
+down() {
+    kill -INT "$script"
+    wait "$script" || fail "make cluster exited with $? after Ctrl-C"
+    script=
+    local pid port
+    for pid in "${pids[@]}"; do
+        kill -0 "$pid" 2>/dev/null && fail "pid $pid is still running after Ctrl-C"
+        pgrep -s "$pid" >/dev/null && fail "a process of pid $pid's session is still running: $(pgrep -a -s "$pid")"
+    done
+    for port in "${ports[@]}"; do
+        (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null && fail "port $port still answers after Ctrl-C"
+    done
+    echo "cluster-check: Ctrl-C left no process behind"
+}
+
+grade='{"Title":"Kept across restarts","Type":"Quiz","Score":77}'
+up
+[[ $(http http://127.0.0.1:6000/students/1/grades "$grade") == "HTTP/1.1 201"* ]] \
+    || fail "a grade posted to grading-6000 was not answered 201"
+down
+up
+http_body http://127.0.0.1:6010/students/1 | grep -q 'Kept across restarts' \
+    || fail "the grade added before the restart is not listed by grading-6010 after it"
+echo "cluster-check: a grade added before a restart is listed after it"
+down
+rm -rf "$dir"
+echo "cluster-check: every URL answered; Ctrl-C left no process behind"

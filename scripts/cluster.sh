@@ -1,0 +1,261 @@
+#!/usr/bin/env bash
+# `make cluster`: the whole system as a fault-tolerant cluster on 127.0.0.1.
+#
+#   scripts/cluster.sh               # start everything; Ctrl-C stops everything
+#   scripts/cluster.sh restart NAME  # (from another terminal) start a stopped piece again
+#
+# It starts, in order, each once the one before answers:
+#   etcd-1..3        a three-member etcd (client ports 2379, 22379, 32379)
+#   postgres         PostgreSQL on 15432 (not 5432, so a system PostgreSQL is no bother)
+#   registry-3000/3010/3020  three registry nodes on that etcd
+#   log-4000/4010    two log service instances
+#   grading-6000/6010  two grading instances sharing the PostgreSQL database `grades`
+#   portal-8080      the teacher portal
+# and prints one line per process with its URL. Data and each process's log stay under
+# ./cluster/ (CLUSTER_DIR), so a restart keeps the registry, the grades and the logs.
+#
+# Killing a piece (the failover drill, see the README) leaves the rest running; the
+# script says which piece stopped, and `scripts/cluster.sh restart NAME` starts it again
+# with the same command. Ctrl-C (or SIGTERM) stops every piece, the services first and
+# etcd last, and waits for each: no process is left behind.
+set -euo pipefail
+
+cd "$(dirname "$0")/.."
+root=$PWD
+data=${CLUSTER_DIR:-$root/cluster}
+bin=${CLUSTER_BIN_DIR:-${CARGO_TARGET_DIR:-$root/target}/release}
+site=${CLUSTER_SITE_ROOT:-$root/target/site}
+run=$data/run
+logs=$data/logs
+pg_port=15432
+etcd_members=(1:2379:2380 2:22379:22380 3:32379:32380)
+registry_ports=(3000 3010 3020)
+log_ports=(4000 4010)
+grading_ports=(6000 6010)
+portal_port=8080
+# The order to stop in: what depends on others first.
+stop_order=(portal grading log registry postgres etcd)
+
+say() { printf 'cluster: %s\n' "$*" >&2; }
+die() {
+    printf '\ncluster: %s\n  fix: %s\n\n' "$1" "$2" >&2
+    stop_all
+    exit 1
+}
+
+join() { local IFS=,; echo "$*"; }
+etcd_urls=$(join $(for m in "${etcd_members[@]}"; do echo "http://127.0.0.1:$(cut -d: -f2 <<<"$m")"; done))
+registry_urls=$(join $(for p in "${registry_ports[@]}"; do echo "http://127.0.0.1:$p"; done))
+database_url="postgres://postgres@127.0.0.1:$pg_port/grades"
+
+alive() { [ -n "${1:-}" ] && kill -0 "$1" 2>/dev/null; }
+listening() { (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
+
+# Starts the piece NAME with the command saved for it, in a session of its own (so a
+# Ctrl-C reaches only this script, which stops the pieces in order).
+launch() { # name
+    local name=$1
+    setsid bash -c 'exec "$@"' "$name" $(cat "$run/$name.cmd") >>"$logs/$name.log" 2>&1 </dev/null &
+    echo $! >"$run/$name.pid"
+}
+
+# Saves NAME's command (words without spaces) and starts it.
+start() { # name command...
+    local name=$1
+    shift
+    echo "$*" >"$run/$name.cmd"
+    launch "$name"
+}
+
+# Waits until NAME listens on PORT; stops everything, with its log, if it exits first.
+wait_listening() { # name port
+    local name=$1 port=$2 pid tries=0
+    pid=$(cat "$run/$name.pid")
+    until listening "$port"; do
+        alive "$pid" || die "$name exited at start; its log ($logs/$name.log) ends:
+$(tail -n 15 "$logs/$name.log" | sed 's/^/    /')" "read the log above"
+        tries=$((tries + 1))
+        [ $tries -lt 1200 ] || die "$name did not listen on $port within a minute" "read $logs/$name.log"
+        sleep 0.05
+    done
+}
+
+line() { # name url
+    printf '  %-14s %-44s pid %s\n' "$1" "$2" "$(cat "$run/$1.pid")"
+}
+
+# Stops every piece whose pid file is here, kind by kind in stop_order: a polite signal
+# to its whole session (INT: PostgreSQL's fast shutdown, and Ctrl-C to the services),
+# then, after 15 s, KILL. Returns when every one has exited.
+stop_all() {
+    trap - INT TERM
+    [ -d "$run" ] || return 0
+    local kind file pid waited
+    for kind in "${stop_order[@]}"; do
+        local pids=()
+        for file in "$run/$kind"*.pid; do
+            [ -e "$file" ] || continue
+            pid=$(cat "$file")
+            rm -f "$file"
+            alive "$pid" || continue
+            kill -INT -- "-$pid" 2>/dev/null || kill -INT "$pid" 2>/dev/null || true
+            pids+=("$pid")
+        done
+        for pid in "${pids[@]}"; do
+            waited=0
+            while alive "$pid" || pgrep -s "$pid" >/dev/null 2>&1; do
+                if [ $waited -ge 300 ]; then
+                    kill -KILL -- "-$pid" 2>/dev/null || true
+                fi
+                waited=$((waited + 1))
+                sleep 0.05
+            done
+        done
+    done
+}
+
+restart() { # name
+    local name=${1:-}
+    [ -n "$name" ] && [ -e "$run/$name.cmd" ] || {
+        echo "usage: scripts/cluster.sh restart NAME, NAME one of: $(cd "$run" 2>/dev/null && ls *.cmd | sed 's/\.cmd$//' | tr '\n' ' ')" >&2
+        exit 2
+    }
+    if alive "$(cat "$run/$name.pid" 2>/dev/null)"; then
+        echo "cluster: $name is running (pid $(cat "$run/$name.pid"))" >&2
+        exit 0
+    fi
+    launch "$name"
+    echo "cluster: $name started again (pid $(cat "$run/$name.pid"))" >&2
+}
+
+if [ "${1:-}" = restart ]; then
+    restart "${2:-}"
+    exit 0
+fi
+
+# --- checks before anything starts --------------------------------------------------
+
+for program in registryservice logservice gradingservice portal; do
+    [ -x "$bin/$program" ] || die "$bin/$program is missing" "make build (make cluster builds it first)"
+done
+[ -e "$site/pkg" ] || die "the portal's site ($site) is missing" "make build"
+command -v etcd >/dev/null || die "etcd is not installed" "scripts/bootstrap.sh cluster"
+pg_bin=$(ls -d /usr/lib/postgresql/*/bin 2>/dev/null | sort -V | tail -n 1)
+[ -n "$pg_bin" ] && [ -x "$pg_bin/initdb" ] || die "PostgreSQL is not installed" "scripts/bootstrap.sh cluster"
+if [ -d "$run" ]; then
+    for file in "$run"/*.pid; do
+        [ -e "$file" ] || continue
+        alive "$(cat "$file")" && {
+            printf '\ncluster: another make cluster is running here (%s is pid %s)\n  fix: stop it with Ctrl-C in its terminal\n\n' \
+                "$(basename "$file" .pid)" "$(cat "$file")" >&2
+            exit 1
+        }
+    done
+fi
+for port in 2379 2380 22379 22380 32379 32380 $pg_port "${registry_ports[@]}" "${log_ports[@]}" "${grading_ports[@]}" $portal_port; do
+    if listening "$port"; then
+        printf '\ncluster: port %s on 127.0.0.1 is in use\n  fix: stop what listens there (ss -ltnp "sport = :%s" names it), then make cluster again\n\n' \
+            "$port" "$port" >&2
+        exit 1
+    fi
+done
+
+mkdir -p "$run" "$logs"
+rm -f "$run"/*.pid "$run"/*.cmd
+trap 'echo >&2; say "stopping every piece …"; stop_all; say "stopped"; exit 0' INT TERM
+
+# PostgreSQL refuses to run as root: as root, it runs as the postgres user, which owns
+# its data dir (and must be able to reach it).
+as_postgres=()
+if [ "$(id -u)" -eq 0 ]; then
+    as_postgres=(runuser -u postgres --)
+    mkdir -p "$data/postgres"
+    chown postgres: "$data/postgres"
+    runuser -u postgres -- test -x "$data/postgres" \
+        || die "the postgres user cannot reach $data" "set CLUSTER_DIR to a folder outside /root (such as /var/tmp/distributed-cluster)"
+fi
+
+say "starting; data and logs in $data"
+
+# --- etcd -----------------------------------------------------------------------------
+initial_cluster=$(join $(for m in "${etcd_members[@]}"; do IFS=: read -r n _ peer <<<"$m"; echo "etcd-$n=http://127.0.0.1:$peer"; done))
+for member in "${etcd_members[@]}"; do
+    IFS=: read -r n client peer <<<"$member"
+    start "etcd-$n" etcd --name "etcd-$n" --data-dir "$data/etcd-$n" \
+        --listen-client-urls "http://127.0.0.1:$client" --advertise-client-urls "http://127.0.0.1:$client" \
+        --listen-peer-urls "http://127.0.0.1:$peer" --initial-advertise-peer-urls "http://127.0.0.1:$peer" \
+        --initial-cluster "$initial_cluster" --initial-cluster-state new --initial-cluster-token distributed-cluster
+done
+for member in "${etcd_members[@]}"; do
+    IFS=: read -r n client _ <<<"$member"
+    wait_listening "etcd-$n" "$client"
+done
+
+# --- PostgreSQL -------------------------------------------------------------------------
+if [ ! -s "$data/postgres/PG_VERSION" ]; then
+    mkdir -p "$data/postgres"
+    [ ${#as_postgres[@]} -eq 0 ] || chown postgres: "$data/postgres"
+    "${as_postgres[@]}" "$pg_bin/initdb" -D "$data/postgres" -A trust -U postgres -E UTF8 --locale=C \
+        >>"$logs/postgres.log" 2>&1 || die "initdb failed" "read $logs/postgres.log"
+fi
+start postgres "${as_postgres[@]}" "$pg_bin/postgres" -D "$data/postgres" -p "$pg_port" -k "$data/postgres" -c listen_addresses=127.0.0.1
+wait_listening postgres "$pg_port"
+until "$pg_bin/pg_isready" -q -h 127.0.0.1 -p "$pg_port"; do
+    alive "$(cat "$run/postgres.pid")" || die "PostgreSQL exited at start" "read $logs/postgres.log"
+    sleep 0.05
+done
+if [ "$("$pg_bin/psql" -h 127.0.0.1 -p "$pg_port" -U postgres -Atc "SELECT 1 FROM pg_database WHERE datname = 'grades'")" != 1 ]; then
+    "$pg_bin/createdb" -h 127.0.0.1 -p "$pg_port" -U postgres grades || die "cannot create the database grades" "read $logs/postgres.log"
+fi
+
+# --- the registry, the services and the portal --------------------------------------------
+for port in "${registry_ports[@]}"; do
+    start "registry-$port" "$bin/registryservice" --addr "127.0.0.1:$port" --etcd "$etcd_urls"
+done
+for port in "${registry_ports[@]}"; do wait_listening "registry-$port" "$port"; done
+for port in "${log_ports[@]}"; do
+    mkdir -p "$data/log-$port"
+    start "log-$port" "$bin/logservice" --addr "127.0.0.1:$port" --registry-url "$registry_urls" \
+        --log-file "$data/log-$port/distributed.log"
+done
+for port in "${grading_ports[@]}"; do
+    start "grading-$port" "$bin/gradingservice" --addr "127.0.0.1:$port" --registry-url "$registry_urls" \
+        --database "$database_url"
+done
+start "portal-$portal_port" "$bin/portal" --addr "127.0.0.1:$portal_port" --registry-url "$registry_urls" \
+    --site-root "$site"
+for port in "${log_ports[@]}"; do wait_listening "log-$port" "$port"; done
+for port in "${grading_ports[@]}"; do wait_listening "grading-$port" "$port"; done
+wait_listening "portal-$portal_port" "$portal_port"
+
+echo
+echo "The cluster is up:"
+for member in "${etcd_members[@]}"; do
+    IFS=: read -r n client _ <<<"$member"
+    line "etcd-$n" "http://127.0.0.1:$client"
+done
+line postgres "$database_url"
+for port in "${registry_ports[@]}"; do line "registry-$port" "http://127.0.0.1:$port/services"; done
+for port in "${log_ports[@]}"; do line "log-$port" "http://127.0.0.1:$port/log"; done
+for port in "${grading_ports[@]}"; do line "grading-$port" "http://127.0.0.1:$port/students"; done
+line "portal-$portal_port" "http://127.0.0.1:$portal_port/"
+echo
+echo "Open http://127.0.0.1:$portal_port/registry to watch it. Kill any piece by its pid;"
+echo "scripts/cluster.sh restart NAME starts it again. Ctrl-C stops everything."
+
+# Say when a piece stops, once, until it runs again.
+declare -A said=()
+while true; do
+    for file in "$run"/*.pid; do
+        [ -e "$file" ] || continue
+        name=$(basename "$file" .pid)
+        if alive "$(cat "$file")"; then
+            said[$name]=
+        elif [ -z "${said[$name]:-}" ]; then
+            say "$name stopped; start it again with: scripts/cluster.sh restart $name"
+            said[$name]=1
+        fi
+    done
+    sleep 1 &
+    wait $! || true
+done
