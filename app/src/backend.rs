@@ -54,6 +54,14 @@ pub trait ServiceClient: Send + Sync + 'static {
         name: &'static str,
         path: String,
     ) -> BoxFuture<Vec<Result<Reply, Unavailable>>>;
+
+    /// `GET path` on every registry node known (those given to the portal, and those
+    /// the registry lists as `Registry` now), at once: each node's base URL with its
+    /// answer or why there is none, ordered by URL.
+    fn get_from_registry_nodes(
+        &self,
+        path: String,
+    ) -> BoxFuture<Vec<(String, Result<Reply, Unavailable>)>>;
 }
 
 /// The handle server functions find in context.

@@ -8,6 +8,7 @@
 pub mod api;
 #[cfg(feature = "ssr")]
 pub mod backend;
+pub mod cluster_panel;
 pub mod format;
 pub mod layout;
 pub mod live;

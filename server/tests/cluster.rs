@@ -1005,3 +1005,303 @@ async fn a_service_whose_registry_node_dies_stays_registered_is_patched_and_dere
     );
     assert!(said("deregistered".into())().await);
 }
+
+/// The passing instances of `name`, as the first of `nodes` that answers lists them.
+async fn passing_on_any(nodes: &[Process], name: &str) -> BTreeSet<String> {
+    for node in nodes {
+        if let Some(listed) = try_listing(node).await {
+            return urls(&listed, name);
+        }
+    }
+    BTreeSet::new()
+}
+
+/// `GET /cluster` of `node`, or `None` while it does not answer.
+async fn cluster_status(node: &Process) -> Option<app::wire::registry::NodeStatus> {
+    client()
+        .get(format!("{}/cluster", node.url))
+        .send()
+        .await
+        .ok()?
+        .json()
+        .await
+        .ok()
+}
+
+/// The whole system on a three-member etcd, two registry nodes, PostgreSQL and two
+/// grading instances, with the portal: an etcd member, the leading registry node and a
+/// grading instance are each killed (-9) and started again while a client adds grades,
+/// a dependent follows its patches and the portal is asked for pages all along.
+#[tokio::test]
+async fn every_kind_of_process_killed_in_turn_loses_nothing_and_the_portal_keeps_answering() {
+    use std::sync::{
+        Arc, Mutex,
+        atomic::{AtomicBool, AtomicUsize, Ordering},
+    };
+
+    let dir = common::temp_dir("cluster-drill");
+    let mut members = Etcd::start_cluster(&dir, 3).await;
+    let etcd_urls = members.iter().map(Etcd::url).collect::<Vec<_>>().join(",");
+    let postgres = tokio::task::spawn_blocking(testkit::Postgres::start)
+        .await
+        .unwrap();
+    let database = postgres.create_database();
+    let start_node = |port: u16| {
+        Process::registry_on(port, &dir, &["--etcd", &etcd_urls, "--leader-lease", "2s"])
+    };
+    let mut nodes = [start_node(0), start_node(0)];
+    cluster_formed(&nodes.iter().collect::<Vec<_>>()).await;
+    let registry_urls = format!("{},{}", nodes[0].url, nodes[1].url);
+    let start_grading = || {
+        Process::start(
+            env!("CARGO_BIN_EXE_gradingservice"),
+            &[
+                "--addr",
+                "127.0.0.1:0",
+                "--registry-url",
+                &registry_urls,
+                "--database",
+                &database,
+            ],
+            &dir,
+        )
+    };
+    let mut gradings = [start_grading(), start_grading()];
+    let site = dir.join("site");
+    let portal = Process::start(
+        env!("CARGO_BIN_EXE_portal"),
+        &[
+            "--addr",
+            "127.0.0.1:0",
+            "--registry-url",
+            &registry_urls,
+            "--site-root",
+            site.to_str().unwrap(),
+        ],
+        &dir,
+    );
+    let mut dependent = FakeService::start().await;
+    common::register(
+        &client(),
+        &format!("{}/services", nodes[0].url),
+        &dependent.registration("Watcher", &["GradingService"]),
+    )
+    .await;
+    let expected: BTreeSet<String> = gradings.iter().map(|g| g.url.clone()).collect();
+    until("both grading instances listed", || async {
+        passing_on_any(&nodes, "GradingService").await == expected
+    })
+    .await;
+    until("the portal to show the students", || async {
+        let page = client()
+            .get(format!("{}/students", portal.url))
+            .send()
+            .await;
+        match page {
+            Ok(page) => page
+                .text()
+                .await
+                .is_ok_and(|html| html.contains("Carter, Nick")),
+            Err(_) => false,
+        }
+    })
+    .await;
+
+    // The client: adds grades in turn through each grading instance (the other when one
+    // does not answer), noting each one answered 201.
+    let targets = Arc::new(Mutex::new(
+        gradings.iter().map(|g| g.url.clone()).collect::<Vec<_>>(),
+    ));
+    let added = Arc::new(Mutex::new(Vec::<String>::new()));
+    let stop = Arc::new(AtomicBool::new(false));
+    let adder = tokio::spawn({
+        let (targets, added, stop) = (targets.clone(), added.clone(), stop.clone());
+        async move {
+            let http = reqwest::Client::builder()
+                .timeout(Duration::from_secs(10))
+                .build()
+                .unwrap();
+            let mut n = 0usize;
+            while !stop.load(Ordering::SeqCst) {
+                let title = format!("Drill {n}");
+                let order = targets.lock().unwrap().clone();
+                for k in 0..order.len() {
+                    let base = &order[(n + k) % order.len()];
+                    let answer = http
+                        .post(format!("{base}/students/{}/grades", n % 5 + 1))
+                        .body(format!(r#"{{"Title":"{title}","Type":"Test","Score":70}}"#))
+                        .send()
+                        .await;
+                    if answer.is_ok_and(|a| a.status() == 201) {
+                        added.lock().unwrap().push(title.clone());
+                        break;
+                    }
+                }
+                n += 1;
+            }
+        }
+    });
+    // The portal, asked for the grade book and the registry page all along.
+    let asked = Arc::new(AtomicUsize::new(0));
+    let prober = tokio::spawn({
+        let (stop, asked, base) = (stop.clone(), asked.clone(), portal.url.clone());
+        async move {
+            let mut failures = Vec::new();
+            while !stop.load(Ordering::SeqCst) {
+                for path in ["/students", "/registry"] {
+                    match client().get(format!("{base}{path}")).send().await {
+                        Ok(answer) if answer.status() == 200 => {}
+                        Ok(answer) => failures.push(format!("{path}: {}", answer.status())),
+                        Err(err) => failures.push(format!("{path}: {err}")),
+                    }
+                    asked.fetch_add(1, Ordering::SeqCst);
+                }
+            }
+            failures
+        }
+    });
+    // Progress: `more` further grades answered 201 since now.
+    let progress = |more: usize| {
+        let added = added.clone();
+        let from = added.lock().unwrap().len();
+        move || {
+            let done = added.lock().unwrap().len() >= from + more;
+            async move { done }
+        }
+    };
+
+    // An etcd member.
+    members[2].kill();
+    until("grades added with an etcd member down", progress(20)).await;
+    members[2].restart(true).await;
+    until("grades added with the member back", progress(20)).await;
+
+    // The leading registry node.
+    let refs: Vec<&Process> = nodes.iter().collect();
+    let first = eventually("a leader", || async { leader(&refs).await })
+        .await
+        .url
+        .clone();
+    let index = nodes.iter().position(|n| n.url == first).unwrap();
+    let port = nodes[index].port;
+    nodes[index].kill();
+    let other = &nodes[1 - index];
+    until("the other node to lead", || async {
+        leads(other).await == Some(true)
+    })
+    .await;
+    until("grades added with the leader dead", progress(20)).await;
+    nodes[index] = start_node(port);
+    until("the node back, following", || async {
+        cluster_status(&nodes[index])
+            .await
+            .is_some_and(|status| !status.leader && status.stale.is_none())
+    })
+    .await;
+
+    // A grading instance.
+    gradings[0].kill();
+    until("grades added with a grading instance dead", progress(20)).await;
+    gradings[0] = start_grading();
+    *targets.lock().unwrap() = gradings.iter().map(|g| g.url.clone()).collect();
+    until("grades added through the new instance", progress(20)).await;
+
+    stop.store(true, Ordering::SeqCst);
+    adder.await.unwrap();
+    let failures = prober.await.unwrap();
+    assert!(
+        failures.is_empty(),
+        "the portal failed {} of {} requests: {failures:?}",
+        failures.len(),
+        asked.load(Ordering::SeqCst)
+    );
+
+    // Every grade answered 201 is listed once, through either instance.
+    let added = added.lock().unwrap().clone();
+    for grading in &gradings {
+        let students: Vec<app::wire::grading::Student> = client()
+            .get(format!("{}/students", grading.url))
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        let mut listed = std::collections::HashMap::<String, usize>::new();
+        for grade in students.iter().flat_map(|s| &s.grades) {
+            *listed.entry(grade.title.clone()).or_default() += 1;
+        }
+        for title in &added {
+            assert_eq!(
+                listed.get(title),
+                Some(&1),
+                "{title} through {}",
+                grading.url
+            );
+        }
+    }
+    // The dependent's view is the registry's.
+    let expected: BTreeSet<String> = gradings.iter().map(|g| g.url.clone()).collect();
+    until(
+        "the registry to list the grading instances now running",
+        || async { passing_on_any(&nodes, "GradingService").await == expected },
+    )
+    .await;
+    let wanted: BTreeSet<PatchEntry> = expected
+        .iter()
+        .map(|url| entry("GradingService", url))
+        .collect();
+    let mut view = BTreeSet::new();
+    view_until(&mut dependent, &mut view, "the dependent's view", |view| {
+        *view == wanted
+    })
+    .await;
+    // Both nodes answer /cluster: one leads, and every etcd member is healthy again.
+    for node in &nodes {
+        let status = eventually("the node's /cluster", || async {
+            cluster_status(node).await
+        })
+        .await;
+        assert_eq!(status.store, "etcd");
+        assert_eq!(status.etcd.len(), 3);
+    }
+    until("one leader and three healthy etcd members", || async {
+        let mut leaders = 0;
+        for node in &nodes {
+            match cluster_status(node).await {
+                Some(status) if status.etcd.iter().all(|m| m.healthy) => {
+                    leaders += usize::from(status.leader)
+                }
+                _ => return false,
+            }
+        }
+        leaders == 1
+    })
+    .await;
+    // The portal's registry page shows both nodes in its cluster panel, one leading.
+    let page = client()
+        .get(format!("{}/registry", portal.url))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    for node in &nodes {
+        assert!(
+            page.contains(&format!("data-node=\"{}\"", node.url)),
+            "{page}"
+        );
+    }
+    assert_eq!(page.matches("data-role=\"leader\"").count(), 1, "{page}");
+    eprintln!(
+        "{} grades added; the portal answered {} requests",
+        added.len(),
+        asked.load(Ordering::SeqCst)
+    );
+    drop(portal);
+    drop(gradings);
+    tokio::task::spawn_blocking(move || drop(postgres))
+        .await
+        .unwrap();
+}

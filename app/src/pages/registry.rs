@@ -1,4 +1,5 @@
-//! `/registry`: a live table of every registered instance and its recent heartbeats.
+//! `/registry`: a live table of every registered instance and its recent heartbeats,
+//! under the cluster panel ([`crate::cluster_panel`]: the registry nodes and etcd).
 //!
 //! The server renders it from the registry's listing; once hydrated, the page follows the
 //! registry's event stream (through the portal's `/portal/events/registry`), so instances
@@ -11,6 +12,7 @@ use leptos_meta::Title;
 
 use crate::{
     api::registry_instances,
+    cluster_panel::ClusterPanel,
     format, live,
     wire::registry::{CheckResult, InstanceInfo, RegistryEvent},
 };
@@ -26,6 +28,8 @@ pub fn RegistryPage() -> impl IntoView {
     view! {
         <Title text="Registry"/>
         <h1>"Registry"</h1>
+        <ClusterPanel/>
+        <h2>"Instances"</h2>
         <Suspense fallback=|| view! { <p>"Loading…"</p> }>
             {move || Suspend::new(async move {
                 let (instances, problem) = match initial.await {

@@ -349,3 +349,40 @@ mod tests {
         assert_eq!(serde_json::from_str::<InstanceInfo>(&json).unwrap(), info);
     }
 }
+
+/// `GET /cluster` on a registry node: how it sees itself and the store it shares with the
+/// other nodes (the portal's cluster panel shows one a node).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct NodeStatus {
+    /// The node's public URL.
+    #[serde(rename = "Node")]
+    pub node: String,
+    /// `memory` (a registry on its own) or `etcd` (a node of a cluster).
+    #[serde(rename = "Store")]
+    pub store: String,
+    /// Whether this node runs the checks and sends the patches (the elected leader; a
+    /// registry on its own always does).
+    #[serde(rename = "Leader")]
+    pub leader: bool,
+    /// The revision of the registry's state this node has reached.
+    #[serde(rename = "Revision")]
+    pub revision: u64,
+    /// Why it answers from an old copy, or nothing while its state is current.
+    #[serde(rename = "Stale", default, skip_serializing_if = "Option::is_none")]
+    pub stale: Option<String>,
+    /// The etcd members it was given, as it sees each one now.
+    #[serde(rename = "Etcd", default)]
+    pub etcd: Vec<EtcdMember>,
+}
+
+/// One etcd member, as a registry node's probe of its `/health` found it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct EtcdMember {
+    #[serde(rename = "Endpoint")]
+    pub endpoint: String,
+    #[serde(rename = "Healthy")]
+    pub healthy: bool,
+    /// Why not, when it is not.
+    #[serde(rename = "Problem", default, skip_serializing_if = "Option::is_none")]
+    pub problem: Option<String>,
+}

@@ -42,6 +42,8 @@ use crate::{
 
 /// How long one call to a service may take.
 const CALL_TIMEOUT: Duration = Duration::from_secs(5);
+/// How long a look at one registry node may take (it probes etcd for up to a second).
+const PROBE_TIMEOUT: Duration = Duration::from_millis(2500);
 /// The most of a refusal's body read for its reason.
 const MAX_REASON_BYTES: usize = 4096;
 /// How long the browser waits before reconnecting to an unavailable stream.
@@ -54,6 +56,8 @@ pub struct PortalBackend {
     providers: Arc<Providers>,
     registry: RegistryClient,
     calls: reqwest::Client,
+    /// For quick looks at every registry node: a node that is down must not hold a page.
+    probes: reqwest::Client,
     streams: reqwest::Client,
     shutdown: CancellationToken,
 }
@@ -80,6 +84,7 @@ impl PortalBackend {
             providers,
             registry,
             calls,
+            probes: client::with_timeout(PROBE_TIMEOUT, token),
             streams,
             shutdown,
         })
@@ -203,6 +208,24 @@ fn event_stream(body: Body) -> Response {
 }
 
 impl ServiceClient for PortalBackend {
+    fn get_from_registry_nodes(
+        &self,
+        path: String,
+    ) -> BoxFuture<Vec<(String, Result<Reply, Unavailable>)>> {
+        let (registry, probes) = (self.registry.clone(), self.probes.clone());
+        Box::pin(async move {
+            registry.learn_nodes().await;
+            let mut nodes = registry.nodes();
+            nodes.sort();
+            futures::future::join_all(nodes.into_iter().map(|node| {
+                let answer =
+                    get_reply(probes.clone(), format!("{node}{path}"), "the registry node");
+                async move { (node, answer.await) }
+            }))
+            .await
+        })
+    }
+
     fn get_from_every(
         &self,
         name: &'static str,

@@ -7,6 +7,7 @@
 //! | `PUT /services`, the instance URL as text | 200 (TTL renewal); 404 if unknown |
 //! | `GET /services` | every instance as JSON (header `Self-Preservation: active` while evictions are held); with `Accept: text/event-stream`, live events |
 //! | `GET /services/{name}` | the passing instances of one service |
+//! | `GET /cluster` | this node: its URL, store, leadership, revision and etcd members (see [`super::cluster`]) |
 //!
 //! Bodies are limited to [`MAX_BODY_BYTES`]; every refusal is a 4xx with a JSON reason.
 
@@ -53,6 +54,10 @@ pub fn router(registry: Registry) -> Router {
         .route(
             "/services/{name}",
             get(by_name).fallback(|| async { method_not_allowed("GET") }),
+        )
+        .route(
+            "/cluster",
+            get(super::cluster::status).fallback(|| async { method_not_allowed("GET") }),
         )
         .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
         .with_state(registry)

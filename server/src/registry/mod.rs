@@ -4,6 +4,7 @@
 //! | module | owns |
 //! | --- | --- |
 //! | [`http`] | the HTTP API on `/services` |
+//! | [`cluster`] | `GET /cluster`: the node, its leadership and revision, its etcd members |
 //! | [`validate`] | what a registration must look like |
 //! | [`store`] | the narrow interface in front of the state |
 //! | [`memory`] | the in-memory state: instances, statuses, dependents |
@@ -14,6 +15,7 @@
 //! | [`etcd`] | the state in etcd, shared by several registry nodes: their copies, the leader |
 //! | [`config`] | flags and their defaults |
 
+pub mod cluster;
 pub mod config;
 pub mod etcd;
 pub mod heartbeat;
@@ -46,6 +48,8 @@ use store::Store;
 pub struct Registry {
     pub store: Arc<dyn Store>,
     shutdown: CancellationToken,
+    /// What it says of itself at `/cluster`.
+    node: Arc<cluster::Node>,
 }
 
 impl Registry {
@@ -88,6 +92,7 @@ impl Registry {
             Registry {
                 store,
                 shutdown: background.stopping(),
+                node: cluster::Node::new(public_url, &config.etcd),
             },
             health,
         ))

@@ -1,0 +1,271 @@
+//! The `/registry` page's cluster panel: every registry node, which one leads, the
+//! revision each has reached, and the etcd members as the nodes see them.
+//!
+//! The server renders it from every node's `GET /cluster` (the nodes given to the portal
+//! and those the registry lists as `Registry`); once hydrated, the panel asks again every
+//! second, so a node or an etcd member that dies or returns shows within a second or two,
+//! without a reload. A node that does not answer is shown down, with the reason.
+
+use std::collections::BTreeMap;
+
+use leptos::{either::Either, prelude::*};
+use serde::{Deserialize, Serialize};
+
+use crate::wire::registry::{EtcdMember, NodeStatus};
+
+/// How often the hydrated panel asks again.
+const EVERY_MS: u64 = 1000;
+
+/// One registry node as the panel shows it: what it said at `/cluster`, or why it said
+/// nothing.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct NodeView {
+    pub url: String,
+    pub status: Result<NodeStatus, String>,
+}
+
+/// Every known registry node's `/cluster`, ordered by URL.
+#[server]
+pub async fn cluster_nodes() -> Result<Vec<NodeView>, ServerFnError> {
+    let answers = crate::backend::backend()?
+        .get_from_registry_nodes("/cluster".into())
+        .await;
+    Ok(answers
+        .into_iter()
+        .map(|(url, answer)| {
+            let status = answer.map_err(|err| err.reason).and_then(|reply| {
+                if reply.status != 200 {
+                    return Err(format!(
+                        "answered {}: {}",
+                        reply.status,
+                        crate::backend::reason(&reply.body)
+                    ));
+                }
+                serde_json::from_slice::<NodeStatus>(&reply.body)
+                    .map_err(|err| format!("an unreadable answer: {err}"))
+            });
+            NodeView { url, status }
+        })
+        .collect())
+}
+
+#[component]
+pub fn ClusterPanel() -> impl IntoView {
+    let initial = Resource::new(|| (), |_| cluster_nodes());
+    view! {
+        <section class="cluster" aria-labelledby="cluster-heading">
+            <h2 id="cluster-heading">"Cluster"</h2>
+            <Suspense fallback=|| view! { <p>"Asking the registry nodes…"</p> }>
+                {move || Suspend::new(async move {
+                    let nodes = initial.await.map_err(|err| err.to_string());
+                    view! { <LiveCluster nodes/> }
+                })}
+            </Suspense>
+        </section>
+    }
+}
+
+#[component]
+fn LiveCluster(nodes: Result<Vec<NodeView>, String>) -> impl IntoView {
+    let nodes = RwSignal::new(nodes);
+    Effect::new(move |_| {
+        let asking = StoredValue::new(false);
+        if let Ok(handle) = set_interval_with_handle(
+            move || {
+                // One question at a time: a slow answer is not piled on.
+                if asking.get_value() {
+                    return;
+                }
+                asking.set_value(true);
+                leptos::task::spawn_local(async move {
+                    let answer = cluster_nodes().await.map_err(|err| err.to_string());
+                    nodes.set(answer);
+                    asking.set_value(false);
+                });
+            },
+            std::time::Duration::from_millis(EVERY_MS),
+        ) {
+            on_cleanup(move || handle.clear());
+        }
+    });
+    move || match nodes.get() {
+        Err(problem) => Either::Left(view! {
+            <p class="notice notice-error" role="alert">
+                "The registry nodes cannot be asked: " {problem}
+            </p>
+        }),
+        Ok(list) => Either::Right(panel(list)),
+    }
+}
+
+fn panel(nodes: Vec<NodeView>) -> impl IntoView {
+    let answering = nodes.iter().filter(|n| n.status.is_ok()).count();
+    let leader = nodes
+        .iter()
+        .find(|n| n.status.as_ref().is_ok_and(|s| s.leader))
+        .map(|n| n.url.clone());
+    let members = etcd_members(&nodes);
+    let healthy = members.iter().filter(|m| m.healthy).count();
+    let summary = format!(
+        "{answering} of {} registry nodes answer; {}; {}",
+        nodes.len(),
+        match &leader {
+            Some(url) => format!("{url} leads"),
+            None => "no node leads right now".into(),
+        },
+        if members.is_empty() {
+            "the registry keeps its state in memory (no etcd)".to_owned()
+        } else {
+            format!("{healthy} of {} etcd members healthy", members.len())
+        }
+    );
+    view! {
+        <p class="cluster-summary" aria-live="polite">{summary}</p>
+        <div class="table-scroll">
+            <table class="data cluster-nodes">
+                <thead>
+                    <tr>
+                        <th scope="col">"Registry node"</th>
+                        <th scope="col">"Role"</th>
+                        <th scope="col" class="number">"Revision"</th>
+                        <th scope="col">"State"</th>
+                    </tr>
+                </thead>
+                <tbody>{nodes.into_iter().map(node_row).collect_view()}</tbody>
+            </table>
+        </div>
+        {(!members.is_empty()).then(|| view! {
+            <div class="table-scroll">
+                <table class="data etcd-members">
+                    <thead>
+                        <tr>
+                            <th scope="col">"etcd member"</th>
+                            <th scope="col">"State"</th>
+                        </tr>
+                    </thead>
+                    <tbody>
+                        {members
+                            .into_iter()
+                            .map(|member| {
+                                let state = if member.healthy { "healthy" } else { "down" };
+                                let said = member.problem.unwrap_or_else(|| "healthy".into());
+                                let key = member.endpoint.clone();
+                                view! {
+                                    <tr data-endpoint=key data-state=state>
+                                        <td class="url">{member.endpoint}</td>
+                                        <td>
+                                            <span class=format!("badge badge-{}", if member.healthy { "passing" } else { "critical" })>
+                                                {state}
+                                            </span>
+                                            " " {(!member.healthy).then_some(said)}
+                                        </td>
+                                    </tr>
+                                }
+                            })
+                            .collect_view()}
+                    </tbody>
+                </table>
+            </div>
+        })}
+    }
+}
+
+fn node_row(node: NodeView) -> impl IntoView {
+    let (role, revision, state, badge) = match &node.status {
+        Ok(status) => (
+            if status.leader { "leader" } else { "follower" },
+            status.revision.to_string(),
+            status.stale.clone().unwrap_or_else(|| "current".into()),
+            if status.stale.is_some() {
+                "warning"
+            } else {
+                "passing"
+            },
+        ),
+        Err(reason) => (
+            "down",
+            "—".into(),
+            format!("does not answer: {reason}"),
+            "critical",
+        ),
+    };
+    let key = node.url.clone();
+    view! {
+        <tr data-node=key data-role=role>
+            <td class="url">{node.url}</td>
+            <td><span class=format!("badge badge-{badge}")>{role}</span></td>
+            <td class="number">{revision}</td>
+            <td>{state}</td>
+        </tr>
+    }
+}
+
+/// Every etcd member any node was given: healthy if a node that answers sees it healthy,
+/// else with the reason a node gave.
+fn etcd_members(nodes: &[NodeView]) -> Vec<EtcdMember> {
+    let mut members: BTreeMap<String, EtcdMember> = BTreeMap::new();
+    for member in nodes
+        .iter()
+        .filter_map(|n| n.status.as_ref().ok())
+        .flat_map(|s| s.etcd.iter())
+    {
+        members
+            .entry(member.endpoint.clone())
+            .and_modify(|known| {
+                if member.healthy && !known.healthy {
+                    *known = member.clone();
+                }
+            })
+            .or_insert_with(|| member.clone());
+    }
+    members.into_values().collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn node(url: &str, leader: bool, etcd: &[(&str, bool)]) -> NodeView {
+        NodeView {
+            url: url.into(),
+            status: Ok(NodeStatus {
+                node: url.into(),
+                store: "etcd".into(),
+                leader,
+                revision: 7,
+                stale: None,
+                etcd: etcd
+                    .iter()
+                    .map(|(endpoint, healthy)| EtcdMember {
+                        endpoint: (*endpoint).into(),
+                        healthy: *healthy,
+                        problem: (!healthy).then(|| "connection refused".into()),
+                    })
+                    .collect(),
+            }),
+        }
+    }
+
+    #[test]
+    fn a_member_is_healthy_if_any_answering_node_sees_it_so() {
+        let nodes = vec![
+            node("http://a", true, &[("e1", true), ("e2", false)]),
+            node(
+                "http://b",
+                false,
+                &[("e1", false), ("e2", false), ("e3", true)],
+            ),
+            NodeView {
+                url: "http://c".into(),
+                status: Err("down".into()),
+            },
+        ];
+        let members = etcd_members(&nodes);
+        let states: Vec<(&str, bool)> = members
+            .iter()
+            .map(|m| (m.endpoint.as_str(), m.healthy))
+            .collect();
+        assert_eq!(states, [("e1", true), ("e2", false), ("e3", true)]);
+        assert_eq!(members[1].problem.as_deref(), Some("connection refused"));
+    }
+}

@@ -1,0 +1,93 @@
+//! `GET /cluster`: how a registry node sees its cluster, for the portal's cluster panel
+//! and for an operator with curl: the node's URL, whether it leads, the revision it has
+//! reached, whether its copy is current, and each etcd member it was given, probed now.
+//!
+//! A registry on its own (in memory) answers too: it leads, and has no etcd.
+
+use std::{sync::Arc, time::Duration};
+
+use app::wire::registry::{EtcdMember, NodeStatus};
+use axum::{Json, extract::State};
+
+use super::{Registry, store::Readiness};
+
+/// How long the probe of one etcd member may take.
+const PROBE_TIMEOUT: Duration = Duration::from_secs(1);
+
+/// What a node knows of itself to say at `/cluster`.
+pub struct Node {
+    public_url: String,
+    etcd: Vec<String>,
+    probe: reqwest::Client,
+}
+
+impl Node {
+    pub fn new(public_url: &str, etcd: &[String]) -> Arc<Node> {
+        Arc::new(Node {
+            public_url: public_url.to_owned(),
+            etcd: etcd.to_vec(),
+            probe: crate::http::client::with_timeout(PROBE_TIMEOUT, None),
+        })
+    }
+
+    /// Asks `endpoint`'s `/health` (which etcd serves on its client URL): healthy when it
+    /// says `"health":"true"` (a member without quorum says false).
+    async fn probe(&self, endpoint: &str) -> EtcdMember {
+        let answer = async {
+            let response = self
+                .probe
+                .get(format!("{}/health", endpoint.trim_end_matches('/')))
+                .send()
+                .await
+                .map_err(|err| crate::http::client::ClientError::from(err).to_string())?;
+            let body: serde_json::Value = response
+                .json()
+                .await
+                .map_err(|err| format!("an unreadable answer: {err}"))?;
+            match body["health"].as_str() {
+                Some("true") => Ok(()),
+                _ => Err(format!(
+                    "not healthy{}",
+                    body["reason"]
+                        .as_str()
+                        .filter(|reason| !reason.is_empty())
+                        .map(|reason| format!(": {reason}"))
+                        .unwrap_or_default()
+                )),
+            }
+        };
+        let problem = answer.await.err();
+        EtcdMember {
+            endpoint: endpoint.to_owned(),
+            healthy: problem.is_none(),
+            problem,
+        }
+    }
+}
+
+/// `GET /cluster`.
+pub async fn status(State(registry): State<Registry>) -> Json<NodeStatus> {
+    let node = &registry.node;
+    let etcd =
+        futures::future::join_all(node.etcd.iter().map(|endpoint| node.probe(endpoint))).await;
+    let stale = match registry.store.readiness() {
+        Readiness::Ready => None,
+        Readiness::Stale { seconds, reason } => Some(format!(
+            "answering from its copy of {seconds} s ago: {reason}"
+        )),
+        Readiness::Unavailable(reason) => Some(reason),
+    };
+    Json(NodeStatus {
+        node: node.public_url.clone(),
+        store: if node.etcd.is_empty() {
+            "memory"
+        } else {
+            "etcd"
+        }
+        .into(),
+        leader: registry.store.checks_here(),
+        revision: registry.store.instances().revision,
+        stale,
+        etcd,
+    })
+}
