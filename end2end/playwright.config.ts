@@ -1,8 +1,9 @@
 // Playwright drives Debian's Chromium (/usr/bin/chromium) against the release build of the
 // all-in-one server, which this config starts on its own port (with a fresh log file and
 // grade database) so a `make run` elsewhere does not interfere. scripts/test.sh passes
-// SERVER_BIN, LOGSERVICE_BIN and SITE_ROOT. A second server, with a teacher password,
-// serves the login tests (login.spec.ts) on E2E_LOGIN_PORT.
+// SERVER_BIN, LOGSERVICE_BIN, REGISTRYSERVICE_BIN, PORTAL_BIN and SITE_ROOT (the
+// standalone binaries serve the tests that start their own). A second server, with a
+// teacher password, serves the login tests (login.spec.ts) on E2E_LOGIN_PORT.
 import { defineConfig } from '@playwright/test';
 import { execFileSync } from 'node:child_process';
 import * as fs from 'node:fs';
@@ -15,6 +16,9 @@ const siteRoot = process.env.SITE_ROOT ?? path.resolve(__dirname, '../target/sit
 const data = fs.mkdtempSync(path.join(os.tmpdir(), 'distributed-e2e-'));
 process.env.E2E_REGISTRY_URL = `http://127.0.0.1:${port}`;
 process.env.LOGSERVICE_BIN = bin('logservice');
+process.env.REGISTRYSERVICE_BIN = bin('registryservice');
+process.env.PORTAL_BIN = bin('portal');
+process.env.SITE_ROOT = siteRoot;
 const loginPort = process.env.E2E_LOGIN_PORT ?? '3102';
 const loginData = fs.mkdtempSync(path.join(os.tmpdir(), 'distributed-e2e-login-'));
 const TEACHER_PASSWORD = 'e2e-teacher-secret';

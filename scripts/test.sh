@@ -39,6 +39,7 @@ run_stage "standalone binaries (cargo build --release -p server --bins)" \
 stage="end2end tests (Playwright, headless Chromium)"
 printf '\n==> %s\n' "$stage"
 (cd end2end && SERVER_BIN="$target_dir/release/server" LOGSERVICE_BIN="$target_dir/release/logservice" \
+    REGISTRYSERVICE_BIN="$target_dir/release/registryservice" PORTAL_BIN="$target_dir/release/portal" \
     SITE_ROOT="$site_root" npx playwright test) 2>&1 | tee "$log"
 e2e_tests=$(awk '/^ *[0-9]+ passed/ { n = $1 } END { print n + 0 }' "$log")
 
