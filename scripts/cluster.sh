@@ -57,6 +57,8 @@ launch() { # name
     local name=$1
     setsid bash -c 'exec "$@"' "$name" $(cat "$run/$name.cmd") >>"$logs/$name.log" 2>&1 </dev/null &
     echo $! >"$run/$name.pid"
+    # Its death is said by the loop at the end, not by bash's job notices.
+    disown $!
 }
 
 # Saves NAME's command (words without spaces) and starts it.
@@ -78,6 +80,17 @@ $(tail -n 15 "$logs/$name.log" | sed 's/^/    /')" "read the log above"
         [ $tries -lt 1200 ] || die "$name did not listen on $port within a minute" "read $logs/$name.log"
         sleep 0.05
     done
+}
+
+# Whether the etcd member with client PORT says it is healthy.
+etcd_healthy() { # port
+    local answer
+    answer=$(
+        exec 3<>"/dev/tcp/127.0.0.1/$1" || exit 0
+        printf 'GET /health HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n' >&3
+        cat <&3
+    ) 2>/dev/null || true
+    [[ $answer == *'"health":"true"'* ]]
 }
 
 line() { # name url
@@ -189,6 +202,18 @@ done
 for member in "${etcd_members[@]}"; do
     IFS=: read -r n client _ <<<"$member"
     wait_listening "etcd-$n" "$client"
+done
+# Listening is not serving: wait until the members have elected a leader and each says
+# it is healthy, so that the registry nodes find a working etcd.
+for member in "${etcd_members[@]}"; do
+    IFS=: read -r n client _ <<<"$member"
+    tries=0
+    until etcd_healthy "$client"; do
+        alive "$(cat "$run/etcd-$n.pid")" || die "etcd-$n exited at start" "read $logs/etcd-$n.log"
+        tries=$((tries + 1))
+        [ $tries -lt 1200 ] || die "etcd-$n was not healthy within a minute" "read $logs/etcd-$n.log"
+        sleep 0.05
+    done
 done
 
 # --- PostgreSQL -------------------------------------------------------------------------

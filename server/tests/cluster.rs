@@ -1028,10 +1028,11 @@ async fn cluster_status(node: &Process) -> Option<app::wire::registry::NodeStatu
         .ok()
 }
 
-/// The whole system on a three-member etcd, two registry nodes, PostgreSQL and two
-/// grading instances, with the portal: an etcd member, the leading registry node and a
-/// grading instance are each killed (-9) and started again while a client adds grades,
-/// a dependent follows its patches and the portal is asked for pages all along.
+/// The whole system on a three-member etcd, two registry nodes, PostgreSQL, two grading
+/// and two log instances, with the portal: an etcd member, the leading registry node, a
+/// grading instance and a log instance are each killed (-9) and started again while a
+/// client adds grades, a dependent follows its patches and the portal is asked for pages
+/// (the grade book, the registry, the logs) all along.
 #[tokio::test]
 async fn every_kind_of_process_killed_in_turn_loses_nothing_and_the_portal_keeps_answering() {
     use std::sync::{
@@ -1067,6 +1068,26 @@ async fn every_kind_of_process_killed_in_turn_loses_nothing_and_the_portal_keeps
         )
     };
     let mut gradings = [start_grading(), start_grading()];
+    let log_files = AtomicUsize::new(0);
+    let start_log = || {
+        let file = dir.join(format!(
+            "log-{}.txt",
+            log_files.fetch_add(1, Ordering::SeqCst)
+        ));
+        Process::start(
+            env!("CARGO_BIN_EXE_logservice"),
+            &[
+                "--addr",
+                "127.0.0.1:0",
+                "--registry-url",
+                &registry_urls,
+                "--log-file",
+                file.to_str().unwrap(),
+            ],
+            &dir,
+        )
+    };
+    let mut logs = [start_log(), start_log()];
     let site = dir.join("site");
     let portal = Process::start(
         env!("CARGO_BIN_EXE_portal"),
@@ -1092,18 +1113,8 @@ async fn every_kind_of_process_killed_in_turn_loses_nothing_and_the_portal_keeps
         passing_on_any(&nodes, "GradingService").await == expected
     })
     .await;
-    until("the portal to show the students", || async {
-        let page = client()
-            .get(format!("{}/students", portal.url))
-            .send()
-            .await;
-        match page {
-            Ok(page) => page
-                .text()
-                .await
-                .is_ok_and(|html| html.contains("Carter, Nick")),
-            Err(_) => false,
-        }
+    until("the portal to show the students", || {
+        common::shows(format!("{}/students", portal.url), "Carter, Nick")
     })
     .await;
 
@@ -1148,7 +1159,7 @@ async fn every_kind_of_process_killed_in_turn_loses_nothing_and_the_portal_keeps
         async move {
             let mut failures = Vec::new();
             while !stop.load(Ordering::SeqCst) {
-                for path in ["/students", "/registry"] {
+                for path in ["/students", "/registry", "/logs"] {
                     match client().get(format!("{base}{path}")).send().await {
                         Ok(answer) if answer.status() == 200 => {}
                         Ok(answer) => failures.push(format!("{path}: {}", answer.status())),
@@ -1205,6 +1216,12 @@ async fn every_kind_of_process_killed_in_turn_loses_nothing_and_the_portal_keeps
     gradings[0] = start_grading();
     *targets.lock().unwrap() = gradings.iter().map(|g| g.url.clone()).collect();
     until("grades added through the new instance", progress(20)).await;
+
+    // A log service instance.
+    logs[0].kill();
+    until("grades added with a log instance dead", progress(20)).await;
+    logs[0] = start_log();
+    until("grades added with it back", progress(20)).await;
 
     stop.store(true, Ordering::SeqCst);
     adder.await.unwrap();
@@ -1301,6 +1318,7 @@ async fn every_kind_of_process_killed_in_turn_loses_nothing_and_the_portal_keeps
     );
     drop(portal);
     drop(gradings);
+    drop(logs);
     tokio::task::spawn_blocking(move || drop(postgres))
         .await
         .unwrap();

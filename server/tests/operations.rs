@@ -843,18 +843,8 @@ async fn records_logged_just_before_sigterm_reach_the_log() {
     // The grading service ships through the log service once it has been told where that
     // is: wait for a first line to arrive.
     add("First words").await;
-    until("the first grade's line in the log", || async {
-        let found = client
-            .get(format!("{base}/log?text=First%20words"))
-            .send()
-            .await;
-        match found {
-            Ok(answer) => answer
-                .text()
-                .await
-                .is_ok_and(|text| text.contains("First words")),
-            Err(_) => false,
-        }
+    until("the first grade's line in the log", || {
+        common::shows(format!("{base}/log?text=First%20words"), "First words")
     })
     .await;
 

@@ -453,6 +453,15 @@ impl Drop for Process {
     }
 }
 
+/// Whether `GET url` answers with a body that contains `text` (false while nothing
+/// answers), for waiting on a page or a record to show.
+pub async fn shows(url: String, text: &str) -> bool {
+    match client().get(url).send().await {
+        Ok(answer) => answer.text().await.is_ok_and(|body| body.contains(text)),
+        Err(_) => false,
+    }
+}
+
 /// Waits until `base` answers `GET path` (a process just started).
 pub async fn wait_up(base: &str, path: &str) {
     let client = client();
