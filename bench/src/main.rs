@@ -75,6 +75,7 @@ async fn main() {
         figures.extend(cluster::figures().await);
     }
     report(&figures, only.is_none());
+    procs::remove_temp_dirs();
 }
 
 fn registry(extra: &[&str]) -> (Proc, String) {

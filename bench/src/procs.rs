@@ -126,12 +126,24 @@ pub async fn wait_up(url: &str) {
     }
 }
 
-/// A fresh temporary directory.
+/// The temporary directories made so far, deleted by [`remove_temp_dirs`].
+static TEMP_DIRS: std::sync::Mutex<Vec<PathBuf>> = std::sync::Mutex::new(Vec::new());
+
+/// A fresh temporary directory, deleted at the end of the run.
 pub fn temp_dir(name: &str) -> PathBuf {
     let dir = std::env::temp_dir().join(format!("distributed-bench-{name}-{}", std::process::id()));
     let _ = std::fs::remove_dir_all(&dir);
     std::fs::create_dir_all(&dir).unwrap();
+    TEMP_DIRS.lock().unwrap().push(dir.clone());
     dir
+}
+
+/// Deletes every directory [`temp_dir`] made (the log and grade files of a run are
+/// gigabytes); the processes' own logs, in `distributed-bench-logs/`, stay.
+pub fn remove_temp_dirs() {
+    for dir in TEMP_DIRS.lock().unwrap().drain(..) {
+        let _ = std::fs::remove_dir_all(dir);
+    }
 }
 
 /// Runs wrk and returns its requests per second and its count of non-2xx answers.

@@ -114,8 +114,11 @@ impl Etcd {
 }
 
 impl Drop for Etcd {
+    /// Kills it and deletes its data (etcd preallocates tens of MB of log a member); its
+    /// log file stays beside it for a failed test.
     fn drop(&mut self) {
         self.kill();
+        let _ = std::fs::remove_dir_all(self.dir.join(format!("etcd-{}", self.name)));
     }
 }
 
