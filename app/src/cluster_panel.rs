@@ -4,11 +4,13 @@
 //! The server renders it from every node's `GET /cluster` (the nodes given to the portal
 //! and those the registry lists as `Registry`); once hydrated, the panel asks again every
 //! second, so a node or an etcd member that dies or returns shows within a second or two,
-//! without a reload. A node that does not answer is shown down, with the reason.
+//! without a reload. A node that does not answer is shown down, with the reason. The
+//! panel is HTML made on the server ([`render`]) that the browser swaps in whole: it
+//! needs no code in the WASM beyond the timer.
 
 use std::collections::BTreeMap;
 
-use leptos::{either::Either, prelude::*};
+use leptos::prelude::*;
 use serde::{Deserialize, Serialize};
 
 use crate::wire::registry::{EtcdMember, NodeStatus};
@@ -49,25 +51,33 @@ pub async fn cluster_nodes() -> Result<Vec<NodeView>, ServerFnError> {
         .collect())
 }
 
+/// The panel's HTML, as [`render`] makes it from every node's answer.
+#[server]
+pub async fn cluster_panel_html() -> Result<String, ServerFnError> {
+    Ok(render(cluster_nodes().await?))
+}
+
 #[component]
 pub fn ClusterPanel() -> impl IntoView {
-    let initial = Resource::new(|| (), |_| cluster_nodes());
+    let initial = Resource::new(|| (), |_| cluster_panel_html());
     view! {
         <section class="cluster" aria-labelledby="cluster-heading">
             <h2 id="cluster-heading">"Cluster"</h2>
             <Suspense fallback=|| view! { <p>"Asking the registry nodes…"</p> }>
                 {move || Suspend::new(async move {
-                    let nodes = initial.await.map_err(|err| err.to_string());
-                    view! { <LiveCluster nodes/> }
+                    let html = initial.await.unwrap_or_else(|err| cannot_ask(&err.to_string()));
+                    view! { <LiveCluster html/> }
                 })}
             </Suspense>
         </section>
     }
 }
 
+/// The panel, asked for again every second once hydrated. It is HTML made on the
+/// server: the browser only swaps it in, so the WASM carries no code for its tables.
 #[component]
-fn LiveCluster(nodes: Result<Vec<NodeView>, String>) -> impl IntoView {
-    let nodes = RwSignal::new(nodes);
+fn LiveCluster(html: String) -> impl IntoView {
+    let html = RwSignal::new(html);
     Effect::new(move |_| {
         let asking = StoredValue::new(false);
         if let Ok(handle) = set_interval_with_handle(
@@ -78,8 +88,10 @@ fn LiveCluster(nodes: Result<Vec<NodeView>, String>) -> impl IntoView {
                 }
                 asking.set_value(true);
                 leptos::task::spawn_local(async move {
-                    let answer = cluster_nodes().await.map_err(|err| err.to_string());
-                    nodes.set(answer);
+                    let answer = cluster_panel_html()
+                        .await
+                        .unwrap_or_else(|err| cannot_ask(&err.to_string()));
+                    html.set(answer);
                     asking.set_value(false);
                 });
             },
@@ -88,17 +100,22 @@ fn LiveCluster(nodes: Result<Vec<NodeView>, String>) -> impl IntoView {
             on_cleanup(move || handle.clear());
         }
     });
-    move || match nodes.get() {
-        Err(problem) => Either::Left(view! {
-            <p class="notice notice-error" role="alert">
-                "The registry nodes cannot be asked: " {problem}
-            </p>
-        }),
-        Ok(list) => Either::Right(panel(list)),
-    }
+    view! { <div class="cluster-live" inner_html=move || html.get()></div> }
 }
 
-fn panel(nodes: Vec<NodeView>) -> impl IntoView {
+/// What the panel says when the portal cannot ask the nodes at all.
+fn cannot_ask(problem: &str) -> String {
+    format!(
+        r#"<p class="notice notice-error" role="alert">The registry nodes cannot be asked: {}</p>"#,
+        crate::format::html_escape(problem)
+    )
+}
+
+/// The panel as HTML: a summary line, a row a registry node (`data-node`, `data-role`:
+/// leader, follower or down) and a row an etcd member (`data-endpoint`, `data-state`).
+/// Every text from a node is escaped.
+pub fn render(nodes: Vec<NodeView>) -> String {
+    use crate::format::html_escape as esc;
     let answering = nodes.iter().filter(|n| n.status.is_ok()).count();
     let leader = nodes
         .iter()
@@ -119,85 +136,57 @@ fn panel(nodes: Vec<NodeView>) -> impl IntoView {
             format!("{healthy} of {} etcd members healthy", members.len())
         }
     );
-    view! {
-        <p class="cluster-summary" aria-live="polite">{summary}</p>
-        <div class="table-scroll">
-            <table class="data cluster-nodes">
-                <thead>
-                    <tr>
-                        <th scope="col">"Registry node"</th>
-                        <th scope="col">"Role"</th>
-                        <th scope="col" class="number">"Revision"</th>
-                        <th scope="col">"State"</th>
-                    </tr>
-                </thead>
-                <tbody>{nodes.into_iter().map(node_row).collect_view()}</tbody>
-            </table>
-        </div>
-        {(!members.is_empty()).then(|| view! {
-            <div class="table-scroll">
-                <table class="data etcd-members">
-                    <thead>
-                        <tr>
-                            <th scope="col">"etcd member"</th>
-                            <th scope="col">"State"</th>
-                        </tr>
-                    </thead>
-                    <tbody>
-                        {members
-                            .into_iter()
-                            .map(|member| {
-                                let state = if member.healthy { "healthy" } else { "down" };
-                                let said = member.problem.unwrap_or_else(|| "healthy".into());
-                                let key = member.endpoint.clone();
-                                view! {
-                                    <tr data-endpoint=key data-state=state>
-                                        <td class="url">{member.endpoint}</td>
-                                        <td>
-                                            <span class=format!("badge badge-{}", if member.healthy { "passing" } else { "critical" })>
-                                                {state}
-                                            </span>
-                                            " " {(!member.healthy).then_some(said)}
-                                        </td>
-                                    </tr>
-                                }
-                            })
-                            .collect_view()}
-                    </tbody>
-                </table>
-            </div>
-        })}
+    let mut html = format!(
+        r#"<p class="cluster-summary" aria-live="polite">{}</p><div class="table-scroll"><table class="data cluster-nodes"><thead><tr><th scope="col">Registry node</th><th scope="col">Role</th><th scope="col" class="number">Revision</th><th scope="col">State</th></tr></thead><tbody>"#,
+        esc(&summary)
+    );
+    for node in &nodes {
+        let (role, revision, state, badge) = match &node.status {
+            Ok(status) => (
+                if status.leader { "leader" } else { "follower" },
+                status.revision.to_string(),
+                status.stale.clone().unwrap_or_else(|| "current".into()),
+                if status.stale.is_some() {
+                    "warning"
+                } else {
+                    "passing"
+                },
+            ),
+            Err(reason) => (
+                "down",
+                "—".into(),
+                format!("does not answer: {reason}"),
+                "critical",
+            ),
+        };
+        html.push_str(&format!(
+            r#"<tr data-node="{url}" data-role="{role}"><td class="url">{url}</td><td><span class="badge badge-{badge}">{role}</span></td><td class="number">{revision}</td><td>{state}</td></tr>"#,
+            url = esc(&node.url),
+            state = esc(&state),
+        ));
     }
-}
-
-fn node_row(node: NodeView) -> impl IntoView {
-    let (role, revision, state, badge) = match &node.status {
-        Ok(status) => (
-            if status.leader { "leader" } else { "follower" },
-            status.revision.to_string(),
-            status.stale.clone().unwrap_or_else(|| "current".into()),
-            if status.stale.is_some() {
-                "warning"
+    html.push_str("</tbody></table></div>");
+    if !members.is_empty() {
+        html.push_str(r#"<div class="table-scroll"><table class="data etcd-members"><thead><tr><th scope="col">etcd member</th><th scope="col">State</th></tr></thead><tbody>"#);
+        for member in &members {
+            let (state, badge) = if member.healthy {
+                ("healthy", "passing")
             } else {
-                "passing"
-            },
-        ),
-        Err(reason) => (
-            "down",
-            "—".into(),
-            format!("does not answer: {reason}"),
-            "critical",
-        ),
-    };
-    let key = node.url.clone();
-    view! {
-        <tr data-node=key data-role=role>
-            <td class="url">{node.url}</td>
-            <td><span class=format!("badge badge-{badge}")>{role}</span></td>
-            <td class="number">{revision}</td>
-            <td>{state}</td>
-        </tr>
+                ("down", "critical")
+            };
+            let why = if member.healthy {
+                String::new()
+            } else {
+                format!(" {}", esc(member.problem.as_deref().unwrap_or("")))
+            };
+            html.push_str(&format!(
+                r#"<tr data-endpoint="{endpoint}" data-state="{state}"><td class="url">{endpoint}</td><td><span class="badge badge-{badge}">{state}</span>{why}</td></tr>"#,
+                endpoint = esc(&member.endpoint),
+            ));
+        }
+        html.push_str("</tbody></table></div>");
     }
+    html
 }
 
 /// Every etcd member any node was given: healthy if a node that answers sees it healthy,
@@ -267,5 +256,35 @@ mod tests {
             .collect();
         assert_eq!(states, [("e1", true), ("e2", false), ("e3", true)]);
         assert_eq!(members[1].problem.as_deref(), Some("connection refused"));
+    }
+
+    #[test]
+    fn the_panel_marks_each_role_and_escapes_what_nodes_say() {
+        let html = render(vec![
+            node("http://a", true, &[("e1", true)]),
+            NodeView {
+                url: "http://b\"><script>".into(),
+                status: Err("<refused> & gone".into()),
+            },
+        ]);
+        assert!(
+            html.contains(r#"<tr data-node="http://a" data-role="leader">"#),
+            "{html}"
+        );
+        assert!(html.contains(r#"data-role="down""#), "{html}");
+        assert!(
+            html.contains("does not answer: &lt;refused&gt; &amp; gone"),
+            "{html}"
+        );
+        assert!(
+            !html.contains("<script>") && !html.contains("<refused>"),
+            "{html}"
+        );
+        assert!(
+            html.contains(
+                "1 of 2 registry nodes answer; http://a leads; 1 of 1 etcd members healthy"
+            )
+        );
+        assert!(html.contains(r#"<tr data-endpoint="e1" data-state="healthy">"#));
     }
 }

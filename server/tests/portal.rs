@@ -492,6 +492,83 @@ async fn with_several_log_instances_the_logs_page_and_its_tail_show_every_one() 
     assert!(seen[1].contains("live from the first"), "{seen:?}");
 }
 
+#[tokio::test]
+async fn the_grade_book_finds_sorts_pages_and_downloads_as_csv() {
+    let portal = TestPortal::start(true, false).await;
+    let grading = portal.grading.clone().unwrap();
+    let client = reqwest::Client::new();
+    for n in 0..60 {
+        let added = client
+            .post(format!("{grading}/students"))
+            .body(format!(
+                r#"{{"FirstName":"F{n}","LastName":"Pupil{n:02}"}}"#
+            ))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(added.status(), 201);
+    }
+
+    let (status, html) = portal.get("/students?q=CARTER").await;
+    assert_eq!(status, 200);
+    assert!(
+        html.contains("Carter, Nick") && !html.contains("Baggio"),
+        "{html}"
+    );
+    assert!(html.contains("Students 1–1 of 1"), "{html}");
+    let (_, html) = portal.get("/students?sort=average").await;
+    let at = |text: &str| html.find(text).unwrap_or_else(|| panic!("{text}"));
+    assert!(
+        at("Baggio, Roberto") < at("Carter, Nick"),
+        "highest average first"
+    );
+    assert!(at("Carter, Nick") < at("Stone, Emma"));
+    let (_, html) = portal.get("/students?page=2").await;
+    assert!(html.contains("Students 51–65 of 65"), "{html}");
+    assert!(html.contains("Page 2 of 2") && !html.contains("Carter, Nick"));
+    assert!(html.contains("Pupil59, F59"));
+
+    // The CSV holds every grade of the API's answer, one row each, and every student.
+    let answer = client
+        .get(format!("{}/students.csv", portal.url))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(answer.status(), 200);
+    assert_eq!(answer.headers()["content-type"], "text/csv; charset=utf-8");
+    let text = answer.text().await.unwrap();
+    let students: Vec<app::wire::grading::Student> = client
+        .get(format!("{grading}/students"))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let mut expected = vec![server::portal::grade_book_csv::HEADER.to_owned()];
+    for student in &students {
+        let who = format!(
+            "{},{},{}",
+            student.id, student.last_name, student.first_name
+        );
+        if student.grades.is_empty() {
+            expected.push(format!("{who},,,,"));
+        }
+        for grade in &student.grades {
+            expected.push(format!(
+                "{who},{},{},{},{}",
+                grade.id,
+                grade.title,
+                grade.kind.as_str(),
+                grade.score
+            ));
+        }
+    }
+    let rows: Vec<&str> = text.split_terminator("\r\n").collect();
+    assert_eq!(rows, expected);
+    assert_eq!(rows.len(), 1 + 15 + 60);
+}
+
 /// Returns once the wall clock has moved on to the next millisecond.
 async fn next_millisecond() {
     let millis = || {

@@ -1,59 +1,330 @@
-//! `/students`, the Grade Book: every student, linking to their page, with their
-//! average formatted as the original did (`87.0%`).
+//! `/students`, the Grade Book: the students, linking to their pages, with their average
+//! formatted as the original did (`87.0%`), found by name (`?q=carter`), sorted
+//! (`?sort=name`, `?sort=average`; by ID otherwise) and a page at a time (`?page=2`, 50 a
+//! page), so a class of 1,000 is not one huge page. The search is a plain GET form, the
+//! same with JavaScript or without. The whole grade book downloads as CSV from
+//! `/students.csv` (served by the portal's server side).
+//!
+//! The form, the table and the pager are HTML made on the server ([`render`]) and
+//! swapped in whole, so the browser's WASM carries no code to draw them; the pager's and
+//! the names' links are plain anchors, which the router still follows without a reload.
 
-use leptos::{either::EitherOf3, prelude::*};
+use leptos::{either::Either, prelude::*};
 use leptos_meta::Title;
-use leptos_router::components::A;
+use leptos_router::hooks::use_query_map;
+use serde::{Deserialize, Serialize};
 
-use crate::{api::list_students, format, unavailable::Unavailable};
+use crate::{format, unavailable::Unavailable, wire::grading::Student};
+
+/// Students a page.
+pub const PAGE_SIZE: usize = 50;
+
+/// One page of the Grade Book, as asked for.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct GradeBookPage {
+    pub students: Vec<Student>,
+    /// How many students match the search, on every page.
+    pub matching: usize,
+    /// The page shown (from 1), within `1..=pages`.
+    pub page: usize,
+    pub pages: usize,
+}
+
+/// How the Grade Book is ordered.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Order {
+    /// By ID: the order students were added (the original's).
+    Id,
+    /// By last name, then first name.
+    Name,
+    /// Highest average first; students without grades last.
+    Average,
+}
+
+impl Order {
+    /// The `sort` parameter's value; anything unknown is by ID.
+    pub fn parse(value: &str) -> Order {
+        match value {
+            "name" => Order::Name,
+            "average" => Order::Average,
+            _ => Order::Id,
+        }
+    }
+
+    fn as_str(self) -> &'static str {
+        match self {
+            Order::Id => "",
+            Order::Name => "name",
+            Order::Average => "average",
+        }
+    }
+}
+
+/// The students matching `q` (a part of their name, any case, as "First Last" or
+/// "Last, First"), in `order`, page `page` (from 1; past the end is the last page).
+pub fn select(mut students: Vec<Student>, q: &str, order: Order, page: usize) -> GradeBookPage {
+    let q = q.trim().to_lowercase();
+    if !q.is_empty() {
+        students.retain(|s| {
+            let first_last = format!("{} {}", s.first_name, s.last_name).to_lowercase();
+            let last_first = format!("{}, {}", s.last_name, s.first_name).to_lowercase();
+            first_last.contains(&q) || last_first.contains(&q)
+        });
+    }
+    match order {
+        Order::Id => students.sort_by_key(|s| s.id),
+        Order::Name => students.sort_by(|a, b| {
+            (
+                a.last_name.to_lowercase(),
+                a.first_name.to_lowercase(),
+                a.id,
+            )
+                .cmp(&(
+                    b.last_name.to_lowercase(),
+                    b.first_name.to_lowercase(),
+                    b.id,
+                ))
+        }),
+        Order::Average => students.sort_by(|a, b| {
+            b.average
+                .unwrap_or(f64::NEG_INFINITY)
+                .total_cmp(&a.average.unwrap_or(f64::NEG_INFINITY))
+                .then(a.id.cmp(&b.id))
+        }),
+    }
+    let matching = students.len();
+    let pages = matching.div_ceil(PAGE_SIZE).max(1);
+    let page = page.clamp(1, pages);
+    let students = students
+        .into_iter()
+        .skip((page - 1) * PAGE_SIZE)
+        .take(PAGE_SIZE)
+        .collect();
+    GradeBookPage {
+        students,
+        matching,
+        page,
+        pages,
+    }
+}
+
+/// One page of the Grade Book (see [`select`]), as the HTML of its table and pager
+/// ([`render`]): made on the server, so the browser needs no code to draw it (its links
+/// are plain anchors, which the router still follows without a reload).
+#[server]
+pub async fn grade_book(q: String, sort: String, page: usize) -> Result<String, ServerFnError> {
+    let students = crate::api::list_students().await?;
+    let order = Order::parse(&sort);
+    Ok(render(&select(students, &q, order, page), &q, order))
+}
+
+/// `/students` with these parameters (empty ones left out).
+fn link(q: &str, order: Order, page: usize) -> String {
+    let mut params = Vec::new();
+    if !q.trim().is_empty() {
+        params.push(format!("q={}", format::url_encode(q.trim())));
+    }
+    if order != Order::Id {
+        params.push(format!("sort={}", order.as_str()));
+    }
+    if page > 1 {
+        params.push(format!("page={page}"));
+    }
+    if params.is_empty() {
+        "/students".into()
+    } else {
+        format!("/students?{}", params.join("&"))
+    }
+}
 
 #[component]
 pub fn Students() -> impl IntoView {
-    let students = Resource::new(|| (), |_| list_students());
+    let query = use_query_map();
+    let q = move || query.read().get("q").unwrap_or_default();
+    let order = move || Order::parse(&query.read().get("sort").unwrap_or_default());
+    let page = move || {
+        query
+            .read()
+            .get("page")
+            .and_then(|page| page.parse().ok())
+            .unwrap_or(1)
+    };
+    let book = Resource::new(
+        move || (q(), order(), page()),
+        |(q, order, page)| grade_book(q, order.as_str().to_owned(), page),
+    );
     view! {
         <Title text="Grade Book"/>
         <h1>"Grade Book"</h1>
         <Suspense fallback=|| view! { <p>"Loading students…"</p> }>
             {move || Suspend::new(async move {
-                match students.await {
-                    Err(err) => EitherOf3::A(view! {
-                        <Unavailable what="grading service" error=err.to_string() retry=move || students.refetch()/>
+                match book.await {
+                    Err(err) => Either::Left(view! {
+                        <Unavailable what="grading service" error=err.to_string() retry=move || book.refetch()/>
                     }),
-                    Ok(list) if list.is_empty() => EitherOf3::B(view! { <p class="empty">"No students found"</p> }),
-                    Ok(list) => EitherOf3::C(view! {
-                        <table class="data">
-                            <caption class="visually-hidden">"Students and their average scores"</caption>
-                            <thead>
-                                <tr>
-                                    <th scope="col">"Name"</th>
-                                    <th scope="col" class="number">"Average"</th>
-                                    <th scope="col" class="number">"Grades"</th>
-                                </tr>
-                            </thead>
-                            <tbody>
-                                {list
-                                    .into_iter()
-                                    .map(|student| {
-                                        view! {
-                                            <tr>
-                                                <td>
-                                                    <A href=format!("/students/{}", student.id)>
-                                                        {format!("{}, {}", student.last_name, student.first_name)}
-                                                    </A>
-                                                </td>
-                                                <td class="number">
-                                                    {student.average.map(format::percent).unwrap_or_else(|| "—".into())}
-                                                </td>
-                                                <td class="number">{student.grades.len()}</td>
-                                            </tr>
-                                        }
-                                    })
-                                    .collect_view()}
-                            </tbody>
-                        </table>
-                    }),
+                    Ok(html) => Either::Right(view! { <div class="grade-book" inner_html=html></div> }),
                 }
             })}
         </Suspense>
+    }
+}
+
+/// The search form: a plain GET form, the same with or without JavaScript.
+fn form(q: &str, order: Order) -> String {
+    use crate::format::html_escape as esc;
+    let option = |value: Order, label: &str| {
+        format!(
+            r#"<option value="{}"{}>{label}</option>"#,
+            value.as_str(),
+            if value == order { " selected" } else { "" }
+        )
+    };
+    format!(
+        r#"<form method="get" action="/students" class="filters" role="search"><div class="field"><label for="q">Find a student</label><input id="q" name="q" type="search" placeholder="name…" value="{}"></div><div class="field"><label for="sort">Sort by</label><select id="sort" name="sort">{}{}{}</select></div><button type="submit">Show</button><a class="download" href="/students.csv" download="grade-book.csv" rel="external">Download CSV</a></form>"#,
+        esc(q.trim()),
+        option(Order::Id, "ID"),
+        option(Order::Name, "Name"),
+        option(Order::Average, "Average"),
+    )
+}
+
+/// The page below its heading: the search form, the table of students (or "No students
+/// found") and, when there are several pages, the pager; every name is escaped.
+pub fn render(book: &GradeBookPage, q: &str, order: Order) -> String {
+    use crate::format::html_escape as esc;
+    let mut html = form(q, order);
+    if book.students.is_empty() {
+        html.push_str(r#"<p class="empty">No students found</p>"#);
+        return html;
+    }
+    let first = (book.page - 1) * PAGE_SIZE + 1;
+    let last = first + book.students.len() - 1;
+    html.push_str(&format!(
+        r#"<p class="page-state" aria-live="polite">Students {first}–{last} of {}</p><table class="data"><caption class="visually-hidden">Students and their average scores</caption><thead><tr><th scope="col">Name</th><th scope="col" class="number">Average</th><th scope="col" class="number">Grades</th></tr></thead><tbody>"#,
+        book.matching
+    ));
+    for student in &book.students {
+        html.push_str(&format!(
+            r#"<tr><td><a href="/students/{}">{}, {}</a></td><td class="number">{}</td><td class="number">{}</td></tr>"#,
+            student.id,
+            esc(&student.last_name),
+            esc(&student.first_name),
+            student.average.map(format::percent).unwrap_or_else(|| "—".into()),
+            student.grades.len()
+        ));
+    }
+    html.push_str("</tbody></table>");
+    if book.pages > 1 {
+        html.push_str(r#"<nav class="pager" aria-label="Pages">"#);
+        if book.page > 1 {
+            html.push_str(&format!(
+                r#"<a href="{}" rel="prev">← Previous</a>"#,
+                esc(&link(q, order, book.page - 1))
+            ));
+        }
+        html.push_str(&format!(
+            "<span>Page {} of {}</span>",
+            book.page, book.pages
+        ));
+        if book.page < book.pages {
+            html.push_str(&format!(
+                r#"<a href="{}" rel="next">Next →</a>"#,
+                esc(&link(q, order, book.page + 1))
+            ));
+        }
+        html.push_str("</nav>");
+    }
+    html
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn student(id: i64, first: &str, last: &str, average: Option<f64>) -> Student {
+        Student {
+            id,
+            first_name: first.into(),
+            last_name: last.into(),
+            grades: vec![],
+            average,
+        }
+    }
+
+    fn class() -> Vec<Student> {
+        vec![
+            student(1, "Nick", "Carter", Some(87.0)),
+            student(2, "Roberto", "Baggio", Some(93.7)),
+            student(3, "Emma", "Stone", Some(47.3)),
+            student(4, "Ada", "Lovelace", None),
+        ]
+    }
+
+    fn ids(page: &GradeBookPage) -> Vec<i64> {
+        page.students.iter().map(|s| s.id).collect()
+    }
+
+    #[test]
+    fn a_search_finds_any_part_of_either_name_in_any_case() {
+        assert_eq!(ids(&select(class(), "carter", Order::Id, 1)), [1]);
+        assert_eq!(ids(&select(class(), "  CARTER, n ", Order::Id, 1)), [1]);
+        assert_eq!(ids(&select(class(), "emma st", Order::Id, 1)), [3]);
+        assert_eq!(ids(&select(class(), "o", Order::Id, 1)), [2, 3, 4]);
+        let none = select(class(), "zz", Order::Id, 3);
+        assert_eq!((none.matching, none.page, none.pages), (0, 1, 1));
+    }
+
+    #[test]
+    fn orders_by_id_name_or_average_with_the_ungraded_last() {
+        assert_eq!(ids(&select(class(), "", Order::Id, 1)), [1, 2, 3, 4]);
+        assert_eq!(ids(&select(class(), "", Order::Name, 1)), [2, 1, 4, 3]);
+        assert_eq!(ids(&select(class(), "", Order::Average, 1)), [2, 1, 3, 4]);
+        assert_eq!(Order::parse("bogus"), Order::Id);
+    }
+
+    #[test]
+    fn pages_hold_fifty_and_a_page_past_the_end_is_the_last() {
+        let many: Vec<Student> = (1..=120)
+            .map(|id| student(id, "F", &format!("L{id:03}"), None))
+            .collect();
+        let second = select(many.clone(), "", Order::Id, 2);
+        assert_eq!((second.matching, second.page, second.pages), (120, 2, 3));
+        assert_eq!(second.students.first().map(|s| s.id), Some(51));
+        assert_eq!(second.students.len(), 50);
+        let last = select(many, "", Order::Id, 99);
+        assert_eq!((last.page, last.students.len()), (3, 20));
+    }
+
+    #[test]
+    fn the_table_escapes_names_and_pages_keep_the_search() {
+        let mut many: Vec<Student> = (1..=60)
+            .map(|id| student(id, "F", &format!("L{id:03}"), Some(50.0)))
+            .collect();
+        many[0].last_name = "<b>O'Hara & Co</b>".into();
+        let html = render(&select(many, "", Order::Id, 1), "", Order::Id);
+        assert!(
+            html.contains("&lt;b&gt;O&#39;Hara &amp; Co&lt;/b&gt;, F"),
+            "{html}"
+        );
+        assert!(!html.contains("<b>"));
+        assert!(html.contains("Students 1–50 of 60"));
+        assert!(html.contains(r#"<a href="/students?page=2" rel="next">Next →</a>"#));
+        let html = render(
+            &select(class(), "<zz>", Order::Name, 1),
+            "<zz>",
+            Order::Name,
+        );
+        assert!(html.ends_with(r#"<p class="empty">No students found</p>"#));
+        assert!(html.contains(r#"value="&lt;zz&gt;""#), "{html}");
+        assert!(html.contains(r#"<option value="name" selected>Name</option>"#));
+    }
+
+    #[test]
+    fn links_keep_the_search_and_the_order() {
+        assert_eq!(link("", Order::Id, 1), "/students");
+        assert_eq!(
+            link(" ada l ", Order::Average, 2),
+            "/students?q=ada%20l&sort=average&page=2"
+        );
     }
 }

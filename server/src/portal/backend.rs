@@ -53,9 +53,9 @@ const RETRY_MS: u32 = 2000;
 /// portal instance's providers (with failover), the registry at its address. It is the
 /// app's `ServiceClient`, given to the pages as Leptos context.
 pub struct PortalBackend {
-    providers: Arc<Providers>,
+    pub(super) providers: Arc<Providers>,
     registry: RegistryClient,
-    calls: reqwest::Client,
+    pub(super) calls: reqwest::Client,
     /// For quick looks at every registry node: a node that is down must not hold a page.
     probes: reqwest::Client,
     streams: reqwest::Client,
@@ -327,6 +327,7 @@ pub fn router(
     let streams = Router::new()
         .route("/portal/events/registry", get(registry_events))
         .route("/portal/events/logs", get(log_events))
+        .route("/students.csv", get(super::grade_book_csv::download))
         .with_state(backend);
     streams.merge(site::router(options, move || {
         provide_context(context.clone());
