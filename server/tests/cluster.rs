@@ -1249,14 +1249,8 @@ async fn every_kind_of_process_killed_in_turn_loses_nothing_and_the_portal_keeps
     // Every grade answered 201 is listed once, through either instance.
     let added = added.lock().unwrap().clone();
     for grading in &gradings {
-        let students: Vec<app::wire::grading::Student> = client()
-            .get(format!("{}/students", grading.url))
-            .send()
-            .await
-            .unwrap()
-            .json()
-            .await
-            .unwrap();
+        let students: Vec<app::wire::grading::Student> =
+            common::get_json(format!("{}/students", grading.url)).await;
         let mut listed = std::collections::HashMap::<String, usize>::new();
         for grade in students.iter().flat_map(|s| &s.grades) {
             *listed.entry(grade.title.clone()).or_default() += 1;

@@ -40,13 +40,7 @@ fn registry() -> Process {
 }
 
 async fn students(base: &str) -> Vec<Student> {
-    let response = client()
-        .get(format!("{base}/students"))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(response.status(), 200);
-    response.json().await.unwrap()
+    common::get_json(format!("{base}/students")).await
 }
 
 /// Posts a grade; the status and the answer's body.

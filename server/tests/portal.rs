@@ -537,14 +537,8 @@ async fn the_grade_book_finds_sorts_pages_and_downloads_as_csv() {
     assert_eq!(answer.status(), 200);
     assert_eq!(answer.headers()["content-type"], "text/csv; charset=utf-8");
     let text = answer.text().await.unwrap();
-    let students: Vec<app::wire::grading::Student> = client
-        .get(format!("{grading}/students"))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let students: Vec<app::wire::grading::Student> =
+        common::get_json(format!("{grading}/students")).await;
     let mut expected = vec![server::portal::grade_book_csv::HEADER.to_owned()];
     for student in &students {
         let who = format!(

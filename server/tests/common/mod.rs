@@ -453,6 +453,13 @@ impl Drop for Process {
     }
 }
 
+/// `GET url`'s JSON answer, which must be a 200.
+pub async fn get_json<T: serde::de::DeserializeOwned>(url: String) -> T {
+    let answer = client().get(&url).send().await.unwrap();
+    assert_eq!(answer.status(), 200, "GET {url}");
+    answer.json().await.unwrap()
+}
+
 /// Whether `GET url` answers with a body that contains `text` (false while nothing
 /// answers), for waiting on a page or a record to show.
 pub async fn shows(url: String, text: &str) -> bool {
