@@ -884,3 +884,39 @@ fn a_public_url_that_is_not_http_is_refused_by_every_binary() {
         );
     }
 }
+
+/// The all-in-one server ships the life of each service it hosts under that service's
+/// name: started, registered, told of a provider, and at SIGTERM stopping and
+/// deregistered, so a first look at `/logs` shows the system assemble itself.
+#[tokio::test]
+async fn the_all_in_one_server_ships_each_services_life_under_its_name() {
+    let (mut server, base) = start_server("lifecycle", &[]).await;
+    for (service, text) in [
+        ("LogService", "started"),
+        ("LogService", "registered"),
+        ("GradingService", "registered"),
+        ("GradingService", "told of a provider added: LogService"),
+        ("Portal", "registered"),
+        ("Portal", "told of a provider added: GradingService"),
+    ] {
+        let query = format!(
+            "{base}/log?service={service}&text={}",
+            text.replace(' ', "%20").replace(':', "%3A")
+        );
+        until(&format!("[{service}] {text} in the log"), || {
+            common::shows(query.clone(), text)
+        })
+        .await;
+    }
+    assert!(server.terminate().success());
+    let log = std::fs::read_to_string(server.dir.join("ops.log")).unwrap();
+    for line in [
+        "GradingService\tINFO stopping",
+        "GradingService\tINFO deregistered",
+    ] {
+        assert!(
+            log.contains(line),
+            "{line:?} is not in the log file:\n{log}"
+        );
+    }
+}

@@ -209,7 +209,7 @@ impl Instance {
         }
         let url = &self.spec.url;
         match tokio::time::timeout(DEREGISTER_TIMEOUT, self.registry.deregister(url)).await {
-            Ok(Ok(())) => tracing::info!(name = %self.spec.name, %url, "deregistered"),
+            Ok(Ok(())) => tracing::info!(service = %self.spec.name, %url, "deregistered"),
             Ok(Err(err)) => {
                 tracing::warn!(name = %self.spec.name, %url, %err, "could not deregister")
             }
@@ -237,7 +237,7 @@ impl Instance {
                 Ok(()) => {
                     self.registered.store(true, Ordering::SeqCst);
                     tracing::info!(
-                        name = %self.spec.name, url = %self.spec.url,
+                        service = %self.spec.name, url = %self.spec.url,
                         registry = %self.registry.services_url(), "registered"
                     );
                     // The other nodes of a registry cluster, so that losing this one
@@ -340,6 +340,14 @@ async fn receive_patch(
     );
     if instance.providers.apply_kind(&patch, kind) {
         tracing::debug!(name = %instance.spec.name, ?kind, ?patch, "patch applied");
+        for (entries, what) in [(&patch.added, "added"), (&patch.removed, "removed")] {
+            for entry in entries {
+                tracing::info!(
+                    service = %instance.spec.name,
+                    "told of a provider {what}: {} at {}", entry.name, entry.url
+                );
+            }
+        }
     } else {
         tracing::debug!(name = %instance.spec.name, ?patch, "patch from before registering dropped");
     }

@@ -317,45 +317,65 @@ impl<S: Subscriber> Layer<S> for ShipLayer {
     fn on_event(&self, event: &Event<'_>, _ctx: Context<'_, S>) {
         let meta = event.metadata();
         let target = meta.target();
-        if *meta.level() > self.level
-            || QUIET_TARGETS.iter().any(|quiet| target.starts_with(quiet))
-            || self
-                .only_target
-                .as_ref()
-                .is_some_and(|only| !target.starts_with(only.as_str()))
+        if *meta.level() > self.level || QUIET_TARGETS.iter().any(|quiet| target.starts_with(quiet))
         {
             return;
         }
         let mut visitor = Message::default();
         event.record(&mut visitor);
+        // A record that names its service (the runtime's lifecycle records: started,
+        // registered, a provider added or removed, deregistered, stopping) ships under
+        // that name, whatever the target filter: in the all-in-one server each hosted
+        // service's life shows as its own.
+        let name = match visitor.service.take() {
+            Some(service) => service,
+            None if self
+                .only_target
+                .as_ref()
+                .is_some_and(|only| !target.starts_with(only.as_str())) =>
+            {
+                return;
+            }
+            None => self.name.clone(),
+        };
         let level = meta.level();
         self.shipper.push(format!(
-            "[{}] - {level} {}{}",
-            self.name, visitor.message, visitor.fields
+            "[{name}] - {level} {}{}",
+            visitor.message, visitor.fields
         ));
     }
 }
+
+/// The field a record names its service with (see [`ShipLayer`]'s `on_event`).
+pub const SERVICE_FIELD: &str = "service";
 
 #[derive(Default)]
 struct Message {
     message: String,
     fields: String,
+    service: Option<String>,
 }
 
 impl tracing::field::Visit for Message {
     fn record_str(&mut self, field: &Field, value: &str) {
-        if field.name() == "message" {
-            self.message.push_str(value);
-        } else {
-            let _ = write!(self.fields, " {}={value}", field.name());
+        match field.name() {
+            "message" => self.message.push_str(value),
+            SERVICE_FIELD => self.service = Some(value.to_owned()),
+            name => {
+                let _ = write!(self.fields, " {name}={value}");
+            }
         }
     }
 
     fn record_debug(&mut self, field: &Field, value: &dyn std::fmt::Debug) {
-        if field.name() == "message" {
-            let _ = write!(self.message, "{value:?}");
-        } else {
-            let _ = write!(self.fields, " {}={value:?}", field.name());
+        match field.name() {
+            "message" => {
+                let _ = write!(self.message, "{value:?}");
+            }
+            SERVICE_FIELD => self.service = Some(format!("{value:?}")),
+            name => {
+                let _ = write!(self.fields, " {name}={value:?}");
+            }
         }
     }
 }

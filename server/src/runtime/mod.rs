@@ -51,10 +51,18 @@ pub async fn serve(
         .iter()
         .fold(app, |app, instance| app.merge(instance.routes()));
     for instance in &instances {
+        tracing::info!(
+            service = %instance.spec().name,
+            url = %instance.spec().url,
+            "started"
+        );
         background.spawn(instance.clone().run(background.stopping()));
     }
     let stop = async move {
         crate::http::shutdown::signal().await;
+        for instance in &instances {
+            tracing::info!(service = %instance.spec().name, "stopping");
+        }
         // Every instance leaves before any deregisters: one's deregistration must not
         // patch another (the log service out of the grading service's providers) while
         // their last records are still to be shipped.
