@@ -17,28 +17,15 @@ use crate::{
 /// A single-member etcd on free ports; its client URL.
 async fn etcd(name: &str) -> (Proc, String) {
     let dir = temp_dir(&format!("etcd-{name}"));
-    let (client, peer) = (free_port(), free_port());
-    let client = format!("http://127.0.0.1:{client}");
-    let peer = format!("http://127.0.0.1:{peer}");
-    let args: Vec<String> = [
-        "--name",
+    let (client_port, peer_port) = (free_port(), free_port());
+    let client = format!("http://127.0.0.1:{client_port}");
+    let args = testkit::etcd::member_args(
         "bench",
-        "--data-dir",
-        dir.join("data").to_str().unwrap(),
-        "--listen-client-urls",
-        &client,
-        "--advertise-client-urls",
-        &client,
-        "--listen-peer-urls",
-        &peer,
-        "--initial-advertise-peer-urls",
-        &peer,
-        "--initial-cluster",
-        &format!("bench={peer}"),
-    ]
-    .iter()
-    .map(|arg| (*arg).to_owned())
-    .collect();
+        &dir.join("data"),
+        client_port,
+        peer_port,
+        &format!("bench=http://127.0.0.1:{peer_port}"),
+    );
     let etcd = Proc::start_path("etcd", PathBuf::from("etcd"), &args);
     wait_up(&format!("{client}/health")).await;
     (etcd, client)

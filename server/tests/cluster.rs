@@ -124,32 +124,20 @@ impl Drop for Etcd {
 
 /// Starts etcd member `name` of `cluster`, its data and log in `dir`.
 fn spawn_member(dir: &Path, name: &str, client_port: u16, peer_port: u16, cluster: &str) -> Child {
-    let client = format!("http://127.0.0.1:{client_port}");
-    let peer = format!("http://127.0.0.1:{peer_port}");
     let log = std::fs::OpenOptions::new()
         .create(true)
         .append(true)
         .open(dir.join(format!("etcd-{name}.log")))
         .unwrap();
+    let data = dir.join(format!("etcd-{name}"));
     Command::new("etcd")
-        .args([
-            "--name",
+        .args(testkit::etcd::member_args(
             name,
-            "--data-dir",
-            dir.join(format!("etcd-{name}")).to_str().unwrap(),
-            "--listen-client-urls",
-            &client,
-            "--advertise-client-urls",
-            &client,
-            "--listen-peer-urls",
-            &peer,
-            "--initial-advertise-peer-urls",
-            &peer,
-            "--initial-cluster",
+            &data,
+            client_port,
+            peer_port,
             cluster,
-            "--initial-cluster-state",
-            "new",
-        ])
+        ))
         .stdin(Stdio::null())
         .stdout(Stdio::null())
         .stderr(log)

@@ -4,7 +4,9 @@
 //! | module | owns |
 //! | --- | --- |
 //! | [`postgres`] | a PostgreSQL server of its own: `initdb`, run, stop, start again |
+//! | [`etcd`] | the command line of an etcd member on the test's own ports and data dir |
 
+pub mod etcd;
 pub mod postgres;
 
 pub use postgres::Postgres;
