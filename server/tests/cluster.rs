@@ -192,6 +192,12 @@ async fn cluster<const N: usize>(tag: &str) -> (PathBuf, Etcd, [Process; N]) {
     (dir, etcd, nodes)
 }
 
+/// Registers `service` as an instance of `name` requiring `required`, through `node`.
+async fn register_via(node: &Process, service: &FakeService, name: &str, required: &[&str]) {
+    let body = service.registration(name, required);
+    common::register(&client(), &format!("{}/services", node.url), &body).await;
+}
+
 /// Registers a `Static` instance (no heartbeat, no TTL) at `url` through `via`.
 async fn register_static(via: &Process, url: &str) {
     let body = serde_json::json!({"ServiceName": "Static", "ServiceURL": url});
@@ -283,19 +289,9 @@ async fn three_nodes_share_one_state_and_one_leader_patches_for_all() {
     // A dependent registers through A, its provider through C.
     let http = client();
     let mut dependent = FakeService::start().await;
-    common::register(
-        &http,
-        &format!("{}/services", a.url),
-        &dependent.registration("Watcher", &["Provider"]),
-    )
-    .await;
+    register_via(&a, &dependent, "Watcher", &["Provider"]).await;
     let provider = FakeService::start().await;
-    common::register(
-        &http,
-        &format!("{}/services", c.url),
-        &provider.registration("Provider", &[]),
-    )
-    .await;
+    register_via(&c, &provider, "Provider", &[]).await;
     // Through the node it was made with, a change is seen at once.
     assert!(urls(&listing(&c).await.1, "Provider").contains(&provider.url));
     let mut view = BTreeSet::new();
@@ -359,19 +355,9 @@ async fn the_leader_killed_another_leads_and_no_registration_is_lost() {
 
     let http = client();
     let mut dependent = FakeService::start().await;
-    common::register(
-        &http,
-        &format!("{}/services", nodes[0].url),
-        &dependent.registration("Watcher", &["Provider"]),
-    )
-    .await;
+    register_via(&nodes[0], &dependent, "Watcher", &["Provider"]).await;
     let mut provider = FakeService::start().await;
-    common::register(
-        &http,
-        &format!("{}/services", nodes[1].url),
-        &provider.registration("Provider", &[]),
-    )
-    .await;
+    register_via(&nodes[1], &provider, "Provider", &[]).await;
     // Static instances, spread over the nodes.
     let statics: Vec<String> = (0..200)
         .map(|n| format!("http://127.0.0.1:9/static-{n}"))
@@ -464,12 +450,7 @@ async fn without_etcd_writes_answer_503_reads_are_stale_and_nothing_acknowledged
     let (_dir, mut etcd, [a, b]) = cluster::<2>("cluster-outage").await;
     let http = client();
     let mut watched = FakeService::start().await;
-    common::register(
-        &http,
-        &format!("{}/services", a.url),
-        &watched.registration("Watched", &[]),
-    )
-    .await;
+    register_via(&a, &watched, "Watched", &[]).await;
     common::register(
         &http,
         &format!("{}/services", b.url),
@@ -616,7 +597,6 @@ fn signal(process: &Process, signal: &str) {
 async fn a_leader_paused_past_its_lease_is_a_follower_when_it_resumes() {
     let (_dir, _etcd, nodes) = cluster::<3>("cluster-pause").await;
     let refs: Vec<&Process> = nodes.iter().collect();
-    let http = client();
     let paused = eventually("a leader", || async { leader(&refs).await }).await;
     let others: Vec<&Process> = refs
         .iter()
@@ -625,19 +605,9 @@ async fn a_leader_paused_past_its_lease_is_a_follower_when_it_resumes() {
         .collect();
 
     let mut dependent = FakeService::start().await;
-    common::register(
-        &http,
-        &format!("{}/services", others[0].url),
-        &dependent.registration("Watcher", &["Provider"]),
-    )
-    .await;
+    register_via(others[0], &dependent, "Watcher", &["Provider"]).await;
     let first = FakeService::start().await;
-    common::register(
-        &http,
-        &format!("{}/services", others[1].url),
-        &first.registration("Provider", &[]),
-    )
-    .await;
+    register_via(others[1], &first, "Provider", &[]).await;
     let mut view = BTreeSet::new();
     view_until(&mut dependent, &mut view, "the first provider", |view| {
         view.contains(&entry("Provider", &first.url))
@@ -649,12 +619,7 @@ async fn a_leader_paused_past_its_lease_is_a_follower_when_it_resumes() {
     let next = eventually("another leader", || async { leader(&others).await }).await;
     let resume_after = Instant::now() + Duration::from_secs(6);
     let second = FakeService::start().await;
-    common::register(
-        &http,
-        &format!("{}/services", next.url),
-        &second.registration("Provider", &[]),
-    )
-    .await;
+    register_via(next, &second, "Provider", &[]).await;
     until("twice the lease gone by", || async {
         Instant::now() >= resume_after
     })
@@ -676,12 +641,7 @@ async fn a_leader_paused_past_its_lease_is_a_follower_when_it_resumes() {
     // A change through the new leader; then the dependent's view is the registry's,
     // with nothing stale from the paused node folded in after it.
     let third = FakeService::start().await;
-    common::register(
-        &http,
-        &format!("{}/services", next.url),
-        &third.registration("Provider", &[]),
-    )
-    .await;
+    register_via(next, &third, "Provider", &[]).await;
     view_until(&mut dependent, &mut view, "the third provider", |view| {
         view.contains(&entry("Provider", &third.url))
     })
@@ -1093,12 +1053,7 @@ async fn every_kind_of_process_killed_in_turn_loses_nothing_and_the_portal_keeps
         &dir,
     );
     let mut dependent = FakeService::start().await;
-    common::register(
-        &client(),
-        &format!("{}/services", nodes[0].url),
-        &dependent.registration("Watcher", &["GradingService"]),
-    )
-    .await;
+    register_via(&nodes[0], &dependent, "Watcher", &["GradingService"]).await;
     let expected: BTreeSet<String> = gradings.iter().map(|g| g.url.clone()).collect();
     until("both grading instances listed", || async {
         passing_on_any(&nodes, "GradingService").await == expected
