@@ -10,7 +10,7 @@ SHELL := /bin/bash
 # wasm-opt (binaryen 132) for release builds lives in tools/node_modules/.bin.
 export PATH := $(CURDIR)/tools/node_modules/.bin:$(PATH)
 
-.PHONY: run test bench soak cluster cluster-check deps deps-test build
+.PHONY: run test bench soak cluster cluster-check screenshots deps deps-test build
 
 run: deps
 	cargo leptos serve --release
@@ -22,6 +22,10 @@ test: deps-test
 build: deps
 	cargo leptos build --release
 	cargo build --release -p server --bins
+
+# The README's screenshots of the portal (docs/screenshots/), from the release build.
+screenshots: build deps-test
+	scripts/screenshots.sh
 
 # Measures the registry, the log service and the portal (see BENCHMARKS.md); a few
 # minutes. `cargo run --release -p bench -- lookups` runs only the figures matching a word.

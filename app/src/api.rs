@@ -194,6 +194,79 @@ pub async fn delete_grade(
     deleted
 }
 
+/// Adds a student from the Grade Book's "Add a student" form (`csrf`: see
+/// [`crate::teacher`]), a plain form post: it answers with a redirect to the new
+/// student's page, or back to the Grade Book with the refusal in the query (`field`:
+/// `first`, `last` or empty), or to the login page if a login is needed. Called by a
+/// program, it answers the new student's id.
+#[server]
+pub async fn add_student(
+    first_name: String,
+    last_name: String,
+    csrf: String,
+) -> Result<i64, ServerFnError> {
+    use crate::{
+        backend::{Target, backend, reason},
+        wire::{grading::NewStudent, registry::GRADING_SERVICE},
+    };
+
+    authorized(&csrf, "/students")?;
+    let outcome: Result<i64, (&str, String)> = async {
+        let body = serde_json::to_string(&NewStudent {
+            first_name,
+            last_name,
+        })
+        .map_err(|err| ("", err.to_string()))?;
+        let reply = backend()
+            .map_err(|err| ("", crate::format::server_error(&err)))?
+            .send(
+                Target::Service(GRADING_SERVICE),
+                http::Method::POST,
+                "/students".into(),
+                Some(body),
+            )
+            .await
+            .map_err(|err| ("", err.to_string()))?;
+        match reply.status {
+            201 => serde_json::from_slice::<Student>(&reply.body)
+                .map(|student| student.id)
+                .map_err(|err| ("", format!("{GRADING_SERVICE} sent unreadable JSON: {err}"))),
+            400 => {
+                // The service names its fields as the wire does; the form, as people do.
+                let reason = reason(&reply.body)
+                    .replacen("FirstName", "First name", 1)
+                    .replacen("LastName", "Last name", 1);
+                let field = if reason.starts_with("First") {
+                    "first"
+                } else if reason.starts_with("Last") {
+                    "last"
+                } else {
+                    ""
+                };
+                Err((field, reason))
+            }
+            status => Err((
+                "",
+                format!(
+                    "{GRADING_SERVICE} answered {status}: {}",
+                    reason(&reply.body)
+                ),
+            )),
+        }
+    }
+    .await;
+    if crate::plain_form::posted() {
+        match &outcome {
+            Ok(id) => leptos_axum::redirect(&format!("/students/{id}")),
+            Err((field, reason)) => leptos_axum::redirect(&format!(
+                "/students?field={field}&error={}#add-student",
+                crate::format::url_encode(reason)
+            )),
+        }
+    }
+    outcome.map_err(|(_, reason)| ServerFnError::new(reason))
+}
+
 /// Whether the current request may change grades; a plain form post that may not is
 /// sent to the login page, to come back to `page`.
 #[cfg(feature = "ssr")]

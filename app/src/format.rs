@@ -64,6 +64,29 @@ pub fn epoch_millis(time: &str) -> Option<f64> {
     Some(((days * 24 + hour) * 60 + minute) as f64 * 60_000.0 + seconds * 1000.0)
 }
 
+/// The minute `millis` (since the Unix epoch) falls in, as the first 16 characters of
+/// its RFC 3339 UTC time: `2026-11-24T20:00` (the inverse of [`epoch_millis`] to the
+/// minute).
+pub fn minute_of(millis: f64) -> String {
+    let minutes = (millis / 60_000.0).floor() as i64;
+    let (days, minute_of_day) = (minutes.div_euclid(1440), minutes.rem_euclid(1440));
+    // The civil date from days (Howard Hinnant's algorithm).
+    let z = days + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z - era * 146_097;
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let day = doy - (153 * mp + 2) / 5 + 1;
+    let month = if mp < 10 { mp + 3 } else { mp - 9 };
+    let year = yoe + era * 400 + i64::from(month <= 2);
+    format!(
+        "{year:04}-{month:02}-{day:02}T{:02}:{:02}",
+        minute_of_day / 60,
+        minute_of_day % 60
+    )
+}
+
 /// `text` safe to place in HTML text or a quoted attribute.
 pub fn html_escape(text: &str) -> String {
     let mut escaped = String::with_capacity(text.len());
@@ -132,5 +155,18 @@ mod tests {
             Some(951_827_401_000.0)
         );
         assert_eq!(epoch_millis("yesterday"), None);
+    }
+
+    #[test]
+    fn minutes_come_back_from_epoch_milliseconds() {
+        for time in [
+            "1970-01-01T00:00",
+            "2000-02-29T12:30",
+            "2026-11-24T20:00",
+            "2026-12-31T23:59",
+        ] {
+            let millis = epoch_millis(&format!("{time}:42.5Z")).unwrap();
+            assert_eq!(minute_of(millis), time);
+        }
     }
 }

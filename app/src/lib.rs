@@ -8,6 +8,7 @@
 pub mod api;
 #[cfg(feature = "ssr")]
 pub mod backend;
+pub mod charts;
 pub mod cluster_panel;
 pub mod format;
 pub mod layout;
@@ -15,6 +16,7 @@ pub mod live;
 pub mod pages;
 #[cfg(feature = "ssr")]
 pub mod plain_form;
+pub mod service_map;
 pub mod teacher;
 pub mod unavailable;
 pub mod wire;

@@ -92,3 +92,40 @@ pub fn now_millis() -> f64 {
             .unwrap_or(0.0)
     }
 }
+
+/// A function that asks `fetch()` again and hands each answer to `apply`: one question at
+/// a time, and any calls made while one is out fold into a single question after it, so
+/// a burst of events costs two round trips, not one each. For pages whose pictures are
+/// HTML made on the server: an event says *that* something changed, the server says how
+/// it looks now.
+pub fn refresher<F, Fut>(fetch: F, apply: impl Fn(Fut::Output) + 'static) -> impl Fn() + Clone
+where
+    F: Fn() -> Fut + 'static,
+    Fut: std::future::Future + 'static,
+{
+    use std::{cell::Cell, rc::Rc};
+
+    // 0: idle; 1: asking; 2: asking, and asked again meanwhile.
+    let state = Rc::new(Cell::new(0u8));
+    let work = Rc::new((fetch, apply));
+    move || {
+        let before = state.get();
+        state.set(if before == 0 { 1 } else { 2 });
+        if before != 0 {
+            return;
+        }
+        let (state, work) = (state.clone(), work.clone());
+        leptos::task::spawn_local(async move {
+            loop {
+                let answer = (work.0)().await;
+                (work.1)(answer);
+                if state.get() == 2 {
+                    state.set(1);
+                } else {
+                    state.set(0);
+                    break;
+                }
+            }
+        });
+    }
+}

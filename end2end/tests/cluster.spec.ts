@@ -8,7 +8,7 @@ import * as fs from 'node:fs';
 import * as net from 'node:net';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import { hydrated, watchErrors } from './helpers';
+import { hydrated, startService, watchErrors } from './helpers';
 
 const bin = (name: string) => process.env[`${name.toUpperCase()}_BIN`]!;
 
@@ -23,22 +23,6 @@ function freePort(): Promise<number> {
   });
 }
 
-// Starts `program`; resolves with the URL it says it listens on (its line on stdout).
-function startService(program: string, args: string[]): Promise<{ child: ChildProcess; url: string }> {
-  const child = spawn(program, args, {
-    stdio: ['ignore', 'pipe', 'ignore'],
-    env: { ...process.env, RUST_LOG: 'warn' },
-  });
-  return new Promise((resolve, reject) => {
-    let out = '';
-    child.stdout!.on('data', (chunk: Buffer) => {
-      out += chunk.toString();
-      const found = out.match(/listening on (http:\/\/\S+)/);
-      if (found) resolve({ child, url: found[1] });
-    });
-    child.on('exit', (code) => reject(new Error(`${program} exited (${code}) before listening: ${out}`)));
-  });
-}
 
 async function etcdHealthy(url: string): Promise<boolean> {
   try {

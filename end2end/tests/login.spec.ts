@@ -14,6 +14,9 @@ test('a visitor sees the grades but cannot change them', async ({ page }) => {
   await expect(page.getByRole('heading', { name: 'Add a Grade' })).toHaveCount(0);
   await expect(page.getByRole('button', { name: /^Delete / })).toHaveCount(0);
   await expect(page.getByRole('link', { name: 'Log in' })).toBeVisible();
+  await page.goto(`${base}/students`);
+  await expect(page.getByText('as the teacher to add students.')).toBeVisible();
+  await expect(page.getByRole('button', { name: 'Add student' })).toHaveCount(0);
 });
 
 test('hydrated: the teacher logs in, adds and deletes a grade, and logs out', async ({ page }) => {

@@ -1,31 +1,10 @@
 // The live registry view: a standalone service started, killed (-9) and restarted shows up,
 // goes critical and comes back, each within seconds, without a reload.
 import { test, expect } from '@playwright/test';
-import { spawn, type ChildProcess } from 'node:child_process';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import * as fs from 'node:fs';
-import { hydrated } from './helpers';
-
-// A standalone log service on `addr` (127.0.0.1:0 takes a free port); resolves with the
-// process and the URL it says it listens on (its first line on stdout), so no test races
-// another for a port.
-function startLogService(addr: string, dir: string): Promise<{ service: ChildProcess; url: string }> {
-  const service = spawn(
-    process.env.LOGSERVICE_BIN!,
-    ['--addr', addr, '--registry-url', process.env.E2E_REGISTRY_URL!, '--log-file', path.join(dir, 'standalone.log')],
-    { stdio: ['ignore', 'pipe', 'ignore'], env: { ...process.env, RUST_LOG: 'warn' } },
-  );
-  return new Promise((resolve, reject) => {
-    let out = '';
-    service.stdout!.on('data', (chunk: Buffer) => {
-      out += chunk.toString();
-      const found = out.match(/listening on (http:\/\/\S+)/);
-      if (found) resolve({ service, url: found[1] });
-    });
-    service.on('exit', (code) => reject(new Error(`logservice exited (${code}) before listening: ${out}`)));
-  });
-}
+import { hydrated, startLogService } from './helpers';
 
 test('a standalone service appears, goes critical when killed, and comes back', async ({ page }) => {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'distributed-e2e-svc-'));

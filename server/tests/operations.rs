@@ -11,7 +11,7 @@ use std::{
 };
 
 use app::{
-    api::{AddGrade, DeleteGrade},
+    api::{AddGrade, AddStudent, DeleteGrade},
     teacher::{GetTeacherStatus, LogIn, LogOut, TeacherStatus},
     wire::grading::Student,
 };
@@ -432,6 +432,40 @@ async fn with_a_teacher_password_changing_grades_needs_a_login() {
             .await
             .contains(&"Login quiz".to_owned())
     );
+
+    // Adding a student follows the same rules: refused without the session or with a
+    // forged token, added with both.
+    let pupils = || async {
+        let students: Vec<Student> = common::get_json(format!("{base}/grading/students")).await;
+        students.iter().filter(|s| s.last_name == "Pupil").count()
+    };
+    let student = |csrf: &'static str| {
+        [
+            ("first_name", "Login"),
+            ("last_name", "Pupil"),
+            ("csrf", csrf),
+        ]
+    };
+    let response = call(&client, &base, AddStudent::PATH, &student(""), None).await;
+    assert_eq!(response.status(), StatusCode::UNAUTHORIZED);
+    let response = call(
+        &client,
+        &base,
+        AddStudent::PATH,
+        &student("forged"),
+        Some(&cookie),
+    )
+    .await;
+    assert_eq!(response.status(), StatusCode::FORBIDDEN);
+    assert_eq!(pupils().await, 0);
+    let form = [
+        ("first_name", "Login"),
+        ("last_name", "Pupil"),
+        ("csrf", csrf.as_str()),
+    ];
+    let response = call(&client, &base, AddStudent::PATH, &form, Some(&cookie)).await;
+    assert_eq!(response.status(), 200, "{}", response.text().await.unwrap());
+    assert_eq!(pupils().await, 1);
 
     // With both: stored.
     let mut form = add("").to_vec();

@@ -2,14 +2,16 @@
 //!
 //! The filter is a plain GET form (it works without JavaScript); once hydrated, the
 //! page follows the log service's live stream (through `/portal/events/logs`) and puts
-//! each new matching record on top.
+//! each new matching record on top. Above the table, the shown records per minute by
+//! service as stacked bars ([`crate::charts::log_rate`]), redrawn with each new record.
 
 use leptos::{either::Either, prelude::*};
 use leptos_meta::Title;
 use leptos_router::{components::Form, hooks::use_query_map};
 
 use crate::{
-    api::recent_logs, format::url_encode, live, unavailable::Unavailable, wire::logs::LogRecord,
+    api::recent_logs, charts, format::url_encode, live, unavailable::Unavailable,
+    wire::logs::LogRecord,
 };
 
 /// Most records the page keeps.
@@ -79,6 +81,7 @@ fn LiveLogs(initial: Vec<LogRecord>, service: String, text: String) -> impl Into
         <p class="live-state" aria-live="polite">
             {move || if live.get() { "Live: new records appear on top." } else { "Not live yet." }}
         </p>
+        <div class="log-chart-live" inner_html=move || records.with(|list| charts::log_rate(list))></div>
         {move || {
             let list = records.get();
             if list.is_empty() {

@@ -1,5 +1,7 @@
-//! `/students/{id}`: one student's grades, the "Add a Grade" form and a delete button
-//! a grade.
+//! `/students/{id}`: one student's grades, a chart of their scores over time against the
+//! class average of each grade type ([`crate::charts::student_scores`], made on the
+//! server and asked for again when a grade is added), the "Add a Grade" form and a
+//! delete button a grade.
 //!
 //! The "Add a Grade" form is a Leptos `ActionForm`: hydrated, it submits without a
 //! reload, refreshes the grades and shows a refusal beside the field at fault; without
@@ -30,6 +32,18 @@ use crate::{
     wire::grading::{GradeType, Student},
 };
 
+/// The chart of student `id`'s scores against the class ([`crate::charts::student_scores`]):
+/// empty if the student has no grades or is not found.
+#[server]
+pub async fn student_chart(id: i64) -> Result<String, ServerFnError> {
+    let class = crate::api::list_students().await?;
+    Ok(class
+        .iter()
+        .find(|s| s.id == id)
+        .map(|student| crate::charts::student_scores(student, &class))
+        .unwrap_or_default())
+}
+
 #[component]
 pub fn StudentPage() -> impl IntoView {
     let params = use_params_map();
@@ -50,6 +64,16 @@ pub fn StudentPage() -> impl IntoView {
         },
     );
     let teacher = Resource::new(|| (), |()| get_teacher_status());
+    // Asked again whenever a grade is added here (a delete reloads the page).
+    let chart = Resource::new(
+        move || (id(), add.version().get()),
+        |(id, _)| async move {
+            match id {
+                Some(id) => student_chart(id).await.unwrap_or_default(),
+                None => String::new(),
+            }
+        },
+    );
     view! {
         <Suspense fallback=|| view! { <p>"Loading…"</p> }>
             {move || Suspend::new(async move {
@@ -66,7 +90,8 @@ pub fn StudentPage() -> impl IntoView {
                             required: true,
                             csrf: None,
                         });
-                        EitherOf3::C(view! { <StudentView student teacher add/> })
+                        let chart = chart.await;
+                        EitherOf3::C(view! { <StudentView student teacher add chart/> })
                     }
                 }
             })}
@@ -79,6 +104,8 @@ fn StudentView(
     student: Student,
     teacher: TeacherStatus,
     add: ServerAction<AddGrade>,
+    /// The scores chart, as HTML made on the server.
+    chart: String,
 ) -> impl IntoView {
     let name = format!("{}, {}", student.last_name, student.first_name);
     let average = student.average.map(format::percent);
@@ -94,6 +121,7 @@ fn StudentView(
         <h1>{name}</h1>
         {average.map(|average| view! { <p class="lede">"Average: " <strong>{average}</strong></p> })}
         <h2>"Grades"</h2>
+        <div class="student-chart" inner_html=chart></div>
         {if grades.is_empty() {
             Either::Left(view! { <p class="empty">"No grades available"</p> })
         } else {

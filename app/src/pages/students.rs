@@ -3,7 +3,10 @@
 //! (`?sort=name`, `?sort=average`; by ID otherwise) and a page at a time (`?page=2`, 50 a
 //! page), so a class of 1,000 is not one huge page. The search is a plain GET form, the
 //! same with JavaScript or without. The whole grade book downloads as CSV from
-//! `/students.csv` (served by the portal's server side).
+//! `/students.csv` (served by the portal's server side). Above the table, a histogram of
+//! the class's averages by 10-point band, and in each row a bar of the student's average
+//! ([`crate::charts`]); below it, "Add a student" for whoever may change grades (a plain
+//! form post, see [`crate::api::add_student`]).
 //!
 //! The form, the table and the pager are HTML made on the server ([`render`]) and
 //! swapped in whole, so the browser's WASM carries no code to draw them; the pager's and
@@ -14,7 +17,11 @@ use leptos_meta::Title;
 use leptos_router::hooks::use_query_map;
 use serde::{Deserialize, Serialize};
 
-use crate::{format, unavailable::Unavailable, wire::grading::Student};
+use crate::{
+    api::AddStudent, charts, format, teacher::TeacherStatus, unavailable::Unavailable,
+    wire::grading::Student,
+};
+use leptos::server_fn::ServerFn;
 
 /// Students a page.
 pub const PAGE_SIZE: usize = 50;
@@ -111,11 +118,28 @@ pub fn select(mut students: Vec<Student>, q: &str, order: Order, page: usize) ->
 /// One page of the Grade Book (see [`select`]), as the HTML of its table and pager
 /// ([`render`]): made on the server, so the browser needs no code to draw it (its links
 /// are plain anchors, which the router still follows without a reload).
+/// `field` and `error` are a refusal of the "Add a student" form, sent back in the query.
 #[server]
-pub async fn grade_book(q: String, sort: String, page: usize) -> Result<String, ServerFnError> {
+pub async fn grade_book(
+    q: String,
+    sort: String,
+    page: usize,
+    field: String,
+    error: String,
+) -> Result<String, ServerFnError> {
     let students = crate::api::list_students().await?;
+    // Without an answer about the login, the form stays hidden.
+    let teacher = crate::teacher::get_teacher_status()
+        .await
+        .unwrap_or(TeacherStatus {
+            required: true,
+            csrf: None,
+        });
     let order = Order::parse(&sort);
-    Ok(render(&select(students, &q, order, page), &q, order))
+    let histogram = crate::charts::class_histogram(&students);
+    let mut html = render(&select(students, &q, order, page), &q, order, &histogram);
+    html.push_str(&add_student_form(&teacher, &field, &error));
+    Ok(html)
 }
 
 /// `/students` with these parameters (empty ones left out).
@@ -149,14 +173,57 @@ pub fn Students() -> impl IntoView {
             .and_then(|page| page.parse().ok())
             .unwrap_or(1)
     };
+    let refusal = move || {
+        let query = query.read();
+        (
+            query.get("field").unwrap_or_default(),
+            query.get("error").unwrap_or_default(),
+        )
+    };
     let book = Resource::new(
-        move || (q(), order(), page()),
-        |(q, order, page)| grade_book(q, order.as_str().to_owned(), page),
+        move || (q(), order(), page(), refusal()),
+        |(q, order, page, (field, error))| {
+            grade_book(q, order.as_str().to_owned(), page, field, error)
+        },
     );
+    // The form is drawn once and left alone, so the field being typed in keeps its
+    // focus; once hydrated, each change of the search or the order shows its result at
+    // once (the URL replaced, not stacked in the history).
+    let navigate = leptos_router::hooks::use_navigate();
+    let search = move |ev: leptos::ev::Event| {
+        let field = event_target::<leptos::web_sys::Element>(&ev).id();
+        let value = event_target_value(&ev);
+        let (q, order) = query.with_untracked(|query| {
+            (
+                query.get("q").unwrap_or_default(),
+                Order::parse(&query.get("sort").unwrap_or_default()),
+            )
+        });
+        let to = match field.as_str() {
+            "q" => link(&value, order, 1),
+            "sort" => link(&q, Order::parse(&value), 1),
+            _ => return,
+        };
+        navigate(
+            &to,
+            leptos_router::NavigateOptions {
+                replace: true,
+                scroll: false,
+                ..Default::default()
+            },
+        );
+    };
+    let form_html = query.with_untracked(|query| {
+        form(
+            &query.get("q").unwrap_or_default(),
+            Order::parse(&query.get("sort").unwrap_or_default()),
+        )
+    });
     view! {
         <Title text="Grade Book"/>
         <h1>"Grade Book"</h1>
-        <Suspense fallback=|| view! { <p>"Loading students…"</p> }>
+        <div class="grade-book-search" inner_html=form_html on:input=search></div>
+        <Transition fallback=|| view! { <p>"Loading students…"</p> }>
             {move || Suspend::new(async move {
                 match book.await {
                     Err(err) => Either::Left(view! {
@@ -165,7 +232,7 @@ pub fn Students() -> impl IntoView {
                     Ok(html) => Either::Right(view! { <div class="grade-book" inner_html=html></div> }),
                 }
             })}
-        </Suspense>
+        </Transition>
     }
 }
 
@@ -188,11 +255,13 @@ fn form(q: &str, order: Order) -> String {
     )
 }
 
-/// The page below its heading: the search form, the table of students (or "No students
-/// found") and, when there are several pages, the pager; every name is escaped.
-pub fn render(book: &GradeBookPage, q: &str, order: Order) -> String {
+/// The page below its heading and search form: the class's histogram (`histogram`,
+/// made from the whole class, not the search), the table of students with a bar of each
+/// one's average (or "No students found") and, when there are several pages, the pager;
+/// every name is escaped.
+pub fn render(book: &GradeBookPage, q: &str, order: Order, histogram: &str) -> String {
     use crate::format::html_escape as esc;
-    let mut html = form(q, order);
+    let mut html = String::from(histogram);
     if book.students.is_empty() {
         html.push_str(r#"<p class="empty">No students found</p>"#);
         return html;
@@ -200,16 +269,17 @@ pub fn render(book: &GradeBookPage, q: &str, order: Order) -> String {
     let first = (book.page - 1) * PAGE_SIZE + 1;
     let last = first + book.students.len() - 1;
     html.push_str(&format!(
-        r#"<p class="page-state" aria-live="polite">Students {first}–{last} of {}</p><table class="data"><caption class="visually-hidden">Students and their average scores</caption><thead><tr><th scope="col">Name</th><th scope="col" class="number">Average</th><th scope="col" class="number">Grades</th></tr></thead><tbody>"#,
+        r#"<p class="page-state" aria-live="polite">Students {first}–{last} of {}</p><table class="data"><caption class="visually-hidden">Students and their average scores</caption><thead><tr><th scope="col">Name</th><th scope="col" class="number">Average</th><th scope="col"><span class="visually-hidden">Average as a bar</span></th><th scope="col" class="number">Grades</th></tr></thead><tbody>"#,
         book.matching
     ));
     for student in &book.students {
         html.push_str(&format!(
-            r#"<tr><td><a href="/students/{}">{}, {}</a></td><td class="number">{}</td><td class="number">{}</td></tr>"#,
+            r#"<tr><td><a href="/students/{}">{}, {}</a></td><td class="number">{}</td><td class="bar-cell">{}</td><td class="number">{}</td></tr>"#,
             student.id,
             esc(&student.last_name),
             esc(&student.first_name),
             student.average.map(format::percent).unwrap_or_else(|| "—".into()),
+            charts::average_bar(student.average),
             student.grades.len()
         ));
     }
@@ -235,6 +305,41 @@ pub fn render(book: &GradeBookPage, q: &str, order: Order) -> String {
         html.push_str("</nav>");
     }
     html
+}
+
+/// "Add a student": a plain form post (the server function redirects to the new
+/// student's page, or back here with the refusal in `field` and `error`), shown to whoever
+/// may change grades; a link to log in for others, when a login is needed.
+#[cfg_attr(not(feature = "ssr"), allow(dead_code))]
+fn add_student_form(teacher: &TeacherStatus, field: &str, error: &str) -> String {
+    use crate::format::html_escape as esc;
+    if !teacher.may_change() {
+        return if teacher.required {
+            r#"<p class="add-student-login"><a href="/login?next=%2Fstudents">Log in</a> as the teacher to add students.</p>"#.into()
+        } else {
+            String::new()
+        };
+    }
+    let input = |name: &str, id: &str, label: &str| {
+        let refused = field == id && !error.is_empty();
+        format!(
+            r#"<div class="field{}"><label for="{name}">{label}</label><input id="{name}" name="{name}" type="text" required maxlength="100" autocomplete="off" aria-describedby="{id}-error" aria-invalid="{refused}"><p id="{id}-error" class="field-error" aria-live="polite">{}</p></div>"#,
+            if refused { " invalid" } else { "" },
+            if refused { esc(error) } else { String::new() },
+        )
+    };
+    format!(
+        r#"<section id="add-student" aria-labelledby="add-student-heading"><h2 id="add-student-heading">Add a student</h2><form method="post" action="{}" class="student-form"><input type="hidden" name="csrf" value="{}">{}{}<p class="form-error" role="alert">{}</p><button type="submit">Add student</button></form></section>"#,
+        AddStudent::PATH,
+        esc(teacher.csrf.as_deref().unwrap_or_default()),
+        input("first_name", "first", "First name"),
+        input("last_name", "last", "Last name"),
+        if field.is_empty() {
+            esc(error)
+        } else {
+            String::new()
+        },
+    )
 }
 
 #[cfg(test)]
@@ -301,7 +406,7 @@ mod tests {
             .map(|id| student(id, "F", &format!("L{id:03}"), Some(50.0)))
             .collect();
         many[0].last_name = "<b>O'Hara & Co</b>".into();
-        let html = render(&select(many, "", Order::Id, 1), "", Order::Id);
+        let html = render(&select(many, "", Order::Id, 1), "", Order::Id, "");
         assert!(
             html.contains("&lt;b&gt;O&#39;Hara &amp; Co&lt;/b&gt;, F"),
             "{html}"
@@ -313,10 +418,43 @@ mod tests {
             &select(class(), "<zz>", Order::Name, 1),
             "<zz>",
             Order::Name,
+            "",
         );
         assert!(html.ends_with(r#"<p class="empty">No students found</p>"#));
+        let html = form("<zz>", Order::Name);
         assert!(html.contains(r#"value="&lt;zz&gt;""#), "{html}");
         assert!(html.contains(r#"<option value="name" selected>Name</option>"#));
+    }
+
+    #[test]
+    fn the_add_form_is_for_whoever_may_change_grades_and_shows_a_refusal_by_its_field() {
+        let open = TeacherStatus {
+            required: false,
+            csrf: Some(String::new()),
+        };
+        let form = add_student_form(&open, "last", "Last name must not be <empty>");
+        assert!(form.contains(AddStudent::PATH), "{form}");
+        assert!(form.contains(r#"<p id="last-error" class="field-error" aria-live="polite">Last name must not be &lt;empty&gt;</p>"#), "{form}");
+        assert!(form.contains(r#"<div class="field invalid"><label for="last_name">"#));
+        assert!(
+            form.contains(r#"<p id="first-error" class="field-error" aria-live="polite"></p>"#)
+        );
+        let visitor = TeacherStatus {
+            required: true,
+            csrf: None,
+        };
+        let link = add_student_form(&visitor, "", "");
+        assert!(link.contains("Log in") && !link.contains("<form"), "{link}");
+        let teacher = TeacherStatus {
+            required: true,
+            csrf: Some(r#"t"><script>"#.into()),
+        };
+        let form = add_student_form(&teacher, "", "grading is <down>");
+        assert!(
+            !form.contains("<script>") && !form.contains("<down>"),
+            "{form}"
+        );
+        assert!(form.contains(r#"<p class="form-error" role="alert">grading is &lt;down&gt;</p>"#));
     }
 
     #[test]
