@@ -113,6 +113,36 @@ pub fn free_port() -> u16 {
         .port()
 }
 
+/// Starts `bench stub` with `listeners` listeners for `count` instances; the process and
+/// the ports it listens on, once it does.
+pub async fn stub(listeners: usize, count: usize) -> (Proc, Vec<u16>) {
+    let file = temp_dir("stub").join(format!("ports-{}", free_port()));
+    let process = Proc::start(
+        "bench",
+        &[
+            "stub".into(),
+            "--listeners".into(),
+            listeners.to_string(),
+            "--ports-file".into(),
+            file.display().to_string(),
+            "--count".into(),
+            count.to_string(),
+        ],
+    );
+    let started = Instant::now();
+    let ports = loop {
+        if let Ok(list) = std::fs::read_to_string(&file) {
+            break list.split(',').map(|p| p.parse().unwrap()).collect();
+        }
+        assert!(
+            started.elapsed() < Duration::from_secs(20),
+            "the stub never listened"
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    };
+    (process, ports)
+}
+
 /// Waits until something answers HTTP at `url`.
 pub async fn wait_up(url: &str) {
     let client = reqwest::Client::new();
@@ -146,7 +176,8 @@ pub fn remove_temp_dirs() {
     }
 }
 
-/// Runs wrk and returns its requests per second and its count of non-2xx answers.
+/// Runs wrk and returns its requests per second and its errors: non-2xx answers, and
+/// socket errors (connect, read, write) and timeouts.
 pub fn wrk(args: &[&str]) -> (f64, u64) {
     let output = Command::new("wrk")
         .args(args)
@@ -158,10 +189,21 @@ pub fn wrk(args: &[&str]) -> (f64, u64) {
         .find_map(|line| line.strip_prefix("Requests/sec:"))
         .and_then(|v| v.trim().parse().ok())
         .unwrap_or_else(|| panic!("wrk printed no rate:\n{text}"));
-    let errors = text
+    let non_2xx: u64 = text
         .lines()
         .find_map(|line| line.trim().strip_prefix("Non-2xx or 3xx responses:"))
         .and_then(|v| v.trim().parse().ok())
         .unwrap_or(0);
-    (rps, errors)
+    // "Socket errors: connect 0, read 3, write 0, timeout 12"
+    let socket: u64 = text
+        .lines()
+        .find_map(|line| line.trim().strip_prefix("Socket errors:"))
+        .map(|counts| {
+            counts
+                .split(',')
+                .filter_map(|part| part.split_whitespace().last()?.parse::<u64>().ok())
+                .sum()
+        })
+        .unwrap_or(0);
+    (rps, non_2xx + socket)
 }

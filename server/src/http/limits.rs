@@ -14,13 +14,20 @@
 //!   silent.
 //!
 //! Every refusal is also said in the process's log at INFO (a 5xx at WARN), with its
-//! reason, so a user sees them without the per-request access log (`--access-log`).
+//! reason, so a user sees them without the per-request access log (`--access-log`: one
+//! line a request, with its method, URI, status and latency; at DEBUG without the flag).
+//!
+//! All of it, with the request count of [`crate::ops::metrics`], is one hand-written tower
+//! service ([`Guard`]) in front of the routes: one box a request. As two layers (axum's
+//! `from_fn` and tower-http's trace layer) they cost the registry a sixth of its lookup
+//! rate (see `BENCHMARKS.md`).
 
 use std::{
+    convert::Infallible,
     pin::Pin,
     sync::{Arc, Mutex},
     task::{Context, Poll},
-    time::Duration,
+    time::{Duration, Instant},
 };
 
 use axum::{
@@ -28,7 +35,6 @@ use axum::{
     body::{Body, Bytes, HttpBody},
     extract::Request,
     http::{HeaderValue, Method, StatusCode, header},
-    middleware::{self, Next},
     response::{IntoResponse, Response},
 };
 use http_body_util::BodyExt;
@@ -66,64 +72,156 @@ impl HttpLimits {
     /// `app` with the limits above in front of it, and every request counted in
     /// [`crate::ops::metrics`] (one middleware for both: each layer costs every request a box).
     pub fn apply(&self, app: Router) -> Router {
-        let timeout = self.request_timeout;
-        app.layer(middleware::from_fn(
-            move |request: Request, next: Next| async move {
-                let count = crate::ops::metrics::RequestCount::start(&request);
-                let response = guard(request, next, timeout).await;
-                count.finish(response.status());
-                response
-            },
-        ))
+        app.layer(GuardLayer {
+            timeout: self.request_timeout,
+            access_log: self.access_log,
+        })
     }
 }
 
-async fn guard(request: Request, next: Next, timeout: Duration) -> Response {
-    let headers = request.headers();
-    let bytes: usize = headers
+/// Puts a [`Guard`] in front of a service.
+#[derive(Clone, Copy)]
+struct GuardLayer {
+    timeout: Duration,
+    access_log: bool,
+}
+
+impl<S> tower::Layer<S> for GuardLayer {
+    type Service = Guard<S>;
+
+    fn layer(&self, inner: S) -> Guard<S> {
+        Guard {
+            inner,
+            timeout: self.timeout,
+            access_log: self.access_log,
+        }
+    }
+}
+
+/// The limits above, the request count and the access log, in front of `inner`.
+#[derive(Clone)]
+pub struct Guard<S> {
+    inner: S,
+    timeout: Duration,
+    access_log: bool,
+}
+
+impl<S> tower::Service<Request> for Guard<S>
+where
+    S: tower::Service<Request, Response = Response, Error = Infallible> + Clone + Send + 'static,
+    S::Future: Send + 'static,
+{
+    type Response = Response;
+    type Error = Infallible;
+    type Future = Pin<Box<dyn Future<Output = Result<Response, Infallible>> + Send>>;
+
+    fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Infallible>> {
+        self.inner.poll_ready(cx)
+    }
+
+    fn call(&mut self, request: Request) -> Self::Future {
+        let pending = Pending {
+            count: crate::ops::metrics::RequestCount::start(&request),
+            started: (self.access_log || tracing::enabled!(tracing::Level::DEBUG))
+                .then(Instant::now),
+            access_log: self.access_log,
+            method: request.method().clone(),
+            uri: request.uri().clone(),
+        };
+        if let Some(refusal) = headers_too_large(&request) {
+            say_refused(
+                &pending.method,
+                &pending.uri,
+                refusal.status,
+                &refusal.reason,
+            );
+            return Box::pin(std::future::ready(
+                pending.answered(refusal.into_response()),
+            ));
+        }
+        // The inner service (made ready by `poll_ready`) is called now, and its future
+        // owns what it needs: nothing is cloned for the request.
+        let (answer, body) = if request.body().is_end_stream() {
+            // Most requests (every GET) have no body: nothing to time or drain.
+            (self.inner.call(request), None)
+        } else {
+            let (parts, body) = request.into_parts();
+            let body = Deadline::new(body, self.timeout);
+            let answer = self
+                .inner
+                .call(Request::from_parts(parts, Body::new(body.clone())));
+            (answer, Some(body))
+        };
+        Box::pin(async move {
+            let Ok(response) = answer.await;
+            if let Some(body) = body
+                && !body.is_end_stream()
+            {
+                body.drain().await;
+            }
+            let response = explain_refusal(response, &pending.method, &pending.uri);
+            pending.answered(response)
+        })
+    }
+}
+
+/// A request on its way through the guard: what its answer is counted and logged with.
+struct Pending {
+    count: crate::ops::metrics::RequestCount,
+    /// When it began, if the access log (or DEBUG) will say how long it took.
+    started: Option<Instant>,
+    access_log: bool,
+    method: Method,
+    uri: axum::http::Uri,
+}
+
+impl Pending {
+    /// Counts the answer and says it in the access log.
+    fn answered(self, response: Response) -> Result<Response, Infallible> {
+        self.count.finish(response.status());
+        if let Some(started) = self.started {
+            let (method, uri) = (self.method, self.uri);
+            let (status, latency) = (response.status().as_u16(), started.elapsed());
+            if self.access_log {
+                tracing::info!(%method, %uri, status, ?latency, "request");
+            } else {
+                tracing::debug!(%method, %uri, status, ?latency, "request");
+            }
+        }
+        Ok(response)
+    }
+}
+
+/// The refusal of a request whose headers are over [`MAX_HEADER_BYTES`] in all.
+fn headers_too_large(request: &Request) -> Option<ApiError> {
+    let bytes: usize = request
+        .headers()
         .iter()
         .map(|(name, value)| name.as_str().len() + value.len())
         .sum();
-    if bytes > MAX_HEADER_BYTES {
-        let refusal = ApiError::new(
+    (bytes > MAX_HEADER_BYTES).then(|| {
+        ApiError::new(
             StatusCode::REQUEST_HEADER_FIELDS_TOO_LARGE,
             format!(
                 "the request's headers are too large: at most {} KiB in all",
                 MAX_HEADER_BYTES / 1024
             ),
-        );
-        say_refused(
-            request.method(),
-            request.uri(),
-            refusal.status,
-            &refusal.reason,
-        );
-        return refusal.into_response();
-    }
-    let (method, uri) = (request.method().clone(), request.uri().clone());
-    // Most requests (every GET) have no body: nothing to time or drain.
-    let response = if request.body().is_end_stream() {
-        next.run(request).await
-    } else {
-        let (parts, body) = request.into_parts();
-        let body = Deadline::new(body, timeout);
-        let response = next
-            .run(Request::from_parts(parts, Body::new(body.clone())))
-            .await;
-        if !body.is_end_stream() {
-            body.drain().await;
-        }
-        response
-    };
+        )
+    })
+}
+
+/// A 4xx or 5xx answer, said in the log with its reason; one that left its handler with
+/// an empty body gets a JSON reason.
+fn explain_refusal(response: Response, method: &Method, uri: &axum::http::Uri) -> Response {
     let head = method == Method::HEAD;
     if !(response.status().is_client_error() || response.status().is_server_error()) {
         return response;
     }
     let has_body = response.body().size_hint().exact() != Some(0);
     if let Some(Refusal(reason)) = response.extensions().get::<Refusal>() {
-        say_refused(&method, &uri, response.status(), reason);
+        say_refused(method, uri, response.status(), reason);
     } else if head || has_body {
-        say_refused(&method, &uri, response.status(), "(see the answer)");
+        say_refused(method, uri, response.status(), "(see the answer)");
     }
     if head || has_body {
         return response;
@@ -135,7 +233,7 @@ async fn guard(request: Request, next: Next, timeout: Duration) -> Response {
         .unwrap_or("the request was refused");
     let asked = format!("{method} {}", uri.path());
     let reason = format!("{status}: {asked}");
-    say_refused(&method, &uri, parts.status, &reason);
+    say_refused(method, uri, parts.status, &reason);
     let body = serde_json::json!({ "error": reason }).to_string();
     parts.headers.insert(
         header::CONTENT_TYPE,

@@ -69,13 +69,11 @@ pub async fn run(
     stop: impl Future<Output = ()> + Send + 'static,
     background: Background,
 ) -> ExitCode {
-    // Outermost last: every request, refused by the limits or not, is counted and logged.
-    let app = limits
-        .apply(
-            app.merge(crate::ops::metrics::router())
-                .merge(health.router()),
-        )
-        .layer(crate::ops::telemetry::request_log(limits.access_log));
+    // Every request, refused by the limits or not, is counted and logged.
+    let app = limits.apply(
+        app.merge(crate::ops::metrics::router())
+            .merge(health.router()),
+    );
     let mut builder = Builder::new(TokioExecutor::new());
     builder
         .http1()

@@ -4,11 +4,11 @@
 //! has its own level, so a quiet terminal never hides a service's changes from the log
 //! service.
 //!
-//! [`request_log`] gives each binary one line per request (method, path, status,
-//! latency), through tower-http: at DEBUG by default, so a default run stays quiet and
-//! fast (a line per heartbeat, or per log write, costs a busy service a fifth of its
-//! throughput), at INFO with `--access-log`. They are never shipped (see the shipper's
-//! quiet targets).
+//! The request log, one line per request (method, URI, status, latency), is written by
+//! the guard in front of every service ([`crate::http::limits`]): at DEBUG by default, so
+//! a default run stays quiet and fast (a line per heartbeat, or per log write, costs a
+//! busy service a fifth of its throughput), at INFO with `--access-log`. Those lines are
+//! never shipped (see the shipper's quiet targets).
 
 use std::io::IsTerminal;
 
@@ -16,45 +16,7 @@ use tracing_subscriber::{EnvFilter, filter::LevelFilter, fmt, prelude::*};
 
 use std::sync::Arc;
 
-use tower_http::{
-    LatencyUnit,
-    classify::{ServerErrorsAsFailures, SharedClassifier},
-    trace::{DefaultMakeSpan, DefaultOnResponse, TraceLayer},
-};
-
 use crate::runtime::log_shipper::{LogShipper, ShipLayer};
-
-/// The request log: a span with the method and URI around each request, and one event
-/// with the status and latency when its answer is ready, at INFO if `access_log`, else at
-/// DEBUG.
-pub fn request_log(
-    access_log: bool,
-) -> TraceLayer<
-    SharedClassifier<ServerErrorsAsFailures>,
-    DefaultMakeSpan,
-    (),
-    DefaultOnResponse,
-    (),
-    (),
-    (),
-> {
-    let level = if access_log {
-        tracing::Level::INFO
-    } else {
-        tracing::Level::DEBUG
-    };
-    TraceLayer::new_for_http()
-        .make_span_with(DefaultMakeSpan::new().level(level))
-        .on_request(())
-        .on_response(
-            DefaultOnResponse::new()
-                .level(level)
-                .latency_unit(LatencyUnit::Micros),
-        )
-        .on_body_chunk(())
-        .on_eos(())
-        .on_failure(())
-}
 
 /// Log records a service keeps while its log service is away.
 pub const SHIPPING_BUFFER: usize = 10_000;

@@ -154,19 +154,18 @@ async fn by_name(
 ) -> Result<Response, ApiError> {
     let stale = staleness(&*registry.store)?;
     let lookup = registry.store.passing_json(&name);
-    let mut response = (
-        [
-            (
-                header::CONTENT_TYPE,
-                HeaderValue::from_static("application/json"),
-            ),
-            revision_header(lookup.revision),
-        ],
-        lookup.value,
-    )
-        .into_response();
-    response.headers_mut().extend(stale);
-    Ok(response)
+    // Room for what hyper adds (length, date), so the map never grows on the way out.
+    let mut headers = HeaderMap::with_capacity(6);
+    headers.insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("application/json"),
+    );
+    let (name, value) = revision_header(lookup.revision);
+    headers.insert(name, value);
+    if let Some((name, value)) = stale {
+        headers.insert(name, value);
+    }
+    Ok((headers, lookup.value).into_response())
 }
 
 /// `Registry-Revision: <revision>`: the state an answer reflects.
@@ -234,5 +233,5 @@ async fn events(
             return Some((Ok(event), feed));
         }
     })
-    .take_until(registry.shutdown.cancelled_owned())
+    .take_until(registry.shutdown.clone().cancelled_owned())
 }
