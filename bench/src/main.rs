@@ -150,6 +150,30 @@ fn ms(d: Duration) -> String {
     format!("{:.2} ms", d.as_secs_f64() * 1000.0)
 }
 
+/// A bare handler answering every GET with the bytes `url` answers now, as `mime`: the
+/// process, its base URL (once it answers) and the bytes.
+async fn bare_copy(url: &str, mime: &str) -> (Proc, String, axum::body::Bytes) {
+    let body = reqwest::get(url).await.unwrap().bytes().await.unwrap();
+    let file = temp_dir("bare").join(format!("body-{}", free_port()));
+    std::fs::write(&file, &body).unwrap();
+    let port = free_port();
+    let process = Proc::start(
+        "bench",
+        &[
+            "bare".into(),
+            "--addr".into(),
+            format!("127.0.0.1:{port}"),
+            "--body".into(),
+            file.display().to_string(),
+            "--type".into(),
+            mime.into(),
+        ],
+    );
+    let base = format!("http://127.0.0.1:{port}");
+    wait_up(&base).await;
+    (process, base, body)
+}
+
 /// Registry lookups/s (GET /services/{name}, 8 instances, wrk -t2 -c16) beside a bare
 /// axum handler returning the same bytes, interleaved twice.
 async fn lookups() -> Figure {
@@ -174,29 +198,8 @@ async fn lookups() -> Figure {
     }
     tokio::time::sleep(Duration::from_millis(1500)).await;
     let lookup = format!("{url}/services/LookupService");
-    let body = client
-        .get(&lookup)
-        .send()
-        .await
-        .unwrap()
-        .bytes()
-        .await
-        .unwrap();
-    let dir = temp_dir("lookups");
-    std::fs::write(dir.join("body.json"), &body).unwrap();
-    let bare_port = free_port();
-    let _bare = Proc::start(
-        "bench",
-        &[
-            "bare".into(),
-            "--addr".into(),
-            format!("127.0.0.1:{bare_port}"),
-            "--body".into(),
-            dir.join("body.json").display().to_string(),
-        ],
-    );
-    let bare = format!("http://127.0.0.1:{bare_port}/services/LookupService");
-    wait_up(&bare).await;
+    let (_bare, bare, body) = bare_copy(&lookup, "application/json").await;
+    let bare = format!("{bare}/services/LookupService");
     let (mut bare_rps, mut registry_rps) = (Vec::new(), Vec::new());
     let mut errors = 0;
     for _ in 0..2 {
@@ -911,30 +914,9 @@ async fn portal() -> Vec<Figure> {
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
     // The same bytes as a static file, from a bare handler.
-    let page = client
-        .get(format!("{base}/students"))
-        .send()
-        .await
-        .unwrap()
-        .bytes()
-        .await
-        .unwrap();
-    std::fs::write(dir.join("students.html"), &page).unwrap();
-    let static_port = free_port();
-    let _static = Proc::start(
-        "bench",
-        &[
-            "bare".into(),
-            "--addr".into(),
-            format!("127.0.0.1:{static_port}"),
-            "--body".into(),
-            dir.join("students.html").display().to_string(),
-            "--type".into(),
-            "text/html; charset=utf-8".into(),
-        ],
-    );
-    let static_url = format!("http://127.0.0.1:{static_port}/students");
-    wait_up(&static_url).await;
+    let (_static, static_url, _) =
+        bare_copy(&format!("{base}/students"), "text/html; charset=utf-8").await;
+    let static_url = format!("{static_url}/students");
     let (mut times, mut static_times) = (Vec::new(), Vec::new());
     let mut bytes = 0;
     for _ in 0..2 {
