@@ -24,7 +24,7 @@ use tokio_util::sync::CancellationToken;
 use super::{
     config::RegistryConfig,
     outbound::Outbound,
-    store::{CheckOutcome, Store},
+    store::{CheckOutcome, HeartbeatTarget, Store},
 };
 
 /// Runs rounds until `shutdown` is cancelled.
@@ -50,7 +50,7 @@ pub async fn run(store: Arc<dyn Store>, config: RegistryConfig, shutdown: Cancel
         if let Err(err) = store.expire().await {
             tracing::warn!(%err, "expiring overdue instances failed; trying again next round");
         }
-        let targets = store.heartbeat_targets();
+        let targets = spread_over_hosts(store.heartbeat_targets());
         let checked = targets.len();
         let results: Vec<_> = futures::stream::iter(targets)
             .map(|target| {
@@ -112,5 +112,75 @@ pub async fn run(store: Arc<dyn Store>, config: RegistryConfig, shutdown: Cancel
                 "a heartbeat round took longer than the interval"
             );
         }
+    }
+}
+
+/// The targets in an order that takes turns between hosts: each host's first, then each
+/// one's second, and so on (each host's own in their given order). Listed by URL, a
+/// host's instances come together, so a round's concurrent checks piled onto a few hosts
+/// at a time, and the pool kept as many connections to every host as it ever had checks
+/// in flight there: 10,000 connections for 10,000 instances on 100 hosts (see
+/// `BENCHMARKS.md`). Taking turns spreads the checks, and the connections, evenly.
+pub fn spread_over_hosts(targets: Vec<HeartbeatTarget>) -> Vec<HeartbeatTarget> {
+    fn host(url: &str) -> &str {
+        let rest = url.split_once("://").map_or(url, |(_, rest)| rest);
+        rest.split(['/', '?', '#']).next().unwrap_or(rest)
+    }
+    let mut turns: std::collections::HashMap<&str, usize> = std::collections::HashMap::new();
+    let mut order: Vec<(usize, usize)> = targets
+        .iter()
+        .enumerate()
+        .map(|(index, target)| {
+            let turn = turns.entry(host(&target.heartbeat_url)).or_insert(0);
+            *turn += 1;
+            (*turn, index)
+        })
+        .collect();
+    order.sort_unstable();
+    let mut slots: Vec<Option<HeartbeatTarget>> = targets.into_iter().map(Some).collect();
+    order
+        .into_iter()
+        .filter_map(|(_, index)| slots[index].take())
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn target(heartbeat_url: &str) -> HeartbeatTarget {
+        HeartbeatTarget {
+            url: heartbeat_url.into(),
+            heartbeat_url: heartbeat_url.into(),
+            generation: 1,
+        }
+    }
+
+    #[test]
+    fn checks_take_turns_between_hosts_keeping_each_hosts_order() {
+        let urls = [
+            "http://a:1/hb/1",
+            "http://a:1/hb/2",
+            "http://a:1/hb/3",
+            "http://b:2/hb/1",
+            "http://c:3?x",
+            "http://b:2/hb/2",
+        ];
+        let spread: Vec<String> = spread_over_hosts(urls.iter().map(|u| target(u)).collect())
+            .into_iter()
+            .map(|t| t.heartbeat_url)
+            .collect();
+        assert_eq!(
+            spread,
+            [
+                "http://a:1/hb/1",
+                "http://b:2/hb/1",
+                "http://c:3?x",
+                "http://a:1/hb/2",
+                "http://b:2/hb/2",
+                "http://a:1/hb/3",
+            ]
+        );
+        assert!(spread_over_hosts(Vec::new()).is_empty());
     }
 }
