@@ -65,6 +65,8 @@ async fn main() {
         Some("soak") => return soak::soak(&args).await,
         _ => {}
     }
+    // The temp dirs (gigabytes of log and grade files) go also when a figure panics.
+    let _cleanup = procs::TempDirs;
     let only = args.first().cloned();
     let wanted = |name: &str| only.as_deref().is_none_or(|o| name.contains(o));
     let mut figures = Vec::new();
@@ -96,7 +98,6 @@ async fn main() {
         figures.extend(cluster::figures().await);
     }
     report(&figures, only.is_none());
-    procs::remove_temp_dirs();
 }
 
 fn registry(extra: &[&str]) -> (Proc, String) {

@@ -156,7 +156,7 @@ pub async fn wait_up(url: &str) {
     }
 }
 
-/// The temporary directories made so far, deleted by [`remove_temp_dirs`].
+/// The temporary directories made so far, deleted by [`TempDirs`].
 static TEMP_DIRS: std::sync::Mutex<Vec<PathBuf>> = std::sync::Mutex::new(Vec::new());
 
 /// A fresh temporary directory, deleted at the end of the run.
@@ -168,11 +168,20 @@ pub fn temp_dir(name: &str) -> PathBuf {
     dir
 }
 
-/// Deletes every directory [`temp_dir`] made (the log and grade files of a run are
-/// gigabytes); the processes' own logs, in `distributed-bench-logs/`, stay.
-pub fn remove_temp_dirs() {
-    for dir in TEMP_DIRS.lock().unwrap().drain(..) {
-        let _ = std::fs::remove_dir_all(dir);
+/// Deletes every directory [`temp_dir`] made when dropped, at the end of the run or
+/// while a panic unwinds (the log and grade files of a run are gigabytes); the
+/// processes' own logs, in `distributed-bench-logs/`, stay.
+pub struct TempDirs;
+
+impl Drop for TempDirs {
+    fn drop(&mut self) {
+        let dirs: Vec<PathBuf> = match TEMP_DIRS.lock() {
+            Ok(mut dirs) => dirs.drain(..).collect(),
+            Err(poisoned) => poisoned.into_inner().drain(..).collect(),
+        };
+        for dir in dirs {
+            let _ = std::fs::remove_dir_all(dir);
+        }
     }
 }
 
