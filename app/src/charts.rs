@@ -328,9 +328,7 @@ pub fn log_rate(records: &[LogRecord]) -> String {
         (Some(a), Some(b)) => (((b - a) / 60_000.0) as usize + 1).min(LOG_MINUTES),
         _ => per_minute.len().min(LOG_MINUTES),
     };
-    let newest = per_minute.keys().last().cloned().unwrap_or_default();
-    let newest_ms = format::epoch_millis(&format!("{newest}:00Z"));
-    let minutes: Vec<String> = match newest_ms {
+    let minutes: Vec<String> = match last {
         Some(ms) => (0..span)
             .rev()
             .map(|back| format::minute_of(ms - back as f64 * 60_000.0))

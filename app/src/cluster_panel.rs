@@ -79,24 +79,13 @@ pub fn ClusterPanel() -> impl IntoView {
 fn LiveCluster(html: String) -> impl IntoView {
     let html = RwSignal::new(html);
     Effect::new(move |_| {
-        let asking = StoredValue::new(false);
-        if let Ok(handle) = set_interval_with_handle(
-            move || {
-                // One question at a time: a slow answer is not piled on.
-                if asking.get_value() {
-                    return;
-                }
-                asking.set_value(true);
-                leptos::task::spawn_local(async move {
-                    let answer = cluster_panel_html()
-                        .await
-                        .unwrap_or_else(|err| cannot_ask(&err.to_string()));
-                    html.set(answer);
-                    asking.set_value(false);
-                });
-            },
-            std::time::Duration::from_millis(EVERY_MS),
-        ) {
+        // One question at a time: a slow answer is not piled on.
+        let refresh = crate::live::refresher(cluster_panel_html, move |answer| {
+            html.set(answer.unwrap_or_else(|err| cannot_ask(&err.to_string())));
+        });
+        if let Ok(handle) =
+            set_interval_with_handle(refresh, std::time::Duration::from_millis(EVERY_MS))
+        {
             on_cleanup(move || handle.clear());
         }
     });

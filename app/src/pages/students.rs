@@ -193,12 +193,7 @@ pub fn Students() -> impl IntoView {
     let search = move |ev: leptos::ev::Event| {
         let field = event_target::<leptos::web_sys::Element>(&ev).id();
         let value = event_target_value(&ev);
-        let (q, order) = query.with_untracked(|query| {
-            (
-                query.get("q").unwrap_or_default(),
-                Order::parse(&query.get("sort").unwrap_or_default()),
-            )
-        });
+        let (q, order) = query.with_untracked(searched);
         let to = match field.as_str() {
             "q" => link(&value, order, 1),
             "sort" => link(&q, Order::parse(&value), 1),
@@ -214,10 +209,8 @@ pub fn Students() -> impl IntoView {
         );
     };
     let form_html = query.with_untracked(|query| {
-        form(
-            &query.get("q").unwrap_or_default(),
-            Order::parse(&query.get("sort").unwrap_or_default()),
-        )
+        let (q, order) = searched(query);
+        form(&q, order)
     });
     view! {
         <Title text="Grade Book"/>
@@ -234,6 +227,14 @@ pub fn Students() -> impl IntoView {
             })}
         </Transition>
     }
+}
+
+/// The search and the order a query asks for.
+fn searched(query: &leptos_router::params::ParamsMap) -> (String, Order) {
+    (
+        query.get("q").unwrap_or_default(),
+        Order::parse(&query.get("sort").unwrap_or_default()),
+    )
 }
 
 /// The search form: a plain GET form, the same with or without JavaScript.
