@@ -4,7 +4,7 @@
 //!   GET with the file's bytes (the baseline for registry lookups and the portal's page);
 //! - `bench bare-log --addr A --file FILE [--fsync]`: a bare axum handler appending each
 //!   `POST /log` body and a newline to the file, flushing it to disk each time with
-//!   `--fsync` (the baseline for log ingest);
+//!   `--fsync`, and emptying it at 1 GiB (the baseline for log ingest);
 //! - `bench stub --listeners L --ports-file F --count N`: answers `GET /hb/{i}` with 200
 //!   for N instances on each of L listeners (free ports it picks and writes, comma
 //!   separated, to F once it listens), and counts the checks each receives (`GET /stats`
@@ -66,17 +66,25 @@ pub async fn bare_log(args: &[String]) {
         .append(true)
         .open(arg(args, "--file"))
         .unwrap();
-    let file = Arc::new(std::sync::Mutex::new(file));
+    // The file and its size: emptied at 1 GiB, as the log service rotates at 1 GiB in
+    // the bench, so neither fills the disk.
+    let file = Arc::new(std::sync::Mutex::new((file, 0u64)));
     let app = Router::new().route(
         "/log",
         axum::routing::post(move |body: Bytes| {
             let file = file.clone();
             async move {
-                let mut file = file.lock().unwrap();
+                let mut guard = file.lock().unwrap();
+                let (file, size) = &mut *guard;
                 file.write_all(&body).unwrap();
                 file.write_all(b"\n").unwrap();
                 if fsync {
                     file.sync_data().unwrap();
+                }
+                *size += body.len() as u64 + 1;
+                if *size > 1 << 30 {
+                    file.set_len(0).unwrap();
+                    *size = 0;
                 }
                 StatusCode::OK
             }

@@ -260,12 +260,19 @@ pub const MAX_DRAIN_BYTES: usize = 64 * 1024 * 1024;
 /// what a handler left unread can be drained after it answers: a client still sending
 /// (say, a body over the limit, refused as soon as its `Content-Length` was seen) then
 /// reads the refusal instead of a reset connection.
+///
+/// The timer is set only when the body first has to be waited for: most bodies have
+/// arrived whole with their headers, and a timer for each of them cost the log service
+/// a point of its ingest rate.
 #[derive(Clone)]
 struct Deadline(Arc<Mutex<DeadlineState>>);
 
 struct DeadlineState {
     body: Body,
-    deadline: Pin<Box<Sleep>>,
+    /// When the request's time is up.
+    at: Instant,
+    /// Set once the body has been waited for.
+    timer: Option<Pin<Box<Sleep>>>,
     timeout: Duration,
     finished: bool,
 }
@@ -274,7 +281,8 @@ impl Deadline {
     fn new(body: Body, timeout: Duration) -> Deadline {
         Deadline(Arc::new(Mutex::new(DeadlineState {
             body,
-            deadline: Box::pin(tokio::time::sleep(timeout)),
+            at: Instant::now() + timeout,
+            timer: None,
             timeout,
             finished: false,
         })))
@@ -301,19 +309,27 @@ impl HttpBody for Deadline {
         cx: &mut Context<'_>,
     ) -> Poll<Option<Result<http_body::Frame<Bytes>, axum::Error>>> {
         let mut state = self.0.lock().unwrap();
+        let state = &mut *state;
         if state.finished {
             return Poll::Ready(None);
         }
-        if state.deadline.as_mut().poll(cx).is_ready() {
-            state.finished = true;
-            let timeout = state.timeout;
-            return Poll::Ready(Some(Err(axum::Error::new(BodyTimedOut(timeout)))));
-        }
+        // What has arrived is taken whatever the time; only waiting is bounded.
         let frame = Pin::new(&mut state.body).poll_frame(cx);
-        if matches!(frame, Poll::Ready(None | Some(Err(_)))) {
-            state.finished = true;
+        if frame.is_ready() {
+            if matches!(frame, Poll::Ready(None | Some(Err(_)))) {
+                state.finished = true;
+            }
+            return frame;
         }
-        frame
+        let at = tokio::time::Instant::from_std(state.at);
+        let timer = state
+            .timer
+            .get_or_insert_with(|| Box::pin(tokio::time::sleep_until(at)));
+        if timer.as_mut().poll(cx).is_ready() {
+            state.finished = true;
+            return Poll::Ready(Some(Err(axum::Error::new(BodyTimedOut(state.timeout)))));
+        }
+        Poll::Pending
     }
 
     fn is_end_stream(&self) -> bool {

@@ -4,7 +4,7 @@
 //! | --- | --- |
 //! | [`http`] | the HTTP API on `/log` |
 //! | [`record`] | the record codec: one message, one line |
-//! | [`writer`] | the single batching writer thread |
+//! | [`writer`] | the open file, the records' stamps, rotation and the live feed |
 //! | [`files`] | the files on disk: rotation, reading backwards |
 //! | [`query`] | filters over stored and live records |
 
@@ -14,7 +14,7 @@ pub mod query;
 pub mod record;
 pub mod writer;
 
-use std::{io, path::PathBuf};
+use std::{io, path::PathBuf, sync::Arc};
 
 use tokio_util::sync::CancellationToken;
 
@@ -52,12 +52,24 @@ pub struct OpenError {
     source: io::Error,
 }
 
-/// A running log service. Cheap to clone.
+/// A running log service. Cheap to clone: one `Arc`, since every request clones it
+/// (cloning the parts themselves took a lock in the cancellation token each time).
 #[derive(Clone)]
-pub struct LogService {
+pub struct LogService(Arc<Parts>);
+
+/// What a [`LogService`] holds.
+pub struct Parts {
     files: LogFiles,
     writer: LogWriter,
     shutdown: CancellationToken,
+}
+
+impl std::ops::Deref for LogService {
+    type Target = Parts;
+
+    fn deref(&self) -> &Parts {
+        &self.0
+    }
 }
 
 impl LogService {
@@ -76,11 +88,11 @@ impl LogService {
                 source,
             },
         )?;
-        Ok(LogService {
+        Ok(LogService(Arc::new(Parts {
             files,
             writer,
             shutdown,
-        })
+        })))
     }
 
     /// The service's `/healthz` check: its writer runs and its file is there.
@@ -88,7 +100,7 @@ impl LogService {
         let (writer, path) = (self.writer.clone(), self.files.path.clone());
         crate::ops::health::Health::new().with(
             "log writer",
-            std::sync::Arc::new(move || {
+            Arc::new(move || {
                 let (writer, path) = (writer.clone(), path.clone());
                 Box::pin(async move {
                     if !writer.running() {

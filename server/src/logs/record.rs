@@ -16,27 +16,44 @@ const MAX_SERVICE_CHARS: usize = 128;
 /// Splits the original client's `[Name] - message` into its service and message.
 pub fn split_source(text: &str) -> (&str, &str) {
     if let Some(rest) = text.strip_prefix('[')
-        && let Some(end) = rest.find("] - ")
+        && let Some(end) = first_separator(rest.as_bytes())
     {
         let name = &rest[..end];
-        if !name.is_empty() && name.chars().count() <= MAX_SERVICE_CHARS && !name.contains('\n') {
+        // A name's bytes are at least its characters: count them only when it is long.
+        let short = name.len() <= MAX_SERVICE_CHARS || name.chars().count() <= MAX_SERVICE_CHARS;
+        if !name.is_empty() && short && memchr::memchr(b'\n', name.as_bytes()).is_none() {
             return (name, &rest[end + 4..]);
         }
     }
     (UNKNOWN_SERVICE, text)
 }
 
+/// Where the first `] - ` starts.
+fn first_separator(bytes: &[u8]) -> Option<usize> {
+    memchr::memchr_iter(b']', bytes).find(|&at| bytes[at..].starts_with(b"] - "))
+}
+
 /// Appends `record` to `out` as one line, newline included.
 pub fn encode(record: &LogRecord, out: &mut String) {
+    encode_parts(&record.time, &record.service, &record.message, out);
+}
+
+/// [`encode`] from the record's parts, so a caller holding borrowed text need not build
+/// a [`LogRecord`] first.
+pub fn encode_parts(time: &str, service: &str, message: &str, out: &mut String) {
     let start = out.len();
-    out.push_str(&record.time);
+    out.push_str(time);
     out.push('\t');
-    escape(&record.service, out);
+    escape(service, out);
     out.push('\t');
-    escape(&record.message, out);
+    escape(message, out);
     let crc = crc32fast::hash(&out.as_bytes()[start..]);
     out.push('\t');
-    out.push_str(&format!("{crc:08x}"));
+    for shift in (0..8).rev() {
+        out.push(char::from(
+            b"0123456789abcdef"[(crc >> (shift * 4)) as usize & 0xf],
+        ));
+    }
     out.push('\n');
 }
 
@@ -58,16 +75,31 @@ pub fn decode(line: &[u8]) -> Option<LogRecord> {
     })
 }
 
+/// Copies `text` to `out` with its special characters escaped, a run of plain text at a
+/// time (almost every message has none).
 fn escape(text: &str, out: &mut String) {
-    for c in text.chars() {
-        match c {
-            '\\' => out.push_str("\\\\"),
-            '\t' => out.push_str("\\t"),
-            '\r' => out.push_str("\\r"),
-            '\n' => out.push_str("\\n"),
-            c => out.push(c),
-        }
+    // One pass the compiler vectorises: no control character and no backslash means
+    // nothing to escape.
+    if !text.bytes().fold(false, |special, byte| {
+        special | (byte < 0x20) | (byte == b'\\')
+    }) {
+        out.push_str(text);
+        return;
     }
+    let mut plain = 0;
+    for (at, byte) in text.bytes().enumerate() {
+        let escaped = match byte {
+            b'\\' => "\\\\",
+            b'\t' => "\\t",
+            b'\r' => "\\r",
+            b'\n' => "\\n",
+            _ => continue,
+        };
+        out.push_str(&text[plain..at]);
+        out.push_str(escaped);
+        plain = at + 1;
+    }
+    out.push_str(&text[plain..]);
 }
 
 fn unescape(text: &str) -> Option<String> {
@@ -202,6 +234,20 @@ mod tests {
                 // the record read is still the one written).
                 let read = decode(&bytes);
                 prop_assert!(read.is_none() || read == Some(record), "{:?}", read);
+            }
+
+            #[test]
+            fn the_source_is_found_as_a_plain_search_finds_it(
+                name in "[a-z\\]\\n -]{0,12}",
+                rest in "[a-z\\] -]{0,12}",
+            ) {
+                let text = format!("[{name}] - {rest}");
+                let expected = text[1..].find("] - ").map(|end| (&text[1..1 + end], &text[end + 5..]));
+                let expected = match expected {
+                    Some((name, message)) if !name.is_empty() && !name.contains('\n') => (name, message),
+                    _ => (UNKNOWN_SERVICE, text.as_str()),
+                };
+                prop_assert_eq!(split_source(&text), expected);
             }
 
             #[test]

@@ -1,9 +1,14 @@
-//! The log's one writer: a dedicated thread that takes every pending write request at
-//! once, stamps the records (so file order is time order), appends them with a single
-//! write, optionally fsyncs, announces the records to live subscribers, and only then
-//! answers each request. Concurrent writers thus share writes instead of each opening,
-//! writing and closing the file as the original did. It also rotates the file when it
-//! passes its size limit.
+//! The log's one writer: the open file, the records' time stamps, rotation, and the live
+//! feed. Whoever stores records holds it for the whole of that, so file order is time
+//! order and live subscribers see records in file order.
+//!
+//! How a write reaches the file depends on `--fsync`:
+//! - `never` (the default): the request's own task stamps, frames and appends its
+//!   records in place, under a lock, with one `write`. Handing each record to another
+//!   thread and waiting for its answer cost more than the write itself.
+//! - `always`: a dedicated thread takes every pending request at once and appends and
+//!   syncs them with one `write` and one `fsync`, then answers each. Concurrent writers
+//!   thus share an fsync, and the sync never blocks an async worker.
 //!
 //! A write that fails part-way (a full disk, an I/O error) is never acknowledged, and it
 //! must not cost a later record: the writer cuts the file back to the end of the last
@@ -11,10 +16,12 @@
 //! bytes stand alone on a line the reader skips.
 
 use std::{
+    borrow::Cow,
+    fmt::Write as _,
     fs::{File, OpenOptions},
     io::{self, Read, Seek, SeekFrom, Write},
-    sync::Arc,
-    time::SystemTime,
+    sync::{Arc, Mutex},
+    time::{SystemTime, UNIX_EPOCH},
 };
 
 use app::wire::logs::LogRecord;
@@ -22,25 +29,41 @@ use tokio::sync::{broadcast, mpsc, oneshot};
 
 use super::{files::LogFiles, record};
 
-/// Most requests merged into one write.
-const MAX_REQUESTS_PER_WRITE: usize = 4096;
+/// Most requests merged into one write and fsync (`--fsync always`).
+const MAX_REQUESTS_PER_SYNC: usize = 4096;
 
-/// A message to store: the service it came from and its text.
-#[derive(Debug, Clone)]
-pub struct Incoming {
-    pub service: String,
-    pub message: String,
+/// The most a thread keeps of its framing buffer between requests.
+const MAX_KEPT_SCRATCH: usize = 1024 * 1024;
+
+/// A message to store: the service it came from and its text, borrowed from the request
+/// where it can be.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Message<'a> {
+    pub service: Cow<'a, str>,
+    pub message: Cow<'a, str>,
 }
 
+impl Message<'_> {
+    fn into_owned(self) -> Message<'static> {
+        Message {
+            service: Cow::Owned(self.service.into_owned()),
+            message: Cow::Owned(self.message.into_owned()),
+        }
+    }
+}
+
+/// A batch waiting for the syncing thread.
 struct Request {
-    messages: Vec<Incoming>,
+    messages: Vec<Message<'static>>,
     done: oneshot::Sender<io::Result<()>>,
 }
 
 /// The handle request handlers write through. Cheap to clone.
 #[derive(Clone)]
 pub struct LogWriter {
-    requests: mpsc::Sender<Request>,
+    writer: Arc<Mutex<Writer>>,
+    /// With `--fsync always`: the syncing thread's queue.
+    syncing: Option<mpsc::Sender<Request>>,
     live: broadcast::Sender<Arc<LogRecord>>,
 }
 
@@ -54,50 +77,132 @@ pub enum Fsync {
 }
 
 impl LogWriter {
-    /// Opens (or creates) the current file for appending and starts the writer thread.
-    /// A torn last line left by a crash is closed off with a newline, never truncated.
+    /// Opens (or creates) the current file for appending, and with `--fsync always`
+    /// starts the syncing thread. A torn last line left by a crash is closed off with a
+    /// newline, never truncated.
     pub fn start(files: LogFiles, max_bytes: u64, fsync: Fsync) -> io::Result<LogWriter> {
         if let Some(parent) = files.path.parent().filter(|p| !p.as_os_str().is_empty()) {
             std::fs::create_dir_all(parent)?;
         }
         let (file, size) = open_for_append(&files)?;
-        let (requests, receiver) = mpsc::channel(MAX_REQUESTS_PER_WRITE);
         let live = broadcast::channel(4096).0;
-        let mut writer = Writer {
+        let writer = Arc::new(Mutex::new(Writer {
             files,
             max_bytes,
             fsync,
             file,
             size,
             torn: false,
+            stamp: String::new(),
             live: live.clone(),
+        }));
+        let syncing = match fsync {
+            Fsync::Never => None,
+            Fsync::Always => {
+                let (requests, receiver) = mpsc::channel(MAX_REQUESTS_PER_SYNC);
+                let writer = writer.clone();
+                std::thread::Builder::new()
+                    .name("log-sync".into())
+                    .spawn(move || sync_batches(&writer, receiver))?;
+                Some(requests)
+            }
         };
-        std::thread::Builder::new()
-            .name("log-writer".into())
-            .spawn(move || writer.run(receiver))?;
-        Ok(LogWriter { requests, live })
+        Ok(LogWriter {
+            writer,
+            syncing,
+            live,
+        })
     }
 
     /// Stores `messages`; returns once they are in the file (and synced, if so set).
-    pub async fn write(&self, messages: Vec<Incoming>) -> io::Result<()> {
+    pub async fn write(&self, messages: &[Message<'_>]) -> io::Result<()> {
+        let Some(syncing) = &self.syncing else {
+            return SCRATCH.with_borrow_mut(|scratch| self.write_in_place(messages, scratch));
+        };
         let (done, answer) = oneshot::channel();
-        self.requests
+        let messages = messages.iter().cloned().map(Message::into_owned).collect();
+        syncing
             .send(Request { messages, done })
             .await
-            .map_err(|_| io::Error::other("the log writer has stopped"))?;
-        answer
-            .await
-            .map_err(|_| io::Error::other("the log writer has stopped"))?
+            .map_err(|_| stopped())?;
+        answer.await.map_err(|_| stopped())?
     }
 
-    /// Whether the writer still takes records.
+    /// `--fsync never`: frames the records before taking the lock, so requests on other
+    /// threads frame theirs at the same time, and holds the lock only to append them.
+    fn write_in_place(&self, messages: &[Message<'_>], scratch: &mut Scratch) -> io::Result<()> {
+        let Scratch { stamp, text } = scratch;
+        let time = stamp.now();
+        frame(time, messages, text);
+        let mut writer = self.lock()?;
+        writer.settle_stamp(time, messages, text);
+        let stored = writer.store(messages, text);
+        drop(writer);
+        if text.capacity() > MAX_KEPT_SCRATCH {
+            // One huge batch must not pin its size on every worker thread for good.
+            *text = String::new();
+        }
+        stored
+    }
+
+    /// Whether the writer still takes records: a panic while storing stops it.
     pub fn running(&self) -> bool {
-        !self.requests.is_closed()
+        !self.writer.is_poisoned() && self.syncing.as_ref().is_none_or(|s| !s.is_closed())
     }
 
     /// Every record stored from now on.
     pub fn subscribe(&self) -> broadcast::Receiver<Arc<LogRecord>> {
         self.live.subscribe()
+    }
+
+    fn lock(&self) -> io::Result<std::sync::MutexGuard<'_, Writer>> {
+        // A poisoned writer may hold a half-done write: refuse rather than guess.
+        self.writer.lock().map_err(|_| stopped())
+    }
+}
+
+fn stopped() -> io::Error {
+    io::Error::other("the log writer has stopped")
+}
+
+/// The syncing thread (`--fsync always`): every pending request stored with one write
+/// and one fsync, then each answered.
+fn sync_batches(writer: &Mutex<Writer>, mut receiver: mpsc::Receiver<Request>) {
+    let mut batch = Vec::new();
+    let mut messages = Vec::new();
+    let (mut stamp, mut text) = (Stamp::default(), String::new());
+    while let Some(first) = receiver.blocking_recv() {
+        batch.push(first);
+        while batch.len() < MAX_REQUESTS_PER_SYNC {
+            match receiver.try_recv() {
+                Ok(request) => batch.push(request),
+                Err(_) => break,
+            }
+        }
+        messages.extend(
+            batch
+                .iter_mut()
+                .flat_map(|request| std::mem::take(&mut request.messages)),
+        );
+        let result = match writer.lock() {
+            Ok(mut writer) => {
+                let time = stamp.now();
+                frame(time, &messages, &mut text);
+                writer.settle_stamp(time, &messages, &mut text);
+                writer.store(&messages, &text)
+            }
+            // Dropping the requests tells their writers it stopped.
+            Err(_) => return,
+        };
+        messages.clear();
+        let failed = result.err().map(|err| (err.kind(), err.to_string()));
+        for request in batch.drain(..) {
+            let answer = match &failed {
+                None => Ok(()),
+                Some((kind, text)) => Err(io::Error::new(*kind, text.clone())),
+            };
+            let _ = request.done.send(answer);
+        }
     }
 }
 
@@ -121,6 +226,46 @@ fn open_for_append(files: &LogFiles) -> io::Result<(File, u64)> {
     Ok((file, size))
 }
 
+/// The time stamp of the current millisecond, formatted once per millisecond rather than
+/// once per record.
+#[derive(Default)]
+struct Stamp {
+    millis: u128,
+    text: String,
+}
+
+impl Stamp {
+    fn now(&mut self) -> &str {
+        let now = SystemTime::now();
+        let millis = now.duration_since(UNIX_EPOCH).map_or(0, |d| d.as_millis());
+        if millis != self.millis || self.text.is_empty() {
+            self.millis = millis;
+            self.text.clear();
+            let _ = write!(self.text, "{}", humantime::format_rfc3339_millis(now));
+        }
+        &self.text
+    }
+}
+
+/// What a thread frames its records with, kept between requests.
+#[derive(Default)]
+struct Scratch {
+    stamp: Stamp,
+    text: String,
+}
+
+thread_local! {
+    static SCRATCH: std::cell::RefCell<Scratch> = std::cell::RefCell::default();
+}
+
+/// `messages` as lines of the file, each stamped `time`, in `text`.
+fn frame(time: &str, messages: &[Message<'_>], text: &mut String) {
+    text.clear();
+    for message in messages {
+        record::encode_parts(time, &message.service, &message.message, text);
+    }
+}
+
 struct Writer {
     files: LogFiles,
     max_bytes: u64,
@@ -131,61 +276,50 @@ struct Writer {
     /// A failed write left bytes after `size` that could not be cut off: the next write
     /// starts with a newline to close them off.
     torn: bool,
+    /// The time stamp of the last records stored: none stored later is stamped earlier.
+    /// RFC 3339 stamps of one width order as text as they do in time.
+    stamp: String,
     live: broadcast::Sender<Arc<LogRecord>>,
 }
 
 impl Writer {
-    fn run(&mut self, mut receiver: mpsc::Receiver<Request>) {
-        let mut batch = Vec::new();
-        let mut text = String::new();
-        while let Some(first) = receiver.blocking_recv() {
-            batch.push(first);
-            while batch.len() < MAX_REQUESTS_PER_WRITE {
-                match receiver.try_recv() {
-                    Ok(request) => batch.push(request),
-                    Err(_) => break,
-                }
-            }
-            let time = humantime::format_rfc3339_millis(SystemTime::now()).to_string();
-            let records: Vec<LogRecord> = batch
-                .iter_mut()
-                .flat_map(|request| std::mem::take(&mut request.messages))
-                .map(|incoming| LogRecord {
-                    time: time.clone(),
-                    service: incoming.service,
-                    message: incoming.message,
-                })
-                .collect();
-            text.clear();
-            for record in &records {
-                record::encode(record, &mut text);
-            }
-            let result = self.append(text.as_bytes());
-            let failed = result
-                .as_ref()
-                .err()
-                .map(|err| (err.kind(), err.to_string()));
-            // Publish before answering: a client that has its 200 and then opens a live
-            // stream must not be sent the record it already wrote.
-            if failed.is_none() {
-                crate::ops::metrics::global()
-                    .log_records_written
-                    .inc_by(records.len() as u64);
-                for record in records {
-                    let _ = self.live.send(Arc::new(record));
-                }
-            }
-            for request in batch.drain(..) {
-                let answer = match &failed {
-                    None => Ok(()),
-                    Some((kind, text)) => Err(io::Error::new(*kind, text.clone())),
-                };
-                let _ = request.done.send(answer);
-            }
-            if let Err(err) = self.rotate_if_full() {
-                tracing::error!(%err, "rotating the log failed; still writing to the current file");
+    /// Takes `time` as the stamp of `messages`, framed with it in `text`. If records
+    /// stored already have a later stamp (a request on another thread stamped after this
+    /// one but stored first, or the clock stepped back), these take that stamp instead
+    /// and are framed again, so the file stays in time order.
+    fn settle_stamp(&mut self, time: &str, messages: &[Message<'_>], text: &mut String) {
+        if time < self.stamp.as_str() {
+            frame(&self.stamp, messages, text);
+        } else if self.stamp != time {
+            self.stamp.clear();
+            self.stamp.push_str(time);
+        }
+    }
+
+    /// Appends `messages`, framed in `text` and stamped [`Writer::stamp`], with one write
+    /// (and one fsync, if so set), then announces them to live subscribers, then rotates
+    /// the file if it is full.
+    fn store(&mut self, messages: &[Message<'_>], text: &str) -> io::Result<()> {
+        self.append(text.as_bytes())?;
+        crate::ops::metrics::global()
+            .log_records_written
+            .inc_by(messages.len() as u64);
+        // Announced before the writer answers: a client that has its 200 and then opens
+        // a live stream must not be sent the record it already wrote. Built only when
+        // someone listens.
+        if self.live.receiver_count() > 0 {
+            for message in messages {
+                let _ = self.live.send(Arc::new(LogRecord {
+                    time: self.stamp.clone(),
+                    service: message.service.to_string(),
+                    message: message.message.to_string(),
+                }));
             }
         }
+        if let Err(err) = self.rotate_if_full() {
+            tracing::error!(%err, "rotating the log failed; still writing to the current file");
+        }
+        Ok(())
     }
 
     /// Appends `bytes` (whole records) and, if so set, syncs them. On failure the file is
@@ -232,15 +366,140 @@ impl Writer {
         }
     }
 
+    /// Rotates by renaming only. It syncs nothing: with `--fsync always` every record
+    /// is synced already, and with `never` nothing is promised beyond the OS writing the
+    /// file back, which it does for a renamed file as for the current one.
     fn rotate_if_full(&mut self) -> io::Result<()> {
         if self.size < self.max_bytes {
             return Ok(());
         }
-        self.file.sync_data()?;
         self.files.rotate()?;
         let (file, size) = open_for_append(&self.files)?;
         self.file = file;
         self.size = size;
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A writer on a fresh file of its own, and that file's path; the directory goes
+    /// when the guard drops.
+    fn writer(fsync: Fsync) -> (LogWriter, std::path::PathBuf, TempDir) {
+        static NEXT: std::sync::atomic::AtomicU32 = std::sync::atomic::AtomicU32::new(0);
+        let dir = std::env::temp_dir().join(format!(
+            "distributed-writer-{}-{}",
+            std::process::id(),
+            NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed)
+        ));
+        let path = dir.join("w.log");
+        let files = LogFiles {
+            path: path.clone(),
+            keep: 1,
+        };
+        let writer = LogWriter::start(files, 1 << 30, fsync).unwrap();
+        (writer, path, TempDir(dir))
+    }
+
+    struct TempDir(std::path::PathBuf);
+
+    impl Drop for TempDir {
+        fn drop(&mut self) {
+            let _ = std::fs::remove_dir_all(&self.0);
+        }
+    }
+
+    fn message<'a>(service: &'a str, message: &'a str) -> Message<'a> {
+        Message {
+            service: Cow::Borrowed(service),
+            message: Cow::Borrowed(message),
+        }
+    }
+
+    fn stored(path: &std::path::Path) -> Vec<LogRecord> {
+        std::fs::read_to_string(path)
+            .unwrap()
+            .lines()
+            .map(|line| record::decode(line.as_bytes()).expect("a whole record"))
+            .collect()
+    }
+
+    #[tokio::test]
+    async fn records_stored_after_a_later_stamp_take_that_stamp() {
+        // As if another thread had stamped a later time and stored first, or the clock
+        // had stepped back: the file must stay in time order.
+        let (writer, path, _dir) = writer(Fsync::Never);
+        writer.write(&[message("S", "first")]).await.unwrap();
+        let later = "2999-01-01T00:00:00.000Z";
+        writer.writer.lock().unwrap().stamp = later.to_owned();
+        writer
+            .write(&[message("S", "second"), message("T", "third")])
+            .await
+            .unwrap();
+        let records = stored(&path);
+        let times: Vec<&str> = records.iter().map(|r| r.time.as_str()).collect();
+        assert!(times[0] < later, "{times:?}");
+        assert_eq!(times[1..], [later, later]);
+        let messages: Vec<&str> = records.iter().map(|r| r.message.as_str()).collect();
+        assert_eq!(messages, ["first", "second", "third"]);
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+    async fn concurrent_writes_are_whole_and_in_time_order() {
+        let (writer, path, _dir) = writer(Fsync::Never);
+        let tasks: Vec<_> = (0..8)
+            .map(|task| {
+                let writer = writer.clone();
+                tokio::spawn(async move {
+                    for n in 0..200 {
+                        let text = format!("task {task} record {n}\twith a tab");
+                        writer.write(&[message("S", &text)]).await.unwrap();
+                    }
+                })
+            })
+            .collect();
+        for task in tasks {
+            task.await.unwrap();
+        }
+        let records = stored(&path);
+        assert_eq!(records.len(), 1600);
+        assert!(records.windows(2).all(|w| w[0].time <= w[1].time));
+        for task in 0..8 {
+            let mine: Vec<&str> = records
+                .iter()
+                .map(|r| r.message.as_str())
+                .filter(|m| m.starts_with(&format!("task {task} ")))
+                .collect();
+            let expected: Vec<String> = (0..200)
+                .map(|n| format!("task {task} record {n}\twith a tab"))
+                .collect();
+            assert_eq!(
+                mine, expected,
+                "each task's records in the order it wrote them"
+            );
+        }
+    }
+
+    #[tokio::test]
+    async fn live_subscribers_get_each_record_once_stored_in_both_modes() {
+        for fsync in [Fsync::Never, Fsync::Always] {
+            let (writer, path, _dir) = writer(fsync);
+            writer.write(&[message("S", "before")]).await.unwrap();
+            let mut live = writer.subscribe();
+            writer
+                .write(&[message("S", "one"), message("T", "two")])
+                .await
+                .unwrap();
+            let got: Vec<String> = vec![
+                live.recv().await.unwrap().message.clone(),
+                live.recv().await.unwrap().message.clone(),
+            ];
+            assert_eq!(got, ["one", "two"], "{fsync:?}");
+            assert!(live.try_recv().is_err(), "nothing else was announced");
+            assert_eq!(stored(&path).len(), 3, "{fsync:?}");
+            assert!(writer.running());
+        }
     }
 }
