@@ -32,36 +32,6 @@ pub async fn list_students() -> Result<Vec<Student>, ServerFnError> {
     get_json(Target::Service(GRADING_SERVICE), "/students".into()).await
 }
 
-/// One student; `None` if there is no such student.
-#[server]
-pub async fn get_student(id: i64) -> Result<Option<Student>, ServerFnError> {
-    use crate::{
-        backend::{Target, backend, reason},
-        wire::registry::GRADING_SERVICE,
-    };
-    let reply = backend()?
-        .send(
-            Target::Service(GRADING_SERVICE),
-            http::Method::GET,
-            format!("/students/{id}"),
-            None,
-        )
-        .await
-        .map_err(ServerFnError::new)?;
-    match reply.status {
-        200 => serde_json::from_slice(&reply.body)
-            .map(Some)
-            .map_err(|err| {
-                ServerFnError::new(format!("{GRADING_SERVICE} sent unreadable JSON: {err}"))
-            }),
-        404 => Ok(None),
-        status => Err(ServerFnError::new(format!(
-            "{GRADING_SERVICE} answered {status}: {}",
-            reason(&reply.body)
-        ))),
-    }
-}
-
 /// Adds a grade from the "Add a Grade" form (`csrf`: see [`crate::teacher`]). Without
 /// JavaScript (a plain form post) it answers with a redirect back to the student's page,
 /// carrying a refusal in the query, or to the login page if a login is needed.

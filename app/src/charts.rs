@@ -296,6 +296,14 @@ pub fn student_scores(student: &Student, class: &[Student]) -> String {
 /// Most minutes the log chart shows: the newest of the shown window.
 pub const LOG_MINUTES: usize = 30;
 
+/// `value` (not negative) to one decimal place, as `{:.1}` writes it but without float
+/// formatting: [`log_rate`] is drawn in the browser too, and float formatting's code
+/// would cost the WASM kilobytes for it alone.
+fn tenths(value: f64) -> String {
+    let tenths = (value.max(0.0) * 10.0).round() as u64;
+    format!("{}.{}", tenths / 10, tenths % 10)
+}
+
 /// Records per minute by service, as stacked bars over the minutes the shown records
 /// span (at most the newest [`LOG_MINUTES`]), with a legend of totals and the same counts
 /// as a table for reading without the picture.
@@ -370,9 +378,12 @@ pub fn log_rate(records: &[LogRecord]) -> String {
             let h = (height - bottom - 6) as f64 * n as f64 / most as f64;
             y -= h;
             body.push_str(&format!(
-                r#"<rect class="series-{}" x="{x:.1}" y="{y:.1}" width="{:.1}" height="{h:.1}"><title>{} at {} UTC: {n}</title></rect>"#,
+                r#"<rect class="series-{}" x="{}" y="{}" width="{}" height="{}"><title>{} at {} UTC: {n}</title></rect>"#,
                 k % 8,
-                (slot - 2.0).max(1.0),
+                tenths(x),
+                tenths(y),
+                tenths((slot - 2.0).max(1.0)),
+                tenths(h),
                 esc(service),
                 &m[11..]
             ));
@@ -380,8 +391,8 @@ pub fn log_rate(records: &[LogRecord]) -> String {
         body.push_str("</g>");
         if i == 0 || i + 1 == minutes.len() {
             body.push_str(&format!(
-                r#"<text class="minute-label" x="{:.1}" y="{}">{}</text>"#,
-                x,
+                r#"<text class="minute-label" x="{}" y="{}">{}</text>"#,
+                tenths(x),
                 height - 4,
                 &m[11..]
             ));
@@ -448,6 +459,14 @@ pub fn log_rate(records: &[LogRecord]) -> String {
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn tenths_write_one_decimal_place_as_float_formatting_does() {
+        for value in [0.0, 0.04, 0.06, 1.0, 12.34, 99.96, 560.0, 1234.5678] {
+            assert_eq!(tenths(value), format!("{value:.1}"), "{value}");
+        }
+        assert_eq!(tenths(-3.0), "0.0", "nothing drawn is negative");
+    }
+
     use super::*;
     use crate::wire::grading::Grade;
 

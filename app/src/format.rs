@@ -43,7 +43,8 @@ pub fn url_encode(text: &str) -> String {
 }
 
 /// Milliseconds since the Unix epoch of an RFC 3339 UTC time such as
-/// `2026-11-24T20:00:00.123Z`, as the services write them.
+/// `2026-11-24T20:00:00.123Z`, as the services write them (digits past the millisecond
+/// are dropped).
 pub fn epoch_millis(time: &str) -> Option<f64> {
     let bytes = time.as_bytes();
     if bytes.len() < 20 || bytes[4] != b'-' || bytes[10] != b'T' || !time.ends_with('Z') {
@@ -52,7 +53,19 @@ pub fn epoch_millis(time: &str) -> Option<f64> {
     let number = |range: std::ops::Range<usize>| time.get(range)?.parse::<i64>().ok();
     let (year, month, day) = (number(0..4)?, number(5..7)?, number(8..10)?);
     let (hour, minute) = (number(11..13)?, number(14..16)?);
-    let seconds: f64 = time.get(17..time.len() - 1)?.parse().ok()?;
+    // Seconds and their fraction read as integers, to the millisecond: parsing a float
+    // would bring its code into the WASM for this alone.
+    let seconds = time.get(17..time.len() - 1)?;
+    let (whole, fraction) = seconds.split_once('.').unwrap_or((seconds, ""));
+    if whole.len() != 2 || !(whole.bytes().chain(fraction.bytes())).all(|b| b.is_ascii_digit()) {
+        return None;
+    }
+    let thousandths = fraction
+        .bytes()
+        .chain(std::iter::repeat(b'0'))
+        .take(3)
+        .fold(0, |sum, digit| sum * 10 + i64::from(digit - b'0'));
+    let millis = number(17..19)? * 1000 + thousandths;
     // Days from the civil date (Howard Hinnant's algorithm).
     let y = if month <= 2 { year - 1 } else { year };
     let era = y.div_euclid(400);
@@ -61,7 +74,7 @@ pub fn epoch_millis(time: &str) -> Option<f64> {
     let doy = (153 * mp + 2) / 5 + day - 1;
     let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
     let days = era * 146_097 + doe - 719_468;
-    Some(((days * 24 + hour) * 60 + minute) as f64 * 60_000.0 + seconds * 1000.0)
+    Some((((days * 24 + hour) * 60 + minute) * 60_000 + millis) as f64)
 }
 
 /// The minute `millis` (since the Unix epoch) falls in, as the first 16 characters of
@@ -154,6 +167,17 @@ mod tests {
             epoch_millis("2000-02-29T12:30:01Z"),
             Some(951_827_401_000.0)
         );
+        assert_eq!(
+            epoch_millis("2000-02-29T12:30:01.5Z"),
+            Some(951_827_401_500.0)
+        );
+        assert_eq!(
+            epoch_millis("2000-02-29T12:30:01.123987Z"),
+            Some(951_827_401_123.0),
+            "digits past the millisecond are dropped"
+        );
+        assert_eq!(epoch_millis("2000-02-29T12:30:1x.5Z"), None);
+        assert_eq!(epoch_millis("2000-02-29T12:30:01.-5Z"), None);
         assert_eq!(epoch_millis("yesterday"), None);
     }
 

@@ -14,7 +14,6 @@ pub mod format;
 pub mod layout;
 pub mod live;
 pub mod pages;
-#[cfg(feature = "ssr")]
 pub mod plain_form;
 pub mod service_map;
 pub mod teacher;

@@ -98,3 +98,23 @@ test('the Logs page tails new records live', async ({ page, request }) => {
   expect(res.status()).toBe(200);
   await expect(page.getByRole('row', { name: /written after the page opened/ })).toBeVisible();
 });
+
+test('hydrated: the Logs filter shows its records without a reload', async ({ page, request }) => {
+  for (const service of ['E2EFilterA', 'E2EFilterB']) {
+    const res = await request.post('/log', { data: `[${service}] - filtered <b>record</b> of ${service}`, headers: { 'content-type': 'text/plain' } });
+    expect(res.status()).toBe(200);
+  }
+  const errors = watchErrors(page);
+  await page.goto('/logs');
+  await hydrated(page);
+  await page.evaluate(() => ((window as any).__noReload = true));
+  await page.getByLabel('Service').fill('E2EFilterB');
+  await page.getByLabel('Text').fill('filtered <b>');
+  await page.getByRole('button', { name: 'Filter' }).click();
+  await expect(page).toHaveURL(/\/logs\?service=E2EFilterB&text=filtered%20%3Cb%3E$/);
+  // The message is text, not markup.
+  await expect(page.getByRole('row', { name: /filtered <b>record<\/b> of E2EFilterB/ })).toBeVisible();
+  await expect(page.getByRole('row', { name: /E2EFilterA/ })).toHaveCount(0);
+  expect(await page.evaluate(() => (window as any).__noReload)).toBe(true);
+  expect(errors).toEqual([]);
+});

@@ -14,7 +14,8 @@ mod common;
 
 use std::time::{Duration, Instant};
 
-use app::api::{AddGrade, GetStudent, ListStudents, RecentLogs, RegistryInstances};
+use app::api::{AddGrade, ListStudents, RecentLogs, RegistryInstances};
+use app::pages::student::StudentHtml;
 use common::Process;
 use leptos::server_fn::ServerFn;
 use reqwest::{Method, header::CONTENT_TYPE};
@@ -575,7 +576,7 @@ fn portal_cases() -> Vec<Case> {
                 "student_id=99999999999999999999999&title=t&kind=Quiz&score=1",
             ],
         ),
-        (GetStudent::PATH, vec!["", "id=abc", "id=%FF"]),
+        (StudentHtml::PATH, vec!["", "id=abc", "id=%FF"]),
         (RecentLogs::PATH, vec!["", "service=%FF"]),
     ] {
         for body in bodies {
