@@ -98,12 +98,17 @@ fn parse_message(body: &[u8]) -> Result<Message<'_>, ApiError> {
 fn parse_batch(body: &[u8]) -> Result<Vec<Message<'_>>, ApiError> {
     let text = std::str::from_utf8(body)
         .map_err(|_| ApiError::bad_request("the batch must be UTF-8 text"))?;
-    let mut messages = Vec::new();
-    for (number, line) in text
-        .lines()
-        .enumerate()
-        .filter(|(_, line)| !line.trim().is_empty())
-    {
+    // Lines found with a vectorised search, as `str::lines` would cut them.
+    let ends = memchr::memchr_iter(b'\n', body).chain(std::iter::once(body.len()));
+    let mut messages = Vec::with_capacity(memchr::memchr_iter(b'\n', body).count() + 1);
+    let mut start = 0;
+    for (number, end) in ends.enumerate() {
+        let line = &text[start..end];
+        start = end + 1;
+        let line = line.strip_suffix('\r').unwrap_or(line);
+        if line.trim().is_empty() {
+            continue;
+        }
         let text = match plain_json_string(line) {
             Some(text) => Cow::Borrowed(text),
             None => Cow::Owned(serde_json::from_str::<String>(line).map_err(|err| {
@@ -238,6 +243,25 @@ mod tests {
                 }
             }
         }
+    }
+
+    #[test]
+    fn batch_lines_are_cut_as_str_lines_cuts_them() {
+        let body = "\"[A] - one\"\r\n\r\n  \n\"two\"\n\"three\"";
+        let messages = parse_batch(body.as_bytes()).unwrap();
+        let texts: Vec<&str> = messages.iter().map(|m| m.message.as_ref()).collect();
+        assert_eq!(texts, ["one", "two", "three"]);
+        // Line numbers count the blank lines too.
+        let refused = parse_batch(b"\"ok\"\n\n\"\"\n").unwrap_err();
+        assert!(
+            format!("{refused:?}").contains("line 3: the message is empty"),
+            "{refused:?}"
+        );
+        let refused = parse_batch(b"\"ok\"\r\nnot json\n").unwrap_err();
+        assert!(
+            format!("{refused:?}").contains("line 2: each line must be one JSON string"),
+            "{refused:?}"
+        );
     }
 
     #[test]
