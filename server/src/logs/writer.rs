@@ -1,11 +1,13 @@
 //! The log's one writer: the open file, the records' time stamps, rotation, and the live
-//! feed. Whoever stores records holds it for the whole of that, so file order is time
-//! order and live subscribers see records in file order.
+//! feed. Records are framed (stamped, escaped, checksummed) before the writer's lock is
+//! taken; under it their stamp is settled (a later stamp already stored wins, so file
+//! order is time order), they are appended and announced, so live subscribers see
+//! records in file order.
 //!
 //! How a write reaches the file depends on `--fsync`:
-//! - `never` (the default): the request's own task stamps, frames and appends its
-//!   records in place, under a lock, with one `write`. Handing each record to another
-//!   thread and waiting for its answer cost more than the write itself.
+//! - `never` (the default): the request's own task frames its records and appends them
+//!   in place, under the lock, with one `write`. Handing each record to another thread
+//!   and waiting for its answer cost more than the write itself.
 //! - `always`: a dedicated thread takes every pending request at once and appends and
 //!   syncs them with one `write` and one `fsync`, then answers each. Concurrent writers
 //!   thus share an fsync, and the sync never blocks an async worker.
