@@ -95,7 +95,7 @@ pub fn lines_backwards(path: &Path, mut visit: impl FnMut(&[u8]) -> bool) -> io:
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
 
     fn lines(content: &[u8]) -> Vec<String> {
@@ -111,17 +111,34 @@ mod tests {
         seen
     }
 
-    pub(crate) fn tempdir() -> PathBuf {
+    /// A fresh directory for a test's files, deleted when dropped (also when the test
+    /// fails and unwinds).
+    pub(crate) fn tempdir() -> TempDir {
+        static NEXT: std::sync::atomic::AtomicU32 = std::sync::atomic::AtomicU32::new(0);
         let dir = std::env::temp_dir().join(format!(
             "distributed-logs-{}-{}",
             std::process::id(),
-            std::time::SystemTime::now()
-                .duration_since(std::time::UNIX_EPOCH)
-                .unwrap()
-                .as_nanos()
+            NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed)
         ));
         fs::create_dir_all(&dir).unwrap();
-        dir
+        TempDir(dir)
+    }
+
+    /// See [`tempdir`].
+    pub(crate) struct TempDir(PathBuf);
+
+    impl std::ops::Deref for TempDir {
+        type Target = Path;
+
+        fn deref(&self) -> &Path {
+            &self.0
+        }
+    }
+
+    impl Drop for TempDir {
+        fn drop(&mut self) {
+            let _ = fs::remove_dir_all(&self.0);
+        }
     }
 
     #[test]

@@ -386,31 +386,19 @@ impl Writer {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::logs::files::tests::{TempDir, tempdir};
 
     /// A writer on a fresh file of its own, and that file's path; the directory goes
     /// when the guard drops.
     fn writer(fsync: Fsync) -> (LogWriter, std::path::PathBuf, TempDir) {
-        static NEXT: std::sync::atomic::AtomicU32 = std::sync::atomic::AtomicU32::new(0);
-        let dir = std::env::temp_dir().join(format!(
-            "distributed-writer-{}-{}",
-            std::process::id(),
-            NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed)
-        ));
+        let dir = tempdir();
         let path = dir.join("w.log");
         let files = LogFiles {
             path: path.clone(),
             keep: 1,
         };
         let writer = LogWriter::start(files, 1 << 30, fsync).unwrap();
-        (writer, path, TempDir(dir))
-    }
-
-    struct TempDir(std::path::PathBuf);
-
-    impl Drop for TempDir {
-        fn drop(&mut self) {
-            let _ = std::fs::remove_dir_all(&self.0);
-        }
+        (writer, path, dir)
     }
 
     fn message<'a>(service: &'a str, message: &'a str) -> Message<'a> {
