@@ -130,19 +130,12 @@ impl LogWriter {
         answer.await.map_err(|_| stopped())?
     }
 
-    /// `--fsync never`: frames the records before taking the lock, so requests on other
-    /// threads frame theirs at the same time, and holds the lock only to append them.
+    /// `--fsync never`: stores `messages` on the calling thread (see [`frame_and_store`]).
     fn write_in_place(&self, messages: &[Message<'_>], scratch: &mut Scratch) -> io::Result<()> {
-        let Scratch { stamp, text } = scratch;
-        let time = stamp.now();
-        frame(time, messages, text);
-        let mut writer = self.lock()?;
-        writer.settle_stamp(time, messages, text);
-        let stored = writer.store(messages, text);
-        drop(writer);
-        if text.capacity() > MAX_KEPT_SCRATCH {
+        let stored = frame_and_store(&self.writer, messages, scratch);
+        if scratch.text.capacity() > MAX_KEPT_SCRATCH {
             // One huge batch must not pin its size on every worker thread for good.
-            *text = String::new();
+            scratch.text = String::new();
         }
         stored
     }
@@ -156,11 +149,22 @@ impl LogWriter {
     pub fn subscribe(&self) -> broadcast::Receiver<Arc<LogRecord>> {
         self.live.subscribe()
     }
+}
 
-    fn lock(&self) -> io::Result<std::sync::MutexGuard<'_, Writer>> {
-        // A poisoned writer may hold a half-done write: refuse rather than guess.
-        self.writer.lock().map_err(|_| stopped())
-    }
+/// Frames `messages` before taking the writer's lock, so requests on other threads frame
+/// theirs at the same time, then holds the lock to settle their stamp and store them.
+fn frame_and_store(
+    writer: &Mutex<Writer>,
+    messages: &[Message<'_>],
+    scratch: &mut Scratch,
+) -> io::Result<()> {
+    let Scratch { stamp, text } = scratch;
+    let time = stamp.now();
+    frame(time, messages, text);
+    // A poisoned writer may hold a half-done write: refuse rather than guess.
+    let mut writer = writer.lock().map_err(|_| stopped())?;
+    writer.settle_stamp(time, messages, text);
+    writer.store(messages, text)
 }
 
 fn stopped() -> io::Error {
@@ -172,7 +176,7 @@ fn stopped() -> io::Error {
 fn sync_batches(writer: &Mutex<Writer>, mut receiver: mpsc::Receiver<Request>) {
     let mut batch = Vec::new();
     let mut messages = Vec::new();
-    let (mut stamp, mut text) = (Stamp::default(), String::new());
+    let mut scratch = Scratch::default();
     while let Some(first) = receiver.blocking_recv() {
         batch.push(first);
         while batch.len() < MAX_REQUESTS_PER_SYNC {
@@ -186,16 +190,7 @@ fn sync_batches(writer: &Mutex<Writer>, mut receiver: mpsc::Receiver<Request>) {
                 .iter_mut()
                 .flat_map(|request| std::mem::take(&mut request.messages)),
         );
-        let result = match writer.lock() {
-            Ok(mut writer) => {
-                let time = stamp.now();
-                frame(time, &messages, &mut text);
-                writer.settle_stamp(time, &messages, &mut text);
-                writer.store(&messages, &text)
-            }
-            // Dropping the requests tells their writers it stopped.
-            Err(_) => return,
-        };
+        let result = frame_and_store(writer, &messages, &mut scratch);
         messages.clear();
         let failed = result.err().map(|err| (err.kind(), err.to_string()));
         for request in batch.drain(..) {
