@@ -12,7 +12,7 @@
 use app::wire::grading::{Grade, NewStudent, Student};
 use axum::{
     Json, Router,
-    extract::{DefaultBodyLimit, Path, State},
+    extract::{Path, State},
     http::StatusCode,
     response::{IntoResponse, Response},
     routing::{delete, get, post},
@@ -50,7 +50,6 @@ pub fn router(service: GradingService) -> Router {
             "/students/{id}/grades/{grade}",
             delete(delete_grade).fallback(|| async { method_not_allowed("DELETE") }),
         )
-        .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
         .with_state(service)
 }
 
@@ -70,7 +69,7 @@ async fn student(
 
 async fn add_student(
     State(service): State<GradingService>,
-    RequestBody(body): RequestBody,
+    RequestBody(body): RequestBody<MAX_BODY_BYTES>,
 ) -> Result<(StatusCode, Json<Student>), ApiError> {
     let new: NewStudent = json(&body, "NewStudent")?;
     let new = validate::student(new).map_err(ApiError::bad_request)?;
@@ -87,7 +86,7 @@ async fn add_student(
 async fn add_grade(
     State(service): State<GradingService>,
     Path(id): Path<String>,
-    RequestBody(body): RequestBody,
+    RequestBody(body): RequestBody<MAX_BODY_BYTES>,
 ) -> Result<(StatusCode, Json<Grade>), ApiError> {
     let id = student_id(&id)?;
     let grade: Grade = json(&body, "Grade")?;

@@ -13,7 +13,7 @@ use std::{borrow::Cow, convert::Infallible};
 
 use axum::{
     Json, Router,
-    extract::{DefaultBodyLimit, FromRequest, Query, State, rejection::QueryRejection},
+    extract::{FromRequest, Query, State, rejection::QueryRejection},
     http::{HeaderMap, StatusCode, header},
     response::{
         IntoResponse, Response,
@@ -51,7 +51,6 @@ pub fn router(service: LogService) -> Router {
                 .post(write)
                 .fallback(|| async { method_not_allowed("GET, POST") }),
         )
-        .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
         .with_state(service)
 }
 
@@ -65,7 +64,7 @@ async fn write(
         .get(header::CONTENT_TYPE)
         .and_then(|value| value.to_str().ok())
         .is_some_and(|value| value.starts_with(BATCH_CONTENT_TYPE));
-    let RequestBody(body) = RequestBody::from_request(request, &()).await?;
+    let RequestBody(body) = RequestBody::<MAX_BODY_BYTES>::from_request(request, &()).await?;
     let one;
     let many;
     let messages = if batch {

@@ -16,7 +16,7 @@ use std::{convert::Infallible, sync::Arc};
 use app::wire::registry::{REVISION_HEADER, Registration, STALE_HEADER};
 use axum::{
     Json, Router,
-    extract::{DefaultBodyLimit, Path, State},
+    extract::{Path, State},
     http::{HeaderMap, HeaderName, HeaderValue, StatusCode, header},
     response::{
         IntoResponse, Response,
@@ -59,13 +59,12 @@ pub fn router(registry: Registry) -> Router {
             "/cluster",
             get(super::cluster::status).fallback(|| async { method_not_allowed("GET") }),
         )
-        .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
         .with_state(registry)
 }
 
 async fn register(
     State(registry): State<Registry>,
-    RequestBody(body): RequestBody,
+    RequestBody(body): RequestBody<MAX_BODY_BYTES>,
 ) -> Result<StatusCode, ApiError> {
     if body.trim_ascii().is_empty() {
         return Err(ApiError::bad_request(
@@ -82,7 +81,7 @@ async fn register(
 
 async fn deregister(
     State(registry): State<Registry>,
-    RequestBody(body): RequestBody,
+    RequestBody(body): RequestBody<MAX_BODY_BYTES>,
 ) -> Result<StatusCode, ApiError> {
     let url = instance_url(&body)?;
     registry.store.deregister(&url).await?;
@@ -92,7 +91,7 @@ async fn deregister(
 
 async fn renew(
     State(registry): State<Registry>,
-    RequestBody(body): RequestBody,
+    RequestBody(body): RequestBody<MAX_BODY_BYTES>,
 ) -> Result<StatusCode, ApiError> {
     let url = instance_url(&body)?;
     registry.store.renew(&url).await?;

@@ -25,7 +25,7 @@ use std::{
 use app::wire::registry::{Patch, PatchEntry, Registration};
 use axum::{
     Router,
-    extract::{DefaultBodyLimit, State},
+    extract::State,
     http::StatusCode,
     routing::{get, post},
 };
@@ -174,10 +174,7 @@ impl Instance {
     /// The heartbeat route (unless TTL) and the update route, at the registered paths.
     /// With a token, patches must carry it (the registry sends the same one).
     pub fn routes(self: &Arc<Self>) -> Router {
-        let updates = Router::new().route(
-            &self.spec.update_path,
-            post(receive_patch).layer(DefaultBodyLimit::max(MAX_PATCH_BYTES)),
-        );
+        let updates = Router::new().route(&self.spec.update_path, post(receive_patch));
         let mut router = crate::http::access::Access::new(self.registry.token(), false)
             .guard(updates, "service's providers");
         if self.spec.ttl.is_none() {
@@ -324,7 +321,7 @@ async fn heartbeat(State(instance): State<Arc<Instance>>) -> &'static str {
 async fn receive_patch(
     State(instance): State<Arc<Instance>>,
     headers: axum::http::HeaderMap,
-    RequestBody(body): RequestBody,
+    RequestBody(body): RequestBody<MAX_PATCH_BYTES>,
 ) -> Result<StatusCode, ApiError> {
     let patch: Patch = serde_json::from_slice(&body)
         .map_err(|err| ApiError::bad_request(format!("invalid patch JSON: {err}")))?;
