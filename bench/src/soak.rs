@@ -173,7 +173,7 @@ impl Sim {
             Watchdog::default(),
         );
         let stop = CancellationToken::new();
-        let routes = journaled(instance.routes(), self.port, journal.clone());
+        let routes = journaled(instance.routes().into(), self.port, journal.clone());
         let server = tokio::spawn(serve_until(listener, routes, stop.clone()));
         tokio::spawn(instance.clone().run(stop.clone()));
         self.running = Some(Running {

@@ -79,7 +79,7 @@ impl TestGrading {
         let stop = CancellationToken::new();
         let stopped = stop.clone();
         tokio::spawn(async move {
-            axum::serve(listener, grading::router(service))
+            axum::serve(listener, axum::Router::from(grading::router(service)))
                 .with_graceful_shutdown(stopped.cancelled_owned())
                 .await
                 .unwrap();

@@ -33,7 +33,11 @@ async fn log_service() -> (String, CancellationToken) {
     let service = LogService::start(&config, stop.clone()).unwrap();
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let url = format!("http://{}", listener.local_addr().unwrap());
-    tokio::spawn(async move { axum::serve(listener, logs::router(service)).await.unwrap() });
+    tokio::spawn(async move {
+        axum::serve(listener, axum::Router::from(logs::router(service)))
+            .await
+            .unwrap()
+    });
     (url, stop)
 }
 

@@ -39,7 +39,7 @@ impl TestLog {
         let url = format!("http://{}/log", listener.local_addr().unwrap());
         let stopped = stop.clone();
         tokio::spawn(async move {
-            axum::serve(listener, logs::router(service))
+            axum::serve(listener, axum::Router::from(logs::router(service)))
                 .with_graceful_shutdown(stopped.cancelled_owned())
                 .await
                 .unwrap();

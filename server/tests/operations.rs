@@ -728,7 +728,7 @@ async fn the_grading_service_is_unhealthy_without_its_database_and_no_other_is()
                 .unwrap();
             let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
             let base = format!("http://{}", listener.local_addr().unwrap());
-            let health = service.health().router();
+            let health = axum::Router::from(service.health().router());
             tokio::spawn(async move { axum::serve(listener, health).await.unwrap() });
             (service, base)
         }

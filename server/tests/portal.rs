@@ -25,9 +25,10 @@ fn temp_dir() -> std::path::PathBuf {
     common::temp_dir("portal")
 }
 
-async fn serve(router: axum::Router) -> String {
+async fn serve(router: impl Into<axum::Router>) -> String {
     let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
     let url = format!("http://{}", listener.local_addr().unwrap());
+    let router = router.into();
     tokio::spawn(async move { axum::serve(listener, router).await.unwrap() });
     url
 }

@@ -58,7 +58,7 @@ async fn own_instance(name: &str, registry: &str, stop: &CancellationToken) -> A
         RegistryClient::new(registry),
         Watchdog::default(),
     );
-    let routes = instance.routes();
+    let routes = axum::Router::from(instance.routes());
     tokio::spawn(async move { axum::serve(listener, routes).await.unwrap() });
     tokio::spawn(instance.clone().run(stop.clone()));
     instance

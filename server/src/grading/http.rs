@@ -11,7 +11,7 @@
 
 use app::wire::grading::{Grade, NewStudent, Student};
 use axum::{
-    Json, Router,
+    Json,
     extract::{Path, State},
     http::StatusCode,
     response::{IntoResponse, Response},
@@ -23,13 +23,14 @@ use super::{GradingService, validate};
 use crate::http::{
     RequestBody,
     error::{ApiError, method_not_allowed},
+    routes::Routes,
 };
 
 /// The largest request body accepted.
 pub const MAX_BODY_BYTES: usize = 16 * 1024;
 
-pub fn router(service: GradingService) -> Router {
-    Router::new()
+pub fn router(service: GradingService) -> Routes {
+    Routes::new()
         .route(
             "/students",
             get(students)

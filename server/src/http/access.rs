@@ -8,14 +8,13 @@
 use std::sync::Arc;
 
 use axum::{
-    Router,
     extract::Request,
     http::{HeaderMap, HeaderValue, Method, StatusCode, header},
     middleware::{self, Next},
     response::{IntoResponse, Response},
 };
 
-use crate::http::error::ApiError;
+use crate::http::{error::ApiError, routes::Routes};
 
 /// `--token`, for every binary: what its services require and its clients send.
 #[derive(Debug, Clone, Default, clap::Args)]
@@ -74,23 +73,25 @@ impl Access {
     /// service in the 401's reason.
     pub fn guard<S: Clone + Send + Sync + 'static>(
         &self,
-        router: Router<S>,
+        routes: Routes<S>,
         what: &'static str,
-    ) -> Router<S> {
+    ) -> Routes<S> {
         let Some(token) = self.token.clone() else {
-            return router;
+            return routes;
         };
         let reads = self.reads;
-        router.layer(middleware::from_fn(move |request: Request, next: Next| {
-            let token = token.clone();
-            async move {
-                let read = matches!(*request.method(), Method::GET | Method::HEAD);
-                if (read && !reads) || presented(request.headers(), &token) {
-                    return next.run(request).await;
+        routes.map(|router| {
+            router.layer(middleware::from_fn(move |request: Request, next: Next| {
+                let token = token.clone();
+                async move {
+                    let read = matches!(*request.method(), Method::GET | Method::HEAD);
+                    if (read && !reads) || presented(request.headers(), &token) {
+                        return next.run(request).await;
+                    }
+                    unauthorized(what, read)
                 }
-                unauthorized(what, read)
-            }
-        }))
+            }))
+        })
     }
 }
 

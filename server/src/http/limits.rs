@@ -18,9 +18,11 @@
 //! line a request, with its method, URI, status and latency; at DEBUG without the flag).
 //!
 //! All of it, with the request count of [`crate::ops::metrics`], is one hand-written tower
-//! service ([`Guard`]) in front of the routes: one box a request. As two layers (axum's
-//! `from_fn` and tower-http's trace layer) they cost the registry a sixth of its lookup
-//! rate (see `BENCHMARKS.md`).
+//! service ([`Guard`]) in front of the whole router: one box a request. As two layers
+//! (axum's `from_fn` and tower-http's trace layer) they cost the registry a sixth of its
+//! lookup rate, and even as one, put on each route with `Router::layer`, 5 points (see
+//! `BENCHMARKS.md`): the route a request takes, which the count is labelled with, comes
+//! from [`crate::http::routes`] instead of from inside the router.
 
 use std::{
     convert::Infallible,
@@ -31,7 +33,6 @@ use std::{
 };
 
 use axum::{
-    Router,
     body::{Body, Bytes, HttpBody},
     extract::Request,
     http::{HeaderValue, Method, StatusCode, header},
@@ -40,7 +41,10 @@ use axum::{
 use http_body_util::BodyExt;
 use tokio::time::Sleep;
 
-use crate::http::error::{ApiError, BodyTimedOut, Refusal};
+use crate::http::{
+    error::{ApiError, BodyTimedOut, Refusal},
+    routes::RouteTable,
+};
 
 /// Most bytes of header names and values one request may carry.
 pub const MAX_HEADER_BYTES: usize = 32 * 1024;
@@ -70,29 +74,13 @@ impl Default for HttpLimits {
 
 impl HttpLimits {
     /// `app` with the limits above in front of it, and every request counted in
-    /// [`crate::ops::metrics`] (one middleware for both: each layer costs every request a box).
-    pub fn apply(&self, app: Router) -> Router {
-        app.layer(GuardLayer {
-            timeout: self.request_timeout,
-            access_log: self.access_log,
-        })
-    }
-}
-
-/// Puts a [`Guard`] in front of a service.
-#[derive(Clone, Copy)]
-struct GuardLayer {
-    timeout: Duration,
-    access_log: bool,
-}
-
-impl<S> tower::Layer<S> for GuardLayer {
-    type Service = Guard<S>;
-
-    fn layer(&self, inner: S) -> Guard<S> {
+    /// [`crate::ops::metrics`] by the route `routes` finds for it (one service for all of
+    /// it: each layer costs every request a box).
+    pub fn guard<S>(&self, app: S, routes: RouteTable) -> Guard<S> {
         Guard {
-            inner,
-            timeout: self.timeout,
+            inner: app,
+            routes,
+            timeout: self.request_timeout,
             access_log: self.access_log,
         }
     }
@@ -102,6 +90,7 @@ impl<S> tower::Layer<S> for GuardLayer {
 #[derive(Clone)]
 pub struct Guard<S> {
     inner: S,
+    routes: RouteTable,
     timeout: Duration,
     access_log: bool,
 }
@@ -121,7 +110,10 @@ where
 
     fn call(&mut self, request: Request) -> Self::Future {
         let pending = Pending {
-            count: crate::ops::metrics::RequestCount::start(&request),
+            count: crate::ops::metrics::RequestCount::start(
+                request.method(),
+                self.routes.route(request.uri().path()).cloned(),
+            ),
             started: (self.access_log || tracing::enabled!(tracing::Level::DEBUG))
                 .then(Instant::now),
             access_log: self.access_log,

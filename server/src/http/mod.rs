@@ -4,6 +4,7 @@
 //! | --- | --- |
 //! | [`serve`] | binding an address and serving until stopped, then draining |
 //! | [`limits`] | what every service refuses before a handler runs (huge headers, slow bodies), and the reason every refusal carries |
+//! | [`routes`] | the routes a process serves with their patterns beside the router, and the table that labels a request with its route |
 //! | [`error`] | [`ApiError`], the JSON error answer every API gives, and [`RequestBody`], the request-body extractor whose refusal is one |
 //! | [`client`] | the one way a process builds an outgoing HTTP client, and [`ClientError`], what a call to another service can come to |
 //! | [`access`] | the shared-secret token (`--token`) that guards writes |
@@ -15,6 +16,7 @@ pub mod client;
 pub mod error;
 pub mod event_stream;
 pub mod limits;
+pub mod routes;
 pub mod serve;
 pub mod shutdown;
 

@@ -19,7 +19,11 @@ use tokio::net::TcpListener;
 use tower::ServiceExt;
 
 use crate::{
-    http::{limits::HttpLimits, shutdown::Background},
+    http::{
+        limits::{Guard, HttpLimits},
+        routes::Routes,
+        shutdown::Background,
+    },
     ops::health::Health,
 };
 
@@ -63,17 +67,25 @@ pub async fn bind(program: &str, addr: SocketAddr) -> Result<TcpListener, ExitCo
 pub async fn run(
     program: &str,
     listener: TcpListener,
-    app: Router,
+    app: Routes,
     health: Health,
     limits: &HttpLimits,
     stop: impl Future<Output = ()> + Send + 'static,
     background: Background,
 ) -> ExitCode {
+    let (app, routes) = app
+        .merge(crate::ops::metrics::router())
+        .merge(health.router())
+        .into_parts();
+    // Debug builds (every test) check that the route table labels each request with the
+    // route axum matched.
+    #[cfg(debug_assertions)]
+    let app = app.layer(axum::middleware::from_fn_with_state(
+        routes.clone(),
+        crate::http::routes::check_against_axum,
+    ));
     // Every request, refused by the limits or not, is counted and logged.
-    let app = limits.apply(
-        app.merge(crate::ops::metrics::router())
-            .merge(health.router()),
-    );
+    let app = limits.guard(app, routes);
     let mut builder = Builder::new(TokioExecutor::new());
     builder
         .http1()
@@ -118,7 +130,7 @@ pub const TASKS_TIMEOUT: Duration = Duration::from_secs(5);
 /// Accepts connections and serves each on its own task, watched for the graceful drain.
 struct Acceptor<'a> {
     listener: &'a TcpListener,
-    app: Router,
+    app: Guard<Router>,
     builder: Builder<TokioExecutor>,
     connections: &'a GracefulShutdown,
 }

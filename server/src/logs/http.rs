@@ -12,7 +12,7 @@
 use std::{borrow::Cow, convert::Infallible};
 
 use axum::{
-    Json, Router,
+    Json,
     extract::{FromRequest, Query, State, rejection::QueryRejection},
     http::{HeaderMap, StatusCode, header},
     response::{
@@ -34,6 +34,7 @@ use crate::{
     http::{
         RequestBody,
         error::{ApiError, method_not_allowed},
+        routes::Routes,
     },
     runtime::log_shipper::BATCH_CONTENT_TYPE,
 };
@@ -43,8 +44,8 @@ pub const MAX_MESSAGE_BYTES: usize = 64 * 1024;
 /// The largest request body (a batch).
 pub const MAX_BODY_BYTES: usize = 16 * 1024 * 1024;
 
-pub fn router(service: LogService) -> Router {
-    Router::new()
+pub fn router(service: LogService) -> Routes {
+    Routes::new()
         .route(
             "/log",
             get(read)

@@ -7,8 +7,10 @@
 
 use std::{collections::BTreeMap, sync::Arc, time::Duration};
 
-use axum::{Json, Router, extract::State, http::StatusCode, response::IntoResponse, routing::get};
+use axum::{Json, extract::State, http::StatusCode, response::IntoResponse, routing::get};
 use futures::future::BoxFuture;
+
+use crate::http::routes::Routes;
 
 /// How long one check may take before it counts as failed.
 pub const CHECK_TIMEOUT: Duration = Duration::from_secs(2);
@@ -41,8 +43,8 @@ impl Health {
     }
 
     /// `GET /healthz`, answering from these checks.
-    pub fn router(self) -> Router {
-        Router::new()
+    pub fn router(self) -> Routes {
+        Routes::new()
             .route("/healthz", get(healthz))
             .with_state(Arc::new(self))
     }

@@ -15,15 +15,11 @@
 //! | `log_records_dropped_total{reason}` | records the log shipper dropped: `buffer_full`, or `refused` by the log service (every service) |
 //! | `tokio_alive_tasks`, `process_*` | what the process uses |
 
-use std::{
-    collections::HashMap,
-    sync::{Arc, Mutex, OnceLock, RwLock},
-};
+use std::sync::{Arc, Mutex, OnceLock};
 
+use crate::http::routes::Routes;
 use axum::{
-    Router,
-    extract::{MatchedPath, Request},
-    http::{HeaderValue, StatusCode, header},
+    http::{HeaderValue, Method, StatusCode, header},
     response::{IntoResponse, Response},
     routing::get,
 };
@@ -43,7 +39,7 @@ use prometheus_client::{
 pub const CONTENT_TYPE: &str = "text/plain; version=0.0.4; charset=utf-8";
 
 /// The labels of `http_requests_total`. Counting a request allocates nothing: routes are
-/// interned and methods are static.
+/// the route table's shared patterns ([`crate::http::routes`]) and methods are static.
 #[derive(Debug, Clone, Hash, PartialEq, Eq, EncodeLabelSet)]
 pub struct RequestLabels {
     /// The route's pattern (`/students/{id}`), so ids do not make new series; `unmatched`
@@ -178,14 +174,15 @@ impl Metrics {
 }
 
 /// `GET /metrics`.
-pub fn router() -> Router {
-    Router::new().route("/metrics", get(serve_metrics))
+pub fn router() -> Routes {
+    Routes::new().route("/metrics", get(serve_metrics))
 }
 
 /// One request being counted into `http_requests_total`: [`RequestCount::start`] when it
 /// arrives, [`RequestCount::finish`] with its answer's status.
 pub struct RequestCount {
-    route: Option<MatchedPath>,
+    /// The pattern of the route it took ([`crate::http::routes`]); `None` for none.
+    route: Option<Arc<str>>,
     method: &'static str,
 }
 
@@ -198,16 +195,16 @@ const MAX_COUNTERS_AT_HAND: usize = 256;
 thread_local! {
     /// The counters this thread has counted into, by route, method and status: found by
     /// comparing a few short strings, where the family would hash the labels and take a
-    /// lock, as [`interned`] would, on every request.
+    /// lock on every request.
     static COUNTERS: std::cell::RefCell<Vec<CounterAtHand>> =
         const { std::cell::RefCell::new(Vec::new()) };
 }
 
 impl RequestCount {
-    pub fn start(request: &Request) -> RequestCount {
+    pub fn start(method: &Method, route: Option<Arc<str>>) -> RequestCount {
         // Only the methods a client of ours uses get their own series; any other word a
         // client makes up would otherwise add one.
-        let method = match request.method().as_str() {
+        let method = match method.as_str() {
             "GET" => "GET",
             "POST" => "POST",
             "PUT" => "PUT",
@@ -217,25 +214,22 @@ impl RequestCount {
             "OPTIONS" => "OPTIONS",
             _ => "other",
         };
-        RequestCount {
-            route: request.extensions().get::<MatchedPath>().cloned(),
-            method,
-        }
+        RequestCount { route, method }
     }
 
     pub fn finish(self, status: StatusCode) {
-        let route = self.route.as_ref().map_or("unmatched", MatchedPath::as_str);
+        let route = self.route.unwrap_or_else(unmatched);
         let (method, status) = (self.method, status.as_u16());
         COUNTERS.with_borrow_mut(|counters| {
             let at_hand = counters
                 .iter()
-                .find(|(r, m, s, _)| *s == status && *m == method && **r == *route);
+                .find(|(r, m, s, _)| *s == status && *m == method && *r == route);
             if let Some((.., counter)) = at_hand {
                 counter.inc();
                 return;
             }
             let labels = RequestLabels {
-                route: interned(route),
+                route,
                 method,
                 status,
             };
@@ -256,19 +250,10 @@ async fn serve_metrics() -> Response {
     response
 }
 
-/// The shared copy of a route pattern (there are few: one a route).
-fn interned(route: &str) -> Arc<str> {
-    static ROUTES: OnceLock<RwLock<HashMap<Box<str>, Arc<str>>>> = OnceLock::new();
-    let routes = ROUTES.get_or_init(RwLock::default);
-    if let Some(shared) = routes.read().unwrap().get(route) {
-        return shared.clone();
-    }
-    routes
-        .write()
-        .unwrap()
-        .entry(route.into())
-        .or_insert_with(|| Arc::from(route))
-        .clone()
+/// The `route` label of a request no route took.
+fn unmatched() -> Arc<str> {
+    static UNMATCHED: OnceLock<Arc<str>> = OnceLock::new();
+    UNMATCHED.get_or_init(|| Arc::from("unmatched")).clone()
 }
 
 /// What the process uses, read from tokio and `/proc/self` at each scrape (on other

@@ -22,7 +22,6 @@ use app::{
     wire::registry::{GRADING_SERVICE, LOG_SERVICE},
 };
 use axum::{
-    Router,
     body::{Body, Bytes},
     extract::{RawQuery, State},
     http::{HeaderMap, HeaderValue, header},
@@ -35,7 +34,10 @@ use leptos::{config::LeptosOptions, prelude::provide_context};
 use tokio_util::sync::CancellationToken;
 
 use crate::{
-    http::client::{self, ClientError},
+    http::{
+        client::{self, ClientError},
+        routes::Routes,
+    },
     portal::site,
     runtime::{Providers, RegistryClient},
 };
@@ -321,10 +323,10 @@ pub fn router(
     backend: Arc<PortalBackend>,
     teachers: crate::portal::teacher_login::TeacherLogins,
     options: LeptosOptions,
-) -> Router {
+) -> Routes {
     let context: app::backend::Backend = backend.clone();
     let teachers: app::teacher::server_side::Teachers = Arc::new(teachers);
-    let streams = Router::new()
+    let streams = Routes::new()
         .route("/portal/events/registry", get(registry_events))
         .route("/portal/events/logs", get(log_events))
         .route("/students.csv", get(super::grade_book_csv::download))

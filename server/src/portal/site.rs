@@ -8,7 +8,6 @@
 use std::{net::SocketAddr, sync::OnceLock, time::Duration};
 
 use axum::{
-    Router,
     body::Body,
     http::StatusCode,
     response::{Redirect, Response},
@@ -17,6 +16,8 @@ use axum::{
 use leptos::config::LeptosOptions;
 use leptos_axum::{AxumRouteListing, LeptosRoutes, generate_route_list_with_exclusions};
 use tower_http::timeout::TimeoutLayer;
+
+use crate::http::routes::Routes;
 
 /// The longest a page or server function may take.
 pub const PAGE_TIMEOUT: Duration = Duration::from_secs(15);
@@ -60,8 +61,27 @@ impl SiteArgs {
 fn routes() -> Vec<AxumRouteListing> {
     static ROUTES: OnceLock<Vec<AxumRouteListing>> = OnceLock::new();
     ROUTES
-        .get_or_init(|| generate_route_list_with_exclusions(app::App, Some(vec!["/".into()])))
+        .get_or_init(|| {
+            generate_route_list_with_exclusions(
+                app::App,
+                Some(EXCLUDED.iter().map(|&path| path.into()).collect()),
+            )
+        })
         .clone()
+}
+
+/// The app's routes the server answers itself.
+const EXCLUDED: &[&str] = &["/"];
+
+/// The paths Leptos routes for `listings`: every server function's, then every page's
+/// but [`EXCLUDED`] (as `leptos_routes_with_context` leaves them out).
+fn leptos_paths(listings: &[AxumRouteListing]) -> Vec<String> {
+    leptos::server_fn::axum::server_fn_paths()
+        .map(|(path, _)| path)
+        .chain(listings.iter().map(AxumRouteListing::path))
+        .filter(|path| !EXCLUDED.contains(path))
+        .map(str::to_owned)
+        .collect()
 }
 
 /// The portal's pages, its server functions and its static files. Routes it does not
@@ -70,25 +90,34 @@ fn routes() -> Vec<AxumRouteListing> {
 pub fn router(
     options: LeptosOptions,
     context: impl Fn() + Clone + Send + Sync + 'static,
-) -> Router {
-    Router::new()
+) -> Routes {
+    let listings = routes();
+    Routes::new()
         .route("/", get(|| async { Redirect::to("/students") }))
-        .leptos_routes_with_context(&options, routes(), context.clone(), {
-            let options = options.clone();
-            move || app::shell(options.clone())
+        .added_by(leptos_paths(&listings), |router| {
+            router.leptos_routes_with_context(&options, listings, context.clone(), {
+                let options = options.clone();
+                move || app::shell(options.clone())
+            })
         })
-        .fallback(leptos_axum::file_and_error_handler_with_context(
-            context,
-            app::shell,
-        ))
+        .map(|router| {
+            router.fallback(leptos_axum::file_and_error_handler_with_context(
+                context,
+                app::shell,
+            ))
+        })
         .with_state(options)
-        .layer(axum::middleware::map_response(bad_arguments_are_400))
-        // A page or server function that cannot finish (a service that accepts but never
-        // answers is already cut off by the backend's own timeouts) still gets an answer.
-        .layer(TimeoutLayer::with_status_code(
-            StatusCode::SERVICE_UNAVAILABLE,
-            PAGE_TIMEOUT,
-        ))
+        .map(|router| {
+            router
+                .layer(axum::middleware::map_response(bad_arguments_are_400))
+                // A page or server function that cannot finish (a service that accepts but
+                // never answers is already cut off by the backend's own timeouts) still
+                // gets an answer.
+                .layer(TimeoutLayer::with_status_code(
+                    StatusCode::SERVICE_UNAVAILABLE,
+                    PAGE_TIMEOUT,
+                ))
+        })
 }
 
 /// Leptos answers every server function error with a 500, even arguments that did not

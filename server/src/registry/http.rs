@@ -15,7 +15,7 @@ use std::{convert::Infallible, sync::Arc};
 
 use app::wire::registry::{REVISION_HEADER, Registration, STALE_HEADER};
 use axum::{
-    Json, Router,
+    Json,
     extract::{Path, State},
     http::{HeaderMap, HeaderName, HeaderValue, StatusCode, header},
     response::{
@@ -36,13 +36,14 @@ use super::{
 use crate::http::{
     RequestBody,
     error::{ApiError, method_not_allowed},
+    routes::Routes,
 };
 
 /// The largest request body accepted.
 pub const MAX_BODY_BYTES: usize = 64 * 1024;
 
-pub fn router(registry: Registry) -> Router {
-    Router::new()
+pub fn router(registry: Registry) -> Routes {
+    Routes::new()
         .route(
             "/services",
             get(list)

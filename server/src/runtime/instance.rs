@@ -24,7 +24,6 @@ use std::{
 
 use app::wire::registry::{Patch, PatchEntry, Registration};
 use axum::{
-    Router,
     extract::State,
     http::StatusCode,
     routing::{get, post},
@@ -35,7 +34,7 @@ use super::{
     providers::{PatchKind, Providers},
     registry_client::{RegistryClient, Renewal},
 };
-use crate::http::{ApiError, RequestBody};
+use crate::http::{ApiError, RequestBody, routes::Routes};
 
 /// Longest wait between two registration attempts.
 const MAX_BACKOFF: Duration = Duration::from_secs(5);
@@ -173,8 +172,8 @@ impl Instance {
 
     /// The heartbeat route (unless TTL) and the update route, at the registered paths.
     /// With a token, patches must carry it (the registry sends the same one).
-    pub fn routes(self: &Arc<Self>) -> Router {
-        let updates = Router::new().route(&self.spec.update_path, post(receive_patch));
+    pub fn routes(self: &Arc<Self>) -> Routes {
+        let updates = Routes::new().route(&self.spec.update_path, post(receive_patch));
         let mut router = crate::http::access::Access::new(self.registry.token(), false)
             .guard(updates, "service's providers");
         if self.spec.ttl.is_none() {

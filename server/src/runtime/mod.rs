@@ -23,11 +23,10 @@ pub mod registry_client;
 
 use std::{process::ExitCode, sync::Arc};
 
-use axum::Router;
 use tokio::net::TcpListener;
 
 use crate::{
-    http::{limits::HttpLimits, shutdown::Background},
+    http::{limits::HttpLimits, routes::Routes, shutdown::Background},
     ops::health::Health,
 };
 
@@ -41,7 +40,7 @@ pub use registry_client::RegistryClient;
 pub async fn serve(
     program: &str,
     listener: TcpListener,
-    app: Router,
+    app: Routes,
     health: Health,
     limits: &HttpLimits,
     instances: Vec<Arc<Instance>>,

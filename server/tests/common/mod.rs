@@ -50,7 +50,7 @@ impl TestRegistry {
         let (registry, _) = Registry::start(&config, None, &url, &background)
             .await
             .unwrap();
-        let app = registry::router(registry.clone());
+        let app = axum::Router::from(registry::router(registry.clone()));
         let stop = background.stopping();
         tokio::spawn(async move {
             axum::serve(listener, app)
