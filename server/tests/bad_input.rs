@@ -800,6 +800,34 @@ async fn slow_and_huge(port: u16) {
         "{:?}",
         started.elapsed()
     );
+
+    // The same on a kept-alive connection: each request's head has its own deadline,
+    // counted from when the server starts reading it. Three requests half a deadline
+    // apart are each answered; the fourth head, never finished, is cut off a deadline
+    // after the third was answered, so two deadlines after the start at the earliest.
+    let whole = b"GET /nowhere HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n".as_slice();
+    let started = Instant::now();
+    let answer = raw(
+        port,
+        &[
+            (whole, REQUEST_TIMEOUT / 2),
+            (whole, REQUEST_TIMEOUT / 2),
+            (whole, REQUEST_TIMEOUT / 2),
+            (
+                b"GET /services HTTP/1.1\r\nHost: ".as_slice(),
+                Duration::ZERO,
+            ),
+        ],
+        ANSWER_WITHIN,
+    )
+    .await
+    .expect("answers to the requests sent whole");
+    assert_eq!(answer.matches("HTTP/1.1 404").count(), 3, "{answer:.600}");
+    assert!(
+        started.elapsed() >= 2 * REQUEST_TIMEOUT,
+        "closed after {:?}, before the last head's deadline",
+        started.elapsed()
+    );
 }
 
 /// The resident memory of process `pid`, in KiB.

@@ -9,6 +9,7 @@
 //! | [`client`] | the one way a process builds an outgoing HTTP client, and [`ClientError`], what a call to another service can come to |
 //! | [`access`] | the shared-secret token (`--token`) that guards writes |
 //! | [`event_stream`] | how a request asks for a live event stream |
+//! | [`timer`] | the timer hyper bounds each request's headers with: one per connection, kept from one request to the next |
 //! | [`shutdown`] | the Ctrl-C / SIGTERM signal, and [`Background`]: the tasks awaited before a process exits |
 
 pub mod access;
@@ -19,6 +20,7 @@ pub mod limits;
 pub mod routes;
 pub mod serve;
 pub mod shutdown;
+pub mod timer;
 
 pub use client::ClientError;
 pub use error::{ApiError, RequestBody};

@@ -23,6 +23,7 @@ use crate::{
         limits::{Guard, HttpLimits},
         routes::Routes,
         shutdown::Background,
+        timer::ConnectionTimer,
     },
     ops::health::Health,
 };
@@ -89,7 +90,6 @@ pub async fn run(
     let mut builder = Builder::new(TokioExecutor::new());
     builder
         .http1()
-        .timer(TokioTimer::new())
         .header_read_timeout(limits.request_timeout)
         .max_buf_size(MAX_READ_BUFFER);
     // (Not `max_headers`: above hyper's 100 it parses every request's headers into a heap
@@ -149,8 +149,11 @@ impl Acceptor<'_> {
                                 request.map(Body::new)
                             }),
                         );
-                        let connection = self
-                            .builder
+                        // Each connection times its headers on its own timer (see
+                        // `crate::http::timer`).
+                        let mut builder = self.builder.clone();
+                        builder.http1().timer(ConnectionTimer::default());
+                        let connection = builder
                             .serve_connection_with_upgrades(TokioIo::new(stream), service)
                             .into_owned();
                         tokio::spawn(self.connections.watch(connection));
