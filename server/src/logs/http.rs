@@ -89,7 +89,7 @@ fn parse_message(body: &[u8]) -> Result<Message<'_>, ApiError> {
     }
     let text = std::str::from_utf8(body)
         .map_err(|_| ApiError::bad_request("the message must be UTF-8 text"))?;
-    message(Cow::Borrowed(text))
+    message(Cow::Borrowed(text), false)
         .ok_or_else(|| ApiError::bad_request("empty body: send the message as text"))
 }
 
@@ -109,19 +109,22 @@ fn parse_batch(body: &[u8]) -> Result<Vec<Message<'_>>, ApiError> {
         if blank(line) {
             continue;
         }
-        let text = match plain_json_string(line) {
-            Some(text) => Cow::Borrowed(text),
-            None => Cow::Owned(serde_json::from_str::<String>(line).map_err(|err| {
-                ApiError::bad_request(format!(
-                    "line {}: each line must be one JSON string ({err})",
-                    number + 1
-                ))
-            })?),
+        let (text, plain) = match plain_json_string(line) {
+            Some(text) => (Cow::Borrowed(text), true),
+            None => (
+                Cow::Owned(serde_json::from_str::<String>(line).map_err(|err| {
+                    ApiError::bad_request(format!(
+                        "line {}: each line must be one JSON string ({err})",
+                        number + 1
+                    ))
+                })?),
+                false,
+            ),
         };
         if text.len() > MAX_MESSAGE_BYTES {
             return Err(too_large());
         }
-        messages.push(message(text).ok_or_else(|| {
+        messages.push(message(text, plain).ok_or_else(|| {
             ApiError::bad_request(format!("line {}: the message is empty", number + 1))
         })?);
     }
@@ -153,8 +156,9 @@ fn blank(text: &str) -> bool {
 }
 
 /// The stored form of a message: its source split off, one trailing newline dropped.
-/// `None` if nothing but blanks is left.
-fn message(text: Cow<'_, str>) -> Option<Message<'_>> {
+/// `None` if nothing but blanks is left. `plain`: the text holds no control character
+/// and no backslash.
+fn message(text: Cow<'_, str>, plain: bool) -> Option<Message<'_>> {
     fn parts(text: &str) -> Option<(&str, &str)> {
         let text = text
             .strip_suffix('\n')
@@ -168,6 +172,7 @@ fn message(text: Cow<'_, str>) -> Option<Message<'_>> {
             Some(Message {
                 service: Cow::Borrowed(service),
                 message: Cow::Borrowed(message),
+                plain,
             })
         }
         Cow::Owned(text) => {
@@ -175,6 +180,7 @@ fn message(text: Cow<'_, str>) -> Option<Message<'_>> {
             Some(Message {
                 service: Cow::Owned(service.to_owned()),
                 message: Cow::Owned(message.to_owned()),
+                plain,
             })
         }
     }

@@ -41,20 +41,53 @@ pub fn encode(record: &LogRecord, out: &mut String) {
 /// [`encode`] from the record's parts, so a caller holding borrowed text need not build
 /// a [`LogRecord`] first.
 pub fn encode_parts(time: &str, service: &str, message: &str, out: &mut String) {
-    let start = out.len();
-    out.push_str(time);
-    out.push('\t');
-    escape(service, out);
-    out.push('\t');
-    escape(message, out);
-    let crc = crc32fast::hash(&out.as_bytes()[start..]);
-    out.push('\t');
-    for shift in (0..8).rev() {
-        out.push(char::from(
-            b"0123456789abcdef"[(crc >> (shift * 4)) as usize & 0xf],
-        ));
+    Framer::new(time).encode(service, message, false, out);
+}
+
+/// Frames records that share one time stamp (every record of a request): the stamp's
+/// share of each checksum is worked out once.
+pub struct Framer<'t> {
+    time: &'t str,
+    /// The checksum of `time` and the tab after it.
+    crc: crc32fast::Hasher,
+}
+
+impl<'t> Framer<'t> {
+    pub fn new(time: &'t str) -> Framer<'t> {
+        let mut crc = crc32fast::Hasher::new();
+        crc.update(time.as_bytes());
+        crc.update(b"\t");
+        Framer { time, crc }
     }
-    out.push('\n');
+
+    /// Appends the record of `message` from `service` to `out`, newline included.
+    /// `plain`: the caller has seen that neither holds a character to escape (a control
+    /// character or a backslash), so they are copied without a look.
+    pub fn encode(&self, service: &str, message: &str, plain: bool, out: &mut String) {
+        out.push_str(self.time);
+        out.push('\t');
+        let rest = out.len();
+        if plain {
+            debug_assert!(!needs_escape(service) && !needs_escape(message));
+            out.push_str(service);
+            out.push('\t');
+            out.push_str(message);
+        } else {
+            escape(service, out);
+            out.push('\t');
+            escape(message, out);
+        }
+        let mut crc = self.crc.clone();
+        crc.update(&out.as_bytes()[rest..]);
+        let crc = crc.finalize();
+        out.push('\t');
+        for shift in (0..8).rev() {
+            out.push(char::from(
+                b"0123456789abcdef"[(crc >> (shift * 4)) as usize & 0xf],
+            ));
+        }
+        out.push('\n');
+    }
 }
 
 /// Reads one line (without its newline); `None` if it is not a whole record.
@@ -78,11 +111,7 @@ pub fn decode(line: &[u8]) -> Option<LogRecord> {
 /// Copies `text` to `out` with its special characters escaped, a run of plain text at a
 /// time (almost every message has none).
 fn escape(text: &str, out: &mut String) {
-    // One pass the compiler vectorises: no control character and no backslash means
-    // nothing to escape.
-    if !text.bytes().fold(false, |special, byte| {
-        special | (byte < 0x20) | (byte == b'\\')
-    }) {
+    if !needs_escape(text) {
         out.push_str(text);
         return;
     }
@@ -100,6 +129,14 @@ fn escape(text: &str, out: &mut String) {
         plain = at + 1;
     }
     out.push_str(&text[plain..]);
+}
+
+/// Whether `text` holds a control character or a backslash: one pass the compiler
+/// vectorises.
+pub fn needs_escape(text: &str) -> bool {
+    text.bytes().fold(false, |special, byte| {
+        special | (byte < 0x20) | (byte == b'\\')
+    })
 }
 
 fn unescape(text: &str) -> Option<String> {

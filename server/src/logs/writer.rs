@@ -43,6 +43,9 @@ const MAX_KEPT_SCRATCH: usize = 1024 * 1024;
 pub struct Message<'a> {
     pub service: Cow<'a, str>,
     pub message: Cow<'a, str>,
+    /// Neither holds a character the log file escapes (a control character or a
+    /// backslash), as the request's parse already saw: framed without a second look.
+    pub plain: bool,
 }
 
 impl Message<'_> {
@@ -50,6 +53,7 @@ impl Message<'_> {
         Message {
             service: Cow::Owned(self.service.into_owned()),
             message: Cow::Owned(self.message.into_owned()),
+            plain: self.plain,
         }
     }
 }
@@ -258,8 +262,9 @@ thread_local! {
 /// `messages` as lines of the file, each stamped `time`, in `text`.
 fn frame(time: &str, messages: &[Message<'_>], text: &mut String) {
     text.clear();
+    let framer = record::Framer::new(time);
     for message in messages {
-        record::encode_parts(time, &message.service, &message.message, text);
+        framer.encode(&message.service, &message.message, message.plain, text);
     }
 }
 
@@ -400,6 +405,7 @@ mod tests {
         Message {
             service: Cow::Borrowed(service),
             message: Cow::Borrowed(message),
+            plain: false,
         }
     }
 
