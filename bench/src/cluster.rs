@@ -155,7 +155,10 @@ async fn propagation() -> Figure {
     let (memory_p99, node_p99) = (percentile(&memory_all, 0.99), percentile(&node_all, 0.99));
     Figure {
         name: "change propagation on etcd",
-        how: "a provider registers; until 100 dependents hold the Added patch; 50 trials each, in memory then on etcd".into(),
+        how: format!(
+            "a provider registers; until 100 dependents hold the Added patch; {} trials each, in memory then on etcd",
+            crate::PROPAGATION_TRIALS
+        ),
         baseline: format!(
             "the in-memory registry: all 100: p50 {} p99 {}",
             ms(percentile(&memory_all, 0.5)),
@@ -166,7 +169,10 @@ async fn propagation() -> Figure {
             ms(percentile(&node_all, 0.5)),
             ms(node_p99)
         ),
-        ratio: format!("p99 {}", super::times_str(node_p99.as_secs_f64() / memory_p99.as_secs_f64())),
+        ratio: format!(
+            "p99 {}",
+            super::times_str(node_p99.as_secs_f64() / memory_p99.as_secs_f64())
+        ),
         target: "p99 ≤ 3× the in-memory p99".into(),
         holds: Some(node_p99 <= memory_p99 * 3),
     }
