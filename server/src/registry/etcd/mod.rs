@@ -166,9 +166,17 @@ impl EtcdStore {
         contact.problem = None;
     }
 
-    /// Etcd did not answer, for `problem`.
-    fn trouble(&self, problem: String) {
-        self.contact.lock().unwrap().problem = Some(problem);
+    /// Etcd did not answer, for `problem` (what a client is told). Its `cause`, the
+    /// driver's own text, goes to the log when the problem is new, never to a client.
+    fn trouble(&self, problem: String, cause: Option<&etcd_client::Error>) {
+        let mut contact = self.contact.lock().unwrap();
+        if contact.problem.as_ref() != Some(&problem) {
+            match cause {
+                Some(cause) => tracing::warn!(%cause, "{problem}"),
+                None => tracing::warn!("{problem}"),
+            }
+        }
+        contact.problem = Some(problem);
     }
 
     /// Asks etcd every second whether it answers (a linearizable read, which needs its
@@ -182,11 +190,14 @@ impl EtcdStore {
             let mut client = self.client.clone();
             match tokio::time::timeout(PROBE_EVERY, client.get(self.keys.probe(), None)).await {
                 Ok(Ok(_)) => self.touch(),
-                Ok(Err(err)) => self.trouble(format!("etcd at {} failed: {err}", self.endpoints)),
-                Err(_) => self.trouble(format!(
-                    "etcd at {} did not answer within {PROBE_EVERY:?}",
-                    self.endpoints
-                )),
+                Ok(Err(err)) => self.trouble(failure(&self.endpoints, &err), Some(&err)),
+                Err(_) => self.trouble(
+                    format!(
+                        "etcd at {} did not answer within {PROBE_EVERY:?}",
+                        self.endpoints
+                    ),
+                    None,
+                ),
             }
         }
     }
@@ -255,8 +266,8 @@ impl EtcdStore {
                 Ok((revision.max(0) as u64, answer.succeeded()))
             }
             Ok(Err(err)) => {
-                let problem = format!("etcd at {} failed: {err}", self.endpoints);
-                self.trouble(problem.clone());
+                let problem = failure(&self.endpoints, &err);
+                self.trouble(problem.clone(), Some(&err));
                 Err(StoreError::Unavailable(problem))
             }
             Err(_) => {
@@ -264,7 +275,7 @@ impl EtcdStore {
                     "etcd at {} did not answer within {WRITE_TIMEOUT:?}",
                     self.endpoints
                 );
-                self.trouble(problem.clone());
+                self.trouble(problem.clone(), None);
                 Err(StoreError::Unavailable(problem))
             }
         }
@@ -469,5 +480,43 @@ impl Store for EtcdStore {
                 reason: reason(),
             },
         }
+    }
+}
+
+/// What a client is told when a call to etcd fails: which etcd, and what kind of failure.
+/// The driver's own text (transport internals, the addresses it tried) is for this
+/// node's log ([`EtcdStore::trouble`]), never an answer.
+fn failure(endpoints: &str, err: &etcd_client::Error) -> String {
+    match err {
+        etcd_client::Error::GRpcStatus(status) => format!(
+            "etcd at {endpoints} failed: {}",
+            status.code().description().to_lowercase()
+        ),
+        etcd_client::Error::TransportError(_) | etcd_client::Error::IoError(_) => {
+            format!("etcd at {endpoints} cannot be reached")
+        }
+        _ => format!("etcd at {endpoints} failed"),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_client_is_told_which_etcd_failed_and_how_but_not_the_drivers_text() {
+        let endpoints = "http://127.0.0.1:2379";
+        let unreachable = etcd_client::Error::IoError(std::io::Error::other(
+            "tcp connect error: 127.0.0.1:2379: Connection refused (os error 111)",
+        ));
+        assert_eq!(
+            failure(endpoints, &unreachable),
+            "etcd at http://127.0.0.1:2379 cannot be reached"
+        );
+        let other = etcd_client::Error::InvalidArgs("internal detail".into());
+        assert_eq!(
+            failure(endpoints, &other),
+            "etcd at http://127.0.0.1:2379 failed"
+        );
     }
 }

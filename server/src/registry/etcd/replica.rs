@@ -49,19 +49,28 @@ pub async fn follow(store: Arc<EtcdStore>, stopping: CancellationToken) {
                     revision + 1
                 }
                 failed => {
-                    let problem = match failed {
-                        Ok(Err(err)) => format!("etcd at {} failed: {err}", store.endpoints),
-                        _ => format!("etcd at {} does not answer", store.endpoints),
+                    let cause = match failed {
+                        Ok(Err(err)) => Some(err),
+                        _ => None,
+                    };
+                    let problem = match &cause {
+                        Some(err) => super::failure(&store.endpoints, err),
+                        None => format!("etcd at {} does not answer", store.endpoints),
                     };
                     if !said {
                         // Said on stderr as well as in the log: a node that cannot start
-                        // its state must never look merely slow.
+                        // its state must never look merely slow. (The operator's stream:
+                        // the driver's text is said too.)
+                        let detail = cause
+                            .as_ref()
+                            .map(|err| format!(" ({err})"))
+                            .unwrap_or_default();
                         eprintln!(
-                            "registry: {problem}; answering 503 and trying again every {RETRY:?}"
+                            "registry: {problem}{detail}; answering 503 and trying again every {RETRY:?}"
                         );
                         said = true;
                     }
-                    store.trouble(problem);
+                    store.trouble(problem, cause.as_ref());
                     if pause(&stopping).await {
                         return;
                     }
@@ -74,7 +83,7 @@ pub async fn follow(store: Arc<EtcdStore>, stopping: CancellationToken) {
         let watch =
             tokio::time::timeout(WRITE_TIMEOUT, client.watch(store.keys.all(), Some(options)));
         let Ok(Ok(mut stream)) = watch.await else {
-            store.trouble(format!("cannot watch etcd at {}", store.endpoints));
+            store.trouble(format!("cannot watch etcd at {}", store.endpoints), None);
             if pause(&stopping).await {
                 return;
             }
