@@ -88,6 +88,8 @@ pub async fn run(
     // Every request, refused by the limits or not, is counted and logged.
     let app = limits.guard(app, routes);
     let mut builder = Builder::new(TokioExecutor::new());
+    // The header timeout's timer is given to each connection as it is accepted (hyper
+    // panics on a timeout without a timer): see `Acceptor::until`.
     builder
         .http1()
         .header_read_timeout(limits.request_timeout)

@@ -23,8 +23,9 @@ use std::{
 use hyper::rt::{Sleep, Timer};
 use tokio::time::Instant;
 
-/// The header timer of one connection (give each connection its own).
-#[derive(Clone, Default)]
+/// The header timer of one connection (give each connection its own: it is not `Clone`,
+/// since a clone would share the connection's timer).
+#[derive(Default)]
 pub struct ConnectionTimer {
     /// The connection's tokio timer, made when first needed.
     shared: Arc<Mutex<Option<Pin<Box<tokio::time::Sleep>>>>>,
