@@ -17,7 +17,6 @@
 
 use std::sync::{Arc, Mutex, OnceLock};
 
-use crate::http::routes::Routes;
 use axum::{
     http::{HeaderValue, Method, StatusCode, header},
     response::{IntoResponse, Response},
@@ -34,6 +33,8 @@ use prometheus_client::{
     },
     registry::Registry,
 };
+
+use crate::http::routes::Routes;
 
 /// The content type of Prometheus' text format.
 pub const CONTENT_TYPE: &str = "text/plain; version=0.0.4; charset=utf-8";
