@@ -46,7 +46,7 @@ pub mod server_side {
     //! The server's part: the login service in context, and the checks server functions
     //! make with it.
 
-    use std::sync::Arc;
+    use std::{net::IpAddr, sync::Arc};
 
     use leptos::prelude::*;
 
@@ -61,12 +61,35 @@ pub mod server_side {
         pub max_age: u64,
     }
 
+    /// What an attempt to log in came to.
+    #[derive(Debug, Clone, PartialEq, Eq)]
+    pub enum LoginOutcome {
+        /// The right password: a new session.
+        LoggedIn(Session),
+        /// A wrong password (answered after a delay).
+        Wrong,
+        /// Refused unchecked: this client has too many attempts waiting already; it may
+        /// try again after this many seconds.
+        TooMany { retry_after_secs: u64 },
+    }
+
+    /// The address of the client that sent the current request, as the server saw the
+    /// connection (a reverse proxy in front makes every client its own address).
+    pub fn client_address() -> Option<IpAddr> {
+        let parts = use_context::<http::request::Parts>()?;
+        parts
+            .extensions
+            .get::<axum::extract::ConnectInfo<std::net::SocketAddr>>()
+            .map(|info| info.0.ip())
+    }
+
     /// Checks the teacher's password and keeps the sessions (implemented by the server).
     pub trait TeacherLogin: Send + Sync + 'static {
         /// Whether a password is configured, so that changes need a login.
         fn required(&self) -> bool;
         /// A new session if `password` is the teacher's; a wrong one is answered slowly.
-        fn log_in(&self, password: String) -> BoxFuture<Option<Session>>;
+        /// `client` is the address the attempt came from, which its pace is kept by.
+        fn log_in(&self, password: String, client: Option<IpAddr>) -> BoxFuture<LoginOutcome>;
         /// The live session with this id.
         fn session(&self, id: &str) -> Option<Session>;
         /// Ends the session with this id.
@@ -159,15 +182,15 @@ pub async fn get_teacher_status() -> Result<TeacherStatus, ServerFnError> {
 /// password is refused after a delay.
 #[server]
 pub async fn log_in(password: String, next: String) -> Result<(), ServerFnError> {
-    use server_side::{cookie, teachers};
+    use server_side::{LoginOutcome, client_address, cookie, teachers};
     let next = local_path(&next);
     let teachers = teachers()?;
     if !teachers.required() {
         leptos_axum::redirect(&next);
         return Ok(());
     }
-    match teachers.log_in(password).await {
-        Some(session) => {
+    let (status, refusal) = match teachers.log_in(password, client_address()).await {
+        LoginOutcome::LoggedIn(session) => {
             if let Some(response) = use_context::<leptos_axum::ResponseOptions>() {
                 response.append_header(
                     http::header::SET_COOKIE,
@@ -175,22 +198,30 @@ pub async fn log_in(password: String, next: String) -> Result<(), ServerFnError>
                 );
             }
             leptos_axum::redirect(&next);
-            Ok(())
+            return Ok(());
         }
-        None => {
+        LoginOutcome::Wrong => (http::StatusCode::UNAUTHORIZED, "Wrong password.".to_owned()),
+        LoginOutcome::TooMany { retry_after_secs } => {
             if let Some(response) = use_context::<leptos_axum::ResponseOptions>() {
-                response.set_status(http::StatusCode::UNAUTHORIZED);
+                response.insert_header(http::header::RETRY_AFTER, retry_after_secs.into());
             }
-            if crate::plain_form::posted() {
-                leptos_axum::redirect(&format!(
-                    "/login?error={}&next={}",
-                    crate::format::url_encode("Wrong password."),
-                    crate::format::url_encode(&next)
-                ));
-            }
-            Err(ServerFnError::new("Wrong password."))
+            (
+                http::StatusCode::TOO_MANY_REQUESTS,
+                format!("Too many attempts at once: try again in {retry_after_secs} s."),
+            )
         }
+    };
+    if let Some(response) = use_context::<leptos_axum::ResponseOptions>() {
+        response.set_status(status);
     }
+    if crate::plain_form::posted() {
+        leptos_axum::redirect(&format!(
+            "/login?error={}&next={}",
+            crate::format::url_encode(&refusal),
+            crate::format::url_encode(&next)
+        ));
+    }
+    Err(ServerFnError::new(refusal))
 }
 
 /// Ends the session and sends the browser to the Grade Book.
@@ -212,10 +243,18 @@ pub async fn log_out(csrf: String) -> Result<(), ServerFnError> {
 }
 
 /// `next` if it is a path on this site, else the Grade Book (so a crafted link cannot
-/// send the browser elsewhere after logging in).
+/// send the browser elsewhere after logging in). A path starts with one `/`; a browser
+/// reads `\` as `/` and drops tabs and newlines anywhere in a URL (so `/\t/evil.example`
+/// becomes `//evil.example`, another site), so no backslash, control character or
+/// whitespace is allowed anywhere.
 pub fn local_path(next: &str) -> String {
     let next = next.trim();
-    if next.starts_with('/') && !next.starts_with("//") && !next.contains('\\') {
+    let local = next.starts_with('/')
+        && !next[1..].starts_with('/')
+        && !next
+            .chars()
+            .any(|c| c == '\\' || c.is_control() || c.is_whitespace());
+    if local {
         next.to_owned()
     } else {
         "/students".to_owned()
@@ -233,6 +272,40 @@ mod tests {
         assert_eq!(local_path("https://evil.example"), "/students");
         assert_eq!(local_path("/\\evil.example"), "/students");
         assert_eq!(local_path(""), "/students");
+        for crafted in [
+            "/\t/evil.example",
+            "/\n/evil.example",
+            "/\r\n/x",
+            "/a b",
+            "/\u{0}x",
+        ] {
+            assert_eq!(local_path(crafted), "/students", "{crafted:?}");
+        }
+    }
+
+    mod properties {
+        use super::super::local_path;
+        use proptest::prelude::*;
+
+        proptest! {
+            /// Whatever `next` is, the page the browser goes to after logging in, resolved
+            /// as a browser resolves a `Location` (the WHATWG URL parser), is on this site.
+            #[test]
+            fn the_page_after_login_is_always_on_this_site(
+                next in prop_oneof![
+                    any::<String>(),
+                    "[/\\\\\t\n\r .a-z:@%]{0,12}",
+                    "/[\t\n\r \u{0}-\u{1f}]{0,3}/[a-z.]{1,12}",
+                ],
+            ) {
+                let site = url::Url::parse("http://portal.example:8080/login").unwrap();
+                let path = local_path(&next);
+                let went = site.join(&path).unwrap();
+                prop_assert_eq!(went.host_str(), Some("portal.example"), "{:?} -> {:?}", next, path);
+                prop_assert_eq!(went.port(), Some(8080));
+                prop_assert_eq!(went.scheme(), "http");
+            }
+        }
     }
 
     #[test]

@@ -85,6 +85,7 @@ async fn main() -> ExitCode {
 
 async fn run(args: Args, shipper: Arc<LogShipper>) -> Result<ExitCode, ExitCode> {
     let given_url = given_public_url(PROGRAM, args.public_url.as_deref())?;
+    args.token.check_exposure(PROGRAM, args.addr)?;
 
     let teachers = args.teacher.logins(PROGRAM)?;
     let background = Background::new();
@@ -97,13 +98,17 @@ async fn run(args: Args, shipper: Arc<LogShipper>) -> Result<ExitCode, ExitCode>
     let addr = listener.local_addr().unwrap_or(args.addr);
     let public_url = given_url.unwrap_or_else(|| format!("http://{addr}"));
 
-    let token = args.token.token();
-    // With a teacher login, grade changes must go through it: when no --token closes the
-    // grading API, it gets a token of its own that only this process's portal knows.
-    let grades_token = match token {
+    // With a teacher login, grades change only through it, so nothing else of this
+    // process may be changed anonymously either: without --token, it makes a random
+    // token that only its own services, clients and patches know. That closes the
+    // grading API's writes, and also the registry's writes and every patch route, so no
+    // anonymous client can add an instance (or forge a patch naming one) that the portal
+    // would then send the token to. Reads stay open.
+    let internal_token = match args.token.token() {
         None if teachers.required() => Some(teacher_login::random_token()),
-        _ => token.map(str::to_owned),
+        given => given.map(str::to_owned),
     };
+    let token = internal_token.as_deref();
     let (registry, registry_health) =
         Registry::start(&args.registry, token, &public_url, &background)
             .await
@@ -134,8 +139,8 @@ async fn run(args: Args, shipper: Arc<LogShipper>) -> Result<ExitCode, ExitCode>
     );
     let backend = PortalBackend::new(
         portal_instance.providers().clone(),
-        RegistryClient::with_token(&public_url, grades_token.as_deref()),
-        grades_token.as_deref(),
+        RegistryClient::with_token(&public_url, token),
+        token,
         background.stopping(),
     );
     background.spawn(shipper.run(
@@ -145,15 +150,14 @@ async fn run(args: Args, shipper: Arc<LogShipper>) -> Result<ExitCode, ExitCode>
         background.stopping(),
     ));
     let instances = vec![log_instance, grading_instance, portal_instance];
-    let access = args.token.access(&args.reads);
-    let grades_access = Access::new(grades_token.as_deref(), args.reads.token_reads);
+    let access = Access::new(token, args.reads.token_reads);
     let health = log.health().and(grading.health()).and(registry_health);
     let app = access
         .guard(registry::router(registry), "registry")
         .merge(access.guard(logs::router(log), "log"))
         .nest(
             GRADING_PREFIX,
-            grades_access.guard(grading::router(grading), "grades"),
+            access.guard(grading::router(grading), "grades"),
         )
         .merge(portal::router(
             backend,

@@ -309,6 +309,95 @@ async fn grades_of(client: &reqwest::Client, base: &str) -> Vec<String> {
     student.grades.into_iter().map(|g| g.title).collect()
 }
 
+/// A listener standing in for a student's machine: it answers every request with 200 and
+/// keeps the `Authorization` header each one carried.
+async fn attacker() -> (
+    String,
+    std::sync::Arc<std::sync::Mutex<Vec<Option<String>>>>,
+) {
+    let seen = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let url = format!("http://{}", listener.local_addr().unwrap());
+    let record = seen.clone();
+    let app = axum::Router::new().fallback(move |headers: axum::http::HeaderMap| {
+        let record = record.clone();
+        async move {
+            let authorization = headers
+                .get(AUTHORIZATION)
+                .map(|value| value.to_str().unwrap_or("?").to_owned());
+            record.lock().unwrap().push(authorization);
+            "[]"
+        }
+    });
+    tokio::spawn(async move { axum::serve(listener, app).await });
+    (url, seen)
+}
+
+/// With a teacher login and no --token, the internal token closes every way an anonymous
+/// client could name an instance to the portal: registering one (the registry's writes),
+/// or pushing a patch to the portal's update route. So the portal never sends its token
+/// to a URL the student chose, and the teacher's grades never go there.
+#[tokio::test]
+async fn with_a_teacher_login_no_anonymous_client_can_point_the_portal_elsewhere() {
+    let hash = server::portal::teacher_login::hash_password("teach-me").unwrap();
+    let (_server, base) = start_server("login-registry", &["--teacher-password-hash", &hash]).await;
+    let (evil, seen) = attacker().await;
+    let client = common::no_redirects();
+    let registration = json!({
+        "ServiceName": "GradingService",
+        "ServiceURL": evil,
+        "HeartbeatURL": format!("{evil}/heartbeat"),
+    });
+    let response = client
+        .post(format!("{base}/services"))
+        .json(&registration)
+        .send()
+        .await
+        .unwrap();
+    assert_unauthorized(response, "an anonymous registration with a teacher login").await;
+    for method in [reqwest::Method::PUT, reqwest::Method::DELETE] {
+        let response = client
+            .request(method.clone(), format!("{base}/services"))
+            .body(format!("{base}/grading"))
+            .send()
+            .await
+            .unwrap();
+        assert_unauthorized(response, &format!("an anonymous {method} /services")).await;
+    }
+    let patch = json!({ "Added": [{ "Name": "GradingService", "URL": evil }], "Removed": [] });
+    for kind in ["full", "delta"] {
+        let response = client
+            .post(format!("{base}/_instances/Portal/services"))
+            .header("registry-patch", kind)
+            .json(&patch)
+            .send()
+            .await
+            .unwrap();
+        assert_unauthorized(response, "an anonymous patch to the portal").await;
+    }
+    // The registry lists no instance at the student's URL, and the portal, asked for the
+    // Grade Book many times over (round-robin would reach a second instance), still
+    // shows the real one and never calls out.
+    let listing = client
+        .get(format!("{base}/services"))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(!listing.contains(&evil), "{listing}");
+    for _ in 0..6 {
+        let page = client.get(format!("{base}/students")).send().await.unwrap();
+        assert!(page.text().await.unwrap().contains("Carter, Nick"));
+    }
+    assert!(
+        seen.lock().unwrap().is_empty(),
+        "the student's listener was called: {:?}",
+        seen.lock().unwrap()
+    );
+}
+
 #[tokio::test]
 async fn with_a_teacher_password_changing_grades_needs_a_login() {
     let hash = server::portal::teacher_login::hash_password("teach-me").unwrap();
@@ -917,6 +1006,59 @@ fn a_public_url_that_is_not_http_is_refused_by_every_binary() {
             "{binary} listened"
         );
     }
+}
+
+/// Protected mode: every binary refuses an address beyond loopback without a token,
+/// naming --token and --open, before it binds anything; `--open` (here as
+/// DISTRIBUTED_OPEN) lets it listen.
+#[test]
+fn without_a_token_every_binary_refuses_an_address_beyond_loopback() {
+    for binary in [
+        env!("CARGO_BIN_EXE_server"),
+        env!("CARGO_BIN_EXE_registryservice"),
+        env!("CARGO_BIN_EXE_logservice"),
+        env!("CARGO_BIN_EXE_gradingservice"),
+        env!("CARGO_BIN_EXE_portal"),
+    ] {
+        let output = Command::new(binary)
+            .args(["--addr", "0.0.0.0:0"])
+            .env_remove("DISTRIBUTED_TOKEN")
+            .env_remove("DISTRIBUTED_OPEN")
+            .stdin(Stdio::null())
+            .output()
+            .unwrap();
+        let stderr = String::from_utf8_lossy(&output.stderr);
+        assert_eq!(output.status.code(), Some(2), "{binary}: {stderr}");
+        for flag in ["--token", "--open", "0.0.0.0:0"] {
+            assert!(
+                stderr.contains(flag),
+                "{binary} does not name {flag}: {stderr}"
+            );
+        }
+        assert!(
+            !String::from_utf8_lossy(&output.stdout).contains("listening on"),
+            "{binary} listened"
+        );
+    }
+    let dir = common::temp_dir("open");
+    let mut open = Command::new(env!("CARGO_BIN_EXE_registryservice"))
+        .args(["--addr", "0.0.0.0:0"])
+        .env("DISTRIBUTED_OPEN", "1")
+        .current_dir(&dir)
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let mut first = String::new();
+    std::io::BufRead::read_line(
+        &mut std::io::BufReader::new(open.stdout.take().unwrap()),
+        &mut first,
+    )
+    .unwrap();
+    open.kill().unwrap();
+    open.wait().unwrap();
+    assert!(first.contains("listening on http://0.0.0.0:"), "{first}");
 }
 
 /// The all-in-one server ships the life of each service it hosts under that service's

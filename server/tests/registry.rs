@@ -180,6 +180,12 @@ async fn bad_input_gets_a_4xx_with_a_reason() {
             413,
             "too large",
         ),
+        (
+            reqwest::Method::POST,
+            br#"{"ServiceName":"Registry","ServiceURL":"http://a"}"#.to_vec(),
+            403,
+            "only the registry's own nodes",
+        ),
         (reqwest::Method::DELETE, b"".to_vec(), 400, "empty body"),
         (reqwest::Method::DELETE, vec![0xff, 0xfe], 400, "UTF-8"),
         (
@@ -920,8 +926,16 @@ async fn an_unreachable_dependent_does_not_delay_the_others() {
     );
 }
 
-/// Instances `0..n` on one listener, each with a switch for its health.
-async fn fleet(n: usize) -> (String, std::sync::Arc<Vec<std::sync::atomic::AtomicBool>>) {
+/// Instances `0..n`, each with a switch for its health: on one listener at 127.0.0.1, or,
+/// `spread`, instance `i` on a listener of its own at 127.0.0.`i + 2` (a host of its
+/// own, as self-preservation counts them). Gives each instance's base URL.
+async fn fleet(
+    n: usize,
+    spread: bool,
+) -> (
+    Vec<String>,
+    std::sync::Arc<Vec<std::sync::atomic::AtomicBool>>,
+) {
     use std::sync::{Arc, atomic::AtomicBool};
     let healthy: Arc<Vec<AtomicBool>> = Arc::new((0..n).map(|_| AtomicBool::new(true)).collect());
     let state = healthy.clone();
@@ -938,29 +952,58 @@ async fn fleet(n: usize) -> (String, std::sync::Arc<Vec<std::sync::atomic::Atomi
             }
         }),
     );
-    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let url = format!("http://{}", listener.local_addr().unwrap());
-    tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
-    (url, healthy)
+    let mut bases = Vec::new();
+    for i in 0..if spread { n } else { 1 } {
+        let host = if spread {
+            format!("127.0.0.{}", i + 2)
+        } else {
+            "127.0.0.1".into()
+        };
+        let listener = TcpListener::bind(format!("{host}:0")).await.unwrap();
+        bases.push(format!("http://{}", listener.local_addr().unwrap()));
+        let app = app.clone();
+        tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
+    }
+    let bases = (0..n)
+        .map(|i| bases[i.min(bases.len() - 1)].clone())
+        .collect();
+    (bases, healthy)
 }
 
-#[tokio::test]
-async fn when_most_instances_fail_at_once_the_registry_holds_evictions() {
-    use std::sync::atomic::Ordering;
-    let registry = TestRegistry::start(fast_config()).await;
-    let client = client();
-    let (base, healthy) = fleet(12).await;
-    for i in 0..12 {
+async fn register_fleet(
+    client: &reqwest::Client,
+    registry: &TestRegistry,
+    name: &str,
+    bases: &[String],
+) {
+    for (i, base) in bases.iter().enumerate() {
         register(
-            &client,
+            client,
             &registry.services(),
             &serde_json::json!({
-                "ServiceName": "Fleet", "ServiceURL": format!("{base}/instance/{i}"),
+                "ServiceName": name, "ServiceURL": format!("{base}/instance/{i}"),
                 "HeartbeatURL": format!("{base}/hb/{i}"),
             }),
         )
         .await;
     }
+}
+
+async fn self_preservation(client: &reqwest::Client, registry: &TestRegistry) -> String {
+    let response = client.get(registry.services()).send().await.unwrap();
+    response.headers()["self-preservation"]
+        .to_str()
+        .unwrap()
+        .to_owned()
+}
+
+#[tokio::test]
+async fn when_most_hosts_fail_at_once_the_registry_holds_evictions() {
+    use std::sync::atomic::Ordering;
+    let registry = TestRegistry::start(fast_config()).await;
+    let client = client();
+    let (bases, healthy) = fleet(12, true).await;
+    register_fleet(&client, &registry, "Fleet", &bases).await;
     let mut dependent = FakeService::start().await;
     register(
         &client,
@@ -969,24 +1012,14 @@ async fn when_most_instances_fail_at_once_the_registry_holds_evictions() {
     )
     .await;
     assert_eq!(dependent.next_patch(SOON).await.added.len(), 12);
-    let preservation = |client: reqwest::Client, url: String| async move {
-        let response = client.get(url).send().await.unwrap();
-        response.headers()["self-preservation"]
-            .to_str()
-            .unwrap()
-            .to_owned()
-    };
-    assert_eq!(
-        preservation(client.clone(), registry.services()).await,
-        "inactive"
-    );
+    assert_eq!(self_preservation(&client, &registry).await, "inactive");
 
-    // The registry's own network, say: every instance fails at once.
+    // The registry's own network, say: every host fails at once.
     for switch in healthy.iter() {
         switch.store(false, Ordering::SeqCst);
     }
     common::until("self-preservation after five failed rounds", || async {
-        preservation(client.clone(), registry.services()).await == "active"
+        self_preservation(&client, &registry).await == "active"
             && list(&client, &registry)
                 .await
                 .iter()
@@ -1015,13 +1048,37 @@ async fn when_most_instances_fail_at_once_the_registry_holds_evictions() {
     }
     assert_eq!(
         dependent.next_patch(SOON).await,
-        removed(vec![entry("Fleet", &format!("{base}/instance/0"))])
+        removed(vec![entry("Fleet", &format!("{}/instance/0", bases[0]))])
     );
-    assert_eq!(
-        preservation(client.clone(), registry.services()).await,
-        "inactive"
-    );
+    assert_eq!(self_preservation(&client, &registry).await, "inactive");
     dependent.no_patch(Duration::from_millis(300)).await;
+}
+
+/// Many dead instances registered from one machine (a student's, say) are one failing
+/// host among healthy ones: self-preservation stays off, so they cannot hold the
+/// eviction of anything else, and they are evicted themselves.
+#[tokio::test]
+async fn dead_instances_on_one_host_cannot_switch_self_preservation_on() {
+    use std::sync::atomic::Ordering;
+    let registry = TestRegistry::start(fast_config()).await;
+    let client = client();
+    let (healthy_bases, _healthy) = fleet(4, true).await;
+    register_fleet(&client, &registry, "Fleet", &healthy_bases).await;
+    let (junk, junk_health) = fleet(20, false).await;
+    register_fleet(&client, &registry, "Junk", &junk).await;
+    for switch in junk_health.iter() {
+        switch.store(false, Ordering::SeqCst);
+    }
+    // 20 of 24 instances fail (83%), but one host of five.
+    common::until("the dead instances evicted", || async {
+        list(&client, &registry)
+            .await
+            .iter()
+            .filter(|i| i.registration.service_name == "Junk")
+            .all(|i| i.status == Status::Critical)
+    })
+    .await;
+    assert_eq!(self_preservation(&client, &registry).await, "inactive");
 }
 
 /// `Registry-Revision` on a listing or lookup: the revision of the state it reflects.

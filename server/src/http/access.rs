@@ -3,9 +3,10 @@
 //! and with `--token-reads`, reading the registry and the log does too. Every client of
 //! ours (the runtime, the log shipper, the registry's patch sender, the portal) sends the
 //! token it was given. Without a token nothing changes, so a setup without secrets stays
-//! wire-compatible with the original.
+//! wire-compatible with the original. A binary refuses to listen beyond loopback without a
+//! token unless told `--open` ([`TokenArgs::check_exposure`], protected mode).
 
-use std::sync::Arc;
+use std::{net::SocketAddr, process::ExitCode, sync::Arc};
 
 use axum::{
     extract::Request,
@@ -23,6 +24,13 @@ pub struct TokenArgs {
     /// deregister, renew, write logs and push patches, and sent by this process's clients.
     #[arg(long, env = "DISTRIBUTED_TOKEN", hide_env_values = true)]
     pub token: Option<String>,
+
+    /// Listen on an address other than loopback without --token: anyone who can reach it
+    /// may then register services, push patches and write logs. Without this (or a
+    /// token) such an address is refused at start-up.
+    #[arg(long, env = "DISTRIBUTED_OPEN", value_parser = clap::builder::BoolishValueParser::new(),
+          action = clap::ArgAction::SetTrue)]
+    pub open: bool,
 }
 
 /// `--token-reads`, for the binaries that serve the registry or the log.
@@ -40,6 +48,23 @@ impl TokenArgs {
             .as_deref()
             .map(str::trim)
             .filter(|t| !t.is_empty())
+    }
+
+    /// Protected mode (Redis' is the model): listening on `addr` is refused when it is not
+    /// a loopback address and there is neither a token nor `--open`, since anyone on the
+    /// network could then change the system. The reason, naming both flags, goes to
+    /// stderr, and the exit code is 2.
+    pub fn check_exposure(&self, program: &str, addr: SocketAddr) -> Result<(), ExitCode> {
+        if addr.ip().is_loopback() || self.token().is_some() || self.open {
+            return Ok(());
+        }
+        eprintln!(
+            "{program}: refusing to listen on {addr} without a token: anyone who can reach \
+             that address could register services, push patches and write logs. Give every \
+             process the same --token (or DISTRIBUTED_TOKEN), listen on 127.0.0.1, or pass \
+             --open (DISTRIBUTED_OPEN=1) if the system is really meant to be open."
+        );
+        Err(ExitCode::from(2))
     }
 
     /// What the services of this process require.
@@ -145,6 +170,32 @@ mod tests {
     use super::*;
 
     #[test]
+    fn only_loopback_may_be_served_without_a_token_or_open() {
+        let args = |token: Option<&str>, open| TokenArgs {
+            token: token.map(str::to_owned),
+            open,
+        };
+        let on = |addr: &str| addr.parse::<SocketAddr>().unwrap();
+        for loopback in ["127.0.0.1:3000", "127.0.0.2:0", "[::1]:3000"] {
+            assert!(args(None, false).check_exposure("t", on(loopback)).is_ok());
+        }
+        for exposed in ["0.0.0.0:3000", "[::]:3000", "192.0.2.7:3000"] {
+            assert!(args(None, false).check_exposure("t", on(exposed)).is_err());
+            assert!(
+                args(Some(" "), false)
+                    .check_exposure("t", on(exposed))
+                    .is_err()
+            );
+            assert!(
+                args(Some("s"), false)
+                    .check_exposure("t", on(exposed))
+                    .is_ok()
+            );
+            assert!(args(None, true).check_exposure("t", on(exposed)).is_ok());
+        }
+    }
+
+    #[test]
     fn only_the_exact_bearer_token_is_accepted() {
         let with = |value: &str| {
             let mut headers = HeaderMap::new();
@@ -164,6 +215,7 @@ mod tests {
     fn an_empty_token_is_no_token() {
         let args = TokenArgs {
             token: Some("  ".into()),
+            open: false,
         };
         assert_eq!(args.token(), None);
         assert!(client_headers(None).is_empty());

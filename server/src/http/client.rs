@@ -129,6 +129,31 @@ pub async fn read_at_most(mut response: Response, limit: usize) -> Vec<u8> {
     body
 }
 
+/// Reads `response`'s whole body, unless it is larger than `limit` bytes: then the call
+/// fails as [`ClientError::Unreadable`], saying so, and what was read is dropped. Every
+/// answer from a provider is read this way, so an instance cannot hold a process's
+/// memory with an endless answer.
+///
+/// # Errors
+/// The body is larger than `limit`, or could not be read.
+pub async fn read_limited(mut response: Response, limit: usize) -> Result<Vec<u8>, ClientError> {
+    let too_large = || ClientError::Unreadable(format!("its answer is larger than {limit} bytes"));
+    if response
+        .content_length()
+        .is_some_and(|length| length > limit as u64)
+    {
+        return Err(too_large());
+    }
+    let mut body = Vec::new();
+    while let Some(chunk) = response.chunk().await? {
+        if body.len() + chunk.len() > limit {
+            return Err(too_large());
+        }
+        body.extend_from_slice(&chunk);
+    }
+    Ok(body)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -148,6 +173,40 @@ mod tests {
         );
         assert_eq!(long.status(), Some(StatusCode::BAD_REQUEST));
         assert!(!long.is_unreachable());
+    }
+
+    #[tokio::test]
+    async fn an_answer_over_the_limit_is_refused_whether_or_not_it_says_its_length() {
+        use axum::{Router, body::Body, routing::get};
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let base = format!("http://{}", listener.local_addr().unwrap());
+        let app = Router::new()
+            .route("/sized", get(|| async { "x".repeat(2000) }))
+            .route(
+                "/streamed",
+                get(|| async {
+                    // Chunked, with no length: an endless answer would look the same.
+                    let chunks = futures::stream::iter(
+                        (0..20).map(|_| Ok::<_, std::convert::Infallible>("y".repeat(100))),
+                    );
+                    Body::from_stream(chunks)
+                }),
+            );
+        tokio::spawn(async move { axum::serve(listener, app).await });
+        let client = with_timeout(Duration::from_secs(5), None);
+        for path in ["sized", "streamed"] {
+            let answer = || client.get(format!("{base}/{path}")).send();
+            let err = read_limited(answer().await.unwrap(), 1999)
+                .await
+                .unwrap_err();
+            assert_eq!(
+                err,
+                ClientError::Unreadable("its answer is larger than 1999 bytes".into()),
+                "{path}"
+            );
+            let whole = read_limited(answer().await.unwrap(), 2000).await.unwrap();
+            assert_eq!(whole.len(), 2000, "{path}");
+        }
     }
 
     #[tokio::test]

@@ -144,11 +144,15 @@ impl Acceptor<'_> {
         loop {
             tokio::select! {
                 accepted = self.listener.accept() => match accepted {
-                    Ok((stream, _)) => {
+                    Ok((stream, peer)) => {
                         let _ = stream.set_nodelay(true);
+                        // The peer's address as axum's `ConnectInfo` (the teacher login
+                        // paces guesses by it).
                         let service = TowerToHyperService::new(
-                            self.app.clone().map_request(|request: Request<hyper::body::Incoming>| {
-                                request.map(Body::new)
+                            self.app.clone().map_request(move |request: Request<hyper::body::Incoming>| {
+                                let mut request = request.map(Body::new);
+                                request.extensions_mut().insert(axum::extract::ConnectInfo(peer));
+                                request
                             }),
                         );
                         // Each connection times its headers on its own timer (see

@@ -48,6 +48,9 @@ const CALL_TIMEOUT: Duration = Duration::from_secs(5);
 const PROBE_TIMEOUT: Duration = Duration::from_millis(2500);
 /// The most of a refusal's body read for its reason.
 const MAX_REASON_BYTES: usize = 4096;
+/// The largest answer read from a service: the whole Grade Book of a large school is a
+/// few MB; past this, the answer is refused rather than held in memory.
+pub(super) const MAX_ANSWER_BYTES: usize = 32 * 1024 * 1024;
 /// How long the browser waits before reconnecting to an unavailable stream.
 const RETRY_MS: u32 = 2000;
 
@@ -261,8 +264,8 @@ impl ServiceClient for PortalBackend {
                 async move {
                     let response = request.send().await?;
                     let status = response.status().as_u16();
-                    let body = response.bytes().await?.to_vec();
-                    Ok::<Reply, reqwest::Error>(Reply { status, body })
+                    let body = client::read_limited(response, MAX_ANSWER_BYTES).await?;
+                    Ok::<Reply, ClientError>(Reply { status, body })
                 }
             };
             match target {
@@ -270,7 +273,7 @@ impl ServiceClient for PortalBackend {
                     .on_any_node(|base| {
                         let reply = request(base);
                         async move {
-                            let reply = reply.await.map_err(ClientError::from)?;
+                            let reply = reply.await?;
                             if reply.status == 503 {
                                 return Err(ClientError::refused(
                                     axum::http::StatusCode::SERVICE_UNAVAILABLE,
@@ -308,12 +311,12 @@ async fn get_reply(
     let answer = async {
         let response = calls.get(&url).send().await?;
         let status = response.status().as_u16();
-        let body = response.bytes().await?.to_vec();
-        Ok::<Reply, reqwest::Error>(Reply { status, body })
+        let body = client::read_limited(response, MAX_ANSWER_BYTES).await?;
+        Ok::<Reply, ClientError>(Reply { status, body })
     };
     answer.await.map_err(|err| Unavailable {
         service: service.into(),
-        reason: ClientError::from(err).to_string(),
+        reason: err.to_string(),
     })
 }
 

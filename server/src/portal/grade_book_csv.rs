@@ -16,8 +16,11 @@ use axum::{
     response::{IntoResponse, Response},
 };
 
-use super::PortalBackend;
-use crate::http::{ApiError, client::ClientError};
+use super::{PortalBackend, backend::MAX_ANSWER_BYTES};
+use crate::http::{
+    ApiError,
+    client::{self, ClientError},
+};
 
 /// The CSV's header row.
 pub const HEADER: &str = "StudentID,LastName,FirstName,GradeID,Title,Type,Score";
@@ -95,9 +98,8 @@ impl PortalBackend {
                     if !response.status().is_success() {
                         return Err(ClientError::refusal(response, 4096).await);
                     }
-                    response
-                        .json::<Vec<Student>>()
-                        .await
+                    let body = client::read_limited(response, MAX_ANSWER_BYTES).await?;
+                    serde_json::from_slice::<Vec<Student>>(&body)
                         .map_err(|err| ClientError::Unreadable(err.to_string()))
                 }
             })

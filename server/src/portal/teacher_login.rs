@@ -1,26 +1,40 @@
 //! Teacher login, the server's side of [`app::teacher`]: the teacher's password, checked
 //! against its argon2 hash, and the sessions a login opens.
 //!
-//! A wrong password is answered only after [`WRONG_PASSWORD_DELAY`], and attempts are
-//! checked one at a time, so guessing runs at about one password a second however many
-//! requests are sent at once. Sessions live in memory (a restart logs the teacher out),
-//! at most [`MAX_SESSIONS`] of them, each for `--teacher-session`.
+//! Guessing is slowed per client address, never for everyone: each address's attempts
+//! are checked one [`WRONG_PASSWORD_DELAY`] apart, a wrong password is answered only
+//! after that delay, and an address with [`MAX_WAITING`] attempts already waiting is
+//! refused at once (429, with when to try again). So one client guesses about one
+//! password a second however many requests it sends at once, and the teacher, from
+//! another address, is never queued behind it: no lock is held through a delay, and the
+//! password hash is checked at most [`MAX_VERIFYING`] at a time (it costs CPU, not
+//! time). Sessions live in memory (a restart logs the teacher out), at most
+//! [`MAX_SESSIONS`] of them, each for `--teacher-session`.
 
 use std::{
     collections::HashMap,
     io::BufRead,
+    net::IpAddr,
     sync::{Arc, Mutex},
     time::{Duration, Instant},
 };
 
 use app::{
     backend::BoxFuture,
-    teacher::server_side::{Session, TeacherLogin},
+    teacher::server_side::{LoginOutcome, Session, TeacherLogin},
 };
 use argon2::{Argon2, PasswordHash, PasswordHasher, PasswordVerifier, password_hash::SaltString};
 
-/// How long a wrong password waits before it is refused.
+/// How long a wrong password waits before it is refused, and how far apart one
+/// client's attempts are checked.
 pub const WRONG_PASSWORD_DELAY: Duration = Duration::from_secs(1);
+/// The most attempts one client may have waiting; more are refused with 429.
+pub const MAX_WAITING: u32 = 4;
+/// The most password checks (argon2, about 20 ms of CPU each) run at once.
+pub const MAX_VERIFYING: usize = 2;
+/// The most client addresses whose pace is remembered; past it, those with nothing
+/// pending are forgotten.
+const MAX_CLIENTS: usize = 10_000;
 /// The most sessions kept; beyond it the one closest to expiry is ended.
 pub const MAX_SESSIONS: usize = 1000;
 
@@ -64,8 +78,17 @@ struct Inner {
     hash: Option<String>,
     ttl: Duration,
     sessions: Mutex<HashMap<String, Live>>,
-    /// Held while a password is checked (and, when wrong, through the delay).
-    attempts: tokio::sync::Mutex<()>,
+    /// Each client's pace (by address; IPv6 by its /64, which one machine may fill).
+    clients: Mutex<HashMap<IpAddr, Pace>>,
+    /// A permit for each password check running ([`MAX_VERIFYING`]).
+    verifying: tokio::sync::Semaphore,
+}
+
+/// One client's attempts: when its next may be checked, and how many are waiting.
+#[derive(Debug, Clone, Copy)]
+struct Pace {
+    next_turn: Instant,
+    waiting: u32,
 }
 
 struct Live {
@@ -98,13 +121,73 @@ impl TeacherLogins {
                 hash: hash.map(str::to_owned),
                 ttl: args.teacher_session,
                 sessions: Mutex::default(),
-                attempts: tokio::sync::Mutex::new(()),
+                clients: Mutex::default(),
+                verifying: tokio::sync::Semaphore::new(MAX_VERIFYING),
             }),
         })
     }
 }
 
+/// The key a client's pace is kept under: its IPv4 address, or its IPv6 /64 (one
+/// machine may use a whole /64). No address (a test's request) is one client.
+fn client_key(client: Option<IpAddr>) -> IpAddr {
+    match client.map(|ip| ip.to_canonical()) {
+        Some(IpAddr::V6(v6)) => {
+            let mut segments = v6.segments();
+            segments[4..].fill(0);
+            IpAddr::V6(segments.into())
+        }
+        Some(v4) => v4,
+        None => IpAddr::V4(std::net::Ipv4Addr::UNSPECIFIED),
+    }
+}
+
+/// A client's attempt in progress: dropped, it ends the turn.
+struct Turn<'a> {
+    inner: &'a Inner,
+    client: IpAddr,
+    right: bool,
+}
+
+impl Drop for Turn<'_> {
+    fn drop(&mut self) {
+        self.inner.end_turn(self.client, self.right);
+    }
+}
+
 impl Inner {
+    /// Takes a turn for `client`: when its attempt may be checked, or, with too many
+    /// waiting, how long until it may try again.
+    fn take_turn(&self, client: IpAddr) -> Result<Instant, Duration> {
+        let now = Instant::now();
+        let mut clients = self.clients.lock().unwrap();
+        if clients.len() >= MAX_CLIENTS {
+            clients.retain(|_, pace| pace.waiting > 0 || pace.next_turn > now);
+        }
+        let pace = clients.entry(client).or_insert(Pace {
+            next_turn: now,
+            waiting: 0,
+        });
+        if pace.waiting >= MAX_WAITING {
+            return Err(pace.next_turn.saturating_duration_since(now));
+        }
+        let turn = pace.next_turn.max(now);
+        pace.next_turn = turn + WRONG_PASSWORD_DELAY;
+        pace.waiting += 1;
+        Ok(turn)
+    }
+
+    /// `client`'s attempt is over; the right password clears its pace.
+    fn end_turn(&self, client: IpAddr, right: bool) {
+        let mut clients = self.clients.lock().unwrap();
+        if let Some(pace) = clients.get_mut(&client) {
+            pace.waiting = pace.waiting.saturating_sub(1);
+            if right {
+                clients.remove(&client);
+            }
+        }
+    }
+
     fn open_session(&self) -> Session {
         let now = Instant::now();
         let mut sessions = self.sessions.lock().unwrap();
@@ -139,22 +222,44 @@ impl TeacherLogin for TeacherLogins {
         self.inner.hash.is_some()
     }
 
-    fn log_in(&self, password: String) -> BoxFuture<Option<Session>> {
+    fn log_in(&self, password: String, client: Option<IpAddr>) -> BoxFuture<LoginOutcome> {
         let inner = self.inner.clone();
         Box::pin(async move {
-            let hash = inner.hash.clone()?;
-            let turn = inner.attempts.lock().await;
-            let right = tokio::task::spawn_blocking(move || verify(&hash, &password))
-                .await
-                .unwrap_or(false);
+            let Some(hash) = inner.hash.clone() else {
+                return LoginOutcome::Wrong;
+            };
+            let key = client_key(client);
+            let turn = match inner.take_turn(key) {
+                Ok(turn) => turn,
+                Err(wait) => {
+                    tracing::warn!(client = %key, "too many teacher login attempts at once");
+                    return LoginOutcome::TooMany {
+                        retry_after_secs: wait.as_secs().max(1),
+                    };
+                }
+            };
+            // Ends the turn however this future ends (a client that hangs up drops it).
+            let mut taken = Turn {
+                inner: &inner,
+                client: key,
+                right: false,
+            };
+            tokio::time::sleep_until(turn.into()).await;
+            let right = {
+                let _permit = inner.verifying.acquire().await;
+                tokio::task::spawn_blocking(move || verify(&hash, &password))
+                    .await
+                    .unwrap_or(false)
+            };
             if !right {
-                tracing::warn!("a wrong teacher password was given");
+                tracing::warn!(client = %key, "a wrong teacher password was given");
                 tokio::time::sleep(WRONG_PASSWORD_DELAY).await;
-                return None;
+                return LoginOutcome::Wrong;
             }
-            drop(turn);
+            taken.right = true;
+            drop(taken);
             tracing::info!("the teacher logged in");
-            Some(inner.open_session())
+            LoginOutcome::LoggedIn(inner.open_session())
         })
     }
 
@@ -247,15 +352,76 @@ mod tests {
         let logins = TeacherLogins::new(&args(Some(hash_password("s3cret").unwrap()))).unwrap();
         assert!(logins.required());
         let started = Instant::now();
-        assert!(logins.log_in("wrong".into()).await.is_none());
+        assert_eq!(
+            logins.log_in("wrong".into(), None).await,
+            LoginOutcome::Wrong
+        );
         assert!(started.elapsed() >= WRONG_PASSWORD_DELAY);
-        let session = logins.log_in("s3cret".into()).await.expect("a session");
+        let LoginOutcome::LoggedIn(session) = logins.log_in("s3cret".into(), None).await else {
+            panic!("no session");
+        };
         let found = logins.session(&session.id).expect("the session is live");
         assert_eq!(found.csrf, session.csrf);
         assert!(found.max_age <= 60);
         assert_ne!(session.id, session.csrf);
         logins.log_out(&session.id);
         assert!(logins.session(&session.id).is_none());
+    }
+
+    /// 20 wrong passwords at once from one client: the most it may have waiting are
+    /// checked one a second, the rest refused at once with when to try again; the
+    /// teacher, from another address meanwhile, logs in within 5 s.
+    #[tokio::test]
+    async fn a_flood_from_one_client_never_queues_the_teacher() {
+        let logins = TeacherLogins::new(&args(Some(hash_password("s3cret").unwrap()))).unwrap();
+        let student: IpAddr = "192.0.2.7".parse().unwrap();
+        let teacher: IpAddr = "192.0.2.8".parse().unwrap();
+        let flood: Vec<_> = (0..20)
+            .map(|_| tokio::spawn(logins.log_in("guess".into(), Some(student))))
+            .collect();
+        // Once the flood is waiting (every attempt has taken its turn or been refused).
+        while logins
+            .inner
+            .clients
+            .lock()
+            .unwrap()
+            .get(&student)
+            .map(|p| p.waiting)
+            != Some(MAX_WAITING)
+        {
+            tokio::task::yield_now().await;
+        }
+        let started = Instant::now();
+        let outcome = logins.log_in("s3cret".into(), Some(teacher)).await;
+        assert!(matches!(outcome, LoginOutcome::LoggedIn(_)), "{outcome:?}");
+        assert!(
+            started.elapsed() < Duration::from_secs(5),
+            "{:?}",
+            started.elapsed()
+        );
+
+        let mut outcomes = Vec::new();
+        for attempt in flood {
+            outcomes.push(attempt.await.unwrap());
+        }
+        let wrong = outcomes
+            .iter()
+            .filter(|o| **o == LoginOutcome::Wrong)
+            .count();
+        assert_eq!(wrong, MAX_WAITING as usize, "{outcomes:?}");
+        assert!(outcomes.iter().all(|o| match o {
+            LoginOutcome::TooMany { retry_after_secs } => (1..=5).contains(retry_after_secs),
+            other => *other == LoginOutcome::Wrong,
+        }));
+        // An IPv6 client is one /64: another address of it shares its pace.
+        assert_eq!(
+            client_key(Some("2001:db8::1".parse().unwrap())),
+            client_key(Some("2001:db8::ffff:2".parse().unwrap()))
+        );
+        assert_eq!(
+            client_key(Some("::ffff:192.0.2.7".parse().unwrap())),
+            student
+        );
     }
 
     #[test]

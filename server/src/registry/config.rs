@@ -30,20 +30,23 @@ pub struct RegistryConfig {
           value_parser = clap::value_parser!(u32).range(1..))]
     pub heartbeat_concurrency: u32,
 
-    /// Self-preservation: when more than this fraction of the checked instances fail in
-    /// one round (more likely the registry's own network than all of them at once),
-    /// evictions are held until a round's failure rate falls to it again.
+    /// Self-preservation: when more than this fraction of the checked hosts fail in one
+    /// round (every instance on them failing: more likely the registry's own network
+    /// than all of them at once), evictions are held until a round's failure rate falls
+    /// to it again. Hosts, not instances, so that many dead instances registered on one
+    /// machine cannot switch it on.
     #[arg(long, env = "REGISTRY_SELF_PRESERVATION_THRESHOLD", default_value_t = 0.5,
           value_parser = parse_fraction)]
     pub self_preservation_threshold: f64,
 
-    /// Self-preservation applies only when at least this many instances are checked.
+    /// Self-preservation applies only when instances on at least this many distinct
+    /// hosts are checked.
     #[arg(
         long,
-        env = "REGISTRY_SELF_PRESERVATION_MIN_INSTANCES",
-        default_value_t = 10
+        env = "REGISTRY_SELF_PRESERVATION_MIN_HOSTS",
+        default_value_t = 3
     )]
-    pub self_preservation_min_instances: usize,
+    pub self_preservation_min_hosts: usize,
 
     /// How long one patch delivery may take.
     #[arg(long, env = "REGISTRY_PATCH_TIMEOUT", default_value = "2s", value_parser = parse_duration)]
@@ -79,7 +82,7 @@ impl Default for RegistryConfig {
             deregister_after: Duration::from_secs(60),
             heartbeat_concurrency: 1024,
             self_preservation_threshold: 0.5,
-            self_preservation_min_instances: 10,
+            self_preservation_min_hosts: 3,
             patch_timeout: Duration::from_secs(2),
             patch_retries: 4,
             etcd: Vec::new(),

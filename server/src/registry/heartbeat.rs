@@ -7,10 +7,12 @@
 //! A round takes as long as its slowest check (at most the heartbeat timeout), never a
 //! sleep per instance. If a round overruns the interval, the next tick waits for it.
 //!
-//! Self-preservation: when more than `self_preservation_threshold` of the checked
-//! instances fail in one round (and at least `self_preservation_min_instances` are
-//! checked), the failure is more likely the registry's own network than every instance
-//! at once. From the next round on, failures are still counted and shown, but no one is
+//! Self-preservation: when more than `self_preservation_threshold` of the checked hosts
+//! fail in one round (a host fails when every instance checked on it fails; at least
+//! `self_preservation_min_hosts` hosts must be checked), the failure is more likely the
+//! registry's own network than every host at once. Hosts rather than instances, so a
+//! client that registers many dead instances on its own machine cannot switch it on
+//! (and so hold every other eviction). From the next round on, failures are still counted and shown, but no one is
 //! evicted for them, until a round's failure rate falls to the threshold again. Since an
 //! instance needs `heartbeat_failures` (default 2) failures in a row to be evicted, the
 //! round that reveals a mass failure evicts no one either.
@@ -58,6 +60,7 @@ pub async fn run(store: Arc<dyn Store>, config: RegistryConfig, shutdown: Cancel
                 let store = &store;
                 async move {
                     let (latency, result) = outbound.heartbeat(&target.heartbeat_url).await;
+                    let check = (host_of(&target.heartbeat_url).to_ascii_lowercase(), result.is_ok());
                     crate::ops::metrics::global()
                         .heartbeat_seconds
                         .observe(latency.as_secs_f64());
@@ -67,36 +70,45 @@ pub async fn run(store: Arc<dyn Store>, config: RegistryConfig, shutdown: Cancel
                         error: result.err().map(|err| err.to_string()),
                         hold_eviction: preserving,
                     };
-                    match store.record_check(&target, outcome).await {
+                    let recorded = match store.record_check(&target, outcome).await {
                         Ok(result) => result,
                         Err(err) => {
                             tracing::warn!(url = %target.url, %err, "a heartbeat result was not recorded");
                             None
                         }
-                    }
+                    };
+                    (check, recorded)
                 }
             })
             .buffer_unordered(config.heartbeat_concurrency as usize)
-            .filter_map(std::future::ready)
             .collect()
             .await;
-        let failed = results.iter().filter(|result| !result.ok).count();
-        let mass_failure = checked >= config.self_preservation_min_instances
-            && failed as f64 > config.self_preservation_threshold * checked as f64;
+        // Host → whether any instance on it passed.
+        let mut hosts = std::collections::HashMap::<String, bool>::new();
+        let results: Vec<_> = results
+            .into_iter()
+            .filter_map(|((host, ok), recorded)| {
+                *hosts.entry(host).or_default() |= ok;
+                recorded
+            })
+            .collect();
+        let failed = hosts.values().filter(|passed| !**passed).count();
+        let mass_failure = hosts.len() >= config.self_preservation_min_hosts
+            && failed as f64 > config.self_preservation_threshold * hosts.len() as f64;
         if mass_failure != preserving {
             preserving = mass_failure;
             store.set_self_preservation(preserving);
             if preserving {
                 tracing::warn!(
-                    failed,
-                    checked,
-                    "self-preservation on: most instances failed their heartbeat in one round; \
-                     holding evictions until the failure rate falls"
+                    failed_hosts = failed,
+                    hosts = hosts.len(),
+                    "self-preservation on: on most hosts every instance failed its heartbeat \
+                     in one round; holding evictions until the failure rate falls"
                 );
             } else {
                 tracing::info!(
-                    failed,
-                    checked,
+                    failed_hosts = failed,
+                    hosts = hosts.len(),
                     "self-preservation off: evicting failed instances again"
                 );
             }
@@ -115,6 +127,25 @@ pub async fn run(store: Arc<dyn Store>, config: RegistryConfig, shutdown: Cancel
     }
 }
 
+/// The authority of `url` (`host:port`), as written.
+fn authority(url: &str) -> &str {
+    let rest = url.split_once("://").map_or(url, |(_, rest)| rest);
+    rest.split(['/', '?', '#']).next().unwrap_or(rest)
+}
+
+/// The host of `url`, without user or port (`[::1]` keeps its brackets), as written:
+/// cheap enough for every check of a round.
+pub fn host_of(url: &str) -> &str {
+    let authority = authority(url);
+    let authority = authority
+        .rsplit_once('@')
+        .map_or(authority, |(_, host)| host);
+    if authority.starts_with('[') {
+        return authority.split_inclusive(']').next().unwrap_or(authority);
+    }
+    authority.split(':').next().unwrap_or(authority)
+}
+
 /// The targets in an order that takes turns between hosts: each host's first, then each
 /// one's second, and so on (each host's own in their given order). Listed by URL, a
 /// host's instances come together, so a round's concurrent checks piled onto a few hosts
@@ -122,10 +153,7 @@ pub async fn run(store: Arc<dyn Store>, config: RegistryConfig, shutdown: Cancel
 /// in flight there: 10,000 connections for 10,000 instances on 100 hosts (see
 /// `BENCHMARKS.md`). Taking turns spreads the checks, and the connections, evenly.
 pub fn spread_over_hosts(targets: Vec<HeartbeatTarget>) -> Vec<HeartbeatTarget> {
-    fn host(url: &str) -> &str {
-        let rest = url.split_once("://").map_or(url, |(_, rest)| rest);
-        rest.split(['/', '?', '#']).next().unwrap_or(rest)
-    }
+    let host = authority;
     let mut turns: std::collections::HashMap<&str, usize> = std::collections::HashMap::new();
     let mut order: Vec<(usize, usize)> = targets
         .iter()
@@ -153,6 +181,19 @@ mod tests {
             url: heartbeat_url.into(),
             heartbeat_url: heartbeat_url.into(),
             generation: 1,
+        }
+    }
+
+    #[test]
+    fn a_host_is_its_name_or_address_without_user_or_port() {
+        for (url, host) in [
+            ("http://a:1/hb", "a"),
+            ("http://user:pw@B.example:80/x?y", "B.example"),
+            ("https://[::1]:8080/hb", "[::1]"),
+            ("http://[fe80::1]/", "[fe80::1]"),
+            ("http://10.0.0.5?x", "10.0.0.5"),
+        ] {
+            assert_eq!(host_of(url), host, "{url}");
         }
     }
 

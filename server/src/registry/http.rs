@@ -2,7 +2,7 @@
 //!
 //! | call | answer |
 //! | --- | --- |
-//! | `POST /services`, JSON Registration | 200, empty (the original's call) |
+//! | `POST /services`, JSON Registration | 200, empty (the original's call); 403 for the name `Registry` unless writes need the token |
 //! | `DELETE /services`, the instance URL as text | 200; 404 if unknown (the original's call) |
 //! | `PUT /services`, the instance URL as text | 200 (TTL renewal); 404 if unknown |
 //! | `GET /services` | every instance as JSON (header `Self-Preservation: active` while evictions are held); with `Accept: text/event-stream`, live events |
@@ -13,7 +13,7 @@
 
 use std::{convert::Infallible, sync::Arc};
 
-use app::wire::registry::{REVISION_HEADER, Registration, STALE_HEADER};
+use app::wire::registry::{REGISTRY, REVISION_HEADER, Registration, STALE_HEADER};
 use axum::{
     Json,
     extract::{Path, State},
@@ -75,6 +75,18 @@ async fn register(
     let registration: Registration = serde_json::from_slice(&body)
         .map_err(|err| ApiError::bad_request(format!("invalid Registration JSON: {err}")))?;
     let valid = validate::registration(registration).map_err(ApiError::bad_request)?;
+    if valid.name.eq_ignore_ascii_case(REGISTRY) && !registry.writes_need_token {
+        // Clients send their token to every node listed as `Registry`: only a node of
+        // this registry (listed through etcd) or a holder of the token may be there.
+        return Err(ApiError::new(
+            StatusCode::FORBIDDEN,
+            format!(
+                "only the registry's own nodes are listed as {REGISTRY:?}: they list \
+                 themselves through etcd; registering under that name over HTTP needs the \
+                 registry's --token"
+            ),
+        ));
+    }
     tracing::info!(name = %valid.name, url = %valid.url, "registered");
     registry.store.register(valid).await?;
     Ok(StatusCode::OK)

@@ -54,6 +54,9 @@ pub struct Parts {
     shutdown: CancellationToken,
     /// What it says of itself at `/cluster`.
     node: Arc<cluster::Node>,
+    /// Whether its writes need the token: only then may a registration name itself
+    /// `Registry` (a client sends its token to every node listed there).
+    writes_need_token: bool,
 }
 
 impl std::ops::Deref for Registry {
@@ -68,7 +71,8 @@ impl Registry {
     /// Starts a registry, its heartbeat checker and its patch workers, as tasks of
     /// `background` that end when it stops: in memory, or a node of the registry whose
     /// state is in etcd (`--etcd`), reached at `public_url`. Its patches carry `token`, if
-    /// any. Gives the registry and its `/healthz` checks.
+    /// any; its router must be guarded with the same `token` (see
+    /// [`crate::http::access::Access::guard`]). Gives the registry and its `/healthz` checks.
     ///
     /// # Errors
     /// An `--etcd` endpoint etcd's client cannot use; the error names the flag.
@@ -105,6 +109,7 @@ impl Registry {
                 store,
                 shutdown: background.stopping(),
                 node: cluster::Node::new(public_url, &config.etcd),
+                writes_need_token: token.is_some(),
             })),
             health,
         ))

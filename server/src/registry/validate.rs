@@ -1,5 +1,7 @@
 //! What the registry accepts: a [`Registration`] checked field by field into a
-//! [`ValidRegistration`], or a short reason for the 400 answer.
+//! [`ValidRegistration`], or a short reason for the 400 answer. Since the registry calls
+//! the URLs it is given, a `HeartbeatURL` or `ServiceUpdateURL` must be on the host of
+//! its `ServiceURL`, and no URL may name a link-local or the unspecified address.
 
 use std::time::Duration;
 
@@ -64,6 +66,24 @@ pub fn registration(reg: Registration) -> Result<ValidRegistration, String> {
     }
     let update_url = optional_url("ServiceUpdateURL", &reg.service_update_url)?;
     let heartbeat_url = optional_url("HeartbeatURL", &reg.heartbeat_url)?;
+    // The registry calls these two for whoever registered: on the instance's own host
+    // (as the original's services always are), so a registration cannot aim the
+    // registry's requests at another machine of its network.
+    for (field, other) in [
+        ("ServiceUpdateURL", &update_url),
+        ("HeartbeatURL", &heartbeat_url),
+    ] {
+        if let Some(other) = other
+            && host_of(other) != host_of(&url)
+        {
+            return Err(format!(
+                "{field} must be on the host of ServiceURL ({}), as the registry calls it \
+                 for that instance: {:?}",
+                host_of(&url).unwrap_or_default(),
+                other.chars().take(80).collect::<String>()
+            ));
+        }
+    }
     let ttl = match reg.ttl.as_deref().map(str::trim) {
         None | Some("") => None,
         Some(text) => Some(ttl(text)?),
@@ -132,7 +152,35 @@ fn http_url(field: &str, text: &str) -> Result<String, String> {
             "{field} must be an absolute http(s) URL: {shown:?}"
         ));
     }
+    if let Some(reason) = url.host().and_then(|host| forbidden_host(&host)) {
+        return Err(format!("{field} must not be {reason}: {shown:?}"));
+    }
     Ok(text.to_owned())
+}
+
+/// The host of an already checked URL, lowercased as the URL parser has it.
+fn host_of(url: &str) -> Option<String> {
+    Url::parse(url).ok()?.host_str().map(str::to_owned)
+}
+
+/// Why the registry must never call `host`, if it must not: a link-local address (where
+/// clouds serve their instance metadata and credentials) or the unspecified address
+/// (which reaches the registry's own machine on every port), in IPv4, IPv6 or IPv4
+/// mapped into IPv6.
+pub fn forbidden_host(host: &url::Host<&str>) -> Option<&'static str> {
+    let ip = match host {
+        url::Host::Domain(_) => return None,
+        url::Host::Ipv4(ip) => std::net::IpAddr::V4(*ip),
+        url::Host::Ipv6(ip) => ip
+            .to_ipv4_mapped()
+            .map_or(std::net::IpAddr::V6(*ip), std::net::IpAddr::V4),
+    };
+    match ip {
+        ip if ip.is_unspecified() => Some("the unspecified address"),
+        std::net::IpAddr::V4(v4) if v4.is_link_local() => Some("a link-local address"),
+        std::net::IpAddr::V6(v6) if v6.is_unicast_link_local() => Some("a link-local address"),
+        _ => None,
+    }
 }
 
 fn ttl(text: &str) -> Result<Duration, String> {
@@ -183,6 +231,12 @@ mod tests {
                 reg("a", &format!("http://a/{}", "x".repeat(MAX_URL_BYTES))),
                 "longer than",
             ),
+            (reg("a", "http://169.254.169.254/"), "link-local"),
+            (reg("a", "http://[fe80::1]:80/"), "link-local"),
+            (reg("a", "http://[::ffff:169.254.1.1]/"), "link-local"),
+            (reg("a", "http://0.0.0.0:3000"), "unspecified"),
+            (reg("a", "http://0:3000"), "unspecified"),
+            (reg("a", "http://[::]:3000"), "unspecified"),
         ];
         for (input, reason) in cases {
             let err = registration(input.clone()).unwrap_err();
@@ -206,6 +260,28 @@ mod tests {
         r.ttl = Some("10s".into());
         r.heartbeat_url = "http://a/hb".into();
         assert!(registration(r).unwrap_err().contains("not both"));
+
+        // The registry's calls stay on the instance's own host, any port.
+        let mut r = reg("a", "http://Host.example:5000/x");
+        r.heartbeat_url = "http://host.example:5001/heartbeat".into();
+        r.service_update_url = "http://HOST.example/services".into();
+        assert!(registration(r).is_ok());
+        for field in ["HeartbeatURL", "ServiceUpdateURL"] {
+            for elsewhere in [
+                "http://10.0.0.5:80/admin",
+                "http://169.254.169.254/latest/meta-data/",
+                "http://host.example.evil:5000/",
+            ] {
+                let mut r = reg("a", "http://host.example:5000");
+                if field == "HeartbeatURL" {
+                    r.heartbeat_url = elsewhere.into();
+                } else {
+                    r.service_update_url = elsewhere.into();
+                }
+                let err = registration(r).unwrap_err();
+                assert!(err.starts_with(field), "{elsewhere}: {err}");
+            }
+        }
 
         let mut r = reg("a", "http://a");
         r.required_services = vec!["B".into(), " B ".into(), "C".into()];
@@ -237,8 +313,13 @@ mod tests {
                 let url_ok = |url: &str| {
                     let url = url.trim();
                     url.len() <= MAX_URL_BYTES
-                        && Url::parse(url).is_ok_and(|u| matches!(u.scheme(), "http" | "https") && u.host_str().is_some_and(|h| !h.is_empty()))
+                        && Url::parse(url).is_ok_and(|u| {
+                            matches!(u.scheme(), "http" | "https")
+                                && u.host_str().is_some_and(|h| !h.is_empty())
+                                && u.host().is_some_and(|h| forbidden_host(&h).is_none())
+                        })
                 };
+                let host = |url: &str| Url::parse(url.trim()).ok().and_then(|u| u.host_str().map(str::to_owned));
                 let ttl = reg.ttl.as_deref().map(str::trim).filter(|t| !t.is_empty());
                 let ttl_ok = ttl.is_none_or(|t| humantime::parse_duration(t).is_ok_and(|d| d >= TTL_RANGE.0 && d <= TTL_RANGE.1));
                 let heartbeat = reg.heartbeat_url.trim();
@@ -247,7 +328,7 @@ mod tests {
                     && url_ok(&reg.service_url)
                     && reg.required_services.len() <= MAX_REQUIRED
                     && reg.required_services.iter().all(|r| name_ok(r))
-                    && (heartbeat.is_empty() || url_ok(heartbeat))
+                    && (heartbeat.is_empty() || (url_ok(heartbeat) && host(heartbeat) == host(&reg.service_url)))
                     && ttl_ok
                     && (ttl.is_none() || heartbeat.is_empty());
                 let checked = registration(reg.clone());

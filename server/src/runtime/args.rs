@@ -73,9 +73,11 @@ impl Endpoints {
 
 impl ServiceArgs {
     /// Resolves the flags of `program`, whose default port on 127.0.0.1 is
-    /// `default_port`. A bad flag is explained on stderr and becomes exit code 2.
+    /// `default_port`. A bad flag, or an address beyond loopback without a token or
+    /// `--open`, is explained on stderr and becomes exit code 2.
     pub fn resolve(&self, program: &str, default_port: u16) -> Result<Endpoints, ExitCode> {
         let addr = self.addr_or(SocketAddr::from((Ipv4Addr::LOCALHOST, default_port)));
+        self.token.check_exposure(program, addr)?;
         let resolved = self.public_url_for(addr).and_then(|public_url| {
             Ok(Endpoints {
                 addr,

@@ -28,6 +28,8 @@ use crate::http::client::{self, ClientError};
 const CALL_TIMEOUT: Duration = Duration::from_secs(5);
 /// The most of a refusal's body read for its reason.
 const MAX_REFUSAL_BYTES: usize = 4096;
+/// The largest listing read from a node (10,000 instances of one service are about 3 MB).
+const MAX_LISTING_BYTES: usize = 16 * 1024 * 1024;
 
 /// The registry's API, through whichever of its nodes answers. Every call to a node gives
 /// up after a few seconds; its errors say whether the registry could not be reached,
@@ -163,10 +165,8 @@ impl RegistryClient {
                     if response.status() != StatusCode::OK {
                         return Ok(vec![]);
                     }
-                    Ok(response
-                        .json::<Vec<InstanceInfo>>()
-                        .await
-                        .unwrap_or_default())
+                    let body = client::read_limited(response, MAX_LISTING_BYTES).await?;
+                    Ok(serde_json::from_slice::<Vec<InstanceInfo>>(&body).unwrap_or_default())
                 }
             })
             .await
@@ -287,7 +287,8 @@ impl RegistryClient {
                     }
                     _ => return Ok(None),
                 }
-                match response.json::<Vec<InstanceInfo>>().await {
+                let body = client::read_limited(response, MAX_LISTING_BYTES).await?;
+                match serde_json::from_slice::<Vec<InstanceInfo>>(&body) {
                     Ok(instances) => Ok(Some(
                         instances.iter().any(|i| i.registration.service_url == url),
                     )),
