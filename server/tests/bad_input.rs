@@ -535,6 +535,16 @@ fn runtime_cases(heartbeat: &str, update: &str, required: &str) -> Vec<Case> {
             json!({ "Added": [{ "Name": required, "URL": url }] }).to_string(),
         ));
     }
+    // Every URL of a patch is logged: a control character in one is refused, added or
+    // removed.
+    for list in ["Added", "Removed"] {
+        cases.push(case(
+            format!("{list} URL with a newline"),
+            Method::POST,
+            update,
+            json!({ list: [{ "Name": required, "URL": "http://a/\nINFO forged" }] }).to_string(),
+        ));
+    }
     cases.extend(wrong_methods(heartbeat, &[Method::GET]));
     cases.extend(wrong_methods(update, &[Method::POST]));
     cases

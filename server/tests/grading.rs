@@ -61,6 +61,7 @@ on_both_stores!(
     the_list_of_students_follows_every_kind_of_write,
     the_seed_data_appears_once_however_often_it_restarts,
     every_validation_rule_has_a_failing_case_and_nothing_is_stored,
+    a_deleted_students_or_grades_id_is_never_given_again,
 );
 
 /// A grading service on an ephemeral port.
@@ -255,6 +256,135 @@ async fn students_can_be_added_and_grades_deleted(store: Store) {
     assert_eq!(delete(6, grade_id).await, 204);
     assert_eq!(delete(6, grade_id).await, 404);
     assert!(grading.students().await[5].grades.is_empty());
+}
+
+/// A stale link or form must never act on someone else: once the newest student or
+/// grade is deleted, the next one added gets a new id, also after a restart.
+async fn a_deleted_students_or_grades_id_is_never_given_again(store: Store) {
+    let database = store.new_database();
+    let add_student = |url: String| async move {
+        let response = client()
+            .post(format!("{url}/students"))
+            .body(r#"{"FirstName":"Ada","LastName":"Lovelace"}"#)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(response.status(), 201);
+        response.json::<Student>().await.unwrap().id
+    };
+    let delete = |url: String| async move {
+        let status = client().delete(url).send().await.unwrap().status();
+        assert_eq!(status, 204);
+    };
+    let grade = r#"{"Title":"Essay","Type":"Homework","Score":77.5}"#;
+    let grade_id = |body: &str| {
+        serde_json::from_str::<serde_json::Value>(body).unwrap()["ID"]
+            .as_i64()
+            .unwrap()
+    };
+
+    let grading = TestGrading::start(&database).await;
+    let first = add_student(grading.url.clone()).await;
+    delete(format!("{}/students/{first}", grading.url)).await;
+    let second = add_student(grading.url.clone()).await;
+    assert!(
+        second > first,
+        "student {first} deleted, then {second} added"
+    );
+    let (_, body) = grading.post_grade(&second.to_string(), grade).await;
+    let first_grade = grade_id(&body);
+    delete(format!(
+        "{}/students/{second}/grades/{first_grade}",
+        grading.url
+    ))
+    .await;
+    let (_, body) = grading.post_grade(&second.to_string(), grade).await;
+    let second_grade = grade_id(&body);
+    assert!(
+        second_grade > first_grade,
+        "{first_grade} then {second_grade}"
+    );
+    // The newest of each deleted, then a restart.
+    delete(format!("{}/students/{second}", grading.url)).await;
+    drop(grading);
+    let grading = TestGrading::start(&database).await;
+    let third = add_student(grading.url.clone()).await;
+    assert!(third > second, "{second} then, after a restart, {third}");
+    let (_, body) = grading.post_grade(&third.to_string(), grade).await;
+    assert!(grade_id(&body) > second_grade);
+    // The original's students and grades are all still there, with their ids.
+    let students = grading.students().await;
+    assert_eq!(
+        students.iter().map(|s| s.id).collect::<Vec<_>>(),
+        [1, 2, 3, 4, 5, third]
+    );
+    assert_eq!(grade_count(&students[..5]), 15);
+}
+
+/// A SQLite database made before ids stopped being reused (the first two migrations, and
+/// a row added since) keeps every row, with its id, when the grading service opens it;
+/// from then on no id is given twice.
+#[tokio::test]
+async fn an_older_sqlite_database_keeps_every_row_when_ids_stop_being_reused() {
+    use sqlx::{Connection, migrate::Migrator, sqlite::SqliteConnectOptions};
+    let path = temp_db();
+    let options = SqliteConnectOptions::new()
+        .filename(&path)
+        .create_if_missing(true)
+        .foreign_keys(true);
+    let mut connection = sqlx::SqliteConnection::connect_with(&options)
+        .await
+        .unwrap();
+    let every: Migrator = sqlx::migrate!("./migrations/sqlite");
+    let older = Migrator {
+        migrations: every
+            .migrations
+            .iter()
+            .filter(|migration| migration.description != "ids never reused")
+            .cloned()
+            .collect::<Vec<_>>()
+            .into(),
+        ..every
+    };
+    assert_eq!(older.migrations.len(), 2);
+    older.run(&mut connection).await.unwrap();
+    for statement in [
+        "INSERT INTO students (first_name, last_name) VALUES ('Old', 'Row')",
+        "INSERT INTO grades (student_id, title, type, score) VALUES (6, 'Kept', 'Quiz', 50)",
+    ] {
+        sqlx::query(statement)
+            .execute(&mut connection)
+            .await
+            .unwrap();
+    }
+    connection.close().await.unwrap();
+
+    let grading = TestGrading::start(&Database::Sqlite(path)).await;
+    let students = grading.students().await;
+    assert_eq!(students.len(), 6);
+    assert_eq!(grade_count(&students), 16);
+    let old = &students[5];
+    assert_eq!((old.id, old.first_name.as_str()), (6, "Old"));
+    assert_eq!(
+        (old.grades[0].id, old.grades[0].title.as_str()),
+        (16, "Kept")
+    );
+    let deleted = client()
+        .delete(format!("{}/students/6", grading.url))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(deleted.status(), 204);
+    let added: Student = client()
+        .post(format!("{}/students", grading.url))
+        .body(r#"{"FirstName":"New","LastName":"Row"}"#)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(added.id, 7, "student 6's id was given again");
 }
 
 async fn concurrent_grade_posts_lose_nothing_and_survive_a_restart(store: Store) {

@@ -1008,6 +1008,39 @@ fn a_public_url_that_is_not_http_is_refused_by_every_binary() {
     }
 }
 
+/// A database URL's password never reaches stderr, however the URL is refused: by our
+/// own check, or by clap (whose message would repeat the value as given).
+#[test]
+fn a_database_password_is_never_printed() {
+    for (binary, database) in [
+        (
+            env!("CARGO_BIN_EXE_gradingservice"),
+            "postgres://grader:s3cret@:5432/grades",
+        ),
+        (
+            env!("CARGO_BIN_EXE_gradingservice"),
+            "postgres:?password=s3cret",
+        ),
+        (
+            env!("CARGO_BIN_EXE_server"),
+            "postgresql://grader:s3cret@/x?sslpassword=s3cret",
+        ),
+    ] {
+        let output = Command::new(binary)
+            .args(["--addr", "127.0.0.1:0", "--database", database])
+            .stdin(Stdio::null())
+            .output()
+            .unwrap();
+        let stderr = String::from_utf8_lossy(&output.stderr);
+        assert_eq!(output.status.code(), Some(2), "{binary}: {stderr}");
+        assert!(stderr.contains("--database"), "{binary}: {stderr}");
+        assert!(
+            !stderr.contains("s3cret"),
+            "{binary} printed the password: {stderr}"
+        );
+    }
+}
+
 /// Protected mode: every binary refuses an address beyond loopback without a token,
 /// naming --token and --open, before it binds anything; `--open` (here as
 /// DISTRIBUTED_OPEN) lets it listen.

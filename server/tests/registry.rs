@@ -182,6 +182,18 @@ async fn bad_input_gets_a_4xx_with_a_reason() {
         ),
         (
             reqwest::Method::POST,
+            br#"{"ServiceName":"A","ServiceURL":"http://a/\nINFO registered: forged"}"#.to_vec(),
+            400,
+            "control characters",
+        ),
+        (
+            reqwest::Method::DELETE,
+            b"http://a/\x1b[2J".to_vec(),
+            400,
+            "control characters",
+        ),
+        (
+            reqwest::Method::POST,
             br#"{"ServiceName":"Registry","ServiceURL":"http://a"}"#.to_vec(),
             403,
             "only the registry's own nodes",

@@ -48,6 +48,33 @@ impl FromStr for Database {
     }
 }
 
+/// `--database` for clap: as [`Database::from_str`], but a refusal never repeats the
+/// value as given (clap's own message would, password and all).
+#[derive(Debug, Clone, Copy)]
+pub struct DatabaseParser;
+
+impl clap::builder::TypedValueParser for DatabaseParser {
+    type Value = Database;
+
+    fn parse_ref(
+        &self,
+        _command: &clap::Command,
+        _arg: Option<&clap::Arg>,
+        value: &std::ffi::OsStr,
+    ) -> Result<Database, clap::Error> {
+        let refused = |reason: String| {
+            clap::Error::raw(
+                clap::error::ErrorKind::ValueValidation,
+                format!("invalid value for --database: {reason}\n"),
+            )
+        };
+        let text = value
+            .to_str()
+            .ok_or_else(|| refused(format!("it is not UTF-8: {ACCEPTED}")))?;
+        text.parse().map_err(refused)
+    }
+}
+
 fn postgres(value: &str) -> Result<Database, String> {
     let url = reqwest::Url::parse(value)
         .map_err(|err| format!("{:?} is not a URL ({err}): {ACCEPTED}", redact(value)))?;
@@ -69,22 +96,51 @@ fn sqlite(value: &str) -> Result<Database, String> {
     Ok(Database::Sqlite(PathBuf::from(path)))
 }
 
-/// A URL with its password, if any, replaced by `***` (done on the text, so that a URL
-/// too broken to parse does not show its password either).
-fn redact(value: &str) -> String {
+/// A URL with every password in it replaced by `***`, in each form the PostgreSQL
+/// driver takes one: `user:password@` and the query's `password=` or `sslpassword=`
+/// (any key with "pass" in it, however percent-encoded, as the driver decodes keys).
+/// Done on the text, so a URL too broken to parse shows no password either; when unsure
+/// where the user part ends (a password holding `/`, `?` or `@`), it hides more, never
+/// less.
+pub fn redact(value: &str) -> String {
+    // The query first: a password there may hold `@` or `:`.
+    let value = redact_query(value);
     let Some(start) = value.find("://").map(|at| at + 3) else {
-        return value.to_owned();
+        return value;
     };
-    let authority_end = value[start..]
-        .find(['/', '?', '#'])
-        .map_or(value.len(), |at| start + at);
-    let Some(at) = value[start..authority_end].rfind('@').map(|at| start + at) else {
-        return value.to_owned();
-    };
-    match value[start..at].find(':').map(|colon| start + colon) {
-        Some(colon) => format!("{}:***{}", &value[..colon], &value[at..]),
-        None => value.to_owned(),
+    // The user part ends at the last `@` (a password may hold `/`, `?` or `#`).
+    match value[start..].rfind('@').map(|at| start + at) {
+        Some(at) => match value[start..at].find(':') {
+            Some(colon) => format!("{}:***{}", &value[..start + colon], &value[at..]),
+            None => value,
+        },
+        None => value,
     }
+}
+
+/// `text` with the value of every query parameter whose key (percent-decoded) holds
+/// "pass" replaced by `***`; the query starts at the first `?`.
+fn redact_query(text: &str) -> String {
+    let Some(question) = text.find('?') else {
+        return text.to_owned();
+    };
+    let (head, query) = text.split_at(question + 1);
+    let (query, fragment) = query.split_at(query.find('#').unwrap_or(query.len()));
+    let pairs: Vec<String> = query
+        .split(['&', ';'])
+        .map(|pair| {
+            let (key, _) = pair.split_once('=').unwrap_or((pair, ""));
+            let decoded: String = url::form_urlencoded::parse(key.as_bytes())
+                .map(|(k, v)| format!("{k}{v}"))
+                .collect();
+            if decoded.to_ascii_lowercase().contains("pass") {
+                format!("{key}=***")
+            } else {
+                pair.to_owned()
+            }
+        })
+        .collect();
+    format!("{head}{}{fragment}", pairs.join("&"))
 }
 
 impl Database {
@@ -187,5 +243,46 @@ mod tests {
         }
         let err = parse("postgres://grader:s3cret@:5432/grades").unwrap_err();
         assert!(!err.contains("s3cret"), "{err}");
+    }
+
+    #[test]
+    fn every_form_of_password_the_driver_takes_is_redacted() {
+        for (url, shown) in [
+            (
+                "postgres://grader:s3cret@db:5432/grades",
+                "postgres://grader:***@db:5432/grades",
+            ),
+            (
+                "postgres://grader@db/grades?password=s3cret&sslmode=require",
+                "postgres://grader@db/grades?password=***&sslmode=require",
+            ),
+            (
+                "postgresql://db/grades?sslmode=verify-full&sslpassword=s3cret",
+                "postgresql://db/grades?sslmode=verify-full&sslpassword=***",
+            ),
+            (
+                "postgres://db/grades?PASSWORD=s3cret#x",
+                "postgres://db/grades?PASSWORD=***#x",
+            ),
+            (
+                "postgres://db/grades?pass%77ord=s3cret",
+                "postgres://db/grades?pass%77ord=***",
+            ),
+            (
+                "postgres://grader:s3/c?r@t@db/grades?password=s3cret",
+                "postgres://grader:***@db/grades?password=***",
+            ),
+            (
+                "postgres://db/grades?password=a:s3@cret",
+                "postgres://db/grades?password=***",
+            ),
+            ("postgres://db/grades", "postgres://db/grades"),
+            ("postgres://grader@db/grades", "postgres://grader@db/grades"),
+        ] {
+            assert_eq!(redact(url), shown, "{url}");
+            if let Ok(db) = parse(url) {
+                assert!(!db.to_string().contains("s3"), "{db}");
+            }
+        }
     }
 }

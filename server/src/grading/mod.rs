@@ -28,7 +28,8 @@ pub struct GradingConfig {
     /// with the original's students on first start), or a `postgres://` URL of an
     /// existing PostgreSQL database that several grading instances may share (its schema
     /// and seed data are made on first start).
-    #[arg(long, env = "GRADING_DATABASE", default_value = "./grades.db")]
+    #[arg(long, env = "GRADING_DATABASE", default_value = "./grades.db",
+          value_parser = database::DatabaseParser)]
     pub database: Database,
 
     /// SQLite only: when a change is on disk before it is answered. `full` (the default)

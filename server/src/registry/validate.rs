@@ -145,6 +145,13 @@ fn http_url(field: &str, text: &str) -> Result<String, String> {
         return Err(format!("{field} is longer than {MAX_URL_BYTES} bytes"));
     }
     let shown: String = text.chars().take(80).collect();
+    // The URL parser drops tabs and newlines, and the registry logs and shows the text
+    // as given: a control character would reach a terminal or forge a log line.
+    if text.chars().any(char::is_control) {
+        return Err(format!(
+            "{field} must not contain control characters: {shown:?}"
+        ));
+    }
     let url = Url::parse(text)
         .map_err(|err| format!("{field} must be an absolute http(s) URL ({err}): {shown:?}"))?;
     if !matches!(url.scheme(), "http" | "https") || url.host_str().is_none_or(str::is_empty) {
@@ -231,6 +238,13 @@ mod tests {
                 reg("a", &format!("http://a/{}", "x".repeat(MAX_URL_BYTES))),
                 "longer than",
             ),
+            (
+                reg("a", "http://a/\nINFO forged line"),
+                "control characters",
+            ),
+            (reg("a", "http://a\t.example/"), "control characters"),
+            (reg("a", "http://a/\u{1b}[31m"), "control characters"),
+            (reg("a", "http://a/\u{85}x"), "control characters"),
             (reg("a", "http://169.254.169.254/"), "link-local"),
             (reg("a", "http://[fe80::1]:80/"), "link-local"),
             (reg("a", "http://[::ffff:169.254.1.1]/"), "link-local"),
@@ -313,6 +327,7 @@ mod tests {
                 let url_ok = |url: &str| {
                     let url = url.trim();
                     url.len() <= MAX_URL_BYTES
+                        && !url.chars().any(char::is_control)
                         && Url::parse(url).is_ok_and(|u| {
                             matches!(u.scheme(), "http" | "https")
                                 && u.host_str().is_some_and(|h| !h.is_empty())

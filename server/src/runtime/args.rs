@@ -143,7 +143,14 @@ pub fn given_public_url(program: &str, given: Option<&str>) -> Result<Option<Str
 /// Anything else: a relative URL, another scheme, no host.
 pub fn check_http_url(flag: &str, url: &str) -> Result<(), String> {
     match reqwest::Url::parse(url) {
-        Ok(parsed) if matches!(parsed.scheme(), "http" | "https") && parsed.has_host() => Ok(()),
+        // (The parser drops tabs and newlines; a URL that holds them is not what was meant.)
+        Ok(parsed)
+            if matches!(parsed.scheme(), "http" | "https")
+                && parsed.has_host()
+                && !url.chars().any(char::is_control) =>
+        {
+            Ok(())
+        }
         _ => Err(format!(
             "{flag} must be an absolute http(s) URL such as http://127.0.0.1:3000, got {url:?}"
         )),
@@ -175,7 +182,12 @@ mod tests {
             registry("http://a:3000, http://b:3010/"),
             Ok("http://a:3000,http://b:3010".into())
         );
-        for bad in ["http://a:3000,ftp://b", "http://a:3000,", "a:3000"] {
+        for bad in [
+            "http://a:3000,ftp://b",
+            "http://a:3000,",
+            "a:3000",
+            "http://a:3000/\nx",
+        ] {
             let err = registry(bad).unwrap_err();
             assert!(err.starts_with("--registry-url must be"), "{bad}: {err}");
         }

@@ -352,12 +352,16 @@ async fn receive_patch(
 
 impl Instance {
     /// The entries of `patch` for services this instance requires (the only ones a
-    /// registry sends; others are dropped rather than kept forever), each added one with an
+    /// registry sends; others are dropped rather than kept forever), each one with an
     /// absolute http(s) URL, or a 400 naming the first that is not.
     fn relevant(&self, patch: Patch) -> Result<Patch, ApiError> {
-        for (index, entry) in patch.added.iter().enumerate() {
-            crate::registry::validate::instance_url(&entry.url)
-                .map_err(|reason| ApiError::bad_request(format!("Added[{index}]: {reason}")))?;
+        // Removed URLs too: each one is logged, so none may carry a control character.
+        for (list, entries) in [("Added", &patch.added), ("Removed", &patch.removed)] {
+            for (index, entry) in entries.iter().enumerate() {
+                crate::registry::validate::instance_url(&entry.url).map_err(|reason| {
+                    ApiError::bad_request(format!("{list}[{index}]: {reason}"))
+                })?;
+            }
         }
         let required = |entry: &PatchEntry| self.spec.required.contains(&entry.name);
         Ok(Patch {
