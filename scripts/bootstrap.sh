@@ -5,7 +5,8 @@
 #   scripts/bootstrap.sh run    # Rust's wasm32 target, cargo-leptos, wasm-bindgen, wasm-opt (npm),
 #                               # protoc (the etcd client compiles etcd's protobufs)
 #   scripts/bootstrap.sh test   # the same, plus Chromium, the end2end npm packages, etcd
-#                               # and PostgreSQL (started by the tests themselves)
+#                               # and PostgreSQL (started by the tests themselves), and
+#                               # promtool (Prometheus' checker of /metrics)
 #   scripts/bootstrap.sh bench  # the same as run, plus wrk, etcd and PostgreSQL
 #   scripts/bootstrap.sh cluster  # the same as run, plus etcd and PostgreSQL (make cluster)
 #
@@ -145,6 +146,13 @@ end2end_packages() {
     npm_packages end2end @playwright/test
 }
 
+# promtool, Prometheus' own checker, which a test holds /metrics to (Debian's prometheus;
+# installing it starts no server here).
+promtool_tool() {
+    command -v promtool >/dev/null 2>&1 || apt_install --no-install-recommends prometheus
+    command -v promtool >/dev/null 2>&1 || die "promtool" "apt-get install -y prometheus"
+}
+
 # (Named so that `command -v wrk` finds the program, not this function.)
 wrk_tool() {
     command -v wrk >/dev/null 2>&1 || apt_install wrk
@@ -154,7 +162,7 @@ case "${1:-}" in
     run)
         rust_toolchain; protoc_tool; cargo_leptos; wasm_bindgen_cli; wasm_opt ;;
     test)
-        rust_toolchain; protoc_tool; cargo_leptos; wasm_bindgen_cli; wasm_opt; chromium; end2end_packages; etcd_server; postgres_server ;;
+        rust_toolchain; protoc_tool; cargo_leptos; wasm_bindgen_cli; wasm_opt; chromium; end2end_packages; etcd_server; postgres_server; promtool_tool ;;
     cluster)
         rust_toolchain; protoc_tool; cargo_leptos; wasm_bindgen_cli; wasm_opt; etcd_server; postgres_server ;;
     bench)

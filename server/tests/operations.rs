@@ -671,6 +671,73 @@ fn value(samples: &HashMap<String, f64>, series: &str) -> f64 {
     samples.get(series).copied().unwrap_or(0.0)
 }
 
+/// `/metrics` passes Prometheus' own checker, `promtool check metrics` (Debian's
+/// prometheus, installed by `scripts/bootstrap.sh test`), with no lint finding, also
+/// when service names hold quotes, backslashes and non-ASCII text (label values).
+#[tokio::test]
+async fn metrics_pass_promtool_with_any_service_name() {
+    use std::io::Write;
+    let (_server, base) = start_server("promtool", &[]).await;
+    let client = common::no_redirects();
+    let names = [
+        r#"Quo"ted"#,
+        r"Back\slash\",
+        "Ünïcødé 漢字 🚀",
+        r#"All "\ three é"#,
+    ];
+    for (i, name) in names.iter().enumerate() {
+        let registration =
+            json!({ "ServiceName": name, "ServiceURL": format!("http://127.0.0.1:9/{i}") });
+        let response = client
+            .post(format!("{base}/services"))
+            .json(&registration)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(response.status(), 200, "{name}");
+    }
+    let text = client
+        .get(format!("{base}/metrics"))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    for name in names {
+        let escaped = name.replace('\\', r"\\").replace('"', r#"\""#);
+        assert!(
+            text.contains(&format!(
+                r#"registry_instances{{service="{escaped}",status="passing"}} 1"#
+            )),
+            "{name} is not listed as {escaped}:\n{text}"
+        );
+    }
+    let mut promtool = Command::new("promtool")
+        .args(["check", "metrics"])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect(
+            "promtool is installed: run scripts/bootstrap.sh test (apt-get install prometheus)",
+        );
+    promtool
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(text.as_bytes())
+        .unwrap();
+    let checked = promtool.wait_with_output().unwrap();
+    let said = format!(
+        "{}{}",
+        String::from_utf8_lossy(&checked.stdout),
+        String::from_utf8_lossy(&checked.stderr)
+    );
+    assert!(checked.status.success(), "promtool: {said}\n{text}");
+    assert_eq!(said.trim(), "", "promtool's findings:\n{text}");
+}
+
 #[tokio::test]
 async fn metrics_parse_as_prometheus_text_and_count_the_work_done() {
     let (_server, base) = start_server("metrics", &[]).await;

@@ -165,13 +165,45 @@ impl Metrics {
             .register_collector(Box::new(collector));
     }
 
-    /// Every metric, in Prometheus' text format.
+    /// Every metric, in Prometheus' text format (version 0.0.4, [`CONTENT_TYPE`]).
     pub fn render(&self) -> String {
         let mut text = String::new();
         prometheus_client::encoding::text::encode(&mut text, &self.registry.lock().unwrap())
             .expect("writing to a String cannot fail");
-        text
+        openmetrics_to_text(&text)
     }
+}
+
+/// prometheus-client writes OpenMetrics, where a counter's family is named without the
+/// `_total` of its samples and the text ends with `# EOF`. Prometheus' own text format
+/// (what `/metrics` says it serves, and what `promtool check metrics` reads) names
+/// the family as its samples: without that, every counter reads as having no help text.
+/// So a counter's `# HELP` and `# TYPE` lines take the `_total`, and `# EOF` (and any
+/// `# UNIT`) go.
+fn openmetrics_to_text(openmetrics: &str) -> String {
+    let counters: std::collections::HashSet<&str> = openmetrics
+        .lines()
+        .filter_map(|line| line.strip_prefix("# TYPE ")?.strip_suffix(" counter"))
+        .collect();
+    let mut text = String::with_capacity(openmetrics.len() + 16 * counters.len());
+    for line in openmetrics.lines() {
+        if line == "# EOF" || line.starts_with("# UNIT ") {
+            continue;
+        }
+        let family = ["# HELP ", "# TYPE "].into_iter().find_map(|prefix| {
+            let rest = line.strip_prefix(prefix)?;
+            let (name, tail) = rest.split_once(' ').unwrap_or((rest, ""));
+            counters
+                .contains(name)
+                .then(|| format!("{prefix}{name}_total {tail}"))
+        });
+        match family {
+            Some(renamed) => text.push_str(renamed.trim_end()),
+            None => text.push_str(line),
+        }
+        text.push('\n');
+    }
+    text
 }
 
 /// `GET /metrics`.
