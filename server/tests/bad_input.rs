@@ -1008,3 +1008,85 @@ async fn each_standalone_service_refuses_bad_input_with_a_reason() {
         slow_and_huge(process.port).await;
     }
 }
+
+/// Connections that send nothing (or half the HTTP/2 preface) are closed within
+/// `--request-timeout`, and no more than `--max-connections` (at most half the open-file
+/// limit) are ever held: with 1,100 such sockets against a registry whose open-file limit
+/// is 1,024, a normal request is still answered, and every silent socket is closed by the
+/// server.
+#[tokio::test]
+async fn silent_sockets_never_use_up_the_file_descriptors() {
+    use std::os::unix::process::CommandExt;
+    let dir = common::temp_dir("silent");
+    let mut command = std::process::Command::new(env!("CARGO_BIN_EXE_registryservice"));
+    command
+        .args(["--addr", "127.0.0.1:0", "--request-timeout", "3s"])
+        .current_dir(&dir)
+        .env("RUST_LOG", "warn")
+        .stdin(std::process::Stdio::null());
+    // SAFETY: setrlimit is async-signal-safe, as pre_exec requires.
+    unsafe {
+        command.pre_exec(|| {
+            let limit = libc::rlimit {
+                rlim_cur: 1024,
+                rlim_max: 1024,
+            };
+            if libc::setrlimit(libc::RLIMIT_NOFILE, &limit) != 0 {
+                return Err(std::io::Error::last_os_error());
+            }
+            Ok(())
+        });
+    }
+    let registry = Process::spawn(command);
+    let addr = format!("127.0.0.1:{}", registry.port);
+    // Quickly, well within the 3 s they have to speak, but 100 at a time: more at once
+    // could overflow the listener's backlog, where the kernel drops a connection the
+    // client already counts as open, and the server never sees it to close.
+    let mut silent = Vec::new();
+    for batch in 0..11 {
+        silent.extend(
+            futures::future::join_all((0..100).map(|i| {
+                let addr = addr.clone();
+                async move {
+                    let mut socket = tokio::net::TcpStream::connect(&addr).await.unwrap();
+                    if (batch * 100 + i) % 10 == 0 {
+                        socket.write_all(b"PRI * HTTP/2.0").await.unwrap();
+                    }
+                    socket
+                }
+            }))
+            .await,
+        );
+    }
+    let client = common::client();
+    common::until(
+        "a normal request answered beside 1,100 silent sockets",
+        || async {
+            client
+                .get(format!("http://{addr}/services"))
+                .send()
+                .await
+                .is_ok_and(|answer| answer.status() == 200)
+        },
+    )
+    .await;
+    // Every silent socket was closed by the server: refused at once over the limit (with
+    // a 503 and its reason), or closed when its time to speak ran out.
+    let mut refused = 0;
+    for mut socket in silent {
+        let mut answer = Vec::new();
+        tokio::time::timeout(common::PATIENCE, socket.read_to_end(&mut answer))
+            .await
+            .expect("a silent socket was held open")
+            .ok();
+        if !answer.is_empty() {
+            let text = String::from_utf8_lossy(&answer);
+            assert!(text.starts_with("HTTP/1.1 503"), "{text}");
+            assert!(text.contains("too many connections"), "{text}");
+            let body = &text[text.find("\r\n\r\n").unwrap() + 4..];
+            serde_json::from_str::<Value>(body).expect("the reason is JSON of its stated length");
+            refused += 1;
+        }
+    }
+    assert!(refused > 0, "none was refused over the limit");
+}

@@ -61,18 +61,46 @@ pub struct HttpLimits {
     /// either way.
     #[arg(long, env = "ACCESS_LOG")]
     pub access_log: bool,
+
+    /// The most connections open at once; more are refused at once (503) until some
+    /// close. Never more than half the process's open-file limit, so the files and
+    /// outgoing connections a service needs always have room.
+    #[arg(long, env = "MAX_CONNECTIONS", default_value_t = DEFAULT_MAX_CONNECTIONS,
+          value_parser = clap::value_parser!(u32).range(1..))]
+    pub max_connections: u32,
 }
+
+/// `--max-connections` unless given.
+pub const DEFAULT_MAX_CONNECTIONS: u32 = 4096;
 
 impl Default for HttpLimits {
     fn default() -> HttpLimits {
         HttpLimits {
             request_timeout: Duration::from_secs(30),
             access_log: false,
+            max_connections: DEFAULT_MAX_CONNECTIONS,
         }
     }
 }
 
 impl HttpLimits {
+    /// The most connections to keep open: `--max-connections`, but at most half the
+    /// open-file limit (`ulimit -n`).
+    pub fn connection_limit(&self) -> usize {
+        let wanted = self.max_connections as usize;
+        let mut limit = libc::rlimit {
+            rlim_cur: 0,
+            rlim_max: 0,
+        };
+        // SAFETY: getrlimit only writes the struct it is given.
+        if unsafe { libc::getrlimit(libc::RLIMIT_NOFILE, &mut limit) } != 0
+            || limit.rlim_cur == libc::RLIM_INFINITY
+        {
+            return wanted;
+        }
+        wanted.min((limit.rlim_cur / 2).max(1) as usize)
+    }
+
     /// `app` with the limits above in front of it, and every request counted in
     /// [`crate::ops::metrics`] by the route `routes` finds for it (one service for all of
     /// it: each layer costs every request a box).

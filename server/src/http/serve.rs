@@ -5,9 +5,24 @@
 //!
 //! The accept loop is hyper's own rather than `axum::serve`, which cannot bound how long a
 //! client may take to send its headers (a connection that trickles them would otherwise be
-//! held forever) nor how much of them hyper buffers.
+//! held forever) nor how much of them hyper buffers. A connection also has
+//! `--request-timeout` to say which HTTP it speaks (hyper-util's own detection waits for
+//! the HTTP/2 preface with no timer, so a socket that sent nothing, or half the preface,
+//! was held forever), and at most `--max-connections` are open at once: past it, a new
+//! one is answered 503 and closed at once, so silent sockets can never use up the
+//! process's file descriptors.
 
-use std::{net::SocketAddr, process::ExitCode, time::Duration};
+use std::{
+    net::SocketAddr,
+    pin::Pin,
+    process::ExitCode,
+    sync::{
+        Arc,
+        atomic::{AtomicUsize, Ordering},
+    },
+    task::{Context, Poll},
+    time::Duration,
+};
 
 use axum::{Router, body::Body, extract::Request};
 use hyper_util::{
@@ -15,7 +30,10 @@ use hyper_util::{
     server::{conn::auto::Builder, graceful::GracefulShutdown},
     service::TowerToHyperService,
 };
-use tokio::net::TcpListener;
+use tokio::{
+    io::{AsyncRead, AsyncReadExt, AsyncWrite, ReadBuf},
+    net::{TcpListener, TcpStream},
+};
 use tower::ServiceExt;
 
 use crate::{
@@ -97,13 +115,23 @@ pub async fn run(
     // (Not `max_headers`: above hyper's 100 it parses every request's headers into a heap
     // buffer, which cost 12% of the registry's lookup rate. More than 100 fields get
     // hyper's bare 431.)
-    builder.http2().timer(TokioTimer::new());
+    // An HTTP/2 peer that stops answering pings is dropped; a connection's streams are
+    // bounded.
+    builder
+        .http2()
+        .timer(TokioTimer::new())
+        .keep_alive_interval(HTTP2_KEEP_ALIVE)
+        .keep_alive_timeout(HTTP2_KEEP_ALIVE)
+        .max_concurrent_streams(HTTP2_MAX_STREAMS);
     let connections = GracefulShutdown::new();
     let accept = Acceptor {
         listener: &listener,
         app,
         builder,
         connections: &connections,
+        open: Arc::new(AtomicUsize::new(0)),
+        limit: limits.connection_limit(),
+        sniff_timeout: limits.request_timeout,
     };
     accept.until(stop).await;
     background.stop();
@@ -129,12 +157,38 @@ pub async fn run(
 /// How long background tasks may take to finish once the server is stopping.
 pub const TASKS_TIMEOUT: Duration = Duration::from_secs(5);
 
+/// How often an HTTP/2 connection is pinged, and how long its answer may take.
+const HTTP2_KEEP_ALIVE: Duration = Duration::from_secs(20);
+/// The most streams (requests) one HTTP/2 connection may have open at once.
+const HTTP2_MAX_STREAMS: u32 = 100;
+/// What a connection past `--max-connections` is told before it is closed.
+const TOO_MANY_CONNECTIONS: &[u8] = b"HTTP/1.1 503 Service Unavailable\r\n\
+    content-type: application/json\r\nconnection: close\r\ncontent-length: 74\r\n\r\n\
+    {\"error\":\"too many connections are open; try again when some have closed\"}";
+/// The client preface every HTTP/2 connection starts with.
+const HTTP2_PREFACE: &[u8] = b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n";
+
 /// Accepts connections and serves each on its own task, watched for the graceful drain.
 struct Acceptor<'a> {
     listener: &'a TcpListener,
     app: Guard<Router>,
     builder: Builder<TokioExecutor>,
     connections: &'a GracefulShutdown,
+    /// Connections open now (counted from accept to close).
+    open: Arc<AtomicUsize>,
+    /// The most that may be open at once.
+    limit: usize,
+    /// How long a new connection has to show which HTTP it speaks.
+    sniff_timeout: Duration,
+}
+
+/// One open connection in [`Acceptor::open`]; dropped, it is counted out.
+struct Open(Arc<AtomicUsize>);
+
+impl Drop for Open {
+    fn drop(&mut self) {
+        self.0.fetch_sub(1, Ordering::Relaxed);
+    }
 }
 
 impl Acceptor<'_> {
@@ -145,6 +199,14 @@ impl Acceptor<'_> {
             tokio::select! {
                 accepted = self.listener.accept() => match accepted {
                     Ok((stream, peer)) => {
+                        if self.open.fetch_add(1, Ordering::Relaxed) >= self.limit {
+                            self.open.fetch_sub(1, Ordering::Relaxed);
+                            // Best effort: a full socket buffer just closes it.
+                            let _ = stream.try_write(TOO_MANY_CONNECTIONS);
+                            tracing::debug!(%peer, limit = self.limit, "a connection over the limit refused");
+                            continue;
+                        }
+                        let open = Open(self.open.clone());
                         let _ = stream.set_nodelay(true);
                         // The peer's address as axum's `ConnectInfo` (the teacher login
                         // paces guesses by it).
@@ -159,10 +221,22 @@ impl Acceptor<'_> {
                         // `crate::http::timer`).
                         let mut builder = self.builder.clone();
                         builder.http1().timer(ConnectionTimer::default());
-                        let connection = builder
-                            .serve_connection_with_upgrades(TokioIo::new(stream), service)
-                            .into_owned();
-                        tokio::spawn(self.connections.watch(connection));
+                        let (watcher, sniff_timeout) = (self.connections.watcher(), self.sniff_timeout);
+                        tokio::spawn(async move {
+                            let _open = open;
+                            let mut stream = stream;
+                            let Some((first, http2)) = sniff(&mut stream, sniff_timeout).await else {
+                                return; // Silent, or gone: closed.
+                            };
+                            let builder = if http2 { builder.http2_only() } else { builder.http1_only() };
+                            let connection = builder
+                                .serve_connection_with_upgrades(
+                                    TokioIo::new(Prefixed { first, read: 0, stream }),
+                                    service,
+                                )
+                                .into_owned();
+                            let _ = watcher.watch(connection).await;
+                        });
                     }
                     // Out of file descriptors, usually: wait for some to close rather than spin.
                     Err(err) => {
@@ -173,5 +247,87 @@ impl Acceptor<'_> {
                 () = &mut done => return,
             }
         }
+    }
+}
+
+/// Reads the start of a new connection, at most `timeout` long, to tell HTTP/2 (its
+/// preface) from HTTP/1: what was read, and whether it is HTTP/2. `None` if the client
+/// sent nothing that tells in time, or closed.
+async fn sniff(stream: &mut TcpStream, timeout: Duration) -> Option<(Vec<u8>, bool)> {
+    let read = async {
+        let mut first = Vec::with_capacity(4096);
+        loop {
+            if stream.read_buf(&mut first).await.ok()? == 0 {
+                return None;
+            }
+            let common = first.len().min(HTTP2_PREFACE.len());
+            if first[..common] != HTTP2_PREFACE[..common] {
+                return Some((first, false));
+            }
+            if first.len() >= HTTP2_PREFACE.len() {
+                return Some((first, true));
+            }
+        }
+    };
+    tokio::time::timeout(timeout, read).await.ok().flatten()
+}
+
+/// A connection whose first bytes were already read (by [`sniff`]): they are read again
+/// first, then the stream.
+struct Prefixed {
+    first: Vec<u8>,
+    read: usize,
+    stream: TcpStream,
+}
+
+impl AsyncRead for Prefixed {
+    fn poll_read(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &mut ReadBuf<'_>,
+    ) -> Poll<std::io::Result<()>> {
+        let this = &mut *self;
+        if this.read < this.first.len() {
+            let rest = &this.first[this.read..];
+            let n = rest.len().min(buf.remaining());
+            buf.put_slice(&rest[..n]);
+            this.read += n;
+            if this.read == this.first.len() {
+                this.first = Vec::new();
+                this.read = 0;
+            }
+            return Poll::Ready(Ok(()));
+        }
+        Pin::new(&mut this.stream).poll_read(cx, buf)
+    }
+}
+
+impl AsyncWrite for Prefixed {
+    fn poll_write(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &[u8],
+    ) -> Poll<std::io::Result<usize>> {
+        Pin::new(&mut self.stream).poll_write(cx, buf)
+    }
+
+    fn poll_write_vectored(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        bufs: &[std::io::IoSlice<'_>],
+    ) -> Poll<std::io::Result<usize>> {
+        Pin::new(&mut self.stream).poll_write_vectored(cx, bufs)
+    }
+
+    fn is_write_vectored(&self) -> bool {
+        self.stream.is_write_vectored()
+    }
+
+    fn poll_flush(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<std::io::Result<()>> {
+        Pin::new(&mut self.stream).poll_flush(cx)
+    }
+
+    fn poll_shutdown(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<std::io::Result<()>> {
+        Pin::new(&mut self.stream).poll_shutdown(cx)
     }
 }
