@@ -863,6 +863,36 @@ async fn a_stream_resumed_on_a_node_started_since_is_replayed_from_etcd() {
     for (url, data) in missed.iter().zip(&got) {
         assert!(data.contains(url), "expected {url} in order, got {data}");
     }
+
+    // A replay serves anonymous readers: it writes nothing to etcd (it used to write a
+    // key to mark its end). Nothing else changes here (static instances, no checks), so
+    // etcd's revision stays where it is through three more replays.
+    let before = etcd_revision(&etcd).await;
+    for _ in 0..3 {
+        let mut again =
+            common::SseReader::open(&http, &format!("{}/services", late.url), seen.id).await;
+        let event = again.next_change(PATIENCE).await;
+        assert_ne!(event.name, "snapshot", "a snapshot instead of the history");
+    }
+    assert_eq!(etcd_revision(&etcd).await, before, "a replay wrote to etcd");
+}
+
+/// etcd's current revision, from its JSON gateway.
+async fn etcd_revision(etcd: &Etcd) -> u64 {
+    let answer: serde_json::Value = client()
+        .post(format!("{}/v3/kv/range", etcd.url()))
+        .json(&serde_json::json!({ "key": "AA==", "count_only": true }))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    answer["header"]["revision"]
+        .as_str()
+        .unwrap()
+        .parse()
+        .unwrap()
 }
 
 #[tokio::test]

@@ -478,3 +478,47 @@ async fn a_write_that_fails_part_way_costs_no_later_record() {
         );
     }
 }
+
+/// An answer to a query holds at most 16 MiB of JSON, however many large records match
+/// (10,000 of 64 KiB would be 640 MB for any reader): it stops there, newest first, and
+/// says so in `Log-Truncated`. An answer that fits says nothing.
+#[tokio::test]
+async fn a_query_answer_is_capped_in_bytes_and_says_so() {
+    let log = TestLog::start(config(&temp_log())).await;
+    let message = |i: usize| format!("[Big] - {i:04} {}", "x".repeat(60_000));
+    for i in 0..300 {
+        assert_eq!(post(&log.url, message(i)).await.0, 200);
+    }
+    let response = client()
+        .get(format!("{}?limit=10000", log.url))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 200);
+    let said = response.headers()[server::logs::http::TRUNCATED_HEADER]
+        .to_str()
+        .unwrap()
+        .to_owned();
+    assert!(said.contains("16 MiB") && said.contains("until="), "{said}");
+    let body = response.bytes().await.unwrap();
+    assert!(
+        body.len() <= server::logs::query::MAX_ANSWER_BYTES,
+        "{}",
+        body.len()
+    );
+    let records: Vec<LogRecord> = serde_json::from_slice(&body).unwrap();
+    assert!((250..300).contains(&records.len()), "{}", records.len());
+    assert!(records[0].message.starts_with("0299 "), "newest first");
+
+    let response = client()
+        .get(format!("{}?limit=100", log.url))
+        .send()
+        .await
+        .unwrap();
+    assert!(
+        !response
+            .headers()
+            .contains_key(server::logs::http::TRUNCATED_HEADER)
+    );
+    assert_eq!(response.json::<Vec<LogRecord>>().await.unwrap().len(), 100);
+}

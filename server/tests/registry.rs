@@ -1137,3 +1137,45 @@ async fn listings_and_lookups_carry_the_revision_of_the_event_that_made_them() {
         assert_eq!(revision_of(&client, &lookup).await, revision);
     }
 }
+
+/// A flood of registrations stops at `--max-instances`: one more is refused with 503 and
+/// the reason, an instance registering again is still taken, and once one leaves another
+/// may register.
+#[tokio::test]
+async fn registrations_past_the_most_instances_are_refused_with_a_reason() {
+    let registry = TestRegistry::start(RegistryConfig {
+        max_instances: 3,
+        ..fast_config()
+    })
+    .await;
+    let client = client();
+    let register_at = |i: usize| {
+        client
+            .post(registry.services())
+            .json(&serde_json::json!({
+                "ServiceName": "Flood", "ServiceURL": format!("http://127.0.0.1:9/{i}"),
+            }))
+            .send()
+    };
+    for i in 0..3 {
+        assert_eq!(register_at(i).await.unwrap().status(), 200);
+    }
+    let refused = register_at(3).await.unwrap();
+    assert_eq!(refused.status(), 503);
+    let reason = refused.text().await.unwrap();
+    assert!(reason.contains("--max-instances"), "{reason}");
+    assert_eq!(
+        register_at(1).await.unwrap().status(),
+        200,
+        "registering again"
+    );
+    assert_eq!(list(&client, &registry).await.len(), 3);
+    let left = client
+        .delete(registry.services())
+        .body("http://127.0.0.1:9/0")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(left.status(), 200);
+    assert_eq!(register_at(3).await.unwrap().status(), 200);
+}

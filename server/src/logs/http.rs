@@ -4,7 +4,7 @@
 //! | --- | --- |
 //! | `POST /log`, one message as text (the original's call) | 200 once stored; empty: 400 |
 //! | `POST /log`, `Content-Type: application/x-ndjson`, one JSON string per line | 200 once all are stored |
-//! | `GET /log?service=&text=&since=&until=&limit=` | matching records as JSON, newest first |
+//! | `GET /log?service=&text=&since=&until=&limit=` | matching records as JSON, newest first, at most 16 MiB of them (header `Log-Truncated` when more match) |
 //! | `GET /log` with `Accept: text/event-stream` | each new matching record, live |
 //!
 //! A message over 64 KiB gets 413, one that is not UTF-8 gets 400, each with a reason.
@@ -14,7 +14,7 @@ use std::{borrow::Cow, convert::Infallible};
 use axum::{
     Json,
     extract::{FromRequest, Query, State, rejection::QueryRejection},
-    http::{HeaderMap, StatusCode, header},
+    http::{HeaderMap, HeaderValue, StatusCode, header},
     response::{
         IntoResponse, Response,
         sse::{Event, KeepAlive, Sse},
@@ -211,19 +211,35 @@ async fn read(
             .into_response());
     }
     let files = service.files.clone();
-    let records = tokio::task::spawn_blocking(move || query::search(&files, &filter))
-        .await
-        .map_err(|err| {
-            // A panic in the search: its cause is for the log, not the client.
-            tracing::error!(%err, "searching the log failed");
-            ApiError::new(
-                StatusCode::INTERNAL_SERVER_ERROR,
-                "searching the log failed; see the log service's own log",
-            )
-        })?
-        .map_err(|err| ApiError::unavailable(format!("the log could not be read: {err}")))?;
-    Ok(Json(records).into_response())
+    let found = tokio::task::spawn_blocking(move || {
+        query::search(&files, &filter, query::MAX_ANSWER_BYTES)
+    })
+    .await
+    .map_err(|err| {
+        // A panic in the search: its cause is for the log, not the client.
+        tracing::error!(%err, "searching the log failed");
+        ApiError::new(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            "searching the log failed; see the log service's own log",
+        )
+    })?
+    .map_err(|err| ApiError::unavailable(format!("the log could not be read: {err}")))?;
+    let truncated = found.truncated;
+    let mut response = Json(found.records).into_response();
+    if truncated {
+        response.headers_mut().insert(
+            TRUNCATED_HEADER,
+            HeaderValue::from_static(concat!(
+                "more records match, but an answer holds at most 16 MiB: ",
+                "ask again with until= set to the time of the oldest one sent"
+            )),
+        );
+    }
+    Ok(response)
 }
+
+/// Said on an answer to `GET /log` that stopped at [`query::MAX_ANSWER_BYTES`].
+pub const TRUNCATED_HEADER: &str = "log-truncated";
 
 /// Every new record that matches, as `record` events; a subscriber that falls behind is
 /// told how many it missed (`missed` event). Ends when the service shuts down.

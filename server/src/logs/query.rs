@@ -106,10 +106,25 @@ impl Filter {
     }
 }
 
-/// The newest records matching `filter`, newest first, across every file. Lines that are
-/// not whole records (torn by a crash) are skipped.
-pub fn search(files: &LogFiles, filter: &Filter) -> std::io::Result<Vec<LogRecord>> {
-    let mut found = Vec::new();
+/// The most bytes of JSON one answer to a query may hold: up to [`MAX_LIMIT`] records
+/// of 64 KiB each would be hundreds of MB, asked for by anyone who may read.
+pub const MAX_ANSWER_BYTES: usize = 16 * 1024 * 1024;
+
+/// What a search found.
+#[derive(Debug, Default)]
+pub struct Found {
+    /// The newest matching records, newest first.
+    pub records: Vec<LogRecord>,
+    /// More matched, but the answer would have been over `max_bytes` of JSON.
+    pub truncated: bool,
+}
+
+/// The newest records matching `filter`, newest first, across every file, as many as
+/// fit in `max_bytes` of JSON. Lines that are not whole records (torn by a crash) are
+/// skipped.
+pub fn search(files: &LogFiles, filter: &Filter, max_bytes: usize) -> std::io::Result<Found> {
+    let mut found = Found::default();
+    let mut bytes = 2; // The brackets.
     for path in files.newest_first() {
         let mut done = false;
         lines_backwards(&path, |line| {
@@ -121,9 +136,16 @@ pub fn search(files: &LogFiles, filter: &Filter) -> std::io::Result<Vec<LogRecor
                 return false;
             }
             if filter.matches(&record) {
-                found.push(record);
+                let size = json_size(&record) + 1; // And its comma.
+                if bytes + size > max_bytes {
+                    found.truncated = true;
+                    done = true;
+                    return false;
+                }
+                bytes += size;
+                found.records.push(record);
             }
-            done = found.len() >= filter.limit;
+            done = found.records.len() >= filter.limit;
             !done
         })?;
         if done {
@@ -131,4 +153,21 @@ pub fn search(files: &LogFiles, filter: &Filter) -> std::io::Result<Vec<LogRecor
         }
     }
     Ok(found)
+}
+
+/// How many bytes `record` takes as JSON, counted without writing them anywhere.
+fn json_size(record: &LogRecord) -> usize {
+    struct Count(usize);
+    impl std::io::Write for Count {
+        fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+            self.0 += buf.len();
+            Ok(buf.len())
+        }
+        fn flush(&mut self) -> std::io::Result<()> {
+            Ok(())
+        }
+    }
+    let mut count = Count(0);
+    serde_json::to_writer(&mut count, record).expect("records serialise");
+    count.0
 }

@@ -48,6 +48,12 @@ pub struct RegistryConfig {
     )]
     pub self_preservation_min_hosts: usize,
 
+    /// The most instances the registry holds; a registration of one more is refused
+    /// with 503 and the reason (an instance registering again is always taken).
+    #[arg(long, env = "REGISTRY_MAX_INSTANCES", default_value_t = 10_000,
+          value_parser = clap::value_parser!(u64).range(1..))]
+    pub max_instances: u64,
+
     /// How long one patch delivery may take.
     #[arg(long, env = "REGISTRY_PATCH_TIMEOUT", default_value = "2s", value_parser = parse_duration)]
     pub patch_timeout: Duration,
@@ -83,6 +89,7 @@ impl Default for RegistryConfig {
             heartbeat_concurrency: 1024,
             self_preservation_threshold: 0.5,
             self_preservation_min_hosts: 3,
+            max_instances: 10_000,
             patch_timeout: Duration::from_secs(2),
             patch_retries: 4,
             etcd: Vec::new(),

@@ -2,7 +2,7 @@
 //!
 //! | call | answer |
 //! | --- | --- |
-//! | `POST /services`, JSON Registration | 200, empty (the original's call); 403 for the name `Registry` unless writes need the token |
+//! | `POST /services`, JSON Registration | 200, empty (the original's call); 403 for the name `Registry` unless writes need the token; 503 past `--max-instances` |
 //! | `DELETE /services`, the instance URL as text | 200; 404 if unknown (the original's call) |
 //! | `PUT /services`, the instance URL as text | 200 (TTL renewal); 404 if unknown |
 //! | `GET /services` | every instance as JSON (header `Self-Preservation: active` while evictions are held); with `Accept: text/event-stream`, live events |
@@ -86,6 +86,14 @@ async fn register(
                  registry's --token"
             ),
         ));
+    }
+    let (held, known) = registry.store.holds(&valid.url);
+    if !known && held >= registry.max_instances {
+        return Err(ApiError::unavailable(format!(
+            "the registry holds its most instances ({}, --max-instances); one must leave \
+             before another can register",
+            registry.max_instances
+        )));
     }
     tracing::info!(name = %valid.name, url = %valid.url, "registered");
     registry.store.register(valid).await?;

@@ -615,6 +615,11 @@ impl Store for MemoryStore {
         Box::pin(std::future::ready(Ok(())))
     }
 
+    fn holds(&self, url: &str) -> (usize, bool) {
+        let state = self.lock();
+        (state.instances.len(), state.instances.contains_key(url))
+    }
+
     fn deregister<'a>(&'a self, url: &'a str) -> Change<'a, ()> {
         Box::pin(std::future::ready(self.apply_removed(
             url,

@@ -57,6 +57,8 @@ pub struct Parts {
     /// Whether its writes need the token: only then may a registration name itself
     /// `Registry` (a client sends its token to every node listed there).
     writes_need_token: bool,
+    /// `--max-instances`.
+    max_instances: usize,
 }
 
 impl std::ops::Deref for Registry {
@@ -110,6 +112,7 @@ impl Registry {
                 shutdown: background.stopping(),
                 node: cluster::Node::new(public_url, &config.etcd),
                 writes_need_token: token.is_some(),
+                max_instances: usize::try_from(config.max_instances).unwrap_or(usize::MAX),
             })),
             health,
         ))

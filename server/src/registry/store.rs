@@ -110,6 +110,9 @@ pub trait Store: Send + Sync + 'static {
     /// Every instance, sorted by service name, then URL.
     fn instances(&self) -> AtRevision<Vec<InstanceInfo>>;
 
+    /// How many instances are registered, and whether one is at `url`.
+    fn holds(&self, url: &str) -> (usize, bool);
+
     /// The passing instances of service `name`, sorted by URL, as the JSON answer of a
     /// lookup (without their check history). Lookups are the registry's hottest call, so
     /// an implementation should keep the answer until an instance of that service changes.

@@ -8,7 +8,7 @@
 //! | `renewed/<ServiceURL>` | when its TTL was last renewed, in ms since the epoch | any node |
 //! | `heartbeats` | the last round of check results (JSON) | the leader, fenced |
 //! | `election/…` | etcd's election keys: whoever holds the oldest leads | the election |
-//! | `probe` | nothing: read to learn that etcd answers, written to end a replay | any node |
+//! | `probe` | nothing: read to learn that etcd answers | any node |
 //!
 //! A registration writes its instance key and clears the other two in one transaction, so
 //! a registering instance starts passing. Values are JSON, keys the instance's URL as is

@@ -75,6 +75,8 @@ pub struct EtcdStore {
     contact: Mutex<Contact>,
     preserving: AtomicBool,
     endpoints: String,
+    /// A permit for each replay from etcd's history running ([`replica::MAX_REPLAYS`]).
+    replays: tokio::sync::Semaphore,
 }
 
 #[derive(Debug, Default)]
@@ -120,6 +122,7 @@ impl EtcdStore {
             contact: Mutex::default(),
             preserving: AtomicBool::new(false),
             endpoints: config.etcd.join(","),
+            replays: tokio::sync::Semaphore::new(replica::MAX_REPLAYS),
         });
         background.spawn(replica::follow(store.clone(), background.stopping()));
         background.spawn(store.clone().probe(background.stopping()));
@@ -334,6 +337,10 @@ impl Store for EtcdStore {
             let (revision, _) = self.commit(Txn::new().and_then(ops)).await?;
             self.caught_up(revision).await
         })
+    }
+
+    fn holds(&self, url: &str) -> (usize, bool) {
+        self.copy.holds(url)
     }
 
     fn deregister<'a>(&'a self, url: &'a str) -> Change<'a, ()> {

@@ -188,11 +188,23 @@ fn bring_to(keys: &Keys, copy: &MemoryStore, kvs: &[KeyValue], revision: i64) {
 /// node's revision, and the events that made are the backlog: the same events, at the
 /// same revisions, as every node's copy made. Fails if etcd has compacted that history
 /// (the client is then sent a snapshot).
+///
+/// A replay reads and never writes (it serves anonymous readers), at most
+/// [`MAX_REPLAYS`] run at once and each spans at most [`MAX_REPLAY_SPAN`] revisions:
+/// beyond either, the client is sent a snapshot.
 pub async fn history(store: &EtcdStore, seen: u64) -> Result<Subscription, String> {
     let (until, live) = store.copy.live();
     if seen >= until {
         return Err(format!("revision {seen} is not behind this node's {until}"));
     }
+    if until - seen > MAX_REPLAY_SPAN {
+        return Err(format!(
+            "revisions {seen} to {until} are more than {MAX_REPLAY_SPAN} to replay"
+        ));
+    }
+    let Ok(_turn) = store.replays.try_acquire() else {
+        return Err(format!("{MAX_REPLAYS} replays are running already"));
+    };
     let fetch = async {
         let mut client = store.client.clone();
         let past = client
@@ -204,20 +216,19 @@ pub async fn history(store: &EtcdStore, seen: u64) -> Result<Subscription, Strin
             .map_err(|err| format!("etcd cannot give the state at revision {seen}: {err}"))?;
         let scratch = MemoryStore::replica(PatchSender::inert(), SCRATCH_EVICTION, seen);
         bring_to(&store.keys, &scratch, past.kvs(), seen as i64);
+        // Every key, not only the registry's: `until` is a revision some write made (an
+        // event of the copy, or the revision its state was loaded at), and that write is
+        // in the history of some key, so watching them all, the replay sees `until`
+        // itself and ends there, without writing a marker to end on. (etcd 3.4's
+        // progress notifications cannot be trusted to follow the history.) Other keys'
+        // changes are read past.
         let options = WatchOptions::new()
-            .with_prefix()
+            .with_all_keys()
             .with_start_revision(seen as i64 + 1);
         let mut changes = client
             .watch(store.keys.all(), Some(options))
             .await
             .map_err(|err| format!("etcd cannot replay from revision {seen}: {err}"))?;
-        // The replay ends at the first change past `until`: one is made here (a write of
-        // the probe key, which nothing reads), so it ends even if nothing else changes.
-        // (etcd 3.4's progress notifications cannot be trusted to follow the history.)
-        client
-            .put(store.keys.probe(), "", None)
-            .await
-            .map_err(|err| format!("etcd cannot mark the end of the replay: {err}"))?;
         loop {
             let Ok(Some(response)) = changes.message().await else {
                 return Err("etcd's history ended early".to_owned());
@@ -227,12 +238,20 @@ pub async fn history(store: &EtcdStore, seen: u64) -> Result<Subscription, Strin
                     "etcd has compacted its history past revision {seen}"
                 ));
             }
+            let mut reached = false;
             for event in response.events() {
                 let Some(kv) = event.kv() else { continue };
-                if kv.mod_revision().max(0) as u64 > until {
-                    return Ok(scratch.subscribe_now(Some(seen)).backlog);
+                let revision = kv.mod_revision().max(0) as u64;
+                if revision > until {
+                    reached = true;
+                    break;
                 }
                 apply(&store.keys, &scratch, event.event_type(), kv);
+                // A revision's events come in one answer: once `until`'s are in, done.
+                reached |= revision == until;
+            }
+            if reached {
+                return Ok(scratch.subscribe_now(Some(seen)).backlog);
             }
         }
     };
@@ -241,6 +260,11 @@ pub async fn history(store: &EtcdStore, seen: u64) -> Result<Subscription, Strin
         .map_err(|_| format!("etcd did not replay revisions {seen} to {until} in time"))??;
     Ok(Subscription { backlog, live })
 }
+
+/// The most replays from etcd's history running at once, on one node.
+pub const MAX_REPLAYS: usize = 4;
+/// The most revisions one replay may span.
+pub const MAX_REPLAY_SPAN: u64 = 100_000;
 
 /// A scratch copy decides nothing: any eviction settings will do.
 const SCRATCH_EVICTION: Eviction = Eviction {
