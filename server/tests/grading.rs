@@ -62,6 +62,7 @@ on_both_stores!(
     the_seed_data_appears_once_however_often_it_restarts,
     every_validation_rule_has_a_failing_case_and_nothing_is_stored,
     a_deleted_students_or_grades_id_is_never_given_again,
+    an_addition_sent_again_with_its_key_is_stored_once,
 );
 
 /// A grading service on an ephemeral port.
@@ -340,7 +341,7 @@ async fn an_older_sqlite_database_keeps_every_row_when_ids_stop_being_reused() {
         migrations: every
             .migrations
             .iter()
-            .filter(|migration| migration.description != "ids never reused")
+            .filter(|migration| migration.version < 20261204000003)
             .cloned()
             .collect::<Vec<_>>()
             .into(),
@@ -385,6 +386,88 @@ async fn an_older_sqlite_database_keeps_every_row_when_ids_stop_being_reused() {
         .await
         .unwrap();
     assert_eq!(added.id, 7, "student 6's id was given again");
+}
+
+/// An addition sent again with its `Idempotency-Key` (a retry, maybe to another
+/// instance) stores nothing and gets the first answer; the key sent with anything else
+/// is refused with 422; a malformed key with 400. Also when the repeats race.
+async fn an_addition_sent_again_with_its_key_is_stored_once(store: Store) {
+    let grading = TestGrading::start(&store.new_database()).await;
+    let post = |path: &str, key: &str, body: &str| {
+        client()
+            .post(format!("{}{path}", grading.url))
+            .header("idempotency-key", key)
+            .header("content-type", "application/json")
+            .body(body.to_owned())
+            .send()
+    };
+    let grade = r#"{"Title":"Retried","Type":"Quiz","Score":70}"#;
+    let answers =
+        futures::future::join_all((0..4).map(|_| post("/students/2/grades", "grade-key-1", grade)))
+            .await;
+    let mut ids = Vec::new();
+    let mut replayed = 0;
+    for answer in answers {
+        let answer = answer.unwrap();
+        assert_eq!(answer.status(), 201);
+        replayed += usize::from(answer.headers().contains_key("idempotent-replayed"));
+        let body: serde_json::Value = answer.json().await.unwrap();
+        ids.push(body["ID"].as_i64().unwrap());
+    }
+    assert_eq!(replayed, 3, "one stored, three repeats");
+    assert!(ids.windows(2).all(|pair| pair[0] == pair[1]), "{ids:?}");
+    let titled = |students: &[Student], title: &str| {
+        students
+            .iter()
+            .flat_map(|s| &s.grades)
+            .filter(|g| g.title == title)
+            .count()
+    };
+    assert_eq!(titled(&grading.students().await, "Retried"), 1);
+
+    let other = r#"{"Title":"Retried","Type":"Quiz","Score":71}"#;
+    let answer = post("/students/2/grades", "grade-key-1", other)
+        .await
+        .unwrap();
+    assert_eq!(answer.status(), 422);
+    assert!(answer.text().await.unwrap().contains("Idempotency-Key"));
+    let answer = post("/students/3/grades", "grade-key-1", grade)
+        .await
+        .unwrap();
+    assert_eq!(answer.status(), 422, "the same grade for another student");
+    for bad in ["", "has space", &"k".repeat(256)] {
+        let answer = post("/students/2/grades", bad, grade).await.unwrap();
+        assert_eq!(answer.status(), 400, "{bad:?}");
+    }
+    assert_eq!(titled(&grading.students().await, "Retried"), 1);
+
+    let student = r#"{"FirstName":"Ada","LastName":"Lovelace"}"#;
+    let first = post("/students", "student-key-1", student).await.unwrap();
+    assert_eq!(first.status(), 201);
+    let first: Student = first.json().await.unwrap();
+    let again = post("/students", "student-key-1", student).await.unwrap();
+    assert_eq!(again.status(), 201);
+    assert_eq!(again.json::<Student>().await.unwrap().id, first.id);
+    let other = r#"{"FirstName":"Grace","LastName":"Hopper"}"#;
+    assert_eq!(
+        post("/students", "student-key-1", other)
+            .await
+            .unwrap()
+            .status(),
+        422
+    );
+    assert_eq!(grading.students().await.len(), 6);
+    // Without a key, the same addition twice is two additions, as in the original.
+    for _ in 0..2 {
+        let answer = client()
+            .post(format!("{}/students", grading.url))
+            .body(student)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(answer.status(), 201);
+    }
+    assert_eq!(grading.students().await.len(), 8);
 }
 
 async fn concurrent_grade_posts_lose_nothing_and_survive_a_restart(store: Store) {

@@ -309,6 +309,92 @@ async fn grades_of(client: &reqwest::Client, base: &str) -> Vec<String> {
     student.grades.into_iter().map(|g| g.title).collect()
 }
 
+/// A grading instance that takes an addition and then never answers (it passes the
+/// request on to the real one, so the grade is stored, and holds the portal's call until
+/// it times out): the portal tries the real instance next with the same Idempotency-Key,
+/// and the grade is stored once.
+#[tokio::test]
+async fn a_grade_whose_first_instance_times_out_is_stored_once() {
+    let (_server, base) = start_server("idempotent", &[]).await;
+    let keys = std::sync::Arc::new(std::sync::Mutex::new(Vec::<String>::new()));
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let slow = format!("http://{}", listener.local_addr().unwrap());
+    let (seen, real) = (keys.clone(), format!("{base}/grading"));
+    let app = axum::Router::new()
+        .route("/heartbeat", axum::routing::get(|| async { "ok" }))
+        .fallback(
+            move |method: axum::http::Method,
+                  uri: axum::http::Uri,
+                  headers: axum::http::HeaderMap,
+                  body: axum::body::Bytes| {
+                let (seen, real) = (seen.clone(), real.clone());
+                async move {
+                    let mut passed = reqwest::Client::new()
+                        .request(method.clone(), format!("{real}{uri}"))
+                        .body(body);
+                    if let Some(key) = headers.get("idempotency-key") {
+                        seen.lock().unwrap().push(key.to_str().unwrap().to_owned());
+                        passed = passed.header("idempotency-key", key.clone());
+                    }
+                    let answer = passed
+                        .header(CONTENT_TYPE, "application/json")
+                        .send()
+                        .await
+                        .unwrap();
+                    let (status, body) = (answer.status(), answer.bytes().await.unwrap());
+                    if method == axum::http::Method::POST {
+                        // Stored; the answer never comes.
+                        std::future::pending::<()>().await;
+                    }
+                    (
+                        axum::http::StatusCode::from_u16(status.as_u16()).unwrap(),
+                        body,
+                    )
+                }
+            },
+        );
+    tokio::spawn(async move { axum::serve(listener, app).await });
+    let client = common::no_redirects();
+    let registration = json!({
+        "ServiceName": "GradingService",
+        "ServiceURL": slow,
+        "HeartbeatURL": format!("{slow}/heartbeat"),
+    });
+    let response = client
+        .post(format!("{base}/services"))
+        .json(&registration)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 200);
+
+    // The portal picks instances in turn: add grades until one went through the slow one.
+    let mut tries = 0;
+    let title = loop {
+        tries += 1;
+        assert!(tries <= 20, "no addition went through the slow instance");
+        let title = format!("Retried {tries}");
+        let form = [
+            ("student_id", "1"),
+            ("title", title.as_str()),
+            ("kind", "Quiz"),
+            ("score", "66"),
+            ("csrf", ""),
+        ];
+        let response = call(&client, &base, AddGrade::PATH, &form, None).await;
+        assert!(response.status().is_success(), "{}", response.status());
+        if !keys.lock().unwrap().is_empty() {
+            break title;
+        }
+    };
+    let stored = grades_of(&client, &base)
+        .await
+        .into_iter()
+        .filter(|t| *t == title)
+        .count();
+    assert_eq!(stored, 1, "{title} stored {stored} times");
+}
+
 /// A listener standing in for a student's machine: it answers every request with 200 and
 /// keeps the `Authorization` header each one carried.
 async fn attacker() -> (

@@ -8,18 +8,22 @@
 //! | `POST /students`, JSON `{FirstName, LastName}` | 201, the new student |
 //! | `DELETE /students/{id}` | 204, the student and their grades deleted; unknown: 404 |
 //! | `DELETE /students/{id}/grades/{grade}` | 204; unknown: 404 |
+//!
+//! Both additions take an `Idempotency-Key` header: the key is stored with the row, and
+//! the same key again (a retry) stores nothing and is answered the first answer (with
+//! `Idempotent-Replayed: true`), or 422 if the key came with another addition.
 
 use app::wire::grading::{Grade, NewStudent, Student};
 use axum::{
     Json,
     extract::{Path, State},
-    http::StatusCode,
+    http::{HeaderMap, StatusCode},
     response::{IntoResponse, Response},
     routing::{delete, get, post},
 };
 use serde::de::DeserializeOwned;
 
-use super::{GradingService, validate};
+use super::{GradingService, store::Added, validate};
 use crate::http::{
     RequestBody,
     error::{ApiError, method_not_allowed},
@@ -70,43 +74,99 @@ async fn student(
 
 async fn add_student(
     State(service): State<GradingService>,
+    headers: HeaderMap,
     RequestBody(body): RequestBody<MAX_BODY_BYTES>,
-) -> Result<(StatusCode, Json<Student>), ApiError> {
+) -> Result<Response, ApiError> {
+    let key = idempotency_key(&headers)?;
     let new: NewStudent = json(&body, "NewStudent")?;
     let new = validate::student(new).map_err(ApiError::bad_request)?;
-    let student = service.store.add_student(&new).await.map_err(unavailable)?;
-    tracing::info!(
-        id = student.id,
-        "student added: {}, {}",
-        student.last_name,
-        student.first_name
-    );
-    Ok((StatusCode::CREATED, Json(student)))
+    let added = service
+        .store
+        .add_student(&new, key)
+        .await
+        .map_err(unavailable)?;
+    if let Added::Stored(student) = &added {
+        tracing::info!(
+            id = student.id,
+            "student added: {}, {}",
+            student.last_name,
+            student.first_name
+        );
+    }
+    created(added)
 }
 
 async fn add_grade(
     State(service): State<GradingService>,
     Path(id): Path<String>,
+    headers: HeaderMap,
     RequestBody(body): RequestBody<MAX_BODY_BYTES>,
-) -> Result<(StatusCode, Json<Grade>), ApiError> {
+) -> Result<Response, ApiError> {
     let id = student_id(&id)?;
+    let key = idempotency_key(&headers)?;
     let grade: Grade = json(&body, "Grade")?;
     let grade = validate::grade(grade).map_err(ApiError::bad_request)?;
-    let stored = service
+    let added = service
         .store
-        .add_grade(id, &grade)
+        .add_grade(id, &grade, key)
         .await
         .map_err(unavailable)?
         .ok_or_else(|| no_student(id))?;
-    tracing::info!(
-        student = id,
-        grade = stored.id,
-        "grade added: {} ({}) {}",
-        stored.title,
-        stored.kind.as_str(),
-        stored.score
-    );
-    Ok((StatusCode::CREATED, Json(stored)))
+    if let Added::Stored(stored) = &added {
+        tracing::info!(
+            student = id,
+            grade = stored.id,
+            "grade added: {} ({}) {}",
+            stored.title,
+            stored.kind.as_str(),
+            stored.score
+        );
+    }
+    created(added)
+}
+
+/// The header a client names one addition with, so that sending it again (a retry after
+/// a time-out, perhaps to another instance) stores nothing twice.
+pub const IDEMPOTENCY_KEY: &str = "idempotency-key";
+/// Said on the answer to a repeat: the first answer, given again.
+pub const REPLAYED: &str = "idempotent-replayed";
+/// The longest idempotency key taken.
+pub const MAX_KEY_BYTES: usize = 255;
+
+/// The request's `Idempotency-Key`, if any: 1 to [`MAX_KEY_BYTES`] visible ASCII
+/// characters, else a 400 saying so.
+fn idempotency_key(headers: &HeaderMap) -> Result<Option<&str>, ApiError> {
+    let Some(value) = headers.get(IDEMPOTENCY_KEY) else {
+        return Ok(None);
+    };
+    match value.to_str() {
+        Ok(key)
+            if !key.is_empty()
+                && key.len() <= MAX_KEY_BYTES
+                && key.bytes().all(|b| b.is_ascii_graphic()) =>
+        {
+            Ok(Some(key))
+        }
+        _ => Err(ApiError::bad_request(format!(
+            "Idempotency-Key must be 1 to {MAX_KEY_BYTES} visible ASCII characters"
+        ))),
+    }
+}
+
+/// 201 with what was added; a repeat's first answer, marked `Idempotent-Replayed:
+/// true`; or 422 when the key named another addition.
+fn created<T: serde::Serialize>(added: Added<T>) -> Result<Response, ApiError> {
+    match added {
+        Added::Stored(value) => Ok((StatusCode::CREATED, Json(value)).into_response()),
+        Added::Repeated(value) => {
+            Ok((StatusCode::CREATED, [(REPLAYED, "true")], Json(value)).into_response())
+        }
+        Added::KeyTaken => Err(ApiError::new(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "this Idempotency-Key was sent with another addition; a key names one \
+             addition: send a new key for a new one",
+        )),
+    }
 }
 
 async fn delete_student(

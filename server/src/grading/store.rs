@@ -97,6 +97,18 @@ macro_rules! on_pool {
     };
 }
 
+/// What an addition came to.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Added<T> {
+    /// Stored now.
+    Stored(T),
+    /// Its idempotency key was an earlier addition's, of the same thing: that one's
+    /// answer, nothing stored again.
+    Repeated(T),
+    /// Its idempotency key was an earlier addition's, of something else: nothing stored.
+    KeyTaken,
+}
+
 /// The list of students as of a generation of the store.
 #[derive(Default)]
 struct StudentsCache {
@@ -251,32 +263,62 @@ impl GradeStore {
         Ok(students_of(rows)?.pop())
     }
 
-    /// Adds a student (already validated); the id is the database's.
+    /// Adds a student (already validated); the id is the database's. With an
+    /// idempotency `key` that an earlier addition carried, nothing is stored: that
+    /// addition's answer is given again, if it added the same student.
     ///
     /// # Errors
     /// The database cannot be written (nothing is stored then).
-    pub async fn add_student(&self, new: &NewStudent) -> Result<Student, sqlx::Error> {
-        let id: i64 = on_pool!(self, |pool| {
+    pub async fn add_student(
+        &self,
+        new: &NewStudent,
+        key: Option<&str>,
+    ) -> Result<Added<Student>, sqlx::Error> {
+        let inserted: Option<i64> = on_pool!(self, |pool| {
             sqlx::query_scalar(
-                "INSERT INTO students (first_name, last_name) VALUES ($1, $2) RETURNING id",
+                "INSERT INTO students (first_name, last_name, idempotency_key) VALUES ($1, $2, $3)
+                 ON CONFLICT (idempotency_key) DO NOTHING RETURNING id",
             )
             .bind(&new.first_name)
             .bind(&new.last_name)
-            .fetch_one(pool)
+            .bind(key)
+            .fetch_optional(pool)
             .await?
         });
-        self.written();
-        Ok(Student {
+        let student = |id| Student {
             id,
             first_name: new.first_name.clone(),
             last_name: new.last_name.clone(),
             grades: vec![],
             average: None,
+        };
+        if let Some(id) = inserted {
+            self.written();
+            return Ok(Added::Stored(student(id)));
+        }
+        // Only a key already taken stops an insert.
+        let first: Option<(i64, String, String)> = on_pool!(self, |pool| {
+            sqlx::query_as(
+                "SELECT id, first_name, last_name FROM students WHERE idempotency_key = $1",
+            )
+            .bind(key)
+            .fetch_optional(pool)
+            .await?
+        });
+        Ok(match first {
+            Some((id, first_name, last_name))
+                if first_name == new.first_name && last_name == new.last_name =>
+            {
+                Added::Repeated(student(id))
+            }
+            _ => Added::KeyTaken,
         })
     }
 
     /// Adds a grade (already validated) to a student; `None` if there is no such student
-    /// (also if another instance deletes them meanwhile). The id is the database's.
+    /// (also if another instance deletes them meanwhile). The id is the database's. With
+    /// an idempotency `key` an earlier addition carried, nothing is stored: that
+    /// addition's answer is given again, if it added the same grade to the same student.
     ///
     /// # Errors
     /// The database cannot be written (nothing is stored then).
@@ -284,17 +326,20 @@ impl GradeStore {
         &self,
         student_id: i64,
         grade: &Grade,
-    ) -> Result<Option<Grade>, sqlx::Error> {
+        key: Option<&str>,
+    ) -> Result<Option<Added<Grade>>, sqlx::Error> {
         let inserted: Result<Option<i64>, sqlx::Error> = on_pool!(self, |pool| {
             sqlx::query_scalar(
-                "INSERT INTO grades (student_id, title, type, score)
-                 SELECT $1, $2, $3, $4 WHERE EXISTS (SELECT 1 FROM students WHERE id = $1)
+                "INSERT INTO grades (student_id, title, type, score, idempotency_key)
+                 SELECT $1, $2, $3, $4, $5 WHERE EXISTS (SELECT 1 FROM students WHERE id = $1)
+                 ON CONFLICT (idempotency_key) DO NOTHING
                  RETURNING id",
             )
             .bind(student_id)
             .bind(&grade.title)
             .bind(grade.kind.as_str())
             .bind(grade.score)
+            .bind(key)
             .fetch_optional(pool)
             .await
         });
@@ -302,11 +347,39 @@ impl GradeStore {
             Err(sqlx::Error::Database(err)) if err.is_foreign_key_violation() => None,
             other => other?,
         };
-        self.written();
-        Ok(id.map(|id| Grade {
-            id,
-            ..grade.clone()
-        }))
+        if let Some(id) = id {
+            self.written();
+            return Ok(Some(Added::Stored(Grade {
+                id,
+                ..grade.clone()
+            })));
+        }
+        let Some(key) = key else {
+            return Ok(None); // No such student.
+        };
+        let first: Option<(i64, i64, String, String, f64)> = on_pool!(self, |pool| {
+            sqlx::query_as(
+                "SELECT id, student_id, title, type, score FROM grades WHERE idempotency_key = $1",
+            )
+            .bind(key)
+            .fetch_optional(pool)
+            .await?
+        });
+        Ok(match first {
+            None => None, // Not taken: no such student.
+            Some((id, student, title, kind, score))
+                if student == student_id
+                    && title == grade.title
+                    && kind == grade.kind.as_str()
+                    && score == grade.score =>
+            {
+                Some(Added::Repeated(Grade {
+                    id,
+                    ..grade.clone()
+                }))
+            }
+            Some(_) => Some(Added::KeyTaken),
+        })
     }
 
     /// Deletes a student and their grades; false if there is no such student.
