@@ -86,8 +86,20 @@ async fn main() -> ExitCode {
 async fn run(args: Args, shipper: Arc<LogShipper>) -> Result<ExitCode, ExitCode> {
     let given_url = given_public_url(PROGRAM, args.public_url.as_deref())?;
     args.token.check_exposure(PROGRAM, args.addr)?;
+    server::runtime::args::check_reachable(PROGRAM, given_url.is_some(), args.addr)?;
 
     let teachers = args.teacher.logins(PROGRAM)?;
+    if teachers.required() && !args.registry.etcd.is_empty() && args.token.token().is_none() {
+        // The internal token below is this process's alone: the other nodes of a registry
+        // on etcd would take registrations it does not guard, and its portal would trust
+        // their instances.
+        eprintln!(
+            "{PROGRAM}: a teacher login with --etcd needs --token (or DISTRIBUTED_TOKEN), the \
+             same for every registry node and service, so that no node takes a registration \
+             anonymously"
+        );
+        return Err(ExitCode::from(2));
+    }
     let background = Background::new();
     let log = LogService::start(&args.log, background.stopping())
         .map_err(|err| serve::fail(PROGRAM, err))?;

@@ -426,6 +426,19 @@ async fn attacker() -> (
 #[tokio::test]
 async fn with_a_teacher_login_no_anonymous_client_can_point_the_portal_elsewhere() {
     let hash = server::portal::teacher_login::hash_password("teach-me").unwrap();
+    // On etcd, other registry nodes would take registrations this server's own token
+    // cannot guard: a teacher login there needs a shared --token.
+    let output = Command::new(env!("CARGO_BIN_EXE_server"))
+        .args(["--addr", "127.0.0.1:0", "--etcd", "http://127.0.0.1:9"])
+        .args(["--teacher-password-hash", &hash])
+        .env_remove("DISTRIBUTED_TOKEN")
+        .stdin(Stdio::null())
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert_eq!(output.status.code(), Some(2), "{stderr}");
+    assert!(stderr.contains("--token"), "{stderr}");
+
     let (_server, base) = start_server("login-registry", &["--teacher-password-hash", &hash]).await;
     let (evil, seen) = attacker().await;
     let client = common::no_redirects();
@@ -565,6 +578,36 @@ async fn with_a_teacher_password_changing_grades_needs_a_login() {
         "{:?}",
         started.elapsed()
     );
+
+    // Too many at once from one address: those past the four waiting are refused at
+    // once, 429 with when to try again.
+    let flood = futures::future::join_all((0..8).map(|_| {
+        call(
+            &client,
+            &base,
+            LogIn::PATH,
+            &[("password", "guess"), ("next", "/students/1")],
+            None,
+        )
+    }))
+    .await;
+    let refused: Vec<_> = flood
+        .iter()
+        .filter(|answer| answer.status() == StatusCode::TOO_MANY_REQUESTS)
+        .collect();
+    assert!(
+        refused.len() >= 3,
+        "{:?}",
+        flood.iter().map(|a| a.status()).collect::<Vec<_>>()
+    );
+    for answer in refused {
+        let after: u64 = answer.headers()["retry-after"]
+            .to_str()
+            .unwrap()
+            .parse()
+            .unwrap();
+        assert!((1..=5).contains(&after), "Retry-After: {after}");
+    }
 
     // The right one: an HttpOnly, SameSite session cookie.
     let response = call(
@@ -1175,6 +1218,10 @@ fn a_database_password_is_never_printed() {
             "postgres:?password=s3cret",
         ),
         (
+            env!("CARGO_BIN_EXE_gradingservice"),
+            "postgres:grader:s3cret@db/grades",
+        ),
+        (
             env!("CARGO_BIN_EXE_server"),
             "postgresql://grader:s3cret@/x?sslpassword=s3cret",
         ),
@@ -1192,6 +1239,18 @@ fn a_database_password_is_never_printed() {
             "{binary} printed the password: {stderr}"
         );
     }
+    // Nor does --help, which shows the environment's values of other flags.
+    let output = Command::new(env!("CARGO_BIN_EXE_gradingservice"))
+        .arg("--help")
+        .env("GRADING_DATABASE", "postgres://grader:s3cret@db/grades")
+        .output()
+        .unwrap();
+    let help = String::from_utf8_lossy(&output.stdout);
+    assert!(help.contains("--database"), "{help}");
+    assert!(
+        !help.contains("s3cret"),
+        "--help printed the password: {help}"
+    );
 }
 
 /// Protected mode: every binary refuses an address beyond loopback without a token,
@@ -1226,9 +1285,25 @@ fn without_a_token_every_binary_refuses_an_address_beyond_loopback() {
             "{binary} listened"
         );
     }
+    // With a token, listening beyond loopback still needs the URL others reach it at:
+    // `http://0.0.0.0:…` would reach nobody else.
+    for binary in [
+        env!("CARGO_BIN_EXE_server"),
+        env!("CARGO_BIN_EXE_registryservice"),
+        env!("CARGO_BIN_EXE_logservice"),
+    ] {
+        let output = Command::new(binary)
+            .args(["--addr", "0.0.0.0:0", "--token", TOKEN])
+            .stdin(Stdio::null())
+            .output()
+            .unwrap();
+        let stderr = String::from_utf8_lossy(&output.stderr);
+        assert_eq!(output.status.code(), Some(2), "{binary}: {stderr}");
+        assert!(stderr.contains("--public-url"), "{binary}: {stderr}");
+    }
     let dir = common::temp_dir("open");
     let mut open = Command::new(env!("CARGO_BIN_EXE_registryservice"))
-        .args(["--addr", "0.0.0.0:0"])
+        .args(["--addr", "0.0.0.0:0", "--public-url", "http://127.0.0.1:9"])
         .env("DISTRIBUTED_OPEN", "1")
         .current_dir(&dir)
         .stdin(Stdio::null())

@@ -53,6 +53,7 @@ async fn main() -> ExitCode {
 async fn run(args: Args) -> Result<ExitCode, ExitCode> {
     let given_url = given_public_url(PROGRAM, args.public_url.as_deref())?;
     args.token.check_exposure(PROGRAM, args.addr)?;
+    server::runtime::args::check_reachable(PROGRAM, given_url.is_some(), args.addr)?;
     let listener = serve::bind(PROGRAM, args.addr).await?;
     let addr = listener.local_addr().unwrap_or(args.addr);
     let public_url = given_url.unwrap_or_else(|| format!("http://{addr}"));

@@ -105,7 +105,13 @@ fn sqlite(value: &str) -> Result<Database, String> {
 pub fn redact(value: &str) -> String {
     // The query first: a password there may hold `@` or `:`.
     let value = redact_query(value);
-    let Some(start) = value.find("://").map(|at| at + 3) else {
+    // After `scheme://`, or, in a URL written without the slashes (`postgres:u:p@db`),
+    // after `scheme:`.
+    let Some(start) = value
+        .find("://")
+        .map(|at| at + 3)
+        .or_else(|| value.find(':').map(|at| at + 1))
+    else {
         return value;
     };
     // The user part ends at the last `@` (a password may hold `/`, `?` or `#`).
@@ -276,6 +282,11 @@ mod tests {
                 "postgres://db/grades?password=a:s3@cret",
                 "postgres://db/grades?password=***",
             ),
+            (
+                "postgres:grader:s3cret@db/grades",
+                "postgres:grader:***@db/grades",
+            ),
+            ("postgres:/grader:s3cret@db", "postgres:/grader:***@db"),
             ("postgres://db/grades", "postgres://db/grades"),
             ("postgres://grader@db/grades", "postgres://grader@db/grades"),
         ] {

@@ -29,7 +29,7 @@ pub struct GradingConfig {
     /// existing PostgreSQL database that several grading instances may share (its schema
     /// and seed data are made on first start).
     #[arg(long, env = "GRADING_DATABASE", default_value = "./grades.db",
-          value_parser = database::DatabaseParser)]
+          value_parser = database::DatabaseParser, hide_env_values = true)]
     pub database: Database,
 
     /// SQLite only: when a change is on disk before it is answered. `full` (the default)

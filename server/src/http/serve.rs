@@ -132,6 +132,7 @@ pub async fn run(
         open: Arc::new(AtomicUsize::new(0)),
         limit: limits.connection_limit(),
         sniff_timeout: limits.request_timeout,
+        draining: tokio_util::sync::CancellationToken::new(),
     };
     accept.until(stop).await;
     background.stop();
@@ -144,6 +145,8 @@ pub async fn run(
             "{program}: background tasks still running after {TASKS_TIMEOUT:?}; stopping anyway"
         );
     }
+    // A connection that has not said which HTTP it speaks has no request in flight.
+    accept.draining.cancel();
     drop(listener);
     if tokio::time::timeout(DRAIN_TIMEOUT, connections.shutdown())
         .await
@@ -180,6 +183,8 @@ struct Acceptor<'a> {
     limit: usize,
     /// How long a new connection has to show which HTTP it speaks.
     sniff_timeout: Duration,
+    /// Cancelled when the server drains: a connection still being sniffed is closed.
+    draining: tokio_util::sync::CancellationToken,
 }
 
 /// One open connection in [`Acceptor::open`]; dropped, it is counted out.
@@ -222,11 +227,16 @@ impl Acceptor<'_> {
                         let mut builder = self.builder.clone();
                         builder.http1().timer(ConnectionTimer::default());
                         let (watcher, sniff_timeout) = (self.connections.watcher(), self.sniff_timeout);
+                        let draining = self.draining.clone();
                         tokio::spawn(async move {
                             let _open = open;
                             let mut stream = stream;
-                            let Some((first, http2)) = sniff(&mut stream, sniff_timeout).await else {
-                                return; // Silent, or gone: closed.
+                            let sniffed = tokio::select! {
+                                sniffed = sniff(&mut stream, sniff_timeout) => sniffed,
+                                () = draining.cancelled() => None,
+                            };
+                            let Some((first, http2)) = sniffed else {
+                                return; // Silent, gone, or the server is stopping: closed.
                             };
                             let builder = if http2 { builder.http2_only() } else { builder.http1_only() };
                             let connection = builder

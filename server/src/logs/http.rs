@@ -210,8 +210,18 @@ async fn read(
             .keep_alive(KeepAlive::default())
             .into_response());
     }
+    // Queries wait their turn, a while: each may hold 16 MiB of records.
+    let waited =
+        tokio::time::timeout(query::SEARCH_WAIT, service.searches.clone().acquire_owned()).await;
+    let Ok(Ok(turn)) = waited else {
+        return Err(ApiError::unavailable(format!(
+            "{} queries are searching the log already; try again shortly",
+            query::MAX_SEARCHES
+        )));
+    };
     let files = service.files.clone();
     let found = tokio::task::spawn_blocking(move || {
+        let _turn = turn;
         query::search(&files, &filter, query::MAX_ANSWER_BYTES)
     })
     .await

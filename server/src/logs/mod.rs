@@ -62,6 +62,8 @@ pub struct Parts {
     files: LogFiles,
     writer: LogWriter,
     shutdown: CancellationToken,
+    /// A permit for each query searching the files ([`query::MAX_SEARCHES`]).
+    searches: Arc<tokio::sync::Semaphore>,
 }
 
 impl std::ops::Deref for LogService {
@@ -92,6 +94,7 @@ impl LogService {
             files,
             writer,
             shutdown,
+            searches: Arc::new(tokio::sync::Semaphore::new(query::MAX_SEARCHES)),
         })))
     }
 

@@ -110,6 +110,12 @@ impl Filter {
 /// of 64 KiB each would be hundreds of MB, asked for by anyone who may read.
 pub const MAX_ANSWER_BYTES: usize = 16 * 1024 * 1024;
 
+/// The most queries searching the files at once: each may hold up to
+/// [`MAX_ANSWER_BYTES`] of records. Others wait up to [`SEARCH_WAIT`], then get 503.
+pub const MAX_SEARCHES: usize = 4;
+/// How long a query waits for its turn to search.
+pub const SEARCH_WAIT: std::time::Duration = std::time::Duration::from_secs(10);
+
 /// What a search found.
 #[derive(Debug, Default)]
 pub struct Found {

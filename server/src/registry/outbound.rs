@@ -1,6 +1,8 @@
 //! The HTTP client for calls to registrants' URLs (heartbeats and patches). Those URLs
 //! come from whoever registered, so every call is defensive: redirects are never followed,
-//! every call times out, and at most [`MAX_RESPONSE_BYTES`] of an answer are read.
+//! every call times out, at most [`MAX_RESPONSE_BYTES`] of an answer are read, and a
+//! name is never connected to at a link-local or the unspecified address
+//! ([`SafeResolver`]; a registration naming such an address outright is refused).
 //! Connections are pooled and reused across rounds.
 
 use std::time::{Duration, Instant};
@@ -24,6 +26,7 @@ impl Outbound {
     pub fn new(timeout: Duration, token: Option<&str>) -> Outbound {
         let client = client::build(
             client::builder(token)
+                .dns_resolver(std::sync::Arc::new(SafeResolver))
                 .timeout(timeout)
                 .connect_timeout(timeout)
                 .pool_idle_timeout(Duration::from_secs(90))
@@ -82,5 +85,79 @@ async fn refused(response: reqwest::Response) -> ClientError {
     ClientError::Refused {
         status,
         reason: String::new(),
+    }
+}
+
+/// Resolves names as the system does, but drops every address the registry must never
+/// call ([`crate::registry::validate::forbidden_ip`]: link-local, where clouds serve their
+/// credentials, and unspecified), so a registrant's name that points there (a DNS name
+/// it controls, say) reaches nothing.
+#[derive(Debug, Clone, Copy)]
+pub struct SafeResolver;
+
+impl reqwest::dns::Resolve for SafeResolver {
+    fn resolve(&self, name: reqwest::dns::Name) -> reqwest::dns::Resolving {
+        Box::pin(async move {
+            let host = name.as_str().to_owned();
+            let resolved = tokio::net::lookup_host((host.as_str(), 0)).await?;
+            let allowed = allowed_addresses(resolved);
+            if allowed.is_empty() {
+                return Err(format!(
+                    "{host} resolves to no address the registry may call (link-local and \
+                     unspecified ones are never called)"
+                )
+                .into());
+            }
+            Ok(Box::new(allowed.into_iter()) as reqwest::dns::Addrs)
+        })
+    }
+}
+
+/// The addresses of `resolved` the registry may call.
+fn allowed_addresses(
+    resolved: impl Iterator<Item = std::net::SocketAddr>,
+) -> Vec<std::net::SocketAddr> {
+    resolved
+        .filter(|addr| crate::registry::validate::forbidden_ip(addr.ip()).is_none())
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn names_never_lead_to_link_local_or_unspecified_addresses() {
+        let addrs: Vec<std::net::SocketAddr> = [
+            "169.254.169.254:0",
+            "[fe80::1]:0",
+            "0.0.0.0:0",
+            "[::]:0",
+            "[::ffff:169.254.1.1]:0",
+            "10.0.0.5:0",
+            "127.0.0.1:0",
+            "[2001:db8::1]:0",
+        ]
+        .iter()
+        .map(|addr| addr.parse().unwrap())
+        .collect();
+        let allowed: Vec<String> = allowed_addresses(addrs.into_iter())
+            .iter()
+            .map(ToString::to_string)
+            .collect();
+        assert_eq!(allowed, ["10.0.0.5:0", "127.0.0.1:0", "[2001:db8::1]:0"]);
+    }
+
+    #[tokio::test]
+    async fn a_name_is_still_resolved_and_called() {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let port = listener.local_addr().unwrap().port();
+        let app = axum::Router::new().fallback(|| async { "ok" });
+        tokio::spawn(async move { axum::serve(listener, app).await });
+        let outbound = Outbound::new(Duration::from_secs(5), None);
+        let (_, result) = outbound
+            .heartbeat(&format!("http://localhost:{port}/heartbeat"))
+            .await;
+        assert_eq!(result, Ok(()));
     }
 }

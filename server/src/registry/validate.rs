@@ -128,6 +128,12 @@ fn service_name(field: &str, name: &str) -> Result<String, String> {
             "{field}: a service name must not contain control characters"
         ));
     }
+    if name.chars().any(is_hidden) {
+        return Err(format!(
+            "{field}: a service name must not contain invisible or direction-changing \
+             characters (such as U+200B or U+202E), which would make it look like another"
+        ));
+    }
     Ok(name.to_owned())
 }
 
@@ -147,9 +153,10 @@ fn http_url(field: &str, text: &str) -> Result<String, String> {
     let shown: String = text.chars().take(80).collect();
     // The URL parser drops tabs and newlines, and the registry logs and shows the text
     // as given: a control character would reach a terminal or forge a log line.
-    if text.chars().any(char::is_control) {
+    if text.chars().any(|c| c.is_control() || is_hidden(c)) {
         return Err(format!(
-            "{field} must not contain control characters: {shown:?}"
+            "{field} must not contain control characters, nor invisible or \
+             direction-changing ones: {shown:?}"
         ));
     }
     let url = Url::parse(text)
@@ -165,6 +172,17 @@ fn http_url(field: &str, text: &str) -> Result<String, String> {
     Ok(text.to_owned())
 }
 
+/// Whether `c` is a format character that shows nothing or reorders the text around it
+/// (Unicode's Cf category: zero-width spaces, bidirectional overrides and isolates, tags,
+/// the byte-order mark), so that a name holding one looks like another on a page or in
+/// a log. The zero-width joiners, which some scripts need to spell words, are allowed.
+pub fn is_hidden(c: char) -> bool {
+    matches!(c,
+        '\u{ad}' | '\u{61c}' | '\u{180e}' | '\u{200b}' | '\u{200e}' | '\u{200f}'
+        | '\u{202a}'..='\u{202e}' | '\u{2060}'..='\u{2064}' | '\u{2066}'..='\u{206f}'
+        | '\u{feff}' | '\u{fff9}'..='\u{fffb}' | '\u{e0001}' | '\u{e0020}'..='\u{e007f}')
+}
+
 /// The host of an already checked URL, lowercased as the URL parser has it.
 fn host_of(url: &str) -> Option<String> {
     Url::parse(url).ok()?.host_str().map(str::to_owned)
@@ -175,14 +193,17 @@ fn host_of(url: &str) -> Option<String> {
 /// (which reaches the registry's own machine on every port), in IPv4, IPv6 or IPv4
 /// mapped into IPv6.
 pub fn forbidden_host(host: &url::Host<&str>) -> Option<&'static str> {
-    let ip = match host {
-        url::Host::Domain(_) => return None,
-        url::Host::Ipv4(ip) => std::net::IpAddr::V4(*ip),
-        url::Host::Ipv6(ip) => ip
-            .to_ipv4_mapped()
-            .map_or(std::net::IpAddr::V6(*ip), std::net::IpAddr::V4),
-    };
-    match ip {
+    match host {
+        url::Host::Domain(_) => None,
+        url::Host::Ipv4(ip) => forbidden_ip(std::net::IpAddr::V4(*ip)),
+        url::Host::Ipv6(ip) => forbidden_ip(std::net::IpAddr::V6(*ip)),
+    }
+}
+
+/// Why the registry must never connect to `ip`, if it must not (see [`forbidden_host`]);
+/// the registry's client checks every address a name resolves to with it too.
+pub fn forbidden_ip(ip: std::net::IpAddr) -> Option<&'static str> {
+    match ip.to_canonical() {
         ip if ip.is_unspecified() => Some("the unspecified address"),
         std::net::IpAddr::V4(v4) if v4.is_link_local() => Some("a link-local address"),
         std::net::IpAddr::V6(v6) if v6.is_unicast_link_local() => Some("a link-local address"),
@@ -230,6 +251,9 @@ mod tests {
             (reg("", "http://a"), "must not be empty"),
             (reg(&"x".repeat(MAX_NAME_CHARS + 1), "http://a"), "at most"),
             (reg("a\u{7}", "http://a"), "control characters"),
+            (reg("GradingService\u{200b}", "http://a"), "invisible"),
+            (reg("\u{202e}ecivreS", "http://a"), "direction-changing"),
+            (reg("a", "http://a/\u{2066}x"), "invisible"),
             (reg("a", ""), "ServiceURL must not be empty"),
             (reg("a", "/relative"), "absolute"),
             (reg("a", "ftp://host/x"), "absolute http(s)"),
@@ -322,12 +346,12 @@ mod tests {
                 // A model of the rules, field by field, against what the check decides.
                 let name_ok = |name: &str| {
                     let name = name.trim();
-                    !name.is_empty() && name.chars().count() <= MAX_NAME_CHARS && !name.chars().any(char::is_control)
+                    !name.is_empty() && name.chars().count() <= MAX_NAME_CHARS && !name.chars().any(|c| c.is_control() || is_hidden(c))
                 };
                 let url_ok = |url: &str| {
                     let url = url.trim();
                     url.len() <= MAX_URL_BYTES
-                        && !url.chars().any(char::is_control)
+                        && !url.chars().any(|c| c.is_control() || is_hidden(c))
                         && Url::parse(url).is_ok_and(|u| {
                             matches!(u.scheme(), "http" | "https")
                                 && u.host_str().is_some_and(|h| !h.is_empty())

@@ -78,6 +78,7 @@ impl ServiceArgs {
     pub fn resolve(&self, program: &str, default_port: u16) -> Result<Endpoints, ExitCode> {
         let addr = self.addr_or(SocketAddr::from((Ipv4Addr::LOCALHOST, default_port)));
         self.token.check_exposure(program, addr)?;
+        check_reachable(program, self.public_url.is_some(), addr)?;
         let resolved = self.public_url_for(addr).and_then(|public_url| {
             Ok(Endpoints {
                 addr,
@@ -105,7 +106,7 @@ impl ServiceArgs {
             Some(url) => url.trim().trim_end_matches('/').to_owned(),
             None => format!("http://{addr}"),
         };
-        check_http_url("--public-url", &url)?;
+        check_public_url(&url)?;
         Ok(url)
     }
 
@@ -129,11 +130,48 @@ pub fn given_public_url(program: &str, given: Option<&str>) -> Result<Option<Str
     let Some(url) = given.map(|url| url.trim().trim_end_matches('/').to_owned()) else {
         return Ok(None);
     };
-    check_http_url("--public-url", &url).map_err(|err| {
+    check_public_url(&url).map_err(|err| {
         eprintln!("{program}: {err}");
         ExitCode::from(2)
     })?;
     Ok(Some(url))
+}
+
+/// Checks a `--public-url`: an absolute http(s) URL whose host the registry will take
+/// (not a link-local or the unspecified address, which no other machine reaches).
+fn check_public_url(url: &str) -> Result<(), String> {
+    check_http_url("--public-url", url)?;
+    let parsed = reqwest::Url::parse(url).map_err(|err| err.to_string())?;
+    if let Some(reason) = parsed
+        .host()
+        .and_then(|host| crate::registry::validate::forbidden_host(&host))
+    {
+        return Err(format!(
+            "--public-url must be an address other services reach this one at, not {reason}: {url:?}"
+        ));
+    }
+    Ok(())
+}
+
+/// A process listening on the unspecified address (`0.0.0.0`, `::`) without
+/// `--public-url` would register `http://0.0.0.0:…`, which reaches nobody else (and
+/// which the registry refuses): that is said on stderr, naming the flag, and becomes
+/// exit code 2.
+pub fn check_reachable(
+    program: &str,
+    public_url_given: bool,
+    addr: SocketAddr,
+) -> Result<(), ExitCode> {
+    if public_url_given || !addr.ip().is_unspecified() {
+        return Ok(());
+    }
+    eprintln!(
+        "{program}: listening on {addr}, other services cannot reach http://{addr}: give \
+         --public-url (or PUBLIC_URL) with the address they reach this one at, such as \
+         http://192.0.2.10:{}",
+        addr.port()
+    );
+    Err(ExitCode::from(2))
 }
 
 /// Checks that `url`, given to `flag`, is an absolute http(s) URL with a host; the error

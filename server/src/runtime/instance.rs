@@ -355,12 +355,17 @@ impl Instance {
     /// registry sends; others are dropped rather than kept forever), each one with an
     /// absolute http(s) URL, or a 400 naming the first that is not.
     fn relevant(&self, patch: Patch) -> Result<Patch, ApiError> {
-        // Removed URLs too: each one is logged, so none may carry a control character.
-        for (list, entries) in [("Added", &patch.added), ("Removed", &patch.removed)] {
-            for (index, entry) in entries.iter().enumerate() {
-                crate::registry::validate::instance_url(&entry.url).map_err(|reason| {
-                    ApiError::bad_request(format!("{list}[{index}]: {reason}"))
-                })?;
+        for (index, entry) in patch.added.iter().enumerate() {
+            crate::registry::validate::instance_url(&entry.url)
+                .map_err(|reason| ApiError::bad_request(format!("Added[{index}]: {reason}")))?;
+        }
+        // A removal is taken whatever the URL (one the registry took before its rules
+        // changed must still go), but it is logged, so it may hold no control character.
+        for (index, entry) in patch.removed.iter().enumerate() {
+            if entry.url.chars().any(char::is_control) {
+                return Err(ApiError::bad_request(format!(
+                    "Removed[{index}]: the URL must not contain control characters"
+                )));
             }
         }
         let required = |entry: &PatchEntry| self.spec.required.contains(&entry.name);
