@@ -9,7 +9,7 @@ use std::{
 };
 
 use crate::{
-    Figure, failure_detection_times, ms, percentile,
+    Figure, UNCAPPED, failure_detection_times, ms, percentile,
     procs::{Proc, free_port, temp_dir, wait_up, wrk},
     propagation_times, register, registration_rate, registry,
 };
@@ -124,8 +124,8 @@ async fn until_ok(url: &str) {
 async fn registrations() -> Figure {
     eprintln!("bench: registrations on etcd …");
     let (_etcd, endpoint) = etcd("registrations").await;
-    let (_memory, memory) = registry(&[]);
-    let (_node, node) = registry(&["--etcd", &endpoint]);
+    let (_memory, memory) = registry(&UNCAPPED);
+    let (_node, node) = registry(&["--etcd", &endpoint, UNCAPPED[0], UNCAPPED[1]]);
     until_ok(&format!("{memory}/services")).await;
     until_ok(&format!("{node}/services")).await;
     let (in_memory, _) = registration_rate(&memory).await;

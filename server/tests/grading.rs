@@ -100,6 +100,15 @@ impl TestGrading {
             .unwrap()
     }
 
+    async fn post_student(&self, body: &str) -> reqwest::Response {
+        client()
+            .post(format!("{}/students", self.url))
+            .body(body.to_owned())
+            .send()
+            .await
+            .unwrap()
+    }
+
     async fn post_grade(&self, student: &str, body: &str) -> (u16, String) {
         let response = client()
             .post(format!("{}/students/{student}/grades", self.url))
@@ -228,12 +237,9 @@ async fn a_posted_grade_is_stored_and_answered_with_201(store: Store) {
 
 async fn students_can_be_added_and_grades_deleted(store: Store) {
     let grading = TestGrading::start(&store.new_database()).await;
-    let response = client()
-        .post(format!("{}/students", grading.url))
-        .body(r#"{"FirstName":"Ada","LastName":"Lovelace"}"#)
-        .send()
-        .await
-        .unwrap();
+    let response = grading
+        .post_student(r#"{"FirstName":"Ada","LastName":"Lovelace"}"#)
+        .await;
     assert_eq!(response.status(), 201);
     let ada: Student = response.json().await.unwrap();
     assert_eq!((ada.id, ada.average, ada.grades.len()), (6, None, 0));
@@ -376,12 +382,9 @@ async fn an_older_sqlite_database_keeps_every_row_when_ids_stop_being_reused() {
         .await
         .unwrap();
     assert_eq!(deleted.status(), 204);
-    let added: Student = client()
-        .post(format!("{}/students", grading.url))
-        .body(r#"{"FirstName":"New","LastName":"Row"}"#)
-        .send()
+    let added: Student = grading
+        .post_student(r#"{"FirstName":"New","LastName":"Row"}"#)
         .await
-        .unwrap()
         .json()
         .await
         .unwrap();
@@ -459,12 +462,7 @@ async fn an_addition_sent_again_with_its_key_is_stored_once(store: Store) {
     assert_eq!(grading.students().await.len(), 6);
     // Without a key, the same addition twice is two additions, as in the original.
     for _ in 0..2 {
-        let answer = client()
-            .post(format!("{}/students", grading.url))
-            .body(student)
-            .send()
-            .await
-            .unwrap();
+        let answer = grading.post_student(student).await;
         assert_eq!(answer.status(), 201);
     }
     assert_eq!(grading.students().await.len(), 8);
@@ -533,12 +531,9 @@ async fn the_list_of_students_follows_every_kind_of_write(store: Store) {
         (5, 15),
         "after deleting a grade"
     );
-    let response = client()
-        .post(format!("{}/students", grading.url))
-        .body(r#"{"FirstName":"A","LastName":"B"}"#)
-        .send()
-        .await
-        .unwrap();
+    let response = grading
+        .post_student(r#"{"FirstName":"A","LastName":"B"}"#)
+        .await;
     assert_eq!(response.status(), 201);
     assert_eq!(
         count(&grading.students().await),
@@ -641,12 +636,7 @@ async fn every_validation_rule_has_a_failing_case_and_nothing_is_stored(store: S
         ),
         (r#"{"FirstName":"A"}"#, "missing field `LastName`"),
     ] {
-        let response = client()
-            .post(format!("{}/students", grading.url))
-            .body(body)
-            .send()
-            .await
-            .unwrap();
+        let response = grading.post_student(body).await;
         assert_eq!(response.status(), 400);
         assert!(response.text().await.unwrap().contains(reason), "{body}");
     }

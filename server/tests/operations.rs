@@ -309,6 +309,22 @@ async fn grades_of(client: &reqwest::Client, base: &str) -> Vec<String> {
     student.grades.into_iter().map(|g| g.title).collect()
 }
 
+/// Registers a `GradingService` instance at `url` (its heartbeat at `/heartbeat`) with
+/// the registry at `base`, without a token; the registry's answer.
+async fn register_grading_at(client: &reqwest::Client, base: &str, url: &str) -> reqwest::Response {
+    let registration = json!({
+        "ServiceName": "GradingService",
+        "ServiceURL": url,
+        "HeartbeatURL": format!("{url}/heartbeat"),
+    });
+    client
+        .post(format!("{base}/services"))
+        .json(&registration)
+        .send()
+        .await
+        .unwrap()
+}
+
 /// A grading instance that takes an addition and then never answers (it passes the
 /// request on to the real one, so the grade is stored, and holds the portal's call until
 /// it times out): the portal tries the real instance next with the same Idempotency-Key,
@@ -355,17 +371,7 @@ async fn a_grade_whose_first_instance_times_out_is_stored_once() {
         );
     tokio::spawn(async move { axum::serve(listener, app).await });
     let client = common::no_redirects();
-    let registration = json!({
-        "ServiceName": "GradingService",
-        "ServiceURL": slow,
-        "HeartbeatURL": format!("{slow}/heartbeat"),
-    });
-    let response = client
-        .post(format!("{base}/services"))
-        .json(&registration)
-        .send()
-        .await
-        .unwrap();
+    let response = register_grading_at(&client, &base, &slow).await;
     assert_eq!(response.status(), 200);
 
     // The portal picks instances in turn: add grades until one went through the slow one.
@@ -442,17 +448,7 @@ async fn with_a_teacher_login_no_anonymous_client_can_point_the_portal_elsewhere
     let (_server, base) = start_server("login-registry", &["--teacher-password-hash", &hash]).await;
     let (evil, seen) = attacker().await;
     let client = common::no_redirects();
-    let registration = json!({
-        "ServiceName": "GradingService",
-        "ServiceURL": evil,
-        "HeartbeatURL": format!("{evil}/heartbeat"),
-    });
-    let response = client
-        .post(format!("{base}/services"))
-        .json(&registration)
-        .send()
-        .await
-        .unwrap();
+    let response = register_grading_at(&client, &base, &evil).await;
     assert_unauthorized(response, "an anonymous registration with a teacher login").await;
     for method in [reqwest::Method::PUT, reqwest::Method::DELETE] {
         let response = client
