@@ -8,16 +8,30 @@ set -euo pipefail
 
 cd "$(dirname "$0")/.."
 
+# A private folder (mktemp -d's 0700), as a clone in root's home is: as root, make
+# cluster must place PostgreSQL's data where the postgres user can reach it by itself.
 dir=$(mktemp -d /tmp/distributed-cluster-check.XXXXXX)
-chmod 755 "$dir" # PostgreSQL runs as the postgres user when this runs as root
 out=$dir/stdout
 export CLUSTER_DIR=$dir/data
+
+# The folder make cluster put PostgreSQL's data in, if not under CLUSTER_DIR.
+pg_elsewhere() {
+    cat "$CLUSTER_DIR/postgres-data-dir" 2>/dev/null || true
+}
+
+# Deletes the scratch folders.
+clean_up() {
+    local elsewhere
+    elsewhere=$(pg_elsewhere)
+    [ -n "$elsewhere" ] && rm -rf "$elsewhere"
+    rm -rf "$dir"
+}
 
 fail() {
     printf '\ncluster-check: FAILED: %s\n' "$*" >&2
     [ -e "$out" ] && sed 's/^/  | /' "$out" >&2
     [ -n "${script:-}" ] && kill -INT "$script" 2>/dev/null && wait "$script" 2>/dev/null
-    rm -rf "$dir"
+    clean_up
     exit 1
 }
 
@@ -131,5 +145,10 @@ http_body http://127.0.0.1:6010/students/1 | grep -q 'Kept across restarts' \
     || fail "the grade added before the restart is not listed by grading-6010 after it"
 echo "cluster-check: a grade added before a restart is listed after it"
 down
-rm -rf "$dir"
+if [ "$(id -u)" -eq 0 ]; then
+    grep -q "PostgreSQL's data is in $(pg_elsewhere)" "$dir/stderr" \
+        || fail "as root in a private folder, make cluster did not say where PostgreSQL's data is"
+    echo "cluster-check: from a private folder, PostgreSQL's data went to $(pg_elsewhere), and it said so"
+fi
+clean_up
 echo "cluster-check: every URL answered; Ctrl-C left no process behind"

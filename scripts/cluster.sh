@@ -178,14 +178,25 @@ rm -f "$run"/*.pid "$run"/*.cmd
 trap 'echo >&2; say "stopping every piece …"; stop_all; say "stopped"; exit 0' INT TERM
 
 # PostgreSQL refuses to run as root: as root, it runs as the postgres user, which owns
-# its data dir (and must be able to reach it).
+# its data dir and must be able to reach it. A clone in a private folder (root's home, a
+# mktemp -d folder) is out of its reach: PostgreSQL's data then goes to a folder of its
+# own under /var/tmp, named after this data dir so a restart finds it again.
 as_postgres=()
+pg_data=$data/postgres
 if [ "$(id -u)" -eq 0 ]; then
     as_postgres=(runuser -u postgres --)
-    mkdir -p "$data/postgres"
-    chown postgres: "$data/postgres"
-    runuser -u postgres -- test -x "$data/postgres" \
-        || die "the postgres user cannot reach $data" "set CLUSTER_DIR to a folder outside /root (such as /var/tmp/distributed-cluster)"
+    mkdir -p "$pg_data"
+    chown postgres: "$pg_data"
+    if ! runuser -u postgres -- test -x "$pg_data"; then
+        pg_data=/var/tmp/distributed-postgres-$(realpath "$data" | sha256sum | cut -c1-12)
+        mkdir -p "$pg_data"
+        chown postgres: "$pg_data"
+        chmod 700 "$pg_data"
+        runuser -u postgres -- test -x "$pg_data" \
+            || die "the postgres user cannot reach $data nor $pg_data" "set CLUSTER_DIR to a folder the postgres user can reach (such as /var/tmp/distributed-cluster)"
+        echo "$pg_data" >"$data/postgres-data-dir"
+        say "the postgres user cannot reach $data: PostgreSQL's data is in $pg_data"
+    fi
 fi
 
 say "starting; data and logs in $data"
@@ -217,13 +228,13 @@ for member in "${etcd_members[@]}"; do
 done
 
 # --- PostgreSQL -------------------------------------------------------------------------
-if [ ! -s "$data/postgres/PG_VERSION" ]; then
-    mkdir -p "$data/postgres"
-    [ ${#as_postgres[@]} -eq 0 ] || chown postgres: "$data/postgres"
-    "${as_postgres[@]}" "$pg_bin/initdb" -D "$data/postgres" -A trust -U postgres -E UTF8 --locale=C \
+if [ ! -s "$pg_data/PG_VERSION" ]; then
+    mkdir -p "$pg_data"
+    [ ${#as_postgres[@]} -eq 0 ] || chown postgres: "$pg_data"
+    "${as_postgres[@]}" "$pg_bin/initdb" -D "$pg_data" -A trust -U postgres -E UTF8 --locale=C \
         >>"$logs/postgres.log" 2>&1 || die "initdb failed" "read $logs/postgres.log"
 fi
-start postgres "${as_postgres[@]}" "$pg_bin/postgres" -D "$data/postgres" -p "$pg_port" -k "$data/postgres" -c listen_addresses=127.0.0.1
+start postgres "${as_postgres[@]}" "$pg_bin/postgres" -D "$pg_data" -p "$pg_port" -k "$pg_data" -c listen_addresses=127.0.0.1
 wait_listening postgres "$pg_port"
 until "$pg_bin/pg_isready" -q -h 127.0.0.1 -p "$pg_port"; do
     alive "$(cat "$run/postgres.pid")" || die "PostgreSQL exited at start" "read $logs/postgres.log"
