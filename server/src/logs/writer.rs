@@ -91,6 +91,11 @@ impl LogWriter {
             std::fs::create_dir_all(parent)?;
         }
         let (file, size) = open_for_append(&files)?;
+        if fsync == Fsync::Always {
+            // The file may have just been made: its directory entry must last too.
+            file.sync_all()?;
+            sync_dir(&files.path)?;
+        }
         let live = broadcast::channel(4096).0;
         let writer = Arc::new(Mutex::new(Writer {
             files,
@@ -101,6 +106,7 @@ impl LogWriter {
             torn: false,
             stamp: String::new(),
             live: live.clone(),
+            dir_syncs: u64::from(fsync == Fsync::Always),
         }));
         let syncing = match fsync {
             Fsync::Never => None,
@@ -207,6 +213,16 @@ fn sync_batches(writer: &Mutex<Writer>, mut receiver: mpsc::Receiver<Request>) {
     }
 }
 
+/// Syncs the directory that holds `path`, so the files it names (created, renamed) are
+/// there after a power cut.
+fn sync_dir(path: &std::path::Path) -> io::Result<()> {
+    let dir = path
+        .parent()
+        .filter(|p| !p.as_os_str().is_empty())
+        .unwrap_or(std::path::Path::new("."));
+    File::open(dir)?.sync_all()
+}
+
 fn open_for_append(files: &LogFiles) -> io::Result<(File, u64)> {
     let mut file = OpenOptions::new()
         .create(true)
@@ -282,6 +298,9 @@ struct Writer {
     /// RFC 3339 stamps of one width order as text as they do in time.
     stamp: String,
     live: broadcast::Sender<Arc<LogRecord>>,
+    /// How many times the log's directory was synced (at start and at each rotation, with
+    /// `--fsync always`).
+    dir_syncs: u64,
 }
 
 impl Writer {
@@ -368,15 +387,22 @@ impl Writer {
         }
     }
 
-    /// Rotates by renaming only. It syncs nothing: with `--fsync always` every record
-    /// is synced already, and with `never` nothing is promised beyond the OS writing the
-    /// file back, which it does for a renamed file as for the current one.
+    /// Rotates by renaming. With `--fsync always`, the new file and its directory are
+    /// synced before any record goes into it: every record is synced already, but the
+    /// renames and the new file are entries of the directory, and until the directory is
+    /// synced a power cut can lose the new file with the records acknowledged in it. With
+    /// `never` nothing is promised beyond the OS writing the files back.
     fn rotate_if_full(&mut self) -> io::Result<()> {
         if self.size < self.max_bytes {
             return Ok(());
         }
         self.files.rotate()?;
         let (file, size) = open_for_append(&self.files)?;
+        if self.fsync == Fsync::Always {
+            file.sync_all()?;
+            sync_dir(&self.files.path)?;
+            self.dir_syncs += 1;
+        }
         self.file = file;
         self.size = size;
         Ok(())
@@ -415,6 +441,38 @@ mod tests {
             .lines()
             .map(|line| record::decode(line.as_bytes()).expect("a whole record"))
             .collect()
+    }
+
+    /// With `--fsync always`, a record acknowledged in the file a rotation made is there
+    /// after a power cut: the new file and its directory were synced before it was
+    /// acknowledged (renames and a new file are the directory's to keep).
+    #[tokio::test]
+    async fn with_fsync_always_a_rotation_syncs_the_directory_before_the_next_record() {
+        let dir = tempdir();
+        let path = dir.join("r.log");
+        let files = LogFiles {
+            path: path.clone(),
+            keep: 2,
+        };
+        let writer = LogWriter::start(files.clone(), 300, Fsync::Always).unwrap();
+        assert_eq!(writer.writer.lock().unwrap().dir_syncs, 1, "at start");
+        let mut written = 0;
+        while !files.rotated(1).exists() {
+            writer
+                .write(&[message("S", "fill the file")])
+                .await
+                .unwrap();
+            written += 1;
+            assert!(written < 100, "the log never rotated");
+        }
+        // The rotation happened after the last record, and before the next goes into
+        // the new file: the directory was synced at start and at the rotation.
+        assert_eq!(writer.writer.lock().unwrap().dir_syncs, 2);
+        writer
+            .write(&[message("S", "in the new file")])
+            .await
+            .unwrap();
+        assert_eq!(stored(&path).last().unwrap().message, "in the new file");
     }
 
     #[tokio::test]
