@@ -16,10 +16,7 @@ use std::{
     net::SocketAddr,
     pin::Pin,
     process::ExitCode,
-    sync::{
-        Arc,
-        atomic::{AtomicUsize, Ordering},
-    },
+    sync::Arc,
     task::{Context, Poll},
     time::Duration,
 };
@@ -129,8 +126,7 @@ pub async fn run(
         app,
         builder,
         connections: &connections,
-        open: Arc::new(AtomicUsize::new(0)),
-        limit: limits.connection_limit(),
+        slots: Arc::new(tokio::sync::Semaphore::new(limits.connection_limit())),
         sniff_timeout: limits.request_timeout,
         draining: tokio_util::sync::CancellationToken::new(),
     };
@@ -177,23 +173,12 @@ struct Acceptor<'a> {
     app: Guard<Router>,
     builder: Builder<TokioExecutor>,
     connections: &'a GracefulShutdown,
-    /// Connections open now (counted from accept to close).
-    open: Arc<AtomicUsize>,
-    /// The most that may be open at once.
-    limit: usize,
+    /// A permit for each open connection, held from accept to close (`--max-connections`).
+    slots: Arc<tokio::sync::Semaphore>,
     /// How long a new connection has to show which HTTP it speaks.
     sniff_timeout: Duration,
     /// Cancelled when the server drains: a connection still being sniffed is closed.
     draining: tokio_util::sync::CancellationToken,
-}
-
-/// One open connection in [`Acceptor::open`]; dropped, it is counted out.
-struct Open(Arc<AtomicUsize>);
-
-impl Drop for Open {
-    fn drop(&mut self) {
-        self.0.fetch_sub(1, Ordering::Relaxed);
-    }
 }
 
 impl Acceptor<'_> {
@@ -204,14 +189,12 @@ impl Acceptor<'_> {
             tokio::select! {
                 accepted = self.listener.accept() => match accepted {
                     Ok((stream, peer)) => {
-                        if self.open.fetch_add(1, Ordering::Relaxed) >= self.limit {
-                            self.open.fetch_sub(1, Ordering::Relaxed);
+                        let Ok(open) = self.slots.clone().try_acquire_owned() else {
                             // Best effort: a full socket buffer just closes it.
                             let _ = stream.try_write(TOO_MANY_CONNECTIONS);
-                            tracing::debug!(%peer, limit = self.limit, "a connection over the limit refused");
+                            tracing::debug!(%peer, "a connection over --max-connections refused");
                             continue;
-                        }
-                        let open = Open(self.open.clone());
+                        };
                         let _ = stream.set_nodelay(true);
                         // The peer's address as axum's `ConnectInfo` (the teacher login
                         // paces guesses by it).

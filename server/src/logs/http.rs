@@ -12,7 +12,6 @@
 use std::{borrow::Cow, convert::Infallible};
 
 use axum::{
-    Json,
     extract::{FromRequest, Query, State, rejection::QueryRejection},
     http::{HeaderMap, HeaderValue, StatusCode, header},
     response::{
@@ -234,9 +233,15 @@ async fn read(
         )
     })?
     .map_err(|err| ApiError::unavailable(format!("the log could not be read: {err}")))?;
-    let truncated = found.truncated;
-    let mut response = Json(found.records).into_response();
-    if truncated {
+    let mut response = (
+        [(
+            header::CONTENT_TYPE,
+            HeaderValue::from_static("application/json"),
+        )],
+        found.json,
+    )
+        .into_response();
+    if found.truncated {
         response.headers_mut().insert(
             TRUNCATED_HEADER,
             HeaderValue::from_static(concat!(

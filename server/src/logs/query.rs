@@ -116,12 +116,13 @@ pub const MAX_SEARCHES: usize = 4;
 /// How long a query waits for its turn to search.
 pub const SEARCH_WAIT: std::time::Duration = std::time::Duration::from_secs(10);
 
-/// What a search found.
-#[derive(Debug, Default)]
+/// What a search found, as the JSON answer: serialized once, as the records are found,
+/// so the byte budget is the answer's own size.
+#[derive(Debug)]
 pub struct Found {
-    /// The newest matching records, newest first.
-    pub records: Vec<LogRecord>,
-    /// More matched, but the answer would have been over `max_bytes` of JSON.
+    /// The newest matching records, newest first, as a JSON array.
+    pub json: Vec<u8>,
+    /// More matched, but the answer would have been over `max_bytes`.
     pub truncated: bool,
 }
 
@@ -129,8 +130,8 @@ pub struct Found {
 /// fit in `max_bytes` of JSON. Lines that are not whole records (torn by a crash) are
 /// skipped.
 pub fn search(files: &LogFiles, filter: &Filter, max_bytes: usize) -> std::io::Result<Found> {
-    let mut found = Found::default();
-    let mut bytes = 2; // The brackets.
+    let mut json = vec![b'['];
+    let (mut count, mut truncated) = (0, false);
     for path in files.newest_first() {
         let mut done = false;
         lines_backwards(&path, |line| {
@@ -142,38 +143,27 @@ pub fn search(files: &LogFiles, filter: &Filter, max_bytes: usize) -> std::io::R
                 return false;
             }
             if filter.matches(&record) {
-                let size = json_size(&record) + 1; // And its comma.
-                if bytes + size > max_bytes {
-                    found.truncated = true;
+                let start = json.len();
+                if count > 0 {
+                    json.push(b',');
+                }
+                serde_json::to_writer(&mut json, &record).expect("records serialise");
+                if json.len() + 1 > max_bytes {
+                    // With the closing bracket, over the budget: this one is left out.
+                    json.truncate(start);
+                    truncated = true;
                     done = true;
                     return false;
                 }
-                bytes += size;
-                found.records.push(record);
+                count += 1;
             }
-            done = found.records.len() >= filter.limit;
+            done = count >= filter.limit;
             !done
         })?;
         if done {
             break;
         }
     }
-    Ok(found)
-}
-
-/// How many bytes `record` takes as JSON, counted without writing them anywhere.
-fn json_size(record: &LogRecord) -> usize {
-    struct Count(usize);
-    impl std::io::Write for Count {
-        fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
-            self.0 += buf.len();
-            Ok(buf.len())
-        }
-        fn flush(&mut self) -> std::io::Result<()> {
-            Ok(())
-        }
-    }
-    let mut count = Count(0);
-    serde_json::to_writer(&mut count, record).expect("records serialise");
-    count.0
+    json.push(b']');
+    Ok(Found { json, truncated })
 }
