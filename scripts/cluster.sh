@@ -203,12 +203,17 @@ say "starting; data and logs in $data"
 
 # --- etcd -----------------------------------------------------------------------------
 initial_cluster=$(join $(for m in "${etcd_members[@]}"; do IFS=: read -r n _ peer <<<"$m"; echo "etcd-$n=http://127.0.0.1:$peer"; done))
+# A quota well above what the registry keeps (it compacts its history older than an hour
+# itself, --etcd-history), and etcd's own periodic compaction as a second line: etcd
+# never grows until its alarm stops every write.
+etcd_limits=(--quota-backend-bytes 1073741824 --auto-compaction-mode periodic --auto-compaction-retention 2h)
 for member in "${etcd_members[@]}"; do
     IFS=: read -r n client peer <<<"$member"
     start "etcd-$n" etcd --name "etcd-$n" --data-dir "$data/etcd-$n" \
         --listen-client-urls "http://127.0.0.1:$client" --advertise-client-urls "http://127.0.0.1:$client" \
         --listen-peer-urls "http://127.0.0.1:$peer" --initial-advertise-peer-urls "http://127.0.0.1:$peer" \
-        --initial-cluster "$initial_cluster" --initial-cluster-state new --initial-cluster-token distributed-cluster
+        --initial-cluster "$initial_cluster" --initial-cluster-state new --initial-cluster-token distributed-cluster \
+        "${etcd_limits[@]}"
 done
 for member in "${etcd_members[@]}"; do
     IFS=: read -r n client _ <<<"$member"

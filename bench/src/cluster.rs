@@ -38,7 +38,127 @@ pub async fn figures() -> Vec<Figure> {
         propagation().await,
         failover().await,
         failure_detection().await,
+        etcd_growth().await,
     ]
+}
+
+/// A gauge or counter of etcd's `/metrics`.
+async fn etcd_metric(endpoint: &str, name: &str) -> f64 {
+    let text = reqwest::get(format!("{endpoint}/metrics"))
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    text.lines()
+        .find_map(|line| line.strip_prefix(name)?.strip_prefix(' '))
+        .and_then(|value| value.trim().parse().ok())
+        .unwrap_or_else(|| panic!("etcd shows no {name}"))
+}
+
+/// What etcd's history grows by in a day, from its own count of the bytes put, over a
+/// window of `window`.
+async fn etcd_bytes_a_day(endpoint: &str, window: Duration) -> f64 {
+    const PUT: &str = "etcd_debugging_mvcc_total_put_size_in_bytes";
+    let before = etcd_metric(endpoint, PUT).await;
+    tokio::time::sleep(window).await;
+    let after = etcd_metric(endpoint, PUT).await;
+    (after - before) * 86_400.0 / window.as_secs_f64()
+}
+
+/// etcd's growth in steady state: 1,000 passing instances checked every second and
+/// nothing else changing, beside the same with one instance changing status every second.
+async fn etcd_growth() -> Figure {
+    eprintln!("bench: etcd growth at 1,000 passing instances …");
+    const N: usize = 1_000;
+    let (_etcd, endpoint) = etcd("growth").await;
+    let (_stub, ports) = crate::procs::stub(10, N).await;
+    // An instance that passes in even seconds and fails in odd ones: with one failure
+    // needed, it changes status about every round.
+    let flip = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let flip_url = format!("http://{}", flip.local_addr().unwrap());
+    let app = axum::Router::new().route(
+        "/heartbeat",
+        axum::routing::get(|| async {
+            let second = std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .unwrap()
+                .as_secs();
+            if second.is_multiple_of(2) {
+                axum::http::StatusCode::OK
+            } else {
+                axum::http::StatusCode::SERVICE_UNAVAILABLE
+            }
+        }),
+    );
+    let flipper = tokio::spawn(async move { axum::serve(flip, app).await });
+    let (_node, node) = registry(&["--etcd", &endpoint, "--heartbeat-failures", "1"]);
+    until_ok(&format!("{node}/services")).await;
+    let client = reqwest::Client::new();
+    for i in 0..N {
+        let base = format!("http://127.0.0.1:{}", ports[i % ports.len()]);
+        register(
+            &client,
+            &node,
+            serde_json::json!({
+                "ServiceName": format!("Steady{}", i % 10),
+                "ServiceURL": format!("{base}/instance/{i}"),
+                "HeartbeatURL": format!("{base}/hb/{i}"),
+            }),
+        )
+        .await;
+    }
+    // Every instance checked at least once.
+    let started = Instant::now();
+    loop {
+        let listed: Vec<serde_json::Value> = client
+            .get(format!("{node}/services"))
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        let checked = listed
+            .iter()
+            .filter(|i| i["LastCheckAt"].is_string())
+            .count();
+        if checked >= N {
+            break;
+        }
+        assert!(
+            started.elapsed() < Duration::from_secs(60),
+            "{checked} of {N} checked"
+        );
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    let window = Duration::from_secs(20);
+    let steady = etcd_bytes_a_day(&endpoint, window).await;
+    register(
+        &client,
+        &node,
+        serde_json::json!({
+            "ServiceName": "Flipping",
+            "ServiceURL": flip_url,
+            "HeartbeatURL": format!("{flip_url}/heartbeat"),
+        }),
+    )
+    .await;
+    let changing = etcd_bytes_a_day(&endpoint, window).await;
+    flipper.abort();
+    let mib = |bytes: f64| format!("{:.1} MiB/day", bytes / 1024.0 / 1024.0);
+    Figure {
+        name: "etcd growth, steady state",
+        how: format!(
+            "{N} passing instances checked every 1 s, nothing changing; etcd's own count of bytes put ({}s window), a day's worth",
+            window.as_secs()
+        ),
+        baseline: format!("{} with one status change a second", mib(changing)),
+        measured: mib(steady),
+        ratio: "—".into(),
+        target: "flat within noise: under 1 MiB/day".into(),
+        holds: Some(steady < 1024.0 * 1024.0 && changing > steady),
+    }
 }
 
 /// Lookups/s of an etcd-backed node beside the in-memory registry, 8 instances each,

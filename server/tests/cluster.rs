@@ -12,6 +12,7 @@ use std::{
 };
 
 use app::wire::registry::{InstanceInfo, PatchEntry, REVISION_HEADER, STALE_HEADER, Status};
+use base64::Engine as _;
 use common::{FakeService, PATIENCE, Process, client, eventually, until};
 
 /// An etcd member, killed when dropped.
@@ -23,6 +24,8 @@ struct Etcd {
     peer_port: u16,
     /// `--initial-cluster`: every member's name and peer URL.
     cluster: String,
+    /// Flags beyond the member's own.
+    extra: Vec<String>,
 }
 
 impl Etcd {
@@ -32,8 +35,18 @@ impl Etcd {
         Etcd::start_cluster(dir, 1).await.pop().unwrap()
     }
 
+    /// A single-member etcd started with `extra` flags too.
+    async fn start_with(dir: &Path, extra: &[&str]) -> Etcd {
+        Etcd::start_members(dir, 1, extra).await.pop().unwrap()
+    }
+
     /// A cluster of `size` members on free ports, answering.
     async fn start_cluster(dir: &Path, size: usize) -> Vec<Etcd> {
+        Etcd::start_members(dir, size, &[]).await
+    }
+
+    async fn start_members(dir: &Path, size: usize, extra: &[&str]) -> Vec<Etcd> {
+        let extra: Vec<String> = extra.iter().map(|arg| (*arg).to_owned()).collect();
         for _ in 0..5 {
             let ports: Vec<(u16, u16)> = (0..size).map(|_| (free_port(), free_port())).collect();
             let cluster = ports
@@ -47,7 +60,7 @@ impl Etcd {
                 .enumerate()
                 .map(|(n, &(client_port, peer_port))| {
                     let name = format!("m{n}");
-                    let child = spawn_member(dir, &name, client_port, peer_port, &cluster);
+                    let child = spawn_member(dir, &name, client_port, peer_port, &cluster, &extra);
                     Etcd {
                         child,
                         dir: dir.to_owned(),
@@ -55,6 +68,7 @@ impl Etcd {
                         client_port,
                         peer_port,
                         cluster: cluster.clone(),
+                        extra: extra.clone(),
                     }
                 })
                 .collect();
@@ -106,6 +120,7 @@ impl Etcd {
             self.client_port,
             self.peer_port,
             &self.cluster,
+            &self.extra,
         );
         if wait {
             assert!(self.wait_healthy().await, "etcd did not come back");
@@ -123,7 +138,14 @@ impl Drop for Etcd {
 }
 
 /// Starts etcd member `name` of `cluster`, its data and log in `dir`.
-fn spawn_member(dir: &Path, name: &str, client_port: u16, peer_port: u16, cluster: &str) -> Child {
+fn spawn_member(
+    dir: &Path,
+    name: &str,
+    client_port: u16,
+    peer_port: u16,
+    cluster: &str,
+    extra: &[String],
+) -> Child {
     let log = std::fs::OpenOptions::new()
         .create(true)
         .append(true)
@@ -138,6 +160,7 @@ fn spawn_member(dir: &Path, name: &str, client_port: u16, peer_port: u16, cluste
             peer_port,
             cluster,
         ))
+        .args(extra)
         .stdin(Stdio::null())
         .stdout(Stdio::null())
         .stderr(log)
@@ -303,7 +326,9 @@ async fn three_nodes_share_one_state_and_one_leader_patches_for_all() {
     )
     .await;
 
-    // Lookups through B and C agree whenever they are at the same revision.
+    // Lookups through B and C agree whenever they are at the same revision: the same
+    // registrations, statuses and registration times. (The last check's time, latency and
+    // failures are the leader's live measurements, which reach each node with its round.)
     let lookup = |node: &Process| {
         let url = format!("{}/services/Provider", node.url);
         async move {
@@ -313,7 +338,14 @@ async fn three_nodes_share_one_state_and_one_leader_patches_for_all() {
                 .unwrap()
                 .parse()
                 .unwrap();
-            (revision, answer.text().await.unwrap())
+            let state: Vec<_> = answer
+                .json::<Vec<InstanceInfo>>()
+                .await
+                .unwrap()
+                .into_iter()
+                .map(|i| (i.registration, i.status, i.registered_at))
+                .collect();
+            (revision, state)
         }
     };
     let (same_b, same_c) = eventually("B and C at one revision", || async {
@@ -326,7 +358,12 @@ async fn three_nodes_share_one_state_and_one_leader_patches_for_all() {
         "two nodes at revision {} disagree",
         same_b.0
     );
-    assert!(same_b.1.contains(&provider.url));
+    assert!(
+        same_b
+            .1
+            .iter()
+            .any(|(reg, _, _)| reg.service_url == provider.url)
+    );
 
     // Deregistered through B: gone everywhere, and the dependent is told.
     let gone = http
@@ -561,8 +598,9 @@ async fn a_live_stream_resumed_on_another_node_misses_nothing_and_repeats_nothin
     register_static(&b, missed[2]).await;
 
     // Resumed on B from A's last id: each change once, in order.
-    let mut on_b = common::SseReader::open(&http, &format!("{}/services", b.url), seen.id).await;
-    let mut last = seen.id.unwrap();
+    let mut on_b =
+        common::SseReader::open(&http, &format!("{}/services", b.url), seen.id.as_deref()).await;
+    let mut last = common::event_order(seen.id.as_deref().unwrap());
     for url in missed {
         let event = on_b.next_change(PATIENCE).await;
         assert_eq!(event.name, "registered", "{}", event.data);
@@ -571,8 +609,8 @@ async fn a_live_stream_resumed_on_another_node_misses_nothing_and_repeats_nothin
             "expected {url}, got {}",
             event.data
         );
-        let id = event.id.unwrap();
-        assert!(id > last, "ids go back: {id} after {last}");
+        let id = common::event_order(event.id.as_deref().unwrap());
+        assert!(id > last, "ids go back: {id:?} after {last:?}");
         last = id;
     }
 }
@@ -847,14 +885,17 @@ async fn a_stream_resumed_on_a_node_started_since_is_replayed_from_etcd() {
     let late = node(&dir, &etcd);
     cluster_formed(&[&a, &late]).await;
     let mut on_late =
-        common::SseReader::open(&http, &format!("{}/services", late.url), seen.id).await;
-    let mut last = seen.id.unwrap();
+        common::SseReader::open(&http, &format!("{}/services", late.url), seen.id.as_deref()).await;
+    let mut last = seen.id.clone().unwrap();
     let mut got = Vec::new();
     while got.len() < missed.len() {
         let event = on_late.next_change(PATIENCE).await;
         assert_ne!(event.name, "snapshot", "a snapshot instead of the history");
         let id = event.id.unwrap();
-        assert!(id >= last, "ids go back: {id} after {last}");
+        assert!(
+            common::event_order(&id) > common::event_order(&last),
+            "ids go back: {id} after {last}"
+        );
         last = id;
         if event.name == "registered" && event.data.contains("/old-") {
             got.push(event.data);
@@ -870,7 +911,8 @@ async fn a_stream_resumed_on_a_node_started_since_is_replayed_from_etcd() {
     let before = etcd_revision(&etcd).await;
     for _ in 0..3 {
         let mut again =
-            common::SseReader::open(&http, &format!("{}/services", late.url), seen.id).await;
+            common::SseReader::open(&http, &format!("{}/services", late.url), seen.id.as_deref())
+                .await;
         let event = again.next_change(PATIENCE).await;
         assert_ne!(event.name, "snapshot", "a snapshot instead of the history");
     }
@@ -1308,4 +1350,283 @@ async fn every_kind_of_process_killed_in_turn_loses_nothing_and_the_portal_keeps
     tokio::task::spawn_blocking(move || drop(postgres))
         .await
         .unwrap();
+}
+
+/// `POST` `body` to etcd's JSON gateway at `path`; its answer.
+async fn etcd_call(etcd: &Etcd, path: &str, body: serde_json::Value) -> serde_json::Value {
+    client()
+        .post(format!("{}{path}", etcd.url()))
+        .json(&body)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap()
+}
+
+/// Whether etcd has compacted its history past `revision` (a read at it is refused).
+async fn etcd_compacted(etcd: &Etcd, revision: u64) -> bool {
+    let answer = etcd_call(
+        etcd,
+        "/v3/kv/range",
+        serde_json::json!({ "key": "AA==", "revision": revision.to_string() }),
+    )
+    .await;
+    answer.to_string().contains("compacted")
+}
+
+/// A counter of `node`'s `/metrics` (0 when not shown yet).
+async fn counter(node: &Process, name: &str) -> u64 {
+    let metrics = client()
+        .get(format!("{}/metrics", node.url))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    metrics
+        .lines()
+        .find_map(|line| line.strip_prefix(&format!("{name}_total ")))
+        .map_or(0, |value| value.trim().parse().unwrap())
+}
+
+/// The instance at `url` as `node` lists it.
+async fn instance_on(node: &Process, url: &str) -> Option<InstanceInfo> {
+    listing(node)
+        .await
+        .1
+        .into_iter()
+        .find(|i| i.registration.service_url == url)
+}
+
+#[tokio::test]
+async fn passing_checks_write_nothing_every_node_shows_them_and_old_history_is_compacted() {
+    let dir = common::temp_dir("cluster-flat");
+    let etcd = Etcd::start(&dir).await;
+    let url = etcd.url();
+    let flags = ["--etcd", url.as_str(), "--etcd-history", "2s"];
+    let (a, b) = (
+        Process::registry_with(&dir, &flags),
+        Process::registry_with(&dir, &flags),
+    );
+    cluster_formed(&[&a, &b]).await;
+    let refs = [&a, &b];
+    let lead = eventually("a leader", || async { leader(&refs).await }).await;
+    let follower = if lead.url == a.url { &b } else { &a };
+    let first = etcd_revision(&etcd).await;
+    let checked = FakeService::start().await;
+    register_via(follower, &checked, "Checked", &[]).await;
+
+    // The leader's checks reach the follower: its strip and its latency line.
+    let checks_on = |node: &'static str| {
+        let node = if node == "follower" { follower } else { lead };
+        let url = checked.url.clone();
+        async move {
+            instance_on(node, &url)
+                .await
+                .map_or(0, |i| i.recent_checks.len())
+        }
+    };
+    until("three checks shown on the follower", || async {
+        checks_on("follower").await >= 3
+    })
+    .await;
+    let shown = instance_on(follower, &checked.url).await.unwrap();
+    assert!(shown.last_latency_ms.is_some(), "{shown:?}");
+    assert!(shown.recent_checks.iter().all(|check| check.ok));
+
+    // Passing checks write nothing: etcd's revision stands still while rounds go by.
+    let before = etcd_revision(&etcd).await;
+    let seen = checks_on("follower").await;
+    until("three more rounds on the follower", || async {
+        checks_on("follower").await >= seen + 3
+    })
+    .await;
+    assert!(checks_on("leader").await >= seen + 3);
+    assert_eq!(
+        etcd_revision(&etcd).await,
+        before,
+        "a passing round wrote to etcd"
+    );
+
+    // The leader compacts the history older than --etcd-history.
+    until("etcd's history compacted past the start", || async {
+        etcd_compacted(&etcd, first).await
+    })
+    .await;
+    assert!(counter(lead, "registry_etcd_compactions").await >= 1);
+}
+
+#[tokio::test]
+async fn a_leader_whose_decisions_etcd_refuses_says_so_and_detects_once_they_are_taken() {
+    let dir = common::temp_dir("cluster-quota");
+    // etcd's quota at 8 MiB, filled below by the test itself.
+    let etcd = Etcd::start_with(&dir, &["--quota-backend-bytes", "8388608"]).await;
+    let lead = node(&dir, &etcd);
+    cluster_formed(&[&lead]).await;
+    eventually("a leader", || async { leader(&[&lead]).await }).await;
+    let doomed = FakeService::start().await;
+    register_via(&lead, &doomed, "Doomed", &[]).await;
+
+    let filler = base64::engine::general_purpose::STANDARD.encode(vec![b'x'; 512 * 1024]);
+    let mut filled = false;
+    for n in 0..64 {
+        let key = base64::engine::general_purpose::STANDARD.encode(format!("/filler/{n}"));
+        let answer = etcd_call(
+            &etcd,
+            "/v3/kv/put",
+            serde_json::json!({ "key": key, "value": filler }),
+        )
+        .await;
+        if answer.to_string().contains("space exceeded") {
+            filled = true;
+            break;
+        }
+    }
+    assert!(filled, "etcd's quota was never reached");
+
+    // The instance dies: the leader decides it is critical, and etcd refuses the write.
+    doomed
+        .healthy
+        .store(false, std::sync::atomic::Ordering::SeqCst);
+    until(
+        "/healthz failing on the leader's refused writes",
+        || async {
+            let answer = client()
+                .get(format!("{}/healthz", lead.url))
+                .send()
+                .await
+                .unwrap();
+            answer.status() == 503 && answer.text().await.unwrap().contains("refused the leader")
+        },
+    )
+    .await;
+    assert!(counter(&lead, "registry_leader_write_failures").await >= 1);
+    assert_eq!(
+        instance_on(&lead, &doomed.url).await.unwrap().status,
+        Status::Passing,
+        "a status change etcd refused took effect"
+    );
+
+    // Space freed as etcd's docs say (delete, compact, defragment, disarm): the next
+    // round's decision is taken, and /healthz passes again.
+    let prefix = base64::engine::general_purpose::STANDARD.encode("/filler/");
+    let end = base64::engine::general_purpose::STANDARD.encode("/filler0");
+    etcd_call(
+        &etcd,
+        "/v3/kv/deleterange",
+        serde_json::json!({ "key": prefix, "range_end": end }),
+    )
+    .await;
+    let revision = etcd_revision(&etcd).await;
+    etcd_call(
+        &etcd,
+        "/v3/kv/compaction",
+        serde_json::json!({ "revision": revision.to_string(), "physical": true }),
+    )
+    .await;
+    etcd_call(&etcd, "/v3/maintenance/defragment", serde_json::json!({})).await;
+    let alarms = etcd_call(
+        &etcd,
+        "/v3/maintenance/alarm",
+        serde_json::json!({ "action": "GET" }),
+    )
+    .await;
+    for alarm in alarms["alarms"].as_array().unwrap() {
+        etcd_call(
+            &etcd,
+            "/v3/maintenance/alarm",
+            serde_json::json!({ "action": "DEACTIVATE", "memberID": alarm["memberID"], "alarm": "NOSPACE" }),
+        )
+        .await;
+    }
+    until("the dead instance critical", || async {
+        instance_on(&lead, &doomed.url)
+            .await
+            .is_some_and(|i| i.status == Status::Critical)
+    })
+    .await;
+    until("/healthz passing again", || async {
+        client()
+            .get(format!("{}/healthz", lead.url))
+            .send()
+            .await
+            .unwrap()
+            .status()
+            == 200
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn a_stream_resumed_at_any_event_of_a_revision_gets_each_later_event_once_on_any_node() {
+    let dir = common::temp_dir("cluster-ids");
+    let etcd = Etcd::start(&dir).await;
+    let (a, b) = (node(&dir, &etcd), node(&dir, &etcd));
+    cluster_formed(&[&a, &b]).await;
+    let http = client();
+    let mut on_a = common::SseReader::open(&http, &format!("{}/services", a.url), None).await;
+    assert_eq!(on_a.next(PATIENCE).await.name, "snapshot");
+
+    // A TTL instance goes critical, then renews: one transaction, two events (the renewal
+    // and the recovery) at one revision. Changes before and after it.
+    let ttl = "http://127.0.0.1:9/ttl";
+    common::register(
+        &http,
+        &format!("{}/services", a.url),
+        &serde_json::json!({"ServiceName": "Ttl", "ServiceURL": ttl, "TTL": "1s"}),
+    )
+    .await;
+    let mut events = vec![on_a.next_change(PATIENCE).await];
+    loop {
+        let event = on_a.next_change(PATIENCE).await;
+        let critical = event.name == "status_changed" && event.data.contains("critical");
+        events.push(event);
+        if critical {
+            break;
+        }
+    }
+    register_static(&b, "http://127.0.0.1:9/before").await;
+    let renewed = http
+        .put(format!("{}/services", b.url))
+        .body(ttl)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(renewed.status(), 200);
+    register_static(&a, "http://127.0.0.1:9/after").await;
+    loop {
+        let event = on_a.next(PATIENCE).await;
+        let last = event.name == "registered" && event.data.contains("/after");
+        events.push(event);
+        if last {
+            break;
+        }
+    }
+    let ids: Vec<String> = events.iter().map(|e| e.id.clone().unwrap()).collect();
+    let shared = ids
+        .windows(2)
+        .any(|pair| common::event_order(&pair[0]).0 == common::event_order(&pair[1]).0);
+    assert!(shared, "no two events of one revision in {ids:?}");
+
+    // A node started after all of it replays from etcd's history.
+    let late = node(&dir, &etcd);
+    cluster_formed(&[&a, &b, &late]).await;
+    for (n, seen) in ids.iter().enumerate().take(ids.len() - 1) {
+        for node in [&a, &b, &late] {
+            let mut resumed =
+                common::SseReader::open(&http, &format!("{}/services", node.url), Some(seen)).await;
+            for expected in &events[n + 1..] {
+                let event = resumed.next(PATIENCE).await;
+                assert_eq!(
+                    (&event.name, &event.id, &event.data),
+                    (&expected.name, &expected.id, &expected.data),
+                    "resumed at {seen} on {}",
+                    node.url
+                );
+            }
+        }
+    }
 }

@@ -741,7 +741,7 @@ async fn the_event_stream_starts_with_a_snapshot_and_resumes_without_gaps() {
     else {
         panic!("{parsed:?}")
     };
-    assert_eq!(snapshot.id, Some(revision));
+    assert_eq!(snapshot.id, Some(format!("{revision}.0")));
     assert_eq!(instances.len(), 1);
 
     register(
@@ -752,7 +752,7 @@ async fn the_event_stream_starts_with_a_snapshot_and_resumes_without_gaps() {
     .await;
     let event = stream.next(SOON).await;
     assert_eq!(event.name, "registered");
-    assert_eq!(event.id, Some(revision + 1));
+    assert_eq!(event.id, Some(format!("{}.0", revision + 1)));
     drop(stream);
 
     // While disconnected: three more changes.
@@ -775,20 +775,32 @@ async fn the_event_stream_starts_with_a_snapshot_and_resumes_without_gaps() {
     )
     .await;
 
-    let mut resumed = SseReader::open(&client, &registry.services(), Some(revision + 1)).await;
+    let seen = format!("{}.0", revision + 1);
+    let mut resumed = SseReader::open(&client, &registry.services(), Some(&seen)).await;
     let mut names = Vec::new();
     for expected_id in revision + 2..=revision + 4 {
         let event = resumed.next(SOON).await;
-        assert_eq!(event.id, Some(expected_id), "no gap, no repeat");
+        assert_eq!(
+            event.id,
+            Some(format!("{expected_id}.0")),
+            "no gap, no repeat"
+        );
         names.push(event.name);
     }
     assert_eq!(names, ["registered", "deregistered", "registered"]);
 
     // A revision the registry never issued gets a fresh snapshot.
-    let mut fresh = SseReader::open(&client, &registry.services(), Some(7)).await;
+    let mut fresh = SseReader::open(&client, &registry.services(), Some("7.0")).await;
     let event = fresh.next(SOON).await;
     assert_eq!(event.name, "snapshot");
-    assert_eq!(event.id, Some(revision + 4));
+    assert_eq!(event.id, Some(format!("{}.0", revision + 4)));
+    // A plain revision, as earlier versions sent, still resumes: after all of it.
+    let plain = (revision + 3).to_string();
+    let mut resumed = SseReader::open(&client, &registry.services(), Some(&plain)).await;
+    assert_eq!(
+        resumed.next(SOON).await.id,
+        Some(format!("{}.0", revision + 4))
+    );
 }
 
 #[tokio::test]
@@ -1113,11 +1125,12 @@ async fn listings_and_lookups_carry_the_revision_of_the_event_that_made_them() {
     assert_eq!(snapshot.name, "snapshot");
     let lookup = format!("{}/Static", registry.services());
     // Nothing registered yet: both answers reflect the snapshot's revision.
+    let snapshot_revision = common::event_order(&snapshot.id.unwrap()).0;
     assert_eq!(
         revision_of(&client, &registry.services()).await,
-        snapshot.id.unwrap()
+        snapshot_revision
     );
-    assert_eq!(revision_of(&client, &lookup).await, snapshot.id.unwrap());
+    assert_eq!(revision_of(&client, &lookup).await, snapshot_revision);
 
     // Static instances (no heartbeat, no TTL): only registrations move the revision.
     for (n, url) in ["http://127.0.0.1:9/a", "http://127.0.0.1:9/b"]
@@ -1132,7 +1145,7 @@ async fn listings_and_lookups_carry_the_revision_of_the_event_that_made_them() {
         .await;
         let registered = events.next_change(SOON).await;
         assert_eq!(registered.name, "registered", "registration {n}");
-        let revision = registered.id.unwrap();
+        let revision = common::event_order(&registered.id.unwrap()).0;
         assert_eq!(revision_of(&client, &registry.services()).await, revision);
         assert_eq!(revision_of(&client, &lookup).await, revision);
     }

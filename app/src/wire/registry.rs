@@ -386,3 +386,18 @@ pub struct EtcdMember {
     #[serde(rename = "Problem", default, skip_serializing_if = "Option::is_none")]
     pub problem: Option<String>,
 }
+
+/// One heartbeat round of a registry cluster's leader, as the other nodes fetch it
+/// (`GET /cluster/heartbeats?after=<Round>`): the results reach every node's live view
+/// without being written to etcd.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct HeartbeatRound {
+    /// The leader's public URL.
+    #[serde(rename = "Leader")]
+    pub leader: String,
+    /// The round's number: increasing on one leader.
+    #[serde(rename = "Round")]
+    pub round: u64,
+    #[serde(rename = "Results")]
+    pub results: Vec<CheckResult>,
+}

@@ -91,6 +91,8 @@ pub struct Metrics {
     pub heartbeat_seconds: Histogram,
     pub patches_sent: Counter,
     pub patches_failed: Counter,
+    pub leader_write_failures: Counter,
+    pub etcd_compactions: Counter,
     pub log_records_written: Counter,
     pub log_records_dropped: Family<DropLabels, Counter>,
 }
@@ -110,6 +112,8 @@ impl Metrics {
             heartbeat_seconds: Histogram::new(exponential_buckets(0.001, 2.0, 12)),
             patches_sent: Counter::default(),
             patches_failed: Counter::default(),
+            leader_write_failures: Counter::default(),
+            etcd_compactions: Counter::default(),
             log_records_written: Counter::default(),
             log_records_dropped: Family::default(),
         };
@@ -134,6 +138,17 @@ impl Metrics {
                 "registry_patches_failed",
                 "Patches that could not be delivered, after their retries",
                 metrics.patches_failed.clone(),
+            );
+            registry.register(
+                "registry_leader_write_failures",
+                "Decisions of the cluster's leader (a status change, a drop) that etcd did not take: \
+                 a quota alarm or an oversized request holds failure detection until fixed",
+                metrics.leader_write_failures.clone(),
+            );
+            registry.register(
+                "registry_etcd_compactions",
+                "Compactions of etcd's history made by this node while it led (--etcd-history)",
+                metrics.etcd_compactions.clone(),
             );
             registry.register(
                 "log_records_written",

@@ -30,6 +30,11 @@ impl Node {
         })
     }
 
+    /// Whether the node is one of a cluster on etcd.
+    pub fn clustered(&self) -> bool {
+        !self.etcd.is_empty()
+    }
+
     /// Asks `endpoint`'s `/health` (which etcd serves on its client URL): healthy when it
     /// says `"health":"true"` (a member without quorum says false).
     async fn probe(&self, endpoint: &str) -> EtcdMember {

@@ -77,6 +77,14 @@ pub struct RegistryConfig {
     /// stops renewing it, another node takes over within this time.
     #[arg(long, env = "REGISTRY_LEADER_LEASE", default_value = "3s", value_parser = parse_lease)]
     pub leader_lease: Duration,
+
+    /// With --etcd: how much of etcd's history the registry keeps (the leader compacts
+    /// what is older, every quarter of this, at most every 5 minutes). A live stream
+    /// resumed on another node within it is replayed from that history; beyond it, the
+    /// client is sent a snapshot. Without compaction etcd grows until its quota stops
+    /// every write.
+    #[arg(long, env = "REGISTRY_ETCD_HISTORY", default_value = "1h", value_parser = parse_duration)]
+    pub etcd_history: Duration,
 }
 
 impl Default for RegistryConfig {
@@ -95,6 +103,7 @@ impl Default for RegistryConfig {
             etcd: Vec::new(),
             etcd_prefix: "/distributed/".into(),
             leader_lease: Duration::from_secs(3),
+            etcd_history: Duration::from_secs(3600),
         }
     }
 }

@@ -8,6 +8,7 @@
 //! | `GET /services` | every instance as JSON (header `Self-Preservation: active` while evictions are held); with `Accept: text/event-stream`, live events |
 //! | `GET /services/{name}` | the passing instances of one service |
 //! | `GET /cluster` | this node: its URL, store, leadership, revision and etcd members (see [`super::cluster`]) |
+//! | `GET /cluster/heartbeats?after=<n>` | a cluster leader's latest heartbeat round once numbered above `n` (a long poll; see [`super::etcd::rounds`]) |
 //!
 //! Bodies are limited to [`MAX_BODY_BYTES`]; every refusal is a 4xx with a JSON reason.
 
@@ -29,7 +30,7 @@ use tokio::sync::broadcast::error::RecvError;
 
 use super::{
     Registry,
-    journal::Entry,
+    journal::{Entry, EventId},
     store::{Readiness, Store},
     validate,
 };
@@ -59,6 +60,10 @@ pub fn router(registry: Registry) -> Routes {
         .route(
             "/cluster",
             get(super::cluster::status).fallback(|| async { method_not_allowed("GET") }),
+        )
+        .route(
+            "/cluster/heartbeats",
+            get(super::etcd::rounds::latest).fallback(|| async { method_not_allowed("GET") }),
         )
         .with_state(registry)
 }
@@ -211,13 +216,13 @@ fn staleness(store: &dyn Store) -> Result<Option<(HeaderName, HeaderValue)>, Api
 /// when the registry shuts down.
 async fn events(
     registry: Registry,
-    last_seen: Option<u64>,
+    last_seen: Option<EventId>,
 ) -> impl Stream<Item = Result<Event, Infallible>> {
     struct Feed {
         store: Arc<dyn Store>,
         backlog: std::vec::IntoIter<Arc<Entry>>,
         live: tokio::sync::broadcast::Receiver<Arc<Entry>>,
-        last: Option<u64>,
+        last: Option<EventId>,
     }
 
     let subscription = registry.store.subscribe(last_seen).await;
@@ -232,9 +237,12 @@ async fn events(
             let entry = match feed.backlog.next() {
                 Some(entry) => entry,
                 None => match feed.live.recv().await {
-                    // Older than what was sent: already sent. (Not the same revision: a
-                    // replicated store's change can make several events of one revision.)
-                    Ok(entry) if feed.last.is_some_and(|last| entry.revision < last) => continue,
+                    // Not after what was sent: already sent (in the backlog, a replay).
+                    Ok(entry)
+                        if !entry.live_only && feed.last.is_some_and(|last| entry.id <= last) =>
+                    {
+                        continue;
+                    }
                     Ok(entry) => entry,
                     Err(RecvError::Lagged(_)) => {
                         let subscription = feed.store.subscribe(feed.last).await;
@@ -245,11 +253,14 @@ async fn events(
                     Err(RecvError::Closed) => return None,
                 },
             };
-            feed.last = Some(entry.revision);
-            let event = Event::default()
-                .event(entry.name)
-                .id(entry.revision.to_string())
-                .data(&entry.json);
+            // A live-only event has no id: a client's Last-Event-ID stays the last one's.
+            let event = Event::default().event(entry.name).data(&entry.json);
+            let event = if entry.live_only {
+                event
+            } else {
+                feed.last = Some(entry.id);
+                event.id(entry.id.to_string())
+            };
             return Some((Ok(event), feed));
         }
     })

@@ -1,5 +1,14 @@
-//! The registry's event journal: every change gets the next revision, is kept for
-//! replay, and is broadcast to live subscribers (the SSE streams).
+//! The registry's event journal: every change gets the next id, is kept for replay, and
+//! is broadcast to live subscribers (the SSE streams).
+//!
+//! An event's id is `<revision>.<index>` ([`EventId`]): the revision of the change it
+//! reports, and its place among that revision's events (one etcd transaction can make
+//! several, such as a renewal and a recovery). Every node of a cluster makes the same
+//! events from the same revisions in the same order, so an id names one event on every
+//! node, and a stream resumed at any id, on any node, gets each later event once. A
+//! heartbeat round of a cluster is *live only* ([`Journal::push_live`]): the leader's
+//! measurement, sent to every node outside etcd, it has no id of its own, is never
+//! replayed, and a resuming client simply receives the next round.
 //!
 //! Revisions start at the Unix time in microseconds, so they keep increasing across
 //! restarts of the registry, and a client resuming from a revision of an earlier run is
@@ -28,10 +37,62 @@ pub const RETAINED_CHECK_RESULTS: usize = 200_000;
 /// How many events a live subscriber may fall behind before it is resynchronised.
 const LIVE_BUFFER: usize = 4096;
 
+/// Which event this is: the revision of the change it reports, and its index among that
+/// revision's events. Written `<revision>.<index>` (the SSE id). A plain `<revision>`
+/// means every event of that revision: the id of a snapshot of a state loaded at it, and
+/// what earlier versions sent.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct EventId {
+    pub revision: u64,
+    pub index: u32,
+}
+
+impl EventId {
+    /// Every event of `revision`, whatever their number: a state loaded at `revision`.
+    pub fn all_of(revision: u64) -> EventId {
+        EventId {
+            revision,
+            index: u32::MAX,
+        }
+    }
+
+    fn first_of(revision: u64) -> EventId {
+        EventId { revision, index: 0 }
+    }
+}
+
+impl std::fmt::Display for EventId {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        if self.index == u32::MAX {
+            write!(f, "{}", self.revision)
+        } else {
+            write!(f, "{}.{}", self.revision, self.index)
+        }
+    }
+}
+
+impl std::str::FromStr for EventId {
+    type Err = std::num::ParseIntError;
+
+    fn from_str(id: &str) -> Result<EventId, Self::Err> {
+        let id = id.trim();
+        Ok(match id.split_once('.') {
+            Some((revision, index)) => EventId {
+                revision: revision.parse()?,
+                index: index.parse()?,
+            },
+            None => EventId::all_of(id.parse()?),
+        })
+    }
+}
+
 /// An event, serialised once for every subscriber.
 #[derive(Debug)]
 pub struct Entry {
-    pub revision: u64,
+    /// Its id; for a live-only event, the id of the event before it.
+    pub id: EventId,
+    /// It was pushed live only ([`Journal::push_live`]): sent without an id, never replayed.
+    pub live_only: bool,
     /// The SSE event name.
     pub name: &'static str,
     /// The event as JSON.
@@ -42,13 +103,14 @@ pub struct Entry {
 }
 
 impl Entry {
-    fn new(event: &RegistryEvent) -> Entry {
+    fn new(id: EventId, live_only: bool, event: &RegistryEvent) -> Entry {
         let results = match event {
             RegistryEvent::Heartbeats { results, .. } => results.len(),
             _ => 0,
         };
         Entry {
-            revision: event.revision(),
+            id,
+            live_only,
             name: event.name(),
             json: serde_json::to_string(event).expect("registry events serialise"),
             results,
@@ -67,12 +129,12 @@ pub struct Subscription {
 /// The registry's numbered history of changes: the backlog a resuming event stream is
 /// replayed from, and the broadcast that live streams follow.
 pub struct Journal {
-    /// The revision of the latest event.
-    revision: u64,
+    /// The id of the latest event.
+    latest: EventId,
     retained: VecDeque<Arc<Entry>>,
     retained_results: usize,
-    /// Events at or below this revision may have been evicted (by age or count).
-    evicted_through: u64,
+    /// Events up to this id may have been evicted (by age or count).
+    evicted_through: EventId,
     /// How long events are kept ([`RETAIN_FOR`]).
     retain_for: Duration,
     live: broadcast::Sender<Arc<Entry>>,
@@ -106,10 +168,10 @@ impl Journal {
 
     fn from(start: u64, retain_for: Duration) -> Journal {
         Journal {
-            revision: start,
+            latest: EventId::all_of(start),
             retained: VecDeque::new(),
             retained_results: 0,
-            evicted_through: start,
+            evicted_through: EventId::all_of(start),
             retain_for,
             live: broadcast::channel(LIVE_BUFFER).0,
         }
@@ -117,20 +179,35 @@ impl Journal {
 
     /// The revision of the latest event.
     pub fn revision(&self) -> u64 {
-        self.revision
+        self.latest.revision
+    }
+
+    /// The id of the latest event.
+    pub fn latest(&self) -> EventId {
+        self.latest
     }
 
     /// Appends the event `make` builds for the next revision.
     pub fn push(&mut self, make: impl FnOnce(u64) -> RegistryEvent) {
-        self.push_at(self.revision + 1, make);
+        self.push_at(self.latest.revision + 1, make);
     }
 
     /// Appends the event `make` builds for `revision`, the revision of the replicated
     /// change it reports. Several events may share one (one transaction changed several
-    /// things); a revision below the latest is taken as the latest, so ids never go back.
+    /// things): each takes the next index. A revision below the latest is taken as the
+    /// latest, so ids never go back.
     pub fn push_at(&mut self, revision: u64, make: impl FnOnce(u64) -> RegistryEvent) {
-        self.revision = self.revision.max(revision);
-        let entry = Arc::new(Entry::new(&make(self.revision)));
+        self.latest = if revision > self.latest.revision {
+            EventId::first_of(revision)
+        } else {
+            EventId {
+                revision: self.latest.revision,
+                // Saturating: only the events a state loaded at this revision makes (which
+                // are never replayed) can come after `all_of` it.
+                index: self.latest.index.saturating_add(1),
+            }
+        };
+        let entry = Arc::new(Entry::new(self.latest, false, &make(self.latest.revision)));
         self.retained_results += entry.results;
         self.retained.push_back(entry.clone());
         while self.retained.len() > RETAINED_EVENTS
@@ -143,7 +220,7 @@ impl Journal {
                 break;
             };
             self.retained_results -= old.results;
-            self.evicted_through = old.revision;
+            self.evicted_through = old.id;
         }
         while self.retained_results > RETAINED_CHECK_RESULTS {
             let Some(index) = self.retained.iter().position(|e| e.results > 0) else {
@@ -157,15 +234,25 @@ impl Journal {
         let _ = self.live.send(entry);
     }
 
+    /// Sends the event `make` builds to live subscribers only: no id of its own, never
+    /// retained, never replayed (a cluster's heartbeat round: see the module docs).
+    pub fn push_live(&mut self, make: impl FnOnce(u64) -> RegistryEvent) {
+        let event = make(self.latest.revision);
+        let _ = self
+            .live
+            .send(Arc::new(Entry::new(self.latest, true, &event)));
+    }
+
     /// Forgets the events up to `revision`: they were made by loading a state, not by the
     /// changes that led to it, so no subscriber is replayed them (one from before is sent
     /// a snapshot, or the real history from elsewhere).
     pub fn begin_at(&mut self, revision: u64) {
-        self.evicted_through = self.evicted_through.max(revision);
+        self.evicted_through = self.evicted_through.max(EventId::all_of(revision));
+        self.latest = self.latest.max(EventId::all_of(revision));
         while self
             .retained
             .front()
-            .is_some_and(|e| e.revision <= revision)
+            .is_some_and(|e| e.id.revision <= revision)
         {
             if let Some(old) = self.retained.pop_front() {
                 self.retained_results -= old.results;
@@ -175,13 +262,13 @@ impl Journal {
 
     /// Whether a subscriber that last saw `seen` can be replayed what followed (else it is
     /// sent a snapshot).
-    pub fn replays(&self, seen: u64) -> bool {
-        seen >= self.evicted_through && seen <= self.revision
+    pub fn replays(&self, seen: EventId) -> bool {
+        seen >= self.evicted_through && seen.revision <= self.latest.revision
     }
 
-    /// The live feed from now on, and the revision it follows.
-    pub fn live(&self) -> (u64, broadcast::Receiver<Arc<Entry>>) {
-        (self.revision, self.live.subscribe())
+    /// The live feed from now on, and the id of the event it follows.
+    pub fn live(&self) -> (EventId, broadcast::Receiver<Arc<Entry>>) {
+        (self.latest, self.live.subscribe())
     }
 
     /// Subscribes from `last_seen`. `snapshot` builds the snapshot event for the current
@@ -189,16 +276,20 @@ impl Journal {
     /// nothing falls between the backlog and the live feed.
     pub fn subscribe(
         &self,
-        last_seen: Option<u64>,
+        last_seen: Option<EventId>,
         snapshot: impl FnOnce(u64) -> RegistryEvent,
     ) -> Subscription {
         let live = self.live.subscribe();
         let backlog = match last_seen {
             Some(seen) if self.replays(seen) => {
-                let start = self.retained.partition_point(|e| e.revision <= seen);
+                let start = self.retained.partition_point(|e| e.id <= seen);
                 self.retained.range(start..).cloned().collect()
             }
-            _ => vec![Arc::new(Entry::new(&snapshot(self.revision)))],
+            _ => vec![Arc::new(Entry::new(
+                self.latest,
+                false,
+                &snapshot(self.latest.revision),
+            ))],
         };
         Subscription { backlog, live }
     }
@@ -233,12 +324,12 @@ mod tests {
             journal.push(left);
         }
         assert_eq!(journal.revision(), start + 5);
-        let sub = journal.subscribe(Some(start + 2), snapshot);
-        let revisions: Vec<u64> = sub.backlog.iter().map(|e| e.revision).collect();
+        let sub = journal.subscribe(Some(EventId::all_of(start + 2)), snapshot);
+        let revisions: Vec<u64> = sub.backlog.iter().map(|e| e.id.revision).collect();
         assert_eq!(revisions, vec![start + 3, start + 4, start + 5]);
         assert!(
             journal
-                .subscribe(Some(start + 5), snapshot)
+                .subscribe(Some(journal.latest()), snapshot)
                 .backlog
                 .is_empty()
         );
@@ -252,13 +343,13 @@ mod tests {
             journal.push(left);
         }
         for seen in [None, Some(start + 5), Some(journal.revision() + 1), Some(3)] {
-            let sub = journal.subscribe(seen, snapshot);
+            let sub = journal.subscribe(seen.map(EventId::all_of), snapshot);
             assert_eq!(sub.backlog.len(), 1, "{seen:?}");
             assert_eq!(sub.backlog[0].name, "snapshot");
-            assert_eq!(sub.backlog[0].revision, journal.revision());
+            assert_eq!(sub.backlog[0].id, journal.latest());
         }
         // The oldest still retained can be resumed from.
-        let sub = journal.subscribe(Some(start + 10), snapshot);
+        let sub = journal.subscribe(Some(EventId::all_of(start + 10)), snapshot);
         assert_eq!(sub.backlog.len(), RETAINED_EVENTS);
     }
 
@@ -273,13 +364,13 @@ mod tests {
         journal.push(left);
         assert_eq!(journal.retained.len(), 1);
         // A client that last saw one of the dropped events gets a snapshot.
-        let sub = journal.subscribe(Some(start + 1), snapshot);
+        let sub = journal.subscribe(Some(EventId::all_of(start + 1)), snapshot);
         assert_eq!(sub.backlog.len(), 1);
         assert_eq!(sub.backlog[0].name, "snapshot");
         // One that saw the last dropped event resumes with what followed.
-        let sub = journal.subscribe(Some(start + 3), snapshot);
+        let sub = journal.subscribe(Some(EventId::all_of(start + 3)), snapshot);
         assert_eq!(sub.backlog.len(), 1);
-        assert_eq!(sub.backlog[0].revision, start + 4);
+        assert_eq!(sub.backlog[0].id.revision, start + 4);
     }
 
     #[test]
@@ -313,7 +404,49 @@ mod tests {
         let mut sub = journal.subscribe(None, snapshot);
         journal.push(left);
         let entry = sub.live.try_recv().unwrap();
-        assert_eq!(entry.revision, journal.revision());
+        assert_eq!(entry.id, journal.latest());
         assert!(entry.json.contains(r#""Type":"deregistered""#));
+    }
+
+    #[test]
+    fn events_of_one_revision_have_their_own_ids_and_a_resume_at_each_misses_none() {
+        let mut journal = Journal::starting_at(10);
+        journal.push_at(11, left);
+        for _ in 0..3 {
+            journal.push_at(12, left);
+        }
+        journal.push_at(13, left);
+        let ids: Vec<String> = journal.retained.iter().map(|e| e.id.to_string()).collect();
+        assert_eq!(ids, ["11.0", "12.0", "12.1", "12.2", "13.0"]);
+        for (n, seen) in ids.iter().enumerate() {
+            let sub = journal.subscribe(Some(seen.parse().unwrap()), snapshot);
+            let after: Vec<String> = sub.backlog.iter().map(|e| e.id.to_string()).collect();
+            assert_eq!(after, ids[n + 1..], "resumed at {seen}");
+        }
+        // A plain revision, as earlier versions sent, is every event of it.
+        let sub = journal.subscribe(Some("12".parse().unwrap()), snapshot);
+        assert_eq!(sub.backlog.len(), 1);
+        assert_eq!(sub.backlog[0].id.to_string(), "13.0");
+        assert!("12.x".parse::<EventId>().is_err());
+        assert!("".parse::<EventId>().is_err());
+    }
+
+    #[test]
+    fn a_live_only_event_takes_no_id_and_is_never_replayed() {
+        let mut journal = Journal::starting_at(10);
+        journal.push_at(11, left);
+        let mut sub = journal.subscribe(None, snapshot);
+        journal.push_live(|revision| RegistryEvent::Heartbeats {
+            revision,
+            results: vec![],
+        });
+        journal.push_at(11, left);
+        let live = sub.live.try_recv().unwrap();
+        assert!(live.live_only);
+        assert_eq!(live.id.to_string(), "11.0");
+        assert_eq!(sub.live.try_recv().unwrap().id.to_string(), "11.1");
+        let replay = journal.subscribe(Some("11.0".parse().unwrap()), snapshot);
+        assert_eq!(replay.backlog.len(), 1);
+        assert!(!replay.backlog[0].live_only);
     }
 }

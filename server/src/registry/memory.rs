@@ -21,7 +21,7 @@ use axum::body::Bytes;
 use futures::future::BoxFuture;
 
 use super::{
-    journal::{Journal, Subscription},
+    journal::{EventId, Journal, Subscription},
     patches::PatchSender,
     store::{AtRevision, Change, CheckOutcome, HeartbeatTarget, Store, StoreError},
     validate::ValidRegistration,
@@ -167,6 +167,27 @@ impl State {
             name: patch_entry.name,
             status,
         });
+    }
+
+    /// Records one check's `result` on its instance (failures, latency, the strip of recent
+    /// checks), if it is registered; no event.
+    fn record_result(&mut self, result: &CheckResult, patches: &PatchSender) {
+        let Some(entry) = self.instances.get_mut(&result.url) else {
+            return;
+        };
+        // The check's own time, so every replica shows the same.
+        let checked = humantime::parse_rfc3339(&result.at).unwrap_or_else(|_| SystemTime::now());
+        self.lookups.remove(&entry.reg.name);
+        entry.last_latency = result
+            .latency_ms
+            .map(|ms| Duration::from_secs_f64(ms / 1000.0));
+        if result.ok {
+            entry.failures = 0;
+            patches.nudge(&result.url);
+        } else {
+            entry.failures = entry.failures.saturating_add(1);
+        }
+        entry.record(result.clone(), checked);
     }
 
     /// Forgets the cached lookup of `name`: one of its instances changed.
@@ -421,7 +442,7 @@ impl MemoryStore {
 
     /// An event stream from `last_seen`: what followed it, if the journal still holds
     /// that, else a snapshot; then every new event.
-    pub fn subscribe_now(&self, last_seen: Option<u64>) -> Subscription {
+    pub fn subscribe_now(&self, last_seen: Option<EventId>) -> Subscription {
         let state = self.lock();
         state
             .journal
@@ -437,15 +458,15 @@ impl MemoryStore {
     }
 
     /// Whether a subscriber that last saw `seen` would be replayed what followed.
-    pub fn replays(&self, seen: u64) -> bool {
+    pub fn replays(&self, seen: EventId) -> bool {
         self.lock().journal.replays(seen)
     }
 
-    /// The live feed from now on, and the revision it follows.
+    /// The live feed from now on, and the id of the event it follows.
     pub fn live(
         &self,
     ) -> (
-        u64,
+        EventId,
         tokio::sync::broadcast::Receiver<std::sync::Arc<super::journal::Entry>>,
     ) {
         self.lock().journal.live()
@@ -475,7 +496,7 @@ impl MemoryStore {
     }
 
     /// Records a round of check results (not their consequences, which come as status
-    /// changes) and publishes them as one live event.
+    /// changes) and publishes them as one event at revision `at`.
     pub fn apply_heartbeats(&self, results: Vec<CheckResult>, at: Option<u64>) {
         if results.is_empty() {
             return;
@@ -483,28 +504,45 @@ impl MemoryStore {
         let mut guard = self.lock();
         let state = &mut *guard;
         for result in &results {
-            let Some(entry) = state.instances.get_mut(&result.url) else {
-                continue;
-            };
-            // The check's own time, so every replica shows the same.
-            let checked =
-                humantime::parse_rfc3339(&result.at).unwrap_or_else(|_| SystemTime::now());
-            state.lookups.remove(&entry.reg.name);
-            entry.last_latency = result
-                .latency_ms
-                .map(|ms| Duration::from_secs_f64(ms / 1000.0));
-            if result.ok {
-                entry.failures = 0;
-                self.patches.nudge(&result.url);
-            } else {
-                entry.failures = entry.failures.saturating_add(1);
-            }
-            entry.record(result.clone(), checked);
+            state.record_result(result, &self.patches);
         }
         state.push(at, |revision| RegistryEvent::Heartbeats {
             revision,
             results,
         });
+    }
+
+    /// Publishes a cluster's heartbeat round as one live-only event (see
+    /// [`super::journal`]), recording its results first unless `recorded` (the leader
+    /// recorded each as it came, [`MemoryStore::apply_check`]).
+    pub fn apply_round(&self, results: Vec<CheckResult>, recorded: bool) {
+        if results.is_empty() {
+            return;
+        }
+        let mut guard = self.lock();
+        let state = &mut *guard;
+        if !recorded {
+            for result in &results {
+                state.record_result(result, &self.patches);
+            }
+        }
+        state
+            .journal
+            .push_live(|revision| RegistryEvent::Heartbeats { revision, results });
+    }
+
+    /// Records a check's `result` on `target`, if it is still that registration, without
+    /// an event or a status change: a cluster leader's own check, counted at once (its
+    /// consequence, a status change, is written to etcd and comes back by the watch).
+    pub fn apply_check(&self, target: &HeartbeatTarget, result: &CheckResult) {
+        let mut state = self.lock();
+        if state
+            .instances
+            .get(&target.url)
+            .is_some_and(|entry| entry.generation == target.generation)
+        {
+            state.record_result(result, &self.patches);
+        }
     }
 
     /// What a check's `outcome` means for `target`, without changing anything: its result
@@ -568,22 +606,11 @@ impl MemoryStore {
         let decision = self.decide_check(target, outcome)?;
         let mut guard = self.lock();
         let state = &mut *guard;
-        let entry = state
+        state
             .instances
-            .get_mut(&target.url)
+            .get(&target.url)
             .filter(|entry| entry.generation == target.generation)?;
-        state.lookups.remove(&entry.reg.name);
-        entry.last_latency = decision
-            .result
-            .latency_ms
-            .map(|ms| Duration::from_secs_f64(ms / 1000.0));
-        entry.record(decision.result.clone(), SystemTime::now());
-        if decision.result.ok {
-            entry.failures = 0;
-            self.patches.nudge(&target.url);
-        } else {
-            entry.failures = entry.failures.saturating_add(1);
-        }
+        state.record_result(&decision.result, &self.patches);
         if let Some(status) = decision.change {
             state.set_status(&target.url, status, &self.patches, None);
         }
@@ -726,7 +753,7 @@ impl Store for MemoryStore {
         Box::pin(std::future::ready(Ok(())))
     }
 
-    fn subscribe(&self, last_seen: Option<u64>) -> BoxFuture<'_, Subscription> {
+    fn subscribe(&self, last_seen: Option<EventId>) -> BoxFuture<'_, Subscription> {
         Box::pin(std::future::ready(self.subscribe_now(last_seen)))
     }
 }

@@ -59,6 +59,9 @@ pub struct Parts {
     writes_need_token: bool,
     /// `--max-instances`.
     max_instances: usize,
+    /// A cluster leader's latest heartbeat round, for the other nodes (`GET
+    /// /cluster/heartbeats`).
+    rounds: etcd::rounds::Rounds,
 }
 
 impl std::ops::Deref for Registry {
@@ -89,6 +92,7 @@ impl Registry {
             config.patch_retries,
             background.clone(),
         );
+        let rounds = etcd::rounds::Rounds::default();
         let (store, health): (Arc<dyn Store>, Health) = if config.etcd.is_empty() {
             let eviction = Eviction {
                 failures: config.heartbeat_failures,
@@ -96,7 +100,8 @@ impl Registry {
             };
             (Arc::new(MemoryStore::new(patches, eviction)), Health::new())
         } else {
-            let store = EtcdStore::start(config, patches, public_url, background).await?;
+            let store =
+                EtcdStore::start(config, patches, rounds.clone(), public_url, background).await?;
             let health = store.health();
             (store, health)
         };
@@ -113,9 +118,17 @@ impl Registry {
                 node: cluster::Node::new(public_url, &config.etcd),
                 writes_need_token: token.is_some(),
                 max_instances: usize::try_from(config.max_instances).unwrap_or(usize::MAX),
+                rounds,
             })),
             health,
         ))
+    }
+}
+
+impl Registry {
+    /// Whether this registry is a node of a cluster on etcd.
+    pub fn clustered(&self) -> bool {
+        self.node.clustered()
     }
 }
 

@@ -11,7 +11,10 @@ use app::wire::registry::{CheckResult, InstanceInfo};
 use axum::body::Bytes;
 use futures::future::BoxFuture;
 
-use super::{journal::Subscription, validate::ValidRegistration};
+use super::{
+    journal::{EventId, Subscription},
+    validate::ValidRegistration,
+};
 use crate::http::ApiError;
 
 /// Why a change to the store was not made.
@@ -164,7 +167,7 @@ pub trait Store: Send + Sync + 'static {
 
     /// Opens an event stream: replay after `last_seen` if still retained, else a
     /// snapshot; then every new event.
-    fn subscribe(&self, last_seen: Option<u64>) -> BoxFuture<'_, Subscription>;
+    fn subscribe(&self, last_seen: Option<EventId>) -> BoxFuture<'_, Subscription>;
 }
 
 #[cfg(test)]

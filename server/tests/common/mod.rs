@@ -273,7 +273,8 @@ pub async fn register(client: &reqwest::Client, registry: &str, body: &serde_jso
 #[derive(Debug, Clone)]
 pub struct SseEvent {
     pub name: String,
-    pub id: Option<u64>,
+    /// The SSE id (a registry's `<revision>.<index>`); none for a live-only event.
+    pub id: Option<String>,
     pub data: String,
 }
 
@@ -283,15 +284,24 @@ pub struct SseReader {
     buffer: String,
 }
 
+/// A registry event id `<revision>.<index>` as a pair that orders as the ids do (a plain
+/// `<revision>`, a snapshot's, is all of that revision).
+pub fn event_order(id: &str) -> (u64, u32) {
+    match id.split_once('.') {
+        Some((revision, index)) => (revision.parse().unwrap(), index.parse().unwrap()),
+        None => (id.parse().unwrap(), u32::MAX),
+    }
+}
+
 impl SseReader {
     pub async fn open(
         client: &reqwest::Client,
         url: &str,
-        last_event_id: Option<u64>,
+        last_event_id: Option<&str>,
     ) -> SseReader {
         let mut request = client.get(url).header("accept", "text/event-stream");
         if let Some(id) = last_event_id {
-            request = request.header("last-event-id", id.to_string());
+            request = request.header("last-event-id", id);
         }
         let response = request.send().await.unwrap();
         assert_eq!(response.status(), 200);
@@ -324,7 +334,7 @@ impl SseReader {
                             event.name = value.trim().into();
                             any = true;
                         } else if let Some(value) = line.strip_prefix("id:") {
-                            event.id = value.trim().parse().ok();
+                            event.id = Some(value.trim().to_owned());
                         } else if let Some(value) = line.strip_prefix("data:") {
                             event
                                 .data

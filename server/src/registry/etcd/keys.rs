@@ -6,17 +6,20 @@
 //! | `instances/<ServiceURL>` | [`StoredInstance`]: the registration and when it was made | any node (register, deregister); the leader (drop) |
 //! | `status/<ServiceURL>` | `critical` (no key: passing) | the leader, fenced |
 //! | `renewed/<ServiceURL>` | when its TTL was last renewed, in ms since the epoch | any node |
-//! | `heartbeats` | the last round of check results (JSON) | the leader, fenced |
 //! | `election/…` | etcd's election keys: whoever holds the oldest leads | the election |
 //! | `probe` | nothing: read to learn that etcd answers | any node |
 //!
 //! A registration writes its instance key and clears the other two in one transaction, so
-//! a registering instance starts passing. Values are JSON, keys the instance's URL as is
+//! a registering instance starts passing. A passing heartbeat check writes nothing (the
+//! leader shares its rounds over HTTP: [`super::rounds`]), so with nothing changing,
+//! etcd's revision stands still. The leader's writes are conditional on the three keys'
+//! revisions it decided on ([`KeyRevisions`]): a renewal or a registration committed
+//! meanwhile is never overwritten by a stale decision. Values are JSON, keys the instance's URL as is
 //! (URLs are already unique, and etcd keys are bytes).
 
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
-use app::wire::registry::{CheckResult, Registration};
+use app::wire::registry::Registration;
 use serde::{Deserialize, Serialize};
 
 /// The value of `status/<url>` for a critical instance.
@@ -34,8 +37,8 @@ pub enum Key<'a> {
     Instance(&'a str),
     Status(&'a str),
     Renewed(&'a str),
-    Heartbeats,
-    /// Election keys, and anything else under the prefix.
+    /// Election keys, and anything else under the prefix (such as the `heartbeats` key
+    /// earlier versions wrote every round).
     Other,
 }
 
@@ -65,10 +68,6 @@ impl Keys {
         format!("{}renewed/{url}", self.prefix)
     }
 
-    pub fn heartbeats(&self) -> String {
-        format!("{}heartbeats", self.prefix)
-    }
-
     /// The election's name: candidates' keys are made under it.
     pub fn election(&self) -> String {
         format!("{}election", self.prefix)
@@ -90,8 +89,6 @@ impl Keys {
             Key::Status(url)
         } else if let Some(url) = rest.strip_prefix("renewed/") {
             Key::Renewed(url)
-        } else if rest == "heartbeats" {
-            Key::Heartbeats
         } else {
             Key::Other
         })
@@ -121,14 +118,27 @@ pub fn millis_since_epoch(time: SystemTime) -> u64 {
         .map_or(0, |since| since.as_millis() as u64)
 }
 
-/// The value of the `heartbeats` key.
-pub fn encode_heartbeats(results: &[CheckResult]) -> String {
-    serde_json::to_string(results).expect("check results serialise")
+/// The revisions at which an instance's three keys were last written (0: no such key),
+/// as this node's copy has applied them. The leader's write on a decision about the
+/// instance holds only if etcd's are still these.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct KeyRevisions {
+    pub instance: i64,
+    pub status: i64,
+    pub renewed: i64,
 }
 
-/// The check results of a `heartbeats` value; none if it cannot be read.
-pub fn decode_heartbeats(value: &[u8]) -> Vec<CheckResult> {
-    serde_json::from_slice(value).unwrap_or_default()
+impl Keys {
+    /// The conditions that the instance at `url` is as `revisions` say: not registered
+    /// again, renewed, or changed in status since.
+    pub fn unchanged(&self, url: &str, revisions: KeyRevisions) -> Vec<etcd_client::Compare> {
+        use etcd_client::{Compare, CompareOp};
+        vec![
+            Compare::mod_revision(self.instance(url), CompareOp::Equal, revisions.instance),
+            Compare::mod_revision(self.status(url), CompareOp::Equal, revisions.status),
+            Compare::mod_revision(self.renewed(url), CompareOp::Equal, revisions.renewed),
+        ]
+    }
 }
 
 #[cfg(test)]
@@ -155,10 +165,7 @@ mod tests {
             keys.parse(keys.renewed(url).as_bytes()),
             Some(Key::Renewed(url))
         );
-        assert_eq!(
-            keys.parse(keys.heartbeats().as_bytes()),
-            Some(Key::Heartbeats)
-        );
+        assert_eq!(keys.parse(b"/distributed/heartbeats"), Some(Key::Other));
         assert_eq!(
             keys.parse(format!("{}/x", keys.election()).as_bytes()),
             Some(Key::Other)
@@ -187,6 +194,5 @@ mod tests {
             millis_since_epoch(back.registered_at()),
             stored.registered_at_ms
         );
-        assert!(decode_heartbeats(b"not json").is_empty());
     }
 }

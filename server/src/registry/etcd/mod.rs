@@ -5,28 +5,38 @@
 //! | [`keys`] | where each part of the state lives in etcd, and how it is written |
 //! | [`replica`] | this node's copy of the state, kept current by an etcd watch |
 //! | [`leader`] | which node runs the checks and sends the patches, and the fence on its writes |
+//! | [`rounds`] | the leader's heartbeat rounds, fetched by the other nodes over HTTP |
+//! | [`compaction`] | compacting etcd's history older than `--etcd-history` |
 //!
 //! Every node answers every call. A change (register, deregister, renew) is an etcd
 //! transaction, answered once etcd has committed it *and* this node's copy has caught up
 //! to that revision, so a client sees its own change through the node it made it with.
 //! Reads (listings, lookups, event streams) are answered from the copy, which every node
-//! builds from the same ordered history, so two nodes at the same revision give the same
-//! answer, and the live events' ids are etcd's revisions.
+//! builds from the same ordered history, so two nodes at the same revision list the same
+//! instances with the same statuses, and the live events' ids are etcd's revisions (with
+//! each event's index within its revision).
 //!
-//! Only the leader checks heartbeats, expires instances and sends patches; the
-//! consequences it decides (a status change, a drop) are written to etcd, fenced on its
-//! leadership, and take effect on every node, itself included, when the watch brings
-//! them. A round's check results are written too (one key, overwritten each round), so
-//! every node's live view shows them.
+//! Only the leader checks heartbeats, expires instances and sends patches. It counts
+//! each instance's failures itself, as each check comes back; the consequences it
+//! decides (a status change, a drop) are written to etcd, fenced on its leadership and
+//! conditional on the instance's keys being as it decided on them, and take effect on
+//! every node, itself included, when the watch brings them. A write that fails is tried
+//! again by the next round's decision, and said loudly: an error in the log, the metric
+//! `registry_leader_write_failures` and a failing `/healthz` check. A passing check
+//! writes nothing: the other nodes fetch each round from the leader ([`rounds`]), so with
+//! nothing changing, etcd's revision stands still, and the leader compacts what history
+//! there is ([`compaction`]).
 //!
 //! When etcd is out of reach, changes answer 503 naming etcd, reads answer from the copy
 //! with `Registry-Stale`, and no node evicts anyone (the leader has lost its lease). When
 //! it returns, the watch resumes where it stopped (or reloads everything, if etcd has
 //! compacted that history), without a restart.
 
+pub mod compaction;
 pub mod keys;
 pub mod leader;
 pub mod replica;
+pub mod rounds;
 
 use std::{
     sync::{
@@ -42,7 +52,7 @@ use etcd_client::{Client, Compare, CompareOp, ConnectOptions, PutOptions, Txn, T
 
 use super::{
     config::RegistryConfig,
-    journal::Subscription,
+    journal::{EventId, Subscription},
     memory::{Eviction, Expiry, MemoryStore},
     patches::PatchSender,
     store::{AtRevision, Change, CheckOutcome, HeartbeatTarget, Readiness, Store, StoreError},
@@ -51,6 +61,7 @@ use super::{
 use crate::http::shutdown::Background;
 use keys::{CRITICAL, Keys, StoredInstance, millis_since_epoch};
 use leader::Leadership;
+use rounds::Rounds;
 
 /// How long a change may take in etcd, and for this node's copy to catch up with it.
 const WRITE_TIMEOUT: Duration = Duration::from_secs(5);
@@ -77,6 +88,15 @@ pub struct EtcdStore {
     endpoints: String,
     /// A permit for each replay from etcd's history running ([`replica::MAX_REPLAYS`]).
     replays: tokio::sync::Semaphore,
+    /// The revisions of each instance's keys, as the copy has applied them.
+    revisions: replica::Revisions,
+    /// The leader's latest heartbeat round, for the other nodes.
+    rounds: Rounds,
+    /// This node's public URL: the leader's name in its rounds.
+    public_url: String,
+    /// Why the last write of this node as leader failed, until one succeeds.
+    leader_write_problem: Mutex<Option<String>>,
+    election: String,
 }
 
 #[derive(Debug, Default)]
@@ -98,6 +118,7 @@ impl EtcdStore {
     pub async fn start(
         config: &RegistryConfig,
         patches: PatchSender,
+        rounds: Rounds,
         public_url: &str,
         background: &Background,
     ) -> Result<Arc<EtcdStore>, String> {
@@ -123,9 +144,24 @@ impl EtcdStore {
             preserving: AtomicBool::new(false),
             endpoints: config.etcd.join(","),
             replays: tokio::sync::Semaphore::new(replica::MAX_REPLAYS),
+            revisions: Mutex::default(),
+            rounds,
+            public_url: public_url.to_owned(),
+            leader_write_problem: Mutex::default(),
+            election: Keys::new(&config.etcd_prefix).election(),
         });
         background.spawn(replica::follow(store.clone(), background.stopping()));
         background.spawn(store.clone().probe(background.stopping()));
+        background.spawn(rounds::follow_leader(
+            store.clone(),
+            public_url.to_owned(),
+            background.stopping(),
+        ));
+        background.spawn(compaction::run(
+            store.clone(),
+            config.etcd_history,
+            background.stopping(),
+        ));
         background.spawn(leader::run(
             client,
             store.keys.election(),
@@ -143,23 +179,49 @@ impl EtcdStore {
         Ok(store)
     }
 
-    /// The `/healthz` check of a node: etcd answers.
+    /// The `/healthz` checks of a node: etcd answers; and, on the leader, etcd takes its
+    /// decisions (a quota alarm refuses them, holding failure detection).
     pub fn health(self: &Arc<Self>) -> crate::ops::health::Health {
         let store = self.clone();
-        crate::ops::health::Health::new().with(
-            "etcd",
-            Arc::new(move || {
-                let store = store.clone();
-                Box::pin(async move {
-                    match store.readiness() {
-                        Readiness::Ready => Ok(()),
-                        Readiness::Stale { reason, .. } | Readiness::Unavailable(reason) => {
-                            Err(reason)
+        let leader = self.clone();
+        crate::ops::health::Health::new()
+            .with(
+                "etcd",
+                Arc::new(move || {
+                    let store = store.clone();
+                    Box::pin(async move {
+                        match store.readiness() {
+                            Readiness::Ready => Ok(()),
+                            Readiness::Stale { reason, .. } | Readiness::Unavailable(reason) => {
+                                Err(reason)
+                            }
                         }
-                    }
-                })
-            }),
-        )
+                    })
+                }),
+            )
+            .with(
+                "leader writes",
+                Arc::new(move || {
+                    let problem = leader
+                        .leadership
+                        .is_leading()
+                        .then(|| leader.leader_write_problem.lock().unwrap().clone())
+                        .flatten();
+                    Box::pin(std::future::ready(problem.map_or(Ok(()), Err)))
+                }),
+            )
+    }
+
+    /// The URL of the node that leads now, as etcd's election says; `None` if none does
+    /// or etcd does not answer.
+    async fn leader_url(&self) -> Option<String> {
+        let mut elections = self.client.election_client();
+        let answer = tokio::time::timeout(PROBE_EVERY, elections.leader(self.election.as_str()))
+            .await
+            .ok()?
+            .ok()?;
+        let kv = answer.kv()?;
+        String::from_utf8(kv.value().to_vec()).ok()
     }
 
     /// Etcd answered: reads are current again.
@@ -297,15 +359,41 @@ impl EtcdStore {
     }
 
     /// Commits `ops` as the leader: only if this node still holds its election key and
-    /// `also` holds (what the decision was made on). Gives whether they held.
-    async fn as_leader(&self, also: Option<Compare>, ops: Vec<TxnOp>) -> Result<bool, StoreError> {
+    /// `also` holds (what the decision was made on). Gives whether they held. A failure
+    /// is said loudly (see [`EtcdStore::leader_wrote`]).
+    async fn as_leader(&self, also: Vec<Compare>, ops: Vec<TxnOp>) -> Result<bool, StoreError> {
         let fence = self
             .leadership
             .fence()
             .ok_or_else(|| StoreError::Unavailable("this node no longer leads".into()))?;
         let compares: Vec<Compare> = std::iter::once(fence).chain(also).collect();
-        let (_, held) = self.commit(Txn::new().when(compares).and_then(ops)).await?;
-        Ok(held)
+        let committed = self.commit(Txn::new().when(compares).and_then(ops)).await;
+        self.leader_wrote(committed.as_ref().err());
+        Ok(committed?.1)
+    }
+
+    /// Records how a write as leader went. A failure (etcd's quota alarm, a request too
+    /// large, etcd out of reach) holds every status change and drop until one succeeds, so
+    /// it is never silent: an error in the log when the problem is new, the metric
+    /// `registry_leader_write_failures`, and the `/healthz` check "leader writes".
+    fn leader_wrote(&self, failure: Option<&StoreError>) {
+        let mut problem = self.leader_write_problem.lock().unwrap();
+        let Some(failure) = failure else {
+            if problem.take().is_some() {
+                tracing::info!("etcd takes the leader's decisions again");
+            }
+            return;
+        };
+        crate::ops::metrics::global().leader_write_failures.inc();
+        let now = format!(
+            "etcd refused the leader's decision, so no instance changes status until it \
+             takes one ({failure}); if etcd's space is exhausted, compact and defragment it \
+             and disarm its alarm (etcdctl alarm list)"
+        );
+        if problem.as_ref() != Some(&now) {
+            tracing::error!("{now}");
+        }
+        *problem = Some(now);
     }
 
     /// The operations that remove the instance at `url` and what etcd holds about it.
@@ -387,19 +475,23 @@ impl Store for EtcdStore {
         outcome: CheckOutcome,
     ) -> Change<'a, Option<CheckResult>> {
         Box::pin(async move {
+            // The revisions first: a decision is never newer than what it is written on.
+            let revisions = self.revisions.lock().unwrap().get(&target.url).copied();
             let Some(decision) = self.copy.decide_check(target, outcome) else {
                 return Ok(None);
             };
-            if let Some(status) = decision.change {
+            // Counted here and now: the next round decides again if the write fails.
+            self.copy.apply_check(target, &decision.result);
+            if let (Some(status), Some(revisions)) = (decision.change, revisions) {
                 let key = self.keys.status(&target.url);
                 let op = match status {
                     Status::Critical => TxnOp::put(key, CRITICAL, None),
                     Status::Passing => TxnOp::delete(key, None),
                 };
-                // Only while it is still registered (a new registration of the URL is
-                // checked afresh).
-                self.as_leader(Some(self.registered(&target.url)), vec![op])
-                    .await?;
+                // A failed write is said by `as_leader`; the result still counts.
+                let _ = self
+                    .as_leader(self.keys.unchanged(&target.url, revisions), vec![op])
+                    .await;
             }
             Ok(Some(decision.result))
         })
@@ -414,50 +506,61 @@ impl Store for EtcdStore {
     }
 
     fn publish_heartbeats(&self, results: Vec<CheckResult>) -> Change<'_, ()> {
-        Box::pin(async move {
-            if results.is_empty() {
-                return Ok(());
-            }
-            let value = keys::encode_heartbeats(&results);
-            self.as_leader(None, vec![TxnOp::put(self.keys.heartbeats(), value, None)])
-                .await
-                .map(|_| ())
-        })
+        // Recorded as each check came back; shown here, and to the other nodes.
+        if !results.is_empty() && self.leadership.is_leading() {
+            self.copy.apply_round(results.clone(), true);
+            self.rounds.publish(&self.public_url, results);
+        }
+        Box::pin(std::future::ready(Ok(())))
     }
 
     fn expire(&self) -> Change<'_, ()> {
         Box::pin(async move {
-            for expiry in self.copy.decide_expiry() {
-                // Each only if what it was decided on still holds: a TTL instance still
-                // registered; a critical one still critical (registering again clears it).
-                let (condition, ops) = match &expiry {
-                    Expiry::Critical(url) => (
-                        self.registered(url),
-                        vec![TxnOp::put(self.keys.status(url), CRITICAL, None)],
-                    ),
-                    Expiry::Drop(url) => (
-                        Compare::version(self.keys.status(url), CompareOp::Greater, 0),
-                        self.removal(url),
-                    ),
+            // Decided under the revisions' lock: they are never newer than what the
+            // decision saw (the watch updates them after the copy; see [`replica`]).
+            let decided: Vec<(Expiry, keys::KeyRevisions)> = {
+                let revisions = self.revisions.lock().unwrap();
+                self.copy
+                    .decide_expiry()
+                    .into_iter()
+                    .filter_map(|expiry| {
+                        let (Expiry::Critical(url) | Expiry::Drop(url)) = &expiry;
+                        Some((expiry.clone(), *revisions.get(url)?))
+                    })
+                    .collect()
+            };
+            for (expiry, revisions) in decided {
+                let (Expiry::Critical(url) | Expiry::Drop(url)) = &expiry;
+                // Each only if the instance is still as decided on: not renewed,
+                // registered again or changed in status since.
+                let ops = match &expiry {
+                    Expiry::Critical(url) => {
+                        vec![TxnOp::put(self.keys.status(url), CRITICAL, None)]
+                    }
+                    Expiry::Drop(url) => self.removal(url),
                 };
-                self.as_leader(Some(condition), ops).await?;
+                self.as_leader(self.keys.unchanged(url, revisions), ops)
+                    .await?;
             }
             Ok(())
         })
     }
 
-    fn subscribe(&self, last_seen: Option<u64>) -> futures::future::BoxFuture<'_, Subscription> {
+    fn subscribe(
+        &self,
+        last_seen: Option<EventId>,
+    ) -> futures::future::BoxFuture<'_, Subscription> {
         Box::pin(async move {
-            // A client that last saw a revision from before this node's copy began (it
+            // A client that last saw an event from before this node's copy began (it
             // followed another node): replayed from etcd's history, if etcd still has it.
             if let Some(seen) = last_seen
-                && seen > 0
+                && seen.revision > 0
                 && !self.copy.replays(seen)
             {
                 match replica::history(self, seen).await {
                     Ok(subscription) => return subscription,
                     Err(reason) => {
-                        tracing::info!(seen, %reason, "sending a snapshot instead of a replay")
+                        tracing::info!(%seen, %reason, "sending a snapshot instead of a replay")
                     }
                 }
             }
@@ -509,6 +612,108 @@ fn failure(endpoints: &str, err: &etcd_client::Error) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// An etcd of the test's own (Debian's `etcd-server`) on free ports; killed on drop.
+    struct Etcd(std::process::Child, std::path::PathBuf);
+
+    impl Etcd {
+        async fn start(tag: &str) -> (Etcd, Client) {
+            let port = || {
+                std::net::TcpListener::bind("127.0.0.1:0")
+                    .unwrap()
+                    .local_addr()
+                    .unwrap()
+                    .port()
+            };
+            let (client_port, peer_port) = (port(), port());
+            let dir = std::env::temp_dir().join(format!("etcd-{tag}-{}", std::process::id()));
+            let _ = std::fs::remove_dir_all(&dir);
+            let child = std::process::Command::new("etcd")
+                .args(testkit::etcd::member_args(
+                    "unit",
+                    &dir,
+                    client_port,
+                    peer_port,
+                    &format!("unit=http://127.0.0.1:{peer_port}"),
+                ))
+                .stdout(std::process::Stdio::null())
+                .stderr(std::process::Stdio::null())
+                .spawn()
+                .expect("etcd is not installed: run scripts/bootstrap.sh test");
+            let etcd = Etcd(child, dir);
+            let url = format!("http://127.0.0.1:{client_port}");
+            let health = format!("{url}/health");
+            for _ in 0..600 {
+                if let Ok(answer) = reqwest::get(&health).await
+                    && answer.text().await.is_ok_and(|text| text.contains("true"))
+                {
+                    return (etcd, Client::connect([url], None).await.unwrap());
+                }
+                tokio::time::sleep(Duration::from_millis(50)).await;
+            }
+            panic!("etcd did not start on {url}");
+        }
+    }
+
+    impl Drop for Etcd {
+        fn drop(&mut self) {
+            let _ = self.0.kill();
+            let _ = self.0.wait();
+            let _ = std::fs::remove_dir_all(&self.1);
+        }
+    }
+
+    /// The revisions of `url`'s keys in etcd now.
+    async fn revisions_of(client: &mut Client, keys: &Keys, url: &str) -> keys::KeyRevisions {
+        let revision = |key: String| {
+            let mut client = client.clone();
+            async move {
+                let answer = client.get(key, None).await.unwrap();
+                answer.kvs().first().map_or(0, |kv| kv.mod_revision())
+            }
+        };
+        keys::KeyRevisions {
+            instance: revision(keys.instance(url)).await,
+            status: revision(keys.status(url)).await,
+            renewed: revision(keys.renewed(url)).await,
+        }
+    }
+
+    #[tokio::test]
+    async fn a_decision_is_not_written_over_a_renewal_or_registration_made_since() {
+        let (_etcd, mut client) = Etcd::start("decisions").await;
+        let keys = Keys::new("/distributed/");
+        let url = "http://127.0.0.1:9/ttl";
+        client.put(keys.instance(url), "{}", None).await.unwrap();
+        let critical = |revisions| {
+            Txn::new()
+                .when(keys.unchanged(url, revisions))
+                .and_then([TxnOp::put(keys.status(url), CRITICAL, None)])
+        };
+
+        // Decided on a state a renewal has since replaced: not written.
+        let decided_on = revisions_of(&mut client, &keys, url).await;
+        client.put(keys.renewed(url), "1", None).await.unwrap();
+        assert!(!client.txn(critical(decided_on)).await.unwrap().succeeded());
+        // Decided on a state a registration has since replaced: not written.
+        let decided_on = revisions_of(&mut client, &keys, url).await;
+        client.put(keys.instance(url), "{}", None).await.unwrap();
+        assert!(!client.txn(critical(decided_on)).await.unwrap().succeeded());
+        assert!(
+            client
+                .get(keys.status(url), None)
+                .await
+                .unwrap()
+                .kvs()
+                .is_empty()
+        );
+
+        // Decided on the state as it is: written, once (a second decision on the same
+        // state finds the status changed).
+        let decided_on = revisions_of(&mut client, &keys, url).await;
+        assert!(client.txn(critical(decided_on)).await.unwrap().succeeded());
+        assert!(!client.txn(critical(decided_on)).await.unwrap().succeeded());
+    }
 
     #[test]
     fn a_client_is_told_which_etcd_failed_and_how_but_not_the_drivers_text() {

@@ -6,10 +6,14 @@
 //! from the revision after the last one applied, so nothing is missed or applied twice;
 //! if etcd has compacted that history meanwhile, the whole state is loaded again and the
 //! copy brought to it (instances that left meanwhile are removed).
+//!
+//! Beside the copy, a node keeps the revisions of each instance's keys
+//! ([`KeyRevisions`]): updated after the copy, so that a decision read from the copy after
+//! them is never newer than the revisions its write is conditional on.
 
 use std::{
-    collections::BTreeMap,
-    sync::Arc,
+    collections::{BTreeMap, HashMap},
+    sync::{Arc, Mutex},
     time::{SystemTime, UNIX_EPOCH},
 };
 
@@ -19,10 +23,10 @@ use tokio_util::sync::CancellationToken;
 
 use super::{
     EtcdStore, RETRY, WRITE_TIMEOUT,
-    keys::{self, Key, Keys, StoredInstance},
+    keys::{self, Key, KeyRevisions, Keys, StoredInstance},
 };
 use crate::registry::{
-    journal::Subscription,
+    journal::{EventId, Subscription},
     memory::{Eviction, MemoryStore},
     patches::PatchSender,
     validate,
@@ -112,7 +116,13 @@ pub async fn follow(store: Arc<EtcdStore>, stopping: CancellationToken) {
             store.touch();
             for event in response.events() {
                 let Some(kv) = event.kv() else { continue };
-                apply(&store.keys, &store.copy, event.event_type(), kv);
+                apply(
+                    &store.keys,
+                    &store.copy,
+                    Some(&store.revisions),
+                    event.event_type(),
+                    kv,
+                );
                 applied = Some(applied.unwrap_or(0).max(kv.mod_revision()));
             }
             if let Some(revision) = applied {
@@ -137,7 +147,13 @@ async fn load(store: &EtcdStore) -> Result<i64, etcd_client::Error> {
         .get(store.keys.all(), Some(GetOptions::new().with_prefix()))
         .await?;
     let revision = answer.header().map_or(0, |header| header.revision());
-    bring_to(&store.keys, &store.copy, answer.kvs(), revision);
+    bring_to(
+        &store.keys,
+        &store.copy,
+        Some(&store.revisions),
+        answer.kvs(),
+        revision,
+    );
     store.copy.history_begins_at(revision.max(0) as u64);
     store.contact.lock().unwrap().loaded = true;
     store.touch();
@@ -146,21 +162,39 @@ async fn load(store: &EtcdStore) -> Result<i64, etcd_client::Error> {
     Ok(revision)
 }
 
+/// The revisions of every instance's keys, by URL.
+pub type Revisions = Mutex<HashMap<String, KeyRevisions>>;
+
 /// Brings `copy` to the state `kvs` hold at `revision`: instances that left are
-/// removed, the others registered (unless held already) with their status.
-fn bring_to(keys: &Keys, copy: &MemoryStore, kvs: &[KeyValue], revision: i64) {
+/// removed, the others registered (unless held already) with their status; and
+/// `revisions`, if given, to the keys' revisions.
+fn bring_to(
+    keys: &Keys,
+    copy: &MemoryStore,
+    revisions: Option<&Revisions>,
+    kvs: &[KeyValue],
+    revision: i64,
+) {
     let at = Some(revision.max(0) as u64);
     let mut instances = BTreeMap::new();
     let mut critical = std::collections::BTreeSet::new();
+    let mut written: HashMap<String, KeyRevisions> = HashMap::new();
     for kv in kvs {
         match keys.parse(kv.key()) {
             Some(Key::Instance(url)) => {
                 if let Some(stored) = decode(url, kv.value()) {
                     instances.insert(url.to_owned(), stored);
                 }
+                written.entry(url.to_owned()).or_default().instance = kv.mod_revision();
             }
-            Some(Key::Status(url)) if kv.value() == keys::CRITICAL.as_bytes() => {
-                critical.insert(url.to_owned());
+            Some(Key::Status(url)) => {
+                if kv.value() == keys::CRITICAL.as_bytes() {
+                    critical.insert(url.to_owned());
+                }
+                written.entry(url.to_owned()).or_default().status = kv.mod_revision();
+            }
+            Some(Key::Renewed(url)) => {
+                written.entry(url.to_owned()).or_default().renewed = kv.mod_revision();
             }
             _ => {}
         }
@@ -179,43 +213,60 @@ fn bring_to(keys: &Keys, copy: &MemoryStore, kvs: &[KeyValue], revision: i64) {
         };
         copy.apply_status(&url, status, at);
     }
+    if let Some(revisions) = revisions {
+        written.retain(|url, _| copy.registered_at(url).is_some());
+        *revisions.lock().unwrap() = written;
+    }
 }
 
-/// The events after revision `seen` up to this node's latest, rebuilt from etcd's
-/// history, then the node's live feed: for a client that last saw `seen` on another node,
-/// from before this node's copy began. The state at `seen` is read from etcd (a read at a
-/// past revision) into a scratch copy, etcd's changes since are applied to it up to the
-/// node's revision, and the events that made are the backlog: the same events, at the
-/// same revisions, as every node's copy made. Fails if etcd has compacted that history
-/// (the client is then sent a snapshot).
+/// The events after `seen` up to this node's latest, rebuilt from etcd's history, then
+/// the node's live feed: for a client that last saw `seen` on another node, from before
+/// this node's copy began. The state just before `seen`'s revision is read from etcd (a
+/// read at a past revision) into a scratch copy, etcd's changes since are applied to it
+/// up to the node's revision, and the events after `seen` that made are the backlog: the
+/// same events, with the same ids, as every node's copy made (each revision's events in
+/// the order of its changes). Fails if etcd has compacted that history (the client is
+/// then sent a snapshot).
 ///
 /// A replay reads and never writes (it serves anonymous readers), at most
 /// [`MAX_REPLAYS`] run at once and each spans at most [`MAX_REPLAY_SPAN`] revisions:
 /// beyond either, the client is sent a snapshot.
-pub async fn history(store: &EtcdStore, seen: u64) -> Result<Subscription, String> {
+pub async fn history(store: &EtcdStore, seen: EventId) -> Result<Subscription, String> {
     let (until, live) = store.copy.live();
     if seen >= until {
-        return Err(format!("revision {seen} is not behind this node's {until}"));
+        return Err(format!("event {seen} is not behind this node's {until}"));
     }
-    if until - seen > MAX_REPLAY_SPAN {
+    // The state to start from: all of `seen`'s revision if the client saw all of it, else
+    // the one before, so that the revision's events are made again, with their indices.
+    let base = if seen == EventId::all_of(seen.revision) {
+        seen.revision
+    } else {
+        seen.revision.saturating_sub(1)
+    };
+    if until.revision - base > MAX_REPLAY_SPAN {
         return Err(format!(
-            "revisions {seen} to {until} are more than {MAX_REPLAY_SPAN} to replay"
+            "revisions {base} to {} are more than {MAX_REPLAY_SPAN} to replay",
+            until.revision
         ));
     }
     let Ok(_turn) = store.replays.try_acquire() else {
         return Err(format!("{MAX_REPLAYS} replays are running already"));
     };
+    let until = until.revision;
     let fetch = async {
         let mut client = store.client.clone();
         let past = client
             .get(
                 store.keys.all(),
-                Some(GetOptions::new().with_prefix().with_revision(seen as i64)),
+                Some(GetOptions::new().with_prefix().with_revision(base as i64)),
             )
             .await
-            .map_err(|err| format!("etcd cannot give the state at revision {seen}: {err}"))?;
-        let scratch = MemoryStore::replica(PatchSender::inert(), SCRATCH_EVICTION, seen);
-        bring_to(&store.keys, &scratch, past.kvs(), seen as i64);
+            .map_err(|err| format!("etcd cannot give the state at revision {base}: {err}"))?;
+        let scratch = MemoryStore::replica(PatchSender::inert(), SCRATCH_EVICTION, base);
+        bring_to(&store.keys, &scratch, None, past.kvs(), base as i64);
+        if base == until {
+            return Ok(scratch.subscribe_now(Some(seen)).backlog);
+        }
         // Every key, not only the registry's: `until` is a revision some write made (an
         // event of the copy, or the revision its state was loaded at), and that write is
         // in the history of some key, so watching them all, the replay sees `until`
@@ -224,18 +275,18 @@ pub async fn history(store: &EtcdStore, seen: u64) -> Result<Subscription, Strin
         // changes are read past.
         let options = WatchOptions::new()
             .with_all_keys()
-            .with_start_revision(seen as i64 + 1);
+            .with_start_revision(base as i64 + 1);
         let mut changes = client
             .watch(store.keys.all(), Some(options))
             .await
-            .map_err(|err| format!("etcd cannot replay from revision {seen}: {err}"))?;
+            .map_err(|err| format!("etcd cannot replay from revision {base}: {err}"))?;
         loop {
             let Ok(Some(response)) = changes.message().await else {
                 return Err("etcd's history ended early".to_owned());
             };
             if response.compact_revision() > 0 {
                 return Err(format!(
-                    "etcd has compacted its history past revision {seen}"
+                    "etcd has compacted its history past revision {base}"
                 ));
             }
             let mut reached = false;
@@ -246,7 +297,7 @@ pub async fn history(store: &EtcdStore, seen: u64) -> Result<Subscription, Strin
                     reached = true;
                     break;
                 }
-                apply(&store.keys, &scratch, event.event_type(), kv);
+                apply(&store.keys, &scratch, None, event.event_type(), kv);
                 // A revision's events come in one answer: once `until`'s are in, done.
                 reached |= revision == until;
             }
@@ -257,7 +308,7 @@ pub async fn history(store: &EtcdStore, seen: u64) -> Result<Subscription, Strin
     };
     let backlog = tokio::time::timeout(WRITE_TIMEOUT, fetch)
         .await
-        .map_err(|_| format!("etcd did not replay revisions {seen} to {until} in time"))??;
+        .map_err(|_| format!("etcd did not replay revisions {base} to {until} in time"))??;
     Ok(Subscription { backlog, live })
 }
 
@@ -272,10 +323,17 @@ const SCRATCH_EVICTION: Eviction = Eviction {
     deregister_after: std::time::Duration::from_secs(60),
 };
 
-/// Applies one change from the watch to `copy`.
-fn apply(keys: &Keys, copy: &MemoryStore, kind: EventType, kv: &KeyValue) {
+/// Applies one change from the watch to `copy`, then to `revisions` if given.
+fn apply(
+    keys: &Keys,
+    copy: &MemoryStore,
+    revisions: Option<&Revisions>,
+    kind: EventType,
+    kv: &KeyValue,
+) {
     let at = Some(kv.mod_revision().max(0) as u64);
-    match (kind, keys.parse(kv.key())) {
+    let key = keys.parse(kv.key());
+    match (kind, &key) {
         (EventType::Put, Some(Key::Instance(url))) => {
             if let Some(stored) = decode(url, kv.value()) {
                 register(copy, url, stored, at);
@@ -300,8 +358,28 @@ fn apply(keys: &Keys, copy: &MemoryStore, kind: EventType, kv: &KeyValue) {
                 });
             let _ = copy.apply_renewal(url, renewed, false, at);
         }
-        (EventType::Put, Some(Key::Heartbeats)) => {
-            copy.apply_heartbeats(keys::decode_heartbeats(kv.value()), at);
+        _ => {}
+    }
+    let Some(revisions) = revisions else { return };
+    let written = match kind {
+        EventType::Put => kv.mod_revision(),
+        EventType::Delete => 0,
+    };
+    let mut revisions = revisions.lock().unwrap();
+    match key {
+        Some(Key::Instance(url)) if written == 0 => {
+            revisions.remove(url);
+        }
+        Some(Key::Instance(url)) => revisions.entry(url.to_owned()).or_default().instance = written,
+        Some(Key::Status(url)) => {
+            if let Some(keys) = revisions.get_mut(url) {
+                keys.status = written;
+            }
+        }
+        Some(Key::Renewed(url)) => {
+            if let Some(keys) = revisions.get_mut(url) {
+                keys.renewed = written;
+            }
         }
         _ => {}
     }
