@@ -1630,3 +1630,76 @@ async fn a_stream_resumed_at_any_event_of_a_revision_gets_each_later_event_once_
         }
     }
 }
+
+#[tokio::test]
+async fn a_dead_leaders_late_patch_never_overrides_the_next_leaders_view() {
+    let (_dir, _etcd, mut nodes) = cluster::<2>("cluster-late-patch").await;
+    let registries = format!("{},{}", nodes[0].url, nodes[1].url);
+    // A dependent built on the runtime, its patches coming through a proxy that can hold
+    // one on the way.
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let url = format!("http://{}", listener.local_addr().unwrap());
+    let proxy = common::HoldingProxy::start(&url).await;
+    let mut spec = server::runtime::InstanceSpec::standalone("Dependent", &["Provider"], &url);
+    spec.endpoint_base = proxy.url.clone();
+    let dependent = server::runtime::Instance::new(
+        spec,
+        server::runtime::RegistryClient::new(&registries),
+        server::runtime::Watchdog::default(),
+    );
+    let routes = axum::Router::from(dependent.routes());
+    tokio::spawn(async move { axum::serve(listener, routes).await.unwrap() });
+    tokio::spawn(
+        dependent
+            .clone()
+            .run(tokio_util::sync::CancellationToken::new()),
+    );
+    until("the dependent registered", || async {
+        try_listing(&nodes[0])
+            .await
+            .is_some_and(|listed| !urls(&listed, "Dependent").is_empty())
+    })
+    .await;
+
+    // The leader's patch adding a provider is held on the way; the leader dies.
+    let refs: Vec<&Process> = nodes.iter().collect();
+    let first = eventually("a leader", || async { leader(&refs).await })
+        .await
+        .url
+        .clone();
+    let index = nodes.iter().position(|n| n.url == first).unwrap();
+    proxy.hold_next_post();
+    let provider = "http://127.0.0.1:9/provider";
+    register_static_as(&nodes[1 - index], "Provider", provider).await;
+    proxy.holding().await;
+    nodes[index].kill();
+    let survivor = &nodes[1 - index];
+
+    // The next leader sends its full view; then the provider leaves.
+    until("the provider in the dependent's view", || async {
+        dependent.providers().all("Provider") == [provider]
+    })
+    .await;
+    let left = client()
+        .delete(format!("{}/services", survivor.url))
+        .body(provider)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(left.status(), 200);
+    until("the provider gone from the dependent's view", || async {
+        dependent.providers().all("Provider").is_empty()
+    })
+    .await;
+
+    // The dead leader's patch arrives at last: from an earlier term, it is dropped.
+    proxy.release().await;
+    assert!(passing(survivor, "Provider").await.is_empty());
+    assert_eq!(dependent.providers().all("Provider"), Vec::<String>::new());
+}
+
+/// Registers an instance of `name` (no heartbeat, no TTL) at `url` through `via`.
+async fn register_static_as(via: &Process, name: &str, url: &str) {
+    let body = serde_json::json!({"ServiceName": name, "ServiceURL": url});
+    common::register(&client(), &format!("{}/services", via.url), &body).await;
+}

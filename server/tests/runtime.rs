@@ -299,3 +299,62 @@ async fn with_the_log_service_down_services_keep_serving_and_their_records_arriv
     })
     .await;
 }
+
+/// A dependent built on the runtime whose heartbeat and patches come through `proxy`
+/// (its `ServiceUpdateURL` is the proxy's), requiring `Provider`.
+async fn dependent_behind_proxy(registry: &str) -> (Arc<Instance>, common::HoldingProxy) {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let url = format!("http://{}", listener.local_addr().unwrap());
+    let proxy = common::HoldingProxy::start(&url).await;
+    let mut spec = InstanceSpec::standalone("Dependent", &["Provider"], &url);
+    spec.endpoint_base = proxy.url.clone();
+    let instance = Instance::new(spec, RegistryClient::new(registry), Watchdog::default());
+    let routes = axum::Router::from(instance.routes());
+    tokio::spawn(async move { axum::serve(listener, routes).await.unwrap() });
+    tokio::spawn(instance.clone().run(CancellationToken::new()));
+    (instance, proxy)
+}
+
+#[tokio::test]
+async fn a_patch_that_arrives_after_its_time_out_never_brings_back_a_provider_that_left() {
+    let dir = temp_dir();
+    let registry = Process::registry_with(
+        &dir,
+        &["--patch-timeout", "300ms", "--heartbeat-interval", "30s"],
+    );
+    let (dependent, proxy) = dependent_behind_proxy(&registry.url).await;
+    wait_listed(&registry.url, &dependent.spec().url).await;
+
+    // The provider registers: its patch is held on the way past the registry's time-out.
+    proxy.hold_next_post();
+    let provider = "http://127.0.0.1:9/provider";
+    register(
+        &client(),
+        &format!("{}/services", registry.url),
+        &serde_json::json!({"ServiceName": "Provider", "ServiceURL": provider}),
+    )
+    .await;
+    proxy.holding().await;
+    // The registry sends the full view instead; then the provider leaves.
+    until("the provider in the dependent's view", || async {
+        dependent.providers().all("Provider") == [provider]
+    })
+    .await;
+    let left = client()
+        .delete(format!("{}/services", registry.url))
+        .body(provider)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(left.status(), 200);
+    until("the provider gone from the dependent's view", || async {
+        dependent.providers().all("Provider").is_empty()
+    })
+    .await;
+
+    // The late patch arrives at last: older than what the dependent holds, it is dropped,
+    // and its view stays the registry's.
+    proxy.release().await;
+    assert!(listed(&registry.url, "Provider").await.is_empty());
+    assert_eq!(dependent.providers().all("Provider"), Vec::<String>::new());
+}

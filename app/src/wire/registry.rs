@@ -73,6 +73,12 @@ pub const PATCH_KIND_HEADER: &str = "registry-patch";
 pub const PATCH_FULL: &str = "full";
 /// [`PATCH_KIND_HEADER`]'s value on a change to the view.
 pub const PATCH_DELTA: &str = "delta";
+/// The header on our registry's patches that orders them: `<epoch>.<sequence>`, the
+/// epoch of the sender (a cluster leader's term, a registry's start) and the patch's place
+/// among its sends. A patch ordered before one already applied is older, delayed on the
+/// way (a slow dependent, a dead leader's last send): our runtime drops it. The original
+/// neither sends nor reads it.
+pub const PATCH_ORDER_HEADER: &str = "registry-patch-order";
 
 /// The header on our registry's listings and lookups: the revision of the registry's
 /// state the answer reflects, the same number as the id of the live event that made it so.

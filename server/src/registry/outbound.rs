@@ -51,7 +51,7 @@ impl Outbound {
         (started.elapsed(), result)
     }
 
-    /// POSTs a JSON body with one extra header; any 2xx answer is a delivery.
+    /// POSTs a JSON body with extra `headers`; any 2xx answer is a delivery.
     ///
     /// # Errors
     /// The target could not be reached, timed out, or answered something else than 2xx.
@@ -59,16 +59,16 @@ impl Outbound {
         &self,
         url: &str,
         body: String,
-        (name, value): (&str, &str),
+        headers: &[(&str, &str)],
     ) -> Result<(), ClientError> {
-        let response = self
+        let mut request = self
             .client
             .post(url)
-            .header(reqwest::header::CONTENT_TYPE, "application/json")
-            .header(name, value)
-            .body(body)
-            .send()
-            .await?;
+            .header(reqwest::header::CONTENT_TYPE, "application/json");
+        for (name, value) in headers {
+            request = request.header(*name, *value);
+        }
+        let response = request.body(body).send().await?;
         if !response.status().is_success() {
             return Err(refused(response).await);
         }

@@ -12,12 +12,16 @@
 //! - registering sends a full patch: the target's acknowledged view starts empty. Each
 //!   patch says in a header whether it is the full view or a change (see
 //!   [`PATCH_KIND_HEADER`]), so a target can tell a change from before it registered
-//!   (still in flight when it did) from the full view that supersedes it.
+//!   (still in flight when it did) from the full view that supersedes it;
+//! - each patch is ordered (`<epoch>.<sequence>`, [`PATCH_ORDER_HEADER`]): the sender's
+//!   epoch (a cluster leader's election revision, which grows with every term; the
+//!   process's start otherwise) and a sequence it counts up. Our runtime drops a patch
+//!   ordered before one it has applied: one delayed on the way, or a dead leader's last.
 //!
-//! A send times out after the configured patch timeout and is retried with doubling
-//! back-off a bounded number of times (but never once the target has registered again:
-//! the patch is then stale, and a full one is built instead); then the target is left
-//! alone until its view changes again or it passes a heartbeat.
+//! A send that fails or times out may still arrive, late: so the next patch to that
+//! target is its full view, ordered after it, removing whatever the lost one added that
+//! it should not have. It is retried so with doubling back-off a bounded number of times;
+//! then the target is left alone until its view changes again or it passes a heartbeat.
 
 use std::{
     collections::{BTreeSet, HashMap},
@@ -28,7 +32,9 @@ use std::{
     time::Duration,
 };
 
-use app::wire::registry::{PATCH_DELTA, PATCH_FULL, PATCH_KIND_HEADER, Patch, PatchEntry};
+use app::wire::registry::{
+    PATCH_DELTA, PATCH_FULL, PATCH_KIND_HEADER, PATCH_ORDER_HEADER, Patch, PatchEntry,
+};
 
 use super::outbound::Outbound;
 use crate::http::shutdown::Background;
@@ -63,6 +69,10 @@ struct Inner {
     active_until: Mutex<Option<std::time::Instant>>,
     /// A permit for each delivery in flight ([`MAX_IN_FLIGHT`]).
     in_flight: tokio::sync::Semaphore,
+    /// The epoch of this sender's patches ([`PatchSender::set_epoch`]).
+    epoch: AtomicU64,
+    /// The sequence of its last patch.
+    sequence: AtomicU64,
 }
 
 struct Target {
@@ -75,8 +85,11 @@ struct Target {
     worker: Option<u64>,
     /// Deliveries failed for good; retried on the next change or passing heartbeat.
     stalled: bool,
-    /// The target registered and is owed its initial patch, even an empty one.
+    /// The target is owed its full view, even an empty one: it registered, or a delivery
+    /// failed (and may still arrive, late).
     initial: bool,
+    /// What failed deliveries added: the target may hold it, if one arrived after all.
+    unsure: BTreeSet<PatchEntry>,
 }
 
 impl PatchSender {
@@ -103,8 +116,21 @@ impl PatchSender {
                 active: AtomicBool::new(true),
                 active_until: Mutex::new(None),
                 in_flight: tokio::sync::Semaphore::new(in_flight),
+                // A registry's start: a restarted one's patches come after its last run's.
+                epoch: AtomicU64::new(
+                    std::time::SystemTime::now()
+                        .duration_since(std::time::UNIX_EPOCH)
+                        .map_or(0, |since| since.as_millis() as u64),
+                ),
+                sequence: AtomicU64::new(0),
             }),
         }
+    }
+
+    /// The epoch of the patches from now on: a cluster leader's election revision, which
+    /// is higher for every later term, so a new leader's patches come after an old one's.
+    pub fn set_epoch(&self, epoch: u64) {
+        self.inner.epoch.store(epoch, Ordering::SeqCst);
     }
 
     /// A target (the instance at `instance_url`) registered: it knows nothing yet, so it
@@ -121,6 +147,7 @@ impl PatchSender {
                 worker: None,
                 stalled: false,
                 initial: true,
+                unsure: BTreeSet::new(),
             });
         target.update_url = update_url.to_owned();
         target.desired = view;
@@ -238,10 +265,21 @@ impl Inner {
                 .is_none_or(|until| std::time::Instant::now() < until)
     }
 
+    /// The order of the next patch: `<epoch>.<sequence>`.
+    fn next_order(&self) -> String {
+        format!(
+            "{}.{}",
+            self.epoch.load(Ordering::SeqCst),
+            self.sequence.fetch_add(1, Ordering::SeqCst) + 1
+        )
+    }
+
     /// Sends differences to one target until it is in step, or has failed for good.
     /// Worker `id` stops as soon as the target is gone or has another worker, or the
     /// sender may no longer send.
     async fn work(self: Arc<Self>, key: String, id: u64) {
+        let mut backoff = FIRST_BACKOFF;
+        let mut failures = 0;
         loop {
             let (update_url, patch, epoch, full) = {
                 let mut targets = self.targets.lock().unwrap();
@@ -252,72 +290,35 @@ impl Inner {
                     target.worker = None;
                     return;
                 }
-                let patch = Patch {
-                    added: target.desired.difference(&target.acked).cloned().collect(),
-                    removed: target.acked.difference(&target.desired).cloned().collect(),
+                let full = target.initial;
+                let patch = if full {
+                    // Its whole view; and, for a runtime that applies it as a change (the
+                    // original's), what it may hold beyond that removed.
+                    Patch {
+                        added: target.desired.iter().cloned().collect(),
+                        removed: target
+                            .acked
+                            .union(&target.unsure)
+                            .filter(|entry| !target.desired.contains(entry))
+                            .cloned()
+                            .collect(),
+                    }
+                } else {
+                    Patch {
+                        added: target.desired.difference(&target.acked).cloned().collect(),
+                        removed: target.acked.difference(&target.desired).cloned().collect(),
+                    }
                 };
-                if patch.is_empty() && !target.initial {
+                if patch.is_empty() && !full {
                     target.worker = None;
                     return;
                 }
-                (
-                    target.update_url.clone(),
-                    patch,
-                    target.epoch,
-                    target.initial,
-                )
+                (target.update_url.clone(), patch, target.epoch, full)
             };
 
-            let delivered = self.deliver(&key, epoch, &update_url, &patch, full).await;
-
-            let mut targets = self.targets.lock().unwrap();
-            let Some(target) = targets.get_mut(&key).filter(|t| t.worker == Some(id)) else {
-                return;
-            };
-            if let Err(Failure::Superseded) = delivered {
-                continue;
-            }
-            if let Err(Failure::Failed(err)) = delivered {
-                tracing::warn!(
-                    target = %key, %update_url, %err,
-                    "patch not delivered after {} retries; will retry on its next change or heartbeat",
-                    self.retries
-                );
-                target.worker = None;
-                target.stalled = true;
-                return;
-            }
-            if target.epoch == epoch {
-                target.initial = false;
-                for entry in patch.added {
-                    target.acked.insert(entry);
-                }
-                for entry in &patch.removed {
-                    target.acked.remove(entry);
-                }
-            }
-        }
-    }
-
-    /// Sends `patch` (built for the target's `epoch`) to `url`, retrying while the target
-    /// has not registered again since.
-    async fn deliver(
-        &self,
-        key: &str,
-        epoch: u64,
-        url: &str,
-        patch: &Patch,
-        full: bool,
-    ) -> Result<(), Failure> {
-        let body = serde_json::to_string(patch).expect("patches serialise");
-        let kind = if full { PATCH_FULL } else { PATCH_DELTA };
-        let mut backoff = FIRST_BACKOFF;
-        let mut attempt = 0;
-        loop {
-            if !self.may_send() {
-                // No longer leading: the work loop stops at its next turn.
-                return Err(Failure::Superseded);
-            }
+            let body = serde_json::to_string(&patch).expect("patches serialise");
+            let kind = if full { PATCH_FULL } else { PATCH_DELTA };
+            let order = self.next_order();
             let sent = {
                 let _permit = self
                     .in_flight
@@ -325,44 +326,66 @@ impl Inner {
                     .await
                     .expect("the semaphore is never closed");
                 self.outbound
-                    .post_json(url, body.clone(), (PATCH_KIND_HEADER, kind))
+                    .post_json(
+                        &update_url,
+                        body,
+                        &[(PATCH_KIND_HEADER, kind), (PATCH_ORDER_HEADER, &order)],
+                    )
                     .await
             };
-            match sent {
-                Ok(()) => {
-                    crate::ops::metrics::global().patches_sent.inc();
-                    return Ok(());
-                }
-                Err(err) if attempt >= self.retries => {
-                    crate::ops::metrics::global().patches_failed.inc();
-                    return Err(Failure::Failed(err));
-                }
-                Err(err) => {
-                    tracing::debug!(%url, %err, attempt, "patch delivery failed, retrying");
-                    tokio::time::sleep(backoff).await;
-                    backoff *= 2;
-                    attempt += 1;
+
+            {
+                let mut targets = self.targets.lock().unwrap();
+                let Some(target) = targets.get_mut(&key).filter(|t| t.worker == Some(id)) else {
+                    return;
+                };
+                match sent {
+                    Ok(()) => {
+                        crate::ops::metrics::global().patches_sent.inc();
+                        (backoff, failures) = (FIRST_BACKOFF, 0);
+                        // Unless the target registered again meanwhile (its view is then
+                        // owed in full anyway).
+                        if target.epoch == epoch {
+                            if full {
+                                target.acked = patch.added.into_iter().collect();
+                                target.unsure.clear();
+                                target.initial = false;
+                            } else {
+                                for entry in patch.added {
+                                    target.acked.insert(entry);
+                                }
+                                for entry in &patch.removed {
+                                    target.acked.remove(entry);
+                                }
+                            }
+                        }
+                        continue;
+                    }
+                    Err(err) => {
+                        // It may still arrive, late: the next patch is the full view,
+                        // ordered after it, taking back what it added.
+                        target.unsure.extend(patch.added);
+                        target.initial = true;
+                        if failures >= self.retries {
+                            crate::ops::metrics::global().patches_failed.inc();
+                            tracing::warn!(
+                                target = %key, %update_url, %err,
+                                "patch not delivered after {} retries; will retry on its next change or heartbeat",
+                                self.retries
+                            );
+                            target.worker = None;
+                            target.stalled = true;
+                            return;
+                        }
+                        tracing::debug!(%update_url, %err, failures, "patch delivery failed, retrying with the full view");
+                    }
                 }
             }
-            let current = self
-                .targets
-                .lock()
-                .unwrap()
-                .get(key)
-                .is_some_and(|target| target.epoch == epoch);
-            if !current {
-                return Err(Failure::Superseded);
-            }
+            failures += 1;
+            tokio::time::sleep(backoff).await;
+            backoff *= 2;
         }
     }
-}
-
-/// Why a patch was not delivered.
-enum Failure {
-    /// Every attempt failed.
-    Failed(crate::http::ClientError),
-    /// The target registered again meanwhile: the patch is stale.
-    Superseded,
 }
 
 #[cfg(test)]

@@ -31,7 +31,7 @@ use axum::{
 use tokio_util::sync::CancellationToken;
 
 use super::{
-    providers::{PatchKind, Providers},
+    providers::{PatchKind, PatchOrder, Providers},
     registry_client::{RegistryClient, Renewal},
 };
 use crate::http::{ApiError, RequestBody, routes::Routes};
@@ -334,7 +334,12 @@ async fn receive_patch(
             .get(app::wire::registry::PATCH_KIND_HEADER)
             .and_then(|value| value.to_str().ok()),
     );
-    if instance.providers.apply_kind(&patch, kind) {
+    let order = PatchOrder::from_header(
+        headers
+            .get(app::wire::registry::PATCH_ORDER_HEADER)
+            .and_then(|value| value.to_str().ok()),
+    );
+    if instance.providers.apply_kind(&patch, kind, order) {
         tracing::debug!(name = %instance.spec.name, ?kind, ?patch, "patch applied");
         for (entries, what) in [(&patch.added, "added"), (&patch.removed, "removed")] {
             for entry in entries {
@@ -345,7 +350,7 @@ async fn receive_patch(
             }
         }
     } else {
-        tracing::debug!(name = %instance.spec.name, ?patch, "patch from before registering dropped");
+        tracing::debug!(name = %instance.spec.name, ?patch, ?order, "patch from before registering, or older than one applied: dropped");
     }
     Ok(StatusCode::OK)
 }

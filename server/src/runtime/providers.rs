@@ -31,7 +31,30 @@ pub struct Providers {
     services: Mutex<BTreeMap<String, Vec<String>>>,
     /// The next patch is a full view (set when registering).
     full_view_next: AtomicBool,
+    /// The order of the last patch applied ([`PatchOrder`]).
+    last_order: Mutex<Option<PatchOrder>>,
     next: AtomicUsize,
+}
+
+/// Where a patch stands among our registry's sends, from its `registry-patch-order` header
+/// (`<epoch>.<sequence>`, [`app::wire::registry::PATCH_ORDER_HEADER`]): a patch ordered
+/// before one applied was delayed on the way, and is dropped.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub struct PatchOrder {
+    pub epoch: u64,
+    pub sequence: u64,
+}
+
+impl PatchOrder {
+    /// The order a header value says; none if there is none (the original registry) or
+    /// it cannot be read.
+    pub fn from_header(value: Option<&str>) -> Option<PatchOrder> {
+        let (epoch, sequence) = value?.trim().split_once('.')?;
+        Some(PatchOrder {
+            epoch: epoch.parse().ok()?,
+            sequence: sequence.parse().ok()?,
+        })
+    }
 }
 
 /// What a patch says it is, in its `registry-patch` header
@@ -83,14 +106,25 @@ impl Providers {
     /// Applies a patch that says nothing of its kind, as the original registry's: the
     /// first after registering is taken as the full view.
     pub fn apply(&self, patch: &Patch) {
-        self.apply_kind(patch, PatchKind::Unmarked);
+        self.apply_kind(patch, PatchKind::Unmarked, None);
     }
 
-    /// Applies a patch of `kind`; gives whether it was applied. A change that arrives
-    /// while the full view is awaited was sent before this registration (still in flight
-    /// when it happened): the full view supersedes it, so it is dropped.
-    pub fn apply_kind(&self, patch: &Patch, kind: PatchKind) -> bool {
+    /// Applies a patch of `kind` sent in `order`; gives whether it was applied. A change
+    /// that arrives while the full view is awaited was sent before this registration
+    /// (still in flight when it did): the full view supersedes it, so it is dropped. A
+    /// patch ordered before the last one applied was delayed on the way: dropped too,
+    /// unless it is the full view awaited (the registry may have restarted in another
+    /// epoch, or be another one).
+    pub fn apply_kind(&self, patch: &Patch, kind: PatchKind, order: Option<PatchOrder>) -> bool {
         let mut services = self.services.lock().unwrap();
+        let mut last = self.last_order.lock().unwrap();
+        let awaited = kind == PatchKind::Full && self.full_view_next.load(Ordering::SeqCst);
+        if let (Some(order), Some(last)) = (order, *last)
+            && order <= last
+            && !awaited
+        {
+            return false;
+        }
         match kind {
             PatchKind::Full => {
                 self.full_view_next.store(false, Ordering::SeqCst);
@@ -103,6 +137,9 @@ impl Providers {
                     services.clear();
                 }
             }
+        }
+        if order.is_some() {
+            *last = order;
         }
         for entry in &patch.removed {
             if let Some(urls) = services.get_mut(&entry.name) {
@@ -247,22 +284,54 @@ mod tests {
             added: vec![entry("Log", url)],
             removed: vec![],
         };
-        assert!(providers.apply_kind(&one("http://old"), PatchKind::Delta));
+        assert!(providers.apply_kind(&one("http://old"), PatchKind::Delta, None));
         providers.expect_full_view();
         // Sent before the registration, arriving after it: dropped.
-        assert!(!providers.apply_kind(&one("http://stale"), PatchKind::Delta));
+        assert!(!providers.apply_kind(&one("http://stale"), PatchKind::Delta, None));
         assert_eq!(providers.all("Log"), vec!["http://old"]);
-        assert!(providers.apply_kind(&one("http://a"), PatchKind::Full));
+        assert!(providers.apply_kind(&one("http://a"), PatchKind::Full, None));
         assert_eq!(providers.all("Log"), vec!["http://a"]);
-        assert!(providers.apply_kind(&one("http://b"), PatchKind::Delta));
+        assert!(providers.apply_kind(&one("http://b"), PatchKind::Delta, None));
         assert_eq!(providers.all("Log"), vec!["http://a", "http://b"]);
         // A full view replaces whatever came before, awaited or not.
-        assert!(providers.apply_kind(&one("http://c"), PatchKind::Full));
+        assert!(providers.apply_kind(&one("http://c"), PatchKind::Full, None));
         assert_eq!(providers.all("Log"), vec!["http://c"]);
         assert_eq!(PatchKind::from_header(Some(" FULL ")), PatchKind::Full);
         assert_eq!(PatchKind::from_header(Some("delta")), PatchKind::Delta);
         assert_eq!(PatchKind::from_header(Some("other")), PatchKind::Unmarked);
         assert_eq!(PatchKind::from_header(None), PatchKind::Unmarked);
+    }
+
+    #[test]
+    fn a_patch_ordered_before_one_applied_is_dropped_unless_it_is_the_awaited_full_view() {
+        let providers = Providers::default();
+        let one = |url: &str| Patch {
+            added: vec![entry("Log", url)],
+            removed: vec![],
+        };
+        let order = |header: &str| PatchOrder::from_header(Some(header));
+        providers.expect_full_view();
+        assert!(providers.apply_kind(&one("http://a"), PatchKind::Full, order("7.2")));
+        // Sent before the last one applied, delayed on the way: dropped, full or not.
+        assert!(!providers.apply_kind(&one("http://late"), PatchKind::Delta, order("7.1")));
+        assert!(!providers.apply_kind(&one("http://late"), PatchKind::Full, order("7.2")));
+        // A later epoch (a new leader) comes after any sequence of an earlier one.
+        assert!(providers.apply_kind(&one("http://b"), PatchKind::Delta, order("9.1")));
+        assert!(!providers.apply_kind(&one("http://old"), PatchKind::Delta, order("7.30")));
+        assert_eq!(providers.all("Log"), vec!["http://a", "http://b"]);
+        // Registering again (with a registry in another epoch): its full view is taken.
+        providers.expect_full_view();
+        assert!(providers.apply_kind(&one("http://c"), PatchKind::Full, order("1.1")));
+        assert_eq!(providers.all("Log"), vec!["http://c"]);
+        assert_eq!(
+            order(" 12.34 "),
+            Some(PatchOrder {
+                epoch: 12,
+                sequence: 34
+            })
+        );
+        assert_eq!(order("12"), None);
+        assert_eq!(PatchOrder::from_header(None), None);
     }
 
     #[test]

@@ -548,3 +548,92 @@ where
     })
     .await
 }
+
+/// A proxy in front of a service that can hold the next `POST` (a patch) on the way, as a
+/// slow network does: the sender times out, and the patch still arrives when the test
+/// releases it. Everything else passes straight through.
+pub struct HoldingProxy {
+    pub url: String,
+    state: Arc<ProxyState>,
+}
+
+struct ProxyState {
+    target: String,
+    armed: AtomicBool,
+    held: tokio::sync::Semaphore,
+    release: tokio::sync::Semaphore,
+    /// The held request was forwarded (and answered, or refused).
+    delivered: tokio::sync::Semaphore,
+    http: reqwest::Client,
+}
+
+impl HoldingProxy {
+    /// A proxy on a free port forwarding to `target` (a base URL).
+    pub async fn start(target: &str) -> HoldingProxy {
+        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let url = format!("http://{}", listener.local_addr().unwrap());
+        let state = Arc::new(ProxyState {
+            target: target.trim_end_matches('/').to_owned(),
+            armed: AtomicBool::new(false),
+            held: tokio::sync::Semaphore::new(0),
+            release: tokio::sync::Semaphore::new(0),
+            delivered: tokio::sync::Semaphore::new(0),
+            http: client(),
+        });
+        let app = Router::new().fallback(forward).with_state(state.clone());
+        tokio::spawn(async move { axum::serve(listener, app).await });
+        HoldingProxy { url, state }
+    }
+
+    /// Holds the next `POST` until [`HoldingProxy::release`].
+    pub fn hold_next_post(&self) {
+        self.state.armed.store(true, Ordering::SeqCst);
+    }
+
+    /// Waits until a `POST` is being held.
+    pub async fn holding(&self) {
+        self.state.held.acquire().await.unwrap().forget();
+    }
+
+    /// Lets the held `POST` through, and waits until the service behind has answered it.
+    pub async fn release(&self) {
+        self.state.release.add_permits(1);
+        self.state.delivered.acquire().await.unwrap().forget();
+    }
+}
+
+async fn forward(
+    State(proxy): State<Arc<ProxyState>>,
+    method: axum::http::Method,
+    uri: axum::http::Uri,
+    headers: axum::http::HeaderMap,
+    body: bytes::Bytes,
+) -> StatusCode {
+    let hold = method == axum::http::Method::POST && proxy.armed.swap(false, Ordering::SeqCst);
+    let path = uri.path_and_query().map_or("/", |p| p.as_str()).to_owned();
+    // Its own task: the sender giving up (closing its connection) must not cancel it.
+    let task = tokio::spawn(async move {
+        if hold {
+            proxy.held.add_permits(1);
+            proxy.release.acquire().await.unwrap().forget();
+        }
+        let mut request = proxy
+            .http
+            .request(method, format!("{}{path}", proxy.target))
+            .body(body);
+        for (name, value) in &headers {
+            if name != axum::http::header::HOST && name != axum::http::header::CONTENT_LENGTH {
+                request = request.header(name, value);
+            }
+        }
+        let status = request
+            .send()
+            .await
+            .map_or(StatusCode::BAD_GATEWAY, |answer| answer.status());
+        if hold {
+            proxy.delivered.add_permits(1);
+        }
+        status
+    });
+    task.await.unwrap_or(StatusCode::BAD_GATEWAY)
+}

@@ -174,6 +174,9 @@ async fn campaign_and_lead(
             until,
         }));
         patches.active_until(until);
+        // This term's patches come after every earlier term's: their election key was
+        // made at an earlier revision.
+        patches.set_epoch(key.rev().max(0) as u64);
         patches.set_active(true);
         tracing::info!(node = %candidate, "leading: this node now runs the checks and sends the patches");
         std::future::pending::<Result<(), etcd_client::Error>>().await
