@@ -37,9 +37,135 @@ pub async fn figures() -> Vec<Figure> {
         registrations().await,
         propagation().await,
         failover().await,
+        failover_with_a_member().await,
         failure_detection().await,
         etcd_growth().await,
     ]
+}
+
+/// A three-member etcd on free ports: each member and its client URL.
+async fn etcd_three(name: &str) -> Vec<(Proc, String)> {
+    let dir = temp_dir(&format!("etcd-{name}"));
+    let ports: Vec<(u16, u16)> = (0..3).map(|_| (free_port(), free_port())).collect();
+    let cluster = ports
+        .iter()
+        .enumerate()
+        .map(|(n, (_, peer))| format!("m{n}=http://127.0.0.1:{peer}"))
+        .collect::<Vec<_>>()
+        .join(",");
+    let members: Vec<(Proc, String)> = ports
+        .iter()
+        .enumerate()
+        .map(|(n, &(client, peer))| {
+            let args = testkit::etcd::member_args(
+                &format!("m{n}"),
+                &dir.join(format!("m{n}")),
+                client,
+                peer,
+                &cluster,
+            );
+            (
+                Proc::start_path("etcd", PathBuf::from("etcd"), &args),
+                format!("http://127.0.0.1:{client}"),
+            )
+        })
+        .collect();
+    for (_, url) in &members {
+        until_ok(&format!("{url}/health")).await;
+    }
+    members
+}
+
+/// Whether the etcd member at `url` is its cluster's (raft) leader.
+async fn etcd_leads(url: &str) -> bool {
+    let status: serde_json::Value = reqwest::Client::new()
+        .post(format!("{url}/v3/maintenance/status"))
+        .json(&serde_json::json!({}))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    status["leader"] == status["header"]["member_id"]
+}
+
+/// Leader failover when an etcd member dies with the leading node: three nodes on a
+/// three-member etcd, both killed at once (kill -9); each trial on a fresh cluster,
+/// three killing one of etcd's followers, two killing etcd's own leader.
+async fn failover_with_a_member() -> Figure {
+    eprintln!("bench: leader failover with an etcd member killed too …");
+    let lease = Duration::from_secs(3);
+    let (mut follower_times, mut leader_times) = (Vec::new(), Vec::new());
+    for trial in 0..5 {
+        let kill_etcd_leader = trial >= 3;
+        let mut members = etcd_three(&format!("member-{trial}")).await;
+        let endpoints = members
+            .iter()
+            .map(|(_, url)| url.clone())
+            .collect::<Vec<_>>()
+            .join(",");
+        let mut nodes: Vec<(Proc, String)> =
+            (0..3).map(|_| registry(&["--etcd", &endpoints])).collect();
+        for (_, url) in &nodes {
+            until_ok(&format!("{url}/services")).await;
+        }
+        let leader = loop {
+            let mut found = None;
+            for (index, (_, url)) in nodes.iter().enumerate() {
+                if leads(url).await {
+                    found = Some(index);
+                }
+            }
+            if let Some(index) = found {
+                break index;
+            }
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        };
+        let mut victim = None;
+        for (index, (_, url)) in members.iter().enumerate() {
+            if etcd_leads(url).await == kill_etcd_leader {
+                victim = Some(index);
+            }
+        }
+        let victim = victim.expect("an etcd member of the kind to kill");
+        let killed_at = Instant::now();
+        nodes.remove(leader);
+        members.remove(victim);
+        let took = loop {
+            let mut led = false;
+            for (_, url) in &nodes {
+                led |= leads(url).await;
+            }
+            if led {
+                break killed_at.elapsed();
+            }
+            assert!(
+                killed_at.elapsed() < Duration::from_secs(30),
+                "no new leader"
+            );
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        };
+        if kill_etcd_leader {
+            leader_times.push(took);
+        } else {
+            follower_times.push(took);
+        }
+    }
+    let max = |times: &[Duration]| times.iter().copied().max().unwrap();
+    Figure {
+        name: "leader failover with an etcd member",
+        how: "3 nodes on a 3-member etcd, --leader-lease 3s; kill -9 the leading node and an etcd member at once; until another leads; 3 trials killing an etcd follower, 2 killing etcd's leader".into(),
+        baseline: super::no_baseline("the wait is the lease, by design"),
+        measured: format!(
+            "etcd follower killed: max {}; etcd's leader killed: max {}",
+            ms(max(&follower_times)),
+            ms(max(&leader_times))
+        ),
+        ratio: "—".into(),
+        target: "an etcd follower killed: max ≤ lease + 1 s (4 s); etcd's leader: report (etcd renews every lease for its election timeout when it elects a new leader)".into(),
+        holds: Some(max(&follower_times) <= lease + Duration::from_secs(1)),
+    }
 }
 
 /// A gauge or counter of etcd's `/metrics`.

@@ -5,10 +5,13 @@
 //! reports, and its place among that revision's events (one etcd transaction can make
 //! several, such as a renewal and a recovery). Every node of a cluster makes the same
 //! events from the same revisions in the same order, so an id names one event on every
-//! node, and a stream resumed at any id, on any node, gets each later event once. A
-//! heartbeat round of a cluster is *live only* ([`Journal::push_live`]): the leader's
-//! measurement, sent to every node outside etcd, it has no id of its own, is never
-//! replayed, and a resuming client simply receives the next round.
+//! node, and a stream resumed at any id, on any node, gets each later event once. Two
+//! kinds of event are *live only* ([`Journal::push_live`]): sent to live streams without
+//! an id of their own, never replayed. A heartbeat round of a cluster (the leader's
+//! measurement, sent to every node outside etcd: a resuming client receives the next
+//! round), and what a node's copy makes when it loads a whole state (not the history,
+//! whose ids name the real changes: a client resuming from before gets that history, or
+//! a snapshot).
 //!
 //! Revisions start at the Unix time in microseconds, so they keep increasing across
 //! restarts of the registry, and a client resuming from a revision of an earlier run is

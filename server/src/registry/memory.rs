@@ -61,6 +61,9 @@ struct State {
     generations: u64,
     /// Service name → its lookup answer, until an instance of it changes.
     lookups: HashMap<String, Bytes>,
+    /// A replica is loading a whole state: the events that makes are live only (they
+    /// are not the history, whose ids other nodes gave to the real changes).
+    loading: bool,
 }
 
 struct Entry {
@@ -137,6 +140,7 @@ impl State {
     /// Journals the event `make` builds, at the replicated revision `at` if given.
     fn push(&mut self, at: Option<u64>, make: impl FnOnce(u64) -> RegistryEvent) {
         match at {
+            _ if self.loading => self.journal.push_live(make),
             Some(revision) => self.journal.push_at(revision, make),
             None => self.journal.push(make),
         }
@@ -450,6 +454,12 @@ impl MemoryStore {
                 revision,
                 instances: state.sorted_infos(),
             })
+    }
+
+    /// A replica starts (`true`) or ends loading a whole state: the events that makes are
+    /// live only, without ids (see [`State::push`]).
+    pub fn loading(&self, loading: bool) {
+        self.lock().loading = loading;
     }
 
     /// The events up to `revision` were made by loading a state: none is replayed.

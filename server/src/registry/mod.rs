@@ -100,8 +100,15 @@ impl Registry {
             };
             (Arc::new(MemoryStore::new(patches, eviction)), Health::new())
         } else {
-            let store =
-                EtcdStore::start(config, patches, rounds.clone(), public_url, background).await?;
+            let store = EtcdStore::start(
+                config,
+                patches,
+                rounds.clone(),
+                token,
+                public_url,
+                background,
+            )
+            .await?;
             let health = store.health();
             (store, health)
         };

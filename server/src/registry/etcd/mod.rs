@@ -7,6 +7,7 @@
 //! | [`leader`] | which node runs the checks and sends the patches, and the fence on its writes |
 //! | [`rounds`] | the leader's heartbeat rounds, fetched by the other nodes over HTTP |
 //! | [`compaction`] | compacting etcd's history older than `--etcd-history` |
+//! | [`endpoints`] | which etcd members the client calls: the healthy ones |
 //!
 //! Every node answers every call. A change (register, deregister, renew) is an etcd
 //! transaction, answered once etcd has committed it *and* this node's copy has caught up
@@ -33,6 +34,7 @@
 //! compacted that history), without a restart.
 
 pub mod compaction;
+pub mod endpoints;
 pub mod keys;
 pub mod leader;
 pub mod replica;
@@ -94,8 +96,10 @@ pub struct EtcdStore {
     rounds: Rounds,
     /// This node's public URL: the leader's name in its rounds.
     public_url: String,
-    /// Why the last write of this node as leader failed, until one succeeds.
+    /// Why a write of this node as leader failed, until a round makes none that fails.
     leader_write_problem: Mutex<Option<String>>,
+    /// A write as leader failed since the current round began.
+    failed_this_round: AtomicBool,
     election: String,
 }
 
@@ -119,12 +123,26 @@ impl EtcdStore {
         config: &RegistryConfig,
         patches: PatchSender,
         rounds: Rounds,
+        token: Option<&str>,
         public_url: &str,
         background: &Background,
     ) -> Result<Arc<EtcdStore>, String> {
+        if config.etcd_history < Duration::from_secs(60) {
+            tracing::warn!(
+                history = ?config.etcd_history,
+                "--etcd-history under a minute: etcd is compacted almost to its present, so a \
+                 stream resumed on another node gets a snapshot and a watch that breaks \
+                 reloads the whole state"
+            );
+        }
+        // A dead member's connection is given up within 2 s of silence, a call to a member
+        // cut off from its cluster's leader fails at once rather than waiting, and only
+        // healthy members are called ([`endpoints`]).
         let options = ConnectOptions::new()
-            .with_connect_timeout(Duration::from_secs(2))
-            .with_keep_alive(Duration::from_secs(1), Duration::from_secs(2));
+            .with_connect_timeout(Duration::from_secs(1))
+            .with_keep_alive(Duration::from_secs(1), Duration::from_secs(1))
+            .with_keep_alive_while_idle(true)
+            .with_require_leader(true);
         // The client connects lazily: this fails only for an endpoint it cannot use.
         let client = Client::connect(&config.etcd, Some(options))
             .await
@@ -148,13 +166,22 @@ impl EtcdStore {
             rounds,
             public_url: public_url.to_owned(),
             leader_write_problem: Mutex::default(),
+            failed_this_round: AtomicBool::new(false),
             election: Keys::new(&config.etcd_prefix).election(),
         });
+        background.spawn(endpoints::keep_healthy(
+            client.clone(),
+            config.etcd.clone(),
+            background.stopping(),
+        ));
         background.spawn(replica::follow(store.clone(), background.stopping()));
         background.spawn(store.clone().probe(background.stopping()));
+        store.rounds.attach(store.leadership.clone());
         background.spawn(rounds::follow_leader(
             store.clone(),
             public_url.to_owned(),
+            token.map(str::to_owned),
+            config.max_instances,
             background.stopping(),
         ));
         background.spawn(compaction::run(
@@ -373,17 +400,17 @@ impl EtcdStore {
     }
 
     /// Records how a write as leader went. A failure (etcd's quota alarm, a request too
-    /// large, etcd out of reach) holds every status change and drop until one succeeds, so
-    /// it is never silent: an error in the log when the problem is new, the metric
-    /// `registry_leader_write_failures`, and the `/healthz` check "leader writes".
+    /// large, etcd out of reach) holds every status change and drop until etcd takes them,
+    /// so it is never silent: an error in the log when the problem is new, the metric
+    /// `registry_leader_write_failures`, and the `/healthz` check "leader writes", which
+    /// fails until a round (expiries, checks) makes no write that fails
+    /// ([`EtcdStore::round_ended`]).
     fn leader_wrote(&self, failure: Option<&StoreError>) {
-        let mut problem = self.leader_write_problem.lock().unwrap();
         let Some(failure) = failure else {
-            if problem.take().is_some() {
-                tracing::info!("etcd takes the leader's decisions again");
-            }
             return;
         };
+        self.failed_this_round.store(true, Ordering::SeqCst);
+        let mut problem = self.leader_write_problem.lock().unwrap();
         crate::ops::metrics::global().leader_write_failures.inc();
         let now = format!(
             "etcd refused the leader's decision, so no instance changes status until it \
@@ -403,6 +430,16 @@ impl EtcdStore {
             TxnOp::delete(self.keys.status(url), None),
             TxnOp::delete(self.keys.renewed(url), None),
         ]
+    }
+
+    /// A round of checks ended: if none of its writes failed, etcd takes the leader's
+    /// decisions (or none were needed), and the problem is over.
+    fn round_ended(&self) {
+        if !self.failed_this_round.swap(false, Ordering::SeqCst)
+            && self.leader_write_problem.lock().unwrap().take().is_some()
+        {
+            tracing::info!("etcd takes the leader's decisions again");
+        }
     }
 
     /// A condition: the instance at `url` is registered.
@@ -506,6 +543,7 @@ impl Store for EtcdStore {
     }
 
     fn publish_heartbeats(&self, results: Vec<CheckResult>) -> Change<'_, ()> {
+        self.round_ended();
         // Recorded as each check came back; shown here, and to the other nodes.
         if !results.is_empty() && self.leadership.is_leading() {
             self.copy.apply_round(results.clone(), true);

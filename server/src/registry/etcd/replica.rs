@@ -176,6 +176,7 @@ fn bring_to(
     revision: i64,
 ) {
     let at = Some(revision.max(0) as u64);
+    copy.loading(true);
     let mut instances = BTreeMap::new();
     let mut critical = std::collections::BTreeSet::new();
     let mut written: HashMap<String, KeyRevisions> = HashMap::new();
@@ -213,6 +214,7 @@ fn bring_to(
         };
         copy.apply_status(&url, status, at);
     }
+    copy.loading(false);
     if let Some(revisions) = revisions {
         written.retain(|url, _| copy.registered_at(url).is_some());
         *revisions.lock().unwrap() = written;
@@ -243,6 +245,10 @@ pub async fn history(store: &EtcdStore, seen: EventId) -> Result<Subscription, S
     } else {
         seen.revision.saturating_sub(1)
     };
+    if base == 0 {
+        // etcd reads revision 0 as its latest: there is no state before revision 1.
+        return Err(format!("event {seen} is from before etcd's first change"));
+    }
     if until.revision - base > MAX_REPLAY_SPAN {
         return Err(format!(
             "revisions {base} to {} are more than {MAX_REPLAY_SPAN} to replay",
