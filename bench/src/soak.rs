@@ -14,6 +14,14 @@
 //! A killed instance is one whose listener and open connections are closed at once, with no
 //! deregistration, as `kill -9` would leave it; it comes back on the same URL. A
 //! disagreement is reported with the instance's last events (starts, kills, patches).
+//!
+//! With `--cluster` (`make soak-cluster`) the registry is three `registryservice` nodes on
+//! a three-member etcd, and every [`FAULT_EVERY`] of churn a fault chosen at random strikes
+//! for [`FAULT_FOR`] while the churn goes on ([`Fault`]: a node or the leader killed with
+//! `kill -9`, a node paused with SIGSTOP past its lease, an etcd member killed); then it is
+//! healed (the node or member started again, the node resumed), the churn stops, and every
+//! node must list exactly the instances that are up and every instance's view must equal
+//! the registry's. The nodes restart, so their growth is not measured there.
 
 use std::{
     collections::{BTreeSet, HashMap, VecDeque},
@@ -58,11 +66,16 @@ const WARM_UP_AT_LEAST: Duration =
     Duration::from_secs(server::registry::journal::RETAIN_FOR.as_secs() + 15);
 /// Events kept per instance for a report.
 const JOURNAL_LENGTH: usize = 30;
+/// With `--cluster`: churn between two faults.
+const FAULT_EVERY: Duration = Duration::from_secs(20);
+/// With `--cluster`: how long a fault lasts before it is healed (past the 3 s lease).
+const FAULT_FOR: Duration = Duration::from_secs(5);
 
 struct Settings {
     duration: Duration,
     instances: usize,
     seed: u64,
+    cluster: bool,
 }
 
 fn settings(args: &[String]) -> Settings {
@@ -103,6 +116,7 @@ fn settings(args: &[String]) -> Settings {
         duration,
         instances,
         seed,
+        cluster: args.iter().any(|arg| arg == "--cluster"),
     }
 }
 
@@ -392,8 +406,8 @@ async fn disagreements(
     wrong
 }
 
-/// Waits until everything agrees; gives how long that took, or ends the run with what
-/// still disagrees after [`SETTLE`].
+/// Waits until everything agrees (on every node of `registry`, a comma-separated list);
+/// gives how long that took, or ends the run with what still disagrees after [`SETTLE`].
 async fn settle(
     client: &reqwest::Client,
     registry: &str,
@@ -402,7 +416,12 @@ async fn settle(
 ) -> Duration {
     let started = Instant::now();
     loop {
-        let wrong = disagreements(client, registry, sims, journal).await;
+        let mut wrong = Vec::new();
+        for node in registry.split(',') {
+            for problem in disagreements(client, node, sims, journal).await {
+                wrong.push(format!("{node}: {problem}"));
+            }
+        }
         if wrong.is_empty() {
             return started.elapsed();
         }
@@ -468,24 +487,40 @@ fn growth(from: f64, to: f64) -> f64 {
 pub async fn soak(args: &[String]) {
     let settings = settings(args);
     eprintln!(
-        "soak: {} instances for {} (seed {})",
+        "soak: {} instances for {}{} (seed {})",
         settings.instances,
         humantime::format_duration(settings.duration),
+        if settings.cluster {
+            ", on a cluster with a fault every 20 s"
+        } else {
+            ""
+        },
         settings.seed
     );
-    let port = free_port();
-    let registry = format!("http://127.0.0.1:{port}");
-    let _registry = Proc::start(
-        "registryservice",
-        &["--addr".to_owned(), format!("127.0.0.1:{port}")],
-    );
-    wait_up(&format!("{registry}/services")).await;
+    let mut random = Random(settings.seed);
+    let mut cluster = None;
+    let mut single = None;
+    let registry = if settings.cluster {
+        let started = Cluster::start().await;
+        let urls = started.urls();
+        cluster = Some(started);
+        urls
+    } else {
+        let port = free_port();
+        single = Some(Proc::start(
+            "registryservice",
+            &["--addr".to_owned(), format!("127.0.0.1:{port}")],
+        ));
+        format!("http://127.0.0.1:{port}")
+    };
+    for node in registry.split(',') {
+        wait_up(&format!("{node}/services")).await;
+    }
     let client = reqwest::Client::builder()
         .timeout(Duration::from_secs(10))
         .build()
         .unwrap();
     let journal = Journal::default();
-    let mut random = Random(settings.seed);
     let mut sims: Vec<Sim> = (0..settings.instances)
         .map(|i| Sim {
             name: format!("Soak{}", i % SERVICES),
@@ -504,6 +539,55 @@ pub async fn soak(args: &[String]) {
     eprintln!("soak: all {} up and agreeing after {took:.1?}", sims.len());
 
     let mut tally = Tally::default();
+    if let Some(cluster) = &mut cluster {
+        let end = started + settings.duration;
+        let mut faults = 0;
+        while Instant::now() < end {
+            churn(
+                &mut sims,
+                &registry,
+                &journal,
+                &mut random,
+                (Instant::now() + FAULT_EVERY).min(end),
+                &mut tally,
+            )
+            .await;
+            let fault = cluster.strike(&client, &mut random).await;
+            eprintln!("soak: fault: {fault}");
+            churn(
+                &mut sims,
+                &registry,
+                &journal,
+                &mut random,
+                Instant::now() + FAULT_FOR,
+                &mut tally,
+            )
+            .await;
+            cluster.heal().await;
+            let down = sims.iter().filter(|sim| sim.running.is_none()).count();
+            let took = settle(&client, &registry, &sims, &journal).await;
+            faults += 1;
+            eprintln!(
+                "soak: healed ({fault}); {down} instances down, every view on every node agrees after {took:.1?}; {tally:?}"
+            );
+        }
+        all_up(&mut sims, &registry, &journal).await;
+        let took = settle(&client, &registry, &sims, &journal).await;
+        eprintln!("soak: all up and agreeing after {took:.1?}");
+        for sim in &mut sims {
+            sim.deregister(&journal).await;
+        }
+        println!(
+            "soak: passed: {} instances on a cluster for {}: {} starts, {} deregistrations, {} kills, {faults} faults; after each, every view on every node agreed",
+            settings.instances,
+            humantime::format_duration(Duration::from_secs(started.elapsed().as_secs())),
+            tally.starts,
+            tally.deregistrations,
+            tally.kills
+        );
+        return;
+    }
+    let _single = single;
     let warm_up = started + (settings.duration / 5).max(WARM_UP_AT_LEAST);
     churn(
         &mut sims,
@@ -570,4 +654,220 @@ pub async fn soak(args: &[String]) {
         tally.deregistrations,
         tally.kills
     );
+}
+
+/// `--cluster`: three registry nodes on a three-member etcd, each on a port it keeps
+/// across restarts.
+struct Cluster {
+    members: Vec<Member>,
+    nodes: Vec<Node>,
+    /// The fault now in effect, until healed.
+    struck: Option<Fault>,
+}
+
+struct Member {
+    args: Vec<String>,
+    url: String,
+    proc: Option<Proc>,
+}
+
+struct Node {
+    port: u16,
+    endpoints: String,
+    proc: Option<Proc>,
+}
+
+/// A fault of the cluster soak.
+#[derive(Debug, Clone, Copy)]
+enum Fault {
+    /// `kill -9` of the node with this index.
+    KillNode(usize),
+    /// `kill -9` of the node that leads (this index).
+    KillLeader(usize),
+    /// SIGSTOP of this node, past its lease; SIGCONT to heal.
+    Pause(usize),
+    /// `kill -9` of this etcd member.
+    KillMember(usize),
+}
+
+impl std::fmt::Display for Fault {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Fault::KillNode(n) => write!(f, "node {n} killed"),
+            Fault::KillLeader(n) => write!(f, "the leader (node {n}) killed"),
+            Fault::Pause(n) => write!(f, "node {n} paused (SIGSTOP) past its lease"),
+            Fault::KillMember(n) => write!(f, "etcd member {n} killed"),
+        }
+    }
+}
+
+impl Node {
+    fn url(&self) -> String {
+        format!("http://127.0.0.1:{}", self.port)
+    }
+
+    fn start(&mut self) {
+        self.proc = Some(Proc::start(
+            "registryservice",
+            &[
+                "--addr".to_owned(),
+                format!("127.0.0.1:{}", self.port),
+                "--etcd".to_owned(),
+                self.endpoints.clone(),
+            ],
+        ));
+    }
+}
+
+impl Member {
+    fn start(&mut self) {
+        self.proc = Some(Proc::start_path(
+            "etcd",
+            std::path::PathBuf::from("etcd"),
+            &self.args,
+        ));
+    }
+}
+
+impl Cluster {
+    async fn start() -> Cluster {
+        let dir = crate::procs::temp_dir("soak-etcd");
+        let ports: Vec<(u16, u16)> = (0..3).map(|_| (free_port(), free_port())).collect();
+        let initial = ports
+            .iter()
+            .enumerate()
+            .map(|(n, (_, peer))| format!("m{n}=http://127.0.0.1:{peer}"))
+            .collect::<Vec<_>>()
+            .join(",");
+        let mut members: Vec<Member> = ports
+            .iter()
+            .enumerate()
+            .map(|(n, &(client, peer))| Member {
+                args: testkit::etcd::member_args(
+                    &format!("m{n}"),
+                    &dir.join(format!("m{n}")),
+                    client,
+                    peer,
+                    &initial,
+                ),
+                url: format!("http://127.0.0.1:{client}"),
+                proc: None,
+            })
+            .collect();
+        for member in &mut members {
+            member.start();
+        }
+        for member in &members {
+            wait_up(&format!("{}/health", member.url)).await;
+        }
+        let endpoints = members
+            .iter()
+            .map(|member| member.url.clone())
+            .collect::<Vec<_>>()
+            .join(",");
+        let mut nodes: Vec<Node> = (0..3)
+            .map(|_| Node {
+                port: free_port(),
+                endpoints: endpoints.clone(),
+                proc: None,
+            })
+            .collect();
+        for node in &mut nodes {
+            node.start();
+        }
+        Cluster {
+            members,
+            nodes,
+            struck: None,
+        }
+    }
+
+    /// Every node's URL, comma-separated.
+    fn urls(&self) -> String {
+        self.nodes
+            .iter()
+            .map(Node::url)
+            .collect::<Vec<_>>()
+            .join(",")
+    }
+
+    /// Strikes a fault chosen at random; says which.
+    async fn strike(&mut self, client: &reqwest::Client, random: &mut Random) -> Fault {
+        let fault = match random.below(4) {
+            0 => Fault::KillNode(random.below(self.nodes.len())),
+            1 => {
+                let mut leader = None;
+                for (index, node) in self.nodes.iter().enumerate() {
+                    let metrics = client.get(format!("{}/metrics", node.url())).send().await;
+                    if let Ok(answer) = metrics
+                        && let Ok(text) = answer.text().await
+                        && text.lines().any(|line| line == "registry_leader 1")
+                    {
+                        leader = Some(index);
+                    }
+                }
+                match leader {
+                    Some(index) => Fault::KillLeader(index),
+                    None => Fault::KillNode(random.below(self.nodes.len())),
+                }
+            }
+            2 => Fault::Pause(random.below(self.nodes.len())),
+            _ => Fault::KillMember(random.below(self.members.len())),
+        };
+        match fault {
+            Fault::KillNode(n) | Fault::KillLeader(n) => self.nodes[n].proc = None,
+            Fault::Pause(n) => signal(&self.nodes[n], "-STOP"),
+            Fault::KillMember(n) => self.members[n].proc = None,
+        }
+        self.struck = Some(fault);
+        fault
+    }
+
+    /// Undoes the fault in effect, and waits until what it struck answers again.
+    async fn heal(&mut self) {
+        match self.struck.take() {
+            Some(Fault::KillNode(n) | Fault::KillLeader(n)) => {
+                self.nodes[n].start();
+                wait_answering(&format!("{}/services", self.nodes[n].url())).await;
+            }
+            Some(Fault::Pause(n)) => signal(&self.nodes[n], "-CONT"),
+            Some(Fault::KillMember(n)) => {
+                self.members[n].start();
+                wait_up(&format!("{}/health", self.members[n].url)).await;
+            }
+            None => {}
+        }
+    }
+}
+
+/// Sends `signal` (such as `-STOP`) to `node`'s process.
+fn signal(node: &Node, signal: &str) {
+    if let Some(proc) = &node.proc {
+        let sent = std::process::Command::new("kill")
+            .args([signal, &proc.pid().to_string()])
+            .status()
+            .expect("kill runs");
+        assert!(sent.success(), "kill {signal} {} failed", proc.pid());
+    }
+}
+
+/// Waits until `url` answers 200 (a node answers 503 until it has loaded the state).
+async fn wait_answering(url: &str) {
+    let client = reqwest::Client::new();
+    let started = Instant::now();
+    loop {
+        if client
+            .get(url)
+            .send()
+            .await
+            .is_ok_and(|answer| answer.status().is_success())
+        {
+            return;
+        }
+        assert!(
+            started.elapsed() < SETTLE,
+            "soak: {url} did not answer within {SETTLE:?}"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
 }

@@ -151,7 +151,12 @@ struct FakeState {
 
 impl FakeService {
     pub async fn start() -> FakeService {
-        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        FakeService::start_on("127.0.0.1").await
+    }
+
+    /// A fake service listening on `ip` (an address of a test's own network).
+    pub async fn start_on(ip: &str) -> FakeService {
+        let listener = TcpListener::bind((ip, 0)).await.unwrap();
         let addr = listener.local_addr().unwrap();
         let (patches_tx, patches) = mpsc::unbounded_channel();
         let mut service = FakeService {
