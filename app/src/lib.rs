@@ -2,8 +2,8 @@
 //! feature `ssr`) and the browser (which hydrates it, feature `hydrate`).
 //!
 //! This crate owns the HTML shell, the routes and the shared layout. Each page lives in
-//! its own module under [`pages`]; [`api`] holds the server functions they call, and
-//! [`wire`] the JSON types shared with the services.
+//! its own module under [`pages`]; [`api`] holds the server functions they call. The
+//! JSON types shared with the services are the `wire` crate's, re-exported as [`wire`].
 
 pub mod api;
 #[cfg(feature = "ssr")]
@@ -18,7 +18,8 @@ pub mod plain_form;
 pub mod service_map;
 pub mod teacher;
 pub mod unavailable;
-pub mod wire;
+/// The wire types, in their own crate: re-exported so the pages read `crate::wire::…`.
+pub use wire;
 
 use leptos::prelude::*;
 use leptos_meta::{Link, MetaTags, Stylesheet, Title, provide_meta_context};

@@ -21,9 +21,9 @@ use std::{
     time::{Duration, Instant},
 };
 
-use app::wire::registry::Patch;
 use axum::{Router, extract::Path, http::StatusCode, routing::post};
 use procs::{Proc, free_port, temp_dir, wait_up, wrk};
+use wire::registry::Patch;
 
 /// One row of the table: what was measured, beside what.
 struct Figure {

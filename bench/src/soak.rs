@@ -29,7 +29,6 @@ use std::{
     time::{Duration, Instant, SystemTime},
 };
 
-use app::wire::registry::InstanceInfo;
 use axum::{
     Router,
     body::Body,
@@ -46,6 +45,7 @@ use server::runtime::{Instance, InstanceSpec, RegistryClient, Watchdog};
 use tokio::{net::TcpListener, task::JoinHandle};
 use tokio_util::sync::CancellationToken;
 use tower::ServiceExt;
+use wire::registry::InstanceInfo;
 
 use crate::procs::{Proc, free_port, wait_up};
 

@@ -8,7 +8,6 @@
 use std::{net::SocketAddr, process::ExitCode, sync::Arc};
 
 use app::teacher::server_side::TeacherLogin as _;
-use app::wire::registry::{GRADING_SERVICE, LOG_SERVICE, PORTAL};
 use clap::Parser;
 use server::{
     grading::{self, GradingConfig, GradingService},
@@ -30,6 +29,7 @@ use server::{
         log_shipper::LogShipper,
     },
 };
+use wire::registry::{GRADING_SERVICE, LOG_SERVICE, PORTAL};
 
 /// The all-in-one server of distributed.
 #[derive(Debug, Parser)]

@@ -11,9 +11,9 @@ use std::{
     time::{Duration, Instant},
 };
 
-use app::wire::registry::{InstanceInfo, PatchEntry, REVISION_HEADER, STALE_HEADER, Status};
 use base64::Engine as _;
 use common::{FakeService, PATIENCE, Process, client, eventually, until};
+use wire::registry::{InstanceInfo, PatchEntry, REVISION_HEADER, STALE_HEADER, Status};
 
 /// An etcd member, killed when dropped.
 struct Etcd {
@@ -1040,7 +1040,7 @@ async fn passing_on_any(nodes: &[Process], name: &str) -> BTreeSet<String> {
 }
 
 /// `GET /cluster` of `node`, or `None` while it does not answer.
-async fn cluster_status(node: &Process) -> Option<app::wire::registry::NodeStatus> {
+async fn cluster_status(node: &Process) -> Option<wire::registry::NodeStatus> {
     client()
         .get(format!("{}/cluster", node.url))
         .send()
@@ -1264,7 +1264,7 @@ async fn every_kind_of_process_killed_in_turn_loses_nothing_and_the_portal_keeps
     // Every grade answered 201 is listed once, through either instance.
     let added = added.lock().unwrap().clone();
     for grading in &gradings {
-        let students: Vec<app::wire::grading::Student> =
+        let students: Vec<wire::grading::Student> =
             common::get_json(format!("{}/students", grading.url)).await;
         let mut listed = std::collections::HashMap::<String, usize>::new();
         for grade in students.iter().flat_map(|s| &s.grades) {

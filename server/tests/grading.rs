@@ -7,11 +7,11 @@ mod common;
 
 use std::path::PathBuf;
 
-use app::wire::{grading::Student, logs::LogRecord};
 use common::client;
 use server::grading::{self, Database, GradingConfig, GradingService};
 use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
+use wire::{grading::Student, logs::LogRecord};
 
 fn temp_db() -> PathBuf {
     common::temp_dir("grades").join("grades.db")

@@ -11,10 +11,10 @@ use std::{
     time::Duration,
 };
 
-use app::wire::grading::{Grade, Student};
 use common::{Process, client, until};
 use futures::StreamExt;
 use testkit::Postgres;
+use wire::grading::{Grade, Student};
 
 /// The request deadline the tests hold the service to: no answer may take longer.
 const DEADLINE: Duration = Duration::from_secs(30);

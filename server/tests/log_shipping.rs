@@ -7,10 +7,6 @@ mod common;
 
 use std::{sync::Arc, time::Duration};
 
-use app::wire::{
-    logs::LogRecord,
-    registry::{Patch, PatchEntry},
-};
 use server::{
     logs::{self, LogConfig, LogService, writer::Fsync},
     runtime::{
@@ -20,6 +16,10 @@ use server::{
 };
 use tokio_util::sync::CancellationToken;
 use tracing_subscriber::prelude::*;
+use wire::{
+    logs::LogRecord,
+    registry::{Patch, PatchEntry},
+};
 
 async fn log_service() -> (String, CancellationToken) {
     let dir = common::temp_dir("ship");

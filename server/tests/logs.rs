@@ -6,11 +6,11 @@ mod common;
 
 use std::path::{Path, PathBuf};
 
-use app::wire::logs::LogRecord;
 use common::{SseReader, client};
 use server::logs::{self, LogConfig, LogService, writer::Fsync};
 use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
+use wire::logs::LogRecord;
 
 fn temp_log() -> PathBuf {
     common::temp_dir("logtest").join("distributed.log")

@@ -918,7 +918,7 @@ async fn metrics_parse_as_prometheus_text_and_count_the_work_done() {
     let revision = "registry_revision";
     let low = value(&scrape(&client, &base).await, revision);
     let listing = client.get(format!("{base}/services")).send().await.unwrap();
-    let listed: f64 = listing.headers()[app::wire::registry::REVISION_HEADER]
+    let listed: f64 = listing.headers()[wire::registry::REVISION_HEADER]
         .to_str()
         .unwrap()
         .parse()

@@ -16,8 +16,8 @@ use std::{
     process::{Child, Command, Stdio},
 };
 
-use app::wire::registry::{InstanceInfo, PatchEntry, STALE_HEADER, Status};
 use common::{FakeService, PATIENCE, Process, client, entry, eventually, until};
+use wire::registry::{InstanceInfo, PatchEntry, STALE_HEADER, Status};
 
 /// Runs `ip` with `args`; whether it succeeded.
 fn ip(args: &[&str]) -> bool {

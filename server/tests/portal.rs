@@ -6,7 +6,6 @@ mod common;
 
 use std::{sync::Arc, time::Duration};
 
-use app::wire::registry::{Patch, PatchEntry};
 use common::{SseReader, TestRegistry, fast_config};
 use server::{
     grading::{self, Database, GradingConfig, GradingService},
@@ -20,6 +19,7 @@ use server::{
 };
 use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
+use wire::registry::{Patch, PatchEntry};
 
 fn temp_dir() -> std::path::PathBuf {
     common::temp_dir("portal")
@@ -538,7 +538,7 @@ async fn the_grade_book_finds_sorts_pages_and_downloads_as_csv() {
     assert_eq!(answer.status(), 200);
     assert_eq!(answer.headers()["content-type"], "text/csv; charset=utf-8");
     let text = answer.text().await.unwrap();
-    let students: Vec<app::wire::grading::Student> =
+    let students: Vec<wire::grading::Student> =
         common::get_json(format!("{grading}/students")).await;
     let mut expected = vec![server::portal::grade_book_csv::HEADER.to_owned()];
     for student in &students {
@@ -601,9 +601,9 @@ async fn the_standalone_portal_registers_finds_its_services_and_serves_pages() {
     let client = common::client();
 
     // Registered as Portal, requiring both services.
-    let listed: Vec<app::wire::registry::InstanceInfo> =
+    let listed: Vec<wire::registry::InstanceInfo> =
         common::eventually("the portal to register", || async {
-            let listed: Vec<app::wire::registry::InstanceInfo> = client
+            let listed: Vec<wire::registry::InstanceInfo> = client
                 .get(format!("{}/services/Portal", registry.url))
                 .send()
                 .await

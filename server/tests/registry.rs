@@ -6,11 +6,11 @@ mod common;
 
 use std::time::{Duration, Instant};
 
-use app::wire::registry::{InstanceInfo, RegistryEvent, Status};
 use axum::{Router, http::StatusCode, response::Redirect, routing::get};
 use common::*;
 use server::registry::RegistryConfig;
 use tokio::net::TcpListener;
+use wire::registry::{InstanceInfo, RegistryEvent, Status};
 
 /// How long a test waits for what must come: long enough that only a real failure
 /// reaches it on a loaded machine (the time bounds themselves are `make bench`'s).
@@ -1109,7 +1109,7 @@ async fn dead_instances_on_one_host_cannot_switch_self_preservation_on() {
 async fn revision_of(client: &reqwest::Client, url: &str) -> u64 {
     let answer = client.get(url).send().await.unwrap();
     assert_eq!(answer.status(), 200);
-    answer.headers()[app::wire::registry::REVISION_HEADER]
+    answer.headers()[wire::registry::REVISION_HEADER]
         .to_str()
         .unwrap()
         .parse()

@@ -5,10 +5,10 @@ mod common;
 
 use std::{sync::Arc, time::Duration};
 
-use app::wire::{logs::LogRecord, registry::InstanceInfo};
 use common::{FakeService, Process, client, entry, register, removed, until};
 use server::runtime::{Instance, InstanceSpec, RegistryClient, Watchdog};
 use tokio_util::sync::CancellationToken;
+use wire::{logs::LogRecord, registry::InstanceInfo};
 
 impl Process {
     /// A registry whose heartbeats come only every 30 s: within a test, only a
@@ -200,7 +200,7 @@ async fn listed(registry: &str, name: &str) -> Vec<String> {
         .unwrap_or_default()
         .into_iter()
         .filter(|i| {
-            i.registration.service_name == name && i.status == app::wire::registry::Status::Passing
+            i.registration.service_name == name && i.status == wire::registry::Status::Passing
         })
         .map(|i| i.registration.service_url)
         .collect();

@@ -4,7 +4,6 @@
 
 use std::{process::ExitCode, sync::Arc};
 
-use app::wire::registry::{GRADING_SERVICE, LOG_SERVICE};
 use clap::Parser;
 use server::{
     grading::{self, GradingConfig, GradingService},
@@ -12,6 +11,7 @@ use server::{
     ops::telemetry,
     runtime::{self, ServiceArgs, log_shipper::LogShipper},
 };
+use wire::registry::{GRADING_SERVICE, LOG_SERVICE};
 
 const PROGRAM: &str = "gradingservice";
 

@@ -3,7 +3,6 @@
 
 use std::process::ExitCode;
 
-use app::wire::registry::LOG_SERVICE;
 use clap::Parser;
 use server::{
     http::{access::ReadsArgs, serve, shutdown::Background},
@@ -11,6 +10,7 @@ use server::{
     ops::telemetry,
     runtime::{self, ServiceArgs},
 };
+use wire::registry::LOG_SERVICE;
 
 const PROGRAM: &str = "logservice";
 

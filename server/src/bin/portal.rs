@@ -5,7 +5,6 @@
 use std::{process::ExitCode, sync::Arc};
 
 use app::teacher::server_side::TeacherLogin as _;
-use app::wire::registry::{GRADING_SERVICE, LOG_SERVICE, PORTAL};
 use clap::Parser;
 use server::{
     http::{serve, shutdown::Background},
@@ -16,6 +15,7 @@ use server::{
     },
     runtime::{self, ServiceArgs, log_shipper::LogShipper},
 };
+use wire::registry::{GRADING_SERVICE, LOG_SERVICE, PORTAL};
 
 const PROGRAM: &str = "portal";
 

@@ -13,7 +13,6 @@
 //! the same key again (a retry) stores nothing and is answered the first answer (with
 //! `Idempotent-Replayed: true`), or 422 if the key came with another addition.
 
-use app::wire::grading::{Grade, NewStudent, Student};
 use axum::{
     Json,
     extract::{Path, State},
@@ -22,6 +21,7 @@ use axum::{
     routing::{delete, get, post},
 };
 use serde::de::DeserializeOwned;
+use wire::grading::{Grade, NewStudent, Student};
 
 use super::{GradingService, store::Added, validate};
 use crate::http::{

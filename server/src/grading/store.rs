@@ -37,7 +37,6 @@ use std::{
     time::Duration,
 };
 
-use app::wire::grading::{Grade, GradeType, NewStudent, Student};
 use sqlx::{
     Connection,
     postgres::{PgConnectOptions, PgConnection, PgPool, PgPoolOptions},
@@ -45,6 +44,7 @@ use sqlx::{
         SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteSynchronous,
     },
 };
+use wire::grading::{Grade, GradeType, NewStudent, Student};
 
 use super::{Database, DatabaseSync};
 

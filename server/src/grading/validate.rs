@@ -1,7 +1,7 @@
 //! What the grading service accepts: grades and students checked field by field, with a
 //! short reason for the 400 answer when something is off.
 
-use app::wire::grading::{Grade, NewStudent};
+use wire::grading::{Grade, NewStudent};
 
 /// Longest grade title, in characters.
 pub const MAX_TITLE_CHARS: usize = 200;
@@ -59,7 +59,7 @@ fn name(field: &str, value: &str) -> Result<String, String> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use app::wire::grading::GradeType;
+    use wire::grading::GradeType;
 
     fn g(title: &str, score: f64) -> Grade {
         Grade {

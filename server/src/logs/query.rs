@@ -3,8 +3,8 @@
 
 use std::time::SystemTime;
 
-use app::wire::logs::LogRecord;
 use serde::Deserialize;
+use wire::logs::LogRecord;
 
 use super::{
     files::{LogFiles, lines_backwards},

@@ -6,7 +6,7 @@
 //! CRC-32 (hex) covers the rest of the line: a line torn by a crash, even one cut inside
 //! its message, fails it and is skipped.
 
-use app::wire::logs::LogRecord;
+use wire::logs::LogRecord;
 
 /// The service name used when a message carries no `[Name] - ` prefix.
 pub const UNKNOWN_SERVICE: &str = "unknown";

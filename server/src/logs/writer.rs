@@ -26,8 +26,8 @@ use std::{
     time::{SystemTime, UNIX_EPOCH},
 };
 
-use app::wire::logs::LogRecord;
 use tokio::sync::{broadcast, mpsc, oneshot};
+use wire::logs::LogRecord;
 
 use super::{files::LogFiles, record};
 

@@ -9,12 +9,12 @@
 
 use std::sync::Arc;
 
-use app::wire::{grading::Student, registry::GRADING_SERVICE};
 use axum::{
     extract::State,
     http::header,
     response::{IntoResponse, Response},
 };
+use wire::{grading::Student, registry::GRADING_SERVICE};
 
 use super::{PortalBackend, backend::MAX_ANSWER_BYTES};
 use crate::http::{
@@ -115,7 +115,7 @@ impl PortalBackend {
 
 #[cfg(test)]
 mod tests {
-    use app::wire::grading::{Grade, GradeType};
+    use wire::grading::{Grade, GradeType};
 
     use super::*;
 

@@ -6,8 +6,8 @@
 
 use std::{sync::Arc, time::Duration};
 
-use app::wire::registry::{EtcdMember, NodeStatus};
 use axum::{Json, extract::State};
+use wire::registry::{EtcdMember, NodeStatus};
 
 use super::{Registry, store::Readiness};
 

@@ -14,7 +14,6 @@
 
 use std::{convert::Infallible, sync::Arc};
 
-use app::wire::registry::{REGISTRY, REVISION_HEADER, Registration, STALE_HEADER};
 use axum::{
     Json,
     extract::{Path, State},
@@ -27,6 +26,7 @@ use axum::{
 };
 use futures::{Stream, StreamExt};
 use tokio::sync::broadcast::error::RecvError;
+use wire::registry::{REGISTRY, REVISION_HEADER, Registration, STALE_HEADER};
 
 use super::{
     Registry,
@@ -100,8 +100,10 @@ async fn register(
             registry.max_instances
         )));
     }
-    tracing::info!(name = %valid.name, url = %valid.url, "registered");
+    let (name, url) = (valid.name.clone(), valid.url.clone());
     registry.store.register(valid).await?;
+    // Said once the store has it: a registration etcd refused is not "registered".
+    tracing::info!(%name, %url, "registered");
     Ok(StatusCode::OK)
 }
 

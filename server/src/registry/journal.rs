@@ -28,8 +28,8 @@ use std::{
     time::{Duration, Instant, SystemTime},
 };
 
-use app::wire::registry::RegistryEvent;
 use tokio::sync::broadcast;
+use wire::registry::RegistryEvent;
 
 /// How long events are kept for replay.
 pub const RETAIN_FOR: Duration = Duration::from_secs(60);
@@ -301,7 +301,7 @@ impl Journal {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use app::wire::registry::{LeaveReason, RegistryEvent};
+    use wire::registry::{LeaveReason, RegistryEvent};
 
     fn left(revision: u64) -> RegistryEvent {
         RegistryEvent::Deregistered {
@@ -382,7 +382,7 @@ mod tests {
         let round = |revision| RegistryEvent::Heartbeats {
             revision,
             results: vec![
-                app::wire::registry::CheckResult {
+                wire::registry::CheckResult {
                     url: "u".into(),
                     at: "t".into(),
                     ok: true,

@@ -14,11 +14,9 @@ use std::{
     time::{Duration, Instant, SystemTime},
 };
 
-use app::wire::registry::{
-    CheckResult, InstanceInfo, LeaveReason, PatchEntry, RegistryEvent, Status,
-};
 use axum::body::Bytes;
 use futures::future::BoxFuture;
+use wire::registry::{CheckResult, InstanceInfo, LeaveReason, PatchEntry, RegistryEvent, Status};
 
 use super::{
     journal::{EventId, Journal, Subscription},

@@ -32,7 +32,7 @@ use std::{
     time::Duration,
 };
 
-use app::wire::registry::{
+use wire::registry::{
     PATCH_DELTA, PATCH_FULL, PATCH_KIND_HEADER, PATCH_ORDER_HEADER, Patch, PatchEntry,
 };
 

@@ -7,9 +7,9 @@
 
 use std::time::Duration;
 
-use app::wire::registry::{CheckResult, InstanceInfo};
 use axum::body::Bytes;
 use futures::future::BoxFuture;
+use wire::registry::{CheckResult, InstanceInfo};
 
 use super::{
     journal::{EventId, Subscription},

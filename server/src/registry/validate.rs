@@ -5,8 +5,8 @@
 
 use std::time::Duration;
 
-use app::wire::registry::Registration;
 use reqwest::Url;
+use wire::registry::Registration;
 
 /// Longest service name accepted, in characters.
 pub const MAX_NAME_CHARS: usize = 128;

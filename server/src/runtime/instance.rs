@@ -22,13 +22,13 @@ use std::{
     time::{Duration, Instant},
 };
 
-use app::wire::registry::{Patch, PatchEntry, Registration};
 use axum::{
     extract::State,
     http::StatusCode,
     routing::{get, post},
 };
 use tokio_util::sync::CancellationToken;
+use wire::registry::{Patch, PatchEntry, Registration};
 
 use super::{
     providers::{PatchKind, PatchOrder, Providers},
@@ -331,12 +331,12 @@ async fn receive_patch(
     }
     let kind = PatchKind::from_header(
         headers
-            .get(app::wire::registry::PATCH_KIND_HEADER)
+            .get(wire::registry::PATCH_KIND_HEADER)
             .and_then(|value| value.to_str().ok()),
     );
     let order = PatchOrder::from_header(
         headers
-            .get(app::wire::registry::PATCH_ORDER_HEADER)
+            .get(wire::registry::PATCH_ORDER_HEADER)
             .and_then(|value| value.to_str().ok()),
     );
     if instance.providers.apply_kind(&patch, kind, order) {

@@ -34,7 +34,7 @@ use tracing_subscriber::{Layer, layer::Context};
 use super::providers::{CallError, Providers};
 use crate::http::client::ClientError;
 use crate::ops::metrics::DropReason;
-use app::wire::registry::LOG_SERVICE;
+use wire::registry::LOG_SERVICE;
 
 /// The content type of the log service's batch form: one JSON string per line.
 pub const BATCH_CONTENT_TYPE: &str = "application/x-ndjson";

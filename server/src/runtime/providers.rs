@@ -18,7 +18,7 @@ use std::{
     },
 };
 
-use app::wire::registry::Patch;
+use wire::registry::Patch;
 
 use crate::http::client::ClientError;
 
@@ -37,7 +37,7 @@ pub struct Providers {
 }
 
 /// Where a patch stands among our registry's sends, from its `registry-patch-order` header
-/// (`<epoch>.<sequence>`, [`app::wire::registry::PATCH_ORDER_HEADER`]): a patch ordered
+/// (`<epoch>.<sequence>`, [`wire::registry::PATCH_ORDER_HEADER`]): a patch ordered
 /// before one applied was delayed on the way, and is dropped.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
 pub struct PatchOrder {
@@ -58,7 +58,7 @@ impl PatchOrder {
 }
 
 /// What a patch says it is, in its `registry-patch` header
-/// ([`app::wire::registry::PATCH_KIND_HEADER`]).
+/// ([`wire::registry::PATCH_KIND_HEADER`]).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum PatchKind {
     /// The registry's whole view of the required services.
@@ -72,8 +72,8 @@ pub enum PatchKind {
 impl PatchKind {
     pub fn from_header(value: Option<&str>) -> PatchKind {
         match value.map(str::trim) {
-            Some(v) if v.eq_ignore_ascii_case(app::wire::registry::PATCH_FULL) => PatchKind::Full,
-            Some(v) if v.eq_ignore_ascii_case(app::wire::registry::PATCH_DELTA) => PatchKind::Delta,
+            Some(v) if v.eq_ignore_ascii_case(wire::registry::PATCH_FULL) => PatchKind::Full,
+            Some(v) if v.eq_ignore_ascii_case(wire::registry::PATCH_DELTA) => PatchKind::Delta,
             _ => PatchKind::Unmarked,
         }
     }
@@ -225,7 +225,7 @@ impl Providers {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use app::wire::registry::PatchEntry;
+    use wire::registry::PatchEntry;
 
     fn entry(name: &str, url: &str) -> PatchEntry {
         PatchEntry {

@@ -19,8 +19,8 @@ use std::{
     time::Duration,
 };
 
-use app::wire::registry::{InstanceInfo, REGISTRY, Registration};
 use reqwest::{Client, StatusCode};
+use wire::registry::{InstanceInfo, REGISTRY, Registration};
 
 use crate::http::client::{self, ClientError};
 

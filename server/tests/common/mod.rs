@@ -12,7 +12,6 @@ use std::{
     time::Duration,
 };
 
-use app::wire::registry::{Patch, PatchEntry};
 use axum::{Router, extract::State, http::StatusCode, routing::get};
 use futures::StreamExt;
 use server::{
@@ -21,6 +20,7 @@ use server::{
 };
 use tokio::{net::TcpListener, sync::mpsc, task::JoinHandle};
 use tokio_util::sync::CancellationToken;
+use wire::registry::{Patch, PatchEntry};
 
 /// Settings that make heartbeat tests quick.
 pub fn fast_config() -> RegistryConfig {

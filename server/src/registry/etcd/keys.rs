@@ -19,8 +19,8 @@
 
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
-use app::wire::registry::Registration;
 use serde::{Deserialize, Serialize};
+use wire::registry::Registration;
 
 /// The value of `status/<url>` for a critical instance.
 pub const CRITICAL: &str = "critical";

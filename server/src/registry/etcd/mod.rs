@@ -48,9 +48,9 @@ use std::{
     time::{Duration, Instant, SystemTime},
 };
 
-use app::wire::registry::{CheckResult, InstanceInfo, REGISTRY, Registration, Status};
 use axum::body::Bytes;
 use etcd_client::{Client, Compare, CompareOp, ConnectOptions, PutOptions, Txn, TxnOp};
+use wire::registry::{CheckResult, InstanceInfo, REGISTRY, Registration, Status};
 
 use super::{
     config::RegistryConfig,
@@ -457,8 +457,11 @@ impl Store for EtcdStore {
             };
             let value = serde_json::to_string(&stored).expect("instances serialise");
             // A registration starts passing: whatever etcd held of an earlier one goes.
-            let mut ops = self.removal(&reg.url);
-            ops[0] = TxnOp::put(self.keys.instance(&reg.url), value, None);
+            let ops = [
+                TxnOp::put(self.keys.instance(&reg.url), value, None),
+                TxnOp::delete(self.keys.status(&reg.url), None),
+                TxnOp::delete(self.keys.renewed(&reg.url), None),
+            ];
             let (revision, _) = self.commit(Txn::new().and_then(ops)).await?;
             self.caught_up(revision).await
         })

@@ -17,9 +17,9 @@ use std::{
     time::{SystemTime, UNIX_EPOCH},
 };
 
-use app::wire::registry::{LeaveReason, Status};
 use etcd_client::{EventType, GetOptions, KeyValue, WatchOptions};
 use tokio_util::sync::CancellationToken;
+use wire::registry::{LeaveReason, Status};
 
 use super::{
     EtcdStore, RETRY, WRITE_TIMEOUT,

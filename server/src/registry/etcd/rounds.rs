@@ -14,7 +14,6 @@
 
 use std::{sync::Arc, time::Duration};
 
-use app::wire::registry::{CheckResult, HeartbeatRound};
 use axum::{
     body::Bytes,
     extract::{Query, State},
@@ -22,6 +21,7 @@ use axum::{
     response::{IntoResponse, Response},
 };
 use tokio_util::sync::CancellationToken;
+use wire::registry::{CheckResult, HeartbeatRound};
 
 use super::{EtcdStore, leader::Leadership};
 use crate::{http::error::ApiError, registry::Registry};

@@ -30,8 +30,8 @@ macro_rules! go_json {
             fn deserialize<D: ::serde::Deserializer<'de>>(
                 deserializer: D,
             ) -> Result<Self, D::Error> {
-                let value = $crate::wire::go::fold_keys(deserializer, $fields)?;
-                $crate::wire::go::decode(value, |exact| <$ty>::deserialize(exact))
+                let value = $crate::go::fold_keys(deserializer, $fields)?;
+                $crate::go::decode(value, |exact| <$ty>::deserialize(exact))
             }
         }
         #[cfg(target_arch = "wasm32")]
