@@ -88,17 +88,11 @@ impl HttpLimits {
     /// open-file limit (`ulimit -n`).
     pub fn connection_limit(&self) -> usize {
         let wanted = self.max_connections as usize;
-        let mut limit = libc::rlimit {
-            rlim_cur: 0,
-            rlim_max: 0,
-        };
-        // SAFETY: getrlimit only writes the struct it is given.
-        if unsafe { libc::getrlimit(libc::RLIMIT_NOFILE, &mut limit) } != 0
-            || limit.rlim_cur == libc::RLIM_INFINITY
-        {
-            return wanted;
+        // No current limit (unlimited): the flag's.
+        match rustix::process::getrlimit(rustix::process::Resource::Nofile).current {
+            Some(open_files) => wanted.min((open_files / 2).max(1) as usize),
+            None => wanted,
         }
-        wanted.min((limit.rlim_cur / 2).max(1) as usize)
     }
 
     /// `app` with the limits above in front of it, and every request counted in
