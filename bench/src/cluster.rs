@@ -110,18 +110,7 @@ async fn failover_with_a_member() -> Figure {
         for (_, url) in &nodes {
             until_ok(&format!("{url}/services")).await;
         }
-        let leader = loop {
-            let mut found = None;
-            for (index, (_, url)) in nodes.iter().enumerate() {
-                if leads(url).await {
-                    found = Some(index);
-                }
-            }
-            if let Some(index) = found {
-                break index;
-            }
-            tokio::time::sleep(Duration::from_millis(20)).await;
-        };
+        let leader = leading(&nodes).await;
         let mut victim = None;
         for (index, (_, url)) in members.iter().enumerate() {
             if etcd_leads(url).await == kill_etcd_leader {
@@ -425,6 +414,18 @@ async fn propagation() -> Figure {
 }
 
 /// Whether the node at `url` leads (its `registry_leader` is 1).
+/// The index of the node among `nodes` that leads, once one does.
+async fn leading(nodes: &[(Proc, String)]) -> usize {
+    loop {
+        for (index, (_, url)) in nodes.iter().enumerate() {
+            if leads(url).await {
+                return index;
+            }
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}
+
 async fn leads(url: &str) -> bool {
     let Ok(answer) = reqwest::get(format!("{url}/metrics")).await else {
         return false;
@@ -458,18 +459,7 @@ async fn failover() -> Figure {
     let lease = Duration::from_secs(3);
     let mut times = Vec::new();
     for _ in 0..5 {
-        let leader = loop {
-            let mut found = None;
-            for (index, (_, url)) in nodes.iter().enumerate() {
-                if leads(url).await {
-                    found = Some(index);
-                }
-            }
-            if let Some(index) = found {
-                break index;
-            }
-            tokio::time::sleep(Duration::from_millis(20)).await;
-        };
+        let leader = leading(&nodes).await;
         let killed_at = Instant::now();
         nodes.remove(leader);
         let took = loop {
