@@ -245,25 +245,26 @@ async fn bind(port: u16) -> TcpListener {
     panic!("soak: cannot listen on 127.0.0.1:{port} again");
 }
 
-/// Gives each instance a port it can come back to: below the range the kernel hands out
-/// to outgoing connections (which could otherwise take a killed instance's port), free now.
-fn assign_ports(sims: &mut [Sim], random: &mut Random) {
+/// `count` distinct ports a process can come back to (an instance, or a cluster's node or
+/// etcd member, started again): below the range the kernel hands out to outgoing
+/// connections (which could otherwise take a killed one's port), free now.
+fn steady_ports(count: usize, random: &mut Random) -> Vec<u16> {
     let ephemeral_low = std::fs::read_to_string("/proc/sys/net/ipv4/ip_local_port_range")
         .ok()
         .and_then(|text| text.split_whitespace().next()?.parse().ok())
         .unwrap_or(32768u16);
     let low = 10_000u16;
-    let span = usize::from(ephemeral_low.saturating_sub(low)).max(sims.len() * 2);
+    let span = usize::from(ephemeral_low.saturating_sub(low)).max(count * 2);
     let mut taken = BTreeSet::new();
-    for sim in sims {
-        sim.port = loop {
-            let port = low + random.below(span) as u16;
-            if !taken.contains(&port) && std::net::TcpListener::bind(("127.0.0.1", port)).is_ok() {
-                break port;
-            }
-        };
-        taken.insert(sim.port);
+    let mut ports = Vec::with_capacity(count);
+    while ports.len() < count {
+        let port = low + random.below(span) as u16;
+        if !taken.contains(&port) && std::net::TcpListener::bind(("127.0.0.1", port)).is_ok() {
+            taken.insert(port);
+            ports.push(port);
+        }
     }
+    ports
 }
 
 /// Serves `app` until `stop`; then drops every open connection at once, as a killed
@@ -413,7 +414,7 @@ async fn settle(
     registry: &str,
     sims: &[Sim],
     journal: &Journal,
-) -> Duration {
+) -> Result<Duration, String> {
     let started = Instant::now();
     loop {
         let mut wrong = Vec::new();
@@ -423,15 +424,14 @@ async fn settle(
             }
         }
         if wrong.is_empty() {
-            return started.elapsed();
+            return Ok(started.elapsed());
         }
         if started.elapsed() > SETTLE {
-            eprintln!(
-                "soak: FAILED: still {} disagreements after {SETTLE:?}:\n{}",
+            return Err(format!(
+                "still {} disagreements after {SETTLE:?}:\n{}",
                 wrong.len(),
                 wrong.iter().take(5).cloned().collect::<Vec<_>>().join("\n")
-            );
-            std::process::exit(1);
+            ));
         }
         tokio::time::sleep(Duration::from_millis(250)).await;
     }
@@ -484,7 +484,20 @@ fn growth(from: f64, to: f64) -> f64 {
     (to - from) / from.max(1.0)
 }
 
+/// `bench soak`: runs the soak, and exits 1 with the reason if it fails (once every process
+/// it started has been stopped and its temp dirs deleted).
 pub async fn soak(args: &[String]) {
+    let failed = {
+        let _cleanup = crate::procs::TempDirs;
+        run(args).await
+    };
+    if let Err(failure) = failed {
+        eprintln!("soak: FAILED: {failure}");
+        std::process::exit(1);
+    }
+}
+
+async fn run(args: &[String]) -> Result<(), String> {
     let settings = settings(args);
     eprintln!(
         "soak: {} instances for {}{} (seed {})",
@@ -498,10 +511,13 @@ pub async fn soak(args: &[String]) {
         settings.seed
     );
     let mut random = Random(settings.seed);
+    // The instances' ports, then the cluster's (3 etcd members' two each, 3 nodes').
+    let mut ports = steady_ports(settings.instances + 9, &mut random);
+    let cluster_ports = ports.split_off(settings.instances);
     let mut cluster = None;
     let mut single = None;
     let registry = if settings.cluster {
-        let started = Cluster::start().await;
+        let started = Cluster::start(&cluster_ports).await;
         let urls = started.urls();
         cluster = Some(started);
         urls
@@ -532,10 +548,12 @@ pub async fn soak(args: &[String]) {
             running: None,
         })
         .collect();
-    assign_ports(&mut sims, &mut random);
+    for (sim, port) in sims.iter_mut().zip(ports) {
+        sim.port = port;
+    }
     let started = Instant::now();
     all_up(&mut sims, &registry, &journal).await;
-    let took = settle(&client, &registry, &sims, &journal).await;
+    let took = settle(&client, &registry, &sims, &journal).await?;
     eprintln!("soak: all {} up and agreeing after {took:.1?}", sims.len());
 
     let mut tally = Tally::default();
@@ -565,14 +583,14 @@ pub async fn soak(args: &[String]) {
             .await;
             cluster.heal().await;
             let down = sims.iter().filter(|sim| sim.running.is_none()).count();
-            let took = settle(&client, &registry, &sims, &journal).await;
+            let took = settle(&client, &registry, &sims, &journal).await?;
             faults += 1;
             eprintln!(
                 "soak: healed ({fault}); {down} instances down, every view on every node agrees after {took:.1?}; {tally:?}"
             );
         }
         all_up(&mut sims, &registry, &journal).await;
-        let took = settle(&client, &registry, &sims, &journal).await;
+        let took = settle(&client, &registry, &sims, &journal).await?;
         eprintln!("soak: all up and agreeing after {took:.1?}");
         for sim in &mut sims {
             sim.deregister(&journal).await;
@@ -585,7 +603,7 @@ pub async fn soak(args: &[String]) {
             tally.deregistrations,
             tally.kills
         );
-        return;
+        return Ok(());
     }
     let _single = single;
     let warm_up = started + (settings.duration / 5).max(WARM_UP_AT_LEAST);
@@ -599,7 +617,7 @@ pub async fn soak(args: &[String]) {
     )
     .await;
     all_up(&mut sims, &registry, &journal).await;
-    settle(&client, &registry, &sims, &journal).await;
+    settle(&client, &registry, &sims, &journal).await?;
     let before = usage(&client, &registry).await;
     eprintln!("soak: checkpoint after the warm-up: {before:?}");
 
@@ -618,12 +636,12 @@ pub async fn soak(args: &[String]) {
         )
         .await;
         let down = sims.iter().filter(|sim| sim.running.is_none()).count();
-        let took = settle(&client, &registry, &sims, &journal).await;
+        let took = settle(&client, &registry, &sims, &journal).await?;
         rounds += 1;
         eprintln!("soak: round {rounds}: {down} down, all views agree after {took:.1?}; {tally:?}");
     }
     all_up(&mut sims, &registry, &journal).await;
-    let took = settle(&client, &registry, &sims, &journal).await;
+    let took = settle(&client, &registry, &sims, &journal).await?;
     let after = usage(&client, &registry).await;
     eprintln!("soak: all up and agreeing after {took:.1?}; at the end: {after:?}");
 
@@ -643,8 +661,7 @@ pub async fn soak(args: &[String]) {
         sim.deregister(&journal).await;
     }
     if !failed.is_empty() {
-        eprintln!("soak: FAILED: {}", failed.join("; "));
-        std::process::exit(1);
+        return Err(failed.join("; "));
     }
     println!(
         "soak: passed: {} instances for {}: {} starts, {} deregistrations, {} kills; every view agreed after each of {rounds} rounds",
@@ -654,6 +671,7 @@ pub async fn soak(args: &[String]) {
         tally.deregistrations,
         tally.kills
     );
+    Ok(())
 }
 
 /// `--cluster`: three registry nodes on a three-member etcd, each on a port it keeps
@@ -730,9 +748,14 @@ impl Member {
 }
 
 impl Cluster {
-    async fn start() -> Cluster {
+    /// On `ports` (nine: each member's client and peer port, then each node's).
+    async fn start(ports: &[u16]) -> Cluster {
         let dir = crate::procs::temp_dir("soak-etcd");
-        let ports: Vec<(u16, u16)> = (0..3).map(|_| (free_port(), free_port())).collect();
+        let (members_ports, nodes_ports) = ports.split_at(6);
+        let ports: Vec<(u16, u16)> = members_ports
+            .chunks(2)
+            .map(|pair| (pair[0], pair[1]))
+            .collect();
         let initial = ports
             .iter()
             .enumerate()
@@ -765,9 +788,10 @@ impl Cluster {
             .map(|member| member.url.clone())
             .collect::<Vec<_>>()
             .join(",");
-        let mut nodes: Vec<Node> = (0..3)
-            .map(|_| Node {
-                port: free_port(),
+        let mut nodes: Vec<Node> = nodes_ports
+            .iter()
+            .map(|&port| Node {
+                port,
                 endpoints: endpoints.clone(),
                 proc: None,
             })

@@ -5,8 +5,8 @@
 //! off from etcd but not from its clients. Traffic goes only to 127.0.0.1 and to the
 //! namespaces and bridges the test made, which are deleted when it ends.
 //!
-//! Where `ip netns` is missing (or the test is not root), the test says so and passes
-//! without running: it cannot create what it needs.
+//! Where `ip netns` is missing, the test says so and passes without running. Anywhere
+//! else it needs root (CAP_NET_ADMIN) and fails, saying so, without it.
 
 mod common;
 

@@ -152,6 +152,8 @@ impl PatchSender {
         target.update_url = update_url.to_owned();
         target.desired = view;
         target.acked.clear();
+        // The full view it is owed replaces whatever it holds.
+        target.unsure.clear();
         target.epoch = self.inner.next_id();
         target.initial = true;
         self.start(instance_url, target);
@@ -281,7 +283,7 @@ impl Inner {
         let mut backoff = FIRST_BACKOFF;
         let mut failures = 0;
         loop {
-            let (update_url, patch, epoch, full) = {
+            let (update_url, patch, epoch, full, order) = {
                 let mut targets = self.targets.lock().unwrap();
                 let Some(target) = targets.get_mut(&key).filter(|t| t.worker == Some(id)) else {
                     return;
@@ -313,12 +315,14 @@ impl Inner {
                     target.worker = None;
                     return;
                 }
-                (target.update_url.clone(), patch, target.epoch, full)
+                // Numbered under the lock: a later worker's patch (the target registered
+                // again meanwhile) is always numbered after this one.
+                let order = self.next_order();
+                (target.update_url.clone(), patch, target.epoch, full, order)
             };
 
             let body = serde_json::to_string(&patch).expect("patches serialise");
             let kind = if full { PATCH_FULL } else { PATCH_DELTA };
-            let order = self.next_order();
             let sent = {
                 let _permit = self
                     .in_flight

@@ -48,27 +48,30 @@ pub async fn keep_healthy(client: Client, endpoints: Vec<String>, stopping: Canc
             .into_iter()
             .find(|members| !members.is_empty())
             .unwrap_or_else(|| every.clone());
-        for endpoint in in_use.difference(&wanted) {
-            match client.remove_endpoint(endpoint).await {
-                Ok(()) => {
-                    tracing::warn!(%endpoint, "etcd member not healthy: calls go to the others until it is")
-                }
-                Err(err) => {
-                    tracing::warn!(%endpoint, %err, "cannot take an etcd member out of the client")
-                }
-            }
-        }
-        for endpoint in wanted.difference(&in_use) {
+        // Added first, so the client is never left with none; what failed is tried again
+        // at the next probe.
+        for endpoint in wanted.difference(&in_use.clone()) {
             match client.add_endpoint(endpoint).await {
                 Ok(()) => {
-                    tracing::info!(%endpoint, "etcd member healthy again: calls go to it too")
+                    in_use.insert(endpoint.clone());
+                    tracing::info!(%endpoint, "etcd member healthy again: calls go to it too");
                 }
                 Err(err) => {
                     tracing::warn!(%endpoint, %err, "cannot put an etcd member back into the client")
                 }
             }
         }
-        in_use = wanted;
+        for endpoint in in_use.clone().difference(&wanted) {
+            match client.remove_endpoint(endpoint).await {
+                Ok(()) => {
+                    in_use.remove(endpoint);
+                    tracing::warn!(%endpoint, "etcd member not healthy: calls go to the others until it is");
+                }
+                Err(err) => {
+                    tracing::warn!(%endpoint, %err, "cannot take an etcd member out of the client")
+                }
+            }
+        }
     }
 }
 
