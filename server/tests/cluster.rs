@@ -268,6 +268,16 @@ async fn leads(node: &Process) -> Option<bool> {
     })
 }
 
+/// Which of `nodes` leads (its index and URL), once one does.
+async fn leading_index(nodes: &[Process]) -> (usize, String) {
+    let refs: Vec<&Process> = nodes.iter().collect();
+    let url = eventually("a leader", || async { leader(&refs).await })
+        .await
+        .url
+        .clone();
+    (nodes.iter().position(|n| n.url == url).unwrap(), url)
+}
+
 /// The node that leads, if one of `nodes` does.
 async fn leader<'a>(nodes: &[&'a Process]) -> Option<&'a Process> {
     for node in nodes {
@@ -414,12 +424,7 @@ async fn the_leader_killed_another_leads_and_no_registration_is_lost() {
     })
     .await;
 
-    let refs: Vec<&Process> = nodes.iter().collect();
-    let first = eventually("a leader", || async { leader(&refs).await })
-        .await
-        .url
-        .clone();
-    let index = nodes.iter().position(|n| n.url == first).unwrap();
+    let (index, first) = leading_index(&nodes).await;
     let killed_at = Instant::now();
     nodes[index].kill();
     let survivors: Vec<&Process> = nodes.iter().filter(|n| n.url != first).collect();
@@ -1216,12 +1221,7 @@ async fn every_kind_of_process_killed_in_turn_loses_nothing_and_the_portal_keeps
     until("grades added with the member back", progress(20)).await;
 
     // The leading registry node.
-    let refs: Vec<&Process> = nodes.iter().collect();
-    let first = eventually("a leader", || async { leader(&refs).await })
-        .await
-        .url
-        .clone();
-    let index = nodes.iter().position(|n| n.url == first).unwrap();
+    let (index, _) = leading_index(&nodes).await;
     let port = nodes[index].port;
     nodes[index].kill();
     let other = &nodes[1 - index];
@@ -1668,23 +1668,7 @@ async fn a_dead_leaders_late_patch_never_overrides_the_next_leaders_view() {
     let registries = format!("{},{}", nodes[0].url, nodes[1].url);
     // A dependent built on the runtime, its patches coming through a proxy that can hold
     // one on the way.
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let url = format!("http://{}", listener.local_addr().unwrap());
-    let proxy = common::HoldingProxy::start(&url).await;
-    let mut spec = server::runtime::InstanceSpec::standalone("Dependent", &["Provider"], &url);
-    spec.endpoint_base = proxy.url.clone();
-    let dependent = server::runtime::Instance::new(
-        spec,
-        server::runtime::RegistryClient::new(&registries),
-        server::runtime::Watchdog::default(),
-    );
-    let routes = axum::Router::from(dependent.routes());
-    tokio::spawn(async move { axum::serve(listener, routes).await.unwrap() });
-    tokio::spawn(
-        dependent
-            .clone()
-            .run(tokio_util::sync::CancellationToken::new()),
-    );
+    let (dependent, proxy) = common::dependent_behind_proxy(&registries).await;
     until("the dependent registered", || async {
         try_listing(&nodes[0])
             .await
@@ -1693,12 +1677,7 @@ async fn a_dead_leaders_late_patch_never_overrides_the_next_leaders_view() {
     .await;
 
     // The leader's patch adding a provider is held on the way; the leader dies.
-    let refs: Vec<&Process> = nodes.iter().collect();
-    let first = eventually("a leader", || async { leader(&refs).await })
-        .await
-        .url
-        .clone();
-    let index = nodes.iter().position(|n| n.url == first).unwrap();
+    let (index, _) = leading_index(&nodes).await;
     proxy.hold_next_post();
     let provider = "http://127.0.0.1:9/provider";
     register_static_as(&nodes[1 - index], "Provider", provider).await;
@@ -1744,12 +1723,7 @@ async fn an_etcd_member_dying_with_the_leader_another_node_leads() {
         .map(|_| Process::registry_with(&dir, &["--etcd", &endpoints]))
         .collect();
     cluster_formed(&nodes.iter().collect::<Vec<_>>()).await;
-    let refs: Vec<&Process> = nodes.iter().collect();
-    let first = eventually("a leader", || async { leader(&refs).await })
-        .await
-        .url
-        .clone();
-    let index = nodes.iter().position(|n| n.url == first).unwrap();
+    let (index, first) = leading_index(&nodes).await;
 
     // Both at once: the leading node, and the etcd member each node's client names first.
     let killed_at = Instant::now();

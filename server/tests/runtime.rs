@@ -300,21 +300,6 @@ async fn with_the_log_service_down_services_keep_serving_and_their_records_arriv
     .await;
 }
 
-/// A dependent built on the runtime whose heartbeat and patches come through `proxy`
-/// (its `ServiceUpdateURL` is the proxy's), requiring `Provider`.
-async fn dependent_behind_proxy(registry: &str) -> (Arc<Instance>, common::HoldingProxy) {
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let url = format!("http://{}", listener.local_addr().unwrap());
-    let proxy = common::HoldingProxy::start(&url).await;
-    let mut spec = InstanceSpec::standalone("Dependent", &["Provider"], &url);
-    spec.endpoint_base = proxy.url.clone();
-    let instance = Instance::new(spec, RegistryClient::new(registry), Watchdog::default());
-    let routes = axum::Router::from(instance.routes());
-    tokio::spawn(async move { axum::serve(listener, routes).await.unwrap() });
-    tokio::spawn(instance.clone().run(CancellationToken::new()));
-    (instance, proxy)
-}
-
 #[tokio::test]
 async fn a_patch_that_arrives_after_its_time_out_never_brings_back_a_provider_that_left() {
     let dir = temp_dir();
@@ -322,7 +307,7 @@ async fn a_patch_that_arrives_after_its_time_out_never_brings_back_a_provider_th
         &dir,
         &["--patch-timeout", "300ms", "--heartbeat-interval", "30s"],
     );
-    let (dependent, proxy) = dependent_behind_proxy(&registry.url).await;
+    let (dependent, proxy) = common::dependent_behind_proxy(&registry.url).await;
     wait_listed(&registry.url, &dependent.spec().url).await;
 
     // The provider registers: its patch is held on the way past the registry's time-out.

@@ -642,3 +642,22 @@ async fn forward(
     });
     task.await.unwrap_or(StatusCode::BAD_GATEWAY)
 }
+
+/// A dependent built on the runtime, requiring `Provider` and registering with
+/// `registries` (one node's URL or several, comma-separated), whose heartbeats and patches
+/// come through a [`HoldingProxy`] (its `ServiceUpdateURL` is the proxy's).
+pub async fn dependent_behind_proxy(
+    registries: &str,
+) -> (Arc<server::runtime::Instance>, HoldingProxy) {
+    use server::runtime::{Instance, InstanceSpec, RegistryClient, Watchdog};
+    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let url = format!("http://{}", listener.local_addr().unwrap());
+    let proxy = HoldingProxy::start(&url).await;
+    let mut spec = InstanceSpec::standalone("Dependent", &["Provider"], &url);
+    spec.endpoint_base = proxy.url.clone();
+    let instance = Instance::new(spec, RegistryClient::new(registries), Watchdog::default());
+    let routes = Router::from(instance.routes());
+    tokio::spawn(async move { axum::serve(listener, routes).await.unwrap() });
+    tokio::spawn(instance.clone().run(CancellationToken::new()));
+    (instance, proxy)
+}
