@@ -14,6 +14,11 @@
 //! - [`http`]: serving, request limits, the error answer, outgoing clients, the token,
 //!   event streams and shutdown.
 //! - [`ops`]: `/healthz`, `/metrics` and logging.
+//!
+//! Locks: every mutex is `parking_lot`'s, which is never poisoned. A panic while a lock
+//! is held already stops that request or task. Refusing every later request would turn
+//! one bug into an outage. Where a change cut off halfway would leave state that must not
+//! be used, its owner keeps a flag of its own: see the log writer's `storing`.
 
 pub mod grading;
 pub mod http;

@@ -31,11 +31,13 @@ use std::{
     path::Path,
     str::FromStr,
     sync::{
-        Arc, Mutex,
+        Arc,
         atomic::{AtomicU64, Ordering},
     },
     time::Duration,
 };
+
+use parking_lot::Mutex;
 
 use sqlx::{
     Connection,
@@ -226,14 +228,14 @@ impl GradeStore {
             return Ok(Arc::new(self.read_students().await?));
         };
         let generation = cache.generation.load(Ordering::SeqCst);
-        if let Some((cached, students)) = &*cache.students.lock().unwrap()
+        if let Some((cached, students)) = &*cache.students.lock()
             && *cached == generation
         {
             return Ok(students.clone());
         }
         let students = Arc::new(self.read_students().await?);
         if cache.generation.load(Ordering::SeqCst) == generation {
-            *cache.students.lock().unwrap() = Some((generation, students.clone()));
+            *cache.students.lock() = Some((generation, students.clone()));
         }
         Ok(students)
     }

@@ -27,10 +27,12 @@
 use std::{
     convert::Infallible,
     pin::Pin,
-    sync::{Arc, Mutex},
+    sync::Arc,
     task::{Context, Poll},
     time::{Duration, Instant},
 };
+
+use parking_lot::Mutex;
 
 use axum::{
     body::{Body, Bytes, HttpBody},
@@ -322,7 +324,7 @@ impl HttpBody for Deadline {
         self: Pin<&mut Self>,
         cx: &mut Context<'_>,
     ) -> Poll<Option<Result<http_body::Frame<Bytes>, axum::Error>>> {
-        let mut state = self.0.lock().unwrap();
+        let mut state = self.0.lock();
         let state = &mut *state;
         if state.finished {
             return Poll::Ready(None);
@@ -347,11 +349,11 @@ impl HttpBody for Deadline {
     }
 
     fn is_end_stream(&self) -> bool {
-        let state = self.0.lock().unwrap();
+        let state = self.0.lock();
         state.finished || state.body.is_end_stream()
     }
 
     fn size_hint(&self) -> http_body::SizeHint {
-        self.0.lock().unwrap().body.size_hint()
+        self.0.lock().body.size_hint()
     }
 }

@@ -15,10 +15,12 @@
 use std::{
     future::Future,
     pin::Pin,
-    sync::{Arc, Mutex},
+    sync::Arc,
     task::{Context, Poll},
     time::Duration,
 };
+
+use parking_lot::Mutex;
 
 use hyper::rt::{Sleep, Timer};
 use tokio::time::Instant;
@@ -43,7 +45,7 @@ impl Future for HeadDeadline {
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<()> {
         let deadline = self.deadline;
         // Only this connection's task polls it: the lock is never contended.
-        let mut shared = self.shared.lock().unwrap();
+        let mut shared = self.shared.lock();
         let timer = shared.get_or_insert_with(|| Box::pin(tokio::time::sleep_until(deadline)));
         // Due after this deadline (an earlier head's, moved sooner since): bring it forward.
         if timer.deadline() > deadline {

@@ -22,9 +22,11 @@ use std::{
     fmt::Write as _,
     fs::{File, OpenOptions},
     io::{self, Read, Seek, SeekFrom, Write},
-    sync::{Arc, Mutex},
+    sync::Arc,
     time::{SystemTime, UNIX_EPOCH},
 };
+
+use parking_lot::Mutex;
 
 use tokio::sync::{broadcast, mpsc, oneshot};
 use wire::logs::LogRecord;
@@ -104,6 +106,7 @@ impl LogWriter {
             file,
             size,
             torn: false,
+            storing: false,
             stamp: String::new(),
             live: live.clone(),
             dir_syncs: u64::from(fsync == Fsync::Always),
@@ -152,7 +155,7 @@ impl LogWriter {
 
     /// Whether the writer still takes records: a panic while storing stops it.
     pub fn running(&self) -> bool {
-        !self.writer.is_poisoned() && self.syncing.as_ref().is_none_or(|s| !s.is_closed())
+        !self.writer.lock().storing && self.syncing.as_ref().is_none_or(|s| !s.is_closed())
     }
 
     /// Every record stored from now on.
@@ -171,10 +174,17 @@ fn frame_and_store(
     let Scratch { stamp, text } = scratch;
     let time = stamp.now();
     frame(time, messages, text);
-    // A poisoned writer may hold a half-done write: refuse rather than guess.
-    let mut writer = writer.lock().map_err(|_| stopped())?;
+    let mut writer = writer.lock();
+    // Still set: a store panicked halfway (the lock does not poison; see `lib.rs`), and
+    // the writer may hold a half-done write: refuse rather than guess.
+    if writer.storing {
+        return Err(stopped());
+    }
+    writer.storing = true;
     writer.settle_stamp(time, messages, text);
-    writer.store(messages, text)
+    let stored = writer.store(messages, text);
+    writer.storing = false;
+    stored
 }
 
 fn stopped() -> io::Error {
@@ -294,6 +304,8 @@ struct Writer {
     /// A failed write left bytes after `size` that could not be cut off: the next write
     /// starts with a newline to close them off.
     torn: bool,
+    /// A store is under way; still set after it returns only if it panicked.
+    storing: bool,
     /// The time stamp of the last records stored: none stored later is stamped earlier.
     /// RFC 3339 stamps of one width order as text as they do in time.
     stamp: String,
@@ -455,7 +467,7 @@ mod tests {
             keep: 2,
         };
         let writer = LogWriter::start(files.clone(), 300, Fsync::Always).unwrap();
-        assert_eq!(writer.writer.lock().unwrap().dir_syncs, 1, "at start");
+        assert_eq!(writer.writer.lock().dir_syncs, 1, "at start");
         let mut written = 0;
         while !files.rotated(1).exists() {
             writer
@@ -467,7 +479,7 @@ mod tests {
         }
         // The rotation happened after the last record, and before the next goes into
         // the new file: the directory was synced at start and at the rotation.
-        assert_eq!(writer.writer.lock().unwrap().dir_syncs, 2);
+        assert_eq!(writer.writer.lock().dir_syncs, 2);
         writer
             .write(&[message("S", "in the new file")])
             .await
@@ -482,7 +494,7 @@ mod tests {
         let (writer, path, _dir) = writer(Fsync::Never);
         writer.write(&[message("S", "first")]).await.unwrap();
         let later = "2999-01-01T00:00:00.000Z";
-        writer.writer.lock().unwrap().stamp = later.to_owned();
+        writer.writer.lock().stamp = later.to_owned();
         writer
             .write(&[message("S", "second"), message("T", "third")])
             .await

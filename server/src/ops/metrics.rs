@@ -18,7 +18,9 @@
 //! | `log_records_dropped_total{reason}` | records the log shipper dropped: `buffer_full`, or `refused` by the log service (every service) |
 //! | `tokio_alive_tasks`, `process_*` | what the process uses |
 
-use std::sync::{Arc, Mutex, OnceLock};
+use std::sync::{Arc, OnceLock};
+
+use parking_lot::Mutex;
 
 use axum::{
     http::{HeaderValue, Method, StatusCode, header},
@@ -121,7 +123,7 @@ impl Metrics {
             log_records_dropped: Family::default(),
         };
         {
-            let mut registry = metrics.registry.lock().unwrap();
+            let mut registry = metrics.registry.lock();
             registry.register(
                 "http_requests",
                 "HTTP requests answered, by route, method and status",
@@ -177,16 +179,13 @@ impl Metrics {
 
     /// Adds metrics that are read at each scrape.
     pub fn register_collector(&self, collector: impl Collector) {
-        self.registry
-            .lock()
-            .unwrap()
-            .register_collector(Box::new(collector));
+        self.registry.lock().register_collector(Box::new(collector));
     }
 
     /// Every metric, in Prometheus' text format (version 0.0.4, [`CONTENT_TYPE`]).
     pub fn render(&self) -> String {
         let mut text = String::new();
-        prometheus_client::encoding::text::encode(&mut text, &self.registry.lock().unwrap())
+        prometheus_client::encoding::text::encode(&mut text, &self.registry.lock())
             .expect("writing to a String cannot fail");
         openmetrics_to_text(&text)
     }

@@ -15,9 +15,11 @@ use std::{
     collections::HashMap,
     io::BufRead,
     net::IpAddr,
-    sync::{Arc, Mutex},
+    sync::Arc,
     time::{Duration, Instant},
 };
+
+use parking_lot::Mutex;
 
 use app::{
     backend::BoxFuture,
@@ -156,7 +158,7 @@ impl Inner {
     /// waiting, how long until it may try again.
     fn take_turn(&self, client: IpAddr) -> Result<Instant, Duration> {
         let now = Instant::now();
-        let mut clients = self.clients.lock().unwrap();
+        let mut clients = self.clients.lock();
         if clients.len() >= MAX_CLIENTS {
             clients.retain(|_, pace| pace.waiting > 0 || pace.next_turn > now);
         }
@@ -175,7 +177,7 @@ impl Inner {
 
     /// `client`'s attempt is over; the right password clears its pace.
     fn end_turn(&self, client: IpAddr, right: bool) {
-        let mut clients = self.clients.lock().unwrap();
+        let mut clients = self.clients.lock();
         if let Some(pace) = clients.get_mut(&client) {
             pace.waiting = pace.waiting.saturating_sub(1);
             if right {
@@ -186,7 +188,7 @@ impl Inner {
 
     fn open_session(&self) -> Session {
         let now = Instant::now();
-        let mut sessions = self.sessions.lock().unwrap();
+        let mut sessions = self.sessions.lock();
         sessions.retain(|_, live| live.expires > now);
         if sessions.len() >= MAX_SESSIONS
             && let Some(oldest) = sessions
@@ -260,7 +262,7 @@ impl TeacherLogin for TeacherLogins {
     }
 
     fn session(&self, id: &str) -> Option<Session> {
-        let sessions = self.inner.sessions.lock().unwrap();
+        let sessions = self.inner.sessions.lock();
         let live = sessions
             .get(id)
             .filter(|live| live.expires > Instant::now())?;
@@ -275,7 +277,7 @@ impl TeacherLogin for TeacherLogins {
     }
 
     fn log_out(&self, id: &str) {
-        self.inner.sessions.lock().unwrap().remove(id);
+        self.inner.sessions.lock().remove(id);
     }
 }
 
@@ -376,15 +378,7 @@ mod tests {
             .map(|_| tokio::spawn(logins.log_in("guess".into(), Some(student))))
             .collect();
         // Once the flood is waiting (every attempt has taken its turn or been refused).
-        while logins
-            .inner
-            .clients
-            .lock()
-            .unwrap()
-            .get(&student)
-            .map(|p| p.waiting)
-            != Some(MAX_WAITING)
-        {
+        while logins.inner.clients.lock().get(&student).map(|p| p.waiting) != Some(MAX_WAITING) {
             tokio::task::yield_now().await;
         }
         let started = Instant::now();

@@ -7,7 +7,8 @@
 //! | [`cluster`] | `GET /cluster`: the node, its leadership and revision, its etcd members |
 //! | [`validate`] | what a registration must look like |
 //! | [`store`] | the narrow interface in front of the state |
-//! | [`memory`] | the in-memory state: instances, statuses, dependents |
+//! | [`state`] | the state machine: instances, statuses, dependents, the decisions |
+//! | [`memory`] | the in-memory store: the state behind one lock |
 //! | [`patches`] | the patch sender: keeps each dependent's view in step |
 //! | [`heartbeat`] | the heartbeat checker |
 //! | [`journal`] | revisions and the live event stream's backlog |
@@ -24,6 +25,7 @@ pub mod journal;
 pub mod memory;
 pub mod outbound;
 pub mod patches;
+pub mod state;
 pub mod store;
 pub mod validate;
 
@@ -37,9 +39,10 @@ pub use config::RegistryConfig;
 pub use http::router;
 
 use etcd::EtcdStore;
-use memory::{Eviction, MemoryStore};
+use memory::MemoryStore;
 use outbound::Outbound;
 use patches::PatchSender;
+use state::Eviction;
 use store::Store;
 
 /// A running registry: its state, and the signal that ends its event streams. One `Arc`:

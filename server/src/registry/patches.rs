@@ -26,11 +26,13 @@
 use std::{
     collections::{BTreeSet, HashMap},
     sync::{
-        Arc, Mutex,
+        Arc,
         atomic::{AtomicBool, AtomicU64, Ordering},
     },
     time::Duration,
 };
+
+use parking_lot::Mutex;
 
 use wire::registry::{
     PATCH_DELTA, PATCH_FULL, PATCH_KIND_HEADER, PATCH_ORDER_HEADER, Patch, PatchEntry,
@@ -136,7 +138,7 @@ impl PatchSender {
     /// A target (the instance at `instance_url`) registered: it knows nothing yet, so it
     /// is sent `view` in full, even if that is empty, as the original does.
     pub fn reset(&self, instance_url: &str, update_url: &str, view: BTreeSet<PatchEntry>) {
-        let mut targets = self.inner.targets.lock().unwrap();
+        let mut targets = self.inner.targets.lock();
         let target = targets
             .entry(instance_url.to_owned())
             .or_insert_with(|| Target {
@@ -171,12 +173,12 @@ impl PatchSender {
 
     /// The target at `instance_url` left the registry: stop sending to it.
     pub fn forget(&self, instance_url: &str) {
-        self.inner.targets.lock().unwrap().remove(instance_url);
+        self.inner.targets.lock().remove(instance_url);
     }
 
     /// The target answered a heartbeat: if its deliveries had failed, try again now.
     pub fn nudge(&self, instance_url: &str) {
-        let mut targets = self.inner.targets.lock().unwrap();
+        let mut targets = self.inner.targets.lock();
         if let Some(target) = targets.get_mut(instance_url)
             && target.stalled
         {
@@ -185,7 +187,7 @@ impl PatchSender {
     }
 
     fn change(&self, instance_url: &str, apply: impl FnOnce(&mut BTreeSet<PatchEntry>) -> bool) {
-        let mut targets = self.inner.targets.lock().unwrap();
+        let mut targets = self.inner.targets.lock();
         if let Some(target) = targets.get_mut(instance_url)
             && apply(&mut target.desired)
         {
@@ -213,7 +215,7 @@ impl PatchSender {
         if !active {
             return;
         }
-        let mut targets = self.inner.targets.lock().unwrap();
+        let mut targets = self.inner.targets.lock();
         for (instance_url, target) in targets.iter_mut() {
             target.acked.clear();
             target.initial = true;
@@ -226,7 +228,7 @@ impl PatchSender {
     /// it is kept alive): a leader paused past its lease must not deliver a stale patch
     /// before it notices it no longer leads.
     pub fn active_until(&self, until: std::time::Instant) {
-        *self.inner.active_until.lock().unwrap() = Some(until);
+        *self.inner.active_until.lock() = Some(until);
     }
 
     /// Starts the target's worker unless it is running (or the sender is inactive).
@@ -263,7 +265,6 @@ impl Inner {
             && self
                 .active_until
                 .lock()
-                .unwrap()
                 .is_none_or(|until| std::time::Instant::now() < until)
     }
 
@@ -284,7 +285,7 @@ impl Inner {
         let mut failures = 0;
         loop {
             let (update_url, patch, epoch, full, order) = {
-                let mut targets = self.targets.lock().unwrap();
+                let mut targets = self.targets.lock();
                 let Some(target) = targets.get_mut(&key).filter(|t| t.worker == Some(id)) else {
                     return;
                 };
@@ -339,7 +340,7 @@ impl Inner {
             };
 
             {
-                let mut targets = self.targets.lock().unwrap();
+                let mut targets = self.targets.lock();
                 let Some(target) = targets.get_mut(&key).filter(|t| t.worker == Some(id)) else {
                     return;
                 };

@@ -16,11 +16,13 @@
 
 use std::{
     sync::{
-        Arc, Mutex,
+        Arc,
         atomic::{AtomicBool, Ordering},
     },
     time::{Duration, Instant},
 };
+
+use parking_lot::Mutex;
 
 use axum::{
     extract::State,
@@ -259,7 +261,7 @@ impl Instance {
         let mut unreachable_said = false;
         loop {
             tokio::time::sleep(self.watchdog.every).await;
-            let silent = self.last_heartbeat.lock().unwrap().elapsed();
+            let silent = self.last_heartbeat.lock().elapsed();
             if silent < self.watchdog.silence {
                 continue;
             }
@@ -308,7 +310,7 @@ impl Instance {
     }
 
     fn touch(&self) {
-        *self.last_heartbeat.lock().unwrap() = Instant::now();
+        *self.last_heartbeat.lock() = Instant::now();
     }
 }
 

@@ -19,11 +19,13 @@ use std::{
     collections::VecDeque,
     fmt::Write as _,
     sync::{
-        Arc, Mutex,
+        Arc,
         atomic::{AtomicU64, Ordering},
     },
     time::Duration,
 };
+
+use parking_lot::Mutex;
 
 use reqwest::StatusCode;
 use tokio::sync::Notify;
@@ -82,7 +84,7 @@ impl LogShipper {
 
     /// Queues one formatted record, dropping the oldest if the buffer is full.
     pub fn push(&self, record: String) {
-        let mut buffer = self.buffer.lock().unwrap();
+        let mut buffer = self.buffer.lock();
         if buffer.len() >= self.capacity {
             buffer.pop_front();
             self.dropped.fetch_add(1, Ordering::Relaxed);
@@ -95,7 +97,7 @@ impl LogShipper {
 
     /// Records waiting to be sent.
     pub fn pending(&self) -> usize {
-        self.buffer.lock().unwrap().len()
+        self.buffer.lock().len()
     }
 
     /// Records dropped since the last report.
@@ -161,7 +163,7 @@ impl LogShipper {
         client: &reqwest::Client,
     ) -> Result<bool, CallError> {
         let mut batch: Vec<String> = {
-            let mut buffer = self.buffer.lock().unwrap();
+            let mut buffer = self.buffer.lock();
             let take = buffer.len().min(MAX_BATCH);
             buffer.drain(..take).collect()
         };
@@ -178,7 +180,7 @@ impl LogShipper {
             // Put what was not handled back in front of anything logged meanwhile, in
             // order. If the buffer has no room for all of it, its oldest records are
             // dropped and counted.
-            let mut buffer = self.buffer.lock().unwrap();
+            let mut buffer = self.buffer.lock();
             let rest = &batch[handled..];
             let room = self.capacity.saturating_sub(buffer.len());
             let lost = rest.len().saturating_sub(room);

@@ -12,11 +12,10 @@
 use std::{
     collections::BTreeMap,
     future::Future,
-    sync::{
-        Mutex,
-        atomic::{AtomicBool, AtomicUsize, Ordering},
-    },
+    sync::atomic::{AtomicBool, AtomicUsize, Ordering},
 };
+
+use parking_lot::Mutex;
 
 use wire::registry::Patch;
 
@@ -116,8 +115,8 @@ impl Providers {
     /// unless it is the full view awaited (the registry may have restarted in another
     /// epoch, or be another one).
     pub fn apply_kind(&self, patch: &Patch, kind: PatchKind, order: Option<PatchOrder>) -> bool {
-        let mut services = self.services.lock().unwrap();
-        let mut last = self.last_order.lock().unwrap();
+        let mut services = self.services.lock();
+        let mut last = self.last_order.lock();
         let awaited = kind == PatchKind::Full && self.full_view_next.load(Ordering::SeqCst);
         if let (Some(order), Some(last)) = (order, *last)
             && order <= last
@@ -160,22 +159,17 @@ impl Providers {
 
     /// Every known instance of `name`.
     pub fn all(&self, name: &str) -> Vec<String> {
-        self.services
-            .lock()
-            .unwrap()
-            .get(name)
-            .cloned()
-            .unwrap_or_default()
+        self.services.lock().get(name).cloned().unwrap_or_default()
     }
 
     /// Every known service and its instances.
     pub fn snapshot(&self) -> BTreeMap<String, Vec<String>> {
-        self.services.lock().unwrap().clone()
+        self.services.lock().clone()
     }
 
     /// One instance of `name`, round-robin.
     pub fn provider(&self, name: &str) -> Option<String> {
-        let services = self.services.lock().unwrap();
+        let services = self.services.lock();
         let urls = services.get(name)?;
         let turn = self.next.fetch_add(1, Ordering::Relaxed);
         urls.get(turn % urls.len()).cloned()

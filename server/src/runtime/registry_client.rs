@@ -13,11 +13,13 @@
 use std::{
     future::Future,
     sync::{
-        Arc, Mutex,
+        Arc,
         atomic::{AtomicUsize, Ordering},
     },
     time::Duration,
 };
+
+use parking_lot::Mutex;
 
 use reqwest::{Client, StatusCode};
 use wire::registry::{InstanceInfo, REGISTRY, Registration};
@@ -100,7 +102,7 @@ impl RegistryClient {
 
     /// The nodes' base URLs, the one calls go to first at the front.
     pub fn nodes(&self) -> Vec<String> {
-        let mut urls = self.nodes.urls.lock().unwrap().clone();
+        let mut urls = self.nodes.urls.lock().clone();
         let current = self.nodes.current.load(Ordering::Relaxed) % urls.len();
         urls.rotate_left(current);
         urls
@@ -142,12 +144,7 @@ impl RegistryClient {
     }
 
     fn index_of(&self, base: &str) -> Option<usize> {
-        self.nodes
-            .urls
-            .lock()
-            .unwrap()
-            .iter()
-            .position(|url| url == base)
+        self.nodes.urls.lock().iter().position(|url| url == base)
     }
 
     /// Asks a node which registry nodes there are (each lists itself as an instance of
@@ -171,7 +168,7 @@ impl RegistryClient {
             })
             .await
             .unwrap_or_default();
-        let mut urls = self.nodes.urls.lock().unwrap();
+        let mut urls = self.nodes.urls.lock();
         for node in listed {
             let url = node
                 .registration

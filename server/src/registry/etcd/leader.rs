@@ -16,9 +16,11 @@
 //!   no check round.
 
 use std::{
-    sync::{Arc, Mutex},
+    sync::Arc,
     time::{Duration, Instant},
 };
+
+use parking_lot::Mutex;
 
 use etcd_client::{Client, Compare, CompareOp};
 use tokio_util::sync::CancellationToken;
@@ -50,7 +52,6 @@ impl Leadership {
     pub fn is_leading(&self) -> bool {
         self.held
             .lock()
-            .unwrap()
             .as_ref()
             .is_some_and(|held| Instant::now() < held.until)
     }
@@ -58,7 +59,7 @@ impl Leadership {
     /// This node's term while it leads: the revision its election key was made at,
     /// higher for every later term.
     pub fn term(&self) -> Option<i64> {
-        let held = self.held.lock().unwrap();
+        let held = self.held.lock();
         held.as_ref()
             .filter(|held| Instant::now() < held.until)
             .map(|held| held.revision)
@@ -67,7 +68,7 @@ impl Leadership {
     /// The condition every leader's write carries: its election key is still the one it
     /// was elected with. `None` when it does not lead.
     pub fn fence(&self) -> Option<Compare> {
-        let held = self.held.lock().unwrap();
+        let held = self.held.lock();
         let held = held.as_ref().filter(|held| Instant::now() < held.until)?;
         Some(Compare::create_revision(
             held.key.clone(),
@@ -77,11 +78,11 @@ impl Leadership {
     }
 
     fn set(&self, held: Option<Held>) {
-        *self.held.lock().unwrap() = held;
+        *self.held.lock() = held;
     }
 
     fn renewed(&self, until: Instant) {
-        if let Some(held) = self.held.lock().unwrap().as_mut() {
+        if let Some(held) = self.held.lock().as_mut() {
             held.until = until;
         }
     }
@@ -106,7 +107,7 @@ pub async fn run(
             ended = term => ended,
             () = stopping.cancelled() => Ok(()),
         };
-        if leadership.held.lock().unwrap().take().is_some() {
+        if leadership.held.lock().take().is_some() {
             tracing::warn!(node = %candidate, "leadership lost; the checks stop here");
         }
         patches.set_active(false);
@@ -162,7 +163,7 @@ async fn campaign_and_lead(
             match answer {
                 Ok(Ok(Some(answer))) if answer.ttl() > 0 => {
                     let until = sent + Duration::from_secs(answer.ttl() as u64);
-                    *lease_until.lock().unwrap() = until;
+                    *lease_until.lock() = until;
                     leadership.renewed(until);
                     patches.active_until(until);
                 }
@@ -178,7 +179,7 @@ async fn campaign_and_lead(
                 "the campaign answered without a leader key".into(),
             ));
         };
-        let until = *lease_until.lock().unwrap();
+        let until = *lease_until.lock();
         leadership.set(Some(Held {
             key: key.key().to_vec(),
             revision: key.rev(),

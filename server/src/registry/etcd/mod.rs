@@ -42,11 +42,13 @@ pub mod rounds;
 
 use std::{
     sync::{
-        Arc, Mutex,
+        Arc,
         atomic::{AtomicBool, Ordering},
     },
     time::{Duration, Instant, SystemTime},
 };
+
+use parking_lot::Mutex;
 
 use axum::body::Bytes;
 use etcd_client::{Client, Compare, CompareOp, ConnectOptions, PutOptions, Txn, TxnOp};
@@ -55,8 +57,8 @@ use wire::registry::{CheckResult, InstanceInfo, REGISTRY, Registration, Status};
 use super::{
     config::RegistryConfig,
     journal::{EventId, Subscription},
-    memory::{Eviction, Expiry, MemoryStore},
     patches::PatchSender,
+    state::{Eviction, Expiry, Stamp, State},
     store::{AtRevision, Change, CheckOutcome, HeartbeatTarget, Readiness, Store, StoreError},
     validate::ValidRegistration,
 };
@@ -80,7 +82,7 @@ pub struct EtcdStore {
     keys: Keys,
     /// This node's copy of the state, with the patch sender (active while leading) and
     /// the event journal.
-    copy: MemoryStore,
+    copy: parking_lot::Mutex<State>,
     leadership: Arc<Leadership>,
     /// The revision the copy reflects.
     applied: tokio::sync::watch::Sender<u64>,
@@ -155,7 +157,7 @@ impl EtcdStore {
         let store = Arc::new(EtcdStore {
             client: client.clone(),
             keys: Keys::new(&config.etcd_prefix),
-            copy: MemoryStore::replica(patches.clone(), eviction, 0),
+            copy: parking_lot::Mutex::new(State::starting_at(patches.clone(), eviction, 0)),
             leadership: Arc::default(),
             applied: tokio::sync::watch::Sender::new(0),
             contact: Mutex::default(),
@@ -232,7 +234,7 @@ impl EtcdStore {
                     let problem = leader
                         .leadership
                         .is_leading()
-                        .then(|| leader.leader_write_problem.lock().unwrap().clone())
+                        .then(|| leader.leader_write_problem.lock().clone())
                         .flatten();
                     Box::pin(std::future::ready(problem.map_or(Ok(()), Err)))
                 }),
@@ -253,7 +255,7 @@ impl EtcdStore {
 
     /// Etcd answered: reads are current again.
     fn touch(&self) {
-        let mut contact = self.contact.lock().unwrap();
+        let mut contact = self.contact.lock();
         contact.last = Some(Instant::now());
         contact.problem = None;
     }
@@ -261,7 +263,7 @@ impl EtcdStore {
     /// Etcd did not answer, for `problem` (what a client is told). Its `cause`, the
     /// driver's own text, goes to the log when the problem is new, never to a client.
     fn trouble(&self, problem: String, cause: Option<&etcd_client::Error>) {
-        let mut contact = self.contact.lock().unwrap();
+        let mut contact = self.contact.lock();
         if contact.problem.as_ref() != Some(&problem) {
             match cause {
                 Some(cause) => tracing::warn!(%cause, "{problem}"),
@@ -410,7 +412,7 @@ impl EtcdStore {
             return;
         };
         self.failed_this_round.store(true, Ordering::SeqCst);
-        let mut problem = self.leader_write_problem.lock().unwrap();
+        let mut problem = self.leader_write_problem.lock();
         crate::ops::metrics::global().leader_write_failures.inc();
         let now = format!(
             "etcd refused the leader's decision, so no instance changes status until it \
@@ -436,7 +438,7 @@ impl EtcdStore {
     /// decisions (or none were needed), and the problem is over.
     fn round_ended(&self) {
         if !self.failed_this_round.swap(false, Ordering::SeqCst)
-            && self.leader_write_problem.lock().unwrap().take().is_some()
+            && self.leader_write_problem.lock().take().is_some()
         {
             tracing::info!("etcd takes the leader's decisions again");
         }
@@ -468,7 +470,7 @@ impl Store for EtcdStore {
     }
 
     fn holds(&self, url: &str) -> (usize, bool) {
-        self.copy.holds(url)
+        self.copy.lock().holds(url)
     }
 
     fn deregister<'a>(&'a self, url: &'a str) -> Change<'a, ()> {
@@ -498,15 +500,15 @@ impl Store for EtcdStore {
     }
 
     fn instances(&self) -> AtRevision<Vec<InstanceInfo>> {
-        self.copy.instances()
+        self.copy.lock().instances()
     }
 
     fn passing_json(&self, name: &str) -> AtRevision<Bytes> {
-        self.copy.passing_json(name)
+        self.copy.lock().passing_json(name)
     }
 
     fn heartbeat_targets(&self) -> Vec<HeartbeatTarget> {
-        self.copy.heartbeat_targets()
+        self.copy.lock().heartbeat_targets()
     }
 
     fn record_check<'a>(
@@ -516,12 +518,16 @@ impl Store for EtcdStore {
     ) -> Change<'a, Option<CheckResult>> {
         Box::pin(async move {
             // The revisions first: a decision is never newer than what it is written on.
-            let revisions = self.revisions.lock().unwrap().get(&target.url).copied();
-            let Some(decision) = self.copy.decide_check(target, outcome) else {
-                return Ok(None);
+            let revisions = self.revisions.lock().get(&target.url).copied();
+            let decision = {
+                let mut copy = self.copy.lock();
+                let Some(decision) = copy.decide_check(target, outcome) else {
+                    return Ok(None);
+                };
+                // Counted here and now: the next round decides again if the write fails.
+                copy.apply_check(target, &decision.result);
+                decision
             };
-            // Counted here and now: the next round decides again if the write fails.
-            self.copy.apply_check(target, &decision.result);
             if let (Some(status), Some(revisions)) = (decision.change, revisions) {
                 let key = self.keys.status(&target.url);
                 let op = match status {
@@ -549,7 +555,7 @@ impl Store for EtcdStore {
         self.round_ended();
         // Recorded as each check came back; shown here, and to the other nodes.
         if !results.is_empty() && self.leadership.is_leading() {
-            self.copy.apply_round(results.clone(), true);
+            self.copy.lock().publish_round(results.clone(), Stamp::Live);
             self.rounds.publish(&self.public_url, results);
         }
         Box::pin(std::future::ready(Ok(())))
@@ -560,8 +566,9 @@ impl Store for EtcdStore {
             // Decided under the revisions' lock: they are never newer than what the
             // decision saw (the watch updates them after the copy; see [`replica`]).
             let decided: Vec<(Expiry, keys::KeyRevisions)> = {
-                let revisions = self.revisions.lock().unwrap();
+                let revisions = self.revisions.lock();
                 self.copy
+                    .lock()
                     .decide_expiry()
                     .into_iter()
                     .filter_map(|expiry| {
@@ -596,7 +603,7 @@ impl Store for EtcdStore {
             // followed another node): replayed from etcd's history, if etcd still has it.
             if let Some(seen) = last_seen
                 && seen.revision > 0
-                && !self.copy.replays(seen)
+                && !self.copy.lock().replays(seen)
             {
                 match replica::history(self, seen).await {
                     Ok(subscription) => return subscription,
@@ -605,7 +612,7 @@ impl Store for EtcdStore {
                     }
                 }
             }
-            self.copy.subscribe_now(last_seen)
+            self.copy.lock().subscribe(last_seen)
         })
     }
 
@@ -614,7 +621,7 @@ impl Store for EtcdStore {
     }
 
     fn readiness(&self) -> Readiness {
-        let contact = self.contact.lock().unwrap();
+        let contact = self.contact.lock();
         let reason = || {
             contact
                 .problem

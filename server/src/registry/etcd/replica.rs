@@ -13,9 +13,11 @@
 
 use std::{
     collections::{BTreeMap, HashMap},
-    sync::{Arc, Mutex},
+    sync::Arc,
     time::{SystemTime, UNIX_EPOCH},
 };
+
+use parking_lot::Mutex;
 
 use etcd_client::{EventType, GetOptions, KeyValue, WatchOptions};
 use tokio_util::sync::CancellationToken;
@@ -27,8 +29,8 @@ use super::{
 };
 use crate::registry::{
     journal::{EventId, Subscription},
-    memory::{Eviction, MemoryStore},
     patches::PatchSender,
+    state::{Eviction, Stamp, State},
     validate,
 };
 
@@ -114,16 +116,21 @@ pub async fn follow(store: Arc<EtcdStore>, stopping: CancellationToken) {
                 break;
             }
             store.touch();
-            for event in response.events() {
-                let Some(kv) = event.kv() else { continue };
-                apply(
-                    &store.keys,
-                    &store.copy,
-                    Some(&store.revisions),
-                    event.event_type(),
-                    kv,
-                );
-                applied = Some(applied.unwrap_or(0).max(kv.mod_revision()));
+            {
+                // One answer's changes under one lock: a revision's changes come in one
+                // answer, and readers never see half of them.
+                let mut copy = store.copy.lock();
+                for event in response.events() {
+                    let Some(kv) = event.kv() else { continue };
+                    apply(
+                        &store.keys,
+                        &mut copy,
+                        Some(&store.revisions),
+                        event.event_type(),
+                        kv,
+                    );
+                    applied = Some(applied.unwrap_or(0).max(kv.mod_revision()));
+                }
             }
             if let Some(revision) = applied {
                 store.applied.send_replace(revision.max(0) as u64);
@@ -147,15 +154,12 @@ async fn load(store: &EtcdStore) -> Result<i64, etcd_client::Error> {
         .get(store.keys.all(), Some(GetOptions::new().with_prefix()))
         .await?;
     let revision = answer.header().map_or(0, |header| header.revision());
-    bring_to(
-        &store.keys,
-        &store.copy,
-        Some(&store.revisions),
-        answer.kvs(),
-        revision,
-    );
-    store.copy.history_begins_at(revision.max(0) as u64);
-    store.contact.lock().unwrap().loaded = true;
+    {
+        let mut copy = store.copy.lock();
+        bring_to(&store.keys, &mut copy, Some(&store.revisions), answer.kvs());
+        copy.history_begins_at(revision.max(0) as u64);
+    }
+    store.contact.lock().loaded = true;
     store.touch();
     store.applied.send_replace(revision.max(0) as u64);
     tracing::info!(revision, "loaded the registry's state from etcd");
@@ -165,18 +169,10 @@ async fn load(store: &EtcdStore) -> Result<i64, etcd_client::Error> {
 /// The revisions of every instance's keys, by URL.
 pub type Revisions = Mutex<HashMap<String, KeyRevisions>>;
 
-/// Brings `copy` to the state `kvs` hold at `revision`: instances that left are
-/// removed, the others registered (unless held already) with their status; and
-/// `revisions`, if given, to the keys' revisions.
-fn bring_to(
-    keys: &Keys,
-    copy: &MemoryStore,
-    revisions: Option<&Revisions>,
-    kvs: &[KeyValue],
-    revision: i64,
-) {
-    let at = Some(revision.max(0) as u64);
-    copy.loading(true);
+/// Brings `copy` to the state `kvs` hold: instances that left are removed, the others
+/// registered (unless held already) with their status; and `revisions`, if given, to the
+/// keys' revisions. The events that makes are live only ([`Stamp::Live`]).
+fn bring_to(keys: &Keys, copy: &mut State, revisions: Option<&Revisions>, kvs: &[KeyValue]) {
     let mut instances = BTreeMap::new();
     let mut critical = std::collections::BTreeSet::new();
     let mut written: HashMap<String, KeyRevisions> = HashMap::new();
@@ -202,22 +198,21 @@ fn bring_to(
     }
     for url in copy.urls() {
         if !instances.contains_key(&url) {
-            let _ = copy.apply_removed(&url, LeaveReason::Deregistered, at);
+            let _ = copy.apply_removed(&url, LeaveReason::Deregistered, Stamp::Live);
         }
     }
     for (url, stored) in instances {
-        register(copy, &url, stored, at);
+        register(copy, &url, stored, Stamp::Live);
         let status = if critical.contains(&url) {
             Status::Critical
         } else {
             Status::Passing
         };
-        copy.apply_status(&url, status, at);
+        copy.apply_status(&url, status, Stamp::Live);
     }
-    copy.loading(false);
     if let Some(revisions) = revisions {
         written.retain(|url, _| copy.registered_at(url).is_some());
-        *revisions.lock().unwrap() = written;
+        *revisions.lock() = written;
     }
 }
 
@@ -234,7 +229,7 @@ fn bring_to(
 /// [`MAX_REPLAYS`] run at once and each spans at most [`MAX_REPLAY_SPAN`] revisions:
 /// beyond either, the client is sent a snapshot.
 pub async fn history(store: &EtcdStore, seen: EventId) -> Result<Subscription, String> {
-    let (until, live) = store.copy.live();
+    let (until, live) = store.copy.lock().live();
     if seen >= until {
         return Err(format!("event {seen} is not behind this node's {until}"));
     }
@@ -268,10 +263,10 @@ pub async fn history(store: &EtcdStore, seen: EventId) -> Result<Subscription, S
             )
             .await
             .map_err(|err| format!("etcd cannot give the state at revision {base}: {err}"))?;
-        let scratch = MemoryStore::replica(PatchSender::inert(), SCRATCH_EVICTION, base);
-        bring_to(&store.keys, &scratch, None, past.kvs(), base as i64);
+        let mut scratch = State::starting_at(PatchSender::inert(), SCRATCH_EVICTION, base);
+        bring_to(&store.keys, &mut scratch, None, past.kvs());
         if base == until {
-            return Ok(scratch.subscribe_now(Some(seen)).backlog);
+            return Ok(scratch.subscribe(Some(seen)).backlog);
         }
         // Every key, not only the registry's: `until` is a revision some write made (an
         // event of the copy, or the revision its state was loaded at), and that write is
@@ -303,12 +298,12 @@ pub async fn history(store: &EtcdStore, seen: EventId) -> Result<Subscription, S
                     reached = true;
                     break;
                 }
-                apply(&store.keys, &scratch, None, event.event_type(), kv);
+                apply(&store.keys, &mut scratch, None, event.event_type(), kv);
                 // A revision's events come in one answer: once `until`'s are in, done.
                 reached |= revision == until;
             }
             if reached {
-                return Ok(scratch.subscribe_now(Some(seen)).backlog);
+                return Ok(scratch.subscribe(Some(seen)).backlog);
             }
         }
     };
@@ -332,12 +327,12 @@ const SCRATCH_EVICTION: Eviction = Eviction {
 /// Applies one change from the watch to `copy`, then to `revisions` if given.
 fn apply(
     keys: &Keys,
-    copy: &MemoryStore,
+    copy: &mut State,
     revisions: Option<&Revisions>,
     kind: EventType,
     kv: &KeyValue,
 ) {
-    let at = Some(kv.mod_revision().max(0) as u64);
+    let at = Stamp::At(kv.mod_revision().max(0) as u64);
     let key = keys.parse(kv.key());
     match (kind, &key) {
         (EventType::Put, Some(Key::Instance(url))) => {
@@ -371,7 +366,7 @@ fn apply(
         EventType::Put => kv.mod_revision(),
         EventType::Delete => 0,
     };
-    let mut revisions = revisions.lock().unwrap();
+    let mut revisions = revisions.lock();
     match key {
         Some(Key::Instance(url)) if written == 0 => {
             revisions.remove(url);
@@ -393,7 +388,7 @@ fn apply(
 
 /// Applies a stored registration, unless the copy holds that very registration already
 /// (the same URL, registered at the same time: a node listing itself again).
-fn register(copy: &MemoryStore, url: &str, stored: StoredInstance, at: Option<u64>) {
+fn register(copy: &mut State, url: &str, stored: StoredInstance, at: Stamp) {
     if copy.registered_at(url) == Some(stored.registered_at()) {
         return;
     }

@@ -24,7 +24,10 @@ use tokio_util::sync::CancellationToken;
 use wire::registry::{CheckResult, HeartbeatRound};
 
 use super::{EtcdStore, leader::Leadership};
-use crate::{http::error::ApiError, registry::Registry};
+use crate::{
+    http::error::ApiError,
+    registry::{Registry, state::Stamp},
+};
 
 /// How long a request for the next round waits for it before answering 204.
 pub const LONG_POLL: Duration = Duration::from_secs(20);
@@ -214,7 +217,9 @@ pub async fn follow_leader(
                 .map_err(|err| format!("{url} answered an unreadable round: {err}"))?;
             // A node that began to lead meanwhile shows its own rounds only.
             if round.leader == leader && round.round > after && !store.leadership.is_leading() {
-                store.copy.apply_round(round.results, false);
+                let mut copy = store.copy.lock();
+                copy.apply_results(&round.results);
+                copy.publish_round(round.results, Stamp::Live);
                 last = Some((leader, round.round));
             }
             Ok(())

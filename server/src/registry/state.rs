@@ -1,0 +1,732 @@
+//! The registry's state machine: every instance, indexed by service name and by the
+//! services it requires, with its status and its recent checks. A change is made only
+//! by an `apply_*` method, which also updates what each dependent should see
+//! ([`PatchSender`]) and records an event in the journal, so those three never disagree
+//! about the order of changes. The `decide_*` methods say what a check or the clock
+//! means for an instance and change nothing: a replicated store writes the decision
+//! first and applies it when it comes back.
+//!
+//! Each change says which revision its event takes ([`Stamp`]): the in-memory store
+//! numbers its own changes, and etcd's copies take the revisions etcd gave them.
+//!
+//! An instance is `passing` from registration until `heartbeat_failures` consecutive
+//! checks fail (or its TTL runs out without a renewal); then it is `critical`: withheld
+//! from dependents, still checked, and back to `passing` on its next good check. After
+//! `deregister_after` as critical it is dropped.
+//!
+//! The state has no lock of its own: its owner keeps it behind one mutex
+//! ([`super::memory::MemoryStore`], or etcd's copy in [`super::etcd`]).
+
+use std::{
+    collections::{BTreeMap, BTreeSet, HashMap, VecDeque},
+    time::{Duration, Instant, SystemTime},
+};
+
+use axum::body::Bytes;
+use wire::registry::{CheckResult, InstanceInfo, LeaveReason, PatchEntry, RegistryEvent, Status};
+
+use super::{
+    journal::{self, EventId, Journal, Subscription},
+    patches::PatchSender,
+    store::{AtRevision, CheckOutcome, HeartbeatTarget, StoreError},
+    validate::ValidRegistration,
+};
+
+/// How many check results each instance keeps for its listing.
+pub const RECENT_CHECKS: usize = 30;
+
+/// When instances go critical and when they are dropped.
+#[derive(Debug, Clone, Copy)]
+pub struct Eviction {
+    /// Consecutive failed checks that make an instance critical.
+    pub failures: u32,
+    /// How long an instance may stay critical before it is dropped.
+    pub deregister_after: Duration,
+}
+
+/// Which revision a change's event takes in the journal.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Stamp {
+    /// The journal's next revision: the in-memory store numbers its own changes.
+    Next,
+    /// The revision a replicated store gave the change (several changes may share one).
+    At(u64),
+    /// None: a copy is loading a whole state, and the events that makes are sent live
+    /// only (they are not history, whose ids etcd gave to the real changes).
+    Live,
+}
+
+/// What a check means for its instance (see [`State::decide_check`]).
+#[derive(Debug, Clone, PartialEq)]
+pub struct CheckDecision {
+    pub result: CheckResult,
+    /// The status the instance should change to, if any.
+    pub change: Option<Status>,
+}
+
+/// What an overdue instance should become (see [`State::decide_expiry`]).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Expiry {
+    /// A TTL instance whose renewal is overdue: critical.
+    Critical(String),
+    /// Critical for longer than the deregistration delay: dropped.
+    Drop(String),
+}
+
+/// The registry's instances and what follows from them (see the module's doc).
+pub struct State {
+    /// Every instance, by its URL.
+    instances: BTreeMap<String, Entry>,
+    /// Service name → URLs of its instances (any status).
+    by_name: HashMap<String, BTreeSet<String>>,
+    /// Service name → URLs of the instances that require it and take patches.
+    dependents: HashMap<String, BTreeSet<String>>,
+    journal: Journal,
+    /// Counts registrations, so a check of an earlier registration of a URL is ignored.
+    generations: u64,
+    /// Service name → its lookup answer, until an instance of it changes.
+    lookups: HashMap<String, Bytes>,
+    patches: PatchSender,
+    eviction: Eviction,
+}
+
+/// One instance.
+struct Entry {
+    reg: ValidRegistration,
+    generation: u64,
+    status: Status,
+    registered_at: SystemTime,
+    last_check_at: Option<SystemTime>,
+    last_latency: Option<Duration>,
+    failures: u32,
+    critical_since: Option<Instant>,
+    renewed_at: Instant,
+    recent: VecDeque<CheckResult>,
+}
+
+impl Entry {
+    fn info(&self) -> InstanceInfo {
+        InstanceInfo {
+            registration: self.reg.to_wire(),
+            status: self.status,
+            registered_at: timestamp(self.registered_at),
+            last_check_at: self.last_check_at.map(timestamp),
+            last_latency_ms: self.last_latency.map(millis),
+            consecutive_failures: self.failures,
+            recent_checks: self.recent.iter().cloned().collect(),
+        }
+    }
+
+    fn patch_entry(&self) -> PatchEntry {
+        PatchEntry {
+            name: self.reg.name.clone(),
+            url: self.reg.url.clone(),
+        }
+    }
+}
+
+/// RFC 3339 in UTC with milliseconds, as every timestamp on the wire.
+pub fn timestamp(time: SystemTime) -> String {
+    humantime::format_rfc3339_millis(time).to_string()
+}
+
+fn millis(duration: Duration) -> f64 {
+    (duration.as_secs_f64() * 1000.0 * 1000.0).round() / 1000.0
+}
+
+/// The changes. Each is whole when the method returns; `stamp` says which revision its
+/// event takes.
+impl State {
+    /// An empty state whose events number from 1.
+    pub fn new(patches: PatchSender, eviction: Eviction) -> State {
+        State::starting_at(patches, eviction, 0)
+    }
+
+    /// An empty state that is a copy of a replicated one: its events take the replicated
+    /// revisions ([`Stamp::At`]), after `revision`.
+    pub fn starting_at(patches: PatchSender, eviction: Eviction, revision: u64) -> State {
+        State {
+            instances: BTreeMap::new(),
+            by_name: HashMap::new(),
+            dependents: HashMap::new(),
+            journal: Journal::starting_at(revision),
+            generations: 0,
+            lookups: HashMap::new(),
+            patches,
+            eviction,
+        }
+    }
+
+    /// Adds (or replaces) the instance at `reg.url`, registered at `registered_at`.
+    pub fn apply_registered(
+        &mut self,
+        reg: ValidRegistration,
+        registered_at: SystemTime,
+        stamp: Stamp,
+    ) {
+        self.generations += 1;
+        self.lookups.remove(&reg.name);
+        let was_listed = match self.instances.remove(&reg.url) {
+            Some(previous) => {
+                self.unindex(&previous.reg);
+                self.lookups.remove(&previous.reg.name);
+                let listed = previous.status == Status::Passing;
+                if listed && previous.reg.name != reg.name {
+                    self.announce(&previous.patch_entry(), false);
+                }
+                listed && previous.reg.name == reg.name
+            }
+            None => false,
+        };
+
+        let entry = Entry {
+            generation: self.generations,
+            status: Status::Passing,
+            registered_at,
+            last_check_at: None,
+            last_latency: None,
+            failures: 0,
+            critical_since: None,
+            renewed_at: Instant::now(),
+            recent: VecDeque::new(),
+            reg,
+        };
+        self.index(&entry.reg);
+        if !was_listed {
+            self.announce(&entry.patch_entry(), true);
+        }
+        let info = entry.info();
+        let url = entry.reg.url.clone();
+        match &entry.reg.update_url {
+            Some(update_url) => {
+                let view = self.view_of(&entry.reg);
+                self.patches.reset(&url, update_url, view);
+            }
+            None => self.patches.forget(&url),
+        }
+        self.instances.insert(url, entry);
+        self.push(stamp, |revision| RegistryEvent::Registered {
+            revision,
+            instance: info,
+        });
+    }
+
+    /// Removes the instance at `url`, which left for `reason`.
+    ///
+    /// # Errors
+    /// No instance is registered at `url`.
+    pub fn apply_removed(
+        &mut self,
+        url: &str,
+        reason: LeaveReason,
+        stamp: Stamp,
+    ) -> Result<(), StoreError> {
+        let entry = self
+            .instances
+            .remove(url)
+            .ok_or_else(|| StoreError::UnknownInstance(url.to_owned()))?;
+        self.unindex(&entry.reg);
+        self.lookups.remove(&entry.reg.name);
+        if entry.status == Status::Passing {
+            self.announce(&entry.patch_entry(), false);
+        }
+        self.patches.forget(url);
+        if reason == LeaveReason::Expired {
+            tracing::info!(%url, name = %entry.reg.name, "dropped after staying critical");
+        }
+        self.push(stamp, |revision| RegistryEvent::Deregistered {
+            revision,
+            url: entry.reg.url,
+            name: entry.reg.name,
+            reason,
+        });
+        Ok(())
+    }
+
+    /// Records a TTL renewal of the instance at `url`, made at `renewed`: a passing check,
+    /// and a recovery unless `recover` is false (a copy, whose recovery comes as its own
+    /// change).
+    ///
+    /// # Errors
+    /// No instance is registered at `url`.
+    pub fn apply_renewal(
+        &mut self,
+        url: &str,
+        renewed: SystemTime,
+        recover: bool,
+        stamp: Stamp,
+    ) -> Result<(), StoreError> {
+        let entry = self
+            .instances
+            .get_mut(url)
+            .ok_or_else(|| StoreError::UnknownInstance(url.to_owned()))?;
+        entry.renewed_at = Instant::now();
+        let result = CheckResult {
+            url: url.to_owned(),
+            at: timestamp(renewed),
+            ok: true,
+            latency_ms: None,
+            error: None,
+        };
+        self.record(&result);
+        if recover {
+            self.apply_status(url, Status::Passing, stamp);
+        }
+        self.push(stamp, |revision| RegistryEvent::Heartbeats {
+            revision,
+            results: vec![result],
+        });
+        Ok(())
+    }
+
+    /// Sets the status of the instance at `url`, telling its dependents and the journal;
+    /// nothing if it is unknown or already so.
+    pub fn apply_status(&mut self, url: &str, status: Status, stamp: Stamp) {
+        let Some(entry) = self.instances.get_mut(url) else {
+            return;
+        };
+        if entry.status == status {
+            return;
+        }
+        entry.status = status;
+        entry.critical_since = (status == Status::Critical).then(Instant::now);
+        let patch_entry = entry.patch_entry();
+        self.lookups.remove(&patch_entry.name);
+        self.announce(&patch_entry, status == Status::Passing);
+        self.push(stamp, |revision| RegistryEvent::StatusChanged {
+            revision,
+            url: patch_entry.url,
+            name: patch_entry.name,
+            status,
+        });
+    }
+
+    /// Records a check's `result` on `target`, if it is still that registration, without
+    /// an event or a status change (see [`State::decide_check`] for those).
+    pub fn apply_check(&mut self, target: &HeartbeatTarget, result: &CheckResult) {
+        if self.is_current(target) {
+            self.record(result);
+        }
+    }
+
+    /// Records a round of results checked elsewhere (by a cluster's leader), if their
+    /// instances are registered; no event.
+    pub fn apply_results(&mut self, results: &[CheckResult]) {
+        for result in results {
+            self.record(result);
+        }
+    }
+
+    /// A TTL instance's renewal is overdue: one more failure, and critical.
+    pub fn apply_overdue(&mut self, url: &str, stamp: Stamp) {
+        if let Some(entry) = self.instances.get_mut(url) {
+            entry.failures = entry.failures.saturating_add(1);
+        }
+        self.apply_status(url, Status::Critical, stamp);
+    }
+
+    /// Publishes a round of check results as one event (their bookkeeping is
+    /// [`State::apply_check`]'s).
+    pub fn publish_round(&mut self, results: Vec<CheckResult>, stamp: Stamp) {
+        if !results.is_empty() {
+            self.push(stamp, |revision| RegistryEvent::Heartbeats {
+                revision,
+                results,
+            });
+        }
+    }
+
+    /// The events up to `revision` were made by loading a state: none is replayed.
+    pub fn history_begins_at(&mut self, revision: u64) {
+        self.journal.begin_at(revision);
+    }
+
+    /// The bookkeeping of one check, a renewal included, in one place: the instance's
+    /// failures, latency and strip of recent checks, and its dependents nudged when it
+    /// passed. Nothing if the instance is not registered.
+    fn record(&mut self, result: &CheckResult) {
+        let Some(entry) = self.instances.get_mut(&result.url) else {
+            return;
+        };
+        // The check's own time, so every copy shows the same.
+        let checked = humantime::parse_rfc3339(&result.at).unwrap_or_else(|_| SystemTime::now());
+        self.lookups.remove(&entry.reg.name);
+        if let Some(ms) = result.latency_ms {
+            entry.last_latency = Some(Duration::from_secs_f64(ms / 1000.0));
+        }
+        if result.ok {
+            entry.failures = 0;
+            self.patches.nudge(&result.url);
+        } else {
+            entry.failures = entry.failures.saturating_add(1);
+        }
+        entry.last_check_at = Some(checked);
+        if entry.recent.len() == RECENT_CHECKS {
+            entry.recent.pop_front();
+        }
+        entry.recent.push_back(result.clone());
+    }
+
+    /// Journals the event `make` builds, as `stamp` says.
+    fn push(&mut self, stamp: Stamp, make: impl FnOnce(u64) -> RegistryEvent) {
+        match stamp {
+            Stamp::Next => self.journal.push(make),
+            Stamp::At(revision) => self.journal.push_at(revision, make),
+            Stamp::Live => self.journal.push_live(make),
+        }
+    }
+
+    /// Tells every dependent of `entry.name` that it joined (`joined`) or left their view.
+    fn announce(&self, entry: &PatchEntry, joined: bool) {
+        for dependent in self.dependents.get(&entry.name).into_iter().flatten() {
+            if joined {
+                self.patches.add(dependent, entry);
+            } else {
+                self.patches.remove(dependent, entry);
+            }
+        }
+    }
+
+    fn index(&mut self, reg: &ValidRegistration) {
+        self.by_name
+            .entry(reg.name.clone())
+            .or_default()
+            .insert(reg.url.clone());
+        if reg.update_url.is_some() {
+            for required in &reg.required {
+                self.dependents
+                    .entry(required.clone())
+                    .or_default()
+                    .insert(reg.url.clone());
+            }
+        }
+    }
+
+    fn unindex(&mut self, reg: &ValidRegistration) {
+        remove_from(&mut self.by_name, &reg.name, &reg.url);
+        for required in &reg.required {
+            remove_from(&mut self.dependents, required, &reg.url);
+        }
+    }
+
+    fn is_current(&self, target: &HeartbeatTarget) -> bool {
+        self.instances
+            .get(&target.url)
+            .is_some_and(|entry| entry.generation == target.generation)
+    }
+}
+
+fn remove_from(index: &mut HashMap<String, BTreeSet<String>>, key: &str, url: &str) {
+    if let Some(urls) = index.get_mut(key) {
+        urls.remove(url);
+        if urls.is_empty() {
+            index.remove(key);
+        }
+    }
+}
+
+/// The decisions: what a check or the clock means, changing nothing.
+impl State {
+    /// What a check's `outcome` means for `target`: its result and the status it should
+    /// change to. `None` if the target has left or registered again since.
+    pub fn decide_check(
+        &self,
+        target: &HeartbeatTarget,
+        outcome: CheckOutcome,
+    ) -> Option<CheckDecision> {
+        let entry = self
+            .instances
+            .get(&target.url)
+            .filter(|entry| entry.generation == target.generation)?;
+        let result = CheckResult {
+            url: target.url.clone(),
+            at: timestamp(SystemTime::now()),
+            ok: outcome.ok,
+            latency_ms: Some(millis(outcome.latency)),
+            error: outcome.error,
+        };
+        let change = if outcome.ok {
+            (entry.status == Status::Critical).then_some(Status::Passing)
+        } else {
+            (entry.status == Status::Passing
+                && entry.failures.saturating_add(1) >= self.eviction.failures
+                && !outcome.hold_eviction)
+                .then_some(Status::Critical)
+        };
+        Some(CheckDecision { result, change })
+    }
+
+    /// The TTL instances whose renewal is overdue and the instances critical for too long.
+    pub fn decide_expiry(&self) -> Vec<Expiry> {
+        let now = Instant::now();
+        let mut expiries = Vec::new();
+        for entry in self.instances.values() {
+            let url = || entry.reg.url.clone();
+            if entry
+                .critical_since
+                .is_some_and(|since| now.duration_since(since) > self.eviction.deregister_after)
+            {
+                expiries.push(Expiry::Drop(url()));
+            } else if let Some(ttl) = entry.reg.ttl
+                && entry.status == Status::Passing
+                && now.duration_since(entry.renewed_at) > ttl
+            {
+                expiries.push(Expiry::Critical(url()));
+            }
+        }
+        expiries
+    }
+}
+
+/// The reads.
+impl State {
+    /// How many instances are registered, and whether one is at `url`.
+    pub fn holds(&self, url: &str) -> (usize, bool) {
+        (self.instances.len(), self.instances.contains_key(url))
+    }
+
+    /// When the instance at `url` registered, if it is registered.
+    pub fn registered_at(&self, url: &str) -> Option<SystemTime> {
+        self.instances.get(url).map(|entry| entry.registered_at)
+    }
+
+    /// The status of the instance at `url`, if it is registered.
+    pub fn status(&self, url: &str) -> Option<Status> {
+        self.instances.get(url).map(|entry| entry.status)
+    }
+
+    /// The URLs of every registered instance.
+    pub fn urls(&self) -> Vec<String> {
+        self.instances.keys().cloned().collect()
+    }
+
+    /// Every instance, ordered by service name then URL.
+    pub fn instances(&self) -> AtRevision<Vec<InstanceInfo>> {
+        AtRevision {
+            revision: self.journal.revision(),
+            value: self.sorted_infos(),
+        }
+    }
+
+    /// The passing instances of `name` as the JSON of a lookup's answer, kept until one
+    /// of them changes.
+    pub fn passing_json(&mut self, name: &str) -> AtRevision<Bytes> {
+        let revision = self.journal.revision();
+        if let Some(answer) = self.lookups.get(name) {
+            return AtRevision {
+                revision,
+                value: answer.clone(),
+            };
+        }
+        let passing: Vec<InstanceInfo> = self
+            .by_name
+            .get(name)
+            .into_iter()
+            .flatten()
+            .filter_map(|url| self.instances.get(url))
+            .filter(|entry| entry.status == Status::Passing)
+            .map(|entry| InstanceInfo {
+                recent_checks: Vec::new(),
+                ..entry.info()
+            })
+            .collect();
+        let answer = Bytes::from(serde_json::to_vec(&passing).expect("instances serialise"));
+        // Only names with instances are kept, so unknown names cannot grow the cache.
+        if !passing.is_empty() {
+            self.lookups.insert(name.to_owned(), answer.clone());
+        }
+        AtRevision {
+            revision,
+            value: answer,
+        }
+    }
+
+    /// The instances with a heartbeat URL.
+    pub fn heartbeat_targets(&self) -> Vec<HeartbeatTarget> {
+        self.instances
+            .values()
+            .filter_map(|entry| {
+                Some(HeartbeatTarget {
+                    url: entry.reg.url.clone(),
+                    heartbeat_url: entry.reg.heartbeat_url.clone()?,
+                    generation: entry.generation,
+                })
+            })
+            .collect()
+    }
+
+    /// An event stream from `last_seen`: what followed it, if the journal still holds
+    /// that, else a snapshot; then every new event.
+    pub fn subscribe(&self, last_seen: Option<EventId>) -> Subscription {
+        self.journal
+            .subscribe(last_seen, |revision| RegistryEvent::Snapshot {
+                revision,
+                instances: self.sorted_infos(),
+            })
+    }
+
+    /// Whether a subscriber that last saw `seen` would be replayed what followed.
+    pub fn replays(&self, seen: EventId) -> bool {
+        self.journal.replays(seen)
+    }
+
+    /// The live feed from now on, and the id of the event it follows.
+    pub fn live(
+        &self,
+    ) -> (
+        EventId,
+        tokio::sync::broadcast::Receiver<std::sync::Arc<journal::Entry>>,
+    ) {
+        self.journal.live()
+    }
+
+    /// The passing instances of `reg`'s required services: what it should see.
+    fn view_of(&self, reg: &ValidRegistration) -> BTreeSet<PatchEntry> {
+        let mut view = BTreeSet::new();
+        for required in &reg.required {
+            for url in self.by_name.get(required).into_iter().flatten() {
+                if let Some(entry) = self.instances.get(url)
+                    && entry.status == Status::Passing
+                {
+                    view.insert(entry.patch_entry());
+                }
+            }
+        }
+        view
+    }
+
+    fn sorted_infos(&self) -> Vec<InstanceInfo> {
+        let mut infos: Vec<InstanceInfo> = self.instances.values().map(Entry::info).collect();
+        infos.sort_by(|a, b| {
+            (&a.registration.service_name, &a.registration.service_url)
+                .cmp(&(&b.registration.service_name, &b.registration.service_url))
+        });
+        infos
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use wire::registry::Registration;
+
+    use super::*;
+    use crate::registry::validate;
+
+    const URL: &str = "http://127.0.0.1:4001";
+
+    fn state(failures: u32) -> State {
+        let eviction = Eviction {
+            failures,
+            deregister_after: Duration::from_secs(60),
+        };
+        State::new(PatchSender::inert(), eviction)
+    }
+
+    /// A registration of `name` at [`URL`], checked by heartbeat.
+    fn checked(name: &str) -> ValidRegistration {
+        validate::registration(Registration {
+            service_name: name.to_owned(),
+            service_url: URL.to_owned(),
+            heartbeat_url: format!("{URL}/heartbeat"),
+            ..Registration::default()
+        })
+        .unwrap()
+    }
+
+    fn outcome(ok: bool) -> CheckOutcome {
+        CheckOutcome {
+            ok,
+            latency: Duration::from_millis(3),
+            error: (!ok).then(|| "refused".to_owned()),
+            hold_eviction: false,
+        }
+    }
+
+    fn info(state: &State) -> InstanceInfo {
+        state.instances().value.remove(0)
+    }
+
+    /// What the in-memory store does with one check.
+    fn check(state: &mut State, target: &HeartbeatTarget, ok: bool) {
+        let decision = state.decide_check(target, outcome(ok)).unwrap();
+        state.apply_check(target, &decision.result);
+        if let Some(status) = decision.change {
+            state.apply_status(&target.url, status, Stamp::Next);
+        }
+    }
+
+    #[test]
+    fn a_check_and_a_renewal_are_counted_by_the_same_bookkeeping() {
+        let mut state = state(2);
+        state.apply_registered(checked("A"), SystemTime::now(), Stamp::Next);
+        let target = state.heartbeat_targets().remove(0);
+
+        check(&mut state, &target, false);
+        let after_failure = info(&state);
+        assert_eq!(after_failure.consecutive_failures, 1);
+        assert_eq!(after_failure.last_latency_ms, Some(3.0));
+        assert_eq!(after_failure.status, Status::Passing, "one failure of two");
+
+        // A renewal (what a TTL instance sends, though any may) is a passing check: the
+        // count resets, the strip grows, and the last latency (a renewal has none) stays.
+        state
+            .apply_renewal(URL, SystemTime::now(), true, Stamp::Next)
+            .unwrap();
+        let renewed = info(&state);
+        assert_eq!(renewed.consecutive_failures, 0);
+        assert_eq!(renewed.recent_checks.len(), 2);
+        assert_eq!(renewed.last_latency_ms, Some(3.0));
+
+        check(&mut state, &target, false);
+        check(&mut state, &target, false);
+        assert_eq!(info(&state).status, Status::Critical, "two failures in a row");
+        check(&mut state, &target, true);
+        assert_eq!(info(&state).status, Status::Passing, "back on its next good check");
+    }
+
+    #[test]
+    fn a_check_of_an_earlier_registration_changes_nothing() {
+        let mut state = state(1);
+        state.apply_registered(checked("A"), SystemTime::now(), Stamp::Next);
+        let earlier = state.heartbeat_targets().remove(0);
+        state.apply_registered(checked("B"), SystemTime::now(), Stamp::Next);
+
+        assert_eq!(state.decide_check(&earlier, outcome(false)), None);
+        let result = CheckResult {
+            url: URL.to_owned(),
+            at: timestamp(SystemTime::now()),
+            ok: false,
+            latency_ms: Some(1.0),
+            error: None,
+        };
+        state.apply_check(&earlier, &result);
+        assert_eq!(info(&state).consecutive_failures, 0);
+        assert!(info(&state).recent_checks.is_empty());
+    }
+
+    #[test]
+    fn each_change_takes_the_revision_its_stamp_says() {
+        let mut state = State::starting_at(
+            PatchSender::inert(),
+            Eviction {
+                failures: 1,
+                deregister_after: Duration::from_secs(60),
+            },
+            10,
+        );
+        state.apply_registered(checked("A"), SystemTime::now(), Stamp::At(12));
+        assert_eq!(state.instances().revision, 12);
+        // Live only: shown, but not history, so the revision stays.
+        state.apply_status(URL, Status::Critical, Stamp::Live);
+        assert_eq!(state.instances().revision, 12);
+        assert_eq!(info(&state).status, Status::Critical);
+        state
+            .apply_removed(URL, LeaveReason::Deregistered, Stamp::At(15))
+            .unwrap();
+        assert_eq!(state.instances().revision, 15);
+        assert_eq!(
+            state.apply_removed(URL, LeaveReason::Deregistered, Stamp::Next),
+            Err(StoreError::UnknownInstance(URL.to_owned()))
+        );
+    }
+}
