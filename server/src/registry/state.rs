@@ -679,9 +679,17 @@ mod tests {
 
         check(&mut state, &target, false);
         check(&mut state, &target, false);
-        assert_eq!(info(&state).status, Status::Critical, "two failures in a row");
+        assert_eq!(
+            info(&state).status,
+            Status::Critical,
+            "two failures in a row"
+        );
         check(&mut state, &target, true);
-        assert_eq!(info(&state).status, Status::Passing, "back on its next good check");
+        assert_eq!(
+            info(&state).status,
+            Status::Passing,
+            "back on its next good check"
+        );
     }
 
     #[test]
