@@ -153,6 +153,11 @@ promtool_tool() {
     command -v promtool >/dev/null 2>&1 || die "promtool" "apt-get install -y prometheus"
 }
 
+# curl: make cluster and make cluster-check ask their pieces over HTTP with it.
+curl_tool() {
+    command -v curl >/dev/null 2>&1 || apt_install curl
+}
+
 # (Named so that `command -v wrk` finds the program, not this function.)
 wrk_tool() {
     command -v wrk >/dev/null 2>&1 || apt_install wrk
@@ -164,7 +169,7 @@ case "${1:-}" in
     test)
         rust_toolchain; protoc_tool; cargo_leptos; wasm_bindgen_cli; wasm_opt; chromium; end2end_packages; etcd_server; postgres_server; promtool_tool ;;
     cluster)
-        rust_toolchain; protoc_tool; cargo_leptos; wasm_bindgen_cli; wasm_opt; etcd_server; postgres_server ;;
+        rust_toolchain; protoc_tool; cargo_leptos; wasm_bindgen_cli; wasm_opt; etcd_server; postgres_server; curl_tool ;;
     bench)
         rust_toolchain; protoc_tool; cargo_leptos; wasm_bindgen_cli; wasm_opt; wrk_tool; etcd_server; postgres_server ;;
     *)

@@ -49,7 +49,13 @@ registry_urls=$(join $(for p in "${registry_ports[@]}"; do echo "http://127.0.0.
 database_url="postgres://postgres@127.0.0.1:$pg_port/grades"
 
 alive() { [ -n "${1:-}" ] && kill -0 "$1" 2>/dev/null; }
-listening() { (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
+# Whether anything accepts connections on PORT (curl's exit status 7 is "could not
+# connect"; any other, an HTTP answer or not, means something listens).
+listening() { # port
+    local status=0
+    curl -s -o /dev/null --max-time 2 "http://127.0.0.1:$1/" || status=$?
+    [ "$status" -ne 7 ]
+}
 
 # Starts the piece NAME with the command saved for it, in a session of its own (so a
 # Ctrl-C reaches only this script, which stops the pieces in order).
@@ -84,13 +90,7 @@ $(tail -n 15 "$logs/$name.log" | sed 's/^/    /')" "read the log above"
 
 # Whether the etcd member with client PORT says it is healthy.
 etcd_healthy() { # port
-    local answer
-    answer=$(
-        exec 3<>"/dev/tcp/127.0.0.1/$1" || exit 0
-        printf 'GET /health HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n' >&3
-        cat <&3
-    ) 2>/dev/null || true
-    [[ $answer == *'"health":"true"'* ]]
+    [[ $(curl -s --max-time 2 "http://127.0.0.1:$1/health" || true) == *'"health":"true"'* ]]
 }
 
 line() { # name url

@@ -18,7 +18,6 @@ use server::{
         shutdown::Background,
     },
     logs::{self, LogConfig, LogService},
-    ops::telemetry,
     portal::{
         self, PortalBackend, site,
         teacher_login::{self, TeacherArgs},
@@ -79,7 +78,7 @@ async fn main() -> ExitCode {
     if args.teacher.hash_teacher_password {
         return teacher_login::print_hash_of_stdin(PROGRAM);
     }
-    let shipper = telemetry::init_shipping(GRADING_SERVICE, Some("server::grading"));
+    let shipper = runtime::log_shipper::init_shipping(GRADING_SERVICE, Some("server::grading"));
     run(args, shipper).await.unwrap_or_else(|code| code)
 }
 

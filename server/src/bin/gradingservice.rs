@@ -8,7 +8,6 @@ use clap::Parser;
 use server::{
     grading::{self, GradingConfig, GradingService},
     http::{access::ReadsArgs, serve, shutdown::Background},
-    ops::telemetry,
     runtime::{self, ServiceArgs, log_shipper::LogShipper},
 };
 use wire::registry::{GRADING_SERVICE, LOG_SERVICE};
@@ -31,7 +30,7 @@ struct Args {
 
 #[tokio::main]
 async fn main() -> ExitCode {
-    let shipper = telemetry::init_shipping(GRADING_SERVICE, None);
+    let shipper = runtime::log_shipper::init_shipping(GRADING_SERVICE, None);
     run(Args::parse(), shipper)
         .await
         .unwrap_or_else(|code| code)

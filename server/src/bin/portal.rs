@@ -8,7 +8,7 @@ use app::teacher::server_side::TeacherLogin as _;
 use clap::Parser;
 use server::{
     http::{serve, shutdown::Background},
-    ops::{health::Health, telemetry},
+    ops::health::Health,
     portal::{
         self, PortalBackend, site,
         teacher_login::{self, TeacherArgs},
@@ -39,7 +39,7 @@ async fn main() -> ExitCode {
     if args.teacher.hash_teacher_password {
         return teacher_login::print_hash_of_stdin(PROGRAM);
     }
-    let shipper = telemetry::init_shipping(PORTAL, None);
+    let shipper = runtime::log_shipper::init_shipping(PORTAL, None);
     run(args, shipper).await.unwrap_or_else(|code| code)
 }
 

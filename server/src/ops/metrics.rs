@@ -4,19 +4,19 @@
 //! service and status) adds a collector, and what the process itself uses (tokio tasks,
 //! open sockets, memory) is read at each scrape.
 //!
-//! | metric | what |
-//! | --- | --- |
-//! | `http_requests_total{route,method,status}` | requests answered, by matched route |
-//! | `registry_instances{service,status}` | registered instances (registry) |
-//! | `registry_revision` | the revision of the registry's state, as `Registry-Revision` gives it (registry) |
-//! | `registry_heartbeat_seconds` | heartbeat round trips, a histogram (registry) |
-//! | `registry_patches_sent_total`, `registry_patches_failed_total` | patch deliveries (registry) |
-//! | `registry_leader` | 1 on the node that checks and patches (registry; a lone one always) |
-//! | `registry_leader_write_failures_total` | decisions etcd refused the leader (registry on etcd) |
-//! | `registry_etcd_compactions_total` | compactions of etcd's history this node made as leader (registry on etcd) |
-//! | `log_records_written_total` | records stored (log service) |
-//! | `log_records_dropped_total{reason}` | records the log shipper dropped: `buffer_full`, or `refused` by the log service (every service) |
-//! | `tokio_alive_tasks`, `process_*` | what the process uses |
+//! | metric | what | defined in |
+//! | --- | --- | --- |
+//! | `http_requests_total{route,method,status}` | requests answered, by matched route | here |
+//! | `registry_instances{service,status}` | registered instances (registry) | [`crate::registry::metrics`] |
+//! | `registry_revision` | the revision of the registry's state, as `Registry-Revision` gives it (registry) | [`crate::registry::metrics`] |
+//! | `registry_heartbeat_seconds` | heartbeat round trips, a histogram (registry) | here |
+//! | `registry_patches_sent_total`, `registry_patches_failed_total` | patch deliveries (registry) | here |
+//! | `registry_leader` | 1 on the node that checks and patches (registry; a lone one always) | [`crate::registry::metrics`] |
+//! | `registry_leader_write_failures_total` | decisions etcd refused the leader (registry on etcd) | here |
+//! | `registry_etcd_compactions_total` | compactions of etcd's history this node made as leader (registry on etcd) | here |
+//! | `log_records_written_total` | records stored (log service) | here |
+//! | `log_records_dropped_total{reason}` | records the log shipper dropped: `buffer_full`, or `refused` by the log service (every service) | here |
+//! | `tokio_alive_tasks`, `process_*` | what the process uses | here (`ProcessCollector`) |
 
 use std::sync::{Arc, OnceLock};
 

@@ -1,6 +1,6 @@
 //! Logging set-up shared by every binary: `tracing` records to stderr, filtered by
-//! `RUST_LOG` (default `info`), and, for services that ship their logs, to a
-//! [`ShipLayer`] as well. `RUST_LOG` filters only what reaches stderr: the shipping layer
+//! `RUST_LOG` (default `info`), and, for services that ship their logs, to the runtime's
+//! shipping layer as well ([`crate::runtime::log_shipper`]). `RUST_LOG` filters only what reaches stderr: the shipping layer
 //! has its own level, so a quiet terminal never hides a service's changes from the log
 //! service.
 //!
@@ -12,43 +12,30 @@
 
 use std::io::IsTerminal;
 
-use tracing_subscriber::{EnvFilter, filter::LevelFilter, fmt, prelude::*};
-
-use std::sync::Arc;
-
-use crate::runtime::log_shipper::{LogShipper, ShipLayer};
-
-/// Log records a service keeps while its log service is away.
-pub const SHIPPING_BUFFER: usize = 10_000;
-
-/// Installs the stderr subscriber and ships the INFO-and-above records of service `name`
-/// (only those of targets starting with `only_target`, if given) to the log service.
-/// Returns the shipper, whose `run` task the caller starts once it knows its providers.
-pub fn init_shipping(name: &str, only_target: Option<&str>) -> Arc<LogShipper> {
-    let shipper = LogShipper::new(SHIPPING_BUFFER);
-    let layer = ShipLayer::new(shipper.clone(), name, tracing::Level::INFO);
-    init_with(Some(match only_target {
-        Some(prefix) => layer.only_target(prefix),
-        None => layer,
-    }));
-    shipper
-}
+use tracing_subscriber::{EnvFilter, Layer, Registry, filter::LevelFilter, fmt, prelude::*};
 
 /// Installs the stderr subscriber. Call once, first thing in `main`.
 pub fn init() {
-    init_with(None);
+    install(None::<LevelFilter>, LevelFilter::OFF);
 }
 
-/// Installs the stderr subscriber and, if given, the layer that ships records to the
-/// log service.
-fn init_with(ship: Option<ShipLayer>) {
+/// Installs the stderr subscriber and `extra`, a layer that sees the records at `level`
+/// and above whatever `RUST_LOG` says (the runtime's log shipper:
+/// [`crate::runtime::log_shipper::init_shipping`]). Call once, first thing in `main`.
+pub fn init_with<L>(extra: L, level: LevelFilter)
+where
+    L: Layer<Registry> + Send + Sync + 'static,
+{
+    install(Some(extra), level);
+}
+
+fn install<L>(extra: Option<L>, level: LevelFilter)
+where
+    L: Layer<Registry> + Send + Sync + 'static,
+{
     let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info"));
-    let ship = ship.map(|layer| {
-        let level = LevelFilter::from_level(layer.level());
-        layer.with_filter(level)
-    });
     tracing_subscriber::registry()
-        .with(ship)
+        .with(extra.map(|layer| layer.with_filter(level)))
         .with(
             fmt::layer()
                 .with_writer(std::io::stderr)

@@ -12,6 +12,7 @@
 //! | [`patches`] | the patch sender: keeps each dependent's view in step |
 //! | [`heartbeat`] | the heartbeat checker |
 //! | [`journal`] | revisions and the live event stream's backlog |
+//! | [`metrics`] | the metrics read from the registry's state at each scrape |
 //! | [`outbound`] | the guarded HTTP client for registrants' URLs |
 //! | [`etcd`] | the state in etcd, shared by several registry nodes: their copies, the leader |
 //! | [`config`] | flags and their defaults |
@@ -23,6 +24,7 @@ pub mod heartbeat;
 pub mod http;
 pub mod journal;
 pub mod memory;
+pub mod metrics;
 pub mod outbound;
 pub mod patches;
 pub mod state;
@@ -115,7 +117,8 @@ impl Registry {
             let health = store.health();
             (store, health)
         };
-        crate::ops::metrics::global().register_collector(InstanceCounts(Arc::downgrade(&store)));
+        crate::ops::metrics::global()
+            .register_collector(metrics::InstanceCounts(Arc::downgrade(&store)));
         background.spawn(heartbeat::run(
             store.clone(),
             config.clone(),
@@ -139,58 +142,5 @@ impl Registry {
     /// Whether this registry is a node of a cluster on etcd.
     pub fn clustered(&self) -> bool {
         self.node.clustered()
-    }
-}
-
-/// `registry_instances{service,status}`, counted from the store at each scrape; nothing
-/// once the registry is gone.
-struct InstanceCounts(std::sync::Weak<dyn Store>);
-
-impl std::fmt::Debug for InstanceCounts {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str("InstanceCounts")
-    }
-}
-
-impl prometheus_client::collector::Collector for InstanceCounts {
-    fn encode(
-        &self,
-        mut encoder: prometheus_client::encoding::DescriptorEncoder,
-    ) -> Result<(), std::fmt::Error> {
-        use prometheus_client::{encoding::EncodeMetric, metrics::gauge::ConstGauge};
-
-        let Some(store) = self.0.upgrade() else {
-            return Ok(());
-        };
-        let listing = store.instances();
-        let mut counts = std::collections::BTreeMap::<(String, &str), i64>::new();
-        for instance in listing.value {
-            *counts
-                .entry((instance.registration.service_name, instance.status.as_str()))
-                .or_default() += 1;
-        }
-        let mut family = encoder.encode_descriptor(
-            "registry_instances",
-            "Registered instances, by service and status",
-            None,
-            prometheus_client::metrics::MetricType::Gauge,
-        )?;
-        for ((service, status), count) in &counts {
-            let labels = [("service", service.as_str()), ("status", *status)];
-            ConstGauge::new(*count).encode(family.encode_family(&labels)?)?;
-        }
-        ConstGauge::new(i64::from(store.checks_here())).encode(encoder.encode_descriptor(
-            "registry_leader",
-            "1 on the registry node that runs the checks and sends the patches, 0 on others",
-            None,
-            prometheus_client::metrics::MetricType::Gauge,
-        )?)?;
-        ConstGauge::new(listing.revision as i64).encode(encoder.encode_descriptor(
-            "registry_revision",
-            "The revision of the registry's state (the id of its latest live event)",
-            None,
-            prometheus_client::metrics::MetricType::Gauge,
-        )?)?;
-        Ok(())
     }
 }

@@ -51,6 +51,25 @@ const CALL_TIMEOUT: Duration = Duration::from_secs(5);
 /// The most of a refusal's body read for its reason.
 const MAX_REFUSAL_BYTES: usize = 4096;
 
+/// Log records a service keeps while its log service is away.
+pub const SHIPPING_BUFFER: usize = 10_000;
+
+/// Installs the stderr subscriber ([`crate::ops::telemetry`]) and ships the
+/// INFO-and-above records of service `name` (only those of targets starting with
+/// `only_target`, if given) to the log service. Returns the shipper, whose `run` task the
+/// caller starts once it knows its providers. Call once, first thing in `main`.
+pub fn init_shipping(name: &str, only_target: Option<&str>) -> Arc<LogShipper> {
+    let shipper = LogShipper::new(SHIPPING_BUFFER);
+    let layer = ShipLayer::new(shipper.clone(), name, Level::INFO);
+    let level = tracing_subscriber::filter::LevelFilter::from_level(layer.level());
+    let layer = match only_target {
+        Some(prefix) => layer.only_target(prefix),
+        None => layer,
+    };
+    crate::ops::telemetry::init_with(layer, level);
+    shipper
+}
+
 /// The buffer between the layer and the sending task.
 pub struct LogShipper {
     buffer: Mutex<VecDeque<String>>,
