@@ -9,9 +9,11 @@ use std::{
 };
 
 use crate::{
-    Figure, UNCAPPED, failure_detection_times, ms, percentile,
+    detection::failure_detection_times,
+    figure::{Figure, ms, no_baseline, percent, percentile, times_str},
     procs::{Proc, free_port, temp_dir, wait_up, wrk},
-    propagation_times, register, registration_rate, registry,
+    propagation::{PROPAGATION_TRIALS, propagation_times},
+    registry::{UNCAPPED, register, registration_rate, registry},
 };
 
 /// A single-member etcd on free ports; its client URL.
@@ -145,7 +147,7 @@ async fn failover_with_a_member() -> Figure {
     Figure {
         name: "leader failover with an etcd member",
         how: "3 nodes on a 3-member etcd, --leader-lease 3s; kill -9 the leading node and an etcd member at once; until another leads; 3 trials killing an etcd follower, 2 killing etcd's leader".into(),
-        baseline: super::no_baseline("the wait is the lease, by design"),
+        baseline: no_baseline("the wait is the lease, by design"),
         measured: format!(
             "etcd follower killed: max {}; etcd's leader killed: max {}",
             ms(max(&follower_times)),
@@ -328,7 +330,7 @@ async fn lookups() -> Figure {
         how: "GET /services/{name}, 8 instances, wrk -t2 -c16, 2×5 s interleaved with the in-memory registry".into(),
         baseline: format!("the in-memory registry: {memory:.0}/s"),
         measured: format!("{node:.0}/s"),
-        ratio: super::percent(ratio),
+        ratio: percent(ratio),
         target: "≥ 90% of the in-memory registry".into(),
         holds: Some(ratio >= 0.9),
     }
@@ -370,7 +372,7 @@ async fn registrations() -> Figure {
         how: "POST /services, distinct URLs, 16 clients, 5 s, beside the in-memory registry".into(),
         baseline: format!("the in-memory registry: {in_memory:.0}/s"),
         measured: format!("{on_etcd:.0}/s"),
-        ratio: super::percent(on_etcd / in_memory),
+        ratio: percent(on_etcd / in_memory),
         target: "report (a registration on etcd is a transaction, made durable by a quorum)".into(),
         holds: None,
     }
@@ -392,7 +394,7 @@ async fn propagation() -> Figure {
         name: "change propagation on etcd",
         how: format!(
             "a provider registers; until 100 dependents hold the Added patch; {} trials each, in memory then on etcd",
-            crate::PROPAGATION_TRIALS
+            PROPAGATION_TRIALS
         ),
         baseline: format!(
             "the in-memory registry: all 100: p50 {} p99 {}",
@@ -406,7 +408,7 @@ async fn propagation() -> Figure {
         ),
         ratio: format!(
             "p99 {}",
-            super::times_str(node_p99.as_secs_f64() / memory_p99.as_secs_f64())
+            times_str(node_p99.as_secs_f64() / memory_p99.as_secs_f64())
         ),
         target: "p99 ≤ 3× the in-memory p99".into(),
         holds: Some(node_p99 <= memory_p99 * 3),
@@ -486,7 +488,7 @@ async fn failover() -> Figure {
     Figure {
         name: "leader failover on etcd",
         how: "3 nodes, --leader-lease 3s; kill -9 the leader; until another leads; 5 trials".into(),
-        baseline: super::no_baseline("the wait is the lease, by design"),
+        baseline: no_baseline("the wait is the lease, by design"),
         measured: format!(
             "min {} median {} max {}",
             ms(times[0]),
@@ -554,7 +556,7 @@ async fn failure_detection() -> Figure {
     Figure {
         name: "failure detection on etcd",
         how: "close an instance's listener; until a dependent holds Removed; 10 trials, then 3 with the leader killed just before".into(),
-        baseline: super::no_baseline("set by the heartbeat interval, the failures needed and the lease"),
+        baseline: no_baseline("set by the heartbeat interval, the failures needed and the lease"),
         measured: format!(
             "median {} max {}; after the leader's death: max {}",
             ms(percentile(&steady, 0.5)),

@@ -9,9 +9,9 @@ use futures::StreamExt;
 use testkit::Postgres;
 
 use crate::{
-    Figure, closed_loop, ms, percentile,
+    figure::{Figure, ms, percent, percentile, times_str},
+    load::{closed_loop, timed_gets},
     procs::{Proc, free_port, temp_dir, wait_up},
-    timed_gets,
 };
 
 pub async fn figures() -> Vec<Figure> {
@@ -106,7 +106,7 @@ async fn durability() -> Figure {
             "the same with --database-sync normal (not durable at commit): {normal:.0}/s"
         ),
         measured: format!("{full:.0}/s with --database-sync full (the default)"),
-        ratio: super::percent(full / normal),
+        ratio: percent(full / normal),
         target: "report (what a grade's durability costs)".into(),
         holds: None,
     }
@@ -129,7 +129,7 @@ async fn additions_by_store(postgres: &Postgres) -> Figure {
             .into(),
         baseline: format!("SQLite (the default store): {sqlite:.0}/s"),
         measured: format!("PostgreSQL {pg:.0}/s"),
-        ratio: super::percent(pg / sqlite),
+        ratio: percent(pg / sqlite),
         target: "report (side by side)".into(),
         holds: None,
     }
@@ -173,7 +173,7 @@ async fn listing_by_store(postgres: &Postgres) -> Figure {
         ),
         baseline: said[0].clone(),
         measured: said[1].clone(),
-        ratio: format!("p99 {}", super::times_str(p99s[1] / p99s[0])),
+        ratio: format!("p99 {}", times_str(p99s[1] / p99s[0])),
         target: "report (side by side)".into(),
         holds: None,
     }

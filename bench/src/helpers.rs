@@ -10,9 +10,12 @@
 //!   separated, to F once it listens), and counts the checks each receives (`GET /stats`
 //!   on any of them).
 
-use std::sync::{
-    Arc,
-    atomic::{AtomicU32, Ordering},
+use std::{
+    path::PathBuf,
+    sync::{
+        Arc,
+        atomic::{AtomicU32, Ordering},
+    },
 };
 
 use axum::{
@@ -24,22 +27,49 @@ use axum::{
     routing::get,
 };
 
-fn arg(args: &[String], name: &str) -> String {
-    args.iter()
-        .position(|a| a == name)
-        .and_then(|i| args.get(i + 1))
-        .cloned()
-        .unwrap_or_else(|| panic!("missing {name}"))
+/// `bench bare`'s flags.
+#[derive(Debug, clap::Args)]
+pub struct BareArgs {
+    #[arg(long)]
+    addr: String,
+    /// The file whose bytes every GET is answered with.
+    #[arg(long)]
+    body: PathBuf,
+    /// The answers' content type.
+    #[arg(long = "type", default_value = "application/json")]
+    mime: String,
 }
 
-pub async fn bare(args: &[String]) {
-    let body = Bytes::from(std::fs::read(arg(args, "--body")).unwrap());
-    let mime = args
-        .iter()
-        .position(|a| a == "--type")
-        .and_then(|i| args.get(i + 1))
-        .cloned()
-        .unwrap_or_else(|| "application/json".into());
+/// `bench bare-log`'s flags.
+#[derive(Debug, clap::Args)]
+pub struct BareLogArgs {
+    #[arg(long)]
+    addr: String,
+    /// The file each body is appended to.
+    #[arg(long)]
+    file: PathBuf,
+    /// Flush the file to disk after each body.
+    #[arg(long)]
+    fsync: bool,
+}
+
+/// `bench stub`'s flags.
+#[derive(Debug, clap::Args)]
+pub struct StubArgs {
+    /// Instances on each listener.
+    #[arg(long)]
+    count: usize,
+    /// Listeners, each on a free port.
+    #[arg(long)]
+    listeners: usize,
+    /// Where the listeners' ports are written, comma separated, once they listen.
+    #[arg(long)]
+    ports_file: PathBuf,
+}
+
+pub async fn bare(args: BareArgs) {
+    let body = Bytes::from(std::fs::read(&args.body).unwrap());
+    let mime = args.mime;
     // A path parameter, as the registry's route has, then any other path.
     let answer = move || {
         let (body, mime) = (body.clone(), mime.clone());
@@ -52,19 +82,17 @@ pub async fn bare(args: &[String]) {
             get(move |Path(_name): Path<String>| named()),
         )
         .fallback(get(answer));
-    let listener = tokio::net::TcpListener::bind(arg(args, "--addr"))
-        .await
-        .unwrap();
+    let listener = tokio::net::TcpListener::bind(&args.addr).await.unwrap();
     axum::serve(listener, app).await.unwrap();
 }
 
-pub async fn bare_log(args: &[String]) {
+pub async fn bare_log(args: BareLogArgs) {
     use std::io::Write as _;
-    let fsync = args.iter().any(|a| a == "--fsync");
+    let fsync = args.fsync;
     let file = std::fs::OpenOptions::new()
         .create(true)
         .append(true)
-        .open(arg(args, "--file"))
+        .open(&args.file)
         .unwrap();
     // The file and its size: emptied at 1 GiB, as the log service rotates at 1 GiB in
     // the bench, so neither fills the disk.
@@ -90,14 +118,12 @@ pub async fn bare_log(args: &[String]) {
             }
         }),
     );
-    let listener = tokio::net::TcpListener::bind(arg(args, "--addr"))
-        .await
-        .unwrap();
+    let listener = tokio::net::TcpListener::bind(&args.addr).await.unwrap();
     axum::serve(listener, app).await.unwrap();
 }
 
-pub async fn stub(args: &[String]) {
-    let count: usize = arg(args, "--count").parse().unwrap();
+pub async fn stub(args: StubArgs) {
+    let count = args.count;
     let hits: Arc<Vec<AtomicU32>> = Arc::new((0..count).map(|_| AtomicU32::new(0)).collect());
     let app = Router::new()
         .route(
@@ -122,7 +148,7 @@ pub async fn stub(args: &[String]) {
             }),
         )
         .with_state(hits);
-    let listeners: usize = arg(args, "--listeners").parse().unwrap();
+    let listeners = args.listeners;
     let mut servers = Vec::new();
     let mut ports = Vec::new();
     for _ in 0..listeners {
@@ -134,9 +160,10 @@ pub async fn stub(args: &[String]) {
         }));
     }
     // Written whole, then renamed: the reader never sees half a list.
-    let file = arg(args, "--ports-file");
-    std::fs::write(format!("{file}.part"), ports.join(",")).unwrap();
-    std::fs::rename(format!("{file}.part"), &file).unwrap();
+    let file = args.ports_file;
+    let part = format!("{}.part", file.display());
+    std::fs::write(&part, ports.join(",")).unwrap();
+    std::fs::rename(&part, &file).unwrap();
     for server in servers {
         server.await.unwrap();
     }

@@ -71,52 +71,28 @@ const FAULT_EVERY: Duration = Duration::from_secs(20);
 /// With `--cluster`: how long a fault lasts before it is healed (past the 3 s lease).
 const FAULT_FOR: Duration = Duration::from_secs(5);
 
-struct Settings {
+/// `bench soak`'s flags (`make soak`, `make soak-cluster`).
+#[derive(Debug, clap::Args)]
+pub struct SoakArgs {
+    /// How long the churn runs.
+    #[arg(long, default_value = "10m", value_parser = humantime::parse_duration)]
     duration: Duration,
+    /// Instances of the service runtime (at least one for each of the 10 service names).
+    #[arg(long, default_value_t = 200, value_parser = at_least_services)]
     instances: usize,
-    seed: u64,
+    /// Repeats a run's choices: the seed an earlier run printed [default: from the clock].
+    #[arg(long)]
+    seed: Option<u64>,
+    /// Three registry nodes on a three-member etcd, with a fault every 20 s
+    /// (`make soak-cluster`).
+    #[arg(long)]
     cluster: bool,
 }
 
-fn settings(args: &[String]) -> Settings {
-    let value = |flag: &str| {
-        args.iter()
-            .position(|arg| arg == flag)
-            .and_then(|i| args.get(i + 1))
-    };
-    let duration = value("--duration")
-        .map(|text| {
-            humantime::parse_duration(text).unwrap_or_else(|err| {
-                eprintln!("soak: --duration must be a duration such as 10m ({err})");
-                std::process::exit(2)
-            })
-        })
-        .unwrap_or(Duration::from_secs(600));
-    let instances = value("--instances")
-        .map(|text| match text.parse() {
-            Ok(n) if n >= SERVICES => n,
-            _ => {
-                eprintln!(
-                    "soak: --instances must be a whole number of at least {SERVICES}, got {text:?}"
-                );
-                std::process::exit(2)
-            }
-        })
-        .unwrap_or(200);
-    let seed = value("--seed")
-        .and_then(|text| text.parse().ok())
-        .unwrap_or_else(|| {
-            SystemTime::now()
-                .duration_since(std::time::UNIX_EPOCH)
-                .unwrap()
-                .as_nanos() as u64
-                | 1
-        });
-    Settings {
-        duration,
-        instances,
-        seed,
-        cluster: args.iter().any(|arg| arg == "--cluster"),
+fn at_least_services(text: &str) -> Result<usize, String> {
+    match text.parse() {
+        Ok(n) if n >= SERVICES => Ok(n),
+        _ => Err(format!("a whole number of at least {SERVICES}")),
     }
 }
 
@@ -486,7 +462,7 @@ fn growth(from: f64, to: f64) -> f64 {
 
 /// `bench soak`: runs the soak, and exits 1 with the reason if it fails (once every process
 /// it started has been stopped and its temp dirs deleted).
-pub async fn soak(args: &[String]) {
+pub async fn soak(args: SoakArgs) {
     let failed = {
         let _cleanup = crate::procs::TempDirs;
         run(args).await
@@ -497,8 +473,14 @@ pub async fn soak(args: &[String]) {
     }
 }
 
-async fn run(args: &[String]) -> Result<(), String> {
-    let settings = settings(args);
+async fn run(settings: SoakArgs) -> Result<(), String> {
+    let seed = settings.seed.unwrap_or_else(|| {
+        SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .unwrap()
+            .as_nanos() as u64
+            | 1
+    });
     eprintln!(
         "soak: {} instances for {}{} (seed {})",
         settings.instances,
@@ -508,9 +490,9 @@ async fn run(args: &[String]) -> Result<(), String> {
         } else {
             ""
         },
-        settings.seed
+        seed
     );
-    let mut random = Random(settings.seed);
+    let mut random = Random(seed);
     // The instances' ports, then the cluster's (3 etcd members' two each, 3 nodes').
     let mut ports = steady_ports(settings.instances + 9, &mut random);
     let cluster_ports = ports.split_off(settings.instances);

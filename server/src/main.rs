@@ -12,10 +12,10 @@ use clap::Parser;
 use server::{
     grading::{self, GradingConfig, GradingService},
     http::{
-        access::{Access, ReadsArgs, TokenArgs},
         limits::HttpLimits,
         serve,
         shutdown::Background,
+        token::{Access, ReadsArgs, TokenArgs},
     },
     logs::{self, LogConfig, LogService},
     portal::{

@@ -7,7 +7,7 @@ use std::{process::ExitCode, sync::Arc};
 use clap::Parser;
 use server::{
     grading::{self, GradingConfig, GradingService},
-    http::{access::ReadsArgs, serve, shutdown::Background},
+    http::{serve, shutdown::Background, token::ReadsArgs},
     runtime::{self, ServiceArgs, log_shipper::LogShipper},
 };
 use wire::registry::{GRADING_SERVICE, LOG_SERVICE};

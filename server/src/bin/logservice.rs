@@ -5,7 +5,7 @@ use std::process::ExitCode;
 
 use clap::Parser;
 use server::{
-    http::{access::ReadsArgs, serve, shutdown::Background},
+    http::{serve, shutdown::Background, token::ReadsArgs},
     logs::{self, LogConfig, LogService},
     ops::telemetry,
     runtime::{self, ServiceArgs},

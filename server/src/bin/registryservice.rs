@@ -6,14 +6,14 @@ use std::{net::SocketAddr, process::ExitCode};
 use clap::Parser;
 use server::{
     http::{
-        access::{ReadsArgs, TokenArgs},
         limits::HttpLimits,
         serve,
-        shutdown::{self, Background},
+        shutdown::Background,
+        token::{ReadsArgs, TokenArgs},
     },
     ops::telemetry,
     registry::{self, Registry, RegistryConfig},
-    runtime::args::given_public_url,
+    runtime::{self, args::given_public_url},
 };
 
 const PROGRAM: &str = "registryservice";
@@ -63,7 +63,7 @@ async fn run(args: Args) -> Result<ExitCode, ExitCode> {
             .await
             .map_err(|err| serve::fail(PROGRAM, err))?;
     tracing::info!("registry serving on {public_url}/services");
-    Ok(serve::run(
+    Ok(runtime::serve(
         PROGRAM,
         listener,
         args.token
@@ -71,7 +71,7 @@ async fn run(args: Args) -> Result<ExitCode, ExitCode> {
             .guard(registry::router(registry), "registry"),
         health,
         &args.http,
-        shutdown::signal(),
+        Vec::new(),
         background,
     )
     .await)

@@ -3,7 +3,7 @@
 //!
 //! Every client of ours never follows a redirect (a registrant's URL, or a service that
 //! moved, must not send us elsewhere), sends the token it was given (see
-//! [`crate::http::access`]) and bounds how long a call may take. Callers match on
+//! [`crate::http::token`]) and bounds how long a call may take. Callers match on
 //! [`ClientError`] to decide what to do next: another instance is worth trying after
 //! [`ClientError::Unreachable`] or [`ClientError::TimedOut`], never after a refusal.
 
@@ -97,7 +97,7 @@ fn chain(err: &dyn std::error::Error) -> String {
 pub fn builder(token: Option<&str>) -> ClientBuilder {
     Client::builder()
         .redirect(redirect::Policy::none())
-        .default_headers(crate::http::access::client_headers(token))
+        .default_headers(crate::http::token::client_headers(token))
 }
 
 /// A client whose every call gives up after `timeout`, sending `token`.

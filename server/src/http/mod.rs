@@ -2,17 +2,16 @@
 //!
 //! | module | owns |
 //! | --- | --- |
-//! | [`serve`] | binding an address and serving until stopped, then draining |
-//! | [`limits`] | what every service refuses before a handler runs (huge headers, slow bodies), and the reason every refusal carries |
+//! | [`serve`] | binding an address, and the serving loop behind [`crate::runtime::serve`]: serve until stopped, then drain |
+//! | [`limits`] | what every service refuses before a handler runs (huge headers, slow bodies), the reason every refusal carries, the request count, and the access log (`--access-log`) |
 //! | [`routes`] | the routes a process serves with their patterns beside the router, and the table that labels a request with its route |
 //! | [`error`] | [`ApiError`], the JSON error answer every API gives, and [`RequestBody`], the request-body extractor whose refusal is one |
 //! | [`client`] | the one way a process builds an outgoing HTTP client, and [`ClientError`], what a call to another service can come to |
-//! | [`access`] | the shared-secret token (`--token`) that guards writes |
+//! | [`token`] | the shared-secret token (`--token`) that guards writes |
 //! | [`event_stream`] | how a request asks for a live event stream |
 //! | [`timer`] | the timer hyper bounds each request's headers with: one per connection, kept from one request to the next |
 //! | [`shutdown`] | the Ctrl-C / SIGTERM signal, and [`Background`]: the tasks awaited before a process exits |
 
-pub mod access;
 pub mod client;
 pub mod error;
 pub mod event_stream;
@@ -21,6 +20,7 @@ pub mod routes;
 pub mod serve;
 pub mod shutdown;
 pub mod timer;
+pub mod token;
 
 pub use client::ClientError;
 pub use error::{ApiError, RequestBody};

@@ -79,8 +79,9 @@ pub async fn bind(program: &str, addr: SocketAddr) -> Result<TcpListener, ExitCo
 /// [`crate::http::shutdown::signal`], perhaps followed by deregistering). Then it stops
 /// `background` and keeps serving while its tasks finish (at most [`TASKS_TIMEOUT`]: a
 /// log shipper's last delivery may be to this very process), stops accepting, and waits
-/// for requests in flight, at most [`DRAIN_TIMEOUT`].
-pub async fn run(
+/// for requests in flight, at most [`DRAIN_TIMEOUT`]. Binaries call
+/// [`crate::runtime::serve`], which calls this.
+pub(crate) async fn serve_until(
     program: &str,
     listener: TcpListener,
     app: Routes,

@@ -69,7 +69,7 @@ pub struct PortalBackend {
 
 impl PortalBackend {
     /// A backend finding services through `providers` and the registry through
-    /// `registry` (any of its nodes), sending `token` (see [`crate::http::access`]) on
+    /// `registry` (any of its nodes), sending `token` (see [`crate::http::token`]) on
     /// every call.
     pub fn new(
         providers: Arc<Providers>,

@@ -22,7 +22,7 @@ pub struct Outbound {
 
 impl Outbound {
     /// A client whose every call gives up after `timeout`, sending `token` (see
-    /// [`crate::http::access`]) if there is one.
+    /// [`crate::http::token`]) if there is one.
     pub fn new(timeout: Duration, token: Option<&str>) -> Outbound {
         let client = client::build(
             client::builder(token)

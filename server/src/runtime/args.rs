@@ -30,7 +30,7 @@ pub struct ServiceArgs {
     pub http: crate::http::limits::HttpLimits,
 
     #[command(flatten)]
-    pub token: crate::http::access::TokenArgs,
+    pub token: crate::http::token::TokenArgs,
 }
 
 /// A standalone service's resolved flags.

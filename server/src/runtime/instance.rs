@@ -176,7 +176,7 @@ impl Instance {
     /// With a token, patches must carry it (the registry sends the same one).
     pub fn routes(self: &Arc<Self>) -> Routes {
         let updates = Routes::new().route(&self.spec.update_path, post(receive_patch));
-        let mut router = crate::http::access::Access::new(self.registry.token(), false)
+        let mut router = crate::http::token::Access::new(self.registry.token(), false)
             .guard(updates, "service's providers");
         if self.spec.ttl.is_none() {
             router = router.route(&self.spec.heartbeat_path, get(heartbeat));

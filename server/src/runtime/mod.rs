@@ -7,13 +7,14 @@
 //! | [`instance`] | one registered instance: its endpoints, registering, staying registered |
 //! | [`providers`] | the cache of required services' instances, and failover calls |
 //! | [`registry_client`] | the registry's API as a client |
-//! | [`log_shipper`] | shipping `tracing` records to the `LogService` |
+//! | [`log_shipper`] | shipping `tracing` records to the `LogService`, and installing the subscriber that does ([`log_shipper::init_shipping`]) |
 //!
 //! [`serve`] puts it together: it serves the service's router beside each instance's
 //! heartbeat and update routes, registers in the background (only once the listener is
 //! up), and on Ctrl-C or SIGTERM deregisters first, then lets its background tasks finish
 //! (the log shipper's last delivery among them), stops accepting, lets requests in flight
-//! finish and returns success.
+//! finish and returns success. Every binary serves through it, the registry service with
+//! no instance of its own.
 
 pub mod args;
 pub mod instance;
@@ -36,7 +37,9 @@ pub use providers::{CallError, PatchKind, Providers};
 pub use registry_client::RegistryClient;
 
 /// Serves `app` and the instances' routes on `listener` until the process is asked to
-/// stop. See the module documentation for the order of events.
+/// stop. See the module documentation for the order of events. The one way a binary
+/// serves: one with no instance to register (the registry service) passes none, and is
+/// served until Ctrl-C or SIGTERM.
 pub async fn serve(
     program: &str,
     listener: TcpListener,
@@ -72,5 +75,5 @@ pub async fn serve(
         // the registry's heartbeat checks fail.
         futures::future::join_all(instances.iter().map(|instance| instance.deregister())).await;
     };
-    crate::http::serve::run(program, listener, app, health, limits, stop, background).await
+    crate::http::serve::serve_until(program, listener, app, health, limits, stop, background).await
 }

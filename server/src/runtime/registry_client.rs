@@ -78,7 +78,7 @@ impl RegistryClient {
         RegistryClient::with_token(registry_bases, None)
     }
 
-    /// A client that sends `token` (see [`crate::http::access`]) on every call.
+    /// A client that sends `token` (see [`crate::http::token`]) on every call.
     pub fn with_token(registry_bases: &str, token: Option<&str>) -> RegistryClient {
         let mut urls: Vec<String> = Vec::new();
         for base in registry_bases.split(',') {

@@ -1,0 +1,163 @@
+//! The log service's figures (`log`): the original call, both fsync settings, and the
+//! batch form, each beside a bare handler appending the same bytes.
+
+use std::time::Duration;
+
+use crate::{
+    figure::{Figure, percent},
+    load::closed_loop,
+    procs::{Proc, free_port, temp_dir, wait_up, wrk},
+};
+
+/// A log service at a free port writing into `dir`, with `--fsync fsync`: the process and
+/// its `/log` URL, once it answers.
+pub(crate) async fn log_service(dir: &std::path::Path, fsync: &str) -> (Proc, String) {
+    let port = free_port();
+    let process = Proc::start(
+        "logservice",
+        &[
+            "--addr".into(),
+            format!("127.0.0.1:{port}"),
+            "--registry-url".into(),
+            "http://127.0.0.1:9".into(),
+            "--log-file".into(),
+            dir.join(format!("ours-{fsync}.log")).display().to_string(),
+            "--max-file-size".into(),
+            "1GiB".into(),
+            "--keep-files".into(),
+            "1".into(),
+            "--fsync".into(),
+            fsync.into(),
+        ],
+    );
+    let url = format!("http://127.0.0.1:{port}/log");
+    wait_up(&url).await;
+    (process, url)
+}
+
+/// The baseline of the log figures: a bare axum handler appending each body to a file
+/// in `dir` (and fsyncing each time if `fsync`): the process and its `/log` URL.
+pub(crate) async fn bare_log(dir: &std::path::Path, fsync: bool) -> (Proc, String) {
+    let port = free_port();
+    let mut args = vec![
+        "bare-log".into(),
+        "--addr".into(),
+        format!("127.0.0.1:{port}"),
+        "--file".into(),
+        dir.join(format!("bare-{fsync}.log")).display().to_string(),
+    ];
+    if fsync {
+        args.push("--fsync".into());
+    }
+    let process = Proc::start("bench", &args);
+    let url = format!("http://127.0.0.1:{port}/log");
+    wait_up(&url).await;
+    (process, url)
+}
+
+/// wrk POSTing the original call's one message to `ours` and to `bare`, 2×5 s
+/// interleaved: each one's mean rate, and the errors of both.
+pub(crate) fn wrk_pair(script: &std::path::Path, ours: &str, bare: &str) -> (f64, f64, u64) {
+    let script = script.display().to_string();
+    let (mut ours_rps, mut bare_rps, mut errors) = (0.0, 0.0, 0);
+    for _ in 0..2 {
+        let (rps, e) = wrk(&["-t2", "-c16", "-d5s", "-s", &script, bare]);
+        bare_rps += rps / 2.0;
+        errors += e;
+        let (rps, e) = wrk(&["-t2", "-c16", "-d5s", "-s", &script, ours]);
+        ours_rps += rps / 2.0;
+        errors += e;
+    }
+    (ours_rps, bare_rps, errors)
+}
+
+/// Log ingest: the original call (wrk, one message a request) with the log service's
+/// default `--fsync never` and with `always`, each beside a bare handler appending the
+/// same bytes (fsyncing each time for `always`); and lines/s through the batch form
+/// beside the bare handler appending the same batches.
+pub(crate) async fn log_ingest() -> Vec<Figure> {
+    eprintln!("bench: log ingest …");
+    let dir = temp_dir("log");
+    let message = "[BenchService] - a log message of a typical length, about sixty bytes";
+    let script = dir.join("post.lua");
+    std::fs::write(
+        &script,
+        format!(
+            "wrk.method = \"POST\"\nwrk.headers[\"Content-Type\"] = \"text/plain\"\nwrk.body = \"{message}\"\n"
+        ),
+    )
+    .unwrap();
+    let mut figures = Vec::new();
+    for (fsync, target, needed) in [
+        ("never", "≥ 90% of the bare handler, no errors", Some(0.9)),
+        ("always", "report (what an fsync a write costs)", None),
+    ] {
+        let (_ours, ours_url) = log_service(&dir, fsync).await;
+        let (_bare, bare_url) = bare_log(&dir, fsync == "always").await;
+        let (ours, bare, errors) = wrk_pair(&script, &ours_url, &bare_url);
+        let ratio = ours / bare;
+        figures.push(Figure {
+            name: if fsync == "never" {
+                "log ingest, original call"
+            } else {
+                "log ingest, original call, --fsync always"
+            },
+            how: format!(
+                "POST /log, one message each, wrk -t2 -c16, 2×5 s interleaved; the log service with --fsync {fsync}{}",
+                if fsync == "never" { " (the default)" } else { "" }
+            ),
+            baseline: format!(
+                "a bare axum handler appending the same bytes to a file{}: {bare:.0} req/s",
+                if fsync == "always" { ", fsync each" } else { "" }
+            ),
+            measured: format!("{ours:.0} req/s ({errors} errors)"),
+            ratio: percent(ratio),
+            target: target.into(),
+            holds: needed.map(|needed| ratio >= needed && errors == 0),
+        });
+    }
+
+    let line = serde_json::to_string(message).unwrap();
+    let batch: String = std::iter::repeat_n(format!("{line}\n"), 1000).collect();
+    let (_ours, ours_url) = log_service(&dir, "never").await;
+    let (_bare, bare_url) = bare_log(&dir, false).await;
+    let lines_per_second = |url: String| {
+        let client = reqwest::Client::new();
+        let batch = batch.clone();
+        async move {
+            let (requests, _) = closed_loop(4, Duration::from_secs(5), move |_, _| {
+                let request = client
+                    .post(&url)
+                    .header("content-type", "application/x-ndjson")
+                    .body(batch.clone())
+                    .send();
+                async move {
+                    assert_eq!(request.await.unwrap().status(), 200);
+                }
+            })
+            .await;
+            requests * 1000.0
+        }
+    };
+    // Interleaved like the single-message figure, so both meet the same writeback.
+    let (mut ours, mut bare) = (0.0, 0.0);
+    for _ in 0..2 {
+        bare += lines_per_second(bare_url.clone()).await / 2.0;
+        ours += lines_per_second(ours_url.clone()).await / 2.0;
+    }
+    let ratio = ours / bare;
+    figures.push(Figure {
+        name: "log ingest, batch form",
+        how:
+            "POST /log, application/x-ndjson, 1,000 lines a request, 4 clients, 2×5 s interleaved, --fsync never"
+                .into(),
+        baseline: format!(
+            "the bare handler appending the same 1,000-line bodies: {bare:.0} lines/s"
+        ),
+        measured: format!("{ours:.0} lines/s"),
+        ratio: percent(ratio),
+        target: "≥ 50% of the bare handler (each line is parsed, stamped and framed)".into(),
+        holds: Some(ratio >= 0.5),
+    });
+    figures
+}

@@ -1,0 +1,130 @@
+//! The registry's own figures (`lookups`, `registrations`), and starting a registry and
+//! registering with it, for every registry figure.
+
+use std::time::Duration;
+
+use crate::{
+    figure::{Figure, no_baseline, percent},
+    load::{bare_copy, closed_loop},
+    procs::{self, Proc, free_port, wait_up, wrk},
+};
+
+/// The registry's flag that lifts its cap on instances (`--max-instances`, default
+/// 10,000), for the figures that register more than that: a registration rate for 5 s
+/// registers tens of thousands.
+pub(crate) const UNCAPPED: [&str; 2] = ["--max-instances", "100000000"];
+
+pub(crate) fn registry(extra: &[&str]) -> (Proc, String) {
+    let port = free_port();
+    let mut args = vec!["--addr".to_owned(), format!("127.0.0.1:{port}")];
+    args.extend(extra.iter().map(|s| (*s).to_owned()));
+    (
+        Proc::start("registryservice", &args),
+        format!("http://127.0.0.1:{port}"),
+    )
+}
+
+pub(crate) async fn register(client: &reqwest::Client, registry: &str, body: serde_json::Value) {
+    let response = client
+        .post(format!("{registry}/services"))
+        .json(&body)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        response.status(),
+        200,
+        "{}",
+        response.text().await.unwrap_or_default()
+    );
+}
+
+/// Registry lookups/s (GET /services/{name}, 8 instances, wrk -t2 -c16) beside a bare
+/// axum handler returning the same bytes, interleaved twice.
+pub(crate) async fn lookups() -> Figure {
+    eprintln!("bench: registry lookups …");
+    let (_registry, url) = registry(&[]);
+    wait_up(&format!("{url}/services")).await;
+    let (_stub, stub_ports) = procs::stub(1, 8).await;
+    let stub_port = stub_ports[0];
+    wait_up(&format!("http://127.0.0.1:{stub_port}/stats")).await;
+    let client = reqwest::Client::new();
+    for i in 0..8 {
+        register(
+            &client,
+            &url,
+            serde_json::json!({
+                "ServiceName": "LookupService",
+                "ServiceURL": format!("http://127.0.0.1:{stub_port}/instance/{i}"),
+                "HeartbeatURL": format!("http://127.0.0.1:{stub_port}/hb/{i}"),
+            }),
+        )
+        .await;
+    }
+    tokio::time::sleep(Duration::from_millis(1500)).await;
+    let lookup = format!("{url}/services/LookupService");
+    let (_bare, bare, body) = bare_copy(&lookup, "application/json").await;
+    let bare = format!("{bare}/services/LookupService");
+    let (mut bare_rps, mut registry_rps) = (Vec::new(), Vec::new());
+    let mut errors = 0;
+    for _ in 0..2 {
+        let (rps, e) = wrk(&["-t2", "-c16", "-d5s", &bare]);
+        bare_rps.push(rps);
+        errors += e;
+        let (rps, e) = wrk(&["-t2", "-c16", "-d5s", &lookup]);
+        registry_rps.push(rps);
+        errors += e;
+    }
+    let bare = bare_rps.iter().sum::<f64>() / 2.0;
+    let ours = registry_rps.iter().sum::<f64>() / 2.0;
+    let ratio = ours / bare;
+    Figure {
+        name: "registry lookups/s",
+        how: format!(
+            "GET /services/{{name}}, 8 instances ({} bytes), wrk -t2 -c16, 2×5 s interleaved",
+            body.len()
+        ),
+        baseline: format!("a bare axum handler answering the same bytes: {bare:.0}/s"),
+        measured: format!("{ours:.0}/s ({errors} errors)"),
+        ratio: percent(ratio),
+        target: "≥ 85% of the bare handler, no errors".into(),
+        holds: Some(ratio >= 0.85 && errors == 0),
+    }
+}
+
+/// Registrations/s: distinct URLs, no dependents, 16 concurrent clients for 5 s.
+pub(crate) async fn registrations() -> Figure {
+    eprintln!("bench: registrations …");
+    let (_registry, url) = registry(&UNCAPPED);
+    wait_up(&format!("{url}/services")).await;
+    let (rate, total) = registration_rate(&url).await;
+    Figure {
+        name: "registrations/s",
+        how: "POST /services, distinct URLs, no dependents, 16 clients, 5 s".into(),
+        baseline: no_baseline(
+            "a registration is validated, stored and journaled; no bare handler does that",
+        ),
+        measured: format!("{rate:.0}/s ({total} registered)"),
+        ratio: "—".into(),
+        target: "report".into(),
+        holds: None,
+    }
+}
+
+/// Registrations through the registry at `url`, distinct URLs, 16 clients for 5 s: the
+/// rate per second and how many there were.
+pub(crate) async fn registration_rate(url: &str) -> (f64, u64) {
+    let client = reqwest::Client::new();
+    let url = url.to_owned();
+    closed_loop(16, Duration::from_secs(5), move |task, done| {
+        let body = serde_json::json!({
+            "ServiceName": "Registered",
+            "ServiceURL": format!("http://127.0.0.1:9/{task}/{done}"),
+        });
+        let request = client.post(format!("{url}/services")).json(&body).send();
+        async move {
+            assert_eq!(request.await.unwrap().status(), 200);
+        }
+    })
+    .await
+}
