@@ -98,7 +98,7 @@ pub async fn get_json<T: DeserializeOwned>(
 /// logged), so one instance down never empties a page that all of them fill.
 ///
 /// # Errors
-/// No instance answered; the reasons of each.
+/// No instance answered; the error gives each one's reason.
 pub async fn get_json_from_every<T: DeserializeOwned>(
     name: &'static str,
     path: String,

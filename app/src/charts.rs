@@ -1,5 +1,5 @@
-//! The portal's charts, drawn as SVG text: the class's averages by 10-point band and a
-//! bar a student ([`class_histogram`], [`average_bar`]) for `/students`, one student's
+//! The portal's charts, drawn as SVG text: the class's averages by 10-point band and one
+//! bar per student ([`class_histogram`], [`average_bar`]) for `/students`, one student's
 //! scores against the class ([`student_scores`]) for `/students/{id}`, and records per
 //! minute by service ([`log_rate`]) for `/logs`.
 //!
@@ -121,8 +121,8 @@ pub fn class_histogram(students: &[Student]) -> String {
     )
 }
 
-/// A student's average as a bar out of 100, beside the figure in words (so it is hidden
-/// from screen readers).
+/// A student's average as a bar out of 100, drawn beside the figure in words (so the bar is
+/// hidden from screen readers).
 pub fn average_bar(average: Option<f64>) -> String {
     match average {
         Some(average) => format!(
@@ -183,8 +183,8 @@ pub fn class_averages(class: &[Student]) -> BTreeMap<&'static str, f64> {
         .collect()
 }
 
-/// `student`'s scores in the order they were added, one series a grade type (its own
-/// marker shape), each with the class's average of that type as a dashed line.
+/// `student`'s scores in the order they were added, one series per grade type, each with
+/// its own marker shape and with the class's average of that type as a dashed line.
 pub fn student_scores(student: &Student, class: &[Student]) -> String {
     if student.grades.is_empty() {
         return String::new();
@@ -293,12 +293,12 @@ pub fn student_scores(student: &Student, class: &[Student]) -> String {
     )
 }
 
-/// Most minutes the log chart shows: the newest of the shown window.
+/// The most minutes the log chart shows: the newest minutes of the window shown.
 pub const LOG_MINUTES: usize = 30;
 
-/// `value` (not negative) to one decimal place, as `{:.1}` writes it but without float
-/// formatting: [`log_rate`] is drawn in the browser too, and float formatting's code
-/// would cost the WASM kilobytes for it alone.
+/// `value` (not negative) written to one decimal place, as `{:.1}` writes it, but without
+/// float formatting: [`log_rate`] is drawn in the browser too, and float formatting's code
+/// would cost the WASM kilobytes for this alone.
 fn tenths(value: f64) -> String {
     let tenths = (value.max(0.0) * 10.0).round() as u64;
     format!("{}.{}", tenths / 10, tenths % 10)
@@ -323,7 +323,7 @@ pub fn log_rate(records: &[LogRecord]) -> String {
     if per_minute.is_empty() {
         return String::new();
     }
-    // Every minute in the span, also the quiet ones, newest LOG_MINUTES only.
+    // Every minute in the span, the quiet ones included; only the newest LOG_MINUTES.
     let first = per_minute
         .keys()
         .next()

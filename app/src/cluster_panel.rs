@@ -100,8 +100,8 @@ fn cannot_ask(problem: &str) -> String {
     )
 }
 
-/// The panel as HTML: a summary line, a row a registry node (`data-node`, `data-role`:
-/// leader, follower or down) and a row an etcd member (`data-endpoint`, `data-state`).
+/// The panel as HTML: a summary line, one row per registry node (`data-node`, `data-role`:
+/// leader, follower or down) and one row per etcd member (`data-endpoint`, `data-state`).
 /// Every text from a node is escaped.
 pub fn render(nodes: Vec<NodeView>) -> String {
     use crate::format::html_escape as esc;

@@ -95,9 +95,9 @@ pub fn now_millis() -> f64 {
 
 /// A function that asks `fetch()` again and hands each answer to `apply`: one question at
 /// a time, and any calls made while one is out fold into a single question after it, so
-/// a burst of events costs two round trips, not one each. For pages whose pictures are
-/// HTML made on the server: an event says *that* something changed, the server says how
-/// it looks now.
+/// a burst of events costs two round trips, not one each. It is meant for pages whose
+/// pictures are HTML made on the server: an event says *that* something changed, and the
+/// server says how it looks now.
 pub fn refresher<F, Fut>(fetch: F, apply: impl Fn(Fut::Output) + 'static) -> impl Fn() + Clone
 where
     F: Fn() -> Fut + 'static,

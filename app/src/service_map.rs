@@ -21,7 +21,7 @@ use crate::{
     wire::registry::{InstanceInfo, Status},
 };
 
-/// Most boxes a column holds before it wraps.
+/// The most boxes a column holds before it wraps.
 pub const ROWS: usize = 10;
 const BOX_W: usize = 190;
 const BOX_H: usize = 50;
@@ -180,7 +180,7 @@ pub fn place(services: &BTreeMap<String, Service>) -> BTreeMap<String, (usize, u
     at
 }
 
-/// The map as HTML: a `<figure>` with the arrows' SVG, a link a service and a caption
+/// The map as HTML: a `<figure>` with the arrows' SVG, one link per service, and a caption
 /// that says in words what the picture shows. `selected` is the service the table is
 /// filtered to, if any.
 pub fn render(instances: &[InstanceInfo], selected: Option<&str>) -> String {

@@ -74,7 +74,7 @@ pub mod server_side {
     }
 
     /// The address of the client that sent the current request, as the server saw the
-    /// connection (a reverse proxy in front makes every client its own address).
+    /// connection (behind a reverse proxy, every client has the proxy's address).
     pub fn client_address() -> Option<IpAddr> {
         let parts = use_context::<http::request::Parts>()?;
         parts
@@ -88,7 +88,7 @@ pub mod server_side {
         /// Whether a password is configured, so that changes need a login.
         fn required(&self) -> bool;
         /// A new session if `password` is the teacher's; a wrong one is answered slowly.
-        /// `client` is the address the attempt came from, which its pace is kept by.
+        /// `client` is the address the attempt came from; attempts are paced per address.
         fn log_in(&self, password: String, client: Option<IpAddr>) -> BoxFuture<LoginOutcome>;
         /// The live session with this id.
         fn session(&self, id: &str) -> Option<Session>;

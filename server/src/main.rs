@@ -1,9 +1,9 @@
 //! `server`: the all-in-one process that `make run` and `cargo leptos watch` start. On one
 //! address (default 127.0.0.1:3000) it hosts the registry (`/services`), the log service
 //! (`/log`), the grading service (`/grading/students`) and the teacher portal (`/students`,
-//! `/registry`, `/logs`). Its services
-//! register with its own registry over HTTP, like any other service, so the registry lists
-//! them too, and the grading service ships its log records to the log service.
+//! `/registry`, `/logs`). Its services register with its own registry over HTTP, like any
+//! other service, so the registry lists them too, and the grading service ships its log
+//! records to the log service.
 
 use std::{net::SocketAddr, process::ExitCode, sync::Arc};
 

@@ -1,6 +1,7 @@
-//! The command line of an etcd member of a test's own (Debian's `etcd-server`): its data
-//! in a dir of the test's, its client and peer URLs on 127.0.0.1 ports the test chose.
-//! The tests and `make bench` start and stop the process themselves, each its own way.
+//! The command line of an etcd member that a test runs itself (Debian's `etcd-server`): its
+//! data goes in a dir the test owns, and its client and peer URLs are on 127.0.0.1 ports
+//! the test chose. The tests and `make bench` start and stop the process themselves, each
+//! in its own way.
 
 use std::path::Path;
 

@@ -1,6 +1,6 @@
-//! A PostgreSQL server of a test's own: `initdb` into a temp dir, the server on a free
-//! 127.0.0.1 port, trust authentication for the `postgres` user over TCP. It never
-//! touches a system cluster.
+//! A test's own PostgreSQL server: `initdb` makes its cluster in a temp dir, the server
+//! listens on a free 127.0.0.1 port, and the `postgres` user connects over TCP with trust
+//! authentication. It never touches a system cluster.
 //!
 //! The programs are Debian's (`/usr/lib/postgresql/<version>/bin`, the newest; or the
 //! folder in `$PG_BIN`). PostgreSQL refuses to run as root, so as root the temp dir goes
@@ -107,7 +107,7 @@ impl Postgres {
         format!("postgres://postgres@127.0.0.1:{}/{database}", self.port)
     }
 
-    /// A new, empty database; its URL.
+    /// Creates a new, empty database and returns its URL.
     pub fn create_database(&self) -> String {
         static NEXT: AtomicU32 = AtomicU32::new(0);
         let name = format!(
@@ -262,8 +262,8 @@ fn is_root() -> bool {
     std::fs::metadata("/proc/self").is_ok_and(|meta| meta.uid() == 0)
 }
 
-/// A new temp dir; as root in /tmp (which the `postgres` user can reach) and owned by
-/// that user.
+/// A new temp dir; as root, it is made in /tmp (which the `postgres` user can reach) and
+/// owned by that user.
 fn temp_dir(as_postgres: bool) -> PathBuf {
     static NEXT: AtomicU32 = AtomicU32::new(0);
     let base = if as_postgres {

@@ -5,9 +5,10 @@
 //!
 //! A wire type opts in by deriving with `#[serde(remote = "Self")]` and calling
 //! [`go_json!`](crate::go_json), which gives it `Serialize` (exact Go names) and this
-//! lenient `Deserialize`. Not compiled for the browser (see the macro). In the browser (wasm32), which only ever reads JSON
-//! this project's server wrote, `Deserialize` matches exact names, which keeps the
-//! lenient decoder and its dependencies out of the WASM bundle.
+//! lenient `Deserialize`. This module is not compiled for the browser (see the macro). In
+//! the browser (wasm32), which only ever reads JSON this project's server wrote,
+//! `Deserialize` matches exact names, which keeps the lenient decoder and its dependencies
+//! out of the WASM bundle.
 
 use std::{borrow::Cow, fmt};
 

@@ -14,7 +14,7 @@ pub mod registry;
 mod properties;
 
 /// Gives a struct declared with `#[serde(remote = "Self")]` its `Serialize` (exact Go
-/// field names) and its `Deserialize`: Go-style lenient ([`go`]) off the browser; exact
+/// field names) and its `Deserialize`: Go-style lenient ([`go`]) outside the browser; exact
 /// names in the browser (wasm32), which only ever reads JSON this project's server wrote,
 /// so the lenient decoder and its dependencies stay out of the WASM bundle.
 #[macro_export]

@@ -86,7 +86,8 @@ pub const PATCH_ORDER_HEADER: &str = "registry-patch-order";
 pub const REVISION_HEADER: &str = "registry-revision";
 
 /// The header on a registry node's listings and lookups while its replicated state is out
-/// of reach: how many seconds ago it last heard from it. The answer may be behind.
+/// of reach: how many seconds ago the node last heard from its replicated store. The answer
+/// may be behind.
 pub const STALE_HEADER: &str = "registry-stale";
 
 /// What the registry POSTs to a dependent's update URL: instances that appeared and
@@ -357,7 +358,7 @@ mod tests {
 }
 
 /// `GET /cluster` on a registry node: how it sees itself and the store it shares with the
-/// other nodes (the portal's cluster panel shows one a node).
+/// other nodes (the portal's cluster panel shows one per node).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct NodeStatus {
     /// The node's public URL.
@@ -373,7 +374,7 @@ pub struct NodeStatus {
     /// The revision of the registry's state this node has reached.
     #[serde(rename = "Revision")]
     pub revision: u64,
-    /// Why it answers from an old copy, or nothing while its state is current.
+    /// Why it answers from an old copy; absent while its state is current.
     #[serde(rename = "Stale", default, skip_serializing_if = "Option::is_none")]
     pub stale: Option<String>,
     /// The etcd members it was given, as it sees each one now.

@@ -3,9 +3,9 @@
 //! The filter is a plain GET form (it works without JavaScript; hydrated, it navigates
 //! without a reload); once hydrated, the page follows the log service's live stream
 //! (through `/portal/events/logs`) and puts each new matching record on top. Above the
-//! table, the shown records per minute by service as stacked bars
-//! ([`crate::charts::log_rate`]), redrawn with each new record. The chart and the table
-//! are HTML strings, the same on the server and in the browser: as views, each would
+//! table, stacked bars count the records shown, per minute and by service
+//! ([`crate::charts::log_rate`]), and are redrawn with each new record. The chart and the
+//! table are HTML strings, the same on the server and in the browser: as views, each would
 //! cost the WASM kilobytes.
 
 use leptos::{either::Either, prelude::*};
@@ -21,7 +21,7 @@ use crate::{
     wire::logs::LogRecord,
 };
 
-/// Most records the page keeps.
+/// The most records the page keeps.
 const KEEP: usize = 500;
 
 #[component]

@@ -1,4 +1,4 @@
-//! One module a page.
+//! One module per page.
 
 pub mod login;
 pub mod logs;

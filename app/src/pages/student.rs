@@ -1,6 +1,6 @@
 //! `/students/{id}`: one student's grades, a chart of their scores over time against the
 //! class average of each grade type ([`crate::charts::student_scores`]), the "Add a Grade"
-//! form and a delete button a grade.
+//! form and one delete button per grade.
 //!
 //! Everything but the form is HTML made on the server ([`student_html`]), as on the
 //! registry page: the browser needs no code to draw it, which keeps the WASM small (each

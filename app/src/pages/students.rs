@@ -1,12 +1,12 @@
-//! `/students`, the Grade Book: the students, linking to their pages, with their average
-//! formatted as the original did (`87.0%`), found by name (`?q=carter`), sorted
-//! (`?sort=name`, `?sort=average`; by ID otherwise) and a page at a time (`?page=2`, 50 a
-//! page), so a class of 1,000 is not one huge page. The search is a plain GET form, the
-//! same with JavaScript or without. The whole grade book downloads as CSV from
-//! `/students.csv` (served by the portal's server side). Above the table, a histogram of
-//! the class's averages by 10-point band, and in each row a bar of the student's average
-//! ([`crate::charts`]); below it, "Add a student" for whoever may change grades (a plain
-//! form post, see [`crate::api::add_student`]).
+//! `/students`, the Grade Book: the students, each linking to their page, with their
+//! average formatted as the original did (`87.0%`), found by name (`?q=carter`), sorted
+//! (`?sort=name`, `?sort=average`; by ID otherwise) and shown a page at a time (`?page=2`,
+//! 50 per page), so a class of 1,000 is not one huge page. The search is a plain GET form,
+//! the same with JavaScript or without. The whole grade book downloads as CSV from
+//! `/students.csv` (served by the portal's server side). Above the table is a histogram of
+//! the class's averages by 10-point band, and each row has a bar of the student's average
+//! ([`crate::charts`]); below the table, "Add a student" is shown to whoever may change
+//! grades (a plain form post, see [`crate::api::add_student`]).
 //!
 //! The form, the table and the pager are HTML made on the server ([`render`]) and
 //! swapped in whole, so the browser's WASM carries no code to draw them; the pager's and
@@ -23,7 +23,7 @@ use crate::{
 };
 use leptos::server_fn::ServerFn;
 
-/// Students a page.
+/// Students per page.
 pub const PAGE_SIZE: usize = 50;
 
 /// One page of the Grade Book, as asked for.

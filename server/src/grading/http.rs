@@ -10,7 +10,7 @@
 //! | `DELETE /students/{id}/grades/{grade}` | 204; unknown: 404 |
 //!
 //! Both additions take an `Idempotency-Key` header: the key is stored with the row, and
-//! the same key again (a retry) stores nothing and is answered the first answer (with
+//! the same key again (a retry) stores nothing and is answered with the first answer (with
 //! `Idempotent-Replayed: true`), or 422 if the key came with another addition.
 
 use axum::{

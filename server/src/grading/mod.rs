@@ -44,8 +44,8 @@ pub struct GradingConfig {
     )]
     pub database_sync: DatabaseSync,
 
-    /// Connections to the database open at most; requests beyond them wait for one (at
-    /// most the statement timeout, then 503).
+    /// The most connections to the database open at once; requests beyond them wait for one
+    /// (at most the statement timeout, then 503).
     #[arg(
         long,
         env = "GRADING_DATABASE_MAX_CONNECTIONS",

@@ -58,7 +58,8 @@ static POSTGRES_MIGRATIONS: sqlx::migrate::Migrator = sqlx::migrate!("./migratio
 pub struct StoreOptions {
     /// SQLite only: when a commit is on disk.
     pub sync: DatabaseSync,
-    /// Connections open at most; calls beyond them wait (at most `statement_timeout`).
+    /// The most connections open at once; calls beyond them wait (at most
+    /// `statement_timeout`).
     pub max_connections: u32,
     /// How long one statement may run, and how long a call may wait for a connection.
     pub statement_timeout: Duration,

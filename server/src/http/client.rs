@@ -1,11 +1,11 @@
 //! Outgoing HTTP: the one way a process builds a client for calls to other services, and
 //! [`ClientError`], what such a call can come to.
 //!
-//! Every client of ours never follows a redirect (a registrant's URL, or a service that
-//! moved, must not send us elsewhere), sends the token it was given (see
-//! [`crate::http::token`]) and bounds how long a call may take. Callers match on
-//! [`ClientError`] to decide what to do next: another instance is worth trying after
-//! [`ClientError::Unreachable`] or [`ClientError::TimedOut`], never after a refusal.
+//! No client of ours follows a redirect (a registrant's URL, or a service that moved, must
+//! not send us elsewhere); each sends the token it was given (see [`crate::http::token`])
+//! and bounds how long a call may take. Callers match on [`ClientError`] to decide what to
+//! do next: another instance is worth trying after [`ClientError::Unreachable`] or
+//! [`ClientError::TimedOut`], never after a refusal.
 
 use std::time::Duration;
 

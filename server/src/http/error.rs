@@ -71,7 +71,7 @@ impl From<ClientError> for ApiError {
 ///
 /// The limit is the extractor's own rather than axum's `DefaultBodyLimit` layer: a
 /// `Router::layer` wraps every route of the router in a second boxed route, which cost
-/// the registry's lookups, which read no body at all, 4 points of their rate.
+/// the registry's lookups (which read no body at all) 4 points of their rate.
 #[derive(Debug, Clone)]
 pub struct RequestBody<const MAX: usize>(pub Bytes);
 

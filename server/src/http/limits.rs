@@ -15,14 +15,15 @@
 //!
 //! Every refusal is also said in the process's log at INFO (a 5xx at WARN), with its
 //! reason, so a user sees them without the per-request access log (`--access-log`: one
-//! line a request, with its method, URI, status and latency; at DEBUG without the flag).
+//! line per request, with its method, URI, status and latency; at DEBUG without the flag).
 //!
 //! All of it, with the request count of [`crate::ops::metrics`], is one hand-written tower
-//! service ([`Guard`]) in front of the whole router: one box a request. As two layers
-//! (axum's `from_fn` and tower-http's trace layer) they cost the registry a sixth of its
-//! lookup rate, and even as one, put on each route with `Router::layer`, 5 points (see
-//! `BENCHMARKS.md`): the route a request takes, which the count is labelled with, comes
-//! from [`crate::http::routes`] instead of from inside the router.
+//! service ([`Guard`]) in front of the whole router, so each request costs one box (heap
+//! allocation). As two layers (axum's `from_fn` and tower-http's trace layer) they cost the
+//! registry a sixth of its lookup rate, and even as one layer, put on each route with
+//! `Router::layer`, they cost 5 points (see `BENCHMARKS.md`); that is why the route a
+//! request takes, which the count is labelled with, comes from [`crate::http::routes`]
+//! instead of from inside the router.
 
 use std::{
     convert::Infallible,
@@ -98,8 +99,8 @@ impl HttpLimits {
     }
 
     /// `app` with the limits above in front of it, and every request counted in
-    /// [`crate::ops::metrics`] by the route `routes` finds for it (one service for all of
-    /// it: each layer costs every request a box).
+    /// [`crate::ops::metrics`] by the route `routes` finds for it (one service does all of
+    /// it, since each layer costs every request a box).
     pub fn guard<S>(&self, app: S, routes: RouteTable) -> Guard<S> {
         Guard {
             inner: app,

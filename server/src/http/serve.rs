@@ -6,11 +6,11 @@
 //! The accept loop is hyper's own rather than `axum::serve`, which cannot bound how long a
 //! client may take to send its headers (a connection that trickles them would otherwise be
 //! held forever) nor how much of them hyper buffers. A connection also has
-//! `--request-timeout` to say which HTTP it speaks (hyper-util's own detection waits for
-//! the HTTP/2 preface with no timer, so a socket that sent nothing, or half the preface,
-//! was held forever), and at most `--max-connections` are open at once: past it, a new
-//! one is answered 503 and closed at once, so silent sockets can never use up the
-//! process's file descriptors.
+//! at most `--request-timeout` to show which HTTP version it speaks (hyper-util's own
+//! detection waits for the HTTP/2 preface with no timer, so a socket that sent nothing, or
+//! half the preface, was held forever), and at most `--max-connections` are open at once:
+//! past it, a new one is answered 503 and closed at once, so silent sockets can never use
+//! up the process's file descriptors.
 
 use std::{
     net::SocketAddr,
@@ -43,14 +43,14 @@ use crate::{
     ops::health::Health,
 };
 
-/// The most hyper buffers of one request's head; beyond it hyper answers a bare 431.
+/// The most bytes hyper buffers of one request's head; beyond it hyper answers a bare 431.
 /// Headers up to this size reach [`crate::http::limits`], which refuses them with a reason.
 pub const MAX_READ_BUFFER: usize = 1024 * 1024;
 
 /// How long requests in flight may take to finish once the server is stopping.
 pub const DRAIN_TIMEOUT: Duration = Duration::from_secs(10);
 
-/// Says on stderr why `program` cannot start, and gives the exit code for it.
+/// Says on stderr why `program` cannot start, and returns the exit code for it.
 pub fn fail(program: &str, reason: impl std::fmt::Display) -> ExitCode {
     eprintln!("{program}: {reason}");
     ExitCode::FAILURE

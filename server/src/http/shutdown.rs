@@ -49,8 +49,8 @@ impl Background {
         self.tasks.wait().await;
     }
 
-    /// [`Background::stop`], then waits for the tasks at most `within`; gives whether they
-    /// all ended.
+    /// [`Background::stop`], then waits for the tasks at most `within`; returns whether
+    /// they all ended.
     pub async fn stop_within(&self, within: Duration) -> bool {
         self.stop();
         tokio::time::timeout(within, self.finished()).await.is_ok()

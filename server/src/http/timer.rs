@@ -3,14 +3,14 @@
 //! request to the next.
 //!
 //! hyper makes a new header timer for every request on a connection (the next head must
-//! be in within the timeout of hyper starting to read it) and drops it once the head is
-//! in. With hyper-util's `TokioTimer`, each of them is a tokio timer put into tokio's
-//! timer wheel and taken out again (a lock each way, and often a wake-up of a parked
-//! worker, since an empty wheel now has something due): that cost the registry 6 points
-//! of its lookup rate (`BENCHMARKS.md`). Here every header timer of one connection shares
-//! one tokio timer. It stays in the wheel between requests, is moved only when it fires
-//! before the current head's deadline (once a timeout, not once a request), and a head
-//! that is late is still cut off at its own deadline.
+//! arrive within the timeout, counted from when hyper starts to read it) and drops it once
+//! the head is in. With hyper-util's `TokioTimer`, each of them is a tokio timer put into
+//! tokio's timer wheel and taken out again (a lock each way, and often a wake-up of a
+//! parked worker, since an empty wheel now has something due): that cost the registry 6
+//! points of its lookup rate (`BENCHMARKS.md`). Here every header timer of one connection
+//! shares one tokio timer. It stays in the wheel between requests, is moved only when it
+//! fires before the current head's deadline (once per timeout, not once per request), and a
+//! head that is late is still cut off at its own deadline.
 
 use std::{
     future::Future,

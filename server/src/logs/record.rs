@@ -131,8 +131,8 @@ fn escape(text: &str, out: &mut String) {
     out.push_str(&text[plain..]);
 }
 
-/// Whether `text` holds a control character or a backslash: one pass the compiler
-/// vectorises.
+/// Whether `text` holds a control character or a backslash, checked in one pass that the
+/// compiler vectorises.
 pub fn needs_escape(text: &str) -> bool {
     text.bytes().fold(false, |special, byte| {
         special | (byte < 0x20) | (byte == b'\\')

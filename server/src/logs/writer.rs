@@ -33,7 +33,7 @@ use wire::logs::LogRecord;
 
 use super::{files::LogFiles, record};
 
-/// Most requests merged into one write and fsync (`--fsync always`).
+/// The most requests merged into one write and fsync (`--fsync always`).
 const MAX_REQUESTS_PER_SYNC: usize = 4096;
 
 /// The most a thread keeps of its framing buffer between requests.
@@ -191,8 +191,8 @@ fn stopped() -> io::Error {
     io::Error::other("the log writer has stopped")
 }
 
-/// The syncing thread (`--fsync always`): every pending request stored with one write
-/// and one fsync, then each answered.
+/// The syncing thread (`--fsync always`): stores every pending request with one write and
+/// one fsync, then answers each.
 fn sync_batches(writer: &Mutex<Writer>, mut receiver: mpsc::Receiver<Request>) {
     let mut batch = Vec::new();
     let mut messages = Vec::new();
@@ -285,7 +285,7 @@ thread_local! {
     static SCRATCH: std::cell::RefCell<Scratch> = std::cell::RefCell::default();
 }
 
-/// `messages` as lines of the file, each stamped `time`, in `text`.
+/// Writes `messages` into `text` as lines of the file, each stamped `time`.
 fn frame(time: &str, messages: &[Message<'_>], text: &mut String) {
     text.clear();
     let framer = record::Framer::new(time);

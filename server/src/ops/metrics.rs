@@ -1,8 +1,8 @@
 //! The process's metrics, in Prometheus text on `GET /metrics`: every binary serves them,
-//! through [`crate::http::serve`]. One set a process ([`global`]), counted where the work is
-//! done; a service whose figures live in its own state (the registry's instances by
-//! service and status) adds a collector, and what the process itself uses (tokio tasks,
-//! open sockets, memory) is read at each scrape.
+//! through [`crate::http::serve`]. There is one set per process ([`global`]), each metric
+//! counted where the work is done; a service whose figures live in its own state (the
+//! registry's instances by service and status) adds a collector, and what the process
+//! itself uses (tokio tasks, open sockets, memory) is read at each scrape.
 //!
 //! | metric | what | defined in |
 //! | --- | --- | --- |

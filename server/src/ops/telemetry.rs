@@ -1,8 +1,8 @@
 //! Logging set-up shared by every binary: `tracing` records to stderr, filtered by
 //! `RUST_LOG` (default `info`), and, for services that ship their logs, to the runtime's
-//! shipping layer as well ([`crate::runtime::log_shipper`]). `RUST_LOG` filters only what reaches stderr: the shipping layer
-//! has its own level, so a quiet terminal never hides a service's changes from the log
-//! service.
+//! shipping layer as well ([`crate::runtime::log_shipper`]). `RUST_LOG` filters only what
+//! reaches stderr: the shipping layer has its own level, so a quiet terminal never hides a
+//! service's changes from the log service.
 //!
 //! The request log, one line per request (method, URI, status, latency), is written by
 //! the guard in front of every service ([`crate::http::limits`]): at DEBUG by default, so

@@ -310,7 +310,7 @@ impl ServiceClient for PortalBackend {
     }
 }
 
-/// `GET url` with the calls client: the answer, or why there is none.
+/// `GET url` with the `calls` client: the answer, or why there is none.
 async fn get_reply(
     calls: reqwest::Client,
     url: String,

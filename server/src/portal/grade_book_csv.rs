@@ -1,7 +1,7 @@
 //! `GET /students.csv`: the whole grade book as a CSV file a spreadsheet opens as it is
 //! (RFC 4180, UTF-8), read from the grading service through the portal's providers.
 //!
-//! One row a grade, after a header row: `StudentID,LastName,FirstName,GradeID,Title,
+//! One row per grade, after a header row: `StudentID,LastName,FirstName,GradeID,Title,
 //! Type,Score`. A student without grades has one row with the grade's cells empty, so
 //! nobody is missing from the sheet. A cell that a spreadsheet would take for a formula
 //! (it starts with `=`, `+`, `-`, `@`, a tab or a carriage return) is prefixed with `'`, so

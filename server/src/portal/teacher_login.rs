@@ -131,16 +131,16 @@ impl TeacherLogins {
 }
 
 /// The key a client's pace is kept under: its address (an IPv4 address mapped into
-/// IPv6 as the IPv4 one). Not an IPv6 /64: on a LAN every machine shares one, and a
-/// student there could keep the teacher's attempts waiting. No address (a call from
-/// inside the process) is one client.
+/// IPv6 counts as the plain IPv4 address). Not an IPv6 /64: on a LAN every machine shares
+/// one, and a student there could keep the teacher's attempts waiting. Calls with no
+/// address (from inside the process) all count as one client.
 fn client_key(client: Option<IpAddr>) -> IpAddr {
     client.map_or(IpAddr::V4(std::net::Ipv4Addr::UNSPECIFIED), |ip| {
         ip.to_canonical()
     })
 }
 
-/// A client's attempt in progress: dropped, it ends the turn.
+/// A client's attempt in progress; dropping it ends the turn.
 struct Turn<'a> {
     inner: &'a Inner,
     client: IpAddr,
@@ -325,7 +325,6 @@ pub fn print_hash_of_stdin(program: &str) -> std::process::ExitCode {
     }
 }
 
-/// 32 random bytes, as hex.
 /// 32 random bytes as hex: session ids, CSRF tokens, a generated service token.
 pub fn random_token() -> String {
     let mut bytes = [0u8; 32];

@@ -124,7 +124,7 @@ fn parse_etcd_endpoint(text: &str) -> Result<String, String> {
 }
 
 /// Parses a leader lease: whole seconds, at least 2 (etcd leases count in seconds, and a
-/// leader renews its lease three times a lease).
+/// leader renews its lease three times in each lease period).
 fn parse_lease(text: &str) -> Result<Duration, String> {
     let lease = parse_duration(text)?;
     if lease.as_secs() < 2 || lease.subsec_nanos() != 0 {

@@ -10,12 +10,12 @@
 //! Self-preservation: when more than `self_preservation_threshold` of the checked hosts
 //! fail in one round (a host fails when every instance checked on it fails; at least
 //! `self_preservation_min_hosts` hosts must be checked), the failure is more likely the
-//! registry's own network than every host at once. Hosts rather than instances, so a
-//! client that registers many dead instances on its own machine cannot switch it on
-//! (and so hold every other eviction). From the next round on, failures are still counted and shown, but no one is
-//! evicted for them, until a round's failure rate falls to the threshold again. Since an
-//! instance needs `heartbeat_failures` (default 2) failures in a row to be evicted, the
-//! round that reveals a mass failure evicts no one either.
+//! registry's own network than every host at once. It counts hosts rather than instances,
+//! so a client that registers many dead instances on its own machine cannot switch it on
+//! (and so hold every other eviction). From the next round on, failures are still counted
+//! and shown, but no one is evicted for them, until a round's failure rate falls to the
+//! threshold again. Since an instance needs `heartbeat_failures` (default 2) failures in a
+//! row to be evicted, the round that reveals a mass failure evicts no one either.
 
 use std::{sync::Arc, time::Instant};
 

@@ -7,11 +7,11 @@
 //! events from the same revisions in the same order, so an id names one event on every
 //! node, and a stream resumed at any id, on any node, gets each later event once. Two
 //! kinds of event are *live only* ([`Journal::push_live`]): sent to live streams without
-//! an id of their own, never replayed. A heartbeat round of a cluster (the leader's
-//! measurement, sent to every node outside etcd: a resuming client receives the next
-//! round), and what a node's copy makes when it loads a whole state (not the history,
-//! whose ids name the real changes: a client resuming from before gets that history, or
-//! a snapshot).
+//! an id of their own, never replayed. They are a heartbeat round of a cluster (the
+//! leader's measurement, sent to every node outside etcd: a resuming client receives the
+//! next round), and the events a node's copy makes when it loads a whole state (not the
+//! history, whose ids name the real changes: a client resuming from before gets that
+//! history, or a snapshot).
 //!
 //! Revisions start at the Unix time in microseconds, so they keep increasing across
 //! restarts of the registry, and a client resuming from a revision of an earlier run is

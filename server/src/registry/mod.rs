@@ -82,7 +82,8 @@ impl Registry {
     /// `background` that end when it stops: in memory, or a node of the registry whose
     /// state is in etcd (`--etcd`), reached at `public_url`. Its patches carry `token`, if
     /// any; its router must be guarded with the same `token` (see
-    /// [`crate::http::token::Access::guard`]). Gives the registry and its `/healthz` checks.
+    /// [`crate::http::token::Access::guard`]). Returns the registry and its `/healthz`
+    /// checks.
     ///
     /// # Errors
     /// An `--etcd` endpoint etcd's client cannot use; the error names the flag.

@@ -20,8 +20,9 @@
 //!
 //! A send that fails or times out may still arrive, late: so the next patch to that
 //! target is its full view, ordered after it, removing whatever the lost one added that
-//! it should not have. It is retried so with doubling back-off a bounded number of times;
-//! then the target is left alone until its view changes again or it passes a heartbeat.
+//! it should not have. Such a send is retried this way, with doubling back-off, a bounded
+//! number of times; then the target is left alone until its view changes again or it passes
+//! a heartbeat.
 
 use std::{
     collections::{BTreeSet, HashMap},
@@ -96,7 +97,7 @@ struct Target {
 
 impl PatchSender {
     /// A sender posting through `outbound`, retrying a failed delivery `retries` times,
-    /// its workers tasks of `background`.
+    /// with its workers running as tasks of `background`.
     pub fn new(outbound: Outbound, retries: u32, background: Background) -> PatchSender {
         PatchSender::with_limit(outbound, retries, background, MAX_IN_FLIGHT)
     }

@@ -51,7 +51,7 @@ pub enum Stamp {
     Next,
     /// The revision a replicated store gave the change (several changes may share one).
     At(u64),
-    /// None: a copy is loading a whole state, and the events that makes are sent live
+    /// None: a copy is loading a whole state, and the events this makes are sent live
     /// only (they are not history, whose ids etcd gave to the real changes).
     Live,
 }

@@ -12,7 +12,7 @@ use wire::registry::Registration;
 pub const MAX_NAME_CHARS: usize = 128;
 /// Longest URL accepted, in bytes.
 pub const MAX_URL_BYTES: usize = 2048;
-/// Most required services one registration may list.
+/// The most required services one registration may list.
 pub const MAX_REQUIRED: usize = 64;
 /// Shortest and longest TTL accepted.
 pub const TTL_RANGE: (Duration, Duration) = (Duration::from_secs(1), Duration::from_secs(3600));

@@ -6,8 +6,8 @@
 //! registry has forgotten the instance (a restarted registry sends no more heartbeat
 //! checks, and answers a TTL renewal with 404) and registers it again, which also brings a
 //! fresh full patch. Before registering again it asks the registry whether it still lists
-//! the instance, so that slow heartbeats alone never cause a duplicate; a registry that
-//! cannot be asked (the original) is re-registered with only after a longer silence.
+//! the instance, so that slow heartbeats alone never cause a duplicate; with a registry
+//! that cannot be asked (the original), it registers again only after a longer silence.
 //!
 //! Against a registry cluster every call goes to any live node (see
 //! [`RegistryClient`]); once registered the instance learns every node, so the loss of the

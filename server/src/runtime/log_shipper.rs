@@ -40,9 +40,9 @@ use wire::registry::LOG_SERVICE;
 
 /// The content type of the log service's batch form: one JSON string per line.
 pub const BATCH_CONTENT_TYPE: &str = "application/x-ndjson";
-/// Most records in one batch.
+/// The most records in one batch.
 const MAX_BATCH: usize = 1000;
-/// Longest a record waits for companions before its batch is sent.
+/// The longest a record waits for companions before its batch is sent.
 const LINGER: Duration = Duration::from_millis(200);
 /// Back-off while the log service is unknown or failing.
 const RETRY: Duration = Duration::from_secs(1);
@@ -51,7 +51,7 @@ const CALL_TIMEOUT: Duration = Duration::from_secs(5);
 /// The most of a refusal's body read for its reason.
 const MAX_REFUSAL_BYTES: usize = 4096;
 
-/// Log records a service keeps while its log service is away.
+/// How many log records a service keeps while its log service is away.
 pub const SHIPPING_BUFFER: usize = 10_000;
 
 /// Installs the stderr subscriber ([`crate::ops::telemetry`]) and ships the

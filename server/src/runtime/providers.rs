@@ -108,7 +108,7 @@ impl Providers {
         self.apply_kind(patch, PatchKind::Unmarked, None);
     }
 
-    /// Applies a patch of `kind` sent in `order`; gives whether it was applied. A change
+    /// Applies a patch of `kind` sent in `order`; returns whether it was applied. A change
     /// that arrives while the full view is awaited was sent before this registration
     /// (still in flight when it did): the full view supersedes it, so it is dropped. A
     /// patch ordered before the last one applied was delayed on the way: dropped too,

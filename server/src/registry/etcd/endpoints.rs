@@ -4,8 +4,8 @@
 //! leader, the next leader's campaign and lease kept landing on it and it led only after
 //! about 8 s. Here each member's `/health` is asked every [`PROBE_EVERY`], and only the
 //! healthy members stay in the client's balance; while none is healthy (the cluster
-//! electing its own leader, which makes every member say so for a second or two), those
-//! that answer at all; and if none answers, every member.
+//! electing its own leader, which makes every member say so for a second or two), the
+//! members that answer at all stay in it; and if none answers, every member does.
 
 use std::{collections::BTreeSet, time::Duration};
 
@@ -18,7 +18,7 @@ pub const PROBE_EVERY: Duration = Duration::from_millis(500);
 const PROBE_TIMEOUT: Duration = Duration::from_secs(1);
 
 /// Keeps `client` sending to the healthy members among `endpoints` until `stopping`.
-/// Nothing to do with one endpoint.
+/// With only one endpoint there is nothing to do.
 pub async fn keep_healthy(client: Client, endpoints: Vec<String>, stopping: CancellationToken) {
     if endpoints.len() < 2 {
         return;

@@ -14,8 +14,8 @@
 //! leader shares its rounds over HTTP: [`super::rounds`]), so with nothing changing,
 //! etcd's revision stands still. The leader's writes are conditional on the three keys'
 //! revisions it decided on ([`KeyRevisions`]): a renewal or a registration committed
-//! meanwhile is never overwritten by a stale decision. Values are JSON, keys the instance's URL as is
-//! (URLs are already unique, and etcd keys are bytes).
+//! meanwhile is never overwritten by a stale decision. Values are JSON, and keys use the
+//! instance's URL as is (URLs are already unique, and etcd keys are bytes).
 
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 

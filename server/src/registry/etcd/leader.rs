@@ -89,8 +89,8 @@ impl Leadership {
 }
 
 /// Campaigns for leadership as `candidate` (the node's URL) until `stopping`, leading
-/// whenever elected: `patches` send only then. Elected or not, a lost lease starts a new
-/// campaign with a new lease.
+/// whenever elected: `patches` (the patch sender) sends only then. Elected or not, a lost
+/// lease starts a new campaign with a new lease.
 pub async fn run(
     client: Client,
     election: String,

@@ -350,7 +350,7 @@ impl EtcdStore {
         }
     }
 
-    /// Commits `txn`; gives its revision and whether its conditions held.
+    /// Commits `txn`; returns its revision and whether its conditions held.
     async fn commit(&self, txn: Txn) -> Result<(u64, bool), StoreError> {
         let mut client = self.client.clone();
         match tokio::time::timeout(WRITE_TIMEOUT, client.txn(txn)).await {
@@ -388,7 +388,7 @@ impl EtcdStore {
     }
 
     /// Commits `ops` as the leader: only if this node still holds its election key and
-    /// `also` holds (what the decision was made on). Gives whether they held. A failure
+    /// `also` holds (what the decision was made on). Returns whether they held. A failure
     /// is said loudly (see [`EtcdStore::leader_wrote`]).
     async fn as_leader(&self, also: Vec<Compare>, ops: Vec<TxnOp>) -> Result<bool, StoreError> {
         let fence = self

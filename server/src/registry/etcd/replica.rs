@@ -147,7 +147,7 @@ async fn pause(stopping: &CancellationToken) -> bool {
     }
 }
 
-/// Loads the whole state and brings the copy to it; gives its revision.
+/// Loads the whole state and brings the copy to it; returns its revision.
 async fn load(store: &EtcdStore) -> Result<i64, etcd_client::Error> {
     let mut client = store.client.clone();
     let answer = client
@@ -171,7 +171,7 @@ pub type Revisions = Mutex<HashMap<String, KeyRevisions>>;
 
 /// Brings `copy` to the state `kvs` hold: instances that left are removed, the others
 /// registered (unless held already) with their status; and `revisions`, if given, to the
-/// keys' revisions. The events that makes are live only ([`Stamp::Live`]).
+/// keys' revisions. The events this makes are live only ([`Stamp::Live`]).
 fn bring_to(keys: &Keys, copy: &mut State, revisions: Option<&Revisions>, kvs: &[KeyValue]) {
     let mut instances = BTreeMap::new();
     let mut critical = std::collections::BTreeSet::new();
@@ -220,8 +220,8 @@ fn bring_to(keys: &Keys, copy: &mut State, revisions: Option<&Revisions>, kvs: &
 /// the node's live feed: for a client that last saw `seen` on another node, from before
 /// this node's copy began. The state just before `seen`'s revision is read from etcd (a
 /// read at a past revision) into a scratch copy, etcd's changes since are applied to it
-/// up to the node's revision, and the events after `seen` that made are the backlog: the
-/// same events, with the same ids, as every node's copy made (each revision's events in
+/// up to the node's revision, and the events after `seen` that this makes are the backlog:
+/// the same events, with the same ids, as every node's copy made (each revision's events in
 /// the order of its changes). Fails if etcd has compacted that history (the client is
 /// then sent a snapshot).
 ///

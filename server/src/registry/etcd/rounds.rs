@@ -80,8 +80,8 @@ impl Rounds {
     }
 
     /// Publishes `results` as the next round of the leader at `leader`, in this term.
-    /// Numbers are the time in ms (at least one above the last), so a new leader's follow
-    /// an old one's.
+    /// A round's number is the time in ms (at least one above the last), so a new leader's
+    /// rounds follow an old one's.
     pub fn publish(&self, leader: &str, results: Vec<CheckResult>) {
         let Some(term) = self.term() else { return };
         let last = self
@@ -155,10 +155,9 @@ pub async fn latest(
     }
 }
 
-/// While this node does not lead: fetches each round from the node that does, and shows
-/// it. Ends when `stopping`.
-/// Its requests carry `token` (a registry whose reads need it guards this route too); it
-/// reads at most a round of `max_instances`.
+/// While this node does not lead, fetches each round from the node that does, and shows it.
+/// Ends when `stopping`. Its requests carry `token` (a registry whose reads need it guards
+/// this route too), and it reads at most one round of `max_instances` results.
 pub async fn follow_leader(
     store: Arc<EtcdStore>,
     own_url: String,
