@@ -14,12 +14,14 @@
 //! - [`http`]: serving, request limits, the error answer, outgoing clients, the token,
 //!   event streams and shutdown.
 //! - [`ops`]: `/healthz`, `/metrics` and logging.
+//! - [`errors`]: which error to use where, and how one is shown.
 //!
 //! Locks: every mutex is `parking_lot`'s, which is never poisoned. A panic while a lock
 //! is held already stops that request or task. Refusing every later request would turn
 //! one bug into an outage. Where a change cut off halfway would leave state that must not
 //! be used, its owner keeps a flag of its own: see the log writer's `storing`.
 
+pub mod errors;
 pub mod grading;
 pub mod http;
 pub mod logs;

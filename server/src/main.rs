@@ -123,7 +123,7 @@ async fn run(args: Args, shipper: Arc<LogShipper>) -> Result<ExitCode, ExitCode>
     let (registry, registry_health) =
         Registry::start(&args.registry, token, &public_url, &background)
             .await
-            .map_err(|err| serve::fail(PROGRAM, err))?;
+            .map_err(|err| serve::fail(PROGRAM, server::errors::report(&err)))?;
     let own_registry = RegistryClient::with_token(&public_url, token);
     let grading_url = format!("{public_url}{GRADING_PREFIX}");
     let log_instance = Instance::new(

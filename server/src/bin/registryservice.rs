@@ -61,7 +61,7 @@ async fn run(args: Args) -> Result<ExitCode, ExitCode> {
     let (registry, health) =
         Registry::start(&args.registry, args.token.token(), &public_url, &background)
             .await
-            .map_err(|err| serve::fail(PROGRAM, err))?;
+            .map_err(|err| serve::fail(PROGRAM, server::errors::report(&err)))?;
     tracing::info!("registry serving on {public_url}/services");
     Ok(runtime::serve(
         PROGRAM,

@@ -20,13 +20,38 @@ const ACCEPTED: &str = "--database takes a SQLite file path (./grades.db), a sql
                         (sqlite:./grades.db) or a PostgreSQL URL \
                         (postgres://user:password@host:5432/database)";
 
-impl FromStr for Database {
-    type Err = String;
+/// Why a `--database` value is refused; each says what is accepted. None repeats a
+/// password.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum BadDatabase {
+    #[error("the database is empty: {ACCEPTED}")]
+    Empty,
+    #[error("it is not UTF-8: {ACCEPTED}")]
+    NotUtf8,
+    #[error("{scheme}: databases are not supported: {ACCEPTED}")]
+    Unsupported { scheme: String },
+    #[error("{redacted:?} is not a URL: {ACCEPTED}")]
+    NotAUrl {
+        redacted: String,
+        #[source]
+        source: url::ParseError,
+    },
+    #[error("{redacted:?} names no server: {ACCEPTED}")]
+    NoServer { redacted: String },
+    #[error(
+        "{value:?} names no file (an in-memory database would lose every grade at exit): \
+         {ACCEPTED}"
+    )]
+    NoFile { value: String },
+}
 
-    fn from_str(value: &str) -> Result<Database, String> {
+impl FromStr for Database {
+    type Err = BadDatabase;
+
+    fn from_str(value: &str) -> Result<Database, BadDatabase> {
         let value = value.trim();
         if value.is_empty() {
-            return Err(format!("the database is empty: {ACCEPTED}"));
+            return Err(BadDatabase::Empty);
         }
         let scheme = value
             .split_once(':')
@@ -40,9 +65,9 @@ impl FromStr for Database {
         match scheme.as_deref() {
             Some("postgres" | "postgresql") => postgres(value),
             Some("sqlite") => sqlite(value),
-            Some(scheme) if value.contains("://") => {
-                Err(format!("{scheme}: databases are not supported: {ACCEPTED}"))
-            }
+            Some(scheme) if value.contains("://") => Err(BadDatabase::Unsupported {
+                scheme: scheme.to_owned(),
+            }),
             _ => Ok(Database::Sqlite(PathBuf::from(value))),
         }
     }
@@ -62,36 +87,43 @@ impl clap::builder::TypedValueParser for DatabaseParser {
         _arg: Option<&clap::Arg>,
         value: &std::ffi::OsStr,
     ) -> Result<Database, clap::Error> {
-        let refused = |reason: String| {
+        let refused = |err: BadDatabase| {
             clap::Error::raw(
                 clap::error::ErrorKind::ValueValidation,
-                format!("invalid value for --database: {reason}\n"),
+                format!(
+                    "invalid value for --database: {}\n",
+                    crate::errors::report(&err)
+                ),
             )
         };
         let text = value
             .to_str()
-            .ok_or_else(|| refused(format!("it is not UTF-8: {ACCEPTED}")))?;
+            .ok_or_else(|| refused(BadDatabase::NotUtf8))?;
         text.parse().map_err(refused)
     }
 }
 
-fn postgres(value: &str) -> Result<Database, String> {
-    let url = reqwest::Url::parse(value)
-        .map_err(|err| format!("{:?} is not a URL ({err}): {ACCEPTED}", redact(value)))?;
+fn postgres(value: &str) -> Result<Database, BadDatabase> {
+    let url = reqwest::Url::parse(value).map_err(|source| BadDatabase::NotAUrl {
+        redacted: redact(value),
+        source,
+    })?;
     if !value.contains("://") || url.host_str().is_none_or(str::is_empty) {
-        return Err(format!("{:?} names no server: {ACCEPTED}", redact(value)));
+        return Err(BadDatabase::NoServer {
+            redacted: redact(value),
+        });
     }
     Ok(Database::Postgres(value.to_owned()))
 }
 
-fn sqlite(value: &str) -> Result<Database, String> {
+fn sqlite(value: &str) -> Result<Database, BadDatabase> {
     let rest = &value["sqlite:".len()..];
     let path = rest.strip_prefix("//").unwrap_or(rest);
     let path = path.split_once('?').map_or(path, |(path, _)| path);
     if path.is_empty() || path == ":memory:" {
-        return Err(format!(
-            "{value:?} names no file (an in-memory database would lose every grade at exit): {ACCEPTED}"
-        ));
+        return Err(BadDatabase::NoFile {
+            value: value.to_owned(),
+        });
     }
     Ok(Database::Sqlite(PathBuf::from(path)))
 }
@@ -181,7 +213,9 @@ mod tests {
     use super::*;
 
     fn parse(value: &str) -> Result<Database, String> {
-        value.parse()
+        value
+            .parse()
+            .map_err(|err: BadDatabase| crate::errors::report(&err))
     }
 
     #[test]

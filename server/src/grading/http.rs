@@ -79,7 +79,7 @@ async fn add_student(
 ) -> Result<Response, ApiError> {
     let key = idempotency_key(&headers)?;
     let new: NewStudent = json(&body, "NewStudent")?;
-    let new = validate::student(new).map_err(ApiError::bad_request)?;
+    let new = validate::student(new)?;
     let added = service
         .store
         .add_student(&new, key)
@@ -105,7 +105,7 @@ async fn add_grade(
     let id = student_id(&id)?;
     let key = idempotency_key(&headers)?;
     let grade: Grade = json(&body, "Grade")?;
-    let grade = validate::grade(grade).map_err(ApiError::bad_request)?;
+    let grade = validate::grade(grade)?;
     let added = service
         .store
         .add_grade(id, &grade, key)

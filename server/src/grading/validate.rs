@@ -8,50 +8,66 @@ pub const MAX_TITLE_CHARS: usize = 200;
 /// Longest name, in characters.
 pub const MAX_NAME_CHARS: usize = 100;
 
+/// Why a grade or a student is refused: what to fix, the reason of the 400 answer.
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+pub enum Invalid {
+    #[error("{field} must not be empty")]
+    Empty { field: &'static str },
+    #[error("{field} is at most {max} characters")]
+    TooLong { field: &'static str, max: usize },
+    #[error("{field} must not contain control characters")]
+    Control { field: &'static str },
+    #[error("Score must be a number from 0 to 100, got {0}")]
+    Score(f64),
+}
+
+/// A refused grade or student is the client's to fix.
+impl From<Invalid> for crate::http::ApiError {
+    fn from(err: Invalid) -> crate::http::ApiError {
+        crate::http::ApiError::bad_request(err.to_string())
+    }
+}
+
 /// A grade to store: `Title` 1 to 200 characters (trimmed), `Score` a finite number from
 /// 0 to 100. (`Type` is checked when the JSON is read.)
-pub fn grade(grade: Grade) -> Result<Grade, String> {
-    let title = grade.title.trim();
-    if title.is_empty() {
-        return Err("Title must not be empty".into());
-    }
-    if title.chars().count() > MAX_TITLE_CHARS {
-        return Err(format!("Title is at most {MAX_TITLE_CHARS} characters"));
-    }
-    if title.chars().any(char::is_control) {
-        return Err("Title must not contain control characters".into());
-    }
+///
+/// # Errors
+/// Why the grade is refused, for a 400.
+pub fn grade(grade: Grade) -> Result<Grade, Invalid> {
+    let title = text("Title", &grade.title, MAX_TITLE_CHARS)?;
     if !grade.score.is_finite() || !(0.0..=100.0).contains(&grade.score) {
-        return Err(format!(
-            "Score must be a number from 0 to 100, got {}",
-            grade.score
-        ));
+        return Err(Invalid::Score(grade.score));
     }
     Ok(Grade {
         id: 0,
-        title: title.to_owned(),
+        title,
         ..grade
     })
 }
 
 /// A student to add: both names non-empty (trimmed), at most 100 characters.
-pub fn student(new: NewStudent) -> Result<NewStudent, String> {
+///
+/// # Errors
+/// Why the student is refused, for a 400.
+pub fn student(new: NewStudent) -> Result<NewStudent, Invalid> {
     Ok(NewStudent {
-        first_name: name("FirstName", &new.first_name)?,
-        last_name: name("LastName", &new.last_name)?,
+        first_name: text("FirstName", &new.first_name, MAX_NAME_CHARS)?,
+        last_name: text("LastName", &new.last_name, MAX_NAME_CHARS)?,
     })
 }
 
-fn name(field: &str, value: &str) -> Result<String, String> {
+/// `value` trimmed, if it is not empty, at most `max` characters and without control
+/// characters.
+fn text(field: &'static str, value: &str, max: usize) -> Result<String, Invalid> {
     let value = value.trim();
     if value.is_empty() {
-        return Err(format!("{field} must not be empty"));
+        return Err(Invalid::Empty { field });
     }
-    if value.chars().count() > MAX_NAME_CHARS {
-        return Err(format!("{field} is at most {MAX_NAME_CHARS} characters"));
+    if value.chars().count() > max {
+        return Err(Invalid::TooLong { field, max });
     }
     if value.chars().any(char::is_control) {
-        return Err(format!("{field} must not contain control characters"));
+        return Err(Invalid::Control { field });
     }
     Ok(value.to_owned())
 }
@@ -87,7 +103,7 @@ mod tests {
             (g("Quiz", f64::NAN), "from 0 to 100"),
             (g("Quiz", f64::INFINITY), "from 0 to 100"),
         ] {
-            let err = grade(input.clone()).unwrap_err();
+            let err = grade(input.clone()).unwrap_err().to_string();
             assert!(err.contains(reason), "{input:?}: {err}");
         }
     }
@@ -102,14 +118,30 @@ mod tests {
             student(s(" Ada ", "Lovelace")).unwrap(),
             s("Ada", "Lovelace")
         );
-        assert!(student(s("", "L")).unwrap_err().starts_with("FirstName"));
-        assert!(student(s("A", " ")).unwrap_err().starts_with("LastName"));
+        assert!(
+            student(s("", "L"))
+                .unwrap_err()
+                .to_string()
+                .starts_with("FirstName")
+        );
+        assert!(
+            student(s("A", " "))
+                .unwrap_err()
+                .to_string()
+                .starts_with("LastName")
+        );
         assert!(
             student(s(&"a".repeat(101), "L"))
                 .unwrap_err()
+                .to_string()
                 .contains("at most")
         );
-        assert!(student(s("A\u{0}", "L")).unwrap_err().contains("control"));
+        assert!(
+            student(s("A\u{0}", "L"))
+                .unwrap_err()
+                .to_string()
+                .contains("control")
+        );
     }
 
     trait WithId {

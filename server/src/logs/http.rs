@@ -203,7 +203,7 @@ async fn read(
     query: Result<Query<LogQuery>, QueryRejection>,
 ) -> Result<Response, ApiError> {
     let Query(query) = query.map_err(|err| ApiError::bad_request(err.body_text()))?;
-    let filter = Filter::new(query).map_err(ApiError::bad_request)?;
+    let filter = Filter::new(query)?;
     if crate::http::event_stream::wanted(&headers) {
         return Ok(Sse::new(live(service, filter))
             .keep_alive(KeepAlive::default())

@@ -40,28 +40,53 @@ pub struct Filter {
     pub limit: usize,
 }
 
+/// Why a log query is refused: what to fix, the reason of the 400 answer.
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+pub enum BadQuery {
+    #[error("limit must be between 1 and {MAX_LIMIT}")]
+    Limit,
+    #[error("{name} must be a time such as 2026-01-02T15:04:05Z")]
+    Time {
+        name: &'static str,
+        #[source]
+        source: humantime::TimestampError,
+    },
+    #[error("since must not be later than until")]
+    SinceAfterUntil,
+}
+
+/// A refused query is the client's to fix.
+impl From<BadQuery> for crate::http::ApiError {
+    fn from(err: BadQuery) -> crate::http::ApiError {
+        crate::http::ApiError::bad_request(crate::errors::report(&err))
+    }
+}
+
 impl Filter {
-    pub fn new(query: LogQuery) -> Result<Filter, String> {
-        let time = |name: &str, value: Option<String>| -> Result<Option<SystemTime>, String> {
+    /// Checks `query`.
+    ///
+    /// # Errors
+    /// Why the query is refused, for a 400.
+    pub fn new(query: LogQuery) -> Result<Filter, BadQuery> {
+        let time = |name: &'static str, value: Option<String>| {
             value
                 .filter(|v| !v.trim().is_empty())
                 .map(|v| {
-                    humantime::parse_rfc3339_weak(v.trim()).map_err(|err| {
-                        format!("{name} must be a time such as 2026-01-02T15:04:05Z ({err})")
-                    })
+                    humantime::parse_rfc3339_weak(v.trim())
+                        .map_err(|source| BadQuery::Time { name, source })
                 })
                 .transpose()
         };
         let limit = query.limit.unwrap_or(DEFAULT_LIMIT);
         if limit == 0 || limit > MAX_LIMIT {
-            return Err(format!("limit must be between 1 and {MAX_LIMIT}"));
+            return Err(BadQuery::Limit);
         }
         let since = time("since", query.since)?;
         let until = time("until", query.until)?;
         if let (Some(since), Some(until)) = (since, until)
             && since > until
         {
-            return Err("since must not be later than until".into());
+            return Err(BadQuery::SinceAfterUntil);
         }
         Ok(Filter {
             service: query.service.filter(|s| !s.is_empty()),

@@ -95,13 +95,14 @@ impl PortalBackend {
         })
     }
 
-    /// Opens the event stream at `url`: its bytes, or why it could not be opened.
+    /// Opens the event stream at `url`, an instance of the service `source`: its bytes, or
+    /// why it could not be opened.
     async fn open_stream(
         &self,
         url: &str,
         last_event_id: Option<&HeaderValue>,
         source: &str,
-    ) -> Result<BoxStream<'static, Result<Bytes, reqwest::Error>>, String> {
+    ) -> Result<BoxStream<'static, Result<Bytes, reqwest::Error>>, StreamError> {
         let mut request = self
             .streams
             .get(url)
@@ -111,11 +112,14 @@ impl PortalBackend {
         }
         match request.send().await {
             Ok(response) if response.status().is_success() => Ok(response.bytes_stream().boxed()),
-            Ok(response) => {
-                let err = ClientError::refusal(response, MAX_REASON_BYTES).await;
-                Err(format!("{source} {err}"))
-            }
-            Err(err) => Err(format!("{source}: {}", ClientError::from(err))),
+            Ok(response) => Err(StreamError {
+                service: source.to_owned(),
+                cause: ClientError::refusal(response, MAX_REASON_BYTES).await,
+            }),
+            Err(err) => Err(StreamError {
+                service: source.to_owned(),
+                cause: ClientError::from(err),
+            }),
         }
     }
 
@@ -133,7 +137,7 @@ impl PortalBackend {
                     let body = stream.take_until(self.shutdown.clone().cancelled_owned());
                     return event_stream(Body::from_stream(body));
                 }
-                Err(reason) => problem = reason,
+                Err(err) => problem = crate::errors::report(&err),
             }
         }
         unavailable_stream(&problem)
@@ -152,7 +156,7 @@ impl PortalBackend {
         for stream in opened {
             match stream {
                 Ok(stream) => streams.push(whole_events(stream)),
-                Err(reason) => problem = reason,
+                Err(err) => problem = crate::errors::report(&err),
             }
         }
         if streams.is_empty() {
@@ -412,4 +416,14 @@ pub async fn warn_if_grades_open(providers: Arc<Providers>, shutdown: Cancellati
             () = shutdown.cancelled() => return,
         }
     }
+}
+
+/// Why the event stream of one instance of a service could not be opened.
+#[derive(Debug, thiserror::Error)]
+#[error("{service}")]
+struct StreamError {
+    /// The service, as the portal's 503 names it.
+    service: String,
+    #[source]
+    cause: ClientError,
 }

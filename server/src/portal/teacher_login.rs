@@ -64,10 +64,25 @@ impl TeacherArgs {
     /// and becomes exit code 2.
     pub fn logins(&self, program: &str) -> Result<TeacherLogins, std::process::ExitCode> {
         TeacherLogins::new(self).map_err(|err| {
-            eprintln!("{program}: {err}");
+            eprintln!("{program}: {}", crate::errors::report(&err));
             std::process::ExitCode::from(2)
         })
     }
+}
+
+/// Why the teacher login's flags are refused.
+#[derive(Debug, thiserror::Error)]
+pub enum SetupError {
+    #[error(
+        "--teacher-password-hash is not an argon2 hash (make one with \
+         --hash-teacher-password, which reads the password on standard input)"
+    )]
+    NotArgon2 {
+        #[source]
+        source: argon2::password_hash::Error,
+    },
+    #[error("--teacher-session must be longer than 0s")]
+    NoSession,
 }
 
 /// The password check and the sessions. Cheap to clone.
@@ -101,22 +116,17 @@ struct Live {
 impl TeacherLogins {
     /// The login `args` configure; a hash that is not an argon2 PHC string is refused with
     /// what to do.
-    pub fn new(args: &TeacherArgs) -> Result<TeacherLogins, String> {
+    pub fn new(args: &TeacherArgs) -> Result<TeacherLogins, SetupError> {
         let hash = args
             .teacher_password_hash
             .as_deref()
             .map(str::trim)
             .filter(|hash| !hash.is_empty());
         if let Some(hash) = hash {
-            PasswordHash::new(hash).map_err(|err| {
-                format!(
-                    "--teacher-password-hash is not an argon2 hash ({err}); make one with \
-                     --hash-teacher-password, which reads the password on standard input"
-                )
-            })?;
+            PasswordHash::new(hash).map_err(|source| SetupError::NotArgon2 { source })?;
         }
         if args.teacher_session.is_zero() {
-            return Err("--teacher-session must be longer than 0s".into());
+            return Err(SetupError::NoSession);
         }
         Ok(TeacherLogins {
             inner: Arc::new(Inner {
@@ -289,15 +299,28 @@ fn verify(hash: &str, password: &str) -> bool {
     })
 }
 
+/// Why a password cannot be hashed.
+#[derive(Debug, thiserror::Error)]
+pub enum HashError {
+    #[error("no randomness for a salt")]
+    Salt(#[source] getrandom::Error),
+    #[error("argon2 cannot hash it")]
+    Argon2(#[source] argon2::password_hash::Error),
+}
+
 /// The argon2id hash of `password`, as a PHC string for `--teacher-password-hash`.
-pub fn hash_password(password: &str) -> Result<String, String> {
+///
+/// # Errors
+/// The system gives no randomness for a salt, or argon2 refuses (a password longer than
+/// it takes).
+pub fn hash_password(password: &str) -> Result<String, HashError> {
     let mut salt = [0u8; 16];
-    getrandom::fill(&mut salt).map_err(|err| format!("no randomness for a salt: {err}"))?;
-    let salt = SaltString::encode_b64(&salt).map_err(|err| err.to_string())?;
+    getrandom::fill(&mut salt).map_err(HashError::Salt)?;
+    let salt = SaltString::encode_b64(&salt).map_err(HashError::Argon2)?;
     Argon2::default()
         .hash_password(password.as_bytes(), &salt)
         .map(|hash| hash.to_string())
-        .map_err(|err| err.to_string())
+        .map_err(HashError::Argon2)
 }
 
 /// `--hash-teacher-password`: reads one line (the password) from standard input and
@@ -321,7 +344,7 @@ pub fn print_hash_of_stdin(program: &str) -> std::process::ExitCode {
             println!("{hash}");
             std::process::ExitCode::SUCCESS
         }
-        Err(err) => crate::http::serve::fail(program, err),
+        Err(err) => crate::http::serve::fail(program, crate::errors::report(&err)),
     }
 }
 
@@ -417,7 +440,8 @@ mod tests {
     fn a_hash_that_is_not_argon2_is_refused_with_what_to_do() {
         let err = TeacherLogins::new(&args(Some("plain".into())))
             .err()
-            .expect("refused");
+            .expect("refused")
+            .to_string();
         assert!(err.contains("--hash-teacher-password"), "{err}");
         assert!(!TeacherLogins::new(&args(None)).unwrap().required());
         assert!(

@@ -79,7 +79,7 @@ async fn register(
     }
     let registration: Registration = serde_json::from_slice(&body)
         .map_err(|err| ApiError::bad_request(format!("invalid Registration JSON: {err}")))?;
-    let valid = validate::registration(registration).map_err(ApiError::bad_request)?;
+    let valid = validate::registration(registration)?;
     if valid.name.eq_ignore_ascii_case(REGISTRY) && !registry.writes_need_token {
         // Clients send their token to every node listed as `Registry`: only a node of
         // this registry (listed through etcd) or a holder of the token may be there.
@@ -140,7 +140,7 @@ fn instance_url(body: &[u8]) -> Result<String, ApiError> {
     }
     // Only an absolute http(s) URL can name a registered instance: anything else is a
     // malformed request (400), not an unknown instance (404).
-    super::validate::instance_url(text).map_err(ApiError::bad_request)
+    Ok(super::validate::instance_url(text)?)
 }
 
 async fn list(State(registry): State<Registry>, headers: HeaderMap) -> Result<Response, ApiError> {

@@ -92,7 +92,7 @@ impl Registry {
         token: Option<&str>,
         public_url: &str,
         background: &Background,
-    ) -> Result<(Registry, Health), String> {
+    ) -> Result<(Registry, Health), etcd::StartError> {
         let patches = PatchSender::new(
             Outbound::new(config.patch_timeout, token),
             config.patch_retries,

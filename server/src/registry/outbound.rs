@@ -102,15 +102,21 @@ impl reqwest::dns::Resolve for SafeResolver {
             let resolved = tokio::net::lookup_host((host.as_str(), 0)).await?;
             let allowed = allowed_addresses(resolved);
             if allowed.is_empty() {
-                return Err(format!(
-                    "{host} resolves to no address the registry may call (link-local and \
-                     unspecified ones are never called)"
-                )
-                .into());
+                return Err(Box::new(NoAllowedAddress { host }) as _);
             }
             Ok(Box::new(allowed.into_iter()) as reqwest::dns::Addrs)
         })
     }
+}
+
+/// A registrant's host name resolves only to addresses the registry never calls.
+#[derive(Debug, thiserror::Error)]
+#[error(
+    "{host} resolves to no address the registry may call (link-local and unspecified ones \
+     are never called)"
+)]
+pub struct NoAllowedAddress {
+    pub host: String,
 }
 
 /// The addresses of `resolved` the registry may call.

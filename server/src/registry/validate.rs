@@ -45,17 +45,102 @@ impl ValidRegistration {
     }
 }
 
+/// Why the registry refuses a registration or an instance URL. Each says what to fix, and
+/// [`crate::errors::report`] of it is the reason of the 400 answer.
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+pub enum Invalid {
+    #[error("ServiceURL must not be empty")]
+    EmptyUrl,
+    #[error("RequiredServices lists more than {MAX_REQUIRED} services")]
+    TooManyRequired,
+    #[error("{field}: a service name {problem}")]
+    Name {
+        field: &'static str,
+        problem: NameProblem,
+    },
+    #[error("{field} is longer than {MAX_URL_BYTES} bytes")]
+    UrlTooLong { field: &'static str },
+    #[error(
+        "{field} must not contain control characters, nor invisible or direction-changing \
+         ones: {shown:?}"
+    )]
+    UrlCharacters { field: &'static str, shown: String },
+    #[error("{field} must be an absolute http(s) URL: {shown:?}")]
+    UrlUnreadable {
+        field: &'static str,
+        shown: String,
+        #[source]
+        source: url::ParseError,
+    },
+    #[error("{field} must be an absolute http(s) URL: {shown:?}")]
+    NotHttp { field: &'static str, shown: String },
+    #[error("{field} must not be {reason}: {shown:?}")]
+    ForbiddenHost {
+        field: &'static str,
+        reason: &'static str,
+        shown: String,
+    },
+    #[error(
+        "{field} must be on the host of ServiceURL ({host}), as the registry calls it for \
+         that instance: {shown:?}"
+    )]
+    OffHost {
+        field: &'static str,
+        host: String,
+        shown: String,
+    },
+    #[error("TTL must be a duration such as \"10s\"")]
+    TtlUnreadable {
+        #[source]
+        source: humantime::DurationError,
+    },
+    #[error(
+        "TTL must be between {} and {}",
+        humantime::format_duration(TTL_RANGE.0),
+        humantime::format_duration(TTL_RANGE.1)
+    )]
+    TtlOutOfRange,
+    #[error("give either HeartbeatURL or TTL, not both")]
+    HeartbeatAndTtl,
+}
+
+/// What is wrong with a service name.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+pub enum NameProblem {
+    #[error("must not be empty")]
+    Empty,
+    #[error("is at most {MAX_NAME_CHARS} characters")]
+    TooLong,
+    #[error("must not contain control characters")]
+    Control,
+    #[error(
+        "must not contain invisible or direction-changing characters (such as U+200B or \
+         U+202E), which would make it look like another"
+    )]
+    Hidden,
+}
+
+/// A refused registration is the client's to fix.
+impl From<Invalid> for crate::http::ApiError {
+    fn from(err: Invalid) -> crate::http::ApiError {
+        crate::http::ApiError::bad_request(crate::errors::report(&err))
+    }
+}
+
+/// The first 80 characters of `text`, as a refusal quotes it.
+fn shown(text: &str) -> String {
+    text.chars().take(80).collect()
+}
+
 /// Checks every field of `reg`.
 ///
 /// # Errors
-/// The reason the registration is refused, for a 400.
-pub fn registration(reg: Registration) -> Result<ValidRegistration, String> {
+/// Why the registration is refused, for a 400.
+pub fn registration(reg: Registration) -> Result<ValidRegistration, Invalid> {
     let name = service_name("ServiceName", &reg.service_name)?;
     let url = instance_url(&reg.service_url)?;
     if reg.required_services.len() > MAX_REQUIRED {
-        return Err(format!(
-            "RequiredServices lists more than {MAX_REQUIRED} services"
-        ));
+        return Err(Invalid::TooManyRequired);
     }
     let mut required = Vec::with_capacity(reg.required_services.len());
     for dependency in &reg.required_services {
@@ -76,12 +161,11 @@ pub fn registration(reg: Registration) -> Result<ValidRegistration, String> {
         if let Some(other) = other
             && host_of(other) != host_of(&url)
         {
-            return Err(format!(
-                "{field} must be on the host of ServiceURL ({}), as the registry calls it \
-                 for that instance: {:?}",
-                host_of(&url).unwrap_or_default(),
-                other.chars().take(80).collect::<String>()
-            ));
+            return Err(Invalid::OffHost {
+                field,
+                host: host_of(&url).unwrap_or_default(),
+                shown: shown(other),
+            });
         }
     }
     let ttl = match reg.ttl.as_deref().map(str::trim) {
@@ -89,7 +173,7 @@ pub fn registration(reg: Registration) -> Result<ValidRegistration, String> {
         Some(text) => Some(ttl(text)?),
     };
     if ttl.is_some() && heartbeat_url.is_some() {
-        return Err("give either HeartbeatURL or TTL, not both".into());
+        return Err(Invalid::HeartbeatAndTtl);
     }
     Ok(ValidRegistration {
         name,
@@ -105,39 +189,31 @@ pub fn registration(reg: Registration) -> Result<ValidRegistration, String> {
 ///
 /// # Errors
 /// Why the text is not an absolute http(s) URL, for a 400.
-pub fn instance_url(text: &str) -> Result<String, String> {
+pub fn instance_url(text: &str) -> Result<String, Invalid> {
     let text = text.trim();
     if text.is_empty() {
-        return Err("ServiceURL must not be empty".into());
+        return Err(Invalid::EmptyUrl);
     }
     http_url("ServiceURL", text)
 }
 
-fn service_name(field: &str, name: &str) -> Result<String, String> {
+fn service_name(field: &'static str, name: &str) -> Result<String, Invalid> {
     let name = name.trim();
-    if name.is_empty() {
-        return Err(format!("{field}: a service name must not be empty"));
-    }
-    if name.chars().count() > MAX_NAME_CHARS {
-        return Err(format!(
-            "{field}: a service name is at most {MAX_NAME_CHARS} characters"
-        ));
-    }
-    if name.chars().any(char::is_control) {
-        return Err(format!(
-            "{field}: a service name must not contain control characters"
-        ));
-    }
-    if name.chars().any(is_hidden) {
-        return Err(format!(
-            "{field}: a service name must not contain invisible or direction-changing \
-             characters (such as U+200B or U+202E), which would make it look like another"
-        ));
-    }
-    Ok(name.to_owned())
+    let problem = if name.is_empty() {
+        NameProblem::Empty
+    } else if name.chars().count() > MAX_NAME_CHARS {
+        NameProblem::TooLong
+    } else if name.chars().any(char::is_control) {
+        NameProblem::Control
+    } else if name.chars().any(is_hidden) {
+        NameProblem::Hidden
+    } else {
+        return Ok(name.to_owned());
+    };
+    Err(Invalid::Name { field, problem })
 }
 
-fn optional_url(field: &str, text: &str) -> Result<Option<String>, String> {
+fn optional_url(field: &'static str, text: &str) -> Result<Option<String>, Invalid> {
     let text = text.trim();
     if text.is_empty() {
         Ok(None)
@@ -146,28 +222,35 @@ fn optional_url(field: &str, text: &str) -> Result<Option<String>, String> {
     }
 }
 
-fn http_url(field: &str, text: &str) -> Result<String, String> {
+fn http_url(field: &'static str, text: &str) -> Result<String, Invalid> {
     if text.len() > MAX_URL_BYTES {
-        return Err(format!("{field} is longer than {MAX_URL_BYTES} bytes"));
+        return Err(Invalid::UrlTooLong { field });
     }
-    let shown: String = text.chars().take(80).collect();
     // The URL parser drops tabs and newlines, and the registry logs and shows the text
     // as given: a control character would reach a terminal or forge a log line.
     if text.chars().any(|c| c.is_control() || is_hidden(c)) {
-        return Err(format!(
-            "{field} must not contain control characters, nor invisible or \
-             direction-changing ones: {shown:?}"
-        ));
+        return Err(Invalid::UrlCharacters {
+            field,
+            shown: shown(text),
+        });
     }
-    let url = Url::parse(text)
-        .map_err(|err| format!("{field} must be an absolute http(s) URL ({err}): {shown:?}"))?;
+    let url = Url::parse(text).map_err(|source| Invalid::UrlUnreadable {
+        field,
+        shown: shown(text),
+        source,
+    })?;
     if !matches!(url.scheme(), "http" | "https") || url.host_str().is_none_or(str::is_empty) {
-        return Err(format!(
-            "{field} must be an absolute http(s) URL: {shown:?}"
-        ));
+        return Err(Invalid::NotHttp {
+            field,
+            shown: shown(text),
+        });
     }
     if let Some(reason) = url.host().and_then(|host| forbidden_host(&host)) {
-        return Err(format!("{field} must not be {reason}: {shown:?}"));
+        return Err(Invalid::ForbiddenHost {
+            field,
+            reason,
+            shown: shown(text),
+        });
     }
     Ok(text.to_owned())
 }
@@ -211,16 +294,12 @@ pub fn forbidden_ip(ip: std::net::IpAddr) -> Option<&'static str> {
     }
 }
 
-fn ttl(text: &str) -> Result<Duration, String> {
-    let ttl = humantime::parse_duration(text)
-        .map_err(|err| format!("TTL must be a duration such as \"10s\" ({err})"))?;
+fn ttl(text: &str) -> Result<Duration, Invalid> {
+    let ttl =
+        humantime::parse_duration(text).map_err(|source| Invalid::TtlUnreadable { source })?;
     let (min, max) = TTL_RANGE;
     if ttl < min || ttl > max {
-        return Err(format!(
-            "TTL must be between {} and {}",
-            humantime::format_duration(min),
-            humantime::format_duration(max)
-        ));
+        return Err(Invalid::TtlOutOfRange);
     }
     Ok(ttl)
 }
@@ -277,7 +356,7 @@ mod tests {
             (reg("a", "http://[::]:3000"), "unspecified"),
         ];
         for (input, reason) in cases {
-            let err = registration(input.clone()).unwrap_err();
+            let err = crate::errors::report(&registration(input.clone()).unwrap_err());
             assert!(err.contains(reason), "{input:?}: {err}");
         }
     }
@@ -286,18 +365,28 @@ mod tests {
     fn optional_urls_ttl_and_required_services_are_checked() {
         let mut r = reg("a", "http://a");
         r.heartbeat_url = "nope".into();
-        assert!(registration(r).unwrap_err().starts_with("HeartbeatURL"));
+        assert!(
+            registration(r)
+                .unwrap_err()
+                .to_string()
+                .starts_with("HeartbeatURL")
+        );
 
         let mut r = reg("a", "http://a");
         r.ttl = Some("0.5s".into());
-        assert!(registration(r).unwrap_err().contains("between"));
+        assert!(registration(r).unwrap_err().to_string().contains("between"));
         let mut r = reg("a", "http://a");
         r.ttl = Some("soon".into());
-        assert!(registration(r).unwrap_err().starts_with("TTL"));
+        assert!(registration(r).unwrap_err().to_string().starts_with("TTL"));
         let mut r = reg("a", "http://a");
         r.ttl = Some("10s".into());
         r.heartbeat_url = "http://a/hb".into();
-        assert!(registration(r).unwrap_err().contains("not both"));
+        assert!(
+            registration(r)
+                .unwrap_err()
+                .to_string()
+                .contains("not both")
+        );
 
         // The registry's calls stay on the instance's own host, any port.
         let mut r = reg("a", "http://Host.example:5000/x");
@@ -316,7 +405,7 @@ mod tests {
                 } else {
                     r.service_update_url = elsewhere.into();
                 }
-                let err = registration(r).unwrap_err();
+                let err = registration(r).unwrap_err().to_string();
                 assert!(err.starts_with(field), "{elsewhere}: {err}");
             }
         }
@@ -326,7 +415,12 @@ mod tests {
         assert_eq!(registration(r).unwrap().required, vec!["B", "C"]);
         let mut r = reg("a", "http://a");
         r.required_services = vec![String::new()];
-        assert!(registration(r).unwrap_err().starts_with("RequiredServices"));
+        assert!(
+            registration(r)
+                .unwrap_err()
+                .to_string()
+                .starts_with("RequiredServices")
+        );
     }
 
     mod properties {

@@ -89,7 +89,7 @@ impl ServiceArgs {
             })
         });
         resolved.map_err(|err| {
-            eprintln!("{program}: {err}");
+            eprintln!("{program}: {}", crate::errors::report(&err));
             ExitCode::from(2)
         })
     }
@@ -101,7 +101,7 @@ impl ServiceArgs {
 
     /// The base URL to register for a service listening on `addr`, without a trailing
     /// slash; an error names the flag to fix.
-    pub fn public_url_for(&self, addr: SocketAddr) -> Result<String, String> {
+    pub fn public_url_for(&self, addr: SocketAddr) -> Result<String, BadUrl> {
         let url = match &self.public_url {
             Some(url) => url.trim().trim_end_matches('/').to_owned(),
             None => format!("http://{addr}"),
@@ -112,7 +112,7 @@ impl ServiceArgs {
 
     /// The registry nodes' base URLs, without trailing slashes, separated by commas; an
     /// error names the flag to fix.
-    pub fn registry_base(&self) -> Result<String, String> {
+    pub fn registry_base(&self) -> Result<String, BadUrl> {
         let mut urls = Vec::new();
         for url in self.registry_url.split(',') {
             let url = url.trim().trim_end_matches('/');
@@ -131,7 +131,7 @@ pub fn given_public_url(program: &str, given: Option<&str>) -> Result<Option<Str
         return Ok(None);
     };
     check_public_url(&url).map_err(|err| {
-        eprintln!("{program}: {err}");
+        eprintln!("{program}: {}", crate::errors::report(&err));
         ExitCode::from(2)
     })?;
     Ok(Some(url))
@@ -139,18 +139,33 @@ pub fn given_public_url(program: &str, given: Option<&str>) -> Result<Option<Str
 
 /// Checks a `--public-url`: an absolute http(s) URL whose host the registry will take
 /// (not a link-local or the unspecified address, which no other machine reaches).
-fn check_public_url(url: &str) -> Result<(), String> {
+fn check_public_url(url: &str) -> Result<(), BadUrl> {
     check_http_url("--public-url", url)?;
-    let parsed = reqwest::Url::parse(url).map_err(|err| err.to_string())?;
+    let parsed = reqwest::Url::parse(url).map_err(|_| BadUrl::NotHttp {
+        flag: "--public-url",
+        url: url.to_owned(),
+    })?;
     if let Some(reason) = parsed
         .host()
         .and_then(|host| crate::registry::validate::forbidden_host(&host))
     {
-        return Err(format!(
-            "--public-url must be an address other services reach this one at, not {reason}: {url:?}"
-        ));
+        return Err(BadUrl::Unreachable {
+            reason,
+            url: url.to_owned(),
+        });
     }
     Ok(())
+}
+
+/// Why a URL flag is refused; each names the flag.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum BadUrl {
+    #[error("{flag} must be an absolute http(s) URL such as http://127.0.0.1:3000, got {url:?}")]
+    NotHttp { flag: &'static str, url: String },
+    #[error(
+        "--public-url must be an address other services reach this one at, not {reason}: {url:?}"
+    )]
+    Unreachable { reason: &'static str, url: String },
 }
 
 /// A process listening on the unspecified address (`0.0.0.0`, `::`) without
@@ -179,7 +194,7 @@ pub fn check_reachable(
 ///
 /// # Errors
 /// Anything else: a relative URL, another scheme, no host.
-pub fn check_http_url(flag: &str, url: &str) -> Result<(), String> {
+pub fn check_http_url(flag: &'static str, url: &str) -> Result<(), BadUrl> {
     match reqwest::Url::parse(url) {
         // (The parser drops tabs and newlines; a URL that holds them is not what was meant.)
         Ok(parsed)
@@ -189,9 +204,10 @@ pub fn check_http_url(flag: &str, url: &str) -> Result<(), String> {
         {
             Ok(())
         }
-        _ => Err(format!(
-            "{flag} must be an absolute http(s) URL such as http://127.0.0.1:3000, got {url:?}"
-        )),
+        _ => Err(BadUrl::NotHttp {
+            flag,
+            url: url.to_owned(),
+        }),
     }
 }
 
@@ -211,6 +227,7 @@ mod tests {
         Args::parse_from(["test", "--registry-url", value])
             .service
             .registry_base()
+            .map_err(|err| err.to_string())
     }
 
     #[test]

@@ -363,8 +363,10 @@ impl Instance {
     /// absolute http(s) URL, or a 400 naming the first that is not.
     fn relevant(&self, patch: Patch) -> Result<Patch, ApiError> {
         for (index, entry) in patch.added.iter().enumerate() {
-            crate::registry::validate::instance_url(&entry.url)
-                .map_err(|reason| ApiError::bad_request(format!("Added[{index}]: {reason}")))?;
+            crate::registry::validate::instance_url(&entry.url).map_err(|err| {
+                let reason = crate::errors::report(&err);
+                ApiError::bad_request(format!("Added[{index}]: {reason}"))
+            })?;
         }
         // A removal is taken whatever the URL (one the registry took before its rules
         // changed must still go), but it is logged, so it may hold no control character.

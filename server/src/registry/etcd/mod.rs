@@ -76,6 +76,18 @@ const STALE_AFTER: Duration = Duration::from_secs(3);
 /// Back-off while etcd is out of reach.
 const RETRY: Duration = Duration::from_secs(1);
 
+/// Why a registry node on etcd cannot start.
+#[derive(Debug, thiserror::Error)]
+pub enum StartError {
+    /// etcd's client cannot use the endpoints given (it reaches them only later).
+    #[error("--etcd {endpoints}")]
+    Endpoints {
+        endpoints: String,
+        #[source]
+        source: etcd_client::Error,
+    },
+}
+
 /// A registry node whose state is in etcd. See the module documentation.
 pub struct EtcdStore {
     client: Client,
@@ -128,7 +140,7 @@ impl EtcdStore {
         token: Option<&str>,
         public_url: &str,
         background: &Background,
-    ) -> Result<Arc<EtcdStore>, String> {
+    ) -> Result<Arc<EtcdStore>, StartError> {
         if config.etcd_history < Duration::from_secs(60) {
             tracing::warn!(
                 history = ?config.etcd_history,
@@ -148,7 +160,10 @@ impl EtcdStore {
         // The client connects lazily: this fails only for an endpoint it cannot use.
         let client = Client::connect(&config.etcd, Some(options))
             .await
-            .map_err(|err| format!("--etcd {}: {err}", config.etcd.join(",")))?;
+            .map_err(|source| StartError::Endpoints {
+                endpoints: config.etcd.join(","),
+                source,
+            })?;
         patches.set_active(false);
         let eviction = Eviction {
             failures: config.heartbeat_failures,
@@ -607,7 +622,8 @@ impl Store for EtcdStore {
             {
                 match replica::history(self, seen).await {
                     Ok(subscription) => return subscription,
-                    Err(reason) => {
+                    Err(err) => {
+                        let reason = crate::errors::report(&err);
                         tracing::info!(%seen, %reason, "sending a snapshot instead of a replay")
                     }
                 }

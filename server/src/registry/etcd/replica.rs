@@ -228,10 +228,10 @@ fn bring_to(keys: &Keys, copy: &mut State, revisions: Option<&Revisions>, kvs: &
 /// A replay reads and never writes (it serves anonymous readers), at most
 /// [`MAX_REPLAYS`] run at once and each spans at most [`MAX_REPLAY_SPAN`] revisions:
 /// beyond either, the client is sent a snapshot.
-pub async fn history(store: &EtcdStore, seen: EventId) -> Result<Subscription, String> {
+pub async fn history(store: &EtcdStore, seen: EventId) -> Result<Subscription, NoReplay> {
     let (until, live) = store.copy.lock().live();
     if seen >= until {
-        return Err(format!("event {seen} is not behind this node's {until}"));
+        return Err(NoReplay::NotBehind { seen, until });
     }
     // The state to start from: all of `seen`'s revision if the client saw all of it, else
     // the one before, so that the revision's events are made again, with their indices.
@@ -242,16 +242,16 @@ pub async fn history(store: &EtcdStore, seen: EventId) -> Result<Subscription, S
     };
     if base == 0 {
         // etcd reads revision 0 as its latest: there is no state before revision 1.
-        return Err(format!("event {seen} is from before etcd's first change"));
+        return Err(NoReplay::BeforeFirstChange { seen });
     }
     if until.revision - base > MAX_REPLAY_SPAN {
-        return Err(format!(
-            "revisions {base} to {} are more than {MAX_REPLAY_SPAN} to replay",
-            until.revision
-        ));
+        return Err(NoReplay::TooLong {
+            base,
+            until: until.revision,
+        });
     }
     let Ok(_turn) = store.replays.try_acquire() else {
-        return Err(format!("{MAX_REPLAYS} replays are running already"));
+        return Err(NoReplay::Busy);
     };
     let until = until.revision;
     let fetch = async {
@@ -262,7 +262,7 @@ pub async fn history(store: &EtcdStore, seen: EventId) -> Result<Subscription, S
                 Some(GetOptions::new().with_prefix().with_revision(base as i64)),
             )
             .await
-            .map_err(|err| format!("etcd cannot give the state at revision {base}: {err}"))?;
+            .map_err(|source| NoReplay::State { base, source })?;
         let mut scratch = State::starting_at(PatchSender::inert(), SCRATCH_EVICTION, base);
         bring_to(&store.keys, &mut scratch, None, past.kvs());
         if base == until {
@@ -280,15 +280,13 @@ pub async fn history(store: &EtcdStore, seen: EventId) -> Result<Subscription, S
         let mut changes = client
             .watch(store.keys.all(), Some(options))
             .await
-            .map_err(|err| format!("etcd cannot replay from revision {base}: {err}"))?;
+            .map_err(|source| NoReplay::Watch { base, source })?;
         loop {
             let Ok(Some(response)) = changes.message().await else {
-                return Err("etcd's history ended early".to_owned());
+                return Err(NoReplay::EndedEarly);
             };
             if response.compact_revision() > 0 {
-                return Err(format!(
-                    "etcd has compacted its history past revision {base}"
-                ));
+                return Err(NoReplay::Compacted { base });
             }
             let mut reached = false;
             for event in response.events() {
@@ -309,8 +307,39 @@ pub async fn history(store: &EtcdStore, seen: EventId) -> Result<Subscription, S
     };
     let backlog = tokio::time::timeout(WRITE_TIMEOUT, fetch)
         .await
-        .map_err(|_| format!("etcd did not replay revisions {base} to {until} in time"))??;
+        .map_err(|_| NoReplay::TimedOut { base, until })??;
     Ok(Subscription { backlog, live })
+}
+
+/// Why a client is sent a snapshot instead of a replay from etcd's history.
+#[derive(Debug, thiserror::Error)]
+pub enum NoReplay {
+    #[error("event {seen} is not behind this node's {until}")]
+    NotBehind { seen: EventId, until: EventId },
+    #[error("event {seen} is from before etcd's first change")]
+    BeforeFirstChange { seen: EventId },
+    #[error("revisions {base} to {until} are more than {MAX_REPLAY_SPAN} to replay")]
+    TooLong { base: u64, until: u64 },
+    #[error("{MAX_REPLAYS} replays are running already")]
+    Busy,
+    #[error("etcd cannot give the state at revision {base}")]
+    State {
+        base: u64,
+        #[source]
+        source: etcd_client::Error,
+    },
+    #[error("etcd cannot replay from revision {base}")]
+    Watch {
+        base: u64,
+        #[source]
+        source: etcd_client::Error,
+    },
+    #[error("etcd's history ended early")]
+    EndedEarly,
+    #[error("etcd has compacted its history past revision {base}")]
+    Compacted { base: u64 },
+    #[error("etcd did not replay revisions {base} to {until} in time")]
+    TimedOut { base: u64, until: u64 },
 }
 
 /// The most replays from etcd's history running at once, on one node.
@@ -395,7 +424,8 @@ fn register(copy: &mut State, url: &str, stored: StoredInstance, at: Stamp) {
     let registered_at = stored.registered_at();
     match validate::registration(stored.registration) {
         Ok(valid) => copy.apply_registered(valid, registered_at, at),
-        Err(reason) => {
+        Err(err) => {
+            let reason = crate::errors::report(&err);
             tracing::warn!(%url, %reason, "etcd holds a registration this registry refuses; ignored")
         }
     }

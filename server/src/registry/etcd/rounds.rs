@@ -155,6 +155,29 @@ pub async fn latest(
     }
 }
 
+/// Why a node did not get the leader's next round.
+#[derive(Debug, thiserror::Error)]
+enum NoRound {
+    /// This node leads, will lead shortly, or knows no leader: nothing to fetch, and
+    /// nothing to say.
+    #[error("no other node leads")]
+    NoOtherLeader,
+    #[error("{url}")]
+    Call {
+        url: String,
+        #[source]
+        source: crate::http::client::ClientError,
+    },
+    #[error("{url} answered {status}")]
+    Status { url: String, status: StatusCode },
+    #[error("{url} answered an unreadable round")]
+    Unreadable {
+        url: String,
+        #[source]
+        source: serde_json::Error,
+    },
+}
+
 /// While this node does not lead, fetches each round from the node that does, and shows it.
 /// Ends when `stopping`. Its requests carry `token` (a registry whose reads need it guards
 /// this route too), and it reads at most one round of `max_instances` results.
@@ -183,12 +206,12 @@ pub async fn follow_leader(
         let fetched = async {
             if store.leadership.is_leading() {
                 last = None;
-                return Err(String::new());
+                return Err(NoRound::NoOtherLeader);
             }
-            let leader = store.leader_url().await.ok_or_else(String::new)?;
+            let leader = store.leader_url().await.ok_or(NoRound::NoOtherLeader)?;
             if leader == own_url {
                 // Its own election key, left from before a restart: it will lead shortly.
-                return Err(String::new());
+                return Err(NoRound::NoOtherLeader);
             }
             let after = match &last {
                 Some((asked, number)) if *asked == leader => *number,
@@ -198,22 +221,27 @@ pub async fn follow_leader(
                 "{}/cluster/heartbeats?after={after}",
                 leader.trim_end_matches('/')
             );
-            let response = http
-                .get(&url)
-                .send()
-                .await
-                .map_err(|err| crate::http::client::ClientError::from(err).to_string())?;
+            let response = http.get(&url).send().await.map_err(|err| NoRound::Call {
+                url: url.clone(),
+                source: err.into(),
+            })?;
             if response.status() == StatusCode::NO_CONTENT {
                 return Ok(());
             }
             if !response.status().is_success() {
-                return Err(format!("{url} answered {}", response.status()));
+                return Err(NoRound::Status {
+                    url,
+                    status: response.status(),
+                });
             }
             let body = crate::http::client::read_limited(response, limit)
                 .await
-                .map_err(|err| err.to_string())?;
+                .map_err(|source| NoRound::Call {
+                    url: url.clone(),
+                    source,
+                })?;
             let round: HeartbeatRound = serde_json::from_slice(&body)
-                .map_err(|err| format!("{url} answered an unreadable round: {err}"))?;
+                .map_err(|source| NoRound::Unreadable { url, source })?;
             // A node that began to lead meanwhile shows its own rounds only.
             if round.leader == leader && round.round > after && !store.leadership.is_leading() {
                 let mut copy = store.copy.lock();
@@ -229,11 +257,18 @@ pub async fn follow_leader(
         };
         match fetched {
             Ok(()) => said = None,
-            Err(problem) => {
-                if !problem.is_empty() && said.as_ref() != Some(&problem) {
-                    tracing::warn!(%problem, "cannot fetch the leader's heartbeat rounds; trying again");
-                }
-                said = Some(problem).filter(|problem| !problem.is_empty());
+            Err(err) => {
+                // Nothing to fetch is nothing to say; either way, ask again in a while.
+                said = match err {
+                    NoRound::NoOtherLeader => None,
+                    err => {
+                        let problem = crate::errors::report(&err);
+                        if said.as_ref() != Some(&problem) {
+                            tracing::warn!(%problem, "cannot fetch the leader's heartbeat rounds; trying again");
+                        }
+                        Some(problem)
+                    }
+                };
                 tokio::select! {
                     () = tokio::time::sleep(RETRY) => {}
                     () = stopping.cancelled() => return,
