@@ -396,7 +396,7 @@ async fn bad_input_gets_a_4xx_with_a_reason_and_stores_nothing() {
     }
     let response = client().put(&log.url).body("x").send().await.unwrap();
     assert_eq!(response.status(), 405);
-    assert_eq!(response.headers()["allow"], "GET, POST");
+    assert_eq!(response.headers()["allow"], "GET,HEAD,POST");
     assert!(log.query("").await.is_empty());
     assert_eq!(std::fs::metadata(&path).unwrap().len(), 0);
 }

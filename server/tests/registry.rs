@@ -102,7 +102,7 @@ async fn deregistration_and_methods_follow_the_original() {
         .await
         .unwrap();
     assert_eq!(response.status(), StatusCode::METHOD_NOT_ALLOWED);
-    assert_eq!(response.headers()["allow"], "GET, POST, PUT, DELETE");
+    assert_eq!(response.headers()["allow"], "GET,HEAD,POST,DELETE,PUT");
     let response = client
         .post(format!("{}/A", registry.services()))
         .send()

@@ -24,37 +24,17 @@ use serde::de::DeserializeOwned;
 use wire::grading::{Grade, NewStudent, Student};
 
 use super::{GradingService, store::Added, validate};
-use crate::http::{
-    RequestBody,
-    error::{ApiError, method_not_allowed},
-    routes::Routes,
-};
+use crate::http::{RequestBody, error::ApiError, routes::Routes};
 
 /// The largest request body accepted.
 pub const MAX_BODY_BYTES: usize = 16 * 1024;
 
 pub fn router(service: GradingService) -> Routes {
     Routes::new()
-        .route(
-            "/students",
-            get(students)
-                .post(add_student)
-                .fallback(|| async { method_not_allowed("GET, POST") }),
-        )
-        .route(
-            "/students/{id}",
-            get(student)
-                .delete(delete_student)
-                .fallback(|| async { method_not_allowed("GET, DELETE") }),
-        )
-        .route(
-            "/students/{id}/grades",
-            post(add_grade).fallback(|| async { method_not_allowed("POST") }),
-        )
-        .route(
-            "/students/{id}/grades/{grade}",
-            delete(delete_grade).fallback(|| async { method_not_allowed("DELETE") }),
-        )
+        .route("/students", get(students).post(add_student))
+        .route("/students/{id}", get(student).delete(delete_student))
+        .route("/students/{id}/grades", post(add_grade))
+        .route("/students/{id}/grades/{grade}", delete(delete_grade))
         .with_state(service)
 }
 

@@ -97,7 +97,7 @@ fn chain(err: &dyn std::error::Error) -> String {
 pub fn builder(token: Option<&str>) -> ClientBuilder {
     Client::builder()
         .redirect(redirect::Policy::none())
-        .default_headers(crate::http::token::client_headers(token))
+        .default_headers(token_headers(token))
 }
 
 /// A client whose every call gives up after `timeout`, sending `token`.
@@ -154,8 +154,70 @@ pub async fn read_limited(mut response: Response, limit: usize) -> Result<Vec<u8
     Ok(body)
 }
 
+/// A call to another service that failed: its own refusal of what we asked (a 4xx) is
+/// passed on; anything else (unreachable, timed out, a 5xx, an unreadable answer) means
+/// this service cannot answer now: 503, with what went wrong.
+impl From<ClientError> for crate::http::ApiError {
+    fn from(err: ClientError) -> crate::http::ApiError {
+        use crate::http::ApiError;
+        match &err {
+            ClientError::Refused { status, reason } if status.is_client_error() => {
+                ApiError::new(*status, reason.clone())
+            }
+            _ => ApiError::unavailable(format!("a service this one needs failed: {err}")),
+        }
+    }
+}
+
+/// The headers every client of this process sends: the token, if there is one (the server
+/// side of the token is [`crate::http::token`]).
+fn token_headers(token: Option<&str>) -> reqwest::header::HeaderMap {
+    use reqwest::header::{AUTHORIZATION, HeaderMap, HeaderValue};
+    let mut headers = HeaderMap::new();
+    if let Some(token) = token
+        && let Ok(mut value) = HeaderValue::from_str(&format!("Bearer {token}"))
+    {
+        value.set_sensitive(true);
+        headers.insert(AUTHORIZATION, value);
+    }
+    headers
+}
+
 #[cfg(test)]
 mod tests {
+    use crate::http::ApiError;
+
+    #[test]
+    fn a_refusal_from_another_service_is_passed_on_and_a_fault_is_a_503() {
+        let refused = ClientError::Refused {
+            status: StatusCode::NOT_FOUND,
+            reason: "no student 9".into(),
+        };
+        assert_eq!(ApiError::from(refused), ApiError::not_found("no student 9"));
+        let failing = ClientError::Refused {
+            status: StatusCode::INTERNAL_SERVER_ERROR,
+            reason: "disk full".into(),
+        };
+        let answer = ApiError::from(failing);
+        assert_eq!(answer.status, StatusCode::SERVICE_UNAVAILABLE);
+        assert!(answer.reason.contains("answered 500"), "{}", answer.reason);
+        for err in [
+            ClientError::TimedOut,
+            ClientError::Unreachable("connection failed".into()),
+        ] {
+            assert_eq!(ApiError::from(err).status, StatusCode::SERVICE_UNAVAILABLE);
+        }
+    }
+
+    #[test]
+    fn every_call_carries_the_token_if_there_is_one() {
+        assert!(token_headers(None).is_empty());
+        assert_eq!(
+            token_headers(Some("t"))[reqwest::header::AUTHORIZATION],
+            "Bearer t"
+        );
+    }
+
     use super::*;
 
     #[test]

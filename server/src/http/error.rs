@@ -1,10 +1,11 @@
 //! The error answer every service's HTTP API gives: a 4xx (or 5xx) status with a JSON
 //! body `{"error": "<reason>"}` that says what to fix. Handlers return
-//! `Result<_, ApiError>` and use `?`: a [`ClientError`] from a call to another service
-//! becomes one through `From`, and a [`RequestBody`] that cannot be read is refused with one.
+//! `Result<_, ApiError>` and use `?`: a [`crate::http::ClientError`] from a call to another
+//! service becomes one through `From` (in [`crate::http::client`]), and a [`RequestBody`] that cannot be read is refused with one.
 //!
-//! This module owns the error types the request path shares, so the request limits
-//! ([`crate::http::limits`]) depend on it and not the other way round.
+//! This module owns the error types the request path shares, and depends on no other part
+//! of [`crate::http`]: the layers of [`crate::http::stack`] and the outgoing client depend
+//! on it, never the other way round.
 
 use std::{sync::Arc, time::Duration};
 
@@ -16,8 +17,6 @@ use axum::{
     response::{IntoResponse, Response},
 };
 use http_body_util::BodyExt;
-
-use crate::http::client::ClientError;
 
 /// A refusal or failure as the client sees it: a status and the reason, which is sent as
 /// `{"error": reason}`. Internal causes (a driver's text, a task's panic) are logged where
@@ -47,20 +46,6 @@ impl ApiError {
     /// A fault this service cannot serve around (a database down, a disk full): 503.
     pub fn unavailable(reason: impl Into<String>) -> ApiError {
         ApiError::new(StatusCode::SERVICE_UNAVAILABLE, reason)
-    }
-}
-
-/// A call to another service that failed: its own refusal of what we asked (a 4xx) is
-/// passed on; anything else (unreachable, timed out, a 5xx, an unreadable answer) means
-/// this service cannot answer now: 503, with what went wrong.
-impl From<ClientError> for ApiError {
-    fn from(err: ClientError) -> ApiError {
-        match &err {
-            ClientError::Refused { status, reason } if status.is_client_error() => {
-                ApiError::new(*status, reason.clone())
-            }
-            _ => ApiError::unavailable(format!("a service this one needs failed: {err}")),
-        }
     }
 }
 
@@ -126,7 +111,7 @@ fn unreadable<const MAX: usize>(err: &(dyn std::error::Error + 'static)) -> ApiE
 }
 
 /// The error a request body gives when the request's time is up (see
-/// [`crate::http::limits`]); it becomes a 408.
+/// [`crate::http::stack::deadline`]); it becomes a 408.
 #[derive(Debug, thiserror::Error)]
 #[error("the request body did not arrive within {}", humantime::format_duration(*.0))]
 pub struct BodyTimedOut(pub Duration);
@@ -148,20 +133,6 @@ impl IntoResponse for ApiError {
             .insert(Refusal(self.reason.into()));
         response
     }
-}
-
-/// The 405 answer for a method a path does not take, naming the ones it does.
-pub fn method_not_allowed(allowed: &'static str) -> Response {
-    let mut response = ApiError::new(
-        StatusCode::METHOD_NOT_ALLOWED,
-        format!("method not allowed here; use {allowed}"),
-    )
-    .into_response();
-    response.headers_mut().insert(
-        axum::http::header::ALLOW,
-        axum::http::HeaderValue::from_static(allowed),
-    );
-    response
 }
 
 #[cfg(test)]
@@ -215,27 +186,5 @@ mod tests {
         assert_eq!(human_bytes(64 * 1024), "64 KiB");
         assert_eq!(human_bytes(16 * 1024 * 1024), "16 MiB");
         assert_eq!(human_bytes(1536), "1536 bytes");
-    }
-
-    #[test]
-    fn a_refusal_from_another_service_is_passed_on_and_a_fault_is_a_503() {
-        let refused = ClientError::Refused {
-            status: StatusCode::NOT_FOUND,
-            reason: "no student 9".into(),
-        };
-        assert_eq!(ApiError::from(refused), ApiError::not_found("no student 9"));
-        let failing = ClientError::Refused {
-            status: StatusCode::INTERNAL_SERVER_ERROR,
-            reason: "disk full".into(),
-        };
-        let answer = ApiError::from(failing);
-        assert_eq!(answer.status, StatusCode::SERVICE_UNAVAILABLE);
-        assert!(answer.reason.contains("answered 500"), "{}", answer.reason);
-        for err in [
-            ClientError::TimedOut,
-            ClientError::Unreachable("connection failed".into()),
-        ] {
-            assert_eq!(ApiError::from(err).status, StatusCode::SERVICE_UNAVAILABLE);
-        }
     }
 }

@@ -3,7 +3,8 @@
 //! | module | owns |
 //! | --- | --- |
 //! | [`serve`] | binding an address, and the serving loop behind [`crate::runtime::serve`]: serve until stopped, then drain |
-//! | [`limits`] | what every service refuses before a handler runs (huge headers, slow bodies), the reason every refusal carries, the request count, and the access log (`--access-log`) |
+//! | [`limits`] | the flags for how requests may arrive and how they are logged (`--request-timeout`, `--access-log`, `--max-connections`) |
+//! | [`stack`] | the layers in front of every router, one job each: the request count, the access log, refusals explained, the header limit, the body deadline, draining |
 //! | [`routes`] | the routes a process serves with their patterns beside the router, and the table that labels a request with its route |
 //! | [`error`] | [`ApiError`], the JSON error answer every API gives, and [`RequestBody`], the request-body extractor whose refusal is one |
 //! | [`client`] | the one way a process builds an outgoing HTTP client, and [`ClientError`], what a call to another service can come to |
@@ -19,6 +20,7 @@ pub mod limits;
 pub mod routes;
 pub mod serve;
 pub mod shutdown;
+pub mod stack;
 pub mod timer;
 pub mod token;
 

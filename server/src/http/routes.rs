@@ -2,8 +2,8 @@
 //! and the table that finds the pattern a request's path matches ([`RouteTable`]).
 //!
 //! The request count ([`crate::ops::metrics`]) labels each request with its route's
-//! pattern (`/students/{id}`, so ids make no new series). The guard of
-//! [`crate::http::limits`] counts it in front of the whole router, where axum's own
+//! pattern (`/students/{id}`, so ids make no new series). A layer of
+//! [`crate::http::stack`] counts it in front of the whole router, where axum's own
 //! `MatchedPath` does not exist yet: reading that needs `Router::layer`, which wraps
 //! every route in a second boxed route, and that cost the registry's lookups 5 points of
 //! their rate and the log's ingest 4 (`BENCHMARKS.md`). So the table matches the path
@@ -23,8 +23,9 @@ use axum::{
 };
 
 /// A router and the pattern of every route it has. Build it as a router (`route`,
-/// `merge`, `nest`, `with_state`); anything else done to the router ([`Routes::map`]:
-/// layers, fallbacks) must add no route.
+/// `merge`, `nest`, `layer`, `fallback`, `with_state`): none of these can add a route
+/// without its pattern. Only [`Routes::added_by`] trusts a list it is given (Leptos'
+/// routes), and debug builds check it ([`check_against_axum`]).
 pub struct Routes<S = ()> {
     router: Router<S>,
     patterns: Vec<String>,
@@ -78,17 +79,35 @@ impl<S: Clone + Send + Sync + 'static> Routes<S> {
         self
     }
 
-    /// The router changed in a way that adds no route (a layer, a fallback, its state).
-    pub fn map<T>(self, change: impl FnOnce(Router<S>) -> Router<T>) -> Routes<T> {
-        Routes {
-            router: change(self.router),
-            patterns: self.patterns,
-        }
+    /// As `Router::layer`: `layer` wraps every route there is.
+    pub fn layer<L>(mut self, layer: L) -> Routes<S>
+    where
+        L: tower::Layer<axum::routing::Route> + Clone + Send + Sync + 'static,
+        L::Service: tower::Service<Request> + Clone + Send + Sync + 'static,
+        <L::Service as tower::Service<Request>>::Response: IntoResponse + 'static,
+        <L::Service as tower::Service<Request>>::Error: Into<std::convert::Infallible> + 'static,
+        <L::Service as tower::Service<Request>>::Future: Send + 'static,
+    {
+        self.router = self.router.layer(layer);
+        self
+    }
+
+    /// As `Router::fallback`: what answers a path no route takes.
+    pub fn fallback<H, T>(mut self, handler: H) -> Routes<S>
+    where
+        H: axum::handler::Handler<T, S>,
+        T: 'static,
+    {
+        self.router = self.router.fallback(handler);
+        self
     }
 
     /// As `Router::with_state`.
     pub fn with_state<T>(self, state: S) -> Routes<T> {
-        self.map(|router| router.with_state(state))
+        Routes {
+            router: self.router.with_state(state),
+            patterns: self.patterns,
+        }
     }
 }
 
@@ -203,9 +222,12 @@ mod tests {
     #[tokio::test]
     async fn a_route_added_without_its_pattern_is_caught_by_the_check() {
         use tower::ServiceExt;
+        // The one way a route can come without its pattern: a wrong list for `added_by`.
         let routes: Routes = Routes::new()
             .route("/known/{id}", get(|| async { "known" }))
-            .map(|router| router.route("/unknown", get(|| async { "unknown" })));
+            .added_by(Vec::new(), |router| {
+                router.route("/unknown", get(|| async { "unknown" }))
+            });
         let (router, table) = routes.into_parts();
         let router = router.layer(axum::middleware::from_fn_with_state(
             table,

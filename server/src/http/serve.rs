@@ -21,7 +21,7 @@ use std::{
     time::Duration,
 };
 
-use axum::{Router, body::Body, extract::Request};
+use axum::{body::Body, extract::Request};
 use hyper_util::{
     rt::{TokioExecutor, TokioIo, TokioTimer},
     server::{conn::auto::Builder, graceful::GracefulShutdown},
@@ -34,17 +34,13 @@ use tokio::{
 use tower::ServiceExt;
 
 use crate::{
-    http::{
-        limits::{Guard, HttpLimits},
-        routes::Routes,
-        shutdown::Background,
-        timer::ConnectionTimer,
-    },
+    http::{limits::HttpLimits, routes::Routes, shutdown::Background, timer::ConnectionTimer},
     ops::health::Health,
 };
 
 /// The most bytes hyper buffers of one request's head; beyond it hyper answers a bare 431.
-/// Headers up to this size reach [`crate::http::limits`], which refuses them with a reason.
+/// Headers up to this size reach [`crate::http::stack::header_limit`], which refuses them with a
+/// reason.
 pub const MAX_READ_BUFFER: usize = 1024 * 1024;
 
 /// How long requests in flight may take to finish once the server is stopping.
@@ -90,19 +86,12 @@ pub(crate) async fn serve_until(
     stop: impl Future<Output = ()> + Send + 'static,
     background: Background,
 ) -> ExitCode {
-    let (app, routes) = app
-        .merge(crate::ops::metrics::router())
-        .merge(health.router())
-        .into_parts();
-    // Debug builds (every test) check that the route table labels each request with the
-    // route axum matched.
-    #[cfg(debug_assertions)]
-    let app = app.layer(axum::middleware::from_fn_with_state(
-        routes.clone(),
-        crate::http::routes::check_against_axum,
-    ));
-    // Every request, refused by the limits or not, is counted and logged.
-    let app = limits.guard(app, routes);
+    // Every request, refused or not, goes through the stack of layers.
+    let app = crate::http::stack::stack(
+        app.merge(crate::ops::metrics::router())
+            .merge(health.router()),
+        limits,
+    );
     let mut builder = Builder::new(TokioExecutor::new());
     // The header timeout's timer is given to each connection as it is accepted (hyper
     // panics on a timeout without a timer): see `Acceptor::until`.
@@ -171,7 +160,7 @@ const HTTP2_PREFACE: &[u8] = b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n";
 /// Accepts connections and serves each on its own task, watched for the graceful drain.
 struct Acceptor<'a> {
     listener: &'a TcpListener,
-    app: Guard<Router>,
+    app: crate::http::stack::Stack,
     builder: Builder<TokioExecutor>,
     connections: &'a GracefulShutdown,
     /// A permit for each open connection, held from accept to close (`--max-connections`).

@@ -105,18 +105,16 @@ impl Access {
             return routes;
         };
         let reads = self.reads;
-        routes.map(|router| {
-            router.layer(middleware::from_fn(move |request: Request, next: Next| {
-                let token = token.clone();
-                async move {
-                    let read = matches!(*request.method(), Method::GET | Method::HEAD);
-                    if (read && !reads) || presented(request.headers(), &token) {
-                        return next.run(request).await;
-                    }
-                    unauthorized(what, read)
+        routes.layer(middleware::from_fn(move |request: Request, next: Next| {
+            let token = token.clone();
+            async move {
+                let read = matches!(*request.method(), Method::GET | Method::HEAD);
+                if (read && !reads) || presented(request.headers(), &token) {
+                    return next.run(request).await;
                 }
-            }))
-        })
+                unauthorized(what, read)
+            }
+        }))
     }
 }
 
@@ -151,18 +149,6 @@ fn unauthorized(what: &str, read: bool) -> Response {
         HeaderValue::from_static("Bearer realm=\"distributed\""),
     );
     response
-}
-
-/// The headers every client of this process sends: the token, if there is one.
-pub fn client_headers(token: Option<&str>) -> HeaderMap {
-    let mut headers = HeaderMap::new();
-    if let Some(token) = token
-        && let Ok(mut value) = HeaderValue::from_str(&format!("Bearer {token}"))
-    {
-        value.set_sensitive(true);
-        headers.insert(header::AUTHORIZATION, value);
-    }
-    headers
 }
 
 #[cfg(test)]
@@ -218,7 +204,5 @@ mod tests {
             open: false,
         };
         assert_eq!(args.token(), None);
-        assert!(client_headers(None).is_empty());
-        assert_eq!(client_headers(Some("t"))[header::AUTHORIZATION], "Bearer t");
     }
 }

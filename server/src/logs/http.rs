@@ -30,11 +30,7 @@ use super::{
     writer::Message,
 };
 use crate::{
-    http::{
-        RequestBody,
-        error::{ApiError, method_not_allowed},
-        routes::Routes,
-    },
+    http::{RequestBody, error::ApiError, routes::Routes},
     runtime::log_shipper::BATCH_CONTENT_TYPE,
 };
 
@@ -45,12 +41,7 @@ pub const MAX_BODY_BYTES: usize = 16 * 1024 * 1024;
 
 pub fn router(service: LogService) -> Routes {
     Routes::new()
-        .route(
-            "/log",
-            get(read)
-                .post(write)
-                .fallback(|| async { method_not_allowed("GET, POST") }),
-        )
+        .route("/log", get(read).post(write))
         .with_state(service)
 }
 

@@ -5,7 +5,7 @@
 //! service's changes from the log service.
 //!
 //! The request log, one line per request (method, URI, status, latency), is written by
-//! the guard in front of every service ([`crate::http::limits`]): at DEBUG by default, so
+//! a layer in front of every service ([`crate::http::stack::access_log`]): at DEBUG by default, so
 //! a default run stays quiet and fast (a line per heartbeat, or per log write, costs a
 //! busy service a fifth of its throughput), at INFO with `--access-log`. Those lines are
 //! never shipped (see the shipper's quiet targets).

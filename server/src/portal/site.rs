@@ -100,24 +100,18 @@ pub fn router(
                 move || app::shell(options.clone())
             })
         })
-        .map(|router| {
-            router.fallback(leptos_axum::file_and_error_handler_with_context(
-                context,
-                app::shell,
-            ))
-        })
+        .fallback(leptos_axum::file_and_error_handler_with_context(
+            context,
+            app::shell,
+        ))
         .with_state(options)
-        .map(|router| {
-            router
-                .layer(axum::middleware::map_response(bad_arguments_are_400))
-                // A page or server function that cannot finish (a service that accepts but
-                // never answers is already cut off by the backend's own timeouts) still
-                // gets an answer.
-                .layer(TimeoutLayer::with_status_code(
-                    StatusCode::SERVICE_UNAVAILABLE,
-                    PAGE_TIMEOUT,
-                ))
-        })
+        .layer(axum::middleware::map_response(bad_arguments_are_400))
+        // A page or server function that cannot finish (a service that accepts but never
+        // answers is already cut off by the backend's own timeouts) still gets an answer.
+        .layer(TimeoutLayer::with_status_code(
+            StatusCode::SERVICE_UNAVAILABLE,
+            PAGE_TIMEOUT,
+        ))
 }
 
 /// Leptos answers every server function error with a 500, even arguments that did not

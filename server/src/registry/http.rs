@@ -34,11 +34,7 @@ use super::{
     store::{Readiness, Store},
     validate,
 };
-use crate::http::{
-    RequestBody,
-    error::{ApiError, method_not_allowed},
-    routes::Routes,
-};
+use crate::http::{RequestBody, error::ApiError, routes::Routes};
 
 /// The largest request body accepted.
 pub const MAX_BODY_BYTES: usize = 64 * 1024;
@@ -47,24 +43,11 @@ pub fn router(registry: Registry) -> Routes {
     Routes::new()
         .route(
             "/services",
-            get(list)
-                .post(register)
-                .delete(deregister)
-                .put(renew)
-                .fallback(|| async { method_not_allowed("GET, POST, PUT, DELETE") }),
+            get(list).post(register).delete(deregister).put(renew),
         )
-        .route(
-            "/services/{name}",
-            get(by_name).fallback(|| async { method_not_allowed("GET") }),
-        )
-        .route(
-            "/cluster",
-            get(super::cluster::status).fallback(|| async { method_not_allowed("GET") }),
-        )
-        .route(
-            "/cluster/heartbeats",
-            get(super::etcd::rounds::latest).fallback(|| async { method_not_allowed("GET") }),
-        )
+        .route("/services/{name}", get(by_name))
+        .route("/cluster", get(super::cluster::status))
+        .route("/cluster/heartbeats", get(super::etcd::rounds::latest))
         .with_state(registry)
 }
 

@@ -331,7 +331,7 @@ const QUIET_TARGETS: &[&str] = &[
     "h2",
     "tower",
     "rustls",
-    "server::http::limits",
+    "server::http::stack",
 ];
 
 impl<S: Subscriber> Layer<S> for ShipLayer {
