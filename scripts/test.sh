@@ -29,7 +29,7 @@ run_stage "clippy, server side (ssr)" \
     cargo clippy --locked -p wire -p app -p server -p bench -p testkit --all-targets -- -D warnings
 run_stage "clippy, browser side (hydrate, wasm32)" \
     cargo clippy --locked -p frontend --target wasm32-unknown-unknown -- -D warnings
-run_stage "Rust tests" cargo test --locked -p wire -p app -p server -p bench
+run_stage "Rust tests" cargo test --locked -p wire -p app -p server -p bench -p testkit
 rust_tests=$(awk '/^test result: ok\./ { n += $4 } END { print n + 0 }' "$log")
 
 run_stage "release build (cargo leptos build --release)" cargo leptos build --release

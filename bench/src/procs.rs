@@ -104,13 +104,10 @@ pub fn bin_dir() -> PathBuf {
         })
 }
 
-/// A free port on 127.0.0.1.
+/// A free port on 127.0.0.1 for a process the bench starts, drawn where no other
+/// connection takes it first (see [`testkit::ports`]).
 pub fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
+    testkit::ports::reserve()
 }
 
 /// Starts `bench stub` with `listeners` listeners for `count` instances; the process and

@@ -19,8 +19,12 @@ pub fn report(err: &dyn Error) -> String {
     let mut text = err.to_string();
     let mut cause = err.source();
     while let Some(next) = cause {
-        text.push_str(": ");
-        text.push_str(&next.to_string());
+        // Some errors (sqlx's, say) repeat their cause in their own text: said once.
+        let said = next.to_string();
+        if !text.ends_with(&said) {
+            text.push_str(": ");
+            text.push_str(&said);
+        }
         cause = next.source();
     }
     text
@@ -41,5 +45,19 @@ mod tests {
             source: std::io::Error::other("refused"),
         };
         assert_eq!(super::report(&err), "--etcd http://127.0.0.1:1: refused");
+    }
+
+    #[derive(Debug, thiserror::Error)]
+    #[error("cannot open the log: {source}")]
+    struct Repeats {
+        source: std::io::Error,
+    }
+
+    #[test]
+    fn a_cause_its_error_says_already_is_not_said_again() {
+        let err = Repeats {
+            source: std::io::Error::other("disk full"),
+        };
+        assert_eq!(super::report(&err), "cannot open the log: disk full");
     }
 }

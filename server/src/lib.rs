@@ -19,7 +19,9 @@
 //! Locks: every mutex is `parking_lot`'s, which is never poisoned. A panic while a lock
 //! is held already stops that request or task. Refusing every later request would turn
 //! one bug into an outage. Where a change cut off halfway would leave state that must not
-//! be used, its owner keeps a flag of its own: see the log writer's `storing`.
+//! be used, its owner keeps a flag of its own: see the log writer's `storing`. Where a
+//! task holds two locks at once, it takes them in one order everywhere: an etcd node's
+//! copy of the state before the revisions of its keys.
 
 pub mod errors;
 pub mod grading;

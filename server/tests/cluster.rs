@@ -48,7 +48,9 @@ impl Etcd {
     async fn start_members(dir: &Path, size: usize, extra: &[&str]) -> Vec<Etcd> {
         let extra: Vec<String> = extra.iter().map(|arg| (*arg).to_owned()).collect();
         for _ in 0..5 {
-            let ports: Vec<(u16, u16)> = (0..size).map(|_| (free_port(), free_port())).collect();
+            let ports: Vec<(u16, u16)> = (0..size)
+                .map(|_| (testkit::ports::reserve(), testkit::ports::reserve()))
+                .collect();
             let cluster = ports
                 .iter()
                 .enumerate()
@@ -168,14 +170,6 @@ fn spawn_member(
         .expect(
             "etcd is not installed: run scripts/bootstrap.sh test (apt-get install etcd-server)",
         )
-}
-
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
 }
 
 /// A registry node on `etcd`, on a free port.

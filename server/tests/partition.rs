@@ -187,14 +187,7 @@ struct Etcd(Child);
 
 impl Etcd {
     async fn start(lab: &Lab, dir: &Path) -> (Etcd, String) {
-        let port = |_| {
-            std::net::TcpListener::bind("127.0.0.1:0")
-                .unwrap()
-                .local_addr()
-                .unwrap()
-                .port()
-        };
-        let (client_port, peer_port) = (port(0), port(1));
+        let (client_port, peer_port) = (testkit::ports::reserve(), testkit::ports::reserve());
         let url = format!("http://{}:{client_port}", lab.etcd_ip());
         let log = std::fs::File::create(dir.join("etcd.log")).unwrap();
         let child = Command::new("etcd")

@@ -58,7 +58,7 @@ impl Postgres {
         let mut postgres = Postgres {
             bin,
             dir,
-            port: free_port(),
+            port: crate::ports::reserve(),
             as_postgres,
             supervisor: None,
         };
@@ -262,21 +262,19 @@ fn is_root() -> bool {
     std::fs::metadata("/proc/self").is_ok_and(|meta| meta.uid() == 0)
 }
 
-/// A new temp dir; as root, it is made in /tmp (which the `postgres` user can reach) and
-/// owned by that user.
+/// A new temp dir (its deletion is the supervisor's, which outlives a killed test); as
+/// root, it is made in /tmp (which the `postgres` user can reach) and owned by that user.
 fn temp_dir(as_postgres: bool) -> PathBuf {
-    static NEXT: AtomicU32 = AtomicU32::new(0);
     let base = if as_postgres {
         PathBuf::from("/tmp")
     } else {
         std::env::temp_dir()
     };
-    let dir = base.join(format!(
-        "distributed-postgres-{}-{}",
-        std::process::id(),
-        NEXT.fetch_add(1, Ordering::Relaxed)
-    ));
-    std::fs::create_dir_all(&dir).expect("cannot make a temp dir for PostgreSQL");
+    let dir = tempfile::Builder::new()
+        .prefix(&format!("distributed-postgres-{}-", std::process::id()))
+        .tempdir_in(base)
+        .expect("cannot make a temp dir for PostgreSQL")
+        .keep();
     if as_postgres {
         chown_to_postgres(&dir);
     }
@@ -301,11 +299,4 @@ fn chown_to_postgres(dir: &Path) {
     };
     std::os::unix::fs::chown(dir, Some(id("-u")), Some(id("-g")))
         .expect("cannot give the temp dir to the postgres user");
-}
-
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .and_then(|listener| listener.local_addr())
-        .map(|addr| addr.port())
-        .expect("no free port on 127.0.0.1")
 }

@@ -24,7 +24,7 @@ pub enum Invalid {
 /// A refused grade or student is the client's to fix.
 impl From<Invalid> for crate::http::ApiError {
     fn from(err: Invalid) -> crate::http::ApiError {
-        crate::http::ApiError::bad_request(err.to_string())
+        crate::http::ApiError::bad_request(crate::errors::report(&err))
     }
 }
 

@@ -72,24 +72,13 @@ impl From<reqwest::Error> for ClientError {
         if err.is_timeout() {
             ClientError::TimedOut
         } else if err.is_decode() || err.is_body() {
-            ClientError::Unreadable(chain(&err))
+            ClientError::Unreadable(crate::errors::report(&err))
         } else if err.is_connect() {
             ClientError::Unreachable("connection failed".into())
         } else {
-            ClientError::Unreachable(chain(&err))
+            ClientError::Unreachable(crate::errors::report(&err))
         }
     }
-}
-
-/// An error and its causes, as one line.
-fn chain(err: &dyn std::error::Error) -> String {
-    let mut text = err.to_string();
-    let mut source = err.source();
-    while let Some(inner) = source {
-        text = format!("{text}: {inner}");
-        source = inner.source();
-    }
-    text
 }
 
 /// The settings every client of ours shares: no redirects, `token` on every call. Add the

@@ -111,34 +111,9 @@ pub(crate) mod tests {
         seen
     }
 
-    /// A fresh directory for a test's files, deleted when dropped (also when the test
-    /// fails and unwinds).
-    pub(crate) fn tempdir() -> TempDir {
-        static NEXT: std::sync::atomic::AtomicU32 = std::sync::atomic::AtomicU32::new(0);
-        let dir = std::env::temp_dir().join(format!(
-            "distributed-logs-{}-{}",
-            std::process::id(),
-            NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed)
-        ));
-        fs::create_dir_all(&dir).unwrap();
-        TempDir(dir)
-    }
-
-    /// See [`tempdir`].
-    pub(crate) struct TempDir(PathBuf);
-
-    impl std::ops::Deref for TempDir {
-        type Target = Path;
-
-        fn deref(&self) -> &Path {
-            &self.0
-        }
-    }
-
-    impl Drop for TempDir {
-        fn drop(&mut self) {
-            let _ = fs::remove_dir_all(&self.0);
-        }
+    /// A fresh directory for a test's files (see [`testkit::TestDir`]).
+    pub(crate) fn tempdir() -> testkit::TestDir {
+        testkit::TestDir::new("logs")
     }
 
     #[test]

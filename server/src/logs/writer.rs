@@ -424,7 +424,8 @@ impl Writer {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::logs::files::tests::{TempDir, tempdir};
+    use crate::logs::files::tests::tempdir;
+    use testkit::TestDir as TempDir;
 
     /// A writer on a fresh file of its own, and that file's path; the directory goes
     /// when the guard drops.

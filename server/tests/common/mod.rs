@@ -76,43 +76,11 @@ impl Drop for TestRegistry {
     }
 }
 
-/// A fresh directory for one test's files, under `<temp>/distributed-tests/<pid>/`.
-///
-/// A test cannot always clean up after itself (a failed assertion unwinds past it, a
-/// killed run skips it), so the first call in each test process deletes the directories
-/// of test processes that have finished instead: the temp dir holds at most the files of
-/// the last run.
+/// A fresh directory for one test's files, kept for the rest of the run (the test's
+/// processes may outlive its scope) and deleted by the next run. See
+/// [`testkit::TestDir::for_the_run`].
 pub fn temp_dir(tag: &str) -> std::path::PathBuf {
-    static NEXT: std::sync::atomic::AtomicU32 = std::sync::atomic::AtomicU32::new(0);
-    static SWEPT: std::sync::Once = std::sync::Once::new();
-    let root = std::env::temp_dir().join("distributed-tests");
-    SWEPT.call_once(|| sweep_finished(&root));
-    let dir = root.join(std::process::id().to_string()).join(format!(
-        "{tag}-{}",
-        NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed)
-    ));
-    std::fs::create_dir_all(&dir).unwrap();
-    dir
-}
-
-/// Deletes the directories under `root` of test processes no longer running.
-fn sweep_finished(root: &std::path::Path) {
-    let Ok(entries) = std::fs::read_dir(root) else {
-        return;
-    };
-    for entry in entries.flatten() {
-        let Some(pid) = entry
-            .file_name()
-            .to_str()
-            .and_then(|n| n.parse::<u32>().ok())
-        else {
-            continue;
-        };
-        let running = std::path::Path::new("/proc").join(pid.to_string()).exists();
-        if pid != std::process::id() && !running {
-            let _ = std::fs::remove_dir_all(entry.path());
-        }
-    }
+    testkit::TestDir::for_the_run(tag)
 }
 
 pub fn client() -> reqwest::Client {

@@ -581,10 +581,10 @@ impl Store for EtcdStore {
             // Decided under the revisions' lock: they are never newer than what the
             // decision saw (the watch updates them after the copy; see [`replica`]).
             let decided: Vec<(Expiry, keys::KeyRevisions)> = {
+                // The copy's lock first, as the watch takes them (see `lib.rs`).
+                let copy = self.copy.lock();
                 let revisions = self.revisions.lock();
-                self.copy
-                    .lock()
-                    .decide_expiry()
+                copy.decide_expiry()
                     .into_iter()
                     .filter_map(|expiry| {
                         let (Expiry::Critical(url) | Expiry::Drop(url)) = &expiry;
@@ -677,21 +677,18 @@ fn failure(endpoints: &str, err: &etcd_client::Error) -> String {
 mod tests {
     use super::*;
 
-    /// An etcd of the test's own (Debian's `etcd-server`) on free ports; killed on drop.
-    struct Etcd(std::process::Child, std::path::PathBuf);
+    /// An etcd of the test's own (Debian's `etcd-server`) on free ports; killed on drop,
+    /// then its dir deleted.
+    struct Etcd {
+        child: std::process::Child,
+        /// Its data: held so the dir goes after etcd does.
+        _dir: testkit::TestDir,
+    }
 
     impl Etcd {
         async fn start(tag: &str) -> (Etcd, Client) {
-            let port = || {
-                std::net::TcpListener::bind("127.0.0.1:0")
-                    .unwrap()
-                    .local_addr()
-                    .unwrap()
-                    .port()
-            };
-            let (client_port, peer_port) = (port(), port());
-            let dir = std::env::temp_dir().join(format!("etcd-{tag}-{}", std::process::id()));
-            let _ = std::fs::remove_dir_all(&dir);
+            let (client_port, peer_port) = (testkit::ports::reserve(), testkit::ports::reserve());
+            let dir = testkit::TestDir::new(&format!("etcd-{tag}"));
             let child = std::process::Command::new("etcd")
                 .args(testkit::etcd::member_args(
                     "unit",
@@ -704,7 +701,7 @@ mod tests {
                 .stderr(std::process::Stdio::null())
                 .spawn()
                 .expect("etcd is not installed: run scripts/bootstrap.sh test");
-            let etcd = Etcd(child, dir);
+            let etcd = Etcd { child, _dir: dir };
             let url = format!("http://127.0.0.1:{client_port}");
             let health = format!("{url}/health");
             for _ in 0..600 {
@@ -721,9 +718,8 @@ mod tests {
 
     impl Drop for Etcd {
         fn drop(&mut self) {
-            let _ = self.0.kill();
-            let _ = self.0.wait();
-            let _ = std::fs::remove_dir_all(&self.1);
+            let _ = self.child.kill();
+            let _ = self.child.wait();
         }
     }
 

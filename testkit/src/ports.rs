@@ -1,0 +1,58 @@
+//! Ports for servers a test starts and restarts on the same port (etcd's members, whose
+//! peers must know each other's ports before any starts; PostgreSQL; a node killed and
+//! started again).
+//!
+//! A port picked by binding `127.0.0.1:0` comes from the kernel's ephemeral range, which
+//! is also where every outgoing connection's own port comes from: between the pick and
+//! the server's bind (or its restart), another test's connection can take it. So these
+//! ports are drawn at random below that range, where the kernel hands out nothing, and
+//! checked free when drawn. A server of ours that is never restarted needs none: it binds
+//! port 0 and says which port it got.
+
+use std::net::TcpListener;
+
+/// Where the kernel's ephemeral range starts (`net.ipv4.ip_local_port_range`).
+fn ephemeral_start() -> u16 {
+    std::fs::read_to_string("/proc/sys/net/ipv4/ip_local_port_range")
+        .ok()
+        .and_then(|range| range.split_whitespace().next()?.parse().ok())
+        .unwrap_or(32768)
+}
+
+/// The ports `make cluster` takes (scripts/cluster.sh): it may run beside the tests on
+/// a developer's machine, and start after them.
+const MAKE_CLUSTER: [u16; 6] = [22379, 22380, 32379, 32380, 15432, 2379];
+
+/// A free 127.0.0.1 port below the ephemeral range (from 20,000 up), and none of
+/// `make cluster`'s.
+pub fn reserve() -> u16 {
+    let (low, high) = (20_000, ephemeral_start().max(20_001));
+    let mut seed = u64::from(std::process::id()) ^ nanos();
+    for _ in 0..1000 {
+        seed ^= seed << 13;
+        seed ^= seed >> 7;
+        seed ^= seed << 17;
+        let port = low + (seed % u64::from(high - low)) as u16;
+        if !MAKE_CLUSTER.contains(&port) && TcpListener::bind(("127.0.0.1", port)).is_ok() {
+            return port;
+        }
+    }
+    panic!("no free port on 127.0.0.1 between {low} and {high}")
+}
+
+fn nanos() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(1, |time| time.as_nanos() as u64)
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn a_reserved_port_is_free_and_below_the_ephemeral_range() {
+        let port = super::reserve();
+        assert!((20_000..super::ephemeral_start().max(20_001)).contains(&port));
+        assert!(!super::MAKE_CLUSTER.contains(&port));
+        std::net::TcpListener::bind(("127.0.0.1", port)).unwrap();
+    }
+}
