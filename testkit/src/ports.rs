@@ -9,7 +9,7 @@
 //! checked free when drawn. A server of ours that is never restarted needs none: it binds
 //! port 0 and says which port it got.
 
-use std::net::TcpListener;
+use std::{net::TcpListener, sync::Mutex};
 
 /// Where the kernel's ephemeral range starts (`net.ipv4.ip_local_port_range`).
 fn ephemeral_start() -> u16 {
@@ -23,17 +23,32 @@ fn ephemeral_start() -> u16 {
 /// a developer's machine, and start after them.
 const MAKE_CLUSTER: [u16; 6] = [22379, 22380, 32379, 32380, 15432, 2379];
 
-/// A free 127.0.0.1 port below the ephemeral range (from 20,000 up), and none of
-/// `make cluster`'s.
+/// A free 127.0.0.1 port below the ephemeral range (from 20,000 up), none of `make
+/// cluster`'s, and never one this process was given already (an etcd member's two ports,
+/// or a stopped node's, must not be handed out again).
 pub fn reserve() -> u16 {
-    let (low, high) = (20_000, ephemeral_start().max(20_001));
+    static GIVEN: Mutex<Vec<u16>> = Mutex::new(Vec::new());
+    let start = ephemeral_start();
+    // A machine whose ephemeral range starts low: above it, then.
+    let (low, high) = if start > 25_000 {
+        (20_000, start)
+    } else {
+        (61_000, u16::MAX)
+    };
+    let mut given = GIVEN
+        .lock()
+        .unwrap_or_else(|poisoned| poisoned.into_inner());
     let mut seed = u64::from(std::process::id()) ^ nanos();
     for _ in 0..1000 {
         seed ^= seed << 13;
         seed ^= seed >> 7;
         seed ^= seed << 17;
         let port = low + (seed % u64::from(high - low)) as u16;
-        if !MAKE_CLUSTER.contains(&port) && TcpListener::bind(("127.0.0.1", port)).is_ok() {
+        if !MAKE_CLUSTER.contains(&port)
+            && !given.contains(&port)
+            && TcpListener::bind(("127.0.0.1", port)).is_ok()
+        {
+            given.push(port);
             return port;
         }
     }
@@ -51,8 +66,10 @@ mod tests {
     #[test]
     fn a_reserved_port_is_free_and_below_the_ephemeral_range() {
         let port = super::reserve();
-        assert!((20_000..super::ephemeral_start().max(20_001)).contains(&port));
+        assert!(port < super::ephemeral_start() || port >= 61_000);
         assert!(!super::MAKE_CLUSTER.contains(&port));
+        let others: Vec<u16> = (0..50).map(|_| super::reserve()).collect();
+        assert!(!others.contains(&port), "never handed out twice");
         std::net::TcpListener::bind(("127.0.0.1", port)).unwrap();
     }
 }

@@ -155,7 +155,10 @@ impl LogWriter {
 
     /// Whether the writer still takes records: a panic while storing stops it.
     pub fn running(&self) -> bool {
-        !self.writer.lock().storing && self.syncing.as_ref().is_none_or(|s| !s.is_closed())
+        // Held: a store is under way (a panic would have let it go), so none is stuck;
+        // never waited for, as the disk may take its time.
+        let stuck = self.writer.try_lock().is_some_and(|writer| writer.storing);
+        !stuck && self.syncing.as_ref().is_none_or(|s| !s.is_closed())
     }
 
     /// Every record stored from now on.

@@ -137,19 +137,26 @@ fn millis(duration: Duration) -> f64 {
 /// The changes. Each is whole when the method returns; `stamp` says which revision its
 /// event takes.
 impl State {
-    /// An empty state whose events number from 1.
+    /// An empty state that numbers its own events ([`Stamp::Next`]), from the time it
+    /// starts (in microseconds since the Unix epoch), so that ids keep rising across
+    /// restarts: a client resuming from an earlier run gets a snapshot, never another
+    /// run's events (see [`super::journal`]).
     pub fn new(patches: PatchSender, eviction: Eviction) -> State {
-        State::starting_at(patches, eviction, 0)
+        State::with_journal(patches, eviction, Journal::new())
     }
 
     /// An empty state that is a copy of a replicated one: its events take the replicated
     /// revisions ([`Stamp::At`]), after `revision`.
     pub fn starting_at(patches: PatchSender, eviction: Eviction, revision: u64) -> State {
+        State::with_journal(patches, eviction, Journal::starting_at(revision))
+    }
+
+    fn with_journal(patches: PatchSender, eviction: Eviction, journal: Journal) -> State {
         State {
             instances: BTreeMap::new(),
             by_name: HashMap::new(),
             dependents: HashMap::new(),
-            journal: Journal::starting_at(revision),
+            journal,
             generations: 0,
             lookups: HashMap::new(),
             patches,
@@ -710,6 +717,22 @@ mod tests {
         state.apply_check(&earlier, &result);
         assert_eq!(info(&state).consecutive_failures, 0);
         assert!(info(&state).recent_checks.is_empty());
+    }
+
+    #[test]
+    fn a_state_of_its_own_numbers_from_the_time_it_starts() {
+        let now_micros = SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .unwrap()
+            .as_micros() as u64;
+        let mut state = state(1);
+        let started = state.instances().revision;
+        assert!(
+            started + 60_000_000 > now_micros && started <= now_micros + 60_000_000,
+            "ids rise across restarts: {started} beside {now_micros}"
+        );
+        state.apply_registered(checked("A"), SystemTime::now(), Stamp::Next);
+        assert_eq!(state.instances().revision, started + 1);
     }
 
     #[test]
