@@ -20,39 +20,25 @@ pub struct TestDir(Arc<Inner>);
 
 struct Inner {
     dir: Option<tempfile::TempDir>,
-    keep_on_failure: bool,
 }
 
 impl TestDir {
     /// A fresh directory named after `tag`, kept if the test fails.
     pub fn new(tag: &str) -> TestDir {
-        TestDir::make(tag, true)
-    }
-
-    /// A fresh directory named after `tag`, deleted even if the test fails: for the
-    /// benchmark's gigabytes of logs and grades.
-    pub fn scratch(tag: &str) -> TestDir {
-        TestDir::make(tag, false)
+        let dir = tempfile::Builder::new()
+            .prefix(&format!("{}-{tag}-", std::process::id()))
+            .tempdir_in(root())
+            .expect("cannot make a temp dir");
+        TestDir(Arc::new(Inner { dir: Some(dir) }))
     }
 
     /// A fresh directory named after `tag`, kept for the rest of the run (a test whose
     /// processes outlive its scope, or that hands the path around); the first dir made by
     /// a later run deletes it.
     pub fn for_the_run(tag: &str) -> PathBuf {
-        let made = TestDir::make(tag, true);
+        let made = TestDir::new(tag);
         let mut inner = Arc::into_inner(made.0).expect("the only handle");
         inner.dir.take().expect("made").keep()
-    }
-
-    fn make(tag: &str, keep_on_failure: bool) -> TestDir {
-        let dir = tempfile::Builder::new()
-            .prefix(&format!("{}-{tag}-", std::process::id()))
-            .tempdir_in(root())
-            .expect("cannot make a temp dir");
-        TestDir(Arc::new(Inner {
-            dir: Some(dir),
-            keep_on_failure,
-        }))
     }
 
     pub fn path(&self) -> &Path {
@@ -77,7 +63,7 @@ impl AsRef<Path> for TestDir {
 impl Drop for Inner {
     fn drop(&mut self) {
         let Some(dir) = self.dir.take() else { return };
-        if self.keep_on_failure && std::thread::panicking() {
+        if std::thread::panicking() {
             eprintln!("testkit: kept {} (the test failed)", dir.keep().display());
         }
     }

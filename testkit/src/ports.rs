@@ -19,9 +19,9 @@ fn ephemeral_start() -> u16 {
         .unwrap_or(32768)
 }
 
-/// The ports `make cluster` takes (scripts/cluster.sh): it may run beside the tests on
-/// a developer's machine, and start after them.
-const MAKE_CLUSTER: [u16; 6] = [22379, 22380, 32379, 32380, 15432, 2379];
+/// The ports `make cluster` takes (scripts/cluster.sh) in the range drawn from: it may
+/// run beside the tests on a developer's machine, and start after them.
+const MAKE_CLUSTER: [u16; 4] = [22379, 22380, 32379, 32380];
 
 /// A free 127.0.0.1 port below the ephemeral range (from 20,000 up), none of `make
 /// cluster`'s, and never one this process was given already (an etcd member's two ports,
