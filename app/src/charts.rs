@@ -540,6 +540,7 @@ mod tests {
         assert!(html.contains("<circle cx=\"119.7\""), "{html}");
         assert!(html.contains("&lt;g5&gt;: 70 (Quiz)"), "{html}");
         assert!(!html.contains("<g5>"));
+        insta::assert_snapshot!(crate::snapshot::tag_lines(&html));
         assert_eq!(student_scores(&student(3, None, vec![]), &[]), "");
     }
 

@@ -275,5 +275,6 @@ mod tests {
             )
         );
         assert!(html.contains(r#"<tr data-endpoint="e1" data-state="healthy">"#));
+        insta::assert_snapshot!(crate::snapshot::tag_lines(&html));
     }
 }

@@ -16,6 +16,8 @@ pub mod live;
 pub mod pages;
 pub mod plain_form;
 pub mod service_map;
+#[cfg(test)]
+mod snapshot;
 pub mod teacher;
 pub mod unavailable;
 /// The wire types, in their own crate: re-exported so the pages read `crate::wire::…`.

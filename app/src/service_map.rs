@@ -448,6 +448,7 @@ mod tests {
             "Broken dependencies (1): GradingService requires LogService, which has no passing instance."
         ));
         assert!(html.contains(r#"class="map-node health-critical selected""#));
+        insta::assert_snapshot!(crate::snapshot::tag_lines(&html));
     }
 
     #[test]

@@ -1,36 +1,25 @@
 //! The registry on etcd (`--etcd`), each figure beside the in-memory registry's measured
 //! in the same run: lookups, registrations, change propagation, leader failover and
 //! failure detection.
-//! etcd is Debian's `etcd-server`, started here on free ports with a temp data dir.
+//! etcd is Debian's `etcd-server`, started through [`testkit::Etcd`] with a temp data dir.
 
-use std::{
-    path::PathBuf,
-    time::{Duration, Instant},
-};
+use std::time::{Duration, Instant};
+
+use testkit::{Child, Etcd};
 
 use crate::{
     detection::failure_detection_times,
     figure::{Figure, ms, no_baseline, percent, percentile, times_str},
-    procs::{Proc, free_port, temp_dir, wait_up, wrk},
+    procs::{self, wait_up, wrk},
     propagation::{PROPAGATION_TRIALS, propagation_times},
     registry::{UNCAPPED, register, registration_rate, registry},
 };
 
-/// A single-member etcd on free ports; its client URL.
-async fn etcd(name: &str) -> (Proc, String) {
-    let dir = temp_dir(&format!("etcd-{name}"));
-    let (client_port, peer_port) = (free_port(), free_port());
-    let client = format!("http://127.0.0.1:{client_port}");
-    let args = testkit::etcd::member_args(
-        "bench",
-        &dir.join("data"),
-        client_port,
-        peer_port,
-        &format!("bench=http://127.0.0.1:{peer_port}"),
-    );
-    let etcd = Proc::start_path("etcd", PathBuf::from("etcd"), &args);
-    wait_up(&format!("{client}/health")).await;
-    (etcd, client)
+/// A single-member etcd of the bench's own: it and its client URL.
+async fn etcd(name: &str) -> (Etcd, String) {
+    let etcd = procs::etcd(name, 1).await;
+    let url = etcd.url().to_owned();
+    (etcd, url)
 }
 
 pub async fn figures() -> Vec<Figure> {
@@ -45,53 +34,6 @@ pub async fn figures() -> Vec<Figure> {
     ]
 }
 
-/// A three-member etcd on free ports: each member and its client URL.
-async fn etcd_three(name: &str) -> Vec<(Proc, String)> {
-    let dir = temp_dir(&format!("etcd-{name}"));
-    let ports: Vec<(u16, u16)> = (0..3).map(|_| (free_port(), free_port())).collect();
-    let cluster = ports
-        .iter()
-        .enumerate()
-        .map(|(n, (_, peer))| format!("m{n}=http://127.0.0.1:{peer}"))
-        .collect::<Vec<_>>()
-        .join(",");
-    let members: Vec<(Proc, String)> = ports
-        .iter()
-        .enumerate()
-        .map(|(n, &(client, peer))| {
-            let args = testkit::etcd::member_args(
-                &format!("m{n}"),
-                &dir.join(format!("m{n}")),
-                client,
-                peer,
-                &cluster,
-            );
-            (
-                Proc::start_path("etcd", PathBuf::from("etcd"), &args),
-                format!("http://127.0.0.1:{client}"),
-            )
-        })
-        .collect();
-    for (_, url) in &members {
-        until_ok(&format!("{url}/health")).await;
-    }
-    members
-}
-
-/// Whether the etcd member at `url` is its cluster's (raft) leader.
-async fn etcd_leads(url: &str) -> bool {
-    let status: serde_json::Value = reqwest::Client::new()
-        .post(format!("{url}/v3/maintenance/status"))
-        .json(&serde_json::json!({}))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
-    status["leader"] == status["header"]["member_id"]
-}
-
 /// Leader failover when an etcd member dies with the leading node: three nodes on a
 /// three-member etcd, both killed at once (kill -9); each trial on a fresh cluster,
 /// three killing one of etcd's followers, two killing etcd's own leader.
@@ -101,28 +43,23 @@ async fn failover_with_a_member() -> Figure {
     let (mut follower_times, mut leader_times) = (Vec::new(), Vec::new());
     for trial in 0..5 {
         let kill_etcd_leader = trial >= 3;
-        let mut members = etcd_three(&format!("member-{trial}")).await;
-        let endpoints = members
-            .iter()
-            .map(|(_, url)| url.clone())
-            .collect::<Vec<_>>()
-            .join(",");
-        let mut nodes: Vec<(Proc, String)> =
+        let mut etcd = procs::etcd(&format!("member-{trial}"), 3).await;
+        let endpoints = etcd.endpoints();
+        let mut nodes: Vec<(Child, String)> =
             (0..3).map(|_| registry(&["--etcd", &endpoints])).collect();
         for (_, url) in &nodes {
             until_ok(&format!("{url}/services")).await;
         }
         let leader = leading(&nodes).await;
-        let mut victim = None;
-        for (index, (_, url)) in members.iter().enumerate() {
-            if etcd_leads(url).await == kill_etcd_leader {
-                victim = Some(index);
-            }
-        }
-        let victim = victim.expect("an etcd member of the kind to kill");
+        let etcd_leader = etcd.leader().await.expect("a healthy etcd has a leader");
+        let victim = if kill_etcd_leader {
+            etcd_leader
+        } else {
+            (etcd_leader + 1) % 3
+        };
         let killed_at = Instant::now();
         nodes.remove(leader);
-        members.remove(victim);
+        etcd.member(victim).kill();
         let took = loop {
             let mut led = false;
             for (_, url) in &nodes {
@@ -189,7 +126,7 @@ async fn etcd_growth() -> Figure {
     eprintln!("bench: etcd growth at 1,000 passing instances …");
     const N: usize = 1_000;
     let (_etcd, endpoint) = etcd("growth").await;
-    let (_stub, ports) = crate::procs::stub(10, N).await;
+    let (_stub, ports) = crate::procs::stub(10, N);
     // An instance that passes in even seconds and fails in odd ones: with one failure
     // needed, it changes status about every round.
     let flip = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
@@ -415,9 +352,8 @@ async fn propagation() -> Figure {
     }
 }
 
-/// Whether the node at `url` leads (its `registry_leader` is 1).
 /// The index of the node among `nodes` that leads, once one does.
-async fn leading(nodes: &[(Proc, String)]) -> usize {
+async fn leading(nodes: &[(Child, String)]) -> usize {
     loop {
         for (index, (_, url)) in nodes.iter().enumerate() {
             if leads(url).await {
@@ -454,7 +390,8 @@ async fn until_leader(url: &str) {
 async fn failover() -> Figure {
     eprintln!("bench: leader failover on etcd …");
     let (_etcd, endpoint) = etcd("failover").await;
-    let mut nodes: Vec<(Proc, String)> = (0..3).map(|_| registry(&["--etcd", &endpoint])).collect();
+    let mut nodes: Vec<(Child, String)> =
+        (0..3).map(|_| registry(&["--etcd", &endpoint])).collect();
     for (_, url) in &nodes {
         until_ok(&format!("{url}/services")).await;
     }
@@ -507,7 +444,7 @@ async fn failover() -> Figure {
 async fn failure_detection() -> Figure {
     eprintln!("bench: failure detection on etcd (about a minute) …");
     let (_etcd, endpoint) = etcd("detection").await;
-    let nodes: std::sync::Arc<std::sync::Mutex<Vec<(Proc, String)>>> = std::sync::Arc::new(
+    let nodes: std::sync::Arc<std::sync::Mutex<Vec<(Child, String)>>> = std::sync::Arc::new(
         std::sync::Mutex::new((0..3).map(|_| registry(&["--etcd", &endpoint])).collect()),
     );
     let urls: Vec<String> = nodes

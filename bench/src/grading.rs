@@ -11,8 +11,9 @@ use testkit::Postgres;
 use crate::{
     figure::{Figure, ms, percent, percentile, times_str},
     load::{closed_loop, timed_gets},
-    procs::{Proc, free_port, temp_dir, wait_up},
+    procs::{self, ANY_PORT, temp_dir, wait_up},
 };
+use testkit::Child;
 
 pub async fn figures() -> Vec<Figure> {
     let postgres = tokio::task::spawn_blocking(Postgres::start).await.unwrap();
@@ -27,18 +28,17 @@ pub async fn figures() -> Vec<Figure> {
     figures
 }
 
-/// A standalone `gradingservice` on a free port; its base URL.
-async fn grading(database: &str, extra: &[&str]) -> (Proc, String) {
-    let port = free_port();
-    let base = format!("http://127.0.0.1:{port}");
+/// A standalone `gradingservice` on a port it picks; its base URL, once it answers.
+async fn grading(database: &str, extra: &[&str]) -> (Child, String) {
     let mut args = vec![
-        "--addr".to_owned(),
-        format!("127.0.0.1:{port}"),
+        ANY_PORT[0].to_owned(),
+        ANY_PORT[1].to_owned(),
         "--database".to_owned(),
         database.to_owned(),
     ];
     args.extend(extra.iter().map(|arg| (*arg).to_owned()));
-    let process = Proc::start("gradingservice", &args);
+    let process = procs::start("gradingservice", &args);
+    let base = process.url();
     wait_up(&format!("{base}/students")).await;
     (process, base)
 }

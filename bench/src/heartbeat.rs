@@ -16,7 +16,7 @@ pub(crate) async fn heartbeat_scale() -> Vec<Figure> {
     eprintln!("bench: heartbeat scale (10,000 instances on 100 ports) …");
     const N: usize = 10_000;
     const PORTS: usize = 100;
-    let (_stub, ports) = procs::stub(PORTS, N).await;
+    let (_stub, ports) = procs::stub(PORTS, N);
     let stub = |i: usize| format!("http://127.0.0.1:{}", ports[i % PORTS]);
     wait_up(&format!("{}/stats", stub(0))).await;
     let client = reqwest::Client::new();

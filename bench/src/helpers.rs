@@ -1,14 +1,15 @@
 //! The bench binary's helper modes, run as their own processes so that they do not share
-//! a CPU budget with the benchmark driver:
-//! - `bench bare --addr A --body FILE [--type MIME]`: a bare axum handler answering every
-//!   GET with the file's bytes (the baseline for registry lookups and the portal's page);
-//! - `bench bare-log --addr A --file FILE [--fsync]`: a bare axum handler appending each
+//! a CPU budget with the benchmark driver. Each says where it listens on stdout, as our
+//! binaries do (`bench: listening on http://…`, one line a listener):
+//! - `bench bare [--addr A] --body FILE [--type MIME]`: a bare axum handler answering
+//!   every GET with the file's bytes (the baseline for registry lookups and the portal's
+//!   page);
+//! - `bench bare-log [--addr A] --file FILE [--fsync]`: a bare axum handler appending each
 //!   `POST /log` body and a newline to the file, flushing it to disk each time with
 //!   `--fsync`, and emptying it at 1 GiB (the baseline for log ingest);
-//! - `bench stub --listeners L --ports-file F --count N`: answers `GET /hb/{i}` with 200
-//!   for N instances on each of L listeners (free ports it picks and writes, comma
-//!   separated, to F once it listens), and counts the checks each receives (`GET /stats`
-//!   on any of them).
+//! - `bench stub --listeners L --count N`: answers `GET /hb/{i}` with 200 for N instances
+//!   on each of L listeners (on ports the kernel picks), and counts the checks each
+//!   receives (`GET /stats` on any of them).
 
 use std::{
     path::PathBuf,
@@ -30,7 +31,7 @@ use axum::{
 /// `bench bare`'s flags.
 #[derive(Debug, clap::Args)]
 pub struct BareArgs {
-    #[arg(long)]
+    #[arg(long, default_value = "127.0.0.1:0")]
     addr: String,
     /// The file whose bytes every GET is answered with.
     #[arg(long)]
@@ -43,7 +44,7 @@ pub struct BareArgs {
 /// `bench bare-log`'s flags.
 #[derive(Debug, clap::Args)]
 pub struct BareLogArgs {
-    #[arg(long)]
+    #[arg(long, default_value = "127.0.0.1:0")]
     addr: String,
     /// The file each body is appended to.
     #[arg(long)]
@@ -59,12 +60,9 @@ pub struct StubArgs {
     /// Instances on each listener.
     #[arg(long)]
     count: usize,
-    /// Listeners, each on a free port.
+    /// Listeners, each on a port the kernel picks.
     #[arg(long)]
     listeners: usize,
-    /// Where the listeners' ports are written, comma separated, once they listen.
-    #[arg(long)]
-    ports_file: PathBuf,
 }
 
 pub async fn bare(args: BareArgs) {
@@ -82,7 +80,7 @@ pub async fn bare(args: BareArgs) {
             get(move |Path(_name): Path<String>| named()),
         )
         .fallback(get(answer));
-    let listener = tokio::net::TcpListener::bind(&args.addr).await.unwrap();
+    let listener = listen(&args.addr).await;
     axum::serve(listener, app).await.unwrap();
 }
 
@@ -118,7 +116,7 @@ pub async fn bare_log(args: BareLogArgs) {
             }
         }),
     );
-    let listener = tokio::net::TcpListener::bind(&args.addr).await.unwrap();
+    let listener = listen(&args.addr).await;
     axum::serve(listener, app).await.unwrap();
 }
 
@@ -150,21 +148,26 @@ pub async fn stub(args: StubArgs) {
         .with_state(hits);
     let listeners = args.listeners;
     let mut servers = Vec::new();
-    let mut ports = Vec::new();
     for _ in 0..listeners {
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-        ports.push(listener.local_addr().unwrap().port().to_string());
+        let listener = listen("127.0.0.1:0").await;
         let app = app.clone();
         servers.push(tokio::spawn(async move {
             axum::serve(listener, app).await.unwrap()
         }));
     }
-    // Written whole, then renamed: the reader never sees half a list.
-    let file = args.ports_file;
-    let part = format!("{}.part", file.display());
-    std::fs::write(&part, ports.join(",")).unwrap();
-    std::fs::rename(&part, &file).unwrap();
     for server in servers {
         server.await.unwrap();
     }
+}
+
+/// Binds `addr` and says where it listens, for the parent waiting on that line.
+async fn listen(addr: &str) -> tokio::net::TcpListener {
+    let listener = tokio::net::TcpListener::bind(addr)
+        .await
+        .unwrap_or_else(|err| panic!("bench: cannot listen on {addr}: {err}"));
+    let bound = listener
+        .local_addr()
+        .expect("a bound listener has an address");
+    testkit::process::announce("bench", bound);
+    listener
 }

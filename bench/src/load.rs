@@ -6,7 +6,9 @@ use std::{
     time::{Duration, Instant},
 };
 
-use crate::procs::{Proc, free_port, temp_dir, wait_up};
+use testkit::Child;
+
+use crate::procs::{self, temp_dir, wait_up};
 
 /// `count` sequential `GET url`s, each one's time (to the last byte of the answer) added
 /// to `times`; the size of the last answer.
@@ -28,24 +30,21 @@ pub(crate) async fn timed_gets(
 
 /// A bare handler answering every GET with the bytes `url` answers now, as `mime`: the
 /// process, its base URL (once it answers) and the bytes.
-pub(crate) async fn bare_copy(url: &str, mime: &str) -> (Proc, String, axum::body::Bytes) {
+pub(crate) async fn bare_copy(url: &str, mime: &str) -> (Child, String, axum::body::Bytes) {
     let body = reqwest::get(url).await.unwrap().bytes().await.unwrap();
-    let file = temp_dir("bare").join(format!("body-{}", free_port()));
+    let file = temp_dir("bare").join("body");
     std::fs::write(&file, &body).unwrap();
-    let port = free_port();
-    let process = Proc::start(
+    let process = procs::start(
         "bench",
         &[
             "bare".into(),
-            "--addr".into(),
-            format!("127.0.0.1:{port}"),
             "--body".into(),
             file.display().to_string(),
             "--type".into(),
             mime.into(),
         ],
     );
-    let base = format!("http://127.0.0.1:{port}");
+    let base = process.url();
     wait_up(&base).await;
     (process, base, body)
 }

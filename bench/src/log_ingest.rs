@@ -6,18 +6,18 @@ use std::time::Duration;
 use crate::{
     figure::{Figure, percent},
     load::closed_loop,
-    procs::{Proc, free_port, temp_dir, wait_up, wrk},
+    procs::{self, ANY_PORT, temp_dir, wait_up, wrk},
 };
+use testkit::Child;
 
-/// A log service at a free port writing into `dir`, with `--fsync fsync`: the process and
-/// its `/log` URL, once it answers.
-pub(crate) async fn log_service(dir: &std::path::Path, fsync: &str) -> (Proc, String) {
-    let port = free_port();
-    let process = Proc::start(
+/// A log service on a port it picks, writing into `dir`, with `--fsync fsync`: the
+/// process and its `/log` URL, once it answers.
+pub(crate) async fn log_service(dir: &std::path::Path, fsync: &str) -> (Child, String) {
+    let process = procs::start(
         "logservice",
         &[
-            "--addr".into(),
-            format!("127.0.0.1:{port}"),
+            ANY_PORT[0].into(),
+            ANY_PORT[1].into(),
             "--registry-url".into(),
             "http://127.0.0.1:9".into(),
             "--log-file".into(),
@@ -30,27 +30,24 @@ pub(crate) async fn log_service(dir: &std::path::Path, fsync: &str) -> (Proc, St
             fsync.into(),
         ],
     );
-    let url = format!("http://127.0.0.1:{port}/log");
+    let url = format!("{}/log", process.url());
     wait_up(&url).await;
     (process, url)
 }
 
 /// The baseline of the log figures: a bare axum handler appending each body to a file
 /// in `dir` (and fsyncing each time if `fsync`): the process and its `/log` URL.
-pub(crate) async fn bare_log(dir: &std::path::Path, fsync: bool) -> (Proc, String) {
-    let port = free_port();
+pub(crate) async fn bare_log(dir: &std::path::Path, fsync: bool) -> (Child, String) {
     let mut args = vec![
         "bare-log".into(),
-        "--addr".into(),
-        format!("127.0.0.1:{port}"),
         "--file".into(),
         dir.join(format!("bare-{fsync}.log")).display().to_string(),
     ];
     if fsync {
         args.push("--fsync".into());
     }
-    let process = Proc::start("bench", &args);
-    let url = format!("http://127.0.0.1:{port}/log");
+    let process = procs::start("bench", &args);
+    let url = format!("{}/log", process.url());
     wait_up(&url).await;
     (process, url)
 }

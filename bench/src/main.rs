@@ -121,9 +121,10 @@ mod tests {
         };
         assert!(format!("{soak:?}").contains("cluster: true"));
         for helper in [
-            "bench bare --addr 127.0.0.1:1 --body /tmp/b --type text/html",
-            "bench bare-log --addr 127.0.0.1:1 --file /tmp/f --fsync",
-            "bench stub --listeners 2 --ports-file /tmp/p --count 10",
+            "bench bare --body /tmp/b --type text/html",
+            "bench bare --addr 127.0.0.1:1 --body /tmp/b",
+            "bench bare-log --file /tmp/f --fsync",
+            "bench stub --listeners 2 --count 10",
         ] {
             assert!(parse(helper).unwrap().mode.is_some(), "{helper}");
         }

@@ -8,26 +8,25 @@ use std::{
 use crate::{
     figure::{Figure, ms, no_baseline, percentile, times_str},
     load::{bare_copy, timed_gets},
-    procs::{Proc, free_port, temp_dir, wait_up},
+    procs::{self, ANY_PORT, temp_dir, wait_up},
 };
 
 /// The portal: server render of /students with 1,000 students; the release WASM size.
 pub(crate) async fn portal() -> Vec<Figure> {
     eprintln!("bench: portal …");
     let dir = temp_dir("portal");
-    let port = free_port();
-    let base = format!("http://127.0.0.1:{port}");
-    let _server = Proc::start(
+    let server = procs::start(
         "server",
         &[
-            "--addr".into(),
-            format!("127.0.0.1:{port}"),
+            ANY_PORT[0].into(),
+            ANY_PORT[1].into(),
             "--log-file".into(),
             dir.join("p.log").display().to_string(),
             "--database".into(),
             dir.join("p.db").display().to_string(),
         ],
     );
+    let base = server.url();
     wait_up(&format!("{base}/services")).await;
     let client = reqwest::Client::new();
     crate::grading::populate(&client, &format!("{base}/grading"), 1000).await;

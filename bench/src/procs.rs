@@ -1,95 +1,76 @@
 //! Child processes of the benchmark: the release binaries under test, and this binary's
-//! own helper modes (`bare`, `stub`). Each is killed when dropped.
+//! own helper modes (`bare`, `bare-log`, `stub`). Each is a [`testkit::Child`] (killed
+//! when dropped) that binds a port the kernel picks and says which
+//! ([`testkit::process::LISTENING`]), so no figure races another program for a port. The
+//! temp dirs of a run go at its end, also when a figure panics.
 
 use std::{
     path::PathBuf,
-    process::{Child, Command, Stdio},
+    process::Command,
+    sync::Mutex,
     time::{Duration, Instant},
 };
 
-pub struct Proc {
-    child: Child,
+use testkit::{Child, Etcd, TestDir};
+
+/// The `--addr` flag and value that let a child bind a port the kernel picks.
+pub const ANY_PORT: [&str; 2] = ["--addr", "127.0.0.1:0"];
+
+/// Starts `binary` (a name in the release directory, or `bench` for this binary's helper
+/// modes) with `args` (which bind with [`ANY_PORT`] or a port of
+/// [`testkit::ports::reserve`]), and waits until it says where it listens.
+///
+/// It logs as a user's process does by default (`RUST_LOG` unset), or at
+/// `$BENCH_RUST_LOG` if set, into a file under `distributed-bench-logs/` in the temp dir,
+/// so that its log costs what it costs a user without flooding the table.
+pub fn start(binary: &str, args: &[String]) -> Child {
+    start_listening(binary, args, 1)
 }
 
-impl Proc {
-    /// Starts `binary` (a name in the release directory, or this bench itself) with `args`.
-    /// It logs as a user's process does by default (`RUST_LOG` unset), or at
-    /// `$BENCH_RUST_LOG` if set, into a file under `distributed-bench-logs/` in the temp
-    /// dir, so that its log costs what it costs a user without flooding the table.
-    pub fn start(binary: &str, args: &[String]) -> Proc {
-        let path = if binary == "bench" {
-            std::env::current_exe().unwrap()
-        } else {
-            bin_dir().join(binary)
-        };
-        Proc::start_path(binary, path, args)
+/// [`start`] for a child with `listeners` listeners, each said on its own line.
+pub fn start_listening(binary: &str, args: &[String], listeners: usize) -> Child {
+    let path = if binary == "bench" {
+        std::env::current_exe().expect("the bench knows where it is")
+    } else {
+        bin_dir().join(binary)
+    };
+    let logs = logs_dir();
+    static NEXT: std::sync::atomic::AtomicU32 = std::sync::atomic::AtomicU32::new(0);
+    let log = logs.join(format!(
+        "{binary}-{}.log",
+        NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed)
+    ));
+    let mut command = Command::new(&path);
+    command.args(args).env_remove("RUST_LOG");
+    if let Ok(level) = std::env::var("BENCH_RUST_LOG") {
+        command.env("RUST_LOG", level);
     }
-
-    /// Starts the program at `path` (a name is looked up on PATH), logged as `binary`.
-    pub fn start_path(binary: &str, path: PathBuf, args: &[String]) -> Proc {
-        let logs = std::env::temp_dir().join("distributed-bench-logs");
-        std::fs::create_dir_all(&logs).unwrap();
-        static NEXT: std::sync::atomic::AtomicU32 = std::sync::atomic::AtomicU32::new(0);
-        let log = logs.join(format!(
-            "{binary}-{}.log",
-            NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed)
-        ));
-        let mut command = Command::new(&path);
-        command.args(args).env_remove("RUST_LOG");
-        if let Ok(level) = std::env::var("BENCH_RUST_LOG") {
-            command.env("RUST_LOG", level);
-        }
-        let child = command
-            .stdin(Stdio::null())
-            .stdout(Stdio::null())
-            .stderr(std::fs::File::create(&log).unwrap())
-            .spawn()
-            .unwrap_or_else(|err| {
-                panic!(
-                    "cannot start {}: {err}; run `make build` first",
-                    path.display()
-                )
-            });
-        Proc { child }
-    }
-
-    pub fn pid(&self) -> u32 {
-        self.child.id()
-    }
-
-    /// CPU time (user + system) used so far, from /proc.
-    pub fn cpu(&self) -> Duration {
-        let stat =
-            std::fs::read_to_string(format!("/proc/{}/stat", self.pid())).unwrap_or_default();
-        let fields: Vec<&str> = stat
-            .rsplit(')')
-            .next()
-            .unwrap_or("")
-            .split_whitespace()
-            .collect();
-        let ticks: u64 = fields.get(11).and_then(|v| v.parse().ok()).unwrap_or(0)
-            + fields.get(12).and_then(|v| v.parse().ok()).unwrap_or(0);
-        Duration::from_secs_f64(ticks as f64 / 100.0)
-    }
-
-    /// Resident memory in MiB, from /proc.
-    pub fn rss_mib(&self) -> f64 {
-        let status =
-            std::fs::read_to_string(format!("/proc/{}/status", self.pid())).unwrap_or_default();
-        status
-            .lines()
-            .find_map(|line| line.strip_prefix("VmRSS:"))
-            .and_then(|v| v.trim().trim_end_matches("kB").trim().parse::<f64>().ok())
-            .map(|kib| kib / 1024.0)
-            .unwrap_or(0.0)
-    }
+    command.stderr(
+        std::fs::File::create(&log)
+            .unwrap_or_else(|err| panic!("cannot write {}: {err}", log.display())),
+    );
+    Child::listening(command, listeners)
 }
 
-impl Drop for Proc {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
+/// `distributed-bench-logs/` in the temp dir: the logs of the processes a run starts,
+/// kept after it (each run writes them anew).
+fn logs_dir() -> PathBuf {
+    let logs = std::env::temp_dir().join("distributed-bench-logs");
+    std::fs::create_dir_all(&logs).expect("the temp dir is writable");
+    logs
+}
+
+/// An etcd of `members` for the figure or soak `name`: its data in a temp dir of the run,
+/// its members' logs in `distributed-bench-logs/etcd-<name>/`, kept for a look.
+pub async fn etcd(name: &str, members: usize) -> Etcd {
+    let logs = logs_dir().join(format!("etcd-{name}"));
+    let _ = std::fs::remove_dir_all(&logs);
+    std::fs::create_dir_all(&logs).expect("the temp dir is writable");
+    Etcd::options()
+        .members(members)
+        .logs_in(&logs)
+        .start(&temp_dir(&format!("etcd-{name}")))
+        .await
 }
 
 /// Where the release binaries are.
@@ -104,43 +85,26 @@ pub fn bin_dir() -> PathBuf {
         })
 }
 
-/// A free port on 127.0.0.1 for a process the bench starts, drawn where no other
-/// connection takes it first (see [`testkit::ports`]).
-pub fn free_port() -> u16 {
-    testkit::ports::reserve()
-}
-
 /// Starts `bench stub` with `listeners` listeners for `count` instances; the process and
-/// the ports it listens on, once it does.
-pub async fn stub(listeners: usize, count: usize) -> (Proc, Vec<u16>) {
-    let file = temp_dir("stub").join(format!("ports-{}", free_port()));
-    let process = Proc::start(
+/// the ports it listens on.
+pub fn stub(listeners: usize, count: usize) -> (Child, Vec<u16>) {
+    let process = start_listening(
         "bench",
         &[
             "stub".into(),
             "--listeners".into(),
             listeners.to_string(),
-            "--ports-file".into(),
-            file.display().to_string(),
             "--count".into(),
             count.to_string(),
         ],
+        listeners,
     );
-    let started = Instant::now();
-    let ports = loop {
-        if let Ok(list) = std::fs::read_to_string(&file) {
-            break list.split(',').map(|p| p.parse().unwrap()).collect();
-        }
-        assert!(
-            started.elapsed() < Duration::from_secs(20),
-            "the stub never listened"
-        );
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    };
+    let ports = process.addrs().iter().map(|addr| addr.port()).collect();
     (process, ports)
 }
 
-/// Waits until something answers HTTP at `url`.
+/// Waits until something answers HTTP at `url`, whatever its status (a registry on etcd
+/// answers 503 while it loads: [`crate::cluster`] waits for a 200 where that matters).
 pub async fn wait_up(url: &str) {
     let client = reqwest::Client::new();
     let started = Instant::now();
@@ -153,32 +117,31 @@ pub async fn wait_up(url: &str) {
     }
 }
 
-/// The temporary directories made so far, deleted by [`TempDirs`].
-static TEMP_DIRS: std::sync::Mutex<Vec<PathBuf>> = std::sync::Mutex::new(Vec::new());
+/// The temp dirs made so far in this run, deleted by [`TempDirs`].
+static TEMP_DIRS: Mutex<Vec<TestDir>> = Mutex::new(Vec::new());
 
-/// A fresh temporary directory, deleted at the end of the run.
+/// A fresh temp dir, deleted at the end of the run.
 pub fn temp_dir(name: &str) -> PathBuf {
-    let dir = std::env::temp_dir().join(format!("distributed-bench-{name}-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&dir);
-    std::fs::create_dir_all(&dir).unwrap();
-    TEMP_DIRS.lock().unwrap().push(dir.clone());
-    dir
+    let dir = TestDir::scratch(&format!("bench-{name}"));
+    let path = dir.to_path_buf();
+    TEMP_DIRS
+        .lock()
+        .unwrap_or_else(|poisoned| poisoned.into_inner())
+        .push(dir);
+    path
 }
 
-/// Deletes every directory [`temp_dir`] made when dropped, at the end of the run or
-/// while a panic unwinds (the log and grade files of a run are gigabytes); the
-/// processes' own logs, in `distributed-bench-logs/`, stay.
+/// Deletes every dir [`temp_dir`] made when dropped, at the end of the run or while a
+/// panic unwinds (the log and grade files of a run are gigabytes); the processes' own
+/// logs, in `distributed-bench-logs/`, stay.
 pub struct TempDirs;
 
 impl Drop for TempDirs {
     fn drop(&mut self) {
-        let dirs: Vec<PathBuf> = match TEMP_DIRS.lock() {
-            Ok(mut dirs) => dirs.drain(..).collect(),
-            Err(poisoned) => poisoned.into_inner().drain(..).collect(),
-        };
-        for dir in dirs {
-            let _ = std::fs::remove_dir_all(dir);
-        }
+        TEMP_DIRS
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+            .clear();
     }
 }
 

@@ -6,22 +6,26 @@ use std::time::Duration;
 use crate::{
     figure::{Figure, no_baseline, percent},
     load::{bare_copy, closed_loop},
-    procs::{self, Proc, free_port, wait_up, wrk},
+    procs::{self, ANY_PORT, wait_up, wrk},
 };
+use testkit::Child;
 
 /// The registry's flag that lifts its cap on instances (`--max-instances`, default
 /// 10,000), for the figures that register more than that: a registration rate for 5 s
 /// registers tens of thousands.
 pub(crate) const UNCAPPED: [&str; 2] = ["--max-instances", "100000000"];
 
-pub(crate) fn registry(extra: &[&str]) -> (Proc, String) {
-    let port = free_port();
-    let mut args = vec!["--addr".to_owned(), format!("127.0.0.1:{port}")];
-    args.extend(extra.iter().map(|s| (*s).to_owned()));
-    (
-        Proc::start("registryservice", &args),
-        format!("http://127.0.0.1:{port}"),
-    )
+/// A `registryservice` with `extra` flags, on a port it picks: the process and its base
+/// URL (it may not answer yet: one on etcd loads first).
+pub(crate) fn registry(extra: &[&str]) -> (Child, String) {
+    let args: Vec<String> = ANY_PORT
+        .iter()
+        .chain(extra)
+        .map(|s| (*s).to_owned())
+        .collect();
+    let process = procs::start("registryservice", &args);
+    let url = process.url();
+    (process, url)
 }
 
 pub(crate) async fn register(client: &reqwest::Client, registry: &str, body: serde_json::Value) {
@@ -45,7 +49,7 @@ pub(crate) async fn lookups() -> Figure {
     eprintln!("bench: registry lookups …");
     let (_registry, url) = registry(&[]);
     wait_up(&format!("{url}/services")).await;
-    let (_stub, stub_ports) = procs::stub(1, 8).await;
+    let (_stub, stub_ports) = procs::stub(1, 8);
     let stub_port = stub_ports[0];
     wait_up(&format!("http://127.0.0.1:{stub_port}/stats")).await;
     let client = reqwest::Client::new();

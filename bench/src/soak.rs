@@ -47,7 +47,9 @@ use tokio_util::sync::CancellationToken;
 use tower::ServiceExt;
 use wire::registry::InstanceInfo;
 
-use crate::procs::{Proc, free_port, wait_up};
+use testkit::{Child, Etcd};
+
+use crate::procs::{self, ANY_PORT, wait_up};
 
 /// How long the views may take to agree once the churn stops.
 const SETTLE: Duration = Duration::from_secs(30);
@@ -219,28 +221,6 @@ async fn bind(port: u16) -> TcpListener {
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
     panic!("soak: cannot listen on 127.0.0.1:{port} again");
-}
-
-/// `count` distinct ports a process can come back to (an instance, or a cluster's node or
-/// etcd member, started again): below the range the kernel hands out to outgoing
-/// connections (which could otherwise take a killed one's port), free now.
-fn steady_ports(count: usize, random: &mut Random) -> Vec<u16> {
-    let ephemeral_low = std::fs::read_to_string("/proc/sys/net/ipv4/ip_local_port_range")
-        .ok()
-        .and_then(|text| text.split_whitespace().next()?.parse().ok())
-        .unwrap_or(32768u16);
-    let low = 10_000u16;
-    let span = usize::from(ephemeral_low.saturating_sub(low)).max(count * 2);
-    let mut taken = BTreeSet::new();
-    let mut ports = Vec::with_capacity(count);
-    while ports.len() < count {
-        let port = low + random.below(span) as u16;
-        if !taken.contains(&port) && std::net::TcpListener::bind(("127.0.0.1", port)).is_ok() {
-            taken.insert(port);
-            ports.push(port);
-        }
-    }
-    ports
 }
 
 /// Serves `app` until `stop`; then drops every open connection at once, as a killed
@@ -493,23 +473,18 @@ async fn run(settings: SoakArgs) -> Result<(), String> {
         seed
     );
     let mut random = Random(seed);
-    // The instances' ports, then the cluster's (3 etcd members' two each, 3 nodes').
-    let mut ports = steady_ports(settings.instances + 9, &mut random);
-    let cluster_ports = ports.split_off(settings.instances);
     let mut cluster = None;
     let mut single = None;
     let registry = if settings.cluster {
-        let started = Cluster::start(&cluster_ports).await;
+        let started = Cluster::start().await;
         let urls = started.urls();
         cluster = Some(started);
         urls
     } else {
-        let port = free_port();
-        single = Some(Proc::start(
-            "registryservice",
-            &["--addr".to_owned(), format!("127.0.0.1:{port}")],
-        ));
-        format!("http://127.0.0.1:{port}")
+        let process = procs::start("registryservice", &ANY_PORT.map(str::to_owned));
+        let url = process.url();
+        single = Some(process);
+        url
     };
     for node in registry.split(',') {
         wait_up(&format!("{node}/services")).await;
@@ -530,8 +505,10 @@ async fn run(settings: SoakArgs) -> Result<(), String> {
             running: None,
         })
         .collect();
-    for (sim, port) in sims.iter_mut().zip(ports) {
-        sim.port = port;
+    // Ports an instance comes back to when started again, where no outgoing connection
+    // takes a killed one's port meanwhile (see testkit::ports).
+    for sim in &mut sims {
+        sim.port = testkit::ports::reserve();
     }
     let started = Instant::now();
     all_up(&mut sims, &registry, &journal).await;
@@ -659,22 +636,16 @@ async fn run(settings: SoakArgs) -> Result<(), String> {
 /// `--cluster`: three registry nodes on a three-member etcd, each on a port it keeps
 /// across restarts.
 struct Cluster {
-    members: Vec<Member>,
+    etcd: Etcd,
     nodes: Vec<Node>,
     /// The fault now in effect, until healed.
     struck: Option<Fault>,
 }
 
-struct Member {
-    args: Vec<String>,
-    url: String,
-    proc: Option<Proc>,
-}
-
 struct Node {
     port: u16,
     endpoints: String,
-    proc: Option<Proc>,
+    process: Option<Child>,
 }
 
 /// A fault of the cluster soak.
@@ -707,7 +678,7 @@ impl Node {
     }
 
     fn start(&mut self) {
-        self.proc = Some(Proc::start(
+        self.process = Some(procs::start(
             "registryservice",
             &[
                 "--addr".to_owned(),
@@ -717,72 +688,28 @@ impl Node {
             ],
         ));
     }
-}
 
-impl Member {
-    fn start(&mut self) {
-        self.proc = Some(Proc::start_path(
-            "etcd",
-            std::path::PathBuf::from("etcd"),
-            &self.args,
-        ));
+    fn process(&self) -> &Child {
+        self.process.as_ref().expect("a paused node runs")
     }
 }
 
 impl Cluster {
-    /// On `ports` (nine: each member's client and peer port, then each node's).
-    async fn start(ports: &[u16]) -> Cluster {
-        let dir = crate::procs::temp_dir("soak-etcd");
-        let (members_ports, nodes_ports) = ports.split_at(6);
-        let ports: Vec<(u16, u16)> = members_ports
-            .chunks(2)
-            .map(|pair| (pair[0], pair[1]))
-            .collect();
-        let initial = ports
-            .iter()
-            .enumerate()
-            .map(|(n, (_, peer))| format!("m{n}=http://127.0.0.1:{peer}"))
-            .collect::<Vec<_>>()
-            .join(",");
-        let mut members: Vec<Member> = ports
-            .iter()
-            .enumerate()
-            .map(|(n, &(client, peer))| Member {
-                args: testkit::etcd::member_args(
-                    &format!("m{n}"),
-                    &dir.join(format!("m{n}")),
-                    client,
-                    peer,
-                    &initial,
-                ),
-                url: format!("http://127.0.0.1:{client}"),
-                proc: None,
-            })
-            .collect();
-        for member in &mut members {
-            member.start();
-        }
-        for member in &members {
-            wait_up(&format!("{}/health", member.url)).await;
-        }
-        let endpoints = members
-            .iter()
-            .map(|member| member.url.clone())
-            .collect::<Vec<_>>()
-            .join(",");
-        let mut nodes: Vec<Node> = nodes_ports
-            .iter()
-            .map(|&port| Node {
-                port,
-                endpoints: endpoints.clone(),
-                proc: None,
+    /// A three-member etcd, and three nodes on it on ports they come back to.
+    async fn start() -> Cluster {
+        let etcd = procs::etcd("soak", 3).await;
+        let mut nodes: Vec<Node> = (0..3)
+            .map(|_| Node {
+                port: testkit::ports::reserve(),
+                endpoints: etcd.endpoints(),
+                process: None,
             })
             .collect();
         for node in &mut nodes {
             node.start();
         }
         Cluster {
-            members,
+            etcd,
             nodes,
             struck: None,
         }
@@ -818,12 +745,12 @@ impl Cluster {
                 }
             }
             2 => Fault::Pause(random.below(self.nodes.len())),
-            _ => Fault::KillMember(random.below(self.members.len())),
+            _ => Fault::KillMember(random.below(self.etcd.members().len())),
         };
         match fault {
-            Fault::KillNode(n) | Fault::KillLeader(n) => self.nodes[n].proc = None,
-            Fault::Pause(n) => signal(&self.nodes[n], "-STOP"),
-            Fault::KillMember(n) => self.members[n].proc = None,
+            Fault::KillNode(n) | Fault::KillLeader(n) => self.nodes[n].process = None,
+            Fault::Pause(n) => self.nodes[n].process().pause(),
+            Fault::KillMember(n) => self.etcd.member(n).kill(),
         }
         self.struck = Some(fault);
         fault
@@ -836,24 +763,17 @@ impl Cluster {
                 self.nodes[n].start();
                 wait_answering(&format!("{}/services", self.nodes[n].url())).await;
             }
-            Some(Fault::Pause(n)) => signal(&self.nodes[n], "-CONT"),
+            Some(Fault::Pause(n)) => self.nodes[n].process().resume(),
             Some(Fault::KillMember(n)) => {
-                self.members[n].start();
-                wait_up(&format!("{}/health", self.members[n].url)).await;
+                let member = self.etcd.member(n);
+                member.start();
+                assert!(
+                    member.wait_healthy().await,
+                    "soak: etcd member {n} did not come back"
+                );
             }
             None => {}
         }
-    }
-}
-
-/// Sends `signal` (such as `-STOP`) to `node`'s process.
-fn signal(node: &Node, signal: &str) {
-    if let Some(proc) = &node.proc {
-        let sent = std::process::Command::new("kill")
-            .args([signal, &proc.pid().to_string()])
-            .status()
-            .expect("kill runs");
-        assert!(sent.success(), "kill {signal} {} failed", proc.pid());
     }
 }
 

@@ -32,7 +32,7 @@ use wire::registry::{GRADING_SERVICE, LOG_SERVICE, PORTAL};
 
 /// The all-in-one server of distributed.
 #[derive(Debug, Parser)]
-#[command(version, about)]
+#[command(version)]
 struct Args {
     /// Address to listen on.
     #[arg(long, env = "LEPTOS_SITE_ADDR", default_value = "127.0.0.1:3000")]

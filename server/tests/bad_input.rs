@@ -906,12 +906,12 @@ async fn the_all_in_one_server_refuses_bad_input_with_a_reason_and_bounded_memor
     // caches); after that, three more must not make it grow.
     assert!(battery(&base, &cases).await.is_empty());
     slow_and_huge(port).await;
-    let settled = rss_kib(server.child.id());
+    let settled = rss_kib(server.child.pid());
     for _ in 0..3 {
         assert!(battery(&base, &cases).await.is_empty());
         slow_and_huge(port).await;
     }
-    let after = rss_kib(server.child.id());
+    let after = rss_kib(server.child.pid());
     eprintln!(
         "memory: {settled} KiB after two batteries of {} cases, {after} KiB after five",
         cases.len()

@@ -7,174 +7,18 @@ mod common;
 use std::{
     collections::BTreeSet,
     path::{Path, PathBuf},
-    process::{Child, Command, Stdio},
+    process::{Command, Stdio},
     time::{Duration, Instant},
 };
 
 use base64::Engine as _;
 use common::{FakeService, PATIENCE, Process, client, eventually, until};
+use testkit::Etcd;
 use wire::registry::{InstanceInfo, PatchEntry, REVISION_HEADER, STALE_HEADER, Status};
-
-/// An etcd member, killed when dropped.
-struct Etcd {
-    child: Child,
-    dir: PathBuf,
-    name: String,
-    client_port: u16,
-    peer_port: u16,
-    /// `--initial-cluster`: every member's name and peer URL.
-    cluster: String,
-    /// Flags beyond the member's own.
-    extra: Vec<String>,
-}
-
-impl Etcd {
-    /// A single-member etcd on free ports (others tried if one was taken meanwhile),
-    /// answering.
-    async fn start(dir: &Path) -> Etcd {
-        Etcd::start_cluster(dir, 1).await.pop().unwrap()
-    }
-
-    /// A single-member etcd started with `extra` flags too.
-    async fn start_with(dir: &Path, extra: &[&str]) -> Etcd {
-        Etcd::start_members(dir, 1, extra).await.pop().unwrap()
-    }
-
-    /// A cluster of `size` members on free ports, answering.
-    async fn start_cluster(dir: &Path, size: usize) -> Vec<Etcd> {
-        Etcd::start_members(dir, size, &[]).await
-    }
-
-    async fn start_members(dir: &Path, size: usize, extra: &[&str]) -> Vec<Etcd> {
-        let extra: Vec<String> = extra.iter().map(|arg| (*arg).to_owned()).collect();
-        for _ in 0..5 {
-            let ports: Vec<(u16, u16)> = (0..size)
-                .map(|_| (testkit::ports::reserve(), testkit::ports::reserve()))
-                .collect();
-            let cluster = ports
-                .iter()
-                .enumerate()
-                .map(|(n, (_, peer))| format!("m{n}=http://127.0.0.1:{peer}"))
-                .collect::<Vec<_>>()
-                .join(",");
-            let mut members: Vec<Etcd> = ports
-                .iter()
-                .enumerate()
-                .map(|(n, &(client_port, peer_port))| {
-                    let name = format!("m{n}");
-                    let child = spawn_member(dir, &name, client_port, peer_port, &cluster, &extra);
-                    Etcd {
-                        child,
-                        dir: dir.to_owned(),
-                        name,
-                        client_port,
-                        peer_port,
-                        cluster: cluster.clone(),
-                        extra: extra.clone(),
-                    }
-                })
-                .collect();
-            let mut healthy = true;
-            for member in &mut members {
-                healthy &= member.wait_healthy().await;
-            }
-            if healthy {
-                return members;
-            }
-        }
-        panic!("etcd did not start; see {}/etcd-*.log", dir.display());
-    }
-
-    /// Waits until etcd says it is healthy; false if it exited first.
-    async fn wait_healthy(&mut self) -> bool {
-        let deadline = Instant::now() + PATIENCE;
-        let health = format!("{}/health", self.url());
-        while Instant::now() < deadline {
-            if self.child.try_wait().unwrap().is_some() {
-                return false;
-            }
-            if let Ok(answer) = client().get(&health).send().await
-                && answer.text().await.is_ok_and(|text| text.contains("true"))
-            {
-                return true;
-            }
-            tokio::time::sleep(Duration::from_millis(50)).await;
-        }
-        false
-    }
-
-    fn url(&self) -> String {
-        format!("http://127.0.0.1:{}", self.client_port)
-    }
-
-    fn kill(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-
-    /// Starts it again on the same ports and data; `wait` for it to answer (a member of a
-    /// cluster without quorum cannot until others are back too).
-    async fn restart(&mut self, wait: bool) {
-        self.kill();
-        self.child = spawn_member(
-            &self.dir,
-            &self.name,
-            self.client_port,
-            self.peer_port,
-            &self.cluster,
-            &self.extra,
-        );
-        if wait {
-            assert!(self.wait_healthy().await, "etcd did not come back");
-        }
-    }
-}
-
-impl Drop for Etcd {
-    /// Kills it and deletes its data (etcd preallocates tens of MB of log a member); its
-    /// log file stays beside it for a failed test.
-    fn drop(&mut self) {
-        self.kill();
-        let _ = std::fs::remove_dir_all(self.dir.join(format!("etcd-{}", self.name)));
-    }
-}
-
-/// Starts etcd member `name` of `cluster`, its data and log in `dir`.
-fn spawn_member(
-    dir: &Path,
-    name: &str,
-    client_port: u16,
-    peer_port: u16,
-    cluster: &str,
-    extra: &[String],
-) -> Child {
-    let log = std::fs::OpenOptions::new()
-        .create(true)
-        .append(true)
-        .open(dir.join(format!("etcd-{name}.log")))
-        .unwrap();
-    let data = dir.join(format!("etcd-{name}"));
-    Command::new("etcd")
-        .args(testkit::etcd::member_args(
-            name,
-            &data,
-            client_port,
-            peer_port,
-            cluster,
-        ))
-        .args(extra)
-        .stdin(Stdio::null())
-        .stdout(Stdio::null())
-        .stderr(log)
-        .spawn()
-        .expect(
-            "etcd is not installed: run scripts/bootstrap.sh test (apt-get install etcd-server)",
-        )
-}
 
 /// A registry node on `etcd`, on a free port.
 fn node(dir: &Path, etcd: &Etcd) -> Process {
-    Process::registry_with(dir, &["--etcd", &etcd.url()])
+    Process::registry_with(dir, &["--etcd", etcd.url()])
 }
 
 async fn listing(node: &Process) -> (u64, Vec<InstanceInfo>) {
@@ -494,7 +338,7 @@ async fn without_etcd_writes_answer_503_reads_are_stale_and_nothing_acknowledged
     )
     .await;
 
-    etcd.kill();
+    etcd.member(0).kill();
     // Writes: 503, naming etcd.
     let refused = eventually("a write refused", || async {
         let answer = http
@@ -544,7 +388,7 @@ async fn without_etcd_writes_answer_503_reads_are_stale_and_nothing_acknowledged
     );
     watched.reopen().await;
 
-    etcd.restart(true).await;
+    etcd.member(0).restart().await;
     // Back by itself: writes succeed, and everything acknowledged before is there.
     eventually("writes again", || async {
         let answer = http
@@ -622,14 +466,6 @@ async fn passing(node: &Process, name: &str) -> BTreeSet<PatchEntry> {
         .collect()
 }
 
-fn signal(process: &Process, signal: &str) {
-    let sent = Command::new("kill")
-        .args([signal, &process.child.id().to_string()])
-        .status()
-        .unwrap();
-    assert!(sent.success());
-}
-
 #[tokio::test]
 async fn a_leader_paused_past_its_lease_is_a_follower_when_it_resumes() {
     let (_dir, _etcd, nodes) = cluster::<3>("cluster-pause").await;
@@ -652,7 +488,7 @@ async fn a_leader_paused_past_its_lease_is_a_follower_when_it_resumes() {
     .await;
 
     // Paused for twice its lease (3 s): another node leads meanwhile.
-    signal(paused, "-STOP");
+    paused.child.pause();
     let next = eventually("another leader", || async { leader(&others).await }).await;
     let resume_after = Instant::now() + Duration::from_secs(6);
     let second = FakeService::start().await;
@@ -661,7 +497,7 @@ async fn a_leader_paused_past_its_lease_is_a_follower_when_it_resumes() {
         Instant::now() >= resume_after
     })
     .await;
-    signal(paused, "-CONT");
+    paused.child.resume();
 
     // At once a follower, by its own clock.
     assert_eq!(
@@ -757,8 +593,8 @@ async fn registrations_answered_while_a_node_dies_are_all_kept() {
 #[tokio::test]
 async fn on_a_three_member_etcd_one_loss_is_borne_and_two_stop_writes_only() {
     let dir = common::temp_dir("cluster-quorum");
-    let mut members = Etcd::start_cluster(&dir, 3).await;
-    let endpoints = members.iter().map(Etcd::url).collect::<Vec<_>>().join(",");
+    let mut etcd = Etcd::options().members(3).start(&dir).await;
+    let endpoints = etcd.endpoints();
     let nodes = [
         Process::registry_with(&dir, &["--etcd", &endpoints]),
         Process::registry_with(&dir, &["--etcd", &endpoints]),
@@ -779,7 +615,7 @@ async fn on_a_three_member_etcd_one_loss_is_borne_and_two_stop_writes_only() {
     let mut acknowledged = BTreeSet::new();
 
     // One member lost: writes go on.
-    members[0].kill();
+    etcd.member(0).kill();
     for n in 0..10 {
         let url = format!("http://127.0.0.1:9/one-down-{n}");
         let status = eventually("a write with one member down", || {
@@ -792,7 +628,7 @@ async fn on_a_three_member_etcd_one_loss_is_borne_and_two_stop_writes_only() {
     }
 
     // Two lost: no quorum. Writes 503, reads 200 and stale.
-    members[1].kill();
+    etcd.member(1).kill();
     let refused = eventually("a write refused without quorum", || {
         let attempt = write(0, "http://127.0.0.1:9/no-quorum".into());
         async move { (attempt.await == 503).then_some(()) }
@@ -809,13 +645,12 @@ async fn on_a_three_member_etcd_one_loss_is_borne_and_two_stop_writes_only() {
     .await;
 
     // Members back: writes succeed, and nothing acknowledged is lost.
-    members[0].restart(false).await;
-    members[1].restart(false).await;
-    for member in &mut members {
+    etcd.member(0).start();
+    etcd.member(1).start();
+    for n in 0..3 {
         assert!(
-            member.wait_healthy().await,
-            "etcd member {} did not come back",
-            member.name
+            etcd.member(n).wait_healthy().await,
+            "etcd member {n} did not come back"
         );
     }
     eventually("writes again", || {
@@ -1063,8 +898,8 @@ async fn every_kind_of_process_killed_in_turn_loses_nothing_and_the_portal_keeps
     };
 
     let dir = common::temp_dir("cluster-drill");
-    let mut members = Etcd::start_cluster(&dir, 3).await;
-    let etcd_urls = members.iter().map(Etcd::url).collect::<Vec<_>>().join(",");
+    let mut etcd = Etcd::options().members(3).start(&dir).await;
+    let etcd_urls = etcd.endpoints();
     let postgres = tokio::task::spawn_blocking(testkit::Postgres::start)
         .await
         .unwrap();
@@ -1072,7 +907,11 @@ async fn every_kind_of_process_killed_in_turn_loses_nothing_and_the_portal_keeps
     let start_node = |port: u16| {
         Process::registry_on(port, &dir, &["--etcd", &etcd_urls, "--leader-lease", "2s"])
     };
-    let mut nodes = [start_node(0), start_node(0)];
+    // On ports they come back to (see testkit::ports).
+    let mut nodes = [
+        start_node(testkit::ports::reserve()),
+        start_node(testkit::ports::reserve()),
+    ];
     cluster_formed(&nodes.iter().collect::<Vec<_>>()).await;
     let registry_urls = format!("{},{}", nodes[0].url, nodes[1].url);
     let start_grading = || {
@@ -1209,9 +1048,9 @@ async fn every_kind_of_process_killed_in_turn_loses_nothing_and_the_portal_keeps
     };
 
     // An etcd member.
-    members[2].kill();
+    etcd.member(2).kill();
     until("grades added with an etcd member down", progress(20)).await;
-    members[2].restart(true).await;
+    etcd.member(2).restart().await;
     until("grades added with the member back", progress(20)).await;
 
     // The leading registry node.
@@ -1423,7 +1262,7 @@ async fn passing_checks_write_nothing_every_node_shows_them_and_old_history_is_c
     let dir = common::temp_dir("cluster-flat");
     let etcd = Etcd::start(&dir).await;
     let url = etcd.url();
-    let flags = ["--etcd", url.as_str(), "--etcd-history", "2s"];
+    let flags = ["--etcd", url, "--etcd-history", "2s"];
     let (a, b) = (
         Process::registry_with(&dir, &flags),
         Process::registry_with(&dir, &flags),
@@ -1488,7 +1327,10 @@ async fn passing_checks_write_nothing_every_node_shows_them_and_old_history_is_c
 async fn a_leader_whose_decisions_etcd_refuses_says_so_and_detects_once_they_are_taken() {
     let dir = common::temp_dir("cluster-quota");
     // etcd's quota at 8 MiB, filled below by the test itself.
-    let etcd = Etcd::start_with(&dir, &["--quota-backend-bytes", "8388608"]).await;
+    let etcd = Etcd::options()
+        .flags(&["--quota-backend-bytes", "8388608"])
+        .start(&dir)
+        .await;
     let lead = node(&dir, &etcd);
     cluster_formed(&[&lead]).await;
     eventually("a leader", || async { leader(&[&lead]).await }).await;
@@ -1711,8 +1553,8 @@ async fn register_static_as(via: &Process, name: &str, url: &str) {
 #[tokio::test]
 async fn an_etcd_member_dying_with_the_leader_another_node_leads() {
     let dir = common::temp_dir("cluster-member-and-leader");
-    let mut members = Etcd::start_cluster(&dir, 3).await;
-    let endpoints = members.iter().map(Etcd::url).collect::<Vec<_>>().join(",");
+    let mut etcd = Etcd::options().members(3).start(&dir).await;
+    let endpoints = etcd.endpoints();
     let mut nodes: Vec<Process> = (0..3)
         .map(|_| Process::registry_with(&dir, &["--etcd", &endpoints]))
         .collect();
@@ -1722,7 +1564,7 @@ async fn an_etcd_member_dying_with_the_leader_another_node_leads() {
     // Both at once: the leading node, and the etcd member each node's client names first.
     let killed_at = Instant::now();
     nodes[index].kill();
-    members[0].kill();
+    etcd.member(0).kill();
     let survivors: Vec<&Process> = nodes.iter().filter(|n| n.url != first).collect();
     let next = eventually("another leader", || async { leader(&survivors).await }).await;
     // The bound (the lease and a second) is make bench's figure; here, that it happens.
@@ -1742,7 +1584,7 @@ async fn with_reads_behind_the_token_a_follower_still_shows_the_leaders_checks()
     let dir = common::temp_dir("cluster-token-reads");
     let etcd = Etcd::start(&dir).await;
     let url = etcd.url();
-    let flags = ["--etcd", url.as_str(), "--token", TOKEN, "--token-reads"];
+    let flags = ["--etcd", url, "--token", TOKEN, "--token-reads"];
     let nodes = [
         Process::registry_with(&dir, &flags),
         Process::registry_with(&dir, &flags),

@@ -444,7 +444,7 @@ async fn a_write_that_fails_part_way_costs_no_later_record() {
     // Room again: every record from now on is written and reads back, and so does every
     // one before the failure.
     let lifted = Command::new("prlimit")
-        .args(["--pid", &log.child.id().to_string(), "--fsize=unlimited"])
+        .args(["--pid", &log.child.pid().to_string(), "--fsize=unlimited"])
         .status()
         .unwrap();
     assert!(lifted.success());

@@ -905,6 +905,22 @@ async fn metrics_parse_as_prometheus_text_and_count_the_work_done() {
     assert_eq!(response.status(), 400);
 
     let after = scrape(&client, &base).await;
+    // The catalogue of families (names, types and help; the README lists them): a family
+    // added, renamed or explained differently shows as a diff of its snapshot.
+    let text = client
+        .get(format!("{base}/metrics"))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    let mut catalogue: Vec<&str> = text
+        .lines()
+        .filter(|line| line.starts_with("# HELP ") || line.starts_with("# TYPE "))
+        .collect();
+    catalogue.sort_unstable();
+    insta::assert_snapshot!("metrics_catalogue", catalogue.join("\n"));
     // (The hosted services' log shippers may post their own records in the same window:
     // a clean-clone `make test` once counted 4.)
     assert!(value(&after, posted) - value(&before, posted) >= 3.0);
@@ -1173,6 +1189,85 @@ async fn records_logged_just_before_sigterm_reach_the_log() {
             .any(|line| line.contains("grade added: Last words (Quiz) 77")),
         "the last grade's line is not in the log file:\n{log}"
     );
+}
+
+/// Our binaries, by name.
+const BINARIES: [(&str, &str); 5] = [
+    ("server", env!("CARGO_BIN_EXE_server")),
+    ("registryservice", env!("CARGO_BIN_EXE_registryservice")),
+    ("logservice", env!("CARGO_BIN_EXE_logservice")),
+    ("gradingservice", env!("CARGO_BIN_EXE_gradingservice")),
+    ("portal", env!("CARGO_BIN_EXE_portal")),
+];
+
+/// Each binary's `--help`, as a user reads it (in a clean environment: clap shows the
+/// values of the flags' environment variables): a change to a flag, its default or its
+/// text shows as a diff of `tests/snapshots/operations__help_<binary>.snap`.
+#[test]
+fn every_binarys_help_reads_as_its_snapshot() {
+    for (name, binary) in BINARIES {
+        let output = Command::new(binary)
+            .arg("--help")
+            .env_clear()
+            .stdin(Stdio::null())
+            .output()
+            .unwrap();
+        assert!(output.status.success(), "{name} --help failed");
+        insta::assert_snapshot!(
+            format!("help_{name}"),
+            String::from_utf8_lossy(&output.stdout)
+        );
+    }
+}
+
+/// What each binary says when it refuses to start, for the three mistakes a user makes
+/// most (a public URL that is not http, an address beyond loopback without a token, a
+/// database it cannot use), in one snapshot: the reasons stay as good as they are.
+#[test]
+fn every_binarys_start_up_refusals_read_as_their_snapshot() {
+    let mut said = String::new();
+    let everyone: &[&str] = &[
+        "server",
+        "registryservice",
+        "logservice",
+        "gradingservice",
+        "portal",
+    ];
+    let cases: [(&str, &[&str], &[&str]); 3] = [
+        (
+            "a public URL that is not http",
+            &["--addr", "127.0.0.1:0", "--public-url", "ftp://x"],
+            everyone,
+        ),
+        (
+            "beyond loopback without a token",
+            &["--addr", "0.0.0.0:0"],
+            everyone,
+        ),
+        (
+            "a database it cannot use",
+            &["--addr", "127.0.0.1:0", "--database", "mysql://db/grades"],
+            &["server", "gradingservice"],
+        ),
+    ];
+    for (case, args, binaries) in cases {
+        said.push_str(&format!("## {case}: {}\n", args.join(" ")));
+        for (name, binary) in BINARIES.iter().filter(|(name, _)| binaries.contains(name)) {
+            let output = Command::new(binary)
+                .args(args)
+                .env_clear()
+                .stdin(Stdio::null())
+                .output()
+                .unwrap();
+            let stderr = String::from_utf8_lossy(&output.stderr);
+            said.push_str(&format!(
+                "{name} (exit {:?}): {}\n",
+                output.status.code(),
+                stderr.trim()
+            ));
+        }
+    }
+    insta::assert_snapshot!(said);
 }
 
 /// Every binary that takes `--public-url` refuses one that is not an absolute http(s)

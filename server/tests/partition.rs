@@ -13,7 +13,7 @@ mod common;
 use std::{
     collections::BTreeSet,
     path::Path,
-    process::{Child, Command, Stdio},
+    process::{Command, Stdio},
 };
 
 use common::{FakeService, PATIENCE, Process, client, entry, eventually, until};
@@ -183,48 +183,9 @@ impl Drop for Lab {
 }
 
 /// A single-member etcd whose clients reach it at `lab`'s etcd address (and 127.0.0.1).
-struct Etcd(Child);
-
-impl Etcd {
-    async fn start(lab: &Lab, dir: &Path) -> (Etcd, String) {
-        let (client_port, peer_port) = (testkit::ports::reserve(), testkit::ports::reserve());
-        let url = format!("http://{}:{client_port}", lab.etcd_ip());
-        let log = std::fs::File::create(dir.join("etcd.log")).unwrap();
-        let child = Command::new("etcd")
-            .args(testkit::etcd::member_args(
-                "p",
-                &dir.join("etcd"),
-                client_port,
-                peer_port,
-                &format!("p=http://127.0.0.1:{peer_port}"),
-            ))
-            .args([
-                "--listen-client-urls",
-                &format!("{url},http://127.0.0.1:{client_port}"),
-                "--advertise-client-urls",
-                &url,
-            ])
-            .stdout(Stdio::null())
-            .stderr(log)
-            .spawn()
-            .expect("etcd is not installed: run scripts/bootstrap.sh test");
-        let health = format!("{url}/health");
-        until("etcd healthy", || async {
-            match client().get(&health).send().await {
-                Ok(answer) => answer.text().await.is_ok_and(|text| text.contains("true")),
-                Err(_) => false,
-            }
-        })
-        .await;
-        (Etcd(child), url)
-    }
-}
-
-impl Drop for Etcd {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
+async fn etcd(lab: &Lab, dir: &Path) -> testkit::Etcd {
+    let ip = lab.etcd_ip().parse().expect("an IP address");
+    testkit::Etcd::options().also_at(ip).start(dir).await
 }
 
 async fn leads(node: &Process) -> Option<bool> {
@@ -282,8 +243,9 @@ async fn view_becomes(
 async fn a_leader_cut_off_from_etcd_stops_another_leads_and_nothing_acknowledged_is_lost() {
     let Some(lab) = Lab::new(3) else { return };
     let dir = common::temp_dir("partition");
-    let (_etcd, etcd_url) = Etcd::start(&lab, &dir).await;
-    let nodes: Vec<Process> = (0..3).map(|n| lab.node(n, &dir, &etcd_url)).collect();
+    let etcd = etcd(&lab, &dir).await;
+    let etcd_url = etcd.url();
+    let nodes: Vec<Process> = (0..3).map(|n| lab.node(n, &dir, etcd_url)).collect();
     let http = client();
     for node in &nodes {
         until("every node answering", || async {
@@ -433,8 +395,9 @@ async fn a_leader_cut_off_from_etcd_stops_another_leads_and_nothing_acknowledged
 async fn an_instance_only_a_follower_can_reach_is_judged_by_the_leader_alone() {
     let Some(lab) = Lab::new(2) else { return };
     let dir = common::temp_dir("partition-judged");
-    let (_etcd, etcd_url) = Etcd::start(&lab, &dir).await;
-    let nodes: Vec<Process> = (0..2).map(|n| lab.node(n, &dir, &etcd_url)).collect();
+    let etcd = etcd(&lab, &dir).await;
+    let etcd_url = etcd.url();
+    let nodes: Vec<Process> = (0..2).map(|n| lab.node(n, &dir, etcd_url)).collect();
     for node in &nodes {
         until("every node answering", || async {
             passing(node, "Registry")

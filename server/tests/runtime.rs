@@ -90,9 +90,8 @@ async fn wait_listed(registry: &str, url: &str) {
 #[tokio::test]
 async fn a_service_started_before_the_registry_ends_up_registered() {
     let dir = temp_dir();
-    // The registry's port is taken by a registry that is then stopped, so the log service
-    // starts while nothing answers there.
-    let port = Process::registry(&dir).port;
+    // The log service starts while nothing answers at the registry's port.
+    let port = testkit::ports::reserve();
     let registry = format!("http://127.0.0.1:{port}");
     let log = Process::log_service(&registry, &dir);
     let _registry = Process::registry_on(port, &dir, &[]);
@@ -102,7 +101,8 @@ async fn a_service_started_before_the_registry_ends_up_registered() {
 #[tokio::test]
 async fn a_restarted_registry_gets_every_live_service_back() {
     let dir = temp_dir();
-    let mut registry = Process::registry(&dir);
+    // On a port it comes back to (see testkit::ports).
+    let mut registry = Process::registry_on(testkit::ports::reserve(), &dir, &[]);
     let base = registry.url.clone();
     let a = Process::log_service(&base, &dir);
     let b = Process::log_service(&base, &dir);
@@ -211,7 +211,8 @@ async fn listed(registry: &str, name: &str) -> Vec<String> {
 #[tokio::test]
 async fn after_a_registry_restart_every_dependent_sees_what_the_registry_lists() {
     let dir = temp_dir();
-    let mut registry = Process::registry(&dir);
+    // On a port it comes back to (see testkit::ports).
+    let mut registry = Process::registry_on(testkit::ports::reserve(), &dir, &[]);
     let base = registry.url.clone();
     let a = Process::log_service(&base, &dir);
     let b = Process::log_service(&base, &dir);
@@ -255,7 +256,9 @@ async fn after_a_registry_restart_every_dependent_sees_what_the_registry_lists()
 async fn with_the_log_service_down_services_keep_serving_and_their_records_arrive_later() {
     let dir = temp_dir();
     let registry = Process::registry(&dir);
-    let mut log = Process::log_service(&registry.url, &dir);
+    // On a port it comes back to (see testkit::ports).
+    let log_addr = format!("127.0.0.1:{}", testkit::ports::reserve());
+    let mut log = Process::log_service_on(&log_addr, &registry.url, &dir);
     let grading = Process::start(
         env!("CARGO_BIN_EXE_gradingservice"),
         &[
@@ -269,7 +272,6 @@ async fn with_the_log_service_down_services_keep_serving_and_their_records_arriv
         &dir,
     );
     wait_listed(&registry.url, &grading.url).await;
-    let log_addr = log.url.trim_start_matches("http://").to_owned();
 
     log.kill();
     let client = client();

@@ -3,7 +3,8 @@
 //!
 //! A [`TestDir`] is deleted when its last handle is dropped, unless the test failed (the
 //! thread is panicking): then it is kept, and its path printed, for a look at the logs
-//! in it. [`TestDir::for_the_run`] is kept until a later run. A run that was killed drops
+//! in it. A [`TestDir::scratch`] (the benchmark's) goes even then; one made by
+//! [`TestDir::for_the_run`] is kept until a later run. A run that was killed drops
 //! nothing, so the first dir made in each process deletes those of processes that have
 //! ended.
 
@@ -20,16 +21,31 @@ pub struct TestDir(Arc<Inner>);
 
 struct Inner {
     dir: Option<tempfile::TempDir>,
+    /// Kept when the test fails, for a look at what is in it.
+    keep_on_failure: bool,
 }
 
 impl TestDir {
     /// A fresh directory named after `tag`, kept if the test fails.
     pub fn new(tag: &str) -> TestDir {
+        TestDir::make(tag, true)
+    }
+
+    /// A fresh directory named after `tag`, deleted even when a panic unwinds: for the
+    /// benchmark's gigabytes of logs and grades, which nobody reads after a failure.
+    pub fn scratch(tag: &str) -> TestDir {
+        TestDir::make(tag, false)
+    }
+
+    fn make(tag: &str, keep_on_failure: bool) -> TestDir {
         let dir = tempfile::Builder::new()
             .prefix(&format!("{}-{tag}-", std::process::id()))
             .tempdir_in(root())
             .expect("cannot make a temp dir");
-        TestDir(Arc::new(Inner { dir: Some(dir) }))
+        TestDir(Arc::new(Inner {
+            dir: Some(dir),
+            keep_on_failure,
+        }))
     }
 
     /// A fresh directory named after `tag`, kept for the rest of the run (a test whose
@@ -63,7 +79,7 @@ impl AsRef<Path> for TestDir {
 impl Drop for Inner {
     fn drop(&mut self) {
         let Some(dir) = self.dir.take() else { return };
-        if std::thread::panicking() {
+        if self.keep_on_failure && std::thread::panicking() {
             eprintln!("testkit: kept {} (the test failed)", dir.keep().display());
         }
     }
@@ -124,6 +140,16 @@ mod tests {
         let path = failed.downcast::<std::path::PathBuf>().unwrap();
         assert!(path.exists(), "kept for a look");
         std::fs::remove_dir_all(*path).unwrap();
+
+        let scratch = std::thread::spawn(|| {
+            let dir = TestDir::scratch("scratch");
+            let path = dir.to_path_buf();
+            std::panic::panic_any(path);
+        })
+        .join()
+        .unwrap_err();
+        let path = scratch.downcast::<std::path::PathBuf>().unwrap();
+        assert!(!path.exists(), "a scratch dir goes even then");
 
         let kept = TestDir::for_the_run("run");
         assert!(kept.exists(), "kept for the run");

@@ -302,6 +302,7 @@ mod tests {
             html.contains(r#"class="map-node health-passing selected" data-service="LogService""#)
         );
         assert!(html.contains("2.0 s ago"), "{html}");
+        insta::assert_snapshot!(crate::snapshot::tag_lines(&html));
         let html = render(&all, "", now);
         assert!(!html.contains("<b>") && !html.contains("<G>"), "{html}");
         assert!(

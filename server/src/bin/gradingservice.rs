@@ -16,7 +16,7 @@ const PROGRAM: &str = "gradingservice";
 
 /// The grading service of distributed.
 #[derive(Debug, Parser)]
-#[command(version, about)]
+#[command(version)]
 struct Args {
     #[command(flatten)]
     service: ServiceArgs,

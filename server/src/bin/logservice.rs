@@ -16,7 +16,7 @@ const PROGRAM: &str = "logservice";
 
 /// The log service of distributed.
 #[derive(Debug, Parser)]
-#[command(version, about)]
+#[command(version)]
 struct Args {
     #[command(flatten)]
     service: ServiceArgs,

@@ -21,7 +21,7 @@ const PROGRAM: &str = "portal";
 
 /// The teacher portal of distributed.
 #[derive(Debug, Parser)]
-#[command(version, about)]
+#[command(version)]
 struct Args {
     #[command(flatten)]
     service: ServiceArgs,

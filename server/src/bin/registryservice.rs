@@ -20,7 +20,7 @@ const PROGRAM: &str = "registryservice";
 
 /// The registry service of distributed.
 #[derive(Debug, Parser)]
-#[command(version, about)]
+#[command(version)]
 struct Args {
     /// Address to listen on.
     #[arg(long, env = "REGISTRY_ADDR", default_value = "127.0.0.1:3000")]

@@ -53,7 +53,8 @@ pub fn fail(program: &str, reason: impl std::fmt::Display) -> ExitCode {
 }
 
 /// The line on stdout that says where a binary listens: `<program>: listening on
-/// http://<address>`.
+/// http://<address>`. The tests and the benchmark wait for it
+/// (`testkit::process::Child::listening`).
 pub const LISTENING: &str = "listening on http://";
 
 /// Binds `addr` and says on stdout where it listens (a port 0 becomes a free port), or
@@ -312,5 +313,13 @@ impl AsyncWrite for Prefixed {
 
     fn poll_shutdown(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<std::io::Result<()>> {
         Pin::new(&mut self.stream).poll_shutdown(cx)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn the_listening_line_is_the_one_the_tests_and_the_benchmark_wait_for() {
+        assert_eq!(super::LISTENING, testkit::process::LISTENING);
     }
 }

@@ -33,7 +33,7 @@ impl prometheus_client::collector::Collector for InstanceCounts {
         }
         let mut family = encoder.encode_descriptor(
             "registry_instances",
-            "Registered instances, by service and status",
+            "Registered instances, by service and status.",
             None,
             prometheus_client::metrics::MetricType::Gauge,
         )?;
@@ -43,13 +43,13 @@ impl prometheus_client::collector::Collector for InstanceCounts {
         }
         ConstGauge::new(i64::from(store.checks_here())).encode(encoder.encode_descriptor(
             "registry_leader",
-            "1 on the registry node that runs the checks and sends the patches, 0 on others",
+            "1 on the registry node that runs the checks and sends the patches, 0 on others.",
             None,
             prometheus_client::metrics::MetricType::Gauge,
         )?)?;
         ConstGauge::new(listing.revision as i64).encode(encoder.encode_descriptor(
             "registry_revision",
-            "The revision of the registry's state (the id of its latest live event)",
+            "The revision of the registry's state (the id of its latest live event).",
             None,
             prometheus_client::metrics::MetricType::Gauge,
         )?)?;

@@ -4,7 +4,7 @@
 
 use std::{
     net::SocketAddr,
-    process::{Child, Command, Stdio},
+    process::{Command, Stdio},
     sync::{
         Arc,
         atomic::{AtomicBool, Ordering},
@@ -341,11 +341,12 @@ impl SseReader {
     }
 }
 
-/// A child process, killed when dropped, so a test that fails half-way leaves nothing
-/// behind. Started with `--addr 127.0.0.1:0`, it takes a free port and says which on
-/// stdout; [`Process::spawn`] reads that line, so no test races another for a port.
+/// One of our binaries as a child process ([`testkit::Child`]: killed when dropped, so a
+/// test that fails half-way leaves nothing behind). Started with `--addr 127.0.0.1:0`, it
+/// takes a free port and says which on stdout; [`Process::spawn`] waits for that line, so
+/// no test races another for a port.
 pub struct Process {
-    pub child: Child,
+    pub child: testkit::Child,
     /// Its base URL, `http://127.0.0.1:<port>`, as it said it listens.
     pub url: String,
     /// The port it listens on.
@@ -372,51 +373,23 @@ impl Process {
             .current_dir(dir)
             .env("RUST_LOG", "warn")
             .envs(env.iter().copied())
-            .stdin(Stdio::null())
             .stderr(Stdio::inherit());
         Process::spawn(command)
     }
 
     /// Starts `command` (its stdout is taken over) and waits until it says where it
     /// listens; panics if it exits first.
-    pub fn spawn(mut command: Command) -> Process {
-        let program = command.get_program().to_string_lossy().into_owned();
+    pub fn spawn(command: Command) -> Process {
         let dir = command
             .get_current_dir()
             .map_or_else(|| std::env::current_dir().unwrap(), Into::into);
-        let mut child = command.stdout(Stdio::piped()).spawn().unwrap();
-        let stdout = child.stdout.take().unwrap();
-        let (said, listening) = std::sync::mpsc::channel();
-        std::thread::spawn(move || {
-            use std::io::BufRead;
-            let mut lines = std::io::BufReader::new(stdout).lines();
-            for line in lines.by_ref() {
-                let Ok(line) = line else { return };
-                if let Some((_, addr)) = line.split_once(server::http::serve::LISTENING) {
-                    let _ = said.send(addr.trim().to_owned());
-                    break;
-                }
-            }
-            // Keep reading, so the child never blocks on a full pipe.
-            for _ in lines {}
-        });
-        let mut process = Process {
+        let child = testkit::Child::listening(command, 1);
+        Process {
+            url: child.url(),
+            port: child.addr().port(),
             child,
-            url: String::new(),
-            port: 0,
             dir,
-        };
-        match listening.recv_timeout(PATIENCE) {
-            Ok(addr) => {
-                process.port = addr.rsplit(':').next().unwrap().parse().unwrap();
-                process.url = format!("http://{addr}");
-            }
-            Err(_) => panic!(
-                "{program} never said where it listens (exit status: {:?})",
-                process.child.try_wait()
-            ),
         }
-        process
     }
 
     /// `registryservice` on a free port.
@@ -439,23 +412,11 @@ impl Process {
     }
 
     pub fn kill(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
+        self.child.kill();
     }
 
     pub fn terminate(&mut self) -> std::process::ExitStatus {
-        Command::new("kill")
-            .arg("-TERM")
-            .arg(self.child.id().to_string())
-            .status()
-            .unwrap();
-        self.child.wait().unwrap()
-    }
-}
-
-impl Drop for Process {
-    fn drop(&mut self) {
-        self.kill();
+        self.child.terminate()
     }
 }
 

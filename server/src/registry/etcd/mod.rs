@@ -677,49 +677,23 @@ fn failure(endpoints: &str, err: &etcd_client::Error) -> String {
 mod tests {
     use super::*;
 
-    /// An etcd of the test's own (Debian's `etcd-server`) on free ports; killed on drop,
-    /// then its dir deleted.
+    /// An etcd of the test's own (Debian's `etcd-server`), in a dir of its own, and a
+    /// client of it. The etcd goes first, then its dir.
     struct Etcd {
-        child: std::process::Child,
-        /// Its data: held so the dir goes after etcd does.
+        _etcd: testkit::Etcd,
         _dir: testkit::TestDir,
     }
 
     impl Etcd {
         async fn start(tag: &str) -> (Etcd, Client) {
-            let (client_port, peer_port) = (testkit::ports::reserve(), testkit::ports::reserve());
             let dir = testkit::TestDir::new(&format!("etcd-{tag}"));
-            let child = std::process::Command::new("etcd")
-                .args(testkit::etcd::member_args(
-                    "unit",
-                    &dir,
-                    client_port,
-                    peer_port,
-                    &format!("unit=http://127.0.0.1:{peer_port}"),
-                ))
-                .stdout(std::process::Stdio::null())
-                .stderr(std::process::Stdio::null())
-                .spawn()
-                .expect("etcd is not installed: run scripts/bootstrap.sh test");
-            let etcd = Etcd { child, _dir: dir };
-            let url = format!("http://127.0.0.1:{client_port}");
-            let health = format!("{url}/health");
-            for _ in 0..600 {
-                if let Ok(answer) = reqwest::get(&health).await
-                    && answer.text().await.is_ok_and(|text| text.contains("true"))
-                {
-                    return (etcd, Client::connect([url], None).await.unwrap());
-                }
-                tokio::time::sleep(Duration::from_millis(50)).await;
-            }
-            panic!("etcd did not start on {url}");
-        }
-    }
-
-    impl Drop for Etcd {
-        fn drop(&mut self) {
-            let _ = self.child.kill();
-            let _ = self.child.wait();
+            let etcd = testkit::Etcd::start(&dir).await;
+            let client = Client::connect([etcd.url()], None).await.unwrap();
+            let etcd = Etcd {
+                _etcd: etcd,
+                _dir: dir,
+            };
+            (etcd, client)
         }
     }
 
