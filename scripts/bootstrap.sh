@@ -146,11 +146,15 @@ end2end_packages() {
     npm_packages end2end @playwright/test
 }
 
-# promtool, Prometheus' own checker, which a test holds /metrics to (Debian's prometheus;
-# installing it starts no server here).
+# Debian's prometheus: promtool, Prometheus' own checker, which a test holds /metrics to,
+# and Prometheus itself, which a test starts to discover the services through the
+# registry (installing the package starts no server here).
 promtool_tool() {
-    command -v promtool >/dev/null 2>&1 || apt_install --no-install-recommends prometheus
+    if ! command -v promtool >/dev/null 2>&1 || ! command -v prometheus >/dev/null 2>&1; then
+        apt_install --no-install-recommends prometheus
+    fi
     command -v promtool >/dev/null 2>&1 || die "promtool" "apt-get install -y prometheus"
+    command -v prometheus >/dev/null 2>&1 || die "prometheus" "apt-get install -y prometheus"
 }
 
 # curl: make cluster and make cluster-check ask their pieces over HTTP with it.

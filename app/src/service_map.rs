@@ -339,7 +339,7 @@ mod tests {
                 required_services: requires.iter().map(|r| (*r).into()).collect(),
                 service_update_url: format!("{url}/services"),
                 heartbeat_url: format!("{url}/heartbeat"),
-                ttl: None,
+                ..Default::default()
             },
             status: if passing {
                 Status::Passing

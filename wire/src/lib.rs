@@ -8,6 +8,7 @@
 pub mod go;
 pub mod grading;
 pub mod logs;
+pub mod prometheus;
 pub mod registry;
 
 #[cfg(test)]

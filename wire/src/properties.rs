@@ -18,6 +18,8 @@ fn key() -> impl Strategy<Value = String> {
             "SERVICEUPDATEURL",
             "heartbeatURL",
             "TTL",
+            "tags",
+            "META",
             "Added",
             "removed",
             "Name",
@@ -67,13 +69,15 @@ fn registration_like() -> impl Strategy<Value = Value> {
 /// text's order), `null` leaves the default, unknown keys are ignored, and a value of the
 /// wrong type is an error.
 fn go_model(value: &Value) -> Option<Registration> {
-    const FIELDS: [&str; 6] = [
+    const FIELDS: [&str; 8] = [
         "ServiceName",
         "ServiceURL",
         "RequiredServices",
         "ServiceUpdateURL",
         "HeartbeatURL",
         "TTL",
+        "Tags",
+        "Meta",
     ];
     let object = value.as_object()?;
     let mut folded: std::collections::HashMap<&str, &Value> = std::collections::HashMap::new();
@@ -92,13 +96,23 @@ fn go_model(value: &Value) -> Option<Registration> {
         None => Some(String::new()),
         Some(value) => value.as_str().map(str::to_owned),
     };
-    let required = match folded.get("RequiredServices") {
-        None => Vec::new(),
+    let list = |field: &str| match folded.get(field) {
+        None => Some(Vec::new()),
         Some(value) => value
             .as_array()?
             .iter()
             .map(|item| item.as_str().map(str::to_owned))
-            .collect::<Option<Vec<_>>>()?,
+            .collect::<Option<Vec<_>>>(),
+    };
+    let required = list("RequiredServices")?;
+    let tags = list("Tags")?;
+    let meta = match folded.get("Meta") {
+        None => std::collections::BTreeMap::new(),
+        Some(value) => value
+            .as_object()?
+            .iter()
+            .map(|(key, value)| Some((key.clone(), value.as_str()?.to_owned())))
+            .collect::<Option<_>>()?,
     };
     let ttl = match folded.get("TTL") {
         None => None,
@@ -111,6 +125,8 @@ fn go_model(value: &Value) -> Option<Registration> {
         service_update_url: text("ServiceUpdateURL")?,
         heartbeat_url: text("HeartbeatURL")?,
         ttl,
+        tags,
+        meta,
     })
 }
 
@@ -150,8 +166,10 @@ proptest! {
         service_update_url in any::<String>(),
         heartbeat_url in any::<String>(),
         ttl in prop::option::of(any::<String>()),
+        tags in prop::collection::vec(any::<String>(), 0..4),
+        meta in prop::collection::btree_map(any::<String>(), any::<String>(), 0..4),
     ) {
-        let reg = Registration { service_name, service_url, required_services, service_update_url, heartbeat_url, ttl };
+        let reg = Registration { service_name, service_url, required_services, service_update_url, heartbeat_url, ttl, tags, meta };
         let text = serde_json::to_string(&reg).unwrap();
         prop_assert_eq!(serde_json::from_str::<Registration>(&text).unwrap(), reg);
     }

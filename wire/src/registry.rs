@@ -2,7 +2,9 @@
 //! to dependents, what `GET /services` lists, and the live events it streams.
 //!
 //! `Registration`, `PatchEntry` and `Patch` are the original's types, field for field;
-//! `TTL` and everything below [`Patch`] are this project's extensions.
+//! `TTL`, `Tags`, `Meta` and everything below [`Patch`] are this project's extensions.
+
+use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
 
@@ -38,6 +40,13 @@ pub struct Registration {
     /// at least this often, e.g. `"10s"`.
     #[serde(rename = "TTL", default, skip_serializing_if = "Option::is_none")]
     pub ttl: Option<String>,
+    /// Extension: labels of this instance, such as `primary` or `v2`, as Consul's tags:
+    /// shown with it, and what discovery can be narrowed by.
+    #[serde(rename = "Tags", default, skip_serializing_if = "Vec::is_empty")]
+    pub tags: Vec<String>,
+    /// Extension: key/value metadata of this instance, as Consul's `Meta`.
+    #[serde(rename = "Meta", default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub meta: BTreeMap<String, String>,
 }
 
 crate::go_json!(
@@ -49,6 +58,8 @@ crate::go_json!(
         "ServiceUpdateURL",
         "HeartbeatURL",
         "TTL",
+        "Tags",
+        "Meta",
     ]
 );
 
@@ -198,12 +209,13 @@ pub enum RegistryEvent {
         #[serde(rename = "Instances")]
         instances: Vec<InstanceInfo>,
     },
-    /// An instance registered, or registered again (its entry replaced).
+    /// An instance registered, or registered again (its entry replaced). Boxed: an
+    /// instance with its tags and metadata is many times the size of the other events.
     Registered {
         #[serde(rename = "Revision")]
         revision: u64,
         #[serde(rename = "Instance")]
-        instance: InstanceInfo,
+        instance: Box<InstanceInfo>,
     },
     /// An instance left.
     Deregistered {

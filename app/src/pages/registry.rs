@@ -162,6 +162,24 @@ fn row(instance: &InstanceInfo, now: f64) -> String {
     } else {
         reg.required_services.join(", ")
     };
+    // Its tags, then its metadata as key=value, under its name.
+    let labels: String = reg
+        .tags
+        .iter()
+        .map(|tag| format!(r#"<span class="tag">{}</span>"#, esc(tag)))
+        .chain(reg.meta.iter().map(|(key, value)| {
+            format!(
+                r#"<span class="tag meta">{}={}</span>"#,
+                esc(key),
+                esc(value)
+            )
+        }))
+        .collect();
+    let labels = if labels.is_empty() {
+        labels
+    } else {
+        format!(r#"<span class="tags">{labels}</span>"#)
+    };
     let checks = &instance.recent_checks;
     let failed = checks.iter().filter(|c| !c.ok).count();
     let summary = format!(
@@ -181,7 +199,7 @@ fn row(instance: &InstanceInfo, now: f64) -> String {
         })
         .collect();
     format!(
-        r#"<tr data-url="{url}" data-status="{status}"><td>{name}</td><td class="url">{url}</td><td><span class="badge badge-{status}">{status}</span></td><td class="number">{last}</td><td class="number">{latency}</td><td class="number nowrap">{spread}</td><td class="number">{failures}</td><td>{requires}</td><td><span class="checks"><span class="strip" role="img" aria-label="{summary}" title="{summary}">{ticks}</span>{line}</span></td></tr>"#,
+        r#"<tr data-url="{url}" data-status="{status}"><td>{name}{labels}</td><td class="url">{url}</td><td><span class="badge badge-{status}">{status}</span></td><td class="number">{last}</td><td class="number">{latency}</td><td class="number nowrap">{spread}</td><td class="number">{failures}</td><td>{requires}</td><td><span class="checks"><span class="strip" role="img" aria-label="{summary}" title="{summary}">{ticks}</span>{line}</span></td></tr>"#,
         url = esc(&reg.service_url),
         name = esc(&reg.service_name),
         failures = instance.consecutive_failures,
@@ -273,7 +291,7 @@ mod tests {
                 required_services: vec![],
                 service_update_url: format!("{url}/services"),
                 heartbeat_url: format!("{url}/heartbeat"),
-                ttl: None,
+                ..Default::default()
             },
             status: crate::wire::registry::Status::Passing,
             registered_at: "2026-11-30T08:00:00Z".into(),
@@ -286,10 +304,10 @@ mod tests {
 
     #[test]
     fn a_service_asked_for_keeps_only_its_rows_and_the_map_marks_it() {
-        let all = [
-            instance("LogService", "http://l"),
-            instance("<G>", "http://g\"><b>"),
-        ];
+        let mut tagged = instance("LogService", "http://l");
+        tagged.registration.tags = vec!["primary".into(), "<i>".into()];
+        tagged.registration.meta = [("version".into(), "2 & up".into())].into();
+        let all = [tagged, instance("<G>", "http://g\"><b>")];
         let now = 1_796_025_602_000.0; // 2 s after the checks
         let html = render(&all, "LogService", now);
         assert!(
@@ -302,6 +320,10 @@ mod tests {
             html.contains(r#"class="map-node health-passing selected" data-service="LogService""#)
         );
         assert!(html.contains("2.0 s ago"), "{html}");
+        assert!(
+            html.contains(r#"<span class="tags"><span class="tag">primary</span><span class="tag">&lt;i&gt;</span><span class="tag meta">version=2 &amp; up</span></span>"#),
+            "{html}"
+        );
         insta::assert_snapshot!(crate::snapshot::tag_lines(&html));
         let html = render(&all, "", now);
         assert!(!html.contains("<b>") && !html.contains("<G>"), "{html}");

@@ -7,6 +7,7 @@
 //! | `PUT /services`, the instance URL as text | 200 (TTL renewal); 404 if unknown |
 //! | `GET /services` | every instance as JSON (header `Self-Preservation: active` while evictions are held); with `Accept: text/event-stream`, live events |
 //! | `GET /services/{name}` | the passing instances of one service |
+//! | `GET /prometheus/targets` | every instance as a target group of Prometheus' `http_sd_configs` (see [`super::prometheus`]) |
 //! | `GET /cluster` | this node: its URL, store, leadership, revision and etcd members (see [`super::cluster`]) |
 //! | `GET /cluster/heartbeats?after=<n>` | a cluster leader's latest heartbeat round once numbered above `n` (a long poll; see [`super::etcd::rounds`]) |
 //!
@@ -46,6 +47,7 @@ pub fn router(registry: Registry) -> Routes {
             get(list).post(register).delete(deregister).put(renew),
         )
         .route("/services/{name}", get(by_name))
+        .route("/prometheus/targets", get(super::prometheus::targets))
         .route("/cluster", get(super::cluster::status))
         .route("/cluster/heartbeats", get(super::etcd::rounds::latest))
         .with_state(registry)
@@ -185,7 +187,7 @@ fn revision_header(revision: u64) -> (HeaderName, HeaderValue) {
 
 /// Whether a read may be answered: a 503 when the node has no state yet; else the
 /// `Registry-Stale: <seconds>` header when its state may be behind (empty when current).
-fn staleness(store: &dyn Store) -> Result<Option<(HeaderName, HeaderValue)>, ApiError> {
+pub(super) fn staleness(store: &dyn Store) -> Result<Option<(HeaderName, HeaderValue)>, ApiError> {
     match store.readiness() {
         Readiness::Ready => Ok(None),
         Readiness::Stale { seconds, .. } => Ok(Some((

@@ -5,6 +5,7 @@
 //! | --- | --- |
 //! | [`http`] | the HTTP API on `/services` |
 //! | [`cluster`] | `GET /cluster`: the node, its leadership and revision, its etcd members |
+//! | [`prometheus`] | `GET /prometheus/targets`: every instance as Prometheus' HTTP service discovery reads it |
 //! | [`validate`] | what a registration must look like |
 //! | [`store`] | the narrow interface in front of the state |
 //! | [`state`] | the state machine: instances, statuses, dependents, the decisions |
@@ -27,6 +28,7 @@ pub mod memory;
 pub mod metrics;
 pub mod outbound;
 pub mod patches;
+pub mod prometheus;
 pub mod state;
 pub mod store;
 pub mod validate;

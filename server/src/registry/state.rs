@@ -214,7 +214,7 @@ impl State {
         self.instances.insert(url, entry);
         self.push(stamp, |revision| RegistryEvent::Registered {
             revision,
-            instance: info,
+            instance: Box::new(info),
         });
     }
 

@@ -3,7 +3,7 @@
 //! the URLs it is given, a `HeartbeatURL` or `ServiceUpdateURL` must be on the host of
 //! its `ServiceURL`, and no URL may name a link-local or the unspecified address.
 
-use std::time::Duration;
+use std::{collections::BTreeMap, time::Duration};
 
 use reqwest::Url;
 use wire::registry::Registration;
@@ -16,6 +16,14 @@ pub const MAX_URL_BYTES: usize = 2048;
 pub const MAX_REQUIRED: usize = 64;
 /// Shortest and longest TTL accepted.
 pub const TTL_RANGE: (Duration, Duration) = (Duration::from_secs(1), Duration::from_secs(3600));
+/// The most tags one registration may carry, and the longest tag, in characters.
+pub const MAX_TAGS: usize = 32;
+pub const MAX_TAG_CHARS: usize = 64;
+/// The most `Meta` pairs one registration may carry, the longest key and the longest
+/// value, in characters: Consul's limits, so that what Consul takes, we take.
+pub const MAX_META: usize = 64;
+pub const MAX_META_KEY_CHARS: usize = 128;
+pub const MAX_META_VALUE_CHARS: usize = 512;
 
 /// A registration whose fields have all been checked. URLs and names are trimmed;
 /// required services are de-duplicated, in order.
@@ -27,6 +35,9 @@ pub struct ValidRegistration {
     pub update_url: Option<String>,
     pub heartbeat_url: Option<String>,
     pub ttl: Option<Duration>,
+    /// Trimmed, de-duplicated, in order.
+    pub tags: Vec<String>,
+    pub meta: BTreeMap<String, String>,
 }
 
 impl ValidRegistration {
@@ -41,6 +52,8 @@ impl ValidRegistration {
             ttl: self
                 .ttl
                 .map(|ttl| humantime::format_duration(ttl).to_string()),
+            tags: self.tags.clone(),
+            meta: self.meta.clone(),
         }
     }
 }
@@ -102,6 +115,22 @@ pub enum Invalid {
     TtlOutOfRange,
     #[error("give either HeartbeatURL or TTL, not both")]
     HeartbeatAndTtl,
+    #[error("Tags lists more than {MAX_TAGS} tags")]
+    TooManyTags,
+    #[error(
+        "Tags: a tag is 1 to {MAX_TAG_CHARS} characters, without spaces, control, invisible          or direction-changing characters: {shown:?}"
+    )]
+    Tag { shown: String },
+    #[error("Meta has more than {MAX_META} keys")]
+    TooManyMeta,
+    #[error(
+        "Meta: a key is 1 to {MAX_META_KEY_CHARS} ASCII letters, digits, '_' or '-': {shown:?}"
+    )]
+    MetaKey { shown: String },
+    #[error(
+        "Meta: the value of {key:?} is at most {MAX_META_VALUE_CHARS} characters, without          control, invisible or direction-changing characters"
+    )]
+    MetaValue { key: String },
 }
 
 /// What is wrong with a service name.
@@ -182,7 +211,55 @@ pub fn registration(reg: Registration) -> Result<ValidRegistration, Invalid> {
         update_url,
         heartbeat_url,
         ttl,
+        tags: tags(&reg.tags)?,
+        meta: meta(reg.meta)?,
     })
+}
+
+/// The tags, trimmed and de-duplicated in order. A tag is a word a tool matches exactly
+/// (a DNS label, a Prometheus label value, a Consul `?tag=`), so it holds no spaces.
+fn tags(given: &[String]) -> Result<Vec<String>, Invalid> {
+    if given.len() > MAX_TAGS {
+        return Err(Invalid::TooManyTags);
+    }
+    let mut tags = Vec::with_capacity(given.len());
+    for tag in given {
+        let tag = tag.trim();
+        let fine = (1..=MAX_TAG_CHARS).contains(&tag.chars().count())
+            && !tag
+                .chars()
+                .any(|c| c.is_whitespace() || c.is_control() || is_hidden(c));
+        if !fine {
+            return Err(Invalid::Tag { shown: shown(tag) });
+        }
+        if !tags.iter().any(|known| known == tag) {
+            tags.push(tag.to_owned());
+        }
+    }
+    Ok(tags)
+}
+
+/// The metadata, each key as Consul allows one (and as a Prometheus label name holds it,
+/// with '-' as '_'), each value shown as given.
+fn meta(given: BTreeMap<String, String>) -> Result<BTreeMap<String, String>, Invalid> {
+    if given.len() > MAX_META {
+        return Err(Invalid::TooManyMeta);
+    }
+    for (key, value) in &given {
+        let key_fine = (1..=MAX_META_KEY_CHARS).contains(&key.len())
+            && key
+                .bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-');
+        if !key_fine {
+            return Err(Invalid::MetaKey { shown: shown(key) });
+        }
+        if value.chars().count() > MAX_META_VALUE_CHARS
+            || value.chars().any(|c| c.is_control() || is_hidden(c))
+        {
+            return Err(Invalid::MetaValue { key: key.clone() });
+        }
+    }
+    Ok(given)
 }
 
 /// The instance URL of a `DELETE` or `PUT /services` body.
@@ -423,6 +500,51 @@ mod tests {
         );
     }
 
+    #[test]
+    fn tags_and_meta_are_checked_and_kept() {
+        let mut r = reg("a", "http://a");
+        r.tags = vec![" primary ".into(), "v2".into(), "primary".into()];
+        r.meta = [
+            ("version".into(), "2.1 (blue)".into()),
+            ("zone-a_1".into(), String::new()),
+        ]
+        .into();
+        let valid = registration(r.clone()).unwrap();
+        assert_eq!(valid.tags, ["primary", "v2"]);
+        assert_eq!(valid.meta, r.meta);
+        assert_eq!(valid.to_wire().tags, ["primary", "v2"]);
+
+        let refused = |change: &dyn Fn(&mut Registration)| {
+            let mut r = reg("a", "http://a");
+            change(&mut r);
+            crate::errors::report(&registration(r).unwrap_err())
+        };
+        assert!(refused(&|r| r.tags = vec!["two words".into()]).starts_with("Tags: a tag"));
+        assert!(refused(&|r| r.tags = vec![String::new()]).starts_with("Tags: a tag"));
+        assert!(refused(&|r| r.tags = vec!["x".repeat(MAX_TAG_CHARS + 1)]).starts_with("Tags"));
+        assert!(refused(&|r| r.tags = vec!["a\u{202e}b".into()]).starts_with("Tags"));
+        assert!(
+            refused(&|r| r.tags = (0..=MAX_TAGS).map(|n| n.to_string()).collect())
+                .contains("more than 32")
+        );
+        assert!(
+            refused(&|r| r.meta = [("a.b".into(), "x".into())].into()).contains("letters, digits")
+        );
+        assert!(refused(&|r| r.meta = [(String::new(), "x".into())].into()).starts_with("Meta"));
+        assert!(
+            refused(&|r| r.meta = [("k".into(), "line\nforged".into())].into())
+                .contains("value of \"k\"")
+        );
+        assert!(
+            refused(&|r| {
+                r.meta = (0..=MAX_META)
+                    .map(|n| (format!("k{n}"), String::new()))
+                    .collect()
+            })
+            .contains("more than 64")
+        );
+    }
+
     mod properties {
         use super::super::*;
         use proptest::prelude::*;
@@ -435,8 +557,14 @@ mod tests {
                 required_services in prop::collection::vec(any::<String>(), 0..80),
                 heartbeat_url in any::<String>(),
                 ttl in prop::option::of(prop_oneof![any::<String>(), "[0-9]{1,4}(ms|s|m|h)"]),
+                tags in prop::collection::vec(prop_oneof![any::<String>(), " ?[a-z0-9:=.]{0,10} ?"], 0..40),
+                meta in prop::collection::btree_map(
+                    prop_oneof![any::<String>(), "[a-zA-Z0-9_-]{0,10}"],
+                    prop_oneof![any::<String>(), "[ -~]{0,20}"],
+                    0..70,
+                ),
             ) {
-                let reg = Registration { service_name, service_url, required_services, service_update_url: String::new(), heartbeat_url, ttl };
+                let reg = Registration { service_name, service_url, required_services, service_update_url: String::new(), heartbeat_url, ttl, tags, meta };
                 // A model of the rules, field by field, against what the check decides.
                 let name_ok = |name: &str| {
                     let name = name.trim();
@@ -463,7 +591,20 @@ mod tests {
                     && reg.required_services.iter().all(|r| name_ok(r))
                     && (heartbeat.is_empty() || (url_ok(heartbeat) && host(heartbeat) == host(&reg.service_url)))
                     && ttl_ok
-                    && (ttl.is_none() || heartbeat.is_empty());
+                    && (ttl.is_none() || heartbeat.is_empty())
+                    && reg.tags.len() <= MAX_TAGS
+                    && reg.tags.iter().all(|t| {
+                        let t = t.trim();
+                        !t.is_empty() && t.chars().count() <= MAX_TAG_CHARS
+                            && !t.chars().any(|c| c.is_whitespace() || c.is_control() || is_hidden(c))
+                    })
+                    && reg.meta.len() <= MAX_META
+                    && reg.meta.iter().all(|(k, v)| {
+                        !k.is_empty() && k.len() <= MAX_META_KEY_CHARS
+                            && k.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-')
+                            && v.chars().count() <= MAX_META_VALUE_CHARS
+                            && !v.chars().any(|c| c.is_control() || is_hidden(c))
+                    });
                 let checked = registration(reg.clone());
                 prop_assert_eq!(checked.is_ok(), expected, "{:?} → {:?}", reg, checked);
                 if let Ok(valid) = checked {
@@ -476,6 +617,14 @@ mod tests {
                         }
                     }
                     prop_assert_eq!(valid.required.iter().map(String::as_str).collect::<Vec<_>>(), distinct);
+                    let mut tags: Vec<&str> = Vec::new();
+                    for t in &reg.tags {
+                        if !tags.contains(&t.trim()) {
+                            tags.push(t.trim());
+                        }
+                    }
+                    prop_assert_eq!(valid.tags.iter().map(String::as_str).collect::<Vec<_>>(), tags);
+                    prop_assert_eq!(&valid.meta, &reg.meta);
                 }
             }
         }

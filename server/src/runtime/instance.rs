@@ -58,6 +58,9 @@ pub struct InstanceSpec {
     pub update_path: String,
     /// Register with a TTL and renew it, instead of answering heartbeats.
     pub ttl: Option<Duration>,
+    /// Its tags and metadata, as the registry shows them to discovery (Consul's).
+    pub tags: Vec<String>,
+    pub meta: std::collections::BTreeMap<String, String>,
 }
 
 impl InstanceSpec {
@@ -71,6 +74,8 @@ impl InstanceSpec {
             heartbeat_path: "/heartbeat".into(),
             update_path: "/services".into(),
             ttl: None,
+            tags: Vec::new(),
+            meta: Default::default(),
         }
     }
 
@@ -86,6 +91,8 @@ impl InstanceSpec {
             heartbeat_path: format!("/_instances/{slug}/heartbeat"),
             update_path: format!("/_instances/{slug}/services"),
             ttl: None,
+            tags: Vec::new(),
+            meta: Default::default(),
         }
     }
 
@@ -104,6 +111,8 @@ impl InstanceSpec {
             ttl: self
                 .ttl
                 .map(|ttl| humantime::format_duration(ttl).to_string()),
+            tags: self.tags.clone(),
+            meta: self.meta.clone(),
         }
     }
 }

@@ -184,6 +184,8 @@ mod tests {
                 service_update_url: "http://127.0.0.1:4000/services".into(),
                 heartbeat_url: "http://127.0.0.1:4000/heartbeat".into(),
                 ttl: None,
+                tags: vec!["primary".into()],
+                meta: [("version".into(), "2".into())].into(),
             },
             registered_at_ms: 1_790_000_000_123,
         };
