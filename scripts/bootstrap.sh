@@ -157,6 +157,13 @@ promtool_tool() {
     command -v prometheus >/dev/null 2>&1 || die "prometheus" "apt-get install -y prometheus"
 }
 
+# Debian's python3-consul, a Consul client library, which a test points at the registry's
+# Consul-compatible catalog (Debian's Prometheus is built without its Consul discovery).
+consul_client() {
+    /usr/bin/python3 -c 'import consul' >/dev/null 2>&1 || apt_install --no-install-recommends python3-consul
+    /usr/bin/python3 -c 'import consul' >/dev/null 2>&1 || die "python3-consul" "apt-get install -y python3-consul"
+}
+
 # curl: make cluster and make cluster-check ask their pieces over HTTP with it.
 curl_tool() {
     command -v curl >/dev/null 2>&1 || apt_install curl
@@ -171,7 +178,7 @@ case "${1:-}" in
     run)
         rust_toolchain; protoc_tool; cargo_leptos; wasm_bindgen_cli; wasm_opt ;;
     test)
-        rust_toolchain; protoc_tool; cargo_leptos; wasm_bindgen_cli; wasm_opt; chromium; end2end_packages; etcd_server; postgres_server; promtool_tool ;;
+        rust_toolchain; protoc_tool; cargo_leptos; wasm_bindgen_cli; wasm_opt; chromium; end2end_packages; etcd_server; postgres_server; promtool_tool; consul_client ;;
     cluster)
         rust_toolchain; protoc_tool; cargo_leptos; wasm_bindgen_cli; wasm_opt; etcd_server; postgres_server; curl_tool ;;
     bench)

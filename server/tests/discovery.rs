@@ -1,6 +1,9 @@
-//! The registry read by the tools people already run, unchanged: Debian's Prometheus
-//! (`http_sd_configs` on `GET /prometheus/targets`), started by the test on its own
-//! config, data dir and port, and the answers' shapes, filters and token checked in Rust.
+//! The registry read by the tools people already run, unchanged: Debian's Prometheus,
+//! started by the test on its own config, data dir and port, discovering the services
+//! through `http_sd_configs` (`GET /prometheus/targets`); Debian's Consul client library
+//! for Python (`python3-consul`) reading the Consul catalog on `/v1/…`, a blocking query
+//! included (Debian builds Prometheus without its Consul discovery); and the answers'
+//! shapes, filters, blocking queries and token checked in Rust.
 
 mod common;
 
@@ -224,29 +227,262 @@ async fn prometheus_scrapes_every_service_the_registry_knows_and_sees_a_killed_o
   scrape_interval: 1s
   scrape_timeout: 1s
 scrape_configs:
-  - job_name: registry
+  - job_name: http_sd
     http_sd_configs:
-      - url: {}/prometheus/targets
+      - url: {url}/prometheus/targets
         refresh_interval: 1s
     relabel_configs:
       - source_labels: [__meta_distributed_service]
         target_label: service
 "#,
-        registry.url
+        url = registry.url,
     );
     let (_prometheus, prometheus) = prometheus(&dir, &config).await;
     let up = |service: &str| (service.to_owned(), "up".to_owned());
     eventually("Prometheus scraping both services", || async {
-        let found = prometheus_targets(&prometheus, "registry").await;
+        let found = prometheus_targets(&prometheus, "http_sd").await;
         (found == [up("GradingService"), up("LogService")]).then_some(())
     })
     .await;
 
     log.kill();
     eventually("the killed log service down or gone", || async {
-        let found = prometheus_targets(&prometheus, "registry").await;
+        let found = prometheus_targets(&prometheus, "http_sd").await;
         let log_up = found.contains(&up("LogService"));
         (!log_up && found.contains(&up("GradingService"))).then_some(())
     })
     .await;
+}
+
+/// `GET path` on `registry`: the status, the `X-Consul-Index` and the body.
+async fn consul(registry: &str, path: &str) -> (u16, u64, Value) {
+    let answer = client()
+        .get(format!("{registry}{path}"))
+        .send()
+        .await
+        .unwrap();
+    let status = answer.status().as_u16();
+    let index = answer
+        .headers()
+        .get(wire::consul::INDEX_HEADER)
+        .map_or(0, |v| v.to_str().unwrap().parse().unwrap());
+    (status, index, answer.json().await.unwrap_or_default())
+}
+
+#[tokio::test]
+async fn the_consul_catalog_lists_services_instances_and_health_as_consul_does() {
+    let dir = common::temp_dir("discovery-consul");
+    let registry = Process::registry(&dir);
+    let (status, first, body) = consul(&registry.url, "/v1/catalog/services").await;
+    assert_eq!(
+        (status, body.clone()),
+        (200, serde_json::json!({})),
+        "{body}"
+    );
+    assert!(first > 0, "the index is never 0");
+    let (_, _, agent) = consul(&registry.url, "/v1/agent/self").await;
+    assert_eq!(agent["Config"]["Datacenter"], "dc1");
+
+    register(
+        &registry.url,
+        "LogService",
+        "http://127.0.0.1:4000",
+        serde_json::json!({"Tags": ["primary", "v2"], "Meta": {"zone": "a"}}),
+    )
+    .await;
+    register(
+        &registry.url,
+        "LogService",
+        "http://[::1]:4001/log",
+        serde_json::json!({"Tags": ["v2"]}),
+    )
+    .await;
+    let (_, index, services) = consul(&registry.url, "/v1/catalog/services").await;
+    assert!(index > first, "a registration moves the index");
+    assert_eq!(
+        services,
+        serde_json::json!({"LogService": ["primary", "v2"]})
+    );
+
+    let (_, _, health) = consul(&registry.url, "/v1/health/service/LogService").await;
+    let entries = health.as_array().unwrap();
+    assert_eq!(entries.len(), 2);
+    let first_entry = &entries[0];
+    assert_eq!(first_entry["Service"]["ID"], "http://127.0.0.1:4000");
+    assert_eq!(first_entry["Service"]["Service"], "LogService");
+    assert_eq!(first_entry["Service"]["Address"], "127.0.0.1");
+    assert_eq!(first_entry["Service"]["Port"], 4000);
+    assert_eq!(
+        first_entry["Service"]["Tags"],
+        serde_json::json!(["primary", "v2"])
+    );
+    assert_eq!(first_entry["Service"]["Meta"]["zone"], "a");
+    assert_eq!(first_entry["Node"]["Datacenter"], "dc1");
+    let statuses: Vec<&str> = first_entry["Checks"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|check| check["Status"].as_str().unwrap())
+        .collect();
+    assert_eq!(statuses, ["passing", "passing"]);
+    assert_eq!(entries[1]["Service"]["Address"], "::1");
+    let (_, _, tagged) = consul(
+        &registry.url,
+        "/v1/health/service/LogService?tag=primary&tag=v2",
+    )
+    .await;
+    assert_eq!(tagged.as_array().unwrap().len(), 1);
+    let (_, _, catalog) = consul(&registry.url, "/v1/catalog/service/LogService?tag=v2").await;
+    assert_eq!(catalog.as_array().unwrap().len(), 2);
+    assert_eq!(catalog[0]["ServicePort"], 4000);
+    assert_eq!(catalog[0]["ServiceName"], "LogService");
+    let (_, _, nobody) = consul(&registry.url, "/v1/health/service/Nobody").await;
+    assert_eq!(nobody, serde_json::json!([]));
+    let (status, _, reason) = consul(&registry.url, "/v1/catalog/services?index=soon").await;
+    assert_eq!(status, 400, "{reason}");
+}
+
+#[tokio::test]
+async fn a_blocking_query_waits_for_a_change_and_no_longer_than_asked() {
+    let dir = common::temp_dir("discovery-blocking");
+    let registry = Process::registry(&dir);
+    let (_, index, _) = consul(&registry.url, "/v1/health/service/LogService").await;
+
+    // Nothing changes: held for the wait (1 s, at most a sixteenth more), same index.
+    let asked = std::time::Instant::now();
+    let (status, same, _) = consul(
+        &registry.url,
+        &format!("/v1/health/service/LogService?index={index}&wait=1s"),
+    )
+    .await;
+    assert_eq!((status, same), (200, index));
+    assert!(asked.elapsed() >= std::time::Duration::from_secs(1), "held");
+
+    // A registration wakes it (or, if it comes first, answers it at once): the new
+    // instance and a later index, long before the 5 minutes asked.
+    let url = registry.url.clone();
+    let waiting = tokio::spawn(async move {
+        consul(
+            &url,
+            &format!("/v1/health/service/LogService?index={index}&wait=5m"),
+        )
+        .await
+    });
+    register(
+        &registry.url,
+        "LogService",
+        "http://127.0.0.1:4000",
+        serde_json::json!({}),
+    )
+    .await;
+    let (status, later, body) = waiting.await.unwrap();
+    assert_eq!(status, 200);
+    assert!(later > index, "{later} after {index}");
+    assert_eq!(body.as_array().unwrap().len(), 1);
+
+    // Index 0 is never held.
+    let (_, now, _) = consul(&registry.url, "/v1/catalog/services?index=0").await;
+    assert_eq!(now, later);
+}
+
+#[tokio::test]
+async fn with_token_reads_the_catalog_takes_the_token_as_consuls_clients_send_it() {
+    let dir = common::temp_dir("discovery-consul-token");
+    let registry = Process::registry_with(&dir, &["--token", TOKEN, "--token-reads"]);
+    let (status, _, _) = consul(&registry.url, "/v1/catalog/services").await;
+    assert_eq!(status, 401);
+    let answer = client()
+        .get(format!("{}/v1/catalog/services", registry.url))
+        .header(wire::consul::TOKEN_HEADER, TOKEN)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(answer.status(), 200);
+    let wrong = client()
+        .get(format!("{}/v1/catalog/services", registry.url))
+        .header(wire::consul::TOKEN_HEADER, "guess")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(wrong.status(), 401);
+}
+
+/// What the Consul client library does against the registry (`argv`: host, port): one
+/// JSON line with the index it read first, then one with what it found, the second
+/// answer a blocking query for a change.
+const CONSUL_CLIENT: &str = r#"
+import json, sys
+import consul
+
+c = consul.Consul(host=sys.argv[1], port=int(sys.argv[2]))
+found = {"dc": c.agent.self()["Config"]["Datacenter"]}
+index, found["services"] = c.catalog.services()
+index, nodes = c.health.service("LogService", passing=True)
+found["passing"] = sorted(n["Service"]["ID"] for n in nodes)
+found["ports"] = sorted(n["Service"]["Port"] for n in nodes)
+found["tagged"] = len(c.health.service("LogService", tag="primary")[1])
+print(json.dumps({"index": index}), flush=True)
+later, nodes = c.health.service("LogService", index=index, wait="60s")
+found["after"] = sorted(n["Service"]["ID"] for n in nodes)
+found["index_moved"] = int(later) > int(index)
+print(json.dumps(found), flush=True)
+"#;
+
+// Several threads: the client's lines are read on this one while the registry answers.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_consul_client_library_reads_the_catalog_and_blocks_for_a_change() {
+    use std::io::BufRead;
+
+    let dir = common::temp_dir("discovery-consul-client");
+    let registry = Process::registry(&dir);
+    register(
+        &registry.url,
+        "LogService",
+        "http://127.0.0.1:4000",
+        serde_json::json!({"Tags": ["primary"]}),
+    )
+    .await;
+    let script = dir.join("client.py");
+    std::fs::write(&script, CONSUL_CLIENT).unwrap();
+    let port = registry.port.to_string();
+    let mut python = std::process::Command::new("/usr/bin/python3")
+        .args([script.to_str().unwrap(), "127.0.0.1", &port])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::inherit())
+        .spawn()
+        .expect("python3 runs: scripts/bootstrap.sh test installs python3-consul");
+    let mut lines = std::io::BufReader::new(python.stdout.take().unwrap()).lines();
+    let first = tokio::task::block_in_place(|| lines.next())
+        .expect("the client's first line")
+        .unwrap();
+    assert!(first.contains("index"), "{first}");
+    // The client now holds a blocking query; a new instance answers it.
+    register(
+        &registry.url,
+        "LogService",
+        "http://127.0.0.1:4001",
+        serde_json::json!({}),
+    )
+    .await;
+    let found = tokio::task::block_in_place(|| lines.next())
+        .expect("the client's findings (see its error above)")
+        .unwrap();
+    assert!(python.wait().unwrap().success());
+    let found: Value = serde_json::from_str(&found).unwrap();
+    assert_eq!(found["dc"], "dc1");
+    assert_eq!(
+        found["services"],
+        serde_json::json!({"LogService": ["primary"]})
+    );
+    assert_eq!(
+        found["passing"],
+        serde_json::json!(["http://127.0.0.1:4000"])
+    );
+    assert_eq!(found["ports"], serde_json::json!([4000]));
+    assert_eq!(found["tagged"], 1);
+    assert_eq!(
+        found["after"],
+        serde_json::json!(["http://127.0.0.1:4000", "http://127.0.0.1:4001"])
+    );
+    assert_eq!(found["index_moved"], true);
 }

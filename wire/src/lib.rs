@@ -4,6 +4,7 @@
 //! Field names follow the original Go services exactly (`ServiceName`, `ServiceURL`, ...).
 //! Like Go's `encoding/json`, decoding matches keys case-insensitively ([`go`]).
 
+pub mod consul;
 #[cfg(not(target_arch = "wasm32"))]
 pub mod go;
 pub mod grading;

@@ -118,20 +118,26 @@ impl Access {
     }
 }
 
-/// Whether `headers` carry `Authorization: Bearer <token>`.
+/// Whether `headers` carry `Authorization: Bearer <token>`, or `X-Consul-Token: <token>`
+/// as Consul's clients send it (the registry reads as a Consul catalog too).
 fn presented(headers: &HeaderMap, token: &str) -> bool {
-    let Some(value) = headers
-        .get(header::AUTHORIZATION)
-        .and_then(|v| v.to_str().ok())
+    // In constant time, so a guess cannot be refined from how long the refusal took.
+    let matches =
+        |given: &str| constant_time_eq::constant_time_eq(given.trim().as_bytes(), token.as_bytes());
+    let text = |name| {
+        headers
+            .get(name)
+            .and_then(|v: &HeaderValue| v.to_str().ok())
+    };
+    if text(wire::consul::TOKEN_HEADER).is_some_and(matches) {
+        return true;
+    }
+    let Some((scheme, given)) =
+        text(header::AUTHORIZATION.as_str()).and_then(|v| v.trim().split_once(' '))
     else {
         return false;
     };
-    let Some((scheme, given)) = value.trim().split_once(' ') else {
-        return false;
-    };
-    // In constant time, so a guess cannot be refined from how long the refusal took.
-    scheme.eq_ignore_ascii_case("bearer")
-        && constant_time_eq::constant_time_eq(given.trim().as_bytes(), token.as_bytes())
+    scheme.eq_ignore_ascii_case("bearer") && matches(given)
 }
 
 fn unauthorized(what: &str, read: bool) -> Response {

@@ -30,6 +30,11 @@ impl Node {
         })
     }
 
+    /// The URL clients reach this node at.
+    pub fn public_url(&self) -> &str {
+        &self.public_url
+    }
+
     /// Whether the node is one of a cluster on etcd.
     pub fn clustered(&self) -> bool {
         !self.etcd.is_empty()

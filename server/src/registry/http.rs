@@ -8,6 +8,7 @@
 //! | `GET /services` | every instance as JSON (header `Self-Preservation: active` while evictions are held); with `Accept: text/event-stream`, live events |
 //! | `GET /services/{name}` | the passing instances of one service |
 //! | `GET /prometheus/targets` | every instance as a target group of Prometheus' `http_sd_configs` (see [`super::prometheus`]) |
+//! | `GET /v1/agent/self`, `/v1/catalog/services`, `/v1/catalog/service/{name}`, `/v1/health/service/{name}` | the registry as a Consul catalog (see [`super::consul`]) |
 //! | `GET /cluster` | this node: its URL, store, leadership, revision and etcd members (see [`super::cluster`]) |
 //! | `GET /cluster/heartbeats?after=<n>` | a cluster leader's latest heartbeat round once numbered above `n` (a long poll; see [`super::etcd::rounds`]) |
 //!
@@ -48,6 +49,16 @@ pub fn router(registry: Registry) -> Routes {
         )
         .route("/services/{name}", get(by_name))
         .route("/prometheus/targets", get(super::prometheus::targets))
+        .route("/v1/agent/self", get(super::consul::agent_self))
+        .route("/v1/catalog/services", get(super::consul::catalog_services))
+        .route(
+            "/v1/catalog/service/{name}",
+            get(super::consul::catalog_service),
+        )
+        .route(
+            "/v1/health/service/{name}",
+            get(super::consul::health_service),
+        )
         .route("/cluster", get(super::cluster::status))
         .route("/cluster/heartbeats", get(super::etcd::rounds::latest))
         .with_state(registry)

@@ -125,6 +125,10 @@ impl Store for MemoryStore {
         done(())
     }
 
+    fn catalog(&self) -> tokio::sync::watch::Receiver<u64> {
+        self.state.lock().catalog()
+    }
+
     fn subscribe(&self, last_seen: Option<EventId>) -> BoxFuture<'_, Subscription> {
         Box::pin(std::future::ready(self.state.lock().subscribe(last_seen)))
     }

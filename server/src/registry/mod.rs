@@ -5,6 +5,7 @@
 //! | --- | --- |
 //! | [`http`] | the HTTP API on `/services` |
 //! | [`cluster`] | `GET /cluster`: the node, its leadership and revision, its etcd members |
+//! | [`consul`] | the read side of a Consul-compatible catalog (`/v1/…`), with blocking queries |
 //! | [`prometheus`] | `GET /prometheus/targets`: every instance as Prometheus' HTTP service discovery reads it |
 //! | [`validate`] | what a registration must look like |
 //! | [`store`] | the narrow interface in front of the state |
@@ -20,6 +21,7 @@
 
 pub mod cluster;
 pub mod config;
+pub mod consul;
 pub mod etcd;
 pub mod heartbeat;
 pub mod http;

@@ -88,6 +88,9 @@ pub struct State {
     lookups: HashMap<String, Bytes>,
     patches: PatchSender,
     eviction: Eviction,
+    /// The revision of the last change to the instances (not a round of checks that
+    /// changed nothing): the index of Consul-style blocking queries ([`super::consul`]).
+    catalog: tokio::sync::watch::Sender<u64>,
 }
 
 /// One instance.
@@ -152,7 +155,9 @@ impl State {
     }
 
     fn with_journal(patches: PatchSender, eviction: Eviction, journal: Journal) -> State {
+        let catalog = tokio::sync::watch::Sender::new(journal.revision());
         State {
+            catalog,
             instances: BTreeMap::new(),
             by_name: HashMap::new(),
             dependents: HashMap::new(),
@@ -346,6 +351,23 @@ impl State {
     /// The events up to `revision` were made by loading a state: none is replayed.
     pub fn history_begins_at(&mut self, revision: u64) {
         self.journal.begin_at(revision);
+        self.catalog_at(revision);
+    }
+
+    /// Follows the catalog's index: the revision of the last change to the instances.
+    pub fn catalog(&self) -> tokio::sync::watch::Receiver<u64> {
+        self.catalog.subscribe()
+    }
+
+    /// Moves the catalog's index to `revision`, if that is later.
+    fn catalog_at(&self, revision: u64) {
+        self.catalog.send_if_modified(|index| {
+            let later = revision > *index;
+            if later {
+                *index = revision;
+            }
+            later
+        });
     }
 
     /// The bookkeeping of one check, a renewal included, in one place: the instance's
@@ -376,10 +398,21 @@ impl State {
 
     /// Journals the event `make` builds, as `stamp` says.
     fn push(&mut self, stamp: Stamp, make: impl FnOnce(u64) -> RegistryEvent) {
+        // A round of checks changes no instance (its status changes are events of
+        // their own): the catalog's index stays.
+        let mut changed = false;
+        let make = |revision| {
+            let event = make(revision);
+            changed = !matches!(event, RegistryEvent::Heartbeats { .. });
+            event
+        };
         match stamp {
             Stamp::Next => self.journal.push(make),
             Stamp::At(revision) => self.journal.push_at(revision, make),
             Stamp::Live => self.journal.push_live(make),
+        }
+        if changed {
+            self.catalog_at(self.journal.revision());
         }
     }
 
@@ -717,6 +750,40 @@ mod tests {
         state.apply_check(&earlier, &result);
         assert_eq!(info(&state).consecutive_failures, 0);
         assert!(info(&state).recent_checks.is_empty());
+    }
+
+    #[test]
+    fn the_catalog_index_moves_with_changes_to_instances_not_with_rounds_of_checks() {
+        let mut state = state(1);
+        let catalog = state.catalog();
+        let started = *catalog.borrow();
+        state.apply_registered(checked("A"), SystemTime::now(), Stamp::Next);
+        let registered = *catalog.borrow();
+        assert!(registered > started);
+        let target = state.heartbeat_targets().remove(0);
+        check(&mut state, &target, true);
+        let round = vec![CheckResult {
+            url: URL.to_owned(),
+            at: timestamp(SystemTime::now()),
+            ok: true,
+            latency_ms: Some(1.0),
+            error: None,
+        }];
+        state.publish_round(round, Stamp::Next);
+        assert!(
+            state.instances().revision > registered,
+            "the round is an event"
+        );
+        assert_eq!(
+            *catalog.borrow(),
+            registered,
+            "but no change to the catalog"
+        );
+        check(&mut state, &target, false);
+        assert!(*catalog.borrow() > registered, "a status change is one");
+        // A whole state loaded at an etcd revision brings the index there.
+        state.history_begins_at(u64::MAX - 1);
+        assert_eq!(*catalog.borrow(), u64::MAX - 1);
     }
 
     #[test]

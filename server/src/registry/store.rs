@@ -165,6 +165,10 @@ pub trait Store: Send + Sync + 'static {
     /// The store cannot record changes now.
     fn expire(&self) -> Change<'_, ()>;
 
+    /// Follows the revision of the last change to the instances (a registration, a
+    /// departure, a status change): the index of Consul-style blocking queries.
+    fn catalog(&self) -> tokio::sync::watch::Receiver<u64>;
+
     /// Opens an event stream: replay after `last_seen` if still retained, else a
     /// snapshot; then every new event.
     fn subscribe(&self, last_seen: Option<EventId>) -> BoxFuture<'_, Subscription>;

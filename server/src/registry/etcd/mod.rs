@@ -609,6 +609,10 @@ impl Store for EtcdStore {
         })
     }
 
+    fn catalog(&self) -> tokio::sync::watch::Receiver<u64> {
+        self.copy.lock().catalog()
+    }
+
     fn subscribe(
         &self,
         last_seen: Option<EventId>,

@@ -1,0 +1,428 @@
+//! The read side of a Consul-compatible catalog, so that Consul's clients (Prometheus'
+//! `consul_sd_configs`, watchers in the style of `consul-template`, Consul client
+//! libraries) read the registry as if it were Consul. Writes stay our protocol's.
+//!
+//! | call | answer |
+//! | --- | --- |
+//! | `GET /v1/agent/self` | the datacenter (`dc1`) and this node |
+//! | `GET /v1/catalog/services` | every service's name and the union of its instances' tags |
+//! | `GET /v1/catalog/service/{name}` | each instance of `name` (`?tag=`) |
+//! | `GET /v1/health/service/{name}` | each instance with its node and checks (`?passing`, `?tag=`) |
+//!
+//! The catalog is this node, holding every instance: `Service.ID` is the `ServiceURL`,
+//! `Service.Address` and `Service.Port` its host and port. Each instance has Consul's node
+//! check (`serfHealth`, passing while the node answers) and its own, passing or critical
+//! as the registry's checks say.
+//!
+//! Every answer carries `X-Consul-Index`: the revision of the registry's last change to
+//! its instances (a registration, a departure, a status change; not a check that changed
+//! nothing), never 0 and never going back. A blocking query (`?index=N&wait=…`) is held
+//! until that index passes `N` or the wait ends (default 5 minutes, at most 10, plus up
+//! to a sixteenth of it at random, as Consul spreads its wake-ups), then answered.
+//! `X-Consul-Token` is taken as the token ([`crate::http::token`]).
+
+use std::{collections::BTreeMap, time::Duration};
+
+use axum::{
+    Json,
+    extract::{Path, RawQuery, State},
+    http::{HeaderMap, HeaderName, HeaderValue},
+    response::{IntoResponse, Response},
+};
+use wire::{
+    consul::{
+        AgentService, CatalogService, CheckStatus, HealthCheck, INDEX_HEADER, Node, ServiceEntry,
+        Weights,
+    },
+    registry::{InstanceInfo, Status},
+};
+
+use super::Registry;
+use crate::http::error::ApiError;
+
+/// The datacenter the catalog says it is, Consul's default.
+pub const DATACENTER: &str = "dc1";
+/// A blocking query's wait when it names none, and the longest it may name (Consul's).
+pub const DEFAULT_WAIT: Duration = Duration::from_secs(5 * 60);
+pub const MAX_WAIT: Duration = Duration::from_secs(10 * 60);
+
+/// What a query asks, read as Consul reads it: `?passing` with or without a value,
+/// `?tag=` as often as given; parameters Consul takes that change nothing here (`dc`,
+/// `stale`, `consistent`, `cached`, `near`, `node-meta`) are read past.
+#[derive(Debug, Default, PartialEq)]
+pub struct Ask {
+    index: Option<u64>,
+    wait: Option<Duration>,
+    passing: bool,
+    tags: Vec<String>,
+}
+
+impl Ask {
+    /// # Errors
+    /// An `index` or `wait` that is not one, or a `passing` that is not a boolean.
+    pub fn parse(query: Option<&str>) -> Result<Ask, ApiError> {
+        let mut ask = Ask::default();
+        for (key, value) in url::form_urlencoded::parse(query.unwrap_or("").as_bytes()) {
+            match &*key {
+                "index" => {
+                    ask.index = Some(value.parse().map_err(|_| {
+                        ApiError::bad_request(format!(
+                            "index must be a blocking query's index (a whole number), not {value:?}"
+                        ))
+                    })?);
+                }
+                "wait" => {
+                    let wait = humantime::parse_duration(&value).map_err(|_| {
+                        ApiError::bad_request(format!(
+                            "wait must be a duration such as 30s or 5m, not {value:?}"
+                        ))
+                    })?;
+                    ask.wait = Some(wait);
+                }
+                "passing" => {
+                    ask.passing = match &*value {
+                        "" | "1" | "true" | "True" | "TRUE" => true,
+                        "0" | "false" | "False" | "FALSE" => false,
+                        other => {
+                            return Err(ApiError::bad_request(format!(
+                                "passing must be true or false, not {other:?}"
+                            )));
+                        }
+                    }
+                }
+                "tag" => ask.tags.push(value.into_owned()),
+                _ => {}
+            }
+        }
+        Ok(ask)
+    }
+
+    /// How long a blocking query may be held: its wait (at most [`MAX_WAIT`]) and up to
+    /// a sixteenth more.
+    fn hold(&self) -> Duration {
+        let wait = self.wait.unwrap_or(DEFAULT_WAIT).min(MAX_WAIT);
+        let jitter = wait.as_millis() as u64 / 16;
+        let jitter = if jitter == 0 {
+            0
+        } else {
+            fastrand::u64(..jitter)
+        };
+        wait + Duration::from_millis(jitter)
+    }
+
+    /// Whether `instance` has every tag asked for.
+    fn tagged(&self, instance: &InstanceInfo) -> bool {
+        self.tags
+            .iter()
+            .all(|tag| instance.registration.tags.contains(tag))
+    }
+}
+
+/// Waits, for a blocking query, until the catalog's index passes the one asked about or
+/// the wait ends; the index to answer with.
+async fn blocked(registry: &Registry, ask: &Ask) -> u64 {
+    let mut catalog = registry.store.catalog();
+    let now = *catalog.borrow_and_update();
+    // As Consul: answered at once unless the client has seen this index already (or,
+    // from another node, a later one); then held until the index passes it.
+    let Some(seen) = ask.index.filter(|seen| *seen > 0 && *seen >= now) else {
+        return now;
+    };
+    let passed = tokio::time::timeout(ask.hold(), async {
+        catalog
+            .wait_for(|index| *index > seen)
+            .await
+            .map(|index| *index)
+    })
+    .await;
+    match passed {
+        Ok(Ok(index)) => index,
+        // Timed out, or the registry is stopping: the index as it is.
+        _ => *catalog.borrow(),
+    }
+}
+
+/// `X-Consul-Index` and the headers Consul's Go client requires on every answer (it
+/// refuses one without `X-Consul-LastContact`).
+fn consul_headers(index: u64) -> HeaderMap {
+    let mut headers = HeaderMap::with_capacity(4);
+    headers.insert(HeaderName::from_static(INDEX_HEADER), index.max(1).into());
+    headers.insert(
+        HeaderName::from_static("x-consul-knownleader"),
+        HeaderValue::from_static("true"),
+    );
+    headers.insert(
+        HeaderName::from_static("x-consul-lastcontact"),
+        HeaderValue::from_static("0"),
+    );
+    headers
+}
+
+/// This node, as the catalog's one node.
+fn node(registry: &Registry) -> Node {
+    let url = registry.node.public_url();
+    let parsed = reqwest::Url::parse(url).ok();
+    let address = parsed
+        .as_ref()
+        .and_then(|u| u.host_str())
+        .unwrap_or("127.0.0.1")
+        .trim_start_matches('[')
+        .trim_end_matches(']')
+        .to_owned();
+    let name = parsed
+        .as_ref()
+        .map(|u| match u.port_or_known_default() {
+            Some(port) => format!("registry-{}-{port}", address.replace([':', '.'], "-")),
+            None => format!("registry-{}", address.replace([':', '.'], "-")),
+        })
+        .unwrap_or_else(|| "registry".into());
+    Node {
+        id: String::new(),
+        node: name,
+        address: address.clone(),
+        datacenter: DATACENTER.into(),
+        tagged_addresses: BTreeMap::from([("lan".into(), address)]),
+        meta: BTreeMap::from([("registry-url".into(), url.to_owned())]),
+        create_index: 1,
+        modify_index: 1,
+    }
+}
+
+/// The host (without brackets) and port of an instance's URL.
+fn host_port(url: &str) -> (String, u16) {
+    let Ok(url) = reqwest::Url::parse(url) else {
+        return (String::new(), 0);
+    };
+    let host = url
+        .host_str()
+        .unwrap_or("")
+        .trim_start_matches('[')
+        .trim_end_matches(']')
+        .to_owned();
+    (host, url.port_or_known_default().unwrap_or(0))
+}
+
+/// `GET /v1/agent/self`: enough for a client to learn its datacenter.
+pub async fn agent_self(State(registry): State<Registry>) -> Response {
+    let node = node(&registry);
+    let body = serde_json::json!({
+        "Config": {
+            "Datacenter": DATACENTER,
+            "PrimaryDatacenter": DATACENTER,
+            "NodeName": node.node,
+            "NodeID": "",
+            "Server": true,
+            "Version": env!("CARGO_PKG_VERSION"),
+        },
+        "Member": {"Name": node.node, "Addr": node.address, "Status": 1, "Tags": {"dc": DATACENTER}},
+        "Meta": node.meta,
+    });
+    let index = *registry.store.catalog().borrow();
+    (consul_headers(index), Json(body)).into_response()
+}
+
+/// `GET /v1/catalog/services`: every service and the tags its instances carry.
+pub async fn catalog_services(
+    State(registry): State<Registry>,
+    RawQuery(query): RawQuery,
+) -> Result<Response, ApiError> {
+    let ask = Ask::parse(query.as_deref())?;
+    super::http::staleness(&*registry.store)?;
+    let index = blocked(&registry, &ask).await;
+    let mut services: BTreeMap<String, Vec<String>> = BTreeMap::new();
+    for instance in registry.store.instances().value {
+        let tags = services
+            .entry(instance.registration.service_name.clone())
+            .or_default();
+        for tag in instance.registration.tags {
+            if !tags.contains(&tag) {
+                tags.push(tag);
+            }
+        }
+    }
+    Ok((consul_headers(index), Json(services)).into_response())
+}
+
+/// The instances of `name` with every tag `ask` names (and passing, if it asks so).
+fn instances_of(registry: &Registry, name: &str, ask: &Ask) -> Vec<InstanceInfo> {
+    registry
+        .store
+        .instances()
+        .value
+        .into_iter()
+        .filter(|instance| {
+            instance.registration.service_name == name
+                && ask.tagged(instance)
+                && (!ask.passing || instance.status == Status::Passing)
+        })
+        .collect()
+}
+
+/// `GET /v1/catalog/service/{name}`.
+pub async fn catalog_service(
+    State(registry): State<Registry>,
+    Path(name): Path<String>,
+    RawQuery(query): RawQuery,
+) -> Result<Response, ApiError> {
+    let ask = Ask::parse(query.as_deref())?;
+    super::http::staleness(&*registry.store)?;
+    let index = blocked(&registry, &ask).await;
+    let node = node(&registry);
+    let services: Vec<CatalogService> = instances_of(
+        &registry,
+        &name,
+        &Ask {
+            passing: false,
+            ..ask
+        },
+    )
+    .into_iter()
+    .map(|instance| {
+        let reg = instance.registration;
+        let (address, port) = host_port(&reg.service_url);
+        CatalogService {
+            id: node.id.clone(),
+            node: node.node.clone(),
+            address: node.address.clone(),
+            datacenter: DATACENTER.into(),
+            tagged_addresses: node.tagged_addresses.clone(),
+            node_meta: node.meta.clone(),
+            service_id: reg.service_url,
+            service_name: reg.service_name,
+            service_address: address,
+            service_tags: reg.tags,
+            service_meta: reg.meta,
+            service_port: port,
+            service_weights: Weights::default(),
+            service_enable_tag_override: false,
+            create_index: index.max(1),
+            modify_index: index.max(1),
+        }
+    })
+    .collect();
+    Ok((consul_headers(index), Json(services)).into_response())
+}
+
+/// `GET /v1/health/service/{name}`.
+pub async fn health_service(
+    State(registry): State<Registry>,
+    Path(name): Path<String>,
+    RawQuery(query): RawQuery,
+) -> Result<Response, ApiError> {
+    let ask = Ask::parse(query.as_deref())?;
+    super::http::staleness(&*registry.store)?;
+    let index = blocked(&registry, &ask).await;
+    let node = node(&registry);
+    let entries: Vec<ServiceEntry> = instances_of(&registry, &name, &ask)
+        .into_iter()
+        .map(|instance| entry(&node, instance, index.max(1)))
+        .collect();
+    Ok((consul_headers(index), Json(entries)).into_response())
+}
+
+/// One instance as `/v1/health/service` gives it.
+fn entry(node: &Node, instance: InstanceInfo, index: u64) -> ServiceEntry {
+    let reg = instance.registration;
+    let (address, port) = host_port(&reg.service_url);
+    let status = match instance.status {
+        Status::Passing => CheckStatus::Passing,
+        Status::Critical => CheckStatus::Critical,
+    };
+    let output = instance
+        .recent_checks
+        .last()
+        .map(|check| match &check.error {
+            Some(error) => error.clone(),
+            None if check.ok => "passing".to_owned(),
+            None => "failing".to_owned(),
+        })
+        .unwrap_or_default();
+    let checks = vec![
+        HealthCheck {
+            node: node.node.clone(),
+            check_id: "serfHealth".into(),
+            name: "Serf Health Status".into(),
+            status: CheckStatus::Passing,
+            notes: String::new(),
+            output: "Agent alive and reachable".into(),
+            service_id: String::new(),
+            service_name: String::new(),
+            service_tags: Vec::new(),
+            r#type: String::new(),
+            create_index: 1,
+            modify_index: 1,
+        },
+        HealthCheck {
+            node: node.node.clone(),
+            check_id: format!("service:{}", reg.service_url),
+            name: format!("Service '{}' check", reg.service_name),
+            status,
+            notes: String::new(),
+            output,
+            service_id: reg.service_url.clone(),
+            service_name: reg.service_name.clone(),
+            service_tags: reg.tags.clone(),
+            r#type: if reg.ttl.is_some() { "ttl" } else { "http" }.into(),
+            create_index: index,
+            modify_index: index,
+        },
+    ];
+    ServiceEntry {
+        node: node.clone(),
+        service: AgentService {
+            id: reg.service_url,
+            service: reg.service_name,
+            tags: reg.tags,
+            meta: reg.meta,
+            port,
+            address,
+            weights: Weights::default(),
+            enable_tag_override: false,
+            create_index: index,
+            modify_index: index,
+        },
+        checks,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_query_is_read_as_consul_reads_it() {
+        let ask = Ask::parse(Some(
+            "index=42&wait=120000ms&passing&tag=a&tag=b&stale=&dc=dc1",
+        ))
+        .unwrap();
+        assert_eq!(
+            ask,
+            Ask {
+                index: Some(42),
+                wait: Some(Duration::from_secs(120)),
+                passing: true,
+                tags: vec!["a".into(), "b".into()],
+            }
+        );
+        assert!(!Ask::parse(Some("passing=false")).unwrap().passing);
+        assert!(Ask::parse(Some("index=x")).is_err());
+        assert!(Ask::parse(Some("wait=soon")).is_err());
+        assert!(Ask::parse(Some("passing=maybe")).is_err());
+        assert_eq!(Ask::parse(None).unwrap(), Ask::default());
+    }
+
+    #[test]
+    fn a_wait_is_held_at_most_ten_minutes_and_a_sixteenth() {
+        for wait in ["1s", "5m", "1h"] {
+            let ask = Ask::parse(Some(&format!("wait={wait}"))).unwrap();
+            let asked = humantime::parse_duration(wait).unwrap().min(MAX_WAIT);
+            let held = ask.hold();
+            assert!(
+                held >= asked && held <= asked + asked / 16,
+                "{wait}: {held:?}"
+            );
+        }
+        let held = Ask::default().hold();
+        assert!(held >= DEFAULT_WAIT && held <= DEFAULT_WAIT + DEFAULT_WAIT / 16);
+    }
+}
