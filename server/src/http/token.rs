@@ -1,5 +1,7 @@
 //! The shared-secret token: with `--token` set, registering, deregistering, renewing,
-//! writing logs and pushing patches need `Authorization: Bearer <token>` (401 otherwise),
+//! writing logs and pushing patches need `Authorization: Bearer <token>` (or
+//! `X-Consul-Token: <token>`, as Consul's clients send it to the registry's Consul
+//! catalog; 401 otherwise),
 //! and with `--token-reads`, reading the registry and the log does too. Every client of
 //! ours (the runtime, the log shipper, the registry's patch sender, the portal) sends the
 //! token it was given. Without a token nothing changes, so a setup without secrets stays

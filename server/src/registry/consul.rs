@@ -16,7 +16,9 @@
 //!
 //! Every answer carries `X-Consul-Index`: the revision of the registry's last change to
 //! its instances (a registration, a departure, a status change; not a check that changed
-//! nothing), never 0 and never going back. A blocking query (`?index=N&wait=…`) is held
+//! nothing), never 0 and never going back on one node (nodes of a cluster may differ a
+//! little: a client that moves to another node may see it go back, and resets, as
+//! Consul's clients do). At most [`MAX_HELD`] queries are held at once. A blocking query (`?index=N&wait=…`) is held
 //! until that index passes `N` or the wait ends (default 5 minutes, at most 10, plus up
 //! to a sixteenth of it at random, as Consul spreads its wake-ups), then answered.
 //! `X-Consul-Token` is taken as the token ([`crate::http::token`]).
@@ -37,14 +39,20 @@ use wire::{
     registry::{InstanceInfo, Status},
 };
 
-use super::Registry;
+use super::{Registry, store::Readiness};
 use crate::http::error::ApiError;
 
 /// The datacenter the catalog says it is, Consul's default.
 pub const DATACENTER: &str = "dc1";
-/// A blocking query's wait when it names none, and the longest it may name (Consul's).
+/// A blocking query's wait when it names none (or 0), and the longest it may name
+/// (Consul's).
 pub const DEFAULT_WAIT: Duration = Duration::from_secs(5 * 60);
 pub const MAX_WAIT: Duration = Duration::from_secs(10 * 60);
+/// The most blocking queries a node holds at once; one more is answered at once (its
+/// client asks again). Each held query is a connection and, at each change, a fresh copy
+/// of the instances: without a bound, anyone who can read the registry could pile them
+/// up until every change costs the node thousands of copies.
+pub const MAX_HELD: usize = 1024;
 
 /// What a query asks, read as Consul reads it: `?passing` with or without a value,
 /// `?tag=` as often as given; parameters Consul takes that change nothing here (`dc`,
@@ -80,9 +88,10 @@ impl Ask {
                     ask.wait = Some(wait);
                 }
                 "passing" => {
+                    // What Go's strconv.ParseBool takes, and a bare `?passing`.
                     ask.passing = match &*value {
-                        "" | "1" | "true" | "True" | "TRUE" => true,
-                        "0" | "false" | "False" | "FALSE" => false,
+                        "" | "1" | "t" | "T" | "true" | "True" | "TRUE" => true,
+                        "0" | "f" | "F" | "false" | "False" | "FALSE" => false,
                         other => {
                             return Err(ApiError::bad_request(format!(
                                 "passing must be true or false, not {other:?}"
@@ -90,7 +99,23 @@ impl Ask {
                         }
                     }
                 }
-                "tag" => ask.tags.push(value.into_owned()),
+                "tag" => {
+                    if !ask.tags.iter().any(|tag| *tag == value) {
+                        ask.tags.push(value.into_owned());
+                    }
+                    if ask.tags.len() > super::validate::MAX_TAGS {
+                        return Err(ApiError::bad_request(format!(
+                            "at most {} tags can be asked for, as an instance carries",
+                            super::validate::MAX_TAGS
+                        )));
+                    }
+                }
+                // Answering everything to a filter we do not apply would be a wrong answer.
+                "filter" => {
+                    return Err(ApiError::bad_request(
+                        "filter expressions are not supported here; use ?tag= and ?passing",
+                    ));
+                }
                 _ => {}
             }
         }
@@ -100,7 +125,10 @@ impl Ask {
     /// How long a blocking query may be held: its wait (at most [`MAX_WAIT`]) and up to
     /// a sixteenth more.
     fn hold(&self) -> Duration {
-        let wait = self.wait.unwrap_or(DEFAULT_WAIT).min(MAX_WAIT);
+        let wait = match self.wait {
+            None | Some(Duration::ZERO) => DEFAULT_WAIT,
+            Some(wait) => wait.min(MAX_WAIT),
+        };
         let jitter = wait.as_millis() as u64 / 16;
         let jitter = if jitter == 0 {
             0
@@ -128,34 +156,41 @@ async fn blocked(registry: &Registry, ask: &Ask) -> u64 {
     let Some(seen) = ask.index.filter(|seen| *seen > 0 && *seen >= now) else {
         return now;
     };
-    let passed = tokio::time::timeout(ask.hold(), async {
-        catalog
-            .wait_for(|index| *index > seen)
-            .await
-            .map(|index| *index)
-    })
-    .await;
-    match passed {
-        Ok(Ok(index)) => index,
-        // Timed out, or the registry is stopping: the index as it is.
-        _ => *catalog.borrow(),
-    }
+    let Ok(_held) = registry.held_queries.try_acquire() else {
+        return now;
+    };
+    // Answered early when the registry stops, as its event streams end: a held query
+    // must not hold up the drain at shutdown.
+    let passed = tokio::select! {
+        passed = tokio::time::timeout(ask.hold(), catalog.wait_for(|index| *index > seen)) => {
+            passed.ok().and_then(Result::ok).map(|index| *index)
+        }
+        () = registry.shutdown.cancelled() => None,
+    };
+    passed.unwrap_or_else(|| *catalog.borrow())
 }
 
 /// `X-Consul-Index` and the headers Consul's Go client requires on every answer (it
-/// refuses one without `X-Consul-LastContact`).
-fn consul_headers(index: u64) -> HeaderMap {
+/// refuses one without `X-Consul-LastContact`): how far behind this node's state may be,
+/// as Consul says of a server that lost its leader. Read after any hold, so a node that
+/// lost etcd meanwhile answers 503 rather than a state it cannot vouch for.
+fn consul_headers(registry: &Registry, index: u64) -> Result<HeaderMap, ApiError> {
+    let (known_leader, last_contact_ms) = match registry.store.readiness() {
+        Readiness::Ready => (true, 0),
+        Readiness::Stale { seconds, .. } => (false, seconds.saturating_mul(1000)),
+        Readiness::Unavailable(reason) => return Err(ApiError::unavailable(reason)),
+    };
     let mut headers = HeaderMap::with_capacity(4);
     headers.insert(HeaderName::from_static(INDEX_HEADER), index.max(1).into());
     headers.insert(
         HeaderName::from_static("x-consul-knownleader"),
-        HeaderValue::from_static("true"),
+        HeaderValue::from_static(if known_leader { "true" } else { "false" }),
     );
     headers.insert(
         HeaderName::from_static("x-consul-lastcontact"),
-        HeaderValue::from_static("0"),
+        last_contact_ms.into(),
     );
-    headers
+    Ok(headers)
 }
 
 /// This node, as the catalog's one node.
@@ -218,7 +253,10 @@ pub async fn agent_self(State(registry): State<Registry>) -> Response {
         "Meta": node.meta,
     });
     let index = *registry.store.catalog().borrow();
-    (consul_headers(index), Json(body)).into_response()
+    match consul_headers(&registry, index) {
+        Ok(headers) => (headers, Json(body)).into_response(),
+        Err(err) => err.into_response(),
+    }
 }
 
 /// `GET /v1/catalog/services`: every service and the tags its instances carry.
@@ -240,7 +278,7 @@ pub async fn catalog_services(
             }
         }
     }
-    Ok((consul_headers(index), Json(services)).into_response())
+    Ok((consul_headers(&registry, index)?, Json(services)).into_response())
 }
 
 /// The instances of `name` with every tag `ask` names (and passing, if it asks so).
@@ -300,7 +338,7 @@ pub async fn catalog_service(
         }
     })
     .collect();
-    Ok((consul_headers(index), Json(services)).into_response())
+    Ok((consul_headers(&registry, index)?, Json(services)).into_response())
 }
 
 /// `GET /v1/health/service/{name}`.
@@ -317,7 +355,7 @@ pub async fn health_service(
         .into_iter()
         .map(|instance| entry(&node, instance, index.max(1)))
         .collect();
-    Ok((consul_headers(index), Json(entries)).into_response())
+    Ok((consul_headers(&registry, index)?, Json(entries)).into_response())
 }
 
 /// One instance as `/v1/health/service` gives it.
@@ -405,6 +443,14 @@ mod tests {
             }
         );
         assert!(!Ask::parse(Some("passing=false")).unwrap().passing);
+        assert!(Ask::parse(Some("passing=t")).unwrap().passing);
+        assert_eq!(Ask::parse(Some("tag=a&tag=a")).unwrap().tags, ["a"]);
+        let many: String = (0..=32).map(|n| format!("tag=t{n}&")).collect();
+        assert!(
+            Ask::parse(Some(&many)).is_err(),
+            "more tags than an instance has"
+        );
+        assert!(Ask::parse(Some("filter=Service.Tags%20contains%20%22a%22")).is_err());
         assert!(Ask::parse(Some("index=x")).is_err());
         assert!(Ask::parse(Some("wait=soon")).is_err());
         assert!(Ask::parse(Some("passing=maybe")).is_err());
@@ -422,7 +468,9 @@ mod tests {
                 "{wait}: {held:?}"
             );
         }
-        let held = Ask::default().hold();
-        assert!(held >= DEFAULT_WAIT && held <= DEFAULT_WAIT + DEFAULT_WAIT / 16);
+        for ask in [Ask::default(), Ask::parse(Some("wait=0s")).unwrap()] {
+            let held = ask.hold();
+            assert!(held >= DEFAULT_WAIT && held <= DEFAULT_WAIT + DEFAULT_WAIT / 16);
+        }
     }
 }

@@ -71,6 +71,8 @@ pub struct Parts {
     /// A cluster leader's latest heartbeat round, for the other nodes (`GET
     /// /cluster/heartbeats`).
     rounds: etcd::rounds::Rounds,
+    /// Room for Consul-style blocking queries held at once ([`consul::MAX_HELD`]).
+    held_queries: tokio::sync::Semaphore,
 }
 
 impl std::ops::Deref for Registry {
@@ -137,6 +139,7 @@ impl Registry {
                 writes_need_token: token.is_some(),
                 max_instances: usize::try_from(config.max_instances).unwrap_or(usize::MAX),
                 rounds,
+                held_queries: tokio::sync::Semaphore::new(consul::MAX_HELD),
             })),
             health,
         ))

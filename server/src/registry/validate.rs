@@ -118,7 +118,8 @@ pub enum Invalid {
     #[error("Tags lists more than {MAX_TAGS} tags")]
     TooManyTags,
     #[error(
-        "Tags: a tag is 1 to {MAX_TAG_CHARS} characters, without spaces, control, invisible          or direction-changing characters: {shown:?}"
+        "Tags: a tag is 1 to {MAX_TAG_CHARS} characters, without commas, spaces, control, \
+         invisible or direction-changing characters: {shown:?}"
     )]
     Tag { shown: String },
     #[error("Meta has more than {MAX_META} keys")]
@@ -128,9 +129,12 @@ pub enum Invalid {
     )]
     MetaKey { shown: String },
     #[error(
-        "Meta: the value of {key:?} is at most {MAX_META_VALUE_CHARS} characters, without          control, invisible or direction-changing characters"
+        "Meta: the value of {key:?} is at most {MAX_META_VALUE_CHARS} characters, without \
+         control, invisible or direction-changing characters"
     )]
     MetaValue { key: String },
+    #[error("Meta: {first:?} and {second:?} are one key to Prometheus, which writes '-' as '_'")]
+    MetaKeysCollide { first: String, second: String },
 }
 
 /// What is wrong with a service name.
@@ -217,7 +221,9 @@ pub fn registration(reg: Registration) -> Result<ValidRegistration, Invalid> {
 }
 
 /// The tags, trimmed and de-duplicated in order. A tag is a word a tool matches exactly
-/// (a DNS label, a Prometheus label value, a Consul `?tag=`), so it holds no spaces.
+/// (a DNS label, a Prometheus label value, a Consul `?tag=`), so it holds no spaces; nor
+/// commas, which separate the tags in Prometheus' label (`,a,b,`), where a tag `x,a`
+/// would pass for `a`.
 fn tags(given: &[String]) -> Result<Vec<String>, Invalid> {
     if given.len() > MAX_TAGS {
         return Err(Invalid::TooManyTags);
@@ -228,7 +234,7 @@ fn tags(given: &[String]) -> Result<Vec<String>, Invalid> {
         let fine = (1..=MAX_TAG_CHARS).contains(&tag.chars().count())
             && !tag
                 .chars()
-                .any(|c| c.is_whitespace() || c.is_control() || is_hidden(c));
+                .any(|c| c == ',' || c.is_whitespace() || c.is_control() || is_hidden(c));
         if !fine {
             return Err(Invalid::Tag { shown: shown(tag) });
         }
@@ -252,6 +258,16 @@ fn meta(given: BTreeMap<String, String>) -> Result<BTreeMap<String, String>, Inv
                 .all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-');
         if !key_fine {
             return Err(Invalid::MetaKey { shown: shown(key) });
+        }
+        let label = key.replace('-', "_");
+        if let Some(other) = given
+            .keys()
+            .find(|other| *other != key && other.replace('-', "_") == label)
+        {
+            return Err(Invalid::MetaKeysCollide {
+                first: shown(other),
+                second: shown(key),
+            });
         }
         if value.chars().count() > MAX_META_VALUE_CHARS
             || value.chars().any(|c| c.is_control() || is_hidden(c))
@@ -520,6 +536,11 @@ mod tests {
             crate::errors::report(&registration(r).unwrap_err())
         };
         assert!(refused(&|r| r.tags = vec!["two words".into()]).starts_with("Tags: a tag"));
+        assert!(refused(&|r| r.tags = vec!["x,primary".into()]).contains("without commas"));
+        assert!(
+            refused(&|r| r.meta = [("a-b".into(), "1".into()), ("a_b".into(), "2".into())].into())
+                .contains("one key to Prometheus")
+        );
         assert!(refused(&|r| r.tags = vec![String::new()]).starts_with("Tags: a tag"));
         assert!(refused(&|r| r.tags = vec!["x".repeat(MAX_TAG_CHARS + 1)]).starts_with("Tags"));
         assert!(refused(&|r| r.tags = vec!["a\u{202e}b".into()]).starts_with("Tags"));
@@ -596,7 +617,7 @@ mod tests {
                     && reg.tags.iter().all(|t| {
                         let t = t.trim();
                         !t.is_empty() && t.chars().count() <= MAX_TAG_CHARS
-                            && !t.chars().any(|c| c.is_whitespace() || c.is_control() || is_hidden(c))
+                            && !t.chars().any(|c| c == ',' || c.is_whitespace() || c.is_control() || is_hidden(c))
                     })
                     && reg.meta.len() <= MAX_META
                     && reg.meta.iter().all(|(k, v)| {
@@ -604,7 +625,11 @@ mod tests {
                             && k.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-')
                             && v.chars().count() <= MAX_META_VALUE_CHARS
                             && !v.chars().any(|c| c.is_control() || is_hidden(c))
-                    });
+                    })
+                    && {
+                        let mut labels = std::collections::HashSet::new();
+                        reg.meta.keys().all(|k| labels.insert(k.replace('-', "_")))
+                    };
                 let checked = registration(reg.clone());
                 prop_assert_eq!(checked.is_ok(), expected, "{:?} → {:?}", reg, checked);
                 if let Ok(valid) = checked {
