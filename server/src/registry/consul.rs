@@ -146,6 +146,16 @@ impl Ask {
     }
 }
 
+/// What every catalog call does before it answers: reads the query, refuses to answer
+/// from no state at all (503), and holds a blocking query. The query and the index to
+/// answer with.
+async fn read(registry: &Registry, query: Option<&str>) -> Result<(Ask, u64), ApiError> {
+    let ask = Ask::parse(query)?;
+    super::http::staleness(&*registry.store)?;
+    let index = blocked(registry, &ask).await;
+    Ok((ask, index))
+}
+
 /// Waits, for a blocking query, until the catalog's index passes the one asked about or
 /// the wait ends; the index to answer with.
 async fn blocked(registry: &Registry, ask: &Ask) -> u64 {
@@ -264,9 +274,7 @@ pub async fn catalog_services(
     State(registry): State<Registry>,
     RawQuery(query): RawQuery,
 ) -> Result<Response, ApiError> {
-    let ask = Ask::parse(query.as_deref())?;
-    super::http::staleness(&*registry.store)?;
-    let index = blocked(&registry, &ask).await;
+    let (_, index) = read(&registry, query.as_deref()).await?;
     let mut services: BTreeMap<String, Vec<String>> = BTreeMap::new();
     for instance in registry.store.instances().value {
         let tags = services
@@ -302,9 +310,7 @@ pub async fn catalog_service(
     Path(name): Path<String>,
     RawQuery(query): RawQuery,
 ) -> Result<Response, ApiError> {
-    let ask = Ask::parse(query.as_deref())?;
-    super::http::staleness(&*registry.store)?;
-    let index = blocked(&registry, &ask).await;
+    let (ask, index) = read(&registry, query.as_deref()).await?;
     let node = node(&registry);
     let services: Vec<CatalogService> = instances_of(
         &registry,
@@ -347,9 +353,7 @@ pub async fn health_service(
     Path(name): Path<String>,
     RawQuery(query): RawQuery,
 ) -> Result<Response, ApiError> {
-    let ask = Ask::parse(query.as_deref())?;
-    super::http::staleness(&*registry.store)?;
-    let index = blocked(&registry, &ask).await;
+    let (ask, index) = read(&registry, query.as_deref()).await?;
     let node = node(&registry);
     let entries: Vec<ServiceEntry> = instances_of(&registry, &name, &ask)
         .into_iter()
