@@ -1,9 +1,11 @@
 # The two commands a newcomer needs:
 #   make run   - install what is missing, build in release, serve on http://127.0.0.1:3000
+#                (and DNS on 127.0.0.1:8600: dig @127.0.0.1 -p 8600 logservice.service.consul)
 #   make test  - install what is missing, then every check: fmt, clippy, tests, build, end2end
 # and the whole system as a cluster on one machine:
 #   make cluster - three etcd members, three registry nodes, PostgreSQL, two log and two
-#                  grading instances and the portal on http://127.0.0.1:8080; Ctrl-C stops all
+#                  grading instances, the portal on http://127.0.0.1:8080 and Prometheus
+#                  on http://127.0.0.1:9090; Ctrl-C stops all
 # Installs are idempotent and version-checked (scripts/bootstrap.sh).
 
 SHELL := /bin/bash
@@ -12,8 +14,9 @@ export PATH := $(CURDIR)/tools/node_modules/.bin:$(PATH)
 
 .PHONY: run test bench soak soak-cluster cluster cluster-check screenshots deps deps-test build
 
+# The registry answers DNS on Consul's port, as make cluster's first node does.
 run: deps
-	cargo leptos serve --release
+	REGISTRY_DNS_ADDR=$${REGISTRY_DNS_ADDR:-127.0.0.1:8600} cargo leptos serve --release
 
 test: deps-test
 	scripts/test.sh

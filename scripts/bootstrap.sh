@@ -6,9 +6,11 @@
 #                               # protoc (the etcd client compiles etcd's protobufs)
 #   scripts/bootstrap.sh test   # the same, plus Chromium, the end2end npm packages, etcd
 #                               # and PostgreSQL (started by the tests themselves), and
-#                               # promtool (Prometheus' checker of /metrics)
+#                               # Debian's prometheus, python3-consul and dig (the
+#                               # real clients the discovery tests drive)
 #   scripts/bootstrap.sh bench  # the same as run, plus wrk, etcd and PostgreSQL
-#   scripts/bootstrap.sh cluster  # the same as run, plus etcd and PostgreSQL (make cluster)
+#   scripts/bootstrap.sh cluster  # the same as run, plus etcd, PostgreSQL, Prometheus and dig
+#                                 # (make cluster)
 #
 # A piece that cannot be installed stops the script with a message that names it and says
 # how to install it by hand.
@@ -164,6 +166,12 @@ consul_client() {
     /usr/bin/python3 -c 'import consul' >/dev/null 2>&1 || die "python3-consul" "apt-get install -y python3-consul"
 }
 
+# dig (Debian's bind9-dnsutils), which a test asks the registry's DNS with.
+dig_tool() {
+    command -v dig >/dev/null 2>&1 || apt_install --no-install-recommends bind9-dnsutils
+    command -v dig >/dev/null 2>&1 || die "dig" "apt-get install -y bind9-dnsutils"
+}
+
 # curl: make cluster and make cluster-check ask their pieces over HTTP with it.
 curl_tool() {
     command -v curl >/dev/null 2>&1 || apt_install curl
@@ -178,9 +186,9 @@ case "${1:-}" in
     run)
         rust_toolchain; protoc_tool; cargo_leptos; wasm_bindgen_cli; wasm_opt ;;
     test)
-        rust_toolchain; protoc_tool; cargo_leptos; wasm_bindgen_cli; wasm_opt; chromium; end2end_packages; etcd_server; postgres_server; promtool_tool; consul_client ;;
+        rust_toolchain; protoc_tool; cargo_leptos; wasm_bindgen_cli; wasm_opt; chromium; end2end_packages; etcd_server; postgres_server; promtool_tool; consul_client; dig_tool ;;
     cluster)
-        rust_toolchain; protoc_tool; cargo_leptos; wasm_bindgen_cli; wasm_opt; etcd_server; postgres_server; curl_tool ;;
+        rust_toolchain; protoc_tool; cargo_leptos; wasm_bindgen_cli; wasm_opt; etcd_server; postgres_server; curl_tool; promtool_tool; dig_tool ;;
     bench)
         rust_toolchain; protoc_tool; cargo_leptos; wasm_bindgen_cli; wasm_opt; wrk_tool; etcd_server; postgres_server ;;
     *)

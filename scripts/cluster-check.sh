@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # `make cluster-check`: starts `make cluster`'s script on a scratch data dir, checks that
-# every URL it prints answers, adds a grade, stops it as Ctrl-C would (SIGINT), checks
+# every URL it prints answers, adds a grade, asks the registry's DNS with dig and
+# Prometheus what it scrapes, stops it as Ctrl-C would (SIGINT), checks
 # that every process it printed has exited, its whole session with it, and that its ports
 # are free; then starts it again on the same data and finds the grade. Exits non-zero,
 # saying what, otherwise. CI runs it after make test.
@@ -30,7 +31,9 @@ clean_up() {
 fail() {
     printf '\ncluster-check: FAILED: %s\n' "$*" >&2
     [ -e "$out" ] && sed 's/^/  | /' "$out" >&2
-    [ -n "${script:-}" ] && kill -INT "$script" 2>/dev/null && wait "$script" 2>/dev/null
+    # TERM, which make cluster handles as it does Ctrl-C: a SIGINT may be ignored here
+    # (see down).
+    [ -n "${script:-}" ] && kill -TERM "$script" 2>/dev/null && wait "$script" 2>/dev/null
     clean_up
     exit 1
 }
@@ -79,7 +82,7 @@ up() {
     # The lines after the heading, up to the blank line: name, URL, "pid", pid.
     local lines line name url pid port check rest
     mapfile -t lines < <(sed -n '/^The cluster is up:/,/^$/p' "$out" | sed '1d;/^$/d')
-    [ ${#lines[@]} -eq 12 ] || fail "expected 12 processes, it printed ${#lines[@]}"
+    [ ${#lines[@]} -eq 13 ] || fail "expected 13 processes, it printed ${#lines[@]}"
 
     pids=()
     ports=()
@@ -119,6 +122,14 @@ up() {
 # Stops it as Ctrl-C does and checks that nothing is left.
 down() {
     kill -INT "$script"
+    # A shell that starts a command in the background without job control makes it
+    # ignore SIGINT, for good: make cluster then cannot see the Ctrl-C this sends.
+    local tries=0
+    while kill -0 "$script" 2>/dev/null; do
+        tries=$((tries + 1))
+        [ $tries -lt 1200 ] || fail "make cluster did not stop within a minute of SIGINT (was cluster-check started in the background by a shell that makes SIGINT ignored? start it from a terminal, or with set -m)"
+        sleep 0.05
+    done
     wait "$script" || fail "make cluster exited with $? after Ctrl-C"
     script=
     local pid port
@@ -132,6 +143,41 @@ down() {
     echo "cluster-check: Ctrl-C left no process behind"
 }
 
+# The instances Prometheus scrapes through the registry's discovery, as "service health"
+# lines; empty until it has scraped them.
+scraped() {
+    http_body "http://127.0.0.1:9090/api/v1/targets?state=active" | python3 -c '
+import json, sys
+targets = json.load(sys.stdin)["data"]["activeTargets"]
+for t in sorted(targets, key=lambda t: t["scrapeUrl"]):
+    if t["labels"]["job"] == "distributed":
+        print(t["labels"].get("service", "?"), t["health"])
+' 2>/dev/null || true
+}
+
+# Every registry node answers DNS: dig finds both log service instances on each.
+check_dns() {
+    local port found
+    for port in 8600 8610 8620; do
+        found=$(dig @127.0.0.1 -p "$port" +short +time=2 logservice.service.consul SRV | wc -l)
+        [ "$found" -eq 2 ] || fail "dig found $found log service instances on 127.0.0.1:$port, not 2"
+    done
+    echo "cluster-check: dig finds both log service instances on each registry node's DNS"
+}
+
+# Prometheus scrapes every instance it found through the registry, each once: two
+# grading, two log, the portal and the three registry nodes.
+check_prometheus() {
+    local tries=0 want
+    want=$'GradingService up\nGradingService up\nLogService up\nLogService up\nPortal up\nRegistry up\nRegistry up\nRegistry up'
+    until [ "$(scraped | sort)" = "$want" ]; do
+        tries=$((tries + 1))
+        [ $tries -lt 600 ] || fail "Prometheus did not scrape the eight instances through the registry; it has: $(scraped | tr '\n' ',')"
+        sleep 0.1
+    done
+    echo "cluster-check: Prometheus scrapes the eight instances it found through the registry, each once"
+}
+
 grade='{"Title":"Kept across restarts","Type":"Quiz","Score":77}'
 up
 [[ $(http http://127.0.0.1:6000/students/1/grades "$grade") == 201 ]] \
@@ -141,6 +187,8 @@ up
 http_body http://127.0.0.1:6010/students/1 | grep -q 'Kept across restarts' \
     || fail "the grade added before the restart is not listed by grading-6010 after it"
 echo "cluster-check: a grade added before a restart is listed after it"
+check_dns
+check_prometheus
 # etcd runs with a quota and its own compaction (the registry compacts too): it never
 # grows until its alarm stops every write.
 http_body http://127.0.0.1:2379/metrics \

@@ -11,8 +11,12 @@
 #   log-4000/4010    two log service instances
 #   grading-6000/6010  two grading instances sharing the PostgreSQL database `grades`
 #   portal-8080      the teacher portal
+#   prometheus       Debian's Prometheus on 9090, finding every instance through the
+#                    registry (GET /prometheus/targets) and scraping its /metrics
 # and prints one line per process with its URL. Data and each process's log stay under
-# ./cluster/ (CLUSTER_DIR), so a restart keeps the registry, the grades and the logs.
+# ./cluster/ (CLUSTER_DIR), so a restart keeps the registry, the grades, the logs and
+# Prometheus' samples (kept 7 days, at most 1 GB). Each registry node also answers DNS
+# (registry-3000 on 127.0.0.1:8600, the others on 8610 and 8620).
 #
 # Killing a piece (the failover drill, see the README) leaves the rest running; the
 # script says which piece stopped, and `scripts/cluster.sh restart NAME` starts it again
@@ -33,8 +37,10 @@ registry_ports=(3000 3010 3020)
 log_ports=(4000 4010)
 grading_ports=(6000 6010)
 portal_port=8080
+dns_ports=(8600 8610 8620)
+prometheus_port=9090
 # The order to stop in: what depends on others first.
-stop_order=(portal grading log registry postgres etcd)
+stop_order=(prometheus portal grading log registry postgres etcd)
 
 say() { printf 'cluster: %s\n' "$*" >&2; }
 die() {
@@ -151,6 +157,7 @@ fi
 for program in registryservice logservice gradingservice portal; do
     [ -x "$bin/$program" ] || die "$bin/$program is missing" "make build (make cluster builds it first)"
 done
+command -v prometheus >/dev/null || die "Prometheus is not installed" "scripts/bootstrap.sh cluster"
 [ -e "$site/pkg" ] || die "the portal's site ($site) is missing" "make build"
 command -v etcd >/dev/null || die "etcd is not installed" "scripts/bootstrap.sh cluster"
 pg_bin=$(ls -d /usr/lib/postgresql/*/bin 2>/dev/null | sort -V | tail -n 1)
@@ -165,7 +172,7 @@ if [ -d "$run" ]; then
         }
     done
 fi
-for port in 2379 2380 22379 22380 32379 32380 $pg_port "${registry_ports[@]}" "${log_ports[@]}" "${grading_ports[@]}" $portal_port; do
+for port in 2379 2380 22379 22380 32379 32380 $pg_port "${registry_ports[@]}" "${log_ports[@]}" "${grading_ports[@]}" $portal_port "${dns_ports[@]}" $prometheus_port; do
     if listening "$port"; then
         printf '\ncluster: port %s on 127.0.0.1 is in use\n  fix: stop what listens there (ss -ltnp "sport = :%s" names it), then make cluster again\n\n' \
             "$port" "$port" >&2
@@ -250,8 +257,10 @@ if [ "$("$pg_bin/psql" -h 127.0.0.1 -p "$pg_port" -U postgres -Atc "SELECT 1 FRO
 fi
 
 # --- the registry, the services and the portal --------------------------------------------
-for port in "${registry_ports[@]}"; do
-    start "registry-$port" "$bin/registryservice" --addr "127.0.0.1:$port" --etcd "$etcd_urls"
+for i in "${!registry_ports[@]}"; do
+    port=${registry_ports[$i]}
+    start "registry-$port" "$bin/registryservice" --addr "127.0.0.1:$port" --etcd "$etcd_urls" \
+        --dns-addr "127.0.0.1:${dns_ports[$i]}"
 done
 for port in "${registry_ports[@]}"; do wait_listening "registry-$port" "$port"; done
 for port in "${log_ports[@]}"; do
@@ -264,10 +273,38 @@ for port in "${grading_ports[@]}"; do
         --database "$database_url"
 done
 start "portal-$portal_port" "$bin/portal" --addr "127.0.0.1:$portal_port" --registry-url "$registry_urls" \
-    --site-root "$site"
+    --site-root "$site" --prometheus-url "http://127.0.0.1:$prometheus_port/classic/targets"
 for port in "${log_ports[@]}"; do wait_listening "log-$port" "$port"; done
 for port in "${grading_ports[@]}"; do wait_listening "grading-$port" "$port"; done
 wait_listening "portal-$portal_port" "$portal_port"
+
+# --- Prometheus ---------------------------------------------------------------------------
+# It asks every registry node for the targets (one answering is enough; the same target
+# from several is scraped once): every service, the registry nodes too (each registers
+# as Registry). etcd, which registers nowhere, is listed as it is.
+mkdir -p "$data/prometheus"
+{
+    echo "# Written by scripts/cluster.sh at each start."
+    echo "global:"
+    echo "  scrape_interval: 5s"
+    echo "scrape_configs:"
+    echo "  - job_name: distributed"
+    echo "    http_sd_configs:"
+    for port in "${registry_ports[@]}"; do
+        echo "      - url: http://127.0.0.1:$port/prometheus/targets"
+        echo "        refresh_interval: 5s"
+    done
+    echo "    relabel_configs:"
+    echo "      - source_labels: [__meta_distributed_service]"
+    echo "        target_label: service"
+    echo "  - job_name: etcd"
+    echo "    static_configs:"
+    echo "      - targets: [$(join $(for m in "${etcd_members[@]}"; do echo "'127.0.0.1:$(cut -d: -f2 <<<"$m")'"; done))]"
+} >"$data/prometheus/prometheus.yml"
+start prometheus prometheus --config.file "$data/prometheus/prometheus.yml" \
+    --storage.tsdb.path "$data/prometheus/data" --storage.tsdb.retention.time 7d \
+    --storage.tsdb.retention.size 1GB --web.listen-address "127.0.0.1:$prometheus_port"
+wait_listening prometheus "$prometheus_port"
 
 echo
 echo "The cluster is up:"
@@ -280,8 +317,11 @@ for port in "${registry_ports[@]}"; do line "registry-$port" "http://127.0.0.1:$
 for port in "${log_ports[@]}"; do line "log-$port" "http://127.0.0.1:$port/log"; done
 for port in "${grading_ports[@]}"; do line "grading-$port" "http://127.0.0.1:$port/students"; done
 line "portal-$portal_port" "http://127.0.0.1:$portal_port/"
+# Debian's Prometheus has only its classic UI.
+line prometheus "http://127.0.0.1:$prometheus_port/classic/targets"
 echo
-echo "Open http://127.0.0.1:$portal_port/registry to watch it. Kill any piece by its pid;"
+echo "Open http://127.0.0.1:$portal_port/registry to watch it. Ask its DNS with"
+echo "dig @127.0.0.1 -p ${dns_ports[0]} logservice.service.consul SRV. Kill any piece by its pid;"
 echo "scripts/cluster.sh restart NAME starts it again. Ctrl-C stops everything."
 
 # Say when a piece stops, once, until it runs again.

@@ -13,6 +13,7 @@ pub mod cluster_panel;
 pub mod format;
 pub mod layout;
 pub mod live;
+pub mod monitoring;
 pub mod pages;
 pub mod plain_form;
 pub mod service_map;

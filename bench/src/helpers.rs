@@ -9,7 +9,11 @@
 //!   `--fsync`, and emptying it at 1 GiB (the baseline for log ingest);
 //! - `bench stub --listeners L --count N`: answers `GET /hb/{i}` with 200 for N instances
 //!   on each of L listeners (on ports the kernel picks), and counts the checks each
-//!   receives (`GET /stats` on any of them).
+//!   receives (`GET /stats` on any of them);
+//! - `bench bare-dns --answers N`: a bare DNS responder on UDP, from the same crate as the
+//!   registry's (hickory-server), answering every question with the same N `A` records
+//!   of `lookupservice.service.consul.` (the baseline for DNS queries; its line gives the
+//!   UDP address, after `http://` like the others).
 
 use std::{
     path::PathBuf,
@@ -52,6 +56,14 @@ pub struct BareLogArgs {
     /// Flush the file to disk after each body.
     #[arg(long)]
     fsync: bool,
+}
+
+/// `bench bare-dns`'s flags.
+#[derive(Debug, clap::Args)]
+pub struct BareDnsArgs {
+    /// How many `A` records every answer holds.
+    #[arg(long, default_value_t = 8)]
+    answers: u8,
 }
 
 /// `bench stub`'s flags.
@@ -170,4 +182,51 @@ async fn listen(addr: &str) -> tokio::net::TcpListener {
         .expect("a bound listener has an address");
     testkit::process::announce("bench", bound);
     listener
+}
+
+/// The bare DNS responder's handler: the same records for every question.
+struct FixedAnswer {
+    records: Vec<hickory_server::proto::rr::Record>,
+}
+
+#[async_trait::async_trait]
+impl hickory_server::server::RequestHandler for FixedAnswer {
+    async fn handle_request<
+        R: hickory_server::server::ResponseHandler,
+        T: hickory_server::net::runtime::Time,
+    >(
+        &self,
+        request: &hickory_server::server::Request,
+        mut response_handle: R,
+    ) -> hickory_server::server::ResponseInfo {
+        use hickory_server::{proto::op::Metadata, zone_handler::MessageResponseBuilder};
+        let mut metadata = Metadata::response_from_request(&request.metadata);
+        metadata.authoritative = true;
+        let response = MessageResponseBuilder::from_message_request(request).build(
+            metadata,
+            self.records.iter(),
+            [],
+            [],
+            [],
+        );
+        response_handle
+            .send_response(response)
+            .await
+            .expect("a UDP answer is sent")
+    }
+}
+
+pub async fn bare_dns(args: BareDnsArgs) {
+    use hickory_server::proto::rr::{Name, RData, Record, rdata::A};
+    let name = Name::from_ascii("lookupservice.service.consul.").expect("a fixed name");
+    let records = (1..=args.answers)
+        .map(|i| Record::from_rdata(name.clone(), 0, RData::A(A::new(127, 0, 0, i))))
+        .collect();
+    let socket = tokio::net::UdpSocket::bind("127.0.0.1:0")
+        .await
+        .expect("bench: cannot bind a UDP socket");
+    testkit::process::announce("bench", socket.local_addr().expect("a bound socket"));
+    let mut server = hickory_server::Server::new(FixedAnswer { records });
+    server.register_socket(socket);
+    server.block_until_done().await.expect("the responder runs");
 }

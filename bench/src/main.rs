@@ -10,6 +10,7 @@
 
 mod cluster;
 mod detection;
+mod discovery;
 mod figure;
 mod grading;
 mod heartbeat;
@@ -31,7 +32,8 @@ use clap::{Parser, Subcommand};
 #[command(version, about, args_conflicts_with_subcommands = true)]
 struct Cli {
     /// Run only the figures whose name contains this word: lookups, registrations,
-    /// propagation, detection, heartbeat, log, grade, portal or etcd. Without it every
+    /// propagation, detection, heartbeat, log, grade, portal, discovery (dns, consul) or
+    /// etcd. Without it every
     /// figure runs and the table is written to BENCHMARKS.md.
     only: Option<String>,
     #[command(subcommand)]
@@ -48,6 +50,9 @@ enum Mode {
     /// (a helper process) a bare handler appending each POST /log body to a file.
     #[command(hide = true)]
     BareLog(helpers::BareLogArgs),
+    /// (a helper process) a bare DNS responder answering every question with the same records.
+    #[command(hide = true)]
+    BareDns(helpers::BareDnsArgs),
     /// (a helper process) answers GET /hb/{i} for many instances on many listeners.
     #[command(hide = true)]
     Stub(helpers::StubArgs),
@@ -61,6 +66,7 @@ async fn main() {
         Some(Mode::Bare(args)) => helpers::bare(args).await,
         Some(Mode::BareLog(args)) => helpers::bare_log(args).await,
         Some(Mode::Stub(args)) => helpers::stub(args).await,
+        Some(Mode::BareDns(args)) => helpers::bare_dns(args).await,
         None => figures(cli.only).await,
     }
 }
@@ -95,6 +101,9 @@ async fn figures(only: Option<String>) {
     if wanted("portal") {
         figures.extend(portal::portal().await);
     }
+    if wanted("discovery") || wanted("dns") || wanted("consul") {
+        figures.extend(discovery::figures().await);
+    }
     if wanted("etcd") {
         figures.extend(cluster::figures().await);
     }
@@ -125,6 +134,7 @@ mod tests {
             "bench bare --addr 127.0.0.1:1 --body /tmp/b",
             "bench bare-log --file /tmp/f --fsync",
             "bench stub --listeners 2 --count 10",
+            "bench bare-dns --answers 8",
         ] {
             assert!(parse(helper).unwrap().mode.is_some(), "{helper}");
         }

@@ -106,6 +106,8 @@ async fn run(args: Args, shipper: Arc<LogShipper>) -> Result<ExitCode, ExitCode>
         .await
         .map_err(|err| serve::fail(PROGRAM, err))?;
     let listener = serve::bind(PROGRAM, args.addr).await?;
+    let dns =
+        registry::dns::bind_if_asked(PROGRAM, &args.registry, &args.token, &args.reads).await?;
     let addr = listener.local_addr().unwrap_or(args.addr);
     let public_url = given_url.unwrap_or_else(|| format!("http://{addr}"));
 
@@ -124,6 +126,9 @@ async fn run(args: Args, shipper: Arc<LogShipper>) -> Result<ExitCode, ExitCode>
         Registry::start(&args.registry, token, &public_url, &background)
             .await
             .map_err(|err| serve::fail(PROGRAM, server::errors::report(&err)))?;
+    if let Some(dns) = dns {
+        registry::dns::serve(dns, registry.clone(), args.registry.dns_ttl, &background);
+    }
     let own_registry = RegistryClient::with_token(&public_url, token);
     let grading_url = format!("{public_url}{GRADING_PREFIX}");
     let log_instance = Instance::new(
@@ -173,6 +178,7 @@ async fn run(args: Args, shipper: Arc<LogShipper>) -> Result<ExitCode, ExitCode>
         .merge(portal::router(
             backend,
             teachers,
+            args.site.monitoring(),
             args.site.leptos_options(addr),
         ));
 

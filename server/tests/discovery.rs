@@ -386,6 +386,39 @@ async fn a_blocking_query_waits_for_a_change_and_no_longer_than_asked() {
 }
 
 #[tokio::test]
+async fn a_held_query_is_answered_when_the_registry_stops() {
+    let dir = common::temp_dir("discovery-held-stop");
+    let mut registry = Process::registry(&dir);
+    let (_, index, _) = consul(&registry.url, "/v1/health/service/LogService").await;
+    let url = registry.url.clone();
+    let waiting = tokio::spawn(async move {
+        consul(
+            &url,
+            &format!("/v1/health/service/LogService?index={index}&wait=10m"),
+        )
+        .await
+    });
+    until("the query to be held", || async {
+        let metrics = client()
+            .get(format!("{}/metrics", registry.url))
+            .send()
+            .await
+            .unwrap()
+            .text()
+            .await
+            .unwrap();
+        metrics.contains("registry_consul_queries_held 1\n")
+    })
+    .await;
+    // Stopping does not wait out the ten minutes: the query gets its answer (the same
+    // index: nothing changed), then the process exits cleanly.
+    let status = registry.terminate();
+    let (answered, same, _) = waiting.await.unwrap();
+    assert_eq!((answered, same), (200, index));
+    assert!(status.success(), "{status:?}");
+}
+
+#[tokio::test]
 async fn with_token_reads_the_catalog_takes_the_token_as_consuls_clients_send_it() {
     let dir = common::temp_dir("discovery-consul-token");
     let registry = Process::registry_with(&dir, &["--token", TOKEN, "--token-reads"]);

@@ -99,6 +99,7 @@ impl TestPortal {
             site_root: dir.join("site").display().to_string(),
             output_name: app::OUTPUT_NAME.into(),
             reload_port: 3001,
+            prometheus_url: Some("http://127.0.0.1:9090/classic/targets".into()),
         };
         let teachers = TeacherLogins::new(&TeacherArgs {
             teacher_password_hash: None,
@@ -109,6 +110,7 @@ impl TestPortal {
         let url = serve(portal::router(
             backend,
             teachers,
+            site.monitoring(),
             site.leptos_options("127.0.0.1:3000".parse().unwrap()),
         ))
         .await;
@@ -373,6 +375,12 @@ async fn the_registry_page_lists_instances_and_the_relay_streams_events() {
         "{html}"
     );
     assert!(html.contains(r#"class="badge badge-passing""#), "{html}");
+    assert!(
+        html.contains(
+            r#"<a href="http://127.0.0.1:9090/classic/targets" rel="external">Prometheus</a>"#
+        ),
+        "the link to the Prometheus the portal was given: {html}"
+    );
 
     let mut stream = SseReader::open(
         &client,

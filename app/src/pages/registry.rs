@@ -1,4 +1,5 @@
-//! `/registry`: the cluster panel ([`crate::cluster_panel`]: registry nodes and etcd), the
+//! `/registry`: the cluster panel ([`crate::cluster_panel`]: registry nodes and etcd), a
+//! link to the system's Prometheus if the portal knows one ([`crate::monitoring`]), the
 //! service map ([`crate::service_map`]) and a table of every registered instance with its
 //! recent heartbeats: a pass/fail strip, a line of their latencies, and their p50 and max.
 //! `?service=LogService` (or a click on the map) shows one service's instances only.
@@ -17,6 +18,7 @@ use crate::{
     cluster_panel::ClusterPanel,
     format::{self, html_escape as esc},
     live,
+    monitoring::MonitoringLinks,
     wire::registry::{CheckResult, InstanceInfo},
 };
 
@@ -39,6 +41,7 @@ pub fn RegistryPage() -> impl IntoView {
         <Title text="Registry"/>
         <h1>"Registry"</h1>
         <ClusterPanel/>
+        <MonitoringLinks/>
         <Suspense fallback=|| view! { <p>"Loading…"</p> }>
             {move || Suspend::new(async move {
                 let (html, problem) = match initial.await {

@@ -77,7 +77,12 @@ async fn run(args: Args, shipper: Arc<LogShipper>) -> Result<ExitCode, ExitCode>
         endpoints.token.as_deref(),
         background.stopping(),
     );
-    let app = portal::router(backend, teachers, args.site.leptos_options(endpoints.addr));
+    let app = portal::router(
+        backend,
+        teachers,
+        args.site.monitoring(),
+        args.site.leptos_options(endpoints.addr),
+    );
     tracing::info!("portal serving on {}", endpoints.public_url);
     Ok(runtime::serve(
         PROGRAM,

@@ -55,6 +55,8 @@ async fn run(args: Args) -> Result<ExitCode, ExitCode> {
     args.token.check_exposure(PROGRAM, args.addr)?;
     server::runtime::args::check_reachable(PROGRAM, given_url.is_some(), args.addr)?;
     let listener = serve::bind(PROGRAM, args.addr).await?;
+    let dns =
+        registry::dns::bind_if_asked(PROGRAM, &args.registry, &args.token, &args.reads).await?;
     let addr = listener.local_addr().unwrap_or(args.addr);
     let public_url = given_url.unwrap_or_else(|| format!("http://{addr}"));
     let background = Background::new();
@@ -62,6 +64,9 @@ async fn run(args: Args) -> Result<ExitCode, ExitCode> {
         Registry::start(&args.registry, args.token.token(), &public_url, &background)
             .await
             .map_err(|err| serve::fail(PROGRAM, server::errors::report(&err)))?;
+    if let Some(dns) = dns {
+        registry::dns::serve(dns, registry.clone(), args.registry.dns_ttl, &background);
+    }
     tracing::info!("registry serving on {public_url}/services");
     Ok(runtime::serve(
         PROGRAM,

@@ -14,6 +14,8 @@
 //! | `registry_leader` | 1 on the node that checks and patches (registry; a lone one always) | [`crate::registry::metrics`] |
 //! | `registry_leader_write_failures_total` | decisions etcd refused the leader (registry on etcd) | here |
 //! | `registry_etcd_compactions_total` | compactions of etcd's history this node made as leader (registry on etcd) | here |
+//! | `registry_dns_queries_total{rcode}` | DNS queries answered, by response code (registry with `--dns-addr`) | here |
+//! | `registry_consul_queries_held` | Consul blocking queries held now, at most 1,024 (registry) | here |
 //! | `log_records_written_total` | records stored (log service) | here |
 //! | `log_records_dropped_total{reason}` | records the log shipper dropped: `buffer_full`, or `refused` by the log service (every service) | here |
 //! | `tokio_alive_tasks`, `process_*` | what the process uses | here (`ProcessCollector`) |
@@ -33,7 +35,7 @@ use prometheus_client::{
     metrics::{
         counter::Counter,
         family::Family,
-        gauge::ConstGauge,
+        gauge::{ConstGauge, Gauge},
         histogram::{Histogram, exponential_buckets},
     },
     registry::Registry,
@@ -89,6 +91,12 @@ impl prometheus_client::encoding::EncodeLabelValue for DropReason {
     }
 }
 
+/// The labels of `registry_dns_queries_total`: the response code's name, from a fixed set.
+#[derive(Debug, Clone, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct DnsLabels {
+    pub rcode: &'static str,
+}
+
 /// The metrics of this process.
 pub struct Metrics {
     registry: Mutex<Registry>,
@@ -100,6 +108,8 @@ pub struct Metrics {
     pub etcd_compactions: Counter,
     pub log_records_written: Counter,
     pub log_records_dropped: Family<DropLabels, Counter>,
+    pub dns_queries: Family<DnsLabels, Counter>,
+    pub consul_queries_held: Gauge,
 }
 
 /// This process's metrics.
@@ -121,6 +131,8 @@ impl Metrics {
             etcd_compactions: Counter::default(),
             log_records_written: Counter::default(),
             log_records_dropped: Family::default(),
+            dns_queries: Family::default(),
+            consul_queries_held: Gauge::default(),
         };
         {
             let mut registry = metrics.registry.lock();
@@ -165,6 +177,16 @@ impl Metrics {
                 "Log records the log shipper dropped: its buffer full, or refused by the log service",
                 metrics.log_records_dropped.clone(),
             );
+            registry.register(
+                "registry_dns_queries",
+                "DNS queries the registry answered, by response code (NOERROR, NXDOMAIN, REFUSED, ...)",
+                metrics.dns_queries.clone(),
+            );
+            registry.register(
+                "registry_consul_queries_held",
+                "Consul blocking queries held now, waiting for a change (at most 1,024)",
+                metrics.consul_queries_held.clone(),
+            );
             registry.register_collector(Box::new(ProcessCollector));
         }
         metrics
@@ -175,6 +197,23 @@ impl Metrics {
         self.log_records_dropped
             .get_or_create(&DropLabels { reason })
             .inc_by(n);
+    }
+
+    /// Counts one DNS query answered with `code`.
+    pub fn dns_query(&self, code: hickory_server::proto::op::ResponseCode) {
+        use hickory_server::proto::op::ResponseCode;
+        // As dig writes them.
+        let rcode = match code {
+            ResponseCode::NoError => "NOERROR",
+            ResponseCode::FormErr => "FORMERR",
+            ResponseCode::ServFail => "SERVFAIL",
+            ResponseCode::NXDomain => "NXDOMAIN",
+            ResponseCode::NotImp => "NOTIMP",
+            ResponseCode::Refused => "REFUSED",
+            ResponseCode::BADVERS => "BADVERS",
+            _ => "other",
+        };
+        self.dns_queries.get_or_create(&DnsLabels { rcode }).inc();
     }
 
     /// Adds metrics that are read at each scrape.

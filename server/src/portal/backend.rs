@@ -333,10 +333,12 @@ async fn get_reply(
 }
 
 /// The portal: its pages, server functions and static files, and its live streams.
-/// `teachers` decides who may change grades.
+/// `teachers` decides who may change grades; `monitoring` is what the registry page links
+/// to.
 pub fn router(
     backend: Arc<PortalBackend>,
     teachers: crate::portal::teacher_login::TeacherLogins,
+    monitoring: app::monitoring::Monitoring,
     options: LeptosOptions,
 ) -> Routes {
     let context: app::backend::Backend = backend.clone();
@@ -349,6 +351,7 @@ pub fn router(
     streams.merge(site::router(options, move || {
         provide_context(context.clone());
         provide_context(teachers.clone());
+        provide_context(monitoring.clone());
     }))
 }
 

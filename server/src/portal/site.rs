@@ -36,6 +36,25 @@ pub struct SiteArgs {
     /// Port of cargo-leptos' live-reload socket (used by `cargo leptos watch`).
     #[arg(long, env = "LEPTOS_RELOAD_PORT", default_value_t = 3001)]
     pub reload_port: u32,
+
+    /// A page of the Prometheus that scrapes this system, which the registry page links to
+    /// (`make cluster` gives http://127.0.0.1:9090/classic/targets, the targets page of
+    /// Debian's Prometheus).
+    #[arg(long, env = "PROMETHEUS_URL", value_parser = parse_web_url)]
+    pub prometheus_url: Option<String>,
+}
+
+/// Parses an http:// or https:// URL.
+fn parse_web_url(text: &str) -> Result<String, String> {
+    let text = text.trim();
+    match reqwest::Url::parse(text) {
+        Ok(url) if matches!(url.scheme(), "http" | "https") && url.has_host() => {
+            Ok(text.to_owned())
+        }
+        _ => Err(format!(
+            "{text:?} is not a web address: write one such as http://127.0.0.1:9090"
+        )),
+    }
 }
 
 impl SiteArgs {
@@ -47,6 +66,13 @@ impl SiteArgs {
             .site_addr(addr)
             .reload_port(self.reload_port)
             .build()
+    }
+
+    /// What the registry page links to.
+    pub fn monitoring(&self) -> app::monitoring::Monitoring {
+        app::monitoring::Monitoring {
+            prometheus: self.prometheus_url.clone(),
+        }
     }
 }
 

@@ -85,6 +85,18 @@ pub struct RegistryConfig {
     /// every write.
     #[arg(long, env = "REGISTRY_ETCD_HISTORY", default_value = "1h", value_parser = parse_duration)]
     pub etcd_history: Duration,
+
+    /// Answer DNS for `<service>.service.consul` on this address, over UDP and TCP, as
+    /// Consul's agents do on 127.0.0.1:8600 (`make run` and `make cluster` turn it on
+    /// there). Off unless given.
+    #[arg(long, env = "REGISTRY_DNS_ADDR")]
+    pub dns_addr: Option<std::net::SocketAddr>,
+
+    /// How long resolvers may keep a DNS answer (its records' TTL, and how long an absence
+    /// is remembered). 0, the default, as in Consul: every lookup asks again, so a dead
+    /// instance is gone from the next answer.
+    #[arg(long, env = "REGISTRY_DNS_TTL", default_value = "0s", value_parser = parse_ttl)]
+    pub dns_ttl: Duration,
 }
 
 impl Default for RegistryConfig {
@@ -104,6 +116,8 @@ impl Default for RegistryConfig {
             etcd_prefix: "/distributed/".into(),
             leader_lease: Duration::from_secs(3),
             etcd_history: Duration::from_secs(3600),
+            dns_addr: None,
+            dns_ttl: Duration::ZERO,
         }
     }
 }
@@ -131,6 +145,16 @@ fn parse_lease(text: &str) -> Result<Duration, String> {
         return Err("must be whole seconds, at least 2s (etcd leases count in seconds)".into());
     }
     Ok(lease)
+}
+
+/// Parses a DNS TTL: whole seconds (DNS counts in seconds), 0 allowed, at most a day.
+fn parse_ttl(text: &str) -> Result<Duration, String> {
+    let ttl = humantime::parse_duration(text)
+        .map_err(|err| format!("{err}: write a duration such as 0s, 5s or 1m"))?;
+    if ttl.subsec_nanos() != 0 || ttl > Duration::from_secs(86_400) {
+        return Err("must be whole seconds, at most 1d (DNS counts TTLs in seconds)".into());
+    }
+    Ok(ttl)
 }
 
 /// Parses a fraction above 0 and at most 1 (1 turns self-preservation off).

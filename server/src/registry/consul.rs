@@ -22,13 +22,19 @@
 //! until that index passes `N` or the wait ends (default 5 minutes, at most 10, plus up
 //! to a sixteenth of it at random, as Consul spreads its wake-ups), then answered.
 //! `X-Consul-Token` is taken as the token ([`crate::http::token`]).
+//!
+//! An answer's JSON is kept until the catalog's index moves ([`Answers`]): a client that
+//! polls a service's health asks the same question again and again, and making the
+//! answer anew each time held it to a third of our own lookup's rate. A check's `Output`
+//! is therefore the last check's result as of the latest change, not of the latest round.
 
-use std::{collections::BTreeMap, time::Duration};
+use std::{collections::BTreeMap, collections::HashMap, time::Duration};
 
 use axum::{
     Json,
+    body::Bytes,
     extract::{Path, RawQuery, State},
-    http::{HeaderMap, HeaderName, HeaderValue},
+    http::{HeaderMap, HeaderName, HeaderValue, header},
     response::{IntoResponse, Response},
 };
 use wire::{
@@ -53,6 +59,71 @@ pub const MAX_WAIT: Duration = Duration::from_secs(10 * 60);
 /// of the instances: without a bound, anyone who can read the registry could pile them
 /// up until every change costs the node thousands of copies.
 pub const MAX_HELD: usize = 1024;
+
+/// The most answers kept for one index: questions about as many services (and tag sets)
+/// at once. One more is answered, not kept, so that asking about made-up names cannot
+/// grow the node's memory.
+pub const MAX_KEPT: usize = 256;
+
+/// Which call an answer is for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+enum Call {
+    Services,
+    Service,
+    Health,
+}
+
+/// What an answer depends on besides the index: the call, the service's name, `?passing`
+/// and the tags asked for (sorted).
+type Question = (Call, String, bool, Vec<String>);
+
+/// The catalog's answers as of one index, as JSON.
+#[derive(Debug, Default)]
+pub struct Answers {
+    kept: parking_lot::RwLock<(u64, HashMap<Question, Bytes>)>,
+}
+
+impl Answers {
+    /// The answer to `question` at `index`: the one kept, or `make`'s, kept if there is
+    /// room.
+    fn answer(&self, index: u64, question: Question, make: impl FnOnce() -> Vec<u8>) -> Bytes {
+        {
+            let kept = self.kept.read();
+            if kept.0 == index
+                && let Some(answer) = kept.1.get(&question)
+            {
+                return answer.clone();
+            }
+        }
+        let answer = Bytes::from(make());
+        let mut kept = self.kept.write();
+        if kept.0 != index {
+            // Only a later index replaces the kept ones: a query answered with an older
+            // index (held before a change) must not throw away the newer answers.
+            if index < kept.0 {
+                return answer;
+            }
+            *kept = (index, HashMap::new());
+        }
+        if kept.1.len() < MAX_KEPT {
+            kept.1.insert(question, answer.clone());
+        }
+        answer
+    }
+}
+
+/// A JSON answer: the Consul headers and `body`.
+fn json(headers: HeaderMap, body: Bytes) -> Response {
+    (
+        headers,
+        [(
+            header::CONTENT_TYPE,
+            HeaderValue::from_static("application/json"),
+        )],
+        body,
+    )
+        .into_response()
+}
 
 /// What a query asks, read as Consul reads it: `?passing` with or without a value,
 /// `?tag=` as often as given; parameters Consul takes that change nothing here (`dc`,
@@ -138,6 +209,13 @@ impl Ask {
         wait + Duration::from_millis(jitter)
     }
 
+    /// The tags asked for, sorted: the same question in another order.
+    fn sorted_tags(&self) -> Vec<String> {
+        let mut tags = self.tags.clone();
+        tags.sort_unstable();
+        tags
+    }
+
     /// Whether `instance` has every tag asked for.
     fn tagged(&self, instance: &InstanceInfo) -> bool {
         self.tags
@@ -169,6 +247,7 @@ async fn blocked(registry: &Registry, ask: &Ask) -> u64 {
     let Ok(_held) = registry.held_queries.try_acquire() else {
         return now;
     };
+    let _counted = Held::count();
     // Answered early when the registry stops, as its event streams end: a held query
     // must not hold up the drain at shutdown.
     let passed = tokio::select! {
@@ -178,6 +257,22 @@ async fn blocked(registry: &Registry, ask: &Ask) -> u64 {
         () = registry.shutdown.cancelled() => None,
     };
     passed.unwrap_or_else(|| *catalog.borrow())
+}
+
+/// A held query, counted in `registry_consul_queries_held` while it lives.
+struct Held;
+
+impl Held {
+    fn count() -> Held {
+        crate::ops::metrics::global().consul_queries_held.inc();
+        Held
+    }
+}
+
+impl Drop for Held {
+    fn drop(&mut self) {
+        crate::ops::metrics::global().consul_queries_held.dec();
+    }
 }
 
 /// `X-Consul-Index` and the headers Consul's Go client requires on every answer (it
@@ -201,6 +296,11 @@ fn consul_headers(registry: &Registry, index: u64) -> Result<HeaderMap, ApiError
         last_contact_ms.into(),
     );
     Ok(headers)
+}
+
+/// `value` as JSON (our own types, which always serialize).
+fn to_json(value: &impl serde::Serialize) -> Vec<u8> {
+    serde_json::to_vec(value).expect("the catalog's types serialize")
 }
 
 /// This node, as the catalog's one node.
@@ -275,18 +375,22 @@ pub async fn catalog_services(
     RawQuery(query): RawQuery,
 ) -> Result<Response, ApiError> {
     let (_, index) = read(&registry, query.as_deref()).await?;
-    let mut services: BTreeMap<String, Vec<String>> = BTreeMap::new();
-    for instance in registry.store.instances().value {
-        let tags = services
-            .entry(instance.registration.service_name.clone())
-            .or_default();
-        for tag in instance.registration.tags {
-            if !tags.contains(&tag) {
-                tags.push(tag);
+    let question = (Call::Services, String::new(), false, Vec::new());
+    let body = registry.consul_answers.answer(index, question, || {
+        let mut services: BTreeMap<String, Vec<String>> = BTreeMap::new();
+        for instance in registry.store.instances().value {
+            let tags = services
+                .entry(instance.registration.service_name.clone())
+                .or_default();
+            for tag in instance.registration.tags {
+                if !tags.contains(&tag) {
+                    tags.push(tag);
+                }
             }
         }
-    }
-    Ok((consul_headers(&registry, index)?, Json(services)).into_response())
+        to_json(&services)
+    });
+    Ok(json(consul_headers(&registry, index)?, body))
 }
 
 /// The instances of `name` with every tag `ask` names (and passing, if it asks so).
@@ -311,10 +415,19 @@ pub async fn catalog_service(
     RawQuery(query): RawQuery,
 ) -> Result<Response, ApiError> {
     let (ask, index) = read(&registry, query.as_deref()).await?;
-    let node = node(&registry);
-    let services: Vec<CatalogService> = instances_of(
-        &registry,
-        &name,
+    let question = (Call::Service, name.clone(), false, ask.sorted_tags());
+    let body = registry.consul_answers.answer(index, question, || {
+        to_json(&catalog_entries(&registry, &name, ask, index))
+    });
+    Ok(json(consul_headers(&registry, index)?, body))
+}
+
+/// The instances of `name` (with the tags `ask` names) as `/v1/catalog/service` gives them.
+fn catalog_entries(registry: &Registry, name: &str, ask: Ask, index: u64) -> Vec<CatalogService> {
+    let node = node(registry);
+    instances_of(
+        registry,
+        name,
         &Ask {
             passing: false,
             ..ask
@@ -343,8 +456,7 @@ pub async fn catalog_service(
             modify_index: index.max(1),
         }
     })
-    .collect();
-    Ok((consul_headers(&registry, index)?, Json(services)).into_response())
+    .collect()
 }
 
 /// `GET /v1/health/service/{name}`.
@@ -354,12 +466,16 @@ pub async fn health_service(
     RawQuery(query): RawQuery,
 ) -> Result<Response, ApiError> {
     let (ask, index) = read(&registry, query.as_deref()).await?;
-    let node = node(&registry);
-    let entries: Vec<ServiceEntry> = instances_of(&registry, &name, &ask)
-        .into_iter()
-        .map(|instance| entry(&node, instance, index.max(1)))
-        .collect();
-    Ok((consul_headers(&registry, index)?, Json(entries)).into_response())
+    let question = (Call::Health, name.clone(), ask.passing, ask.sorted_tags());
+    let body = registry.consul_answers.answer(index, question, || {
+        let node = node(&registry);
+        let entries: Vec<ServiceEntry> = instances_of(&registry, &name, &ask)
+            .into_iter()
+            .map(|instance| entry(&node, instance, index.max(1)))
+            .collect();
+        to_json(&entries)
+    });
+    Ok(json(consul_headers(&registry, index)?, body))
 }
 
 /// One instance as `/v1/health/service` gives it.
@@ -430,6 +546,43 @@ fn entry(node: &Node, instance: InstanceInfo, index: u64) -> ServiceEntry {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn answers_are_kept_for_their_index_and_no_more_than_max_kept() {
+        let answers = Answers::default();
+        let question = |name: &str| (Call::Health, name.to_owned(), true, Vec::new());
+        let made = std::cell::Cell::new(0);
+        let make = |text: &'static str| {
+            made.set(made.get() + 1);
+            text.as_bytes().to_vec()
+        };
+        assert_eq!(answers.answer(5, question("a"), || make("one")), "one");
+        assert_eq!(
+            answers.answer(5, question("a"), || make("two")),
+            "one",
+            "kept"
+        );
+        assert_eq!(made.get(), 1);
+        assert_eq!(
+            answers.answer(6, question("a"), || make("three")),
+            "three",
+            "a new index"
+        );
+        assert_eq!(
+            answers.answer(5, question("a"), || make("old")),
+            "old",
+            "an older index is answered, not kept"
+        );
+        assert_eq!(answers.answer(6, question("a"), || make("four")), "three");
+        for n in 0..MAX_KEPT * 2 {
+            answers.answer(6, question(&n.to_string()), || make("x"));
+        }
+        assert_eq!(
+            answers.kept.read().1.len(),
+            MAX_KEPT,
+            "made-up names do not grow it"
+        );
+    }
 
     #[test]
     fn a_query_is_read_as_consul_reads_it() {

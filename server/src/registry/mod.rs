@@ -6,6 +6,7 @@
 //! | [`http`] | the HTTP API on `/services` |
 //! | [`cluster`] | `GET /cluster`: the node, its leadership and revision, its etcd members |
 //! | [`consul`] | the read side of a Consul-compatible catalog (`/v1/…`), with blocking queries |
+//! | [`dns`] | DNS on `--dns-addr`: `<service>.service.consul` A, AAAA and SRV, over UDP and TCP |
 //! | [`prometheus`] | `GET /prometheus/targets`: every instance as Prometheus' HTTP service discovery reads it |
 //! | [`validate`] | what a registration must look like |
 //! | [`store`] | the narrow interface in front of the state |
@@ -22,6 +23,7 @@
 pub mod cluster;
 pub mod config;
 pub mod consul;
+pub mod dns;
 pub mod etcd;
 pub mod heartbeat;
 pub mod http;
@@ -73,6 +75,8 @@ pub struct Parts {
     rounds: etcd::rounds::Rounds,
     /// Room for Consul-style blocking queries held at once ([`consul::MAX_HELD`]).
     held_queries: tokio::sync::Semaphore,
+    /// The Consul catalog's answers as of its current index.
+    consul_answers: consul::Answers,
 }
 
 impl std::ops::Deref for Registry {
@@ -140,6 +144,7 @@ impl Registry {
                 max_instances: usize::try_from(config.max_instances).unwrap_or(usize::MAX),
                 rounds,
                 held_queries: tokio::sync::Semaphore::new(consul::MAX_HELD),
+                consul_answers: consul::Answers::default(),
             })),
             health,
         ))

@@ -324,8 +324,10 @@ impl ShipLayer {
 }
 
 /// Targets whose records are never shipped: the HTTP stack underneath the shipper, and the
-/// per-request lines (the access log and refusals), which stay in the process's own log.
+/// per-request lines (the access log and refusals, and the DNS server's two lines per
+/// query), which stay in the process's own log.
 const QUIET_TARGETS: &[&str] = &[
+    "hickory",
     "hyper",
     "reqwest",
     "h2",
