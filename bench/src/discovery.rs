@@ -114,11 +114,12 @@ async fn dns_load(server: SocketAddr, length: Duration) -> (f64, u64) {
 async fn dns() -> Figure {
     eprintln!("bench: DNS queries …");
     let (_registry, _url, ours) = registry_with_instances(&[]).await;
-    let bare = procs::start(
+    let responder = procs::start(
         "bench",
         &["bare-dns".into(), "--answers".into(), INSTANCES.to_string()],
     );
-    let bare = bare_addr(&bare);
+    // The address it answers DNS on, said as the others say where they listen.
+    let bare = responder.addr();
     let length = Duration::from_secs(5);
     let (mut bare_qps, mut our_qps, mut errors) = (0.0, 0.0, 0);
     for _ in 0..2 {
@@ -143,11 +144,6 @@ async fn dns() -> Figure {
         target: "≥ 70% of the bare responder, no errors".into(),
         holds: Some(ratio >= 0.70 && errors == 0),
     }
-}
-
-/// The address `bench bare-dns` said it answers on.
-fn bare_addr(process: &testkit::Child) -> SocketAddr {
-    process.addr()
 }
 
 /// When each `/wake/{n}` URL first showed in the live stream.
