@@ -14,9 +14,11 @@ export PATH := $(CURDIR)/tools/node_modules/.bin:$(PATH)
 
 .PHONY: run test bench soak soak-cluster cluster cluster-check screenshots deps deps-test build
 
-# The registry answers DNS on Consul's port, as make cluster's first node does.
+# The registry answers DNS on Consul's port, as make cluster's first node does
+# (REGISTRY_DNS_ADDR=off make run: no DNS; another address: there).
+REGISTRY_DNS_ADDR ?= 127.0.0.1:8600
 run: deps
-	REGISTRY_DNS_ADDR=$${REGISTRY_DNS_ADDR:-127.0.0.1:8600} cargo leptos serve --release
+	$(if $(filter off,$(REGISTRY_DNS_ADDR)),env -u REGISTRY_DNS_ADDR,env REGISTRY_DNS_ADDR=$(REGISTRY_DNS_ADDR)) cargo leptos serve --release
 
 test: deps-test
 	scripts/test.sh

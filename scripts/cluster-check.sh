@@ -144,7 +144,8 @@ down() {
 }
 
 # The instances Prometheus scrapes through the registry's discovery, as "service health"
-# lines; empty until it has scraped them.
+# lines; empty until it has scraped them (or while it does not answer).
+command -v python3 >/dev/null || fail "python3 is missing (apt-get install python3)"
 scraped() {
     http_body "http://127.0.0.1:9090/api/v1/targets?state=active" | python3 -c '
 import json, sys
@@ -155,12 +156,20 @@ for t in sorted(targets, key=lambda t: t["scrapeUrl"]):
 ' 2>/dev/null || true
 }
 
-# Every registry node answers DNS: dig finds both log service instances on each.
+# Every registry node answers DNS: dig finds both log service instances on each (a
+# follower may take a moment to hear of them). dig's own failure (exit 9: no answer)
+# counts as none found, never as the end of this script.
 check_dns() {
-    local port found
+    local port found tries
     for port in 8600 8610 8620; do
-        found=$(dig @127.0.0.1 -p "$port" +short +time=2 logservice.service.consul SRV | wc -l)
-        [ "$found" -eq 2 ] || fail "dig found $found log service instances on 127.0.0.1:$port, not 2"
+        tries=0
+        while true; do
+            found=$({ dig @127.0.0.1 -p "$port" +short +time=2 logservice.service.consul SRV || true; } | wc -l)
+            [ "$found" -eq 2 ] && break
+            tries=$((tries + 1))
+            [ $tries -lt 100 ] || fail "dig found $found log service instances on 127.0.0.1:$port, not 2"
+            sleep 0.1
+        done
     done
     echo "cluster-check: dig finds both log service instances on each registry node's DNS"
 }

@@ -206,9 +206,23 @@ async fn blocking_wake_up() -> Figure {
             assert_eq!(answer.status(), 200);
             at
         });
-        // Time for the question to reach the registry and be held: one that arrived
-        // after the change would be answered at once, and look faster than it is.
-        tokio::time::sleep(Duration::from_millis(20)).await;
+        // Until the registry holds the question: one that arrived after the change
+        // would be answered at once, and look faster than it is.
+        let metrics = format!("{url}/metrics");
+        loop {
+            let text = client
+                .get(&metrics)
+                .send()
+                .await
+                .unwrap()
+                .text()
+                .await
+                .unwrap();
+            if text.contains("registry_consul_queries_held 1\n") {
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(1)).await;
+        }
         let registered = Instant::now();
         register(
             &client,

@@ -105,9 +105,10 @@ async fn run(args: Args, shipper: Arc<LogShipper>) -> Result<ExitCode, ExitCode>
     let grading = GradingService::start(&args.grading)
         .await
         .map_err(|err| serve::fail(PROGRAM, err))?;
-    let listener = serve::bind(PROGRAM, args.addr).await?;
+    // DNS first: a port it cannot have stops the process before it says it listens.
     let dns =
         registry::dns::bind_if_asked(PROGRAM, &args.registry, &args.token, &args.reads).await?;
+    let listener = serve::bind(PROGRAM, args.addr).await?;
     let addr = listener.local_addr().unwrap_or(args.addr);
     let public_url = given_url.unwrap_or_else(|| format!("http://{addr}"));
 

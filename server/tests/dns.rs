@@ -59,7 +59,10 @@ async fn udp(
         .await
         .unwrap();
     let mut buffer = vec![0; 65_536];
-    let (len, _) = socket.recv_from(&mut buffer).await.unwrap();
+    let (len, _) = tokio::time::timeout(common::PATIENCE, socket.recv_from(&mut buffer))
+        .await
+        .expect("an answer over UDP")
+        .unwrap();
     (Message::from_vec(&buffer[..len]).unwrap(), len)
 }
 
@@ -227,9 +230,26 @@ async fn dns_answers_each_name_as_the_module_says() {
             "{name}"
         );
     }
-    assert!(has_soa(
-        &ask(dns, "nobody.service.consul.", RecordType::A).await
-    ));
+    for name in ["nobody.service.consul.", "test-service.node.consul."] {
+        assert!(
+            has_soa(&ask(dns, name, RecordType::A).await),
+            "{name}: NXDOMAIN with the SOA"
+        );
+    }
+    // Names with names below them: empty, not NXDOMAIN (which would deny what is below).
+    for name in [
+        "service.consul.",
+        "addr.dc1.consul.",
+        "_test-service.service.consul.",
+    ] {
+        let empty = ask(dns, name, RecordType::A).await;
+        assert_eq!(
+            empty.metadata.response_code,
+            ResponseCode::NoError,
+            "{name}"
+        );
+        assert!(empty.answers.is_empty() && has_soa(&empty), "{name}");
+    }
     let other = ask(dns, "example.com.", RecordType::A).await;
     assert_eq!(other.metadata.response_code, ResponseCode::Refused);
     assert!(other.answers.is_empty());
@@ -250,10 +270,37 @@ async fn dns_answers_each_name_as_the_module_says() {
         .await
         .unwrap();
     assert!(
-        metrics.contains("registry_dns_queries_total{rcode=\"NXDOMAIN\"} 4"),
+        metrics.contains("registry_dns_queries_total{rcode=\"NXDOMAIN\"} 5"),
         "{metrics}"
     );
     assert!(metrics.contains("registry_dns_queries_total{rcode=\"REFUSED\"} 1"));
+}
+
+#[tokio::test]
+async fn instances_on_one_address_give_one_address_record() {
+    let dir = common::temp_dir("dns-one-address");
+    let (registry, dns) = registry_with_dns(&dir, &[]);
+    for port in [4201, 4202] {
+        register(
+            &registry.url,
+            json!({"ServiceName": "Twin", "ServiceURL": format!("http://127.0.0.1:{port}")}),
+        )
+        .await;
+    }
+    let a = ask(dns, "twin.service.consul.", RecordType::A).await;
+    assert_eq!(
+        addresses(&a),
+        [ip("127.0.0.1")],
+        "one A record, not two alike"
+    );
+    let srv = ask(dns, "twin.service.consul.", RecordType::SRV).await;
+    assert_eq!(services(&srv).len(), 2, "a port each");
+    let targets = srv
+        .additionals
+        .iter()
+        .filter(|record| matches!(record.data, RData::A(_)))
+        .count();
+    assert_eq!(targets, 1, "one target address: {srv:?}");
 }
 
 #[tokio::test]
@@ -308,6 +355,17 @@ async fn a_node_refuses_to_answer_dns_to_the_network_unguarded() {
     };
     let reason = refused(&["--addr", "127.0.0.1:0", "--dns-addr", "0.0.0.0:0"]);
     assert!(reason.contains("--token"), "{reason}");
+    // Even on loopback: every user of the machine would read what the token guards.
+    let reason = refused(&[
+        "--addr",
+        "127.0.0.1:0",
+        "--dns-addr",
+        "127.0.0.1:0",
+        "--token",
+        "t",
+        "--token-reads",
+    ]);
+    assert!(reason.contains("DNS carries no token"), "{reason}");
     let reason = refused(&[
         "--addr",
         "127.0.0.1:0",

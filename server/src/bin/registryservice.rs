@@ -54,9 +54,10 @@ async fn run(args: Args) -> Result<ExitCode, ExitCode> {
     let given_url = given_public_url(PROGRAM, args.public_url.as_deref())?;
     args.token.check_exposure(PROGRAM, args.addr)?;
     server::runtime::args::check_reachable(PROGRAM, given_url.is_some(), args.addr)?;
-    let listener = serve::bind(PROGRAM, args.addr).await?;
+    // DNS first: a port it cannot have stops the process before it says it listens.
     let dns =
         registry::dns::bind_if_asked(PROGRAM, &args.registry, &args.token, &args.reads).await?;
+    let listener = serve::bind(PROGRAM, args.addr).await?;
     let addr = listener.local_addr().unwrap_or(args.addr);
     let public_url = given_url.unwrap_or_else(|| format!("http://{addr}"));
     let background = Background::new();

@@ -1,5 +1,5 @@
 //! Logging set-up shared by every binary: `tracing` records to stderr, filtered by
-//! `RUST_LOG` (default `info,hickory_server=warn`), and, for services that ship their logs, to the runtime's
+//! `RUST_LOG` (default `info,hickory_server=error`), and, for services that ship their logs, to the runtime's
 //! shipping layer as well ([`crate::runtime::log_shipper`]). `RUST_LOG` filters only what
 //! reaches stderr: the shipping layer has its own level, so a quiet terminal never hides a
 //! service's changes from the log service.
@@ -9,7 +9,8 @@
 //! a default run stays quiet and fast (a line per heartbeat, or per log write, costs a
 //! busy service a fifth of its throughput), at INFO with `--access-log`. Those lines are
 //! never shipped (see the shipper's quiet targets). The DNS server (hickory) writes two
-//! INFO lines per query: by default only its warnings reach stderr.
+//! INFO lines per query, and a warning per odd packet (which anyone can send): by default
+//! only its errors reach stderr.
 
 use std::io::IsTerminal;
 
@@ -35,7 +36,7 @@ where
     L: Layer<Registry> + Send + Sync + 'static,
 {
     let filter = EnvFilter::try_from_default_env()
-        .unwrap_or_else(|_| EnvFilter::new("info,hickory_server=warn"));
+        .unwrap_or_else(|_| EnvFilter::new("info,hickory_server=error"));
     tracing_subscriber::registry()
         .with(extra.map(|layer| layer.with_filter(level)))
         .with(

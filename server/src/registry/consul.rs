@@ -60,10 +60,13 @@ pub const MAX_WAIT: Duration = Duration::from_secs(10 * 60);
 /// up until every change costs the node thousands of copies.
 pub const MAX_HELD: usize = 1024;
 
-/// The most answers kept for one index: questions about as many services (and tag sets)
-/// at once. One more is answered, not kept, so that asking about made-up names cannot
-/// grow the node's memory.
+/// The most answers kept for one index, and the most bytes they take: questions about
+/// as many services (and tag sets) at once. One more is answered, not kept, so that
+/// asking many questions cannot grow the node's memory (an answer about 10,000 instances
+/// is megabytes). An empty answer (a made-up name) is never kept: it is cheap to make,
+/// and would take the room of real ones.
 pub const MAX_KEPT: usize = 256;
+pub const MAX_KEPT_BYTES: usize = 32 * 1024 * 1024;
 
 /// Which call an answer is for.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -105,7 +108,9 @@ impl Answers {
             }
             *kept = (index, HashMap::new());
         }
-        if kept.1.len() < MAX_KEPT {
+        let bytes: usize = kept.1.values().map(Bytes::len).sum();
+        if kept.1.len() < MAX_KEPT && bytes + answer.len() <= MAX_KEPT_BYTES && &answer[..] != b"[]"
+        {
             kept.1.insert(question, answer.clone());
         }
         answer

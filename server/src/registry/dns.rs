@@ -27,7 +27,10 @@
 //! are cut to what the client said it takes (512 bytes without EDNS, at most 1,232
 //! with: the DNS Flag Day size, which also bounds what a spoofed query can make the
 //! registry send to someone else), with the truncation bit set, and the client asks
-//! again over TCP for the whole answer. A node with no state yet answers `SERVFAIL`.
+//! again over TCP for the whole answer (up to DNS's 64 KiB message: about 4,000 `A`
+//! records). Instances on one address give one record. A name with names below it but
+//! no records (`service.consul`) is an empty answer, not `NXDOMAIN`. A node with no
+//! state yet answers `SERVFAIL`.
 
 use std::{
     collections::HashMap,
@@ -128,10 +131,11 @@ pub async fn bind(program: &str, addr: SocketAddr) -> Result<Sockets, ExitCode> 
     Ok(sockets)
 }
 
-/// Binds `--dns-addr`, if given, after checking that it may be: an address other than
-/// loopback is refused with `--token-reads` (DNS carries no token, so it would tell
-/// anyone what the token keeps to its holders), and without a token or `--open`, as
-/// `--addr` is (an operator who opens the registry to the network decides on a token).
+/// Binds `--dns-addr`, if given, after checking that it may be: never with
+/// `--token-reads` (DNS carries no token, so it would tell anyone, every user of this
+/// machine included, what the token keeps to its holders), and an address other than
+/// loopback not without a token or `--open`, as `--addr` (an operator who opens the
+/// registry to the network decides on a token).
 pub async fn bind_if_asked(
     program: &str,
     config: &super::RegistryConfig,
@@ -141,26 +145,24 @@ pub async fn bind_if_asked(
     let Some(addr) = config.dns_addr else {
         return Ok(None);
     };
-    if !addr.ip().is_loopback() {
-        let refusal = if reads.token_reads {
-            Some(
-                "DNS carries no token, so it would answer anyone what --token-reads keeps to \
-                 token holders. Answer DNS on 127.0.0.1 (a resolver on this machine can \
-                 forward the consul zone to it), or read without --token-reads.",
-            )
-        } else if token.token().is_none() && !token.open {
-            Some(
-                "a registry open to the network needs --token (or DISTRIBUTED_TOKEN) for its \
-                 writes. Give one, answer DNS on 127.0.0.1, or pass --open (DISTRIBUTED_OPEN=1) \
-                 if the system is really meant to be open.",
-            )
-        } else {
-            None
-        };
-        if let Some(why) = refusal {
-            eprintln!("{program}: refusing to answer DNS on {addr}: {why}");
-            return Err(ExitCode::from(2));
-        }
+    let refusal = if reads.token_reads {
+        Some(
+            "DNS carries no token, so it would answer anyone, every user of this machine \
+             included, what --token-reads keeps to token holders. Leave --dns-addr unset \
+             (REGISTRY_DNS_ADDR=off make run), or read without --token-reads.",
+        )
+    } else if !addr.ip().is_loopback() && token.token().is_none() && !token.open {
+        Some(
+            "a registry open to the network needs --token (or DISTRIBUTED_TOKEN) for its \
+             writes. Give one, answer DNS on 127.0.0.1, or pass --open (DISTRIBUTED_OPEN=1) \
+             if the system is really meant to be open.",
+        )
+    } else {
+        None
+    };
+    if let Some(why) = refusal {
+        eprintln!("{program}: refusing to answer DNS on {addr}: {why}");
+        return Err(ExitCode::from(2));
     }
     bind(program, addr).await.map(Some)
 }
@@ -181,7 +183,7 @@ pub fn serve(sockets: Sockets, registry: Registry, ttl: Duration, background: &B
 }
 
 /// Where an instance is: an address, or a host name its URL gave.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
 enum Host {
     Ip(IpAddr),
     Name(Name),
@@ -249,6 +251,10 @@ enum Asked {
     },
     /// The address an SRV target names.
     Address(IpAddr),
+    /// A name with names below it but no records of its own (`service.consul`,
+    /// `addr.dc1.consul`, `_logservice.service.consul`): an empty answer, not NXDOMAIN,
+    /// which says nothing exists below it (RFC 8020).
+    Empty,
     /// A name in the zone that means nothing.
     Nothing,
 }
@@ -269,10 +275,10 @@ fn parse(name: &LowerName) -> Option<Asked> {
         labels.pop();
     }
     let asked = match labels.as_slice() {
-        [service, kind] if kind == "service" && service.starts_with('_') => Asked::Service {
-            service: service[1..].to_owned(),
-            tag: None,
-        },
+        [] => Asked::Empty,
+        [kind] if kind == "service" || kind == "addr" => Asked::Empty,
+        // RFC 2782's `_<service>` alone: its records are under `_<tag>` below it.
+        [service, kind] if kind == "service" && service.starts_with('_') => Asked::Empty,
         [service, tag, kind]
             if kind == "service" && service.starts_with('_') && tag.starts_with('_') =>
         {
@@ -393,8 +399,9 @@ impl Responder {
         Record::from_rdata(zone, self.ttl, RData::SOA(soa))
     }
 
-    /// The answer to `qtype` for `name` (as asked: the records carry its case).
-    fn answer(&self, name: &LowerName, asked_as: &Name, qtype: RecordType) -> Answer {
+    /// The answer to `qtype` for `name` (as asked: the records carry its case), with at
+    /// most `most` records.
+    fn answer(&self, name: &LowerName, asked_as: &Name, qtype: RecordType, most: usize) -> Answer {
         let Some(asked) = parse(name) else {
             return Answer {
                 code: ResponseCode::Refused,
@@ -415,6 +422,7 @@ impl Responder {
                     answer.answers.push(self.soa(&view));
                 }
             }
+            Asked::Empty => {}
             Asked::Nothing => answer.code = ResponseCode::NXDomain,
             Asked::Address(ip) => {
                 answer
@@ -440,12 +448,27 @@ impl Responder {
                     .filter(tagged)
                     .collect();
                 fastrand::shuffle(&mut passing);
+                // No more records than the answer can carry (a registry holds up to
+                // 10,000 instances; a question must not cost building them all), and
+                // each once: instances on one address give one A record (RFC 2181).
+                let mut seen = std::collections::HashSet::new();
                 for entry in passing {
-                    self.records(asked_as, entry, qtype, &mut answer);
+                    if answer.answers.len() >= most {
+                        break;
+                    }
+                    let key = match qtype {
+                        RecordType::SRV => (Some(entry.port), &entry.host),
+                        _ => (None, &entry.host),
+                    };
+                    if seen.insert(key) {
+                        self.records(asked_as, entry, qtype, &mut answer);
+                    }
                 }
             }
         }
-        if answer.answers.is_empty() && answer.code == ResponseCode::NoError {
+        // An absence, of the name or of records of this type, carries the zone's SOA,
+        // so resolvers remember it no longer than the TTL (RFC 2308).
+        if answer.answers.is_empty() && answer.soa.is_empty() {
             answer.soa.push(self.soa(&view));
         }
         answer
@@ -457,12 +480,18 @@ impl Responder {
             let target = match &entry.host {
                 Host::Ip(ip) => {
                     let target = address_name(*ip);
-                    answer.additionals.extend(address_record(
-                        &target,
-                        *ip,
-                        RecordType::ANY,
-                        self.ttl,
-                    ));
+                    if !answer
+                        .additionals
+                        .iter()
+                        .any(|record| record.name == target)
+                    {
+                        answer.additionals.extend(address_record(
+                            &target,
+                            *ip,
+                            RecordType::ANY,
+                            self.ttl,
+                        ));
+                    }
                     target
                 }
                 Host::Name(host) => host.clone(),
@@ -510,7 +539,20 @@ impl RequestHandler for Responder {
             (OpCode::Query, [query])
                 if matches!(query.query_class(), DNSClass::IN | DNSClass::ANY) =>
             {
-                self.answer(query.name(), query.original().name(), query.query_type())
+                // The smallest record (an A record, its name compressed) takes 16 bytes.
+                let room = match request.protocol() {
+                    hickory_server::net::xfer::Protocol::Udp => {
+                        edns.as_ref().map_or(512, |edns| edns.max_payload())
+                    }
+                    _ => u16::MAX,
+                };
+                let most = usize::from(room) / 16 + 1;
+                self.answer(
+                    query.name(),
+                    query.original().name(),
+                    query.query_type(),
+                    most,
+                )
             }
             (OpCode::Query, [_]) => Answer {
                 code: ResponseCode::Refused,
@@ -607,6 +649,15 @@ mod tests {
         );
         assert_eq!(asked("7f0001.addr.consul."), Some(Asked::Nothing));
         assert_eq!(asked("consul."), Some(Asked::Apex));
+        for empty in [
+            "service.consul.",
+            "service.dc1.consul.",
+            "addr.dc1.consul.",
+            "dc1.consul.",
+            "_logservice.service.consul.",
+        ] {
+            assert_eq!(asked(empty), Some(Asked::Empty), "{empty}");
+        }
         assert_eq!(asked("logservice.node.consul."), Some(Asked::Nothing));
         assert_eq!(asked("example.com."), None);
         assert_eq!(asked("consul.example.com."), None);
