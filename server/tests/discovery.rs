@@ -398,16 +398,9 @@ async fn a_held_query_is_answered_when_the_registry_stops() {
         )
         .await
     });
-    until("the query to be held", || async {
-        let metrics = client()
-            .get(format!("{}/metrics", registry.url))
-            .send()
-            .await
-            .unwrap()
-            .text()
-            .await
-            .unwrap();
-        metrics.contains("registry_consul_queries_held 1\n")
+    let metrics = format!("{}/metrics", registry.url);
+    until("the query to be held", || {
+        common::shows(metrics.clone(), "registry_consul_queries_held 1\n")
     })
     .await;
     // Stopping does not wait out the ten minutes: the query gets its answer (the same
