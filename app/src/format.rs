@@ -100,20 +100,19 @@ pub fn minute_of(millis: f64) -> String {
     )
 }
 
-/// `text` safe to place in HTML text or a quoted attribute.
-pub fn html_escape(text: &str) -> String {
-    let mut escaped = String::with_capacity(text.len());
-    for c in text.chars() {
-        match c {
-            '&' => escaped.push_str("&amp;"),
-            '<' => escaped.push_str("&lt;"),
-            '>' => escaped.push_str("&gt;"),
-            '"' => escaped.push_str("&quot;"),
-            '\'' => escaped.push_str("&#39;"),
-            c => escaped.push(c),
+/// A revision as a person reads it: digits in groups of three (`1 796 025 602 000 123`;
+/// the in-memory registry counts from the microsecond it started, so its revisions are
+/// long), with narrow no-break spaces so a group never wraps alone.
+pub fn revision(value: u64) -> String {
+    let digits = value.to_string();
+    let mut out = String::with_capacity(digits.len() * 2);
+    for (i, digit) in digits.chars().enumerate() {
+        if i > 0 && (digits.len() - i).is_multiple_of(3) {
+            out.push('\u{202F}');
         }
+        out.push(digit);
     }
-    escaped
+    out
 }
 
 /// A server function's error as a sentence for the page, without Leptos' prefix.
@@ -129,12 +128,13 @@ mod tests {
     use super::*;
 
     #[test]
-    fn html_escape_leaves_no_markup() {
+    fn revisions_read_in_groups_of_three() {
+        assert_eq!(revision(7), "7");
+        assert_eq!(revision(1_000), "1\u{202F}000");
         assert_eq!(
-            html_escape(r#"<b a="1" b='2'>&</b>"#),
-            "&lt;b a=&quot;1&quot; b=&#39;2&#39;&gt;&amp;&lt;/b&gt;"
+            revision(1_796_025_602_000_123),
+            "1\u{202F}796\u{202F}025\u{202F}602\u{202F}000\u{202F}123"
         );
-        assert_eq!(html_escape("Quiz 1 – ü"), "Quiz 1 – ü");
     }
 
     #[test]

@@ -1,26 +1,43 @@
-//! The teacher portal: the Leptos application shared by the server (which renders it,
-//! feature `ssr`) and the browser (which hydrates it, feature `hydrate`).
+//! The teacher portal: the Leptos application shared by the server (which renders every
+//! page, feature `ssr`) and the browser (which hydrates its islands, feature `hydrate`).
 //!
-//! This crate owns the HTML shell, the routes and the shared layout. Each page lives in
-//! its own module under [`pages`]; [`api`] holds the server functions they call. The
-//! JSON types shared with the services are the `wire` crate's, re-exported as [`wire`].
+//! The portal is built from islands (Leptos' `islands` feature): pages and components
+//! are rendered on the server only and ship no code; the parts that move after the page
+//! has loaded are islands, the only code in the WASM. The islands router keeps
+//! navigation client-side. Where each kind of thing lives:
+//!
+//! | module | owns |
+//! |---|---|
+//! | [`pages`] | one module per route: the page's component and its server functions |
+//! | [`components`] | parts of pages: layout, charts, service map, tables, notices |
+//! | [`islands`] | what moves: live views, search as you type, the add-grade form, the menu |
+//! | [`api`] | server functions more than one page calls (grades, students, registry, logs) |
+//! | [`teacher`] | the teacher's login, session and CSRF token, and their server functions |
+//! | [`backend`] | (server) how server functions reach the services through the registry |
+//! | [`live`] | (browser) following an event stream; asking again without piling up |
+//! | [`plain_form`] | forms that work without JavaScript, and taking them over with it |
+//! | [`format`] | how numbers, times, revisions and URLs are written |
+//!
+//! The JSON types shared with the services are the `wire` crate's, re-exported as
+//! [`wire`]. No markup is built from strings anywhere here: every view is `view!`, so
+//! every text is escaped by construction (a test, `tests/no_string_markup.rs`, keeps it
+//! so).
+
+// The typed view trees of the islands nest deeper than the compiler's default allows.
+#![recursion_limit = "256"]
 
 pub mod api;
 #[cfg(feature = "ssr")]
 pub mod backend;
-pub mod charts;
-pub mod cluster_panel;
+pub mod components;
 pub mod format;
-pub mod layout;
+pub mod islands;
 pub mod live;
-pub mod monitoring;
 pub mod pages;
 pub mod plain_form;
-pub mod service_map;
 #[cfg(test)]
 mod snapshot;
 pub mod teacher;
-pub mod unavailable;
 /// The wire types, in their own crate: re-exported so the pages read `crate::wire::…`.
 pub use wire;
 
@@ -46,7 +63,7 @@ pub fn shell(options: LeptosOptions) -> impl IntoView {
                 <meta name="viewport" content="width=device-width, initial-scale=1"/>
                 <meta name="color-scheme" content="light"/>
                 <AutoReload options=options.clone()/>
-                <HydrationScripts options/>
+                <HydrationScripts options islands=true islands_router=true/>
                 <MetaTags/>
             </head>
             <body>
@@ -66,7 +83,7 @@ pub fn App() -> impl IntoView {
         <Link rel="icon" type_="image/svg+xml" href="/favicon.svg"/>
         <Title formatter=|page: String| format!("{page} · distributed")/>
         <Router>
-            <layout::Layout>
+            <components::layout::Layout>
                 <Routes fallback=pages::not_found::NotFound>
                     <Route path=path!("/") view=|| view! { <Redirect path="/students"/> }/>
                     <Route path=path!("/students") view=pages::students::Students ssr=SsrMode::Async/>
@@ -75,7 +92,7 @@ pub fn App() -> impl IntoView {
                     <Route path=path!("/logs") view=pages::logs::LogsPage ssr=SsrMode::Async/>
                     <Route path=path!("/login") view=pages::login::LoginPage/>
                 </Routes>
-            </layout::Layout>
+            </components::layout::Layout>
         </Router>
     }
 }

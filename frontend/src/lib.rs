@@ -1,9 +1,10 @@
 //! The browser entry point: cargo-leptos compiles this crate to WebAssembly, and the
-//! script it generates calls [`hydrate`] once the server-rendered page has loaded, which
-//! attaches the portal's reactivity to the HTML already on screen.
+//! script it generates calls [`hydrate`] once the server-rendered page has loaded; the
+//! script then hydrates each island on the page (`app::islands`), attaching its
+//! reactivity to the HTML already on screen. Nothing outside the islands is hydrated.
 
 #[wasm_bindgen::prelude::wasm_bindgen]
 pub fn hydrate() {
     console_error_panic_hook::set_once();
-    leptos::mount::hydrate_body(app::App);
+    leptos::mount::hydrate_islands();
 }

@@ -15,7 +15,7 @@ mod common;
 use std::time::{Duration, Instant};
 
 use app::api::{AddGrade, ListStudents, RecentLogs, RegistryInstances};
-use app::pages::student::StudentHtml;
+use app::pages::student::LoadStudent;
 use common::Process;
 use leptos::server_fn::ServerFn;
 use reqwest::{Method, header::CONTENT_TYPE};
@@ -586,7 +586,7 @@ fn portal_cases() -> Vec<Case> {
                 "student_id=99999999999999999999999&title=t&kind=Quiz&score=1",
             ],
         ),
-        (StudentHtml::PATH, vec!["", "id=abc", "id=%FF"]),
+        (LoadStudent::PATH, vec!["", "id=abc", "id=%FF"]),
         (RecentLogs::PATH, vec!["", "service=%FF"]),
     ] {
         for body in bodies {

@@ -1,55 +1,68 @@
 //! `/login`: the teacher's login form. Logging in lets the teacher add and delete grades
 //! (see [`crate::teacher`]); viewing needs no login. After logging in, the browser goes
 //! back to the page in `?next=` (the Grade Book by default); a wrong password comes back
-//! here with the reason in `?error=`.
-//!
-//! The form is a plain form post written as an HTML string, even when hydrated: logging
-//! in loads the next page anyway, and the browser then needs no code for it (each
-//! hydrated view adds kilobytes to the WASM).
+//! here with the reason in `?error=`. A plain form post: logging in loads the next page
+//! anyway, so the page ships no code.
 
 use leptos::{prelude::*, server_fn::ServerFn};
 use leptos_meta::Title;
 use leptos_router::hooks::use_query_map;
 
-use crate::{format::html_escape, teacher::LogIn};
+use crate::teacher::LogIn;
 
 #[component]
 pub fn LoginPage() -> impl IntoView {
     let query = use_query_map();
-    let form = move || {
-        let query = query.read();
-        login_form(
-            &query.get("next").unwrap_or_else(|| "/students".into()),
-            query.get("error").as_deref(),
+    let (next, error) = query.with_untracked(|query| {
+        (
+            query.get("next").unwrap_or_else(|| "/students".into()),
+            query.get("error"),
         )
-    };
+    });
     view! {
         <Title text="Teacher login"/>
         <h1>"Teacher login"</h1>
         <p class="lede">"Log in to add and delete grades. Anyone may view them."</p>
-        <div inner_html=form></div>
+        <LoginForm next error/>
     }
 }
 
 /// The form, sending the browser on to `next`, with `error` beside the password.
-fn login_form(next: &str, error: Option<&str>) -> String {
-    let invalid = if error.is_some() { " invalid" } else { "" };
-    format!(
-        r#"<form method="post" action="{action}" class="login-form"><input type="hidden" name="next" value="{next}"/><div class="field{invalid}"><label for="password">Password</label><input id="password" name="password" type="password" required autocomplete="current-password" aria-describedby="password-error" aria-invalid="{flag}"/><p id="password-error" class="field-error" aria-live="polite">{error}</p></div><button type="submit">Log in</button></form>"#,
-        action = LogIn::PATH,
-        next = html_escape(next),
-        flag = error.is_some(),
-        error = html_escape(error.unwrap_or_default()),
-    )
+#[component]
+fn LoginForm(next: String, error: Option<String>) -> impl IntoView {
+    let refused = error.is_some();
+    view! {
+        <form method="post" action=LogIn::PATH class="login-form">
+            <input type="hidden" name="next" value=next/>
+            <div class="field" class:invalid=refused>
+                <label for="password">"Password"</label>
+                <input
+                    id="password"
+                    name="password"
+                    type="password"
+                    required
+                    autocomplete="current-password"
+                    aria-describedby="password-error"
+                    aria-invalid=refused.to_string()
+                />
+                <p id="password-error" class="field-error" aria-live="polite">{error}</p>
+            </div>
+            <button type="submit">"Log in"</button>
+        </form>
+    }
 }
 
 #[cfg(test)]
 mod tests {
+    use super::*;
+
     #[test]
     fn the_form_escapes_what_the_query_carries() {
-        let form = super::login_form(r#"/x"><script>"#, Some("<b>no</b>"));
+        let form = crate::snapshot::html(|| {
+            view! { <LoginForm next=r#"/x"><script>"#.into() error=Some("<b>no</b>".into())/> }
+        });
         assert!(!form.contains("<script>"), "{form}");
         assert!(!form.contains("<b>"), "{form}");
-        assert!(form.contains(r#"class="field invalid""#));
+        assert!(form.contains(r#"class="field invalid""#), "{form}");
     }
 }

@@ -5,12 +5,12 @@
 //! the same with JavaScript or without. The whole grade book downloads as CSV from
 //! `/students.csv` (served by the portal's server side). Above the table is a histogram of
 //! the class's averages by 10-point band, and each row has a bar of the student's average
-//! ([`crate::charts`]); below the table, "Add a student" is shown to whoever may change
+//! ([`crate::components::charts`]); below the table, "Add a student" is shown to whoever may change
 //! grades (a plain form post, see [`crate::api::add_student`]).
 //!
-//! The form, the table and the pager are HTML made on the server ([`render`]) and
-//! swapped in whole, so the browser's WASM carries no code to draw them; the pager's and
-//! the names' links are plain anchors, which the router still follows without a reload.
+//! Everything here is drawn on the server; the search form sits in the
+//! [`SearchAsYouType`] island, and the pager's and the names' links are plain anchors,
+//! which the islands router follows without a reload.
 
 use leptos::{either::Either, prelude::*};
 use leptos_meta::Title;
@@ -18,7 +18,14 @@ use leptos_router::hooks::use_query_map;
 use serde::{Deserialize, Serialize};
 
 use crate::{
-    api::AddStudent, charts, format, teacher::TeacherStatus, unavailable::Unavailable,
+    api::AddStudent,
+    components::{
+        charts::{AverageBar, ClassHistogram},
+        unavailable::Unavailable,
+    },
+    format,
+    islands::search::SearchAsYouType,
+    teacher::TeacherStatus,
     wire::grading::Student,
 };
 use leptos::server_fn::ServerFn;
@@ -38,9 +45,10 @@ pub struct GradeBookPage {
 }
 
 /// How the Grade Book is ordered.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub enum Order {
     /// By ID: the order students were added (the original's).
+    #[default]
     Id,
     /// By last name, then first name.
     Name,
@@ -58,7 +66,7 @@ impl Order {
         }
     }
 
-    fn as_str(self) -> &'static str {
+    pub fn as_str(self) -> &'static str {
         match self {
             Order::Id => "",
             Order::Name => "name",
@@ -115,35 +123,36 @@ pub fn select(mut students: Vec<Student>, q: &str, order: Order, page: usize) ->
     }
 }
 
-/// One page of the Grade Book (see [`select`]), as the HTML of its table and pager
-/// ([`render`]): made on the server, so the browser needs no code to draw it (its links
-/// are plain anchors, which the router still follows without a reload).
-/// `field` and `error` are a refusal of the "Add a student" form, sent back in the query.
+/// One page of the Grade Book and the class's histogram: what `/students` shows.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct GradeBook {
+    pub page: GradeBookPage,
+    /// The class's averages by 10-point band (the whole class, not the search).
+    pub bands: [usize; 10],
+    /// Students without an average.
+    pub ungraded: usize,
+}
+
+/// The students matching `q`, in the order `sort` names, page `page` (see [`select`]),
+/// with the class's histogram.
 #[server]
-pub async fn grade_book(
+pub async fn load_grade_book(
     q: String,
     sort: String,
     page: usize,
-    field: String,
-    error: String,
-) -> Result<String, ServerFnError> {
+) -> Result<GradeBook, ServerFnError> {
     let students = crate::api::list_students().await?;
-    // Without an answer about the login, the form stays hidden.
-    let teacher = crate::teacher::get_teacher_status()
-        .await
-        .unwrap_or(TeacherStatus {
-            required: true,
-            csrf: None,
-        });
-    let order = Order::parse(&sort);
-    let histogram = crate::charts::class_histogram(&students);
-    let mut html = render(&select(students, &q, order, page), &q, order, &histogram);
-    html.push_str(&add_student_form(&teacher, &field, &error));
-    Ok(html)
+    let bands = crate::components::charts::bands(students.iter().filter_map(|s| s.average));
+    let ungraded = students.iter().filter(|s| s.average.is_none()).count();
+    Ok(GradeBook {
+        page: select(students, &q, Order::parse(&sort), page),
+        bands,
+        ungraded,
+    })
 }
 
 /// `/students` with these parameters (empty ones left out).
-fn link(q: &str, order: Order, page: usize) -> String {
+pub fn link(q: &str, order: Order, page: usize) -> String {
     let mut params = Vec::new();
     if !q.trim().is_empty() {
         params.push(format!("q={}", format::url_encode(q.trim())));
@@ -161,191 +170,209 @@ fn link(q: &str, order: Order, page: usize) -> String {
     }
 }
 
+/// What `/students` was asked for.
+#[derive(Debug, Clone, Default, PartialEq)]
+struct Asked {
+    q: String,
+    order: Order,
+    page: usize,
+    /// A refusal of the "Add a student" form: its field and reason.
+    field: String,
+    error: String,
+}
+
 #[component]
 pub fn Students() -> impl IntoView {
     let query = use_query_map();
-    let q = move || query.read().get("q").unwrap_or_default();
-    let order = move || Order::parse(&query.read().get("sort").unwrap_or_default());
-    let page = move || {
-        query
-            .read()
+    let asked = query.with_untracked(|query| Asked {
+        q: query.get("q").unwrap_or_default(),
+        order: Order::parse(&query.get("sort").unwrap_or_default()),
+        page: query
             .get("page")
             .and_then(|page| page.parse().ok())
-            .unwrap_or(1)
-    };
-    let refusal = move || {
-        let query = query.read();
-        (
-            query.get("field").unwrap_or_default(),
-            query.get("error").unwrap_or_default(),
-        )
-    };
-    let book = Resource::new(
-        move || (q(), order(), page(), refusal()),
-        |(q, order, page, (field, error))| {
-            grade_book(q, order.as_str().to_owned(), page, field, error)
-        },
-    );
-    // The form is drawn once and left alone, so the field being typed in keeps its
-    // focus; once hydrated, each change of the search or the order shows its result at
-    // once (the URL replaced, not stacked in the history).
-    let navigate = leptos_router::hooks::use_navigate();
-    let search = move |ev: leptos::ev::Event| {
-        let field = event_target::<leptos::web_sys::Element>(&ev).id();
-        let value = event_target_value(&ev);
-        let (q, order) = query.with_untracked(searched);
-        let to = match field.as_str() {
-            "q" => link(&value, order, 1),
-            "sort" => link(&q, Order::parse(&value), 1),
-            _ => return,
-        };
-        navigate(
-            &to,
-            leptos_router::NavigateOptions {
-                replace: true,
-                scroll: false,
-                ..Default::default()
-            },
-        );
-    };
-    let form_html = query.with_untracked(|query| {
-        let (q, order) = searched(query);
-        form(&q, order)
+            .unwrap_or(1),
+        field: query.get("field").unwrap_or_default(),
+        error: query.get("error").unwrap_or_default(),
     });
+    let book = Resource::new(
+        {
+            let asked = asked.clone();
+            move || (asked.q.clone(), asked.order, asked.page)
+        },
+        |(q, order, page)| load_grade_book(q, order.as_str().to_owned(), page),
+    );
+    let teacher = Resource::new(|| (), |_| crate::teacher::get_teacher_status());
+    let (q, order) = (asked.q.clone(), asked.order);
     view! {
         <Title text="Grade Book"/>
         <h1>"Grade Book"</h1>
-        <div class="grade-book-search" inner_html=form_html on:input=search></div>
-        <Transition fallback=|| view! { <p>"Loading students…"</p> }>
-            {move || Suspend::new(async move {
-                match book.await {
-                    Err(err) => Either::Left(view! {
-                        <Unavailable what="grading service" error=err.to_string() retry=move || book.refetch()/>
-                    }),
-                    Ok(html) => Either::Right(view! { <div class="grade-book" inner_html=html></div> }),
-                }
-            })}
-        </Transition>
+        <SearchAsYouType>
+            <SearchForm q=q.clone() order/>
+        </SearchAsYouType>
+        <Suspense fallback=|| view! { <p>"Loading students…"</p> }>
+            {move || {
+                let asked = asked.clone();
+                Suspend::new(async move {
+                    // Without an answer about the login, the form stays hidden.
+                    let teacher = teacher.await.unwrap_or(TeacherStatus {
+                        required: true,
+                        csrf: None,
+                    });
+                    match book.await {
+                        Err(err) => Either::Left(view! {
+                            <Unavailable what="grading service" error=err.to_string()/>
+                        }),
+                        Ok(book) => Either::Right(view! {
+                            <div class="grade-book">
+                                <ClassHistogram counts=book.bands ungraded=book.ungraded/>
+                                <GradeBookTable book=book.page q=asked.q.clone() order=asked.order/>
+                                <AddStudentForm teacher field=asked.field.clone() error=asked.error.clone()/>
+                            </div>
+                        }),
+                    }
+                })
+            }}
+        </Suspense>
     }
 }
 
-/// The search and the order a query asks for.
-fn searched(query: &leptos_router::params::ParamsMap) -> (String, Order) {
-    (
-        query.get("q").unwrap_or_default(),
-        Order::parse(&query.get("sort").unwrap_or_default()),
-    )
-}
-
-/// The search form: a plain GET form, the same with or without JavaScript.
-fn form(q: &str, order: Order) -> String {
-    use crate::format::html_escape as esc;
-    let option = |value: Order, label: &str| {
-        format!(
-            r#"<option value="{}"{}>{label}</option>"#,
-            value.as_str(),
-            if value == order { " selected" } else { "" }
-        )
+/// The search form: a plain GET form, the same with or without JavaScript (and sent as
+/// the visitor types by the [`SearchAsYouType`] island around it).
+#[component]
+fn SearchForm(q: String, order: Order) -> impl IntoView {
+    let option = move |value: Order, label: &'static str| {
+        view! { <option value=value.as_str() selected=value == order>{label}</option> }
     };
-    format!(
-        r#"<form method="get" action="/students" class="filters" role="search"><div class="field"><label for="q">Find a student</label><input id="q" name="q" type="search" placeholder="name…" value="{}"></div><div class="field"><label for="sort">Sort by</label><select id="sort" name="sort">{}{}{}</select></div><button type="submit">Show</button><a class="download" href="/students.csv" download="grade-book.csv" rel="external">Download CSV</a></form>"#,
-        esc(q.trim()),
-        option(Order::Id, "ID"),
-        option(Order::Name, "Name"),
-        option(Order::Average, "Average"),
-    )
+    view! {
+        <form method="get" action="/students" class="filters" role="search">
+            <div class="field">
+                <label for="q">"Find a student"</label>
+                <input id="q" name="q" type="search" placeholder="name…" value=q.trim().to_owned()/>
+            </div>
+            <div class="field">
+                <label for="sort">"Sort by"</label>
+                <select id="sort" name="sort">
+                    {option(Order::Id, "ID")}
+                    {option(Order::Name, "Name")}
+                    {option(Order::Average, "Average")}
+                </select>
+            </div>
+            <button type="submit">"Show"</button>
+            <a class="download" href="/students.csv" download="grade-book.csv" rel="external">"Download CSV"</a>
+        </form>
+    }
 }
 
-/// The page below its heading and search form: the class's histogram (`histogram`,
-/// made from the whole class, not the search), the table of students with a bar of each
-/// one's average (or "No students found") and, when there are several pages, the pager;
-/// every name is escaped.
-pub fn render(book: &GradeBookPage, q: &str, order: Order, histogram: &str) -> String {
-    use crate::format::html_escape as esc;
-    let mut html = String::from(histogram);
+/// The table of students with a bar of each one's average (or "No students found") and,
+/// when there are several pages, the pager.
+#[component]
+fn GradeBookTable(book: GradeBookPage, q: String, order: Order) -> impl IntoView {
     if book.students.is_empty() {
-        html.push_str(r#"<p class="empty">No students found</p>"#);
-        return html;
+        return Either::Left(view! { <p class="empty">"No students found"</p> });
     }
     let first = (book.page - 1) * PAGE_SIZE + 1;
     let last = first + book.students.len() - 1;
-    html.push_str(&format!(
-        r#"<p class="page-state" aria-live="polite">Students {first}–{last} of {}</p><table class="data"><caption class="visually-hidden">Students and their average scores</caption><thead><tr><th scope="col">Name</th><th scope="col" class="number">Average</th><th scope="col"><span class="visually-hidden">Average as a bar</span></th><th scope="col" class="number">Grades</th></tr></thead><tbody>"#,
-        book.matching
-    ));
-    for student in &book.students {
-        html.push_str(&format!(
-            r#"<tr><td><a href="/students/{}">{}, {}</a></td><td class="number">{}</td><td class="bar-cell">{}</td><td class="number">{}</td></tr>"#,
-            student.id,
-            esc(&student.last_name),
-            esc(&student.first_name),
-            student.average.map(format::percent).unwrap_or_else(|| "—".into()),
-            charts::average_bar(student.average),
-            student.grades.len()
-        ));
-    }
-    html.push_str("</tbody></table>");
-    if book.pages > 1 {
-        html.push_str(r#"<nav class="pager" aria-label="Pages">"#);
-        if book.page > 1 {
-            html.push_str(&format!(
-                r#"<a href="{}" rel="prev">← Previous</a>"#,
-                esc(&link(q, order, book.page - 1))
-            ));
+    let rows = book
+        .students
+        .into_iter()
+        .map(|student| {
+            view! {
+                <tr>
+                    <td>
+                        <a href=format!("/students/{}", student.id)>
+                            {format!("{}, {}", student.last_name, student.first_name)}
+                        </a>
+                    </td>
+                    <td class="number">{student.average.map(format::percent).unwrap_or_else(|| "—".into())}</td>
+                    <td class="bar-cell"><AverageBar average=student.average/></td>
+                    <td class="number">{student.grades.len()}</td>
+                </tr>
+            }
+        })
+        .collect_view();
+    let pager = (book.pages > 1).then(|| {
+        view! {
+            <nav class="pager" aria-label="Pages">
+                {(book.page > 1).then(|| view! { <a href=link(&q, order, book.page - 1) rel="prev">"← Previous"</a> })}
+                <span>{format!("Page {} of {}", book.page, book.pages)}</span>
+                {(book.page < book.pages).then(|| view! { <a href=link(&q, order, book.page + 1) rel="next">"Next →"</a> })}
+            </nav>
         }
-        html.push_str(&format!(
-            "<span>Page {} of {}</span>",
-            book.page, book.pages
-        ));
-        if book.page < book.pages {
-            html.push_str(&format!(
-                r#"<a href="{}" rel="next">Next →</a>"#,
-                esc(&link(q, order, book.page + 1))
-            ));
-        }
-        html.push_str("</nav>");
-    }
-    html
+    });
+    Either::Right(view! {
+        <p class="page-state" aria-live="polite">{format!("Students {first}–{last} of {}", book.matching)}</p>
+        <table class="data">
+            <caption class="visually-hidden">"Students and their average scores"</caption>
+            <thead>
+                <tr>
+                    <th scope="col">"Name"</th>
+                    <th scope="col" class="number">"Average"</th>
+                    <th scope="col"><span class="visually-hidden">"Average as a bar"</span></th>
+                    <th scope="col" class="number">"Grades"</th>
+                </tr>
+            </thead>
+            <tbody>{rows}</tbody>
+        </table>
+        {pager}
+    })
 }
 
 /// "Add a student": a plain form post (the server function redirects to the new
-/// student's page, or back here with the refusal in `field` and `error`), shown to whoever
-/// may change grades; a link to log in for others, when a login is needed.
-#[cfg_attr(not(feature = "ssr"), allow(dead_code))]
-fn add_student_form(teacher: &TeacherStatus, field: &str, error: &str) -> String {
-    use crate::format::html_escape as esc;
+/// student's page, or back here with the refusal in `field` and `error`, shown beside its
+/// field), shown to whoever may change grades; a link to log in for others, when a login
+/// is needed.
+#[component]
+fn AddStudentForm(teacher: TeacherStatus, field: String, error: String) -> impl IntoView {
     if !teacher.may_change() {
-        return if teacher.required {
-            r#"<p class="add-student-login"><a href="/login?next=%2Fstudents">Log in</a> as the teacher to add students.</p>"#.into()
-        } else {
-            String::new()
-        };
+        return Either::Left(teacher.required.then(|| {
+            view! {
+                <p class="add-student-login">
+                    <a href="/login?next=%2Fstudents">"Log in"</a>
+                    " as the teacher to add students."
+                </p>
+            }
+        }));
     }
-    let input = |name: &str, id: &str, label: &str| {
+    let input = |name: &'static str, id: &'static str, label: &'static str| {
         let refused = field == id && !error.is_empty();
-        format!(
-            r#"<div class="field{}"><label for="{name}">{label}</label><input id="{name}" name="{name}" type="text" required maxlength="100" autocomplete="off" aria-describedby="{id}-error" aria-invalid="{refused}"><p id="{id}-error" class="field-error" aria-live="polite">{}</p></div>"#,
-            if refused { " invalid" } else { "" },
-            if refused { esc(error) } else { String::new() },
-        )
+        view! {
+            <div class="field" class:invalid=refused>
+                <label for=name>{label}</label>
+                <input
+                    id=name
+                    name=name
+                    type="text"
+                    required
+                    maxlength="100"
+                    autocomplete="off"
+                    aria-describedby=format!("{id}-error")
+                    aria-invalid=refused.to_string()
+                />
+                <p id=format!("{id}-error") class="field-error" aria-live="polite">
+                    {refused.then(|| error.clone())}
+                </p>
+            </div>
+        }
     };
-    format!(
-        r#"<section id="add-student" aria-labelledby="add-student-heading"><h2 id="add-student-heading">Add a student</h2><form method="post" action="{}" class="student-form"><input type="hidden" name="csrf" value="{}">{}{}<p class="form-error" role="alert">{}</p><button type="submit">Add student</button></form></section>"#,
-        AddStudent::PATH,
-        esc(teacher.csrf.as_deref().unwrap_or_default()),
-        input("first_name", "first", "First name"),
-        input("last_name", "last", "Last name"),
-        if field.is_empty() {
-            esc(error)
-        } else {
-            String::new()
-        },
-    )
+    let form_error = field.is_empty().then(|| error.clone());
+    Either::Right(view! {
+        <section id="add-student" aria-labelledby="add-student-heading">
+            <h2 id="add-student-heading">"Add a student"</h2>
+            <form method="post" action=AddStudent::PATH class="student-form">
+                <input type="hidden" name="csrf" value=teacher.csrf.clone().unwrap_or_default()/>
+                {input("first_name", "first", "First name")}
+                {input("last_name", "last", "Last name")}
+                <p class="form-error" role="alert">{form_error}</p>
+                <button type="submit">"Add student"</button>
+            </form>
+        </section>
+    })
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::snapshot::{html, tag_lines};
 
     fn student(id: i64, first: &str, last: &str, average: Option<f64>) -> Student {
         Student {
@@ -407,24 +434,31 @@ mod tests {
             .map(|id| student(id, "F", &format!("L{id:03}"), Some(50.0)))
             .collect();
         many[0].last_name = "<b>O'Hara & Co</b>".into();
-        let html = render(&select(many, "", Order::Id, 1), "", Order::Id, "");
+        let book = select(many, "", Order::Id, 1);
+        let html = html(|| view! { <GradeBookTable book q=String::new() order=Order::Id/> });
         assert!(
-            html.contains("&lt;b&gt;O&#39;Hara &amp; Co&lt;/b&gt;, F"),
+            html.contains("&lt;b&gt;O'Hara &amp; Co&lt;/b&gt;, F"),
             "{html}"
         );
         assert!(!html.contains("<b>"));
         assert!(html.contains("Students 1–50 of 60"));
-        assert!(html.contains(r#"<a href="/students?page=2" rel="next">Next →</a>"#));
-        let html = render(
-            &select(class(), "<zz>", Order::Name, 1),
-            "<zz>",
-            Order::Name,
-            "",
+        assert!(
+            html.contains(r#"<a href="/students?page=2" rel="next">Next →</a>"#),
+            "{html}"
         );
-        assert!(html.ends_with(r#"<p class="empty">No students found</p>"#));
-        let html = form("<zz>", Order::Name);
-        assert!(html.contains(r#"value="&lt;zz&gt;""#), "{html}");
-        assert!(html.contains(r#"<option value="name" selected>Name</option>"#));
+        let book = select(class(), "<zz>", Order::Name, 1);
+        let html = crate::snapshot::html(
+            || view! { <GradeBookTable book q="<zz>".into() order=Order::Name/> },
+        );
+        assert_eq!(html, r#"<p class="empty">No students found</p>"#);
+        let form =
+            crate::snapshot::html(|| view! { <SearchForm q="<zz>".into() order=Order::Name/> });
+        assert!(form.contains(r#"value="&lt;zz&gt;""#), "{form}");
+        assert!(
+            form.contains(r#"<option value="name" selected>Name</option>"#),
+            "{form}"
+        );
+        insta::assert_snapshot!(tag_lines(&form));
     }
 
     #[test]
@@ -433,29 +467,42 @@ mod tests {
             required: false,
             csrf: Some(String::new()),
         };
-        let form = add_student_form(&open, "last", "Last name must not be <empty>");
+        let form = html(|| {
+            view! { <AddStudentForm teacher=open field="last".into() error="Last name must not be <empty>".into()/> }
+        });
         assert!(form.contains(AddStudent::PATH), "{form}");
-        assert!(form.contains(r#"<p id="last-error" class="field-error" aria-live="polite">Last name must not be &lt;empty&gt;</p>"#), "{form}");
-        assert!(form.contains(r#"<div class="field invalid"><label for="last_name">"#));
         assert!(
-            form.contains(r#"<p id="first-error" class="field-error" aria-live="polite"></p>"#)
+            form.contains("Last name must not be &lt;empty&gt;</p>"),
+            "{form}"
         );
+        assert!(
+            form.contains(r#"<div class="field invalid"><label for="last_name">"#),
+            "{form}"
+        );
+        insta::assert_snapshot!(tag_lines(&form));
         let visitor = TeacherStatus {
             required: true,
             csrf: None,
         };
-        let link = add_student_form(&visitor, "", "");
+        let link = html(
+            || view! { <AddStudentForm teacher=visitor field=String::new() error=String::new()/> },
+        );
         assert!(link.contains("Log in") && !link.contains("<form"), "{link}");
         let teacher = TeacherStatus {
             required: true,
             csrf: Some(r#"t"><script>"#.into()),
         };
-        let form = add_student_form(&teacher, "", "grading is <down>");
+        let form = html(|| {
+            view! { <AddStudentForm teacher field=String::new() error="grading is <down>".into()/> }
+        });
         assert!(
             !form.contains("<script>") && !form.contains("<down>"),
             "{form}"
         );
-        assert!(form.contains(r#"<p class="form-error" role="alert">grading is &lt;down&gt;</p>"#));
+        assert!(
+            form.contains(r#"<p role="alert" class="form-error">grading is &lt;down&gt;</p>"#),
+            "{form}"
+        );
     }
 
     #[test]

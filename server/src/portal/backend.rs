@@ -338,7 +338,7 @@ async fn get_reply(
 pub fn router(
     backend: Arc<PortalBackend>,
     teachers: crate::portal::teacher_login::TeacherLogins,
-    monitoring: app::monitoring::Monitoring,
+    monitoring: app::components::monitoring::Monitoring,
     options: LeptosOptions,
 ) -> Routes {
     let context: app::backend::Backend = backend.clone();

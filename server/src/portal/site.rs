@@ -69,8 +69,8 @@ impl SiteArgs {
     }
 
     /// What the registry page links to.
-    pub fn monitoring(&self) -> app::monitoring::Monitoring {
-        app::monitoring::Monitoring {
+    pub fn monitoring(&self) -> app::components::monitoring::Monitoring {
+        app::components::monitoring::Monitoring {
             prometheus: self.prometheus_url.clone(),
         }
     }

@@ -12,14 +12,14 @@
 //! reload, filtering the table below) placed over an SVG that draws the arrows: an SVG
 //! link is not one the router can take. Health is never colour alone: each box says it in
 //! words, a broken arrow is dashed, and the caption sums the map up for a screen reader.
-//! Made on the server ([`render`]), like the rest of the page.
+//! Drawn by the registry page's live island ([`crate::islands::live_registry`]): on the
+//! server first, then in the browser as the registry's events arrive.
 
 use std::collections::{BTreeMap, BTreeSet};
 
-use crate::{
-    format::html_escape as esc,
-    wire::registry::{InstanceInfo, Status},
-};
+use leptos::{either::Either, prelude::*};
+
+use crate::wire::registry::{InstanceInfo, Status};
 
 /// The most boxes a column holds before it wraps.
 pub const ROWS: usize = 10;
@@ -180,13 +180,22 @@ pub fn place(services: &BTreeMap<String, Service>) -> BTreeMap<String, (usize, u
     at
 }
 
-/// The map as HTML: a `<figure>` with the arrows' SVG, one link per service, and a caption
-/// that says in words what the picture shows. `selected` is the service the table is
-/// filtered to, if any.
-pub fn render(instances: &[InstanceInfo], selected: Option<&str>) -> String {
-    let services = services(instances);
+/// One arrow of the map: from a dependent's box to its provider's.
+struct Arrow {
+    from: String,
+    to: String,
+    ok: bool,
+    d: String,
+}
+
+/// The map: a `<figure>` with the arrows' SVG, one link per service, and a caption that
+/// says in words what the picture shows. `selected` is the service the table is filtered
+/// to, if any.
+#[component]
+pub fn ServiceMap(instances: Vec<InstanceInfo>, selected: Option<String>) -> impl IntoView {
+    let services = services(&instances);
     if services.is_empty() {
-        return r#"<p class="empty">No services to draw.</p>"#.into();
+        return Either::Left(view! { <p class="empty">"No services to draw."</p> });
     }
     let at = place(&services);
     let columns = at.values().map(|(c, _)| c + 1).max().unwrap_or(1);
@@ -198,16 +207,11 @@ pub fn render(instances: &[InstanceInfo], selected: Option<&str>) -> String {
         (PAD + c * (BOX_W + GAP_X), PAD_TOP + r * (BOX_H + GAP_Y))
     };
 
-    let mut broken: Vec<(&str, &str)> = Vec::new();
-    let mut arrows = String::new();
+    let mut arrows = Vec::new();
     for service in services.values() {
         for required in &service.requires {
             if *required == service.name {
                 continue;
-            }
-            let ok = services[required].health().serves();
-            if !ok {
-                broken.push((&service.name, required));
             }
             let (x1, y1) = corner(&service.name);
             let (x2, y2) = corner(required);
@@ -218,75 +222,130 @@ pub fn render(instances: &[InstanceInfo], selected: Option<&str>) -> String {
             // (or one back, in a cycle) arcs over the boxes between its ends.
             let next = at[required].0 == at[&service.name].0 + 1;
             let lift = if next { 0 } else { BOX_H + GAP_Y };
-            arrows.push_str(&format!(
-                r#"<path class="map-edge{}" data-from="{}" data-to="{}" d="M{x1} {y1} C{} {} {} {} {} {y2}" marker-end="url(#map-arrow{})"/>"#,
-                if ok { "" } else { " broken" },
-                esc(&service.name),
-                esc(required),
-                x1 + bend,
-                y1 - lift,
-                x2.saturating_sub(bend),
-                y2 - lift,
-                x2.saturating_sub(2),
-                if ok { "" } else { "-broken" },
-            ));
+            arrows.push(Arrow {
+                from: service.name.clone(),
+                to: required.clone(),
+                ok: services[required].health().serves(),
+                d: format!(
+                    "M{x1} {y1} C{} {} {} {} {} {y2}",
+                    x1 + bend,
+                    y1 - lift,
+                    x2.saturating_sub(bend),
+                    y2 - lift,
+                    x2.saturating_sub(2)
+                ),
+            });
         }
     }
-
-    let mut boxes = String::new();
-    for service in services.values() {
-        let (x, y) = corner(&service.name);
-        let health = service.health();
-        let state = match health {
-            Health::Passing => format!("✓ {} of {} passing", service.passing, service.instances),
-            Health::Degraded => format!("! {} of {} passing", service.passing, service.instances),
-            Health::Critical => format!("✗ 0 of {} passing", service.instances),
-            Health::Missing => "✗ no instance".to_owned(),
-        };
-        let instances = match service.instances {
-            1 => "1 instance".to_owned(),
-            n => format!("{n} instances"),
-        };
-        let common = format!(
-            r#"class="map-node health-{h}{sel}" data-service="{name}" data-health="{h}" data-instances="{n}" style="left:{x}px;top:{y}px;width:{BOX_W}px;height:{BOX_H}px" title="{name}""#,
-            h = health.as_str(),
-            sel = if selected == Some(service.name.as_str()) {
-                " selected"
+    let broken: Vec<(&str, &str)> = arrows
+        .iter()
+        .filter(|a| !a.ok)
+        .map(|a| (a.from.as_str(), a.to.as_str()))
+        .collect();
+    let caption = summary(&services, &broken);
+    let arrows = arrows
+        .into_iter()
+        .map(|Arrow { from, to, ok, d }| {
+            view! {
+                <path
+                    class=if ok { "map-edge" } else { "map-edge broken" }
+                    data-from=from
+                    data-to=to
+                    d=d
+                    marker-end=if ok { "url(#map-arrow)" } else { "url(#map-arrow-broken)" }
+                />
+            }
+        })
+        .collect_view();
+    let boxes = services
+        .values()
+        .map(|service| {
+            let (x, y) = corner(&service.name);
+            let health = service.health();
+            let state = match health {
+                Health::Passing => {
+                    format!("✓ {} of {} passing", service.passing, service.instances)
+                }
+                Health::Degraded => {
+                    format!("! {} of {} passing", service.passing, service.instances)
+                }
+                Health::Critical => format!("✗ 0 of {} passing", service.instances),
+                Health::Missing => "✗ no instance".to_owned(),
+            };
+            let is_selected = selected.as_deref() == Some(service.name.as_str());
+            let class = format!(
+                "map-node health-{}{}",
+                health.as_str(),
+                if is_selected { " selected" } else { "" }
+            );
+            let style = format!("left:{x}px;top:{y}px;width:{BOX_W}px;height:{BOX_H}px");
+            let name = service.name.clone();
+            let inner = view! {
+                <span class="map-name">{name.clone()}</span>
+                <span class="map-state">{state}</span>
+            };
+            if health == Health::Missing {
+                Either::Left(view! {
+                    <span
+                        class=class
+                        data-service=name.clone()
+                        data-health=health.as_str()
+                        data-instances=service.instances
+                        style=style
+                        title=name.clone()
+                        role="group"
+                        aria-label=format!("{name}: required, but no instance is registered")
+                    >
+                        {inner}
+                    </span>
+                })
             } else {
-                ""
-            },
-            name = esc(&service.name),
-            n = service.instances,
-        );
-        let inner = format!(
-            r#"<span class="map-name">{}</span><span class="map-state">{}</span>"#,
-            esc(&service.name),
-            esc(&state)
-        );
-        if health == Health::Missing {
-            boxes.push_str(&format!(
-                r#"<span {common} role="group" aria-label="{}: required, but no instance is registered">{inner}</span>"#,
-                esc(&service.name)
-            ));
-        } else {
-            boxes.push_str(&format!(
-                r#"<a {common} href="/registry?service={}" aria-label="{}: {instances}, {} passing. Show only its instances."{}>{inner}</a>"#,
-                esc(&crate::format::url_encode(&service.name)),
-                esc(&service.name),
-                service.passing,
-                if selected == Some(service.name.as_str()) {
-                    r#" aria-current="true""#
-                } else {
-                    ""
-                },
-            ));
+                let instances = match service.instances {
+                    1 => "1 instance".to_owned(),
+                    n => format!("{n} instances"),
+                };
+                Either::Right(view! {
+                    <a
+                        class=class
+                        data-service=name.clone()
+                        data-health=health.as_str()
+                        data-instances=service.instances
+                        style=style
+                        title=name.clone()
+                        href=format!("/registry?service={}", crate::format::url_encode(&name))
+                        aria-label=format!(
+                            "{name}: {instances}, {} passing. Show only its instances.",
+                            service.passing
+                        )
+                        aria-current=is_selected.then_some("true")
+                    >
+                        {inner}
+                    </a>
+                })
+            }
+        })
+        .collect_view();
+    let arrow_head = |id: &'static str| {
+        view! {
+            <marker id=id viewBox="0 0 10 10" refX="9" refY="5" markerWidth="7" markerHeight="7" orient="auto-start-reverse">
+                <path d="M0 0L10 5L0 10z"/>
+            </marker>
         }
-    }
-
-    format!(
-        r#"<figure class="service-map"><div class="map-scroll"><div class="map-canvas" style="width:{width}px;height:{height}px"><svg class="map-edges" width="{width}" height="{height}" viewBox="0 0 {width} {height}" aria-hidden="true"><defs><marker id="map-arrow" viewBox="0 0 10 10" refX="9" refY="5" markerWidth="7" markerHeight="7" orient="auto-start-reverse"><path d="M0 0L10 5L0 10z"/></marker><marker id="map-arrow-broken" viewBox="0 0 10 10" refX="9" refY="5" markerWidth="7" markerHeight="7" orient="auto-start-reverse"><path d="M0 0L10 5L0 10z"/></marker></defs>{arrows}</svg>{boxes}</div></div><figcaption class="map-summary">{}</figcaption></figure>"#,
-        esc(&summary(&services, &broken))
-    )
+    };
+    Either::Right(view! {
+        <figure class="service-map">
+            <div class="map-scroll">
+                <div class="map-canvas" style=format!("width:{width}px;height:{height}px")>
+                    <svg class="map-edges" width=width height=height viewBox=format!("0 0 {width} {height}") aria-hidden="true">
+                        <defs>{arrow_head("map-arrow")}{arrow_head("map-arrow-broken")}</defs>
+                        {arrows}
+                    </svg>
+                    {boxes}
+                </div>
+            </div>
+            <figcaption class="map-summary">{caption}</figcaption>
+        </figure>
+    })
 }
 
 /// The map in words: how many services and instances, and every broken dependency.
@@ -420,8 +479,8 @@ mod tests {
         let at = place(&services(&list));
         assert_eq!(at.len(), 50);
         assert!(at.values().all(|(_, row)| *row < ROWS));
-        let html = render(&list, None);
-        assert_eq!(html.matches(r#"class="map-edge""#).count(), 40);
+        let html = crate::snapshot::html(|| view! { <ServiceMap instances=list selected=None/> });
+        assert_eq!(html.matches(r#"class="map-edge""#).count(), 40, "{html}");
         assert!(html.contains("50 services, 50 instances"), "{html}");
         // The 40 dependents wrap into 4 columns left of the 10 they need.
         assert_eq!(at.values().map(|(c, _)| c).max(), Some(&4));
@@ -429,17 +488,16 @@ mod tests {
 
     #[test]
     fn a_provider_without_a_passing_instance_breaks_its_arrows_and_says_so() {
-        let html = render(
-            &[
-                instance("GradingService", "http://g", &["LogService"], true),
-                instance("LogService", "http://l", &[], false),
-            ],
-            Some("LogService"),
+        let instances = vec![
+            instance("GradingService", "http://g", &["LogService"], true),
+            instance("LogService", "http://l", &[], false),
+        ];
+        let html = crate::snapshot::html(
+            || view! { <ServiceMap instances selected=Some("LogService".into())/> },
         );
         assert!(
-            html.contains(
-                r#"class="map-edge broken" data-from="GradingService" data-to="LogService""#
-            ),
+            html.contains(r#"data-from="GradingService" data-to="LogService""#)
+                && html.contains(r#"marker-end="url(#map-arrow-broken)" class="map-edge broken""#),
             "{html}"
         );
         assert!(html.contains(r#"data-service="LogService" data-health="critical""#));
@@ -453,10 +511,8 @@ mod tests {
 
     #[test]
     fn names_are_escaped_everywhere() {
-        let html = render(
-            &[instance("<b>x\"</b>", "http://x", &["<i>&</i>"], true)],
-            None,
-        );
+        let instances = vec![instance("<b>x\"</b>", "http://x", &["<i>&</i>"], true)];
+        let html = crate::snapshot::html(|| view! { <ServiceMap instances selected=None/> });
         assert!(!html.contains("<b>") && !html.contains("<i>"), "{html}");
         assert!(html.contains("&lt;b&gt;x&quot;&lt;/b&gt;"), "{html}");
         assert!(

@@ -4,19 +4,16 @@
 //! The server renders it from every node's `GET /cluster` (the nodes given to the portal
 //! and those the registry lists as `Registry`); once hydrated, the panel asks again every
 //! second, so a node or an etcd member that dies or returns shows within a second or two,
-//! without a reload. A node that does not answer is shown down, with the reason. The
-//! panel is HTML made on the server ([`render`]) that the browser swaps in whole: it
-//! needs no code in the WASM beyond the timer.
+//! without a reload (the [`LiveCluster`](crate::islands::live_cluster::LiveCluster)
+//! island, which draws [`ClusterTables`] from each answer). A node that does not answer is
+//! shown down, with the reason.
 
 use std::collections::BTreeMap;
 
-use leptos::prelude::*;
+use leptos::{either::Either, prelude::*};
 use serde::{Deserialize, Serialize};
 
 use crate::wire::registry::{EtcdMember, NodeStatus};
-
-/// How often the hydrated panel asks again.
-const EVERY_MS: u64 = 1000;
 
 /// One registry node as the panel shows it: what it said at `/cluster`, or why it said
 /// nothing.
@@ -51,60 +48,39 @@ pub async fn cluster_nodes() -> Result<Vec<NodeView>, ServerFnError> {
         .collect())
 }
 
-/// The panel's HTML, as [`render`] makes it from every node's answer.
-#[server]
-pub async fn cluster_panel_html() -> Result<String, ServerFnError> {
-    Ok(render(cluster_nodes().await?))
-}
-
+/// The panel: rendered on the server from every node's answer, then kept fresh by the
+/// [`LiveCluster`](crate::islands::live_cluster::LiveCluster) island.
 #[component]
 pub fn ClusterPanel() -> impl IntoView {
-    let initial = Resource::new(|| (), |_| cluster_panel_html());
+    let nodes = Resource::new(|| (), |_| cluster_nodes());
     view! {
         <section class="cluster" aria-labelledby="cluster-heading">
             <h2 id="cluster-heading">"Cluster"</h2>
             <Suspense fallback=|| view! { <p>"Asking the registry nodes…"</p> }>
                 {move || Suspend::new(async move {
-                    let html = initial.await.unwrap_or_else(|err| cannot_ask(&err.to_string()));
-                    view! { <LiveCluster html/> }
+                    let (nodes, problem) = match nodes.await {
+                        Ok(nodes) => (nodes, None),
+                        Err(err) => (Vec::new(), Some(crate::format::server_error(&err))),
+                    };
+                    view! { <crate::islands::live_cluster::LiveCluster nodes problem/> }
                 })}
             </Suspense>
         </section>
     }
 }
 
-/// The panel, asked for again every second once hydrated. It is HTML made on the
-/// server: the browser only swaps it in, so the WASM carries no code for its tables.
+/// What the panel shows: a summary line, one row per registry node (`data-node`,
+/// `data-role`: leader, follower or down) and one row per etcd member (`data-endpoint`,
+/// `data-state`); or, when the nodes cannot be asked at all (`problem`), why.
 #[component]
-fn LiveCluster(html: String) -> impl IntoView {
-    let html = RwSignal::new(html);
-    Effect::new(move |_| {
-        // One question at a time: a slow answer is not piled on.
-        let refresh = crate::live::refresher(cluster_panel_html, move |answer| {
-            html.set(answer.unwrap_or_else(|err| cannot_ask(&err.to_string())));
+pub fn ClusterTables(nodes: Vec<NodeView>, problem: Option<String>) -> impl IntoView {
+    if let Some(problem) = problem {
+        return Either::Left(view! {
+            <p class="notice notice-error" role="alert">
+                {format!("The registry nodes cannot be asked: {problem}")}
+            </p>
         });
-        if let Ok(handle) =
-            set_interval_with_handle(refresh, std::time::Duration::from_millis(EVERY_MS))
-        {
-            on_cleanup(move || handle.clear());
-        }
-    });
-    view! { <div class="cluster-live" inner_html=move || html.get()></div> }
-}
-
-/// What the panel says when the portal cannot ask the nodes at all.
-fn cannot_ask(problem: &str) -> String {
-    format!(
-        r#"<p class="notice notice-error" role="alert">The registry nodes cannot be asked: {}</p>"#,
-        crate::format::html_escape(problem)
-    )
-}
-
-/// The panel as HTML: a summary line, one row per registry node (`data-node`, `data-role`:
-/// leader, follower or down) and one row per etcd member (`data-endpoint`, `data-state`).
-/// Every text from a node is escaped.
-pub fn render(nodes: Vec<NodeView>) -> String {
-    use crate::format::html_escape as esc;
+    }
     let answering = nodes.iter().filter(|n| n.status.is_ok()).count();
     let leader = nodes
         .iter()
@@ -125,57 +101,84 @@ pub fn render(nodes: Vec<NodeView>) -> String {
             format!("{healthy} of {} etcd members healthy", members.len())
         }
     );
-    let mut html = format!(
-        r#"<p class="cluster-summary" aria-live="polite">{}</p><div class="table-scroll"><table class="data cluster-nodes"><thead><tr><th scope="col">Registry node</th><th scope="col">Role</th><th scope="col" class="number">Revision</th><th scope="col">State</th></tr></thead><tbody>"#,
-        esc(&summary)
-    );
-    for node in &nodes {
-        let (role, revision, state, badge) = match &node.status {
-            Ok(status) => (
-                if status.leader { "leader" } else { "follower" },
-                status.revision.to_string(),
-                status.stale.clone().unwrap_or_else(|| "current".into()),
-                if status.stale.is_some() {
-                    "warning"
+    let node_rows = nodes
+        .into_iter()
+        .map(|node| {
+            let (role, revision, state, badge) = match node.status {
+                Ok(status) => (
+                    if status.leader { "leader" } else { "follower" },
+                    crate::format::revision(status.revision),
+                    status.stale.clone().unwrap_or_else(|| "current".into()),
+                    if status.stale.is_some() {
+                        "warning"
+                    } else {
+                        "passing"
+                    },
+                ),
+                Err(reason) => (
+                    "down",
+                    "—".into(),
+                    format!("does not answer: {reason}"),
+                    "critical",
+                ),
+            };
+            let url = node.url.clone();
+            view! {
+                <tr data-node=node.url data-role=role>
+                    <td class="url">{url}</td>
+                    <td><span class=format!("badge badge-{badge}")>{role}</span></td>
+                    <td class="number">{revision}</td>
+                    <td>{state}</td>
+                </tr>
+            }
+        })
+        .collect_view();
+    let etcd = (!members.is_empty()).then(|| {
+        let rows = members
+            .into_iter()
+            .map(|member| {
+                let (state, badge) = if member.healthy {
+                    ("healthy", "passing")
                 } else {
-                    "passing"
-                },
-            ),
-            Err(reason) => (
-                "down",
-                "—".into(),
-                format!("does not answer: {reason}"),
-                "critical",
-            ),
-        };
-        html.push_str(&format!(
-            r#"<tr data-node="{url}" data-role="{role}"><td class="url">{url}</td><td><span class="badge badge-{badge}">{role}</span></td><td class="number">{revision}</td><td>{state}</td></tr>"#,
-            url = esc(&node.url),
-            state = esc(&state),
-        ));
-    }
-    html.push_str("</tbody></table></div>");
-    if !members.is_empty() {
-        html.push_str(r#"<div class="table-scroll"><table class="data etcd-members"><thead><tr><th scope="col">etcd member</th><th scope="col">State</th></tr></thead><tbody>"#);
-        for member in &members {
-            let (state, badge) = if member.healthy {
-                ("healthy", "passing")
-            } else {
-                ("down", "critical")
-            };
-            let why = if member.healthy {
-                String::new()
-            } else {
-                format!(" {}", esc(member.problem.as_deref().unwrap_or("")))
-            };
-            html.push_str(&format!(
-                r#"<tr data-endpoint="{endpoint}" data-state="{state}"><td class="url">{endpoint}</td><td><span class="badge badge-{badge}">{state}</span>{why}</td></tr>"#,
-                endpoint = esc(&member.endpoint),
-            ));
+                    ("down", "critical")
+                };
+                let why = (!member.healthy)
+                    .then(|| format!(" {}", member.problem.unwrap_or_default()));
+                let endpoint = member.endpoint.clone();
+                view! {
+                    <tr data-endpoint=member.endpoint data-state=state>
+                        <td class="url">{endpoint}</td>
+                        <td><span class=format!("badge badge-{badge}")>{state}</span>{why}</td>
+                    </tr>
+                }
+            })
+            .collect_view();
+        view! {
+            <div class="table-scroll">
+                <table class="data etcd-members">
+                    <thead><tr><th scope="col">"etcd member"</th><th scope="col">"State"</th></tr></thead>
+                    <tbody>{rows}</tbody>
+                </table>
+            </div>
         }
-        html.push_str("</tbody></table></div>");
-    }
-    html
+    });
+    Either::Right(view! {
+        <p class="cluster-summary" aria-live="polite">{summary}</p>
+        <div class="table-scroll">
+            <table class="data cluster-nodes">
+                <thead>
+                    <tr>
+                        <th scope="col">"Registry node"</th>
+                        <th scope="col">"Role"</th>
+                        <th scope="col" class="number">"Revision"</th>
+                        <th scope="col">"State"</th>
+                    </tr>
+                </thead>
+                <tbody>{node_rows}</tbody>
+            </table>
+        </div>
+        {etcd}
+    })
 }
 
 /// Every etcd member any node was given: healthy if a node that answers sees it healthy,
@@ -249,13 +252,14 @@ mod tests {
 
     #[test]
     fn the_panel_marks_each_role_and_escapes_what_nodes_say() {
-        let html = render(vec![
+        let nodes = vec![
             node("http://a", true, &[("e1", true)]),
             NodeView {
                 url: "http://b\"><script>".into(),
                 status: Err("<refused> & gone".into()),
             },
-        ]);
+        ];
+        let html = crate::snapshot::html(|| view! { <ClusterTables nodes problem=None/> });
         assert!(
             html.contains(r#"<tr data-node="http://a" data-role="leader">"#),
             "{html}"

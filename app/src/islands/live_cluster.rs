@@ -1,0 +1,34 @@
+//! The registry page's cluster panel, asked again every second: a node or an etcd member
+//! that dies or returns shows within a second or two, without a reload.
+
+use leptos::prelude::*;
+
+use crate::components::cluster_panel::{ClusterTables, NodeView, cluster_nodes};
+
+/// How often the panel asks again.
+const EVERY_MS: u64 = 1000;
+
+/// The panel as the server drew it (`nodes`, or the `problem` asking them), redrawn from
+/// each newer answer.
+#[island]
+pub fn LiveCluster(nodes: Vec<NodeView>, problem: Option<String>) -> impl IntoView {
+    let shown = RwSignal::new((nodes, problem));
+    Effect::new(move |_| {
+        // One question at a time: a slow answer is not piled on.
+        let refresh = crate::live::refresher(cluster_nodes, move |answer| {
+            shown.set(match answer {
+                Ok(nodes) => (nodes, None),
+                Err(err) => (Vec::new(), Some(crate::format::server_error(&err))),
+            });
+        });
+        if let Ok(handle) =
+            set_interval_with_handle(refresh, std::time::Duration::from_millis(EVERY_MS))
+        {
+            on_cleanup(move || handle.clear());
+        }
+    });
+    move || {
+        let (nodes, problem) = shown.get();
+        view! { <ClusterTables nodes problem/> }
+    }
+}

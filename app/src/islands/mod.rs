@@ -1,0 +1,27 @@
+//! Islands: the parts of the portal that move after the page has loaded. Each is rendered
+//! on the server with the page, then hydrated in the browser by the WASM, which holds the
+//! code of the islands (and of the components they draw) and nothing else. Everything
+//! outside them is HTML from the server; the islands router (`islands-router`) keeps
+//! navigation client-side by fetching the next page and diffing it in.
+//!
+//! An island's props cross from the server to the browser as JSON, so they are data (the
+//! wire types), never views. Every page works with JavaScript off: each island draws
+//! what the server had, and each form in one is a plain HTML form first.
+//!
+//! | island | owns |
+//! |---|---|
+//! | [`menu`] | the "Menu" button on narrow screens, and the page's hydrated mark |
+//! | [`live_registry`] | the registry's map and instance table, redrawn as its events arrive |
+//! | [`live_cluster`] | the cluster panel, asked again every second |
+//! | [`log_tail`] | the logs page's chart and table, new records inserted on top |
+//! | [`search`] | search as you type in the Grade Book |
+//! | [`add_grade`] | the "Add a Grade" form, refusals shown beside the field |
+//! | [`retry`] | a page whose service was unavailable, asked for again every few seconds |
+
+pub mod add_grade;
+pub mod live_cluster;
+pub mod live_registry;
+pub mod log_tail;
+pub mod menu;
+pub mod retry;
+pub mod search;

@@ -1,0 +1,61 @@
+//! Search as you type: the Grade Book's search form (drawn on the server, a plain GET
+//! form that works with JavaScript off) asks for its result a moment after each
+//! keystroke or change of order, and the islands router diffs the answer in without a
+//! reload. The field keeps its focus and what is typed, as the router leaves this island
+//! alone.
+
+use std::time::Duration;
+
+use leptos::{html, prelude::*};
+
+use crate::pages::students::{Order, link};
+
+/// How long typing must pause before the search is sent: one question per word, not
+/// per key.
+const PAUSE: Duration = Duration::from_millis(250);
+
+/// The form in `children`, whose search (`q`) and order (`sort`) are followed after each
+/// pause in typing.
+#[island]
+pub fn SearchAsYouType(children: Children) -> impl IntoView {
+    // A handle is a number: stored as sync data, as the server renders this island too.
+    let pending = StoredValue::new(None::<TimeoutHandle>);
+    let go = NodeRef::<html::A>::new();
+    let changed = move |event: leptos::ev::Event| {
+        use leptos::wasm_bindgen::JsCast;
+        let Some(form) = event
+            .target()
+            .and_then(|target| target.dyn_into::<leptos::web_sys::Element>().ok())
+            .and_then(|field| field.closest("form").ok().flatten())
+            .and_then(|form| form.dyn_into::<leptos::web_sys::HtmlFormElement>().ok())
+        else {
+            return;
+        };
+        if let Some(handle) = pending.get_value() {
+            handle.clear();
+        }
+        let handle = set_timeout_with_handle(
+            move || {
+                let Ok(data) = leptos::web_sys::FormData::new_with_form(&form) else {
+                    return;
+                };
+                let field = |name| data.get(name).as_string().unwrap_or_default();
+                let to = link(&field("q"), Order::parse(&field("sort")), 1);
+                // A click on a link is what the islands router follows: this one goes to
+                // the search's first page, with only the parameters it needs.
+                if let Some(go) = go.get_untracked() {
+                    go.set_href(&to);
+                    go.click();
+                }
+            },
+            PAUSE,
+        );
+        pending.set_value(handle.ok());
+    };
+    view! {
+        <div class="grade-book-search" on:input=changed>
+            {children()}
+            <a node_ref=go href="/students" hidden tabindex="-1" aria-hidden="true"></a>
+        </div>
+    }
+}
