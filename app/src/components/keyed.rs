@@ -1,8 +1,11 @@
-//! [`Keyed`]: what it holds is drawn anew when its key changes. The islands router leaves
-//! an island alone when it diffs in the next page (so an island keeps its state while the
-//! visitor moves about), which would also keep an island whose props changed, such as the
-//! registry's live view after a click on the map filtered it. Inside [`Keyed`], a new key
-//! is a new item of a keyed list, which the router replaces whole, island included.
+//! [`Keyed`]: what it holds is drawn anew when its key changes. The islands router diffs
+//! the next page into the one shown node by node, which goes wrong where the two differ
+//! in shape (a table of 50 rows against one of 3, a chart with one more point), and it
+//! leaves an island alone (so an island keeps its state while the visitor moves about),
+//! which would also keep an island whose props changed, such as the registry's live view
+//! after a click on the map filtered it. Inside [`Keyed`], a new key is a new item of a
+//! keyed list, which the router replaces whole, islands included. Pages key what they
+//! show by the data it is drawn from.
 
 use std::hash::{DefaultHasher, Hash, Hasher};
 

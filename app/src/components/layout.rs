@@ -16,18 +16,29 @@ const NAV_LINKS: &[(&str, &str)] = &[
 
 #[component]
 pub fn Layout(children: Children) -> impl IntoView {
+    let path = leptos_router::hooks::use_location()
+        .pathname
+        .get_untracked();
+    // A page and the pages below it (a student's page is in the Grade Book).
+    let current =
+        move |href: &str| (path == href || path.starts_with(&format!("{href}/"))).then_some("page");
     view! {
         <a class="skip-link" href="#main">"Skip to content"</a>
         <header class="site-header">
             <a class="brand" href="/students">"distributed"</a>
-            <Menu>
+            <Menu/>
+            // Always with a class, which the router's diff resets: a menu opened on a
+            // narrow screen closes on the next page.
+            <nav id="site-nav" class="site-nav" aria-label="Main">
                 <ul>
                     {NAV_LINKS
                         .iter()
-                        .map(|(href, label)| view! { <li><a href=*href>{*label}</a></li> })
+                        .map(|(href, label)| {
+                            view! { <li><a href=*href aria-current=current(href)>{*label}</a></li> }
+                        })
                         .collect_view()}
                 </ul>
-            </Menu>
+            </nav>
         </header>
         <main id="main" tabindex="-1">
             {children()}

@@ -3,11 +3,29 @@
 
 use leptos::prelude::*;
 
-/// The navigation (`children`, drawn on the server) and the button that shows or hides
-/// it on narrow screens.
+/// The button that shows or hides the navigation (`#site-nav`) on narrow screens. The
+/// navigation itself is the server's, outside the island, so the islands router updates
+/// which page it marks current; a link followed in it closes it.
 #[island]
-pub fn Menu(children: Children) -> impl IntoView {
+pub fn Menu() -> impl IntoView {
     let (open, set_open) = signal(false);
+    Effect::new(move |_| {
+        let open = open.get();
+        if let Some(nav) = document().get_element_by_id("site-nav") {
+            let _ = nav.class_list().toggle_with_force("open", open);
+        }
+    });
+    let closes = window_event_listener(leptos::ev::click, move |event| {
+        let Some(target) = event.target().and_then(|t| {
+            leptos::wasm_bindgen::JsCast::dyn_into::<leptos::web_sys::Element>(t).ok()
+        }) else {
+            return;
+        };
+        if target.closest("#site-nav a").ok().flatten().is_some() {
+            set_open.set(false);
+        }
+    });
+    on_cleanup(move || closes.remove());
     view! {
         <button
             type="button"
@@ -18,19 +36,6 @@ pub fn Menu(children: Children) -> impl IntoView {
         >
             "Menu"
         </button>
-        <nav
-            id="site-nav"
-            aria-label="Main"
-            class:open=open
-            on:click=move |event| {
-                // A link followed closes the menu.
-                if event_target::<leptos::web_sys::Element>(&event).tag_name() == "A" {
-                    set_open.set(false);
-                }
-            }
-        >
-            {children()}
-        </nav>
     }
 }
 

@@ -18,7 +18,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::{
     api::DeleteGrade,
-    components::{charts::ScoresChart, unavailable::Unavailable},
+    components::{charts::ScoresChart, keyed::Keyed, unavailable::Unavailable},
     format,
     islands::add_grade::AddGradeForm,
     pages::not_found::NotFound,
@@ -89,9 +89,14 @@ pub fn StudentPage() -> impl IntoView {
                             let form = teacher.csrf.clone().map(|csrf| {
                                 view! { <AddGradeForm student_id=student.id csrf field=field.clone() error=error.clone()/> }
                             });
+                            // What the page shows, as its key: see `Keyed`.
+                            let key = serde_json::to_string(&(&student, &class, &teacher))
+                                .unwrap_or_default();
                             EitherOf3::C(view! {
                                 <Title text=format!("{}, {}", student.last_name, student.first_name)/>
-                                <StudentGrades student class teacher/>
+                                <Keyed key>
+                                    <StudentGrades student=student.clone() class=class.clone() teacher=teacher.clone()/>
+                                </Keyed>
                                 {form}
                             })
                         }

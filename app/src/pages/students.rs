@@ -21,6 +21,7 @@ use crate::{
     api::AddStudent,
     components::{
         charts::{AverageBar, ClassHistogram},
+        keyed::Keyed,
         unavailable::Unavailable,
     },
     format,
@@ -222,13 +223,20 @@ pub fn Students() -> impl IntoView {
                         Err(err) => Either::Left(view! {
                             <Unavailable what="grading service" error=err.to_string()/>
                         }),
-                        Ok(book) => Either::Right(view! {
-                            <div class="grade-book">
-                                <ClassHistogram counts=book.bands ungraded=book.ungraded/>
-                                <GradeBookTable book=book.page q=asked.q.clone() order=asked.order/>
-                                <AddStudentForm teacher field=asked.field.clone() error=asked.error.clone()/>
-                            </div>
-                        }),
+                        Ok(book) => {
+                            // What the page shows, as its key: see `Keyed`.
+                            let key = serde_json::to_string(&(&book, &teacher, &asked.field, &asked.error))
+                                .unwrap_or_default();
+                            Either::Right(view! {
+                                <Keyed key>
+                                    <div class="grade-book">
+                                        <ClassHistogram counts=book.bands ungraded=book.ungraded/>
+                                        <GradeBookTable book=book.page.clone() q=asked.q.clone() order=asked.order/>
+                                        <AddStudentForm teacher=teacher.clone() field=asked.field.clone() error=asked.error.clone()/>
+                                    </div>
+                                </Keyed>
+                            })
+                        }
                     }
                 })
             }}
