@@ -77,9 +77,10 @@ pub(crate) async fn portal() -> Vec<Figure> {
         ),
         measured: format!("p50 {} p99 {}", ms(percentile(&times, 0.5)), ms(p99)),
         ratio: format!("p99 {}", times_str(ratio)),
-        target: "report (the page asks the grading service for all 1,000 students and renders 50)"
-            .into(),
-        holds: None,
+        // The page asks the grading service for one page and the class's bands (counted
+        // in SQL), never for all 1,000 students.
+        target: "p99 ≤ 5× the static file".into(),
+        holds: Some(ratio <= 5.0),
     };
     let wasm_path = std::path::Path::new("target/site/pkg/distributed.wasm");
     let wasm = std::fs::read(wasm_path).unwrap_or_default();
@@ -88,7 +89,7 @@ pub(crate) async fn portal() -> Vec<Figure> {
     let gzipped = encoder.finish().unwrap().len();
     let size = Figure {
         name: "portal, release WASM",
-        how: "target/site/pkg/distributed.wasm, gzip -9, client-side navigation kept".into(),
+        how: "target/site/pkg/distributed.wasm, gzip -9: the islands only (the islands router keeps navigation client-side)".into(),
         baseline: no_baseline("a size; the target is the budget"),
         measured: format!(
             "{:.0} KB raw, {:.0} KB gzipped",
@@ -96,8 +97,8 @@ pub(crate) async fn portal() -> Vec<Figure> {
             gzipped as f64 / 1000.0
         ),
         ratio: "—".into(),
-        target: "≤ 300 KB gzipped".into(),
-        holds: Some(!wasm.is_empty() && gzipped <= 300_000),
+        target: "≤ 250 KB gzipped".into(),
+        holds: Some(!wasm.is_empty() && gzipped <= 250_000),
     };
     vec![render, size]
 }

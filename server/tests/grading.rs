@@ -63,6 +63,7 @@ on_both_stores!(
     every_validation_rule_has_a_failing_case_and_nothing_is_stored,
     a_deleted_students_or_grades_id_is_never_given_again,
     an_addition_sent_again_with_its_key_is_stored_once,
+    a_page_of_students_is_searched_sorted_and_counted_by_the_database,
 );
 
 /// A grading service on an ephemeral port.
@@ -466,6 +467,115 @@ async fn an_addition_sent_again_with_its_key_is_stored_once(store: Store) {
         assert_eq!(answer.status(), 201);
     }
     assert_eq!(grading.students().await.len(), 8);
+}
+
+/// `GET /students?q=&sort=&page=&per_page=` answers one page, found, ordered and cut by
+/// the database, with the count in `X-Total-Count`; `/students/summary` counts the class
+/// by band. The seed's averages: Carter 87, Baggio 93.7, Stone 47.3, McAdams 97,
+/// Clarkson 97.3.
+async fn a_page_of_students_is_searched_sorted_and_counted_by_the_database(store: Store) {
+    let grading = TestGrading::start(&store.new_database()).await;
+    for body in [
+        r#"{"FirstName":"Ada","LastName":"Lovelace"}"#,
+        r#"{"FirstName":"Per_cent","LastName":"100%"}"#,
+    ] {
+        assert_eq!(grading.post_student(body).await.status(), 201);
+    }
+    let page = |query: &str| {
+        let url = format!("{}/students?{query}", grading.url);
+        async move {
+            let response = client().get(url).send().await.unwrap();
+            let status = response.status().as_u16();
+            let total = response
+                .headers()
+                .get(wire::grading::TOTAL_COUNT_HEADER)
+                .map(|v| v.to_str().unwrap().to_owned());
+            let body = response.text().await.unwrap();
+            (status, total, body)
+        }
+    };
+    let ids = |query: &'static str| {
+        let page = page(query);
+        async move {
+            let (status, total, body) = page.await;
+            assert_eq!(status, 200, "{query}: {body}");
+            let students: Vec<Student> = serde_json::from_str(&body).unwrap();
+            let ids: Vec<i64> = students.iter().map(|s| s.id).collect();
+            (ids, total.unwrap_or_default())
+        }
+    };
+
+    // Either name, either form, any case; the pattern's own characters taken literally.
+    assert_eq!(ids("q=CARTER").await, (vec![1], "1".into()));
+    assert_eq!(ids("q=%20carter,%20n%20").await, (vec![1], "1".into()));
+    assert_eq!(ids("q=emma%20st").await, (vec![3], "1".into()));
+    assert_eq!(ids("q=o").await, (vec![2, 3, 5, 6], "4".into()));
+    assert_eq!(ids("q=%25").await, (vec![7], "1".into()));
+    assert_eq!(ids("q=_").await, (vec![7], "1".into()));
+    assert_eq!(ids("q=zz").await, (vec![], "0".into()));
+
+    // Orders: by ID, by last name, by average with the ungraded last.
+    assert_eq!(ids("sort=id").await.0, [1, 2, 3, 4, 5, 6, 7]);
+    assert_eq!(ids("sort=name").await.0, [7, 2, 1, 5, 6, 4, 3]);
+    assert_eq!(ids("sort=average").await.0, [5, 4, 2, 1, 3, 6, 7]);
+
+    // Pages, and a page past the last is empty, with the count all the same.
+    assert_eq!(
+        ids("sort=average&per_page=2&page=2").await,
+        (vec![2, 1], "7".into())
+    );
+    assert_eq!(ids("page=9").await, (vec![], "7".into()));
+    let (_, _, body) = page("q=carter&per_page=1").await;
+    let carter: Vec<Student> = serde_json::from_str(&body).unwrap();
+    assert_eq!(
+        carter[0].grades.len(),
+        3,
+        "a page's students come with their grades"
+    );
+    assert_eq!(carter[0].average, Some(87.0));
+
+    // Refusals say what to fix.
+    for (query, reason) in [
+        ("sort=bogus", "use id, name or average"),
+        ("page=0", "from 1 to 1000000"),
+        ("per_page=501", "from 1 to 500"),
+        ("per_page=x", "per_page is"),
+    ] {
+        let (status, _, body) = page(query).await;
+        assert_eq!(status, 400, "{query}");
+        assert!(body.contains(reason), "{query}: {body}");
+    }
+    let long = format!("q={}", "a".repeat(101));
+    let (status, _, body) = page(&long).await;
+    assert_eq!(status, 400);
+    assert!(body.contains("at most 100"), "{body}");
+
+    // Without paging parameters, the original's whole list.
+    let (status, total, body) = page("other=1").await;
+    assert_eq!((status, total), (200, None));
+    assert_eq!(
+        serde_json::from_str::<Vec<Student>>(&body).unwrap().len(),
+        7
+    );
+
+    // The summary: the class by band, counted in SQL, and the matching count.
+    let summary: wire::grading::ClassSummary = client()
+        .get(format!("{}/students/summary?q=o", grading.url))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(
+        summary,
+        wire::grading::ClassSummary {
+            students: 7,
+            matching: 4,
+            bands: [0, 0, 0, 0, 1, 0, 0, 0, 1, 3],
+            ungraded: 2,
+        }
+    );
 }
 
 async fn concurrent_grade_posts_lose_nothing_and_survive_a_restart(store: Store) {

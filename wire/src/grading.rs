@@ -92,6 +92,71 @@ pub struct NewStudent {
 
 crate::go_json!(NewStudent, &["FirstName", "LastName"]);
 
+/// How `GET /students?sort=` orders a page of students (an addition to the original).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub enum StudentOrder {
+    /// By ID: the order students were added (the original's).
+    #[default]
+    Id,
+    /// By last name, then first name, in any case.
+    Name,
+    /// Highest average first; students without grades last.
+    Average,
+}
+
+impl StudentOrder {
+    /// The `sort` parameter's value (`id` or empty, `name`, `average`); `None` for anything
+    /// else.
+    pub fn parse(text: &str) -> Option<StudentOrder> {
+        match text {
+            "" | "id" => Some(StudentOrder::Id),
+            "name" => Some(StudentOrder::Name),
+            "average" => Some(StudentOrder::Average),
+            _ => None,
+        }
+    }
+
+    /// The `sort` parameter's value for this order.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            StudentOrder::Id => "id",
+            StudentOrder::Name => "name",
+            StudentOrder::Average => "average",
+        }
+    }
+}
+
+/// Students a page holds unless `per_page` says otherwise.
+pub const DEFAULT_PER_PAGE: u32 = 50;
+/// The most students one page may hold.
+pub const MAX_PER_PAGE: u32 = 500;
+/// The longest search (`q`) accepted, in characters.
+pub const MAX_SEARCH_CHARS: usize = 100;
+/// The header that carries how many students match a paged `GET /students`.
+pub const TOTAL_COUNT_HEADER: &str = "x-total-count";
+
+/// What `GET /students/summary?q=` answers (an addition to the original): the class's
+/// size, how many match the search, and the class's averages by 10-point band, counted
+/// by the database.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(remote = "Self")]
+pub struct ClassSummary {
+    /// Every student.
+    #[serde(rename = "Students")]
+    pub students: u64,
+    /// The students whose name contains the search (every student without one).
+    #[serde(rename = "Matching")]
+    pub matching: u64,
+    /// Students by average, in 10-point bands: 0–9, 10–19, …, 90–100.
+    #[serde(rename = "Bands")]
+    pub bands: [u64; 10],
+    /// Students without grades (so without an average).
+    #[serde(rename = "Ungraded")]
+    pub ungraded: u64,
+}
+
+crate::go_json!(ClassSummary, &["Students", "Matching", "Bands", "Ungraded"]);
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -1,12 +1,15 @@
 //! `/students`, the Grade Book: the students, each linking to their page, with their
 //! average formatted as the original did (`87.0%`), found by name (`?q=carter`), sorted
 //! (`?sort=name`, `?sort=average`; by ID otherwise) and shown a page at a time (`?page=2`,
-//! 50 per page), so a class of 1,000 is not one huge page. The search is a plain GET form,
-//! the same with JavaScript or without. The whole grade book downloads as CSV from
-//! `/students.csv` (served by the portal's server side). Above the table is a histogram of
-//! the class's averages by 10-point band, and each row has a bar of the student's average
-//! ([`crate::components::charts`]); below the table, "Add a student" is shown to whoever may change
-//! grades (a plain form post, see [`crate::api::add_student`]).
+//! 50 per page), so a class of 1,000 is not one huge page. The grading service does the
+//! searching, sorting and paging in SQL (`GET /students?q=&sort=&page=&per_page=`), and
+//! counts the histogram's bands (`GET /students/summary`): the portal asks for the page it
+//! shows, never for every student. The search is a plain GET form, the same with
+//! JavaScript or without. The whole grade book downloads as CSV from `/students.csv`
+//! (served by the portal's server side). Above the table is a histogram of the class's
+//! averages by 10-point band, and each row has a bar of the student's average
+//! ([`crate::components::charts`]); below the table, "Add a student" is shown to whoever
+//! may change grades (a plain form post, see [`crate::api::add_student`]).
 //!
 //! Everything here is drawn on the server; the search form sits in the
 //! [`SearchAsYouType`] island, and the pager's and the names' links are plain anchors,
@@ -67,60 +70,22 @@ impl Order {
         }
     }
 
+    /// The grading API's name for this order.
+    pub fn wire(self) -> crate::wire::grading::StudentOrder {
+        use crate::wire::grading::StudentOrder;
+        match self {
+            Order::Id => StudentOrder::Id,
+            Order::Name => StudentOrder::Name,
+            Order::Average => StudentOrder::Average,
+        }
+    }
+
     pub fn as_str(self) -> &'static str {
         match self {
             Order::Id => "",
             Order::Name => "name",
             Order::Average => "average",
         }
-    }
-}
-
-/// The students matching `q` (a part of their name, any case, as "First Last" or
-/// "Last, First"), in `order`, page `page` (from 1; past the end is the last page).
-pub fn select(mut students: Vec<Student>, q: &str, order: Order, page: usize) -> GradeBookPage {
-    let q = q.trim().to_lowercase();
-    if !q.is_empty() {
-        students.retain(|s| {
-            let first_last = format!("{} {}", s.first_name, s.last_name).to_lowercase();
-            let last_first = format!("{}, {}", s.last_name, s.first_name).to_lowercase();
-            first_last.contains(&q) || last_first.contains(&q)
-        });
-    }
-    match order {
-        Order::Id => students.sort_by_key(|s| s.id),
-        Order::Name => students.sort_by(|a, b| {
-            (
-                a.last_name.to_lowercase(),
-                a.first_name.to_lowercase(),
-                a.id,
-            )
-                .cmp(&(
-                    b.last_name.to_lowercase(),
-                    b.first_name.to_lowercase(),
-                    b.id,
-                ))
-        }),
-        Order::Average => students.sort_by(|a, b| {
-            b.average
-                .unwrap_or(f64::NEG_INFINITY)
-                .total_cmp(&a.average.unwrap_or(f64::NEG_INFINITY))
-                .then(a.id.cmp(&b.id))
-        }),
-    }
-    let matching = students.len();
-    let pages = matching.div_ceil(PAGE_SIZE).max(1);
-    let page = page.clamp(1, pages);
-    let students = students
-        .into_iter()
-        .skip((page - 1) * PAGE_SIZE)
-        .take(PAGE_SIZE)
-        .collect();
-    GradeBookPage {
-        students,
-        matching,
-        page,
-        pages,
     }
 }
 
@@ -134,21 +99,56 @@ pub struct GradeBook {
     pub ungraded: usize,
 }
 
-/// The students matching `q`, in the order `sort` names, page `page` (see [`select`]),
-/// with the class's histogram.
+/// The students matching `q`, in the order `sort` names, page `page` (from 1; past the
+/// end is the last page), with the class's histogram: two questions to the grading
+/// service, which searches, sorts, cuts the page and counts the bands in SQL.
 #[server]
 pub async fn load_grade_book(
     q: String,
     sort: String,
     page: usize,
 ) -> Result<GradeBook, ServerFnError> {
-    let students = crate::api::list_students().await?;
-    let bands = crate::components::charts::bands(students.iter().filter_map(|s| s.average));
-    let ungraded = students.iter().filter(|s| s.average.is_none()).count();
+    use crate::{
+        backend::{Target, get_json},
+        wire::{
+            grading::{ClassSummary, MAX_SEARCH_CHARS},
+            registry::GRADING_SERVICE,
+        },
+    };
+    // A search longer than the service takes is cut, not refused: it comes from the
+    // address bar, and the page should still show.
+    let q: String = q.trim().chars().take(MAX_SEARCH_CHARS).collect();
+    let q_param = format::url_encode(&q);
+    let summary: ClassSummary = get_json(
+        Target::Service(GRADING_SERVICE),
+        format!("/students/summary?q={q_param}"),
+    )
+    .await?;
+    let matching = usize::try_from(summary.matching).unwrap_or(usize::MAX);
+    let pages = matching.div_ceil(PAGE_SIZE).max(1);
+    let page = page.clamp(1, pages);
+    let students: Vec<Student> = if matching == 0 {
+        Vec::new()
+    } else {
+        get_json(
+            Target::Service(GRADING_SERVICE),
+            format!(
+                "/students?q={q_param}&sort={}&page={page}&per_page={PAGE_SIZE}",
+                Order::parse(&sort).wire().as_str()
+            ),
+        )
+        .await?
+    };
+    let count = |n: u64| usize::try_from(n).unwrap_or(usize::MAX);
     Ok(GradeBook {
-        page: select(students, &q, Order::parse(&sort), page),
-        bands,
-        ungraded,
+        page: GradeBookPage {
+            students,
+            matching,
+            page,
+            pages,
+        },
+        bands: summary.bands.map(count),
+        ungraded: count(summary.ungraded),
     })
 }
 
@@ -392,57 +392,19 @@ mod tests {
         }
     }
 
-    fn class() -> Vec<Student> {
-        vec![
-            student(1, "Nick", "Carter", Some(87.0)),
-            student(2, "Roberto", "Baggio", Some(93.7)),
-            student(3, "Emma", "Stone", Some(47.3)),
-            student(4, "Ada", "Lovelace", None),
-        ]
-    }
-
-    fn ids(page: &GradeBookPage) -> Vec<i64> {
-        page.students.iter().map(|s| s.id).collect()
-    }
-
-    #[test]
-    fn a_search_finds_any_part_of_either_name_in_any_case() {
-        assert_eq!(ids(&select(class(), "carter", Order::Id, 1)), [1]);
-        assert_eq!(ids(&select(class(), "  CARTER, n ", Order::Id, 1)), [1]);
-        assert_eq!(ids(&select(class(), "emma st", Order::Id, 1)), [3]);
-        assert_eq!(ids(&select(class(), "o", Order::Id, 1)), [2, 3, 4]);
-        let none = select(class(), "zz", Order::Id, 3);
-        assert_eq!((none.matching, none.page, none.pages), (0, 1, 1));
-    }
-
-    #[test]
-    fn orders_by_id_name_or_average_with_the_ungraded_last() {
-        assert_eq!(ids(&select(class(), "", Order::Id, 1)), [1, 2, 3, 4]);
-        assert_eq!(ids(&select(class(), "", Order::Name, 1)), [2, 1, 4, 3]);
-        assert_eq!(ids(&select(class(), "", Order::Average, 1)), [2, 1, 3, 4]);
-        assert_eq!(Order::parse("bogus"), Order::Id);
-    }
-
-    #[test]
-    fn pages_hold_fifty_and_a_page_past_the_end_is_the_last() {
-        let many: Vec<Student> = (1..=120)
-            .map(|id| student(id, "F", &format!("L{id:03}"), None))
-            .collect();
-        let second = select(many.clone(), "", Order::Id, 2);
-        assert_eq!((second.matching, second.page, second.pages), (120, 2, 3));
-        assert_eq!(second.students.first().map(|s| s.id), Some(51));
-        assert_eq!(second.students.len(), 50);
-        let last = select(many, "", Order::Id, 99);
-        assert_eq!((last.page, last.students.len()), (3, 20));
-    }
-
     #[test]
     fn the_table_escapes_names_and_pages_keep_the_search() {
         let mut many: Vec<Student> = (1..=60)
             .map(|id| student(id, "F", &format!("L{id:03}"), Some(50.0)))
             .collect();
         many[0].last_name = "<b>O'Hara & Co</b>".into();
-        let book = select(many, "", Order::Id, 1);
+        many.truncate(PAGE_SIZE);
+        let book = GradeBookPage {
+            students: many,
+            matching: 60,
+            page: 1,
+            pages: 2,
+        };
         let html = html(|| view! { <GradeBookTable book q=String::new() order=Order::Id/> });
         assert!(
             html.contains("&lt;b&gt;O'Hara &amp; Co&lt;/b&gt;, F"),
@@ -454,7 +416,12 @@ mod tests {
             html.contains(r#"<a href="/students?page=2" rel="next">Next →</a>"#),
             "{html}"
         );
-        let book = select(class(), "<zz>", Order::Name, 1);
+        let book = GradeBookPage {
+            students: vec![],
+            matching: 0,
+            page: 1,
+            pages: 1,
+        };
         let html = crate::snapshot::html(
             || view! { <GradeBookTable book q="<zz>".into() order=Order::Name/> },
         );

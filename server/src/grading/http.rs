@@ -3,6 +3,8 @@
 //! | call | answer |
 //! | --- | --- |
 //! | `GET /students` | 200, every student with grades and average |
+//! | `GET /students?q=&sort=&page=&per_page=` | 200, one page of the students whose name contains `q` (any case), by `id`, `name` or `average`, `per_page` 1–500 (50); `X-Total-Count`: how many match; a bad parameter: 400 |
+//! | `GET /students/summary?q=` | 200, `{Students, Matching, Bands, Ungraded}`: the class's averages by 10-point band, counted by the database |
 //! | `GET /students/{id}` | 200, one student; unknown or non-numeric id: 404 |
 //! | `POST /students/{id}/grades`, JSON `Grade` | 201, the stored grade; unknown student: 404; bad grade: 400 |
 //! | `POST /students`, JSON `{FirstName, LastName}` | 201, the new student |
@@ -13,17 +15,26 @@
 //! the same key again (a retry) stores nothing and is answered with the first answer (with
 //! `Idempotent-Replayed: true`), or 422 if the key came with another addition.
 
+use std::collections::BTreeMap;
+
 use axum::{
     Json,
-    extract::{Path, State},
+    extract::{Path, Query, State, rejection::QueryRejection},
     http::{HeaderMap, StatusCode},
     response::{IntoResponse, Response},
     routing::{delete, get, post},
 };
 use serde::de::DeserializeOwned;
-use wire::grading::{Grade, NewStudent, Student};
+use wire::grading::{
+    ClassSummary, DEFAULT_PER_PAGE, Grade, MAX_PER_PAGE, MAX_SEARCH_CHARS, NewStudent, Student,
+    StudentOrder, TOTAL_COUNT_HEADER,
+};
 
-use super::{GradingService, store::Added, validate};
+use super::{
+    GradingService,
+    store::{Added, PageQuery},
+    validate,
+};
 use crate::http::{RequestBody, error::ApiError, routes::Routes};
 
 /// The largest request body accepted.
@@ -32,15 +43,90 @@ pub const MAX_BODY_BYTES: usize = 16 * 1024;
 pub fn router(service: GradingService) -> Routes {
     Routes::new()
         .route("/students", get(students).post(add_student))
+        .route("/students/summary", get(summary))
         .route("/students/{id}", get(student).delete(delete_student))
         .route("/students/{id}/grades", post(add_grade))
         .route("/students/{id}/grades/{grade}", delete(delete_grade))
         .with_state(service)
 }
 
-async fn students(State(service): State<GradingService>) -> Result<Response, ApiError> {
-    let students = service.store.students().await.map_err(unavailable)?;
-    Ok(Json(&*students).into_response())
+/// `GET /students`: every student, as the original answers; with any of `q`, `sort`,
+/// `page` or `per_page`, one page of the students matching `q`, in `sort`'s order, and
+/// how many match in `X-Total-Count`.
+async fn students(
+    State(service): State<GradingService>,
+    query: Result<Query<BTreeMap<String, String>>, QueryRejection>,
+) -> Result<Response, ApiError> {
+    let Query(params) = query.map_err(|err| ApiError::bad_request(err.body_text()))?;
+    let Some(query) = page_query(&params)? else {
+        let students = service.store.students().await.map_err(unavailable)?;
+        return Ok(Json(&*students).into_response());
+    };
+    let matching = service
+        .store
+        .count_matching(&query.search)
+        .await
+        .map_err(unavailable)?;
+    let page = service.store.page(&query).await.map_err(unavailable)?;
+    Ok(([(TOTAL_COUNT_HEADER, matching.to_string())], Json(page)).into_response())
+}
+
+/// `GET /students/summary?q=`: the class's size, how many match `q`, and its averages by
+/// band.
+async fn summary(
+    State(service): State<GradingService>,
+    query: Result<Query<BTreeMap<String, String>>, QueryRejection>,
+) -> Result<Json<ClassSummary>, ApiError> {
+    let Query(params) = query.map_err(|err| ApiError::bad_request(err.body_text()))?;
+    let search = search(&params)?;
+    let summary = service.store.summary(&search).await.map_err(unavailable)?;
+    Ok(Json(summary))
+}
+
+/// The search in `q`, checked: at most [`MAX_SEARCH_CHARS`] characters.
+fn search(params: &BTreeMap<String, String>) -> Result<String, ApiError> {
+    let q = params.get("q").map(|q| q.trim()).unwrap_or_default();
+    if q.chars().count() > MAX_SEARCH_CHARS {
+        return Err(ApiError::bad_request(format!(
+            "q is {} characters: at most {MAX_SEARCH_CHARS} are searched",
+            q.chars().count()
+        )));
+    }
+    Ok(q.to_owned())
+}
+
+/// The page asked for, if any paging parameter is present (the original's call has none).
+fn page_query(params: &BTreeMap<String, String>) -> Result<Option<PageQuery>, ApiError> {
+    if !["q", "sort", "page", "per_page"]
+        .iter()
+        .any(|name| params.contains_key(*name))
+    {
+        return Ok(None);
+    }
+    let sort = params.get("sort").map(String::as_str).unwrap_or_default();
+    let order = StudentOrder::parse(sort).ok_or_else(|| {
+        ApiError::bad_request(format!("sort is {sort:?}: use id, name or average"))
+    })?;
+    let number = |name: &str, default: u32, max: u32| -> Result<u32, ApiError> {
+        match params.get(name) {
+            None => Ok(default),
+            Some(text) => text
+                .parse::<u32>()
+                .ok()
+                .filter(|n| (1..=max).contains(n))
+                .ok_or_else(|| {
+                    ApiError::bad_request(format!(
+                        "{name} is {text:?}: use a whole number from 1 to {max}"
+                    ))
+                }),
+        }
+    };
+    Ok(Some(PageQuery {
+        search: search(params)?,
+        order,
+        page: number("page", 1, 1_000_000)?,
+        per_page: number("per_page", DEFAULT_PER_PAGE, MAX_PER_PAGE)?,
+    }))
 }
 
 async fn student(

@@ -46,7 +46,7 @@ use sqlx::{
         SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteSynchronous,
     },
 };
-use wire::grading::{Grade, GradeType, NewStudent, Student};
+use wire::grading::{ClassSummary, Grade, GradeType, NewStudent, Student, StudentOrder};
 
 use super::{Database, DatabaseSync};
 
@@ -428,6 +428,150 @@ impl GradeStore {
             .await
             .map(|_| ()))?;
         Ok(())
+    }
+}
+
+/// A search and an order, as `GET /students?q=&sort=&page=&per_page=` asks for a page.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PageQuery {
+    /// A part of the name, as "First Last" or "Last, First", in any case; empty for all.
+    pub search: String,
+    pub order: StudentOrder,
+    /// From 1.
+    pub page: u32,
+    pub per_page: u32,
+}
+
+/// The SQL `LIKE` pattern that finds `search` anywhere (`%`, `_` and `\` in it taken
+/// literally), lower-cased as the names it is compared with.
+fn like_pattern(search: &str) -> String {
+    let mut pattern = String::from("%");
+    for c in search.trim().to_lowercase().chars() {
+        if matches!(c, '%' | '_' | '\\') {
+            pattern.push('\\');
+        }
+        pattern.push(c);
+    }
+    pattern.push('%');
+    pattern
+}
+
+/// Whether student `s` matches the pattern in `$1`: the same SQL on both databases.
+const MATCHES: &str = "(lower(s.first_name || ' ' || s.last_name) LIKE $1 ESCAPE '\\'
+     OR lower(s.last_name || ', ' || s.first_name) LIKE $1 ESCAPE '\\')";
+
+/// The `ORDER BY` terms for `order`, over the columns of table `t` (`id`, `first_name`,
+/// `last_name`) and the expression of its `average` (PostgreSQL lets an `ORDER BY`
+/// expression name no column alias). Fixed text only: nothing from a request is put in SQL (the
+/// statements built from it are marked `AssertSqlSafe` for that reason; the search is a
+/// bound parameter).
+fn order_by(order: StudentOrder, t: &str, average: &str) -> String {
+    match order {
+        StudentOrder::Id => format!("{t}.id"),
+        StudentOrder::Name => {
+            format!("lower({t}.last_name), lower({t}.first_name), {t}.id")
+        }
+        // `IS NULL` sorts false before true on both: the ungraded last.
+        StudentOrder::Average => {
+            format!("{average} IS NULL, {average} DESC, {t}.id")
+        }
+    }
+}
+
+/// A student's average, as a column of `s`.
+const AVERAGE: &str = "(SELECT AVG(g.score) FROM grades g WHERE g.student_id = s.id)";
+
+impl GradeStore {
+    /// How many students match `search` (see [`PageQuery`]).
+    ///
+    /// # Errors
+    /// The database cannot be read.
+    pub async fn count_matching(&self, search: &str) -> Result<u64, sqlx::Error> {
+        let sql = format!("SELECT COUNT(*) FROM students s WHERE {MATCHES}");
+        let count: i64 = on_pool!(self, |pool| {
+            sqlx::query_scalar(sqlx::AssertSqlSafe(sql.as_str()))
+                .bind(like_pattern(search))
+                .fetch_one(pool)
+                .await?
+        });
+        Ok(count.max(0) as u64)
+    }
+
+    /// One page of the students matching the query, in its order, with their grades; in
+    /// one statement, so a page is one consistent snapshot even while others write. A
+    /// page past the last is empty.
+    ///
+    /// # Errors
+    /// The database cannot be read.
+    pub async fn page(&self, query: &PageQuery) -> Result<Vec<Student>, sqlx::Error> {
+        let sql = format!(
+            "WITH page AS (
+                 SELECT s.id, s.first_name, s.last_name, {AVERAGE} AS average
+                 FROM students s WHERE {MATCHES}
+                 ORDER BY {} LIMIT $2 OFFSET $3
+             )
+             SELECT p.id, p.first_name, p.last_name, g.id, g.title, g.type, g.score
+             FROM page p LEFT JOIN grades g ON g.student_id = p.id
+             ORDER BY {}, g.id",
+            order_by(query.order, "s", AVERAGE),
+            order_by(query.order, "p", "p.average"),
+        );
+        let offset = i64::from(query.page.max(1) - 1) * i64::from(query.per_page);
+        let rows: Vec<StudentGradeRow> = on_pool!(self, |pool| {
+            sqlx::query_as(sqlx::AssertSqlSafe(sql.as_str()))
+                .bind(like_pattern(&query.search))
+                .bind(i64::from(query.per_page))
+                .bind(offset)
+                .fetch_all(pool)
+                .await?
+        });
+        students_of(rows)
+    }
+
+    /// The class in figures: its size, the students matching `search`, and its averages
+    /// by 10-point band, counted by the database (no student is read).
+    ///
+    /// # Errors
+    /// The database cannot be read.
+    pub async fn summary(&self, search: &str) -> Result<ClassSummary, sqlx::Error> {
+        // Bands by threshold, the same on both databases (a cast to integer rounds on
+        // PostgreSQL and truncates on SQLite); -1 for no average.
+        let sql = format!(
+            "SELECT band, COUNT(*) FROM (
+                 SELECT CAST(CASE WHEN average IS NULL THEN -1
+                     WHEN average >= 90 THEN 9 WHEN average >= 80 THEN 8
+                     WHEN average >= 70 THEN 7 WHEN average >= 60 THEN 6
+                     WHEN average >= 50 THEN 5 WHEN average >= 40 THEN 4
+                     WHEN average >= 30 THEN 3 WHEN average >= 20 THEN 2
+                     WHEN average >= 10 THEN 1 ELSE 0 END AS BIGINT) AS band
+                 FROM (SELECT {AVERAGE} AS average FROM students s) averages
+             ) banded GROUP BY band"
+        );
+        let counts: Vec<(i64, i64)> = on_pool!(self, |pool| {
+            sqlx::query_as(sqlx::AssertSqlSafe(sql.as_str()))
+                .fetch_all(pool)
+                .await?
+        });
+        let mut summary = ClassSummary {
+            students: 0,
+            matching: 0,
+            bands: [0; 10],
+            ungraded: 0,
+        };
+        for (band, count) in counts {
+            let count = count.max(0) as u64;
+            summary.students += count;
+            match usize::try_from(band) {
+                Ok(band) if band < 10 => summary.bands[band] += count,
+                _ => summary.ungraded += count,
+            }
+        }
+        summary.matching = if search.trim().is_empty() {
+            summary.students
+        } else {
+            self.count_matching(search).await?
+        };
+        Ok(summary)
     }
 }
 
