@@ -129,3 +129,40 @@ where
         });
     }
 }
+
+/// Has the islands router fetch the page shown again and diff it in (what it does when
+/// the visitor goes back or forward: a `popstate`), without a reload and without a new
+/// entry in the history. Does nothing on the server.
+pub fn refresh_page() {
+    #[cfg(feature = "hydrate")]
+    if let Ok(event) = web_sys::Event::new("popstate") {
+        let _ = leptos::prelude::window().dispatch_event(&event);
+    }
+}
+
+/// Keeps one harmless rejection of the islands router's off the console: when a page is
+/// asked for while the router is still drawing the last one (a change told by the event
+/// stream just as the visitor posts a form), the browser skips the first view transition
+/// and rejects a promise the router does not handle ("Transition was skipped"). The later
+/// page is drawn all the same. Any other rejection is left alone. Installed once, by the
+/// hydration entry point.
+#[cfg(feature = "hydrate")]
+pub fn quiet_skipped_transitions() {
+    use wasm_bindgen::{JsCast, closure::Closure};
+    let quiet = Closure::<dyn FnMut(web_sys::Event)>::new(move |event: web_sys::Event| {
+        let reason = js_sys::Reflect::get(&event, &"reason".into()).unwrap_or_default();
+        let text = |key: &str| {
+            js_sys::Reflect::get(&reason, &key.into())
+                .ok()
+                .and_then(|v| v.as_string())
+                .unwrap_or_default()
+        };
+        if text("name") == "AbortError" && text("message").starts_with("Transition was skipped") {
+            event.prevent_default();
+        }
+    });
+    let _ = leptos::prelude::window()
+        .add_event_listener_with_callback("unhandledrejection", quiet.as_ref().unchecked_ref());
+    // For the page's whole life.
+    quiet.forget();
+}

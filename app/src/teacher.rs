@@ -20,7 +20,7 @@ pub const SESSION_COOKIE: &str = "portal_session";
 pub const LOGIN_NEEDED: &str = "Log in as the teacher to add or delete grades.";
 
 /// What a page needs to know about its visitor.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
 pub struct TeacherStatus {
     /// Whether changing grades needs a login.
     pub required: bool,

@@ -102,7 +102,7 @@ async fn run(args: Args, shipper: Arc<LogShipper>) -> Result<ExitCode, ExitCode>
     let background = Background::new();
     let log = LogService::start(&args.log, background.stopping())
         .map_err(|err| serve::fail(PROGRAM, err))?;
-    let grading = GradingService::start(&args.grading)
+    let grading = GradingService::start(&args.grading, background.stopping())
         .await
         .map_err(|err| serve::fail(PROGRAM, err))?;
     // DNS first: a port it cannot have stops the process before it says it listens.

@@ -64,6 +64,7 @@ on_both_stores!(
     a_deleted_students_or_grades_id_is_never_given_again,
     an_addition_sent_again_with_its_key_is_stored_once,
     a_page_of_students_is_searched_sorted_and_counted_by_the_database,
+    every_change_is_told_on_the_event_stream_and_the_stream_ends_at_shutdown,
 );
 
 /// A grading service on an ephemeral port.
@@ -74,12 +75,12 @@ struct TestGrading {
 
 impl TestGrading {
     async fn start(database: &Database) -> TestGrading {
-        let service = GradingService::start(&GradingConfig::on(database.clone()))
+        let stop = CancellationToken::new();
+        let service = GradingService::start(&GradingConfig::on(database.clone()), stop.clone())
             .await
             .unwrap();
         let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
         let url = format!("http://{}", listener.local_addr().unwrap());
-        let stop = CancellationToken::new();
         let stopped = stop.clone();
         tokio::spawn(async move {
             axum::serve(listener, axum::Router::from(grading::router(service)))
@@ -576,6 +577,80 @@ async fn a_page_of_students_is_searched_sorted_and_counted_by_the_database(store
             ungraded: 2,
         }
     );
+}
+
+/// `GET /students` with `Accept: text/event-stream`: each change stored, named for what
+/// changed, with the student's and the grade's ids; a refused change tells nothing; the
+/// stream ends when the service shuts down (a graceful shutdown does not wait on it).
+async fn every_change_is_told_on_the_event_stream_and_the_stream_ends_at_shutdown(store: Store) {
+    let grading = TestGrading::start(&store.new_database()).await;
+    let mut events =
+        common::SseReader::open(&client(), &format!("{}/students", grading.url), None).await;
+    let within = std::time::Duration::from_secs(10);
+    let told = |event: common::SseEvent| {
+        let change: wire::grading::GradeChange = serde_json::from_str(&event.data).unwrap();
+        (event.name, change.student_id, change.grade_id)
+    };
+
+    let response = grading
+        .post_student(r#"{"FirstName":"Eve","LastName":"Events"}"#)
+        .await;
+    let eve: Student = response.json().await.unwrap();
+    assert_eq!(
+        told(events.next(within).await),
+        ("student_added".into(), eve.id, None)
+    );
+    // Refused: nothing stored, nothing told (the next event is the grade after it).
+    let (status, _) = grading
+        .post_grade(&eve.id.to_string(), r#"{"Title":""}"#)
+        .await;
+    assert_eq!(status, 400);
+    let (status, body) = grading
+        .post_grade(
+            &eve.id.to_string(),
+            r#"{"Title":"T","Type":"Test","Score":50}"#,
+        )
+        .await;
+    assert_eq!(status, 201);
+    let grade = serde_json::from_str::<serde_json::Value>(&body).unwrap()["ID"]
+        .as_i64()
+        .unwrap();
+    assert_eq!(
+        told(events.next(within).await),
+        ("grade_added".into(), eve.id, Some(grade))
+    );
+    let delete = |path: String| async move {
+        client()
+            .delete(path)
+            .send()
+            .await
+            .unwrap()
+            .status()
+            .as_u16()
+    };
+    assert_eq!(
+        delete(format!(
+            "{}/students/{}/grades/{grade}",
+            grading.url, eve.id
+        ))
+        .await,
+        204
+    );
+    assert_eq!(
+        told(events.next(within).await),
+        ("grade_deleted".into(), eve.id, Some(grade))
+    );
+    assert_eq!(
+        delete(format!("{}/students/{}", grading.url, eve.id)).await,
+        204
+    );
+    assert_eq!(
+        told(events.next(within).await),
+        ("student_deleted".into(), eve.id, None)
+    );
+
+    grading.stop.cancel();
+    assert!(events.ends(within).await, "the stream ended at shutdown");
 }
 
 async fn concurrent_grade_posts_lose_nothing_and_survive_a_restart(store: Store) {

@@ -1017,12 +1017,14 @@ async fn the_grading_service_is_unhealthy_without_its_database_and_no_other_is()
     let start = |name: &str| {
         let dir = common::temp_dir(name);
         async move {
-            let service =
-                server::grading::GradingService::start(&server::grading::GradingConfig::on(
-                    server::grading::Database::Sqlite(dir.join("grades.db")),
-                ))
-                .await
-                .unwrap();
+            let service = server::grading::GradingService::start(
+                &server::grading::GradingConfig::on(server::grading::Database::Sqlite(
+                    dir.join("grades.db"),
+                )),
+                tokio_util::sync::CancellationToken::new(),
+            )
+            .await
+            .unwrap();
             let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
             let base = format!("http://{}", listener.local_addr().unwrap());
             let health = axum::Router::from(service.health().router());

@@ -56,10 +56,12 @@ impl TestPortal {
         let providers = Arc::new(Providers::default());
         let mut added = Vec::new();
         let grading = if with_grading {
-            let service =
-                GradingService::start(&GradingConfig::on(Database::Sqlite(dir.join("g.db"))))
-                    .await
-                    .unwrap();
+            let service = GradingService::start(
+                &GradingConfig::on(Database::Sqlite(dir.join("g.db"))),
+                CancellationToken::new(),
+            )
+            .await
+            .unwrap();
             let url = serve(grading::router(service)).await;
             added.push(PatchEntry {
                 name: "GradingService".into(),

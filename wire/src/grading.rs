@@ -157,6 +157,26 @@ pub struct ClassSummary {
 
 crate::go_json!(ClassSummary, &["Students", "Matching", "Bands", "Ungraded"]);
 
+/// One change to the grade book, as the grading service's event stream says it
+/// (`GET /students` with `Accept: text/event-stream`; an addition to the original): the
+/// event's name is what changed (one of [`GRADE_EVENTS`]), its data this.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct GradeChange {
+    #[serde(rename = "StudentID")]
+    pub student_id: i64,
+    /// The grade added or deleted; absent for a student's own addition or deletion.
+    #[serde(rename = "GradeID", default, skip_serializing_if = "Option::is_none")]
+    pub grade_id: Option<i64>,
+}
+
+/// The names of the grading service's events.
+pub const GRADE_EVENTS: [&str; 4] = [
+    "student_added",
+    "student_deleted",
+    "grade_added",
+    "grade_deleted",
+];
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -62,7 +62,10 @@ pub fn ClusterPanel() -> impl IntoView {
                         Ok(nodes) => (nodes, None),
                         Err(err) => (Vec::new(), Some(crate::format::server_error(&err))),
                     };
-                    view! { <crate::islands::live_cluster::LiveCluster nodes problem/> }
+                    view! {
+                        <crate::islands::live_cluster::LiveCluster nodes problem/>
+                        <crate::components::keyed::IslandEnd/>
+                    }
                 })}
             </Suspense>
         </section>

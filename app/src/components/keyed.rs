@@ -18,9 +18,23 @@ pub fn Keyed<K: Hash + 'static>(key: K, children: ChildrenFn) -> impl IntoView {
     let mut hasher = DefaultHasher::new();
     key.hash(&mut hasher);
     let key = hasher.finish();
+    // The router replaces the node after a list's end with the next page's (it leaves
+    // its walk there): this empty, hidden element, rather than whatever follows, such as
+    // the start of another list.
     view! {
         <For each=move || [key] key=|key| *key let:_key>
             {children()}
         </For>
+        <span class="keyed-end" hidden></span>
     }
+}
+
+/// Goes right after each island. When the islands router diffs the next page in, it
+/// steps over an island to the island's next sibling and then on, so that sibling is
+/// never compared: were it the opening of a [`Keyed`] list, the list would be diffed
+/// node by node instead of replaced; were it another island, that island's insides
+/// would be overwritten. This empty, hidden element takes the step instead.
+#[component]
+pub fn IslandEnd() -> impl IntoView {
+    view! { <span class="island-end" hidden></span> }
 }

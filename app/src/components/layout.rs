@@ -5,7 +5,10 @@
 
 use leptos::prelude::*;
 
-use crate::islands::menu::{HydratedMark, Menu};
+use crate::{
+    components::keyed::IslandEnd,
+    islands::menu::{HydratedMark, Menu},
+};
 
 /// The pages the navigation links to, in order: (path, label).
 const NAV_LINKS: &[(&str, &str)] = &[
@@ -27,6 +30,7 @@ pub fn Layout(children: Children) -> impl IntoView {
         <header class="site-header">
             <a class="brand" href="/students">"distributed"</a>
             <Menu/>
+            <IslandEnd/>
             // Always with a class, which the router's diff resets: a menu opened on a
             // narrow screen closes on the next page.
             <nav id="site-nav" class="site-nav" aria-label="Main">
@@ -44,5 +48,6 @@ pub fn Layout(children: Children) -> impl IntoView {
             {children()}
         </main>
         <HydratedMark/>
+        <IslandEnd/>
     }
 }

@@ -5,7 +5,7 @@
 
 use leptos::prelude::*;
 
-use crate::islands::retry::RetrySoon;
+use crate::{components::keyed::IslandEnd, islands::retry::RetrySoon};
 
 #[component]
 pub fn Unavailable(
@@ -19,6 +19,7 @@ pub fn Unavailable(
             <h2>{format!("The {what} is unavailable")}</h2>
             <p>{crate::format::server_error(&error)}</p>
             <RetrySoon/>
+            <IslandEnd/>
         </div>
     }
 }

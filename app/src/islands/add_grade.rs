@@ -2,10 +2,10 @@
 //! with a redirect back to the page, a refusal in the query string, which the server
 //! draws beside its field). Hydrated, it sends the same fields to the same server
 //! function ([`add_grade`]) itself: a refusal shows beside the field at fault at once,
-//! and an added grade clears the form and asks the islands router for the page again, so
-//! the new grade shows without a reload.
+//! and an added grade clears the form and has the islands router fetch the page again
+//! ([`crate::live::refresh_page`]), so the new grade shows without a reload.
 
-use leptos::{html, prelude::*};
+use leptos::prelude::*;
 
 use crate::{
     api::{AddGrade, GradeOutcome, add_grade},
@@ -24,7 +24,6 @@ pub fn AddGradeForm(student_id: i64, csrf: String, field: String, error: String)
     let refusal =
         RwSignal::new((!error.is_empty()).then(|| ((!field.is_empty()).then_some(field), error)));
     let added = RwSignal::new(None::<String>);
-    let again = NodeRef::<html::A>::new();
     let error_for = move |field: &'static str| {
         refusal.with(|r| match r {
             Some((Some(f), reason)) if f == field => Some(reason.clone()),
@@ -55,11 +54,9 @@ pub fn AddGradeForm(student_id: i64, csrf: String, field: String, error: String)
                         grade.title,
                         grade.kind.as_str()
                     )));
-                    // The page around the form is the server's: a click on this link
-                    // has the islands router fetch it again and diff the new grade in.
-                    if let Some(link) = again.get_untracked() {
-                        link.click();
-                    }
+                    // The page around the form is the server's: the islands router
+                    // fetches it again and diffs the new grade in.
+                    crate::live::refresh_page();
                 }
                 Ok(GradeOutcome::Invalid { field, reason }) => {
                     added.set(None);
@@ -129,7 +126,6 @@ pub fn AddGradeForm(student_id: i64, csrf: String, field: String, error: String)
                 <p class="form-error" role="alert">{form_error}</p>
                 <p class="form-done" aria-live="polite">{move || added.get()}</p>
                 <button type="submit" disabled=move || pending.get()>"Add grade"</button>
-                <a node_ref=again href=format!("/students/{student_id}") hidden tabindex="-1" aria-hidden="true"></a>
             </form>
         </section>
     }

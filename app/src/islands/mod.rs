@@ -13,6 +13,7 @@
 //! | [`menu`] | the "Menu" button on narrow screens, and the page's hydrated mark |
 //! | [`live_registry`] | the registry's map and instance table, redrawn as its events arrive |
 //! | [`live_cluster`] | the cluster panel, asked again every second |
+//! | [`live_grades`] | the Grade Book and a student's page, fetched again when grades change elsewhere |
 //! | [`log_tail`] | the logs page's chart and table, new records inserted on top |
 //! | [`search`] | search as you type in the Grade Book |
 //! | [`add_grade`] | the "Add a Grade" form, refusals shown beside the field |
@@ -20,6 +21,7 @@
 
 pub mod add_grade;
 pub mod live_cluster;
+pub mod live_grades;
 pub mod live_registry;
 pub mod log_tail;
 pub mod menu;

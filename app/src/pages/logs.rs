@@ -10,7 +10,10 @@ use leptos_router::hooks::use_query_map;
 
 use crate::{
     api::recent_logs,
-    components::{keyed::Keyed, unavailable::Unavailable},
+    components::{
+        keyed::{IslandEnd, Keyed},
+        unavailable::Unavailable,
+    },
     islands::log_tail::LogTail,
 };
 
@@ -56,6 +59,7 @@ pub fn LogsPage() -> impl IntoView {
                             // A new filter is a new island: see `Keyed`.
                             <Keyed key=(service.clone(), text.clone())>
                                 <LogTail records=list.clone() service=service.clone() text=text.clone()/>
+                                <IslandEnd/>
                             </Keyed>
                         }),
                     }

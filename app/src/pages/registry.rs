@@ -13,7 +13,11 @@ use leptos_router::hooks::use_query_map;
 
 use crate::{
     api::registry_instances,
-    components::{cluster_panel::ClusterPanel, keyed::Keyed, monitoring::MonitoringLinks},
+    components::{
+        cluster_panel::ClusterPanel,
+        keyed::{IslandEnd, Keyed},
+        monitoring::MonitoringLinks,
+    },
     islands::live_registry::LiveRegistry,
     live,
 };
@@ -46,6 +50,7 @@ pub fn RegistryPage() -> impl IntoView {
                         // A filter asked for is a new island: see `Keyed`.
                         <Keyed key=service.clone()>
                             <LiveRegistry instances=instances.clone() now problem=problem.clone() service=service.clone()/>
+                            <IslandEnd/>
                         </Keyed>
                     }
                 })

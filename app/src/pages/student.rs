@@ -18,9 +18,13 @@ use serde::{Deserialize, Serialize};
 
 use crate::{
     api::DeleteGrade,
-    components::{charts::ScoresChart, keyed::Keyed, unavailable::Unavailable},
+    components::{
+        charts::ScoresChart,
+        keyed::{IslandEnd, Keyed},
+        unavailable::Unavailable,
+    },
     format,
-    islands::add_grade::AddGradeForm,
+    islands::{add_grade::AddGradeForm, live_grades::FollowGrades},
     pages::not_found::NotFound,
     teacher::{LogOut, TeacherStatus},
     wire::grading::Student,
@@ -87,13 +91,18 @@ pub fn StudentPage() -> impl IntoView {
                         Ok(None) => EitherOf3::B(view! { <NotFound/> }),
                         Ok(Some(StudentView { student, class })) => {
                             let form = teacher.csrf.clone().map(|csrf| {
-                                view! { <AddGradeForm student_id=student.id csrf field=field.clone() error=error.clone()/> }
+                                view! {
+                                    <AddGradeForm student_id=student.id csrf field=field.clone() error=error.clone()/>
+                                    <IslandEnd/>
+                                }
                             });
                             // What the page shows, as its key: see `Keyed`.
                             let key = serde_json::to_string(&(&student, &class, &teacher))
                                 .unwrap_or_default();
                             EitherOf3::C(view! {
                                 <Title text=format!("{}, {}", student.last_name, student.first_name)/>
+                                <FollowGrades/>
+                                <IslandEnd/>
                                 <Keyed key>
                                     <StudentGrades student=student.clone() class=class.clone() teacher=teacher.clone()/>
                                 </Keyed>

@@ -24,11 +24,11 @@ use crate::{
     api::AddStudent,
     components::{
         charts::{AverageBar, ClassHistogram},
-        keyed::Keyed,
+        keyed::{IslandEnd, Keyed},
         unavailable::Unavailable,
     },
     format,
-    islands::search::SearchAsYouType,
+    islands::{live_grades::FollowGrades, search::SearchAsYouType},
     teacher::TeacherStatus,
     wire::grading::Student,
 };
@@ -210,6 +210,9 @@ pub fn Students() -> impl IntoView {
         <SearchAsYouType>
             <SearchForm q=q.clone() order/>
         </SearchAsYouType>
+        <IslandEnd/>
+        <FollowGrades/>
+        <IslandEnd/>
         <Suspense fallback=|| view! { <p>"Loading students…"</p> }>
             {move || {
                 let asked = asked.clone();
@@ -228,13 +231,13 @@ pub fn Students() -> impl IntoView {
                             let key = serde_json::to_string(&(&book, &teacher, &asked.field, &asked.error))
                                 .unwrap_or_default();
                             Either::Right(view! {
-                                <Keyed key>
-                                    <div class="grade-book">
+                                <div class="grade-book">
+                                    <Keyed key>
                                         <ClassHistogram counts=book.bands ungraded=book.ungraded/>
                                         <GradeBookTable book=book.page.clone() q=asked.q.clone() order=asked.order/>
                                         <AddStudentForm teacher=teacher.clone() field=asked.field.clone() error=asked.error.clone()/>
-                                    </div>
-                                </Keyed>
+                                    </Keyed>
+                                </div>
                             })
                         }
                     }

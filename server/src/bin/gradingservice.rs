@@ -38,13 +38,13 @@ async fn main() -> ExitCode {
 
 async fn run(args: Args, shipper: Arc<LogShipper>) -> Result<ExitCode, ExitCode> {
     let mut endpoints = args.service.resolve(PROGRAM, 6000)?;
-    let service = GradingService::start(&args.grading)
+    let background = Background::new();
+    let service = GradingService::start(&args.grading, background.stopping())
         .await
         .map_err(|err| serve::fail(PROGRAM, err))?;
     let listener = serve::bind(PROGRAM, endpoints.addr).await?;
     endpoints.listening_on(&listener);
     let instance = endpoints.instance(GRADING_SERVICE, &[LOG_SERVICE]);
-    let background = Background::new();
     background.spawn(shipper.run(
         GRADING_SERVICE.into(),
         instance.providers().clone(),

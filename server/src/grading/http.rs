@@ -4,6 +4,7 @@
 //! | --- | --- |
 //! | `GET /students` | 200, every student with grades and average |
 //! | `GET /students?q=&sort=&page=&per_page=` | 200, one page of the students whose name contains `q` (any case), by `id`, `name` or `average`, `per_page` 1–500 (50); `X-Total-Count`: how many match; a bad parameter: 400 |
+//! | `GET /students` with `Accept: text/event-stream` | each change stored, live: `student_added`, `student_deleted`, `grade_added`, `grade_deleted`, data `{StudentID, GradeID}` |
 //! | `GET /students/summary?q=` | 200, `{Students, Matching, Bands, Ungraded}`: the class's averages by 10-point band, counted by the database |
 //! | `GET /students/{id}` | 200, one student; unknown or non-numeric id: 404 |
 //! | `POST /students/{id}/grades`, JSON `Grade` | 201, the stored grade; unknown student: 404; bad grade: 400 |
@@ -15,16 +16,21 @@
 //! the same key again (a retry) stores nothing and is answered with the first answer (with
 //! `Idempotent-Replayed: true`), or 422 if the key came with another addition.
 
-use std::collections::BTreeMap;
+use std::{collections::BTreeMap, convert::Infallible};
 
 use axum::{
     Json,
     extract::{Path, Query, State, rejection::QueryRejection},
     http::{HeaderMap, StatusCode},
-    response::{IntoResponse, Response},
+    response::{
+        IntoResponse, Response,
+        sse::{Event, KeepAlive, Sse},
+    },
     routing::{delete, get, post},
 };
+use futures::{Stream, StreamExt};
 use serde::de::DeserializeOwned;
+use tokio::sync::broadcast::error::RecvError;
 use wire::grading::{
     ClassSummary, DEFAULT_PER_PAGE, Grade, MAX_PER_PAGE, MAX_SEARCH_CHARS, NewStudent, Student,
     StudentOrder, TOTAL_COUNT_HEADER,
@@ -55,8 +61,14 @@ pub fn router(service: GradingService) -> Routes {
 /// how many match in `X-Total-Count`.
 async fn students(
     State(service): State<GradingService>,
+    headers: HeaderMap,
     query: Result<Query<BTreeMap<String, String>>, QueryRejection>,
 ) -> Result<Response, ApiError> {
+    if crate::http::event_stream::wanted(&headers) {
+        return Ok(Sse::new(changes(service))
+            .keep_alive(KeepAlive::default())
+            .into_response());
+    }
     let Query(params) = query.map_err(|err| ApiError::bad_request(err.body_text()))?;
     let Some(query) = page_query(&params)? else {
         let students = service.store.students().await.map_err(unavailable)?;
@@ -69,6 +81,26 @@ async fn students(
         .map_err(unavailable)?;
     let page = service.store.page(&query).await.map_err(unavailable)?;
     Ok(([(TOTAL_COUNT_HEADER, matching.to_string())], Json(page)).into_response())
+}
+
+/// Every change stored from now on, as events named for what changed (see
+/// [`wire::grading::GRADE_EVENTS`]); a subscriber that falls behind is told how many it
+/// missed (`missed`). Ends when the service shuts down.
+fn changes(service: GradingService) -> impl Stream<Item = Result<Event, Infallible>> {
+    let changes = service.subscribe();
+    futures::stream::unfold(changes, |mut changes| async move {
+        let event = match changes.recv().await {
+            Ok((name, change)) => Event::default()
+                .event(name)
+                .data(serde_json::to_string(&change).expect("a change serialises")),
+            Err(RecvError::Lagged(missed)) => Event::default()
+                .event("missed")
+                .data(format!(r#"{{"Missed":{missed}}}"#)),
+            Err(RecvError::Closed) => return None,
+        };
+        Some((Ok(event), changes))
+    })
+    .take_until(service.stopping().cancelled_owned())
 }
 
 /// `GET /students/summary?q=`: the class's size, how many match `q`, and its averages by
@@ -152,6 +184,7 @@ async fn add_student(
         .await
         .map_err(unavailable)?;
     if let Added::Stored(student) = &added {
+        service.changed("student_added", student.id, None);
         tracing::info!(
             id = student.id,
             "student added: {}, {}",
@@ -179,6 +212,7 @@ async fn add_grade(
         .map_err(unavailable)?
         .ok_or_else(|| no_student(id))?;
     if let Added::Stored(stored) = &added {
+        service.changed("grade_added", id, Some(stored.id));
         tracing::info!(
             student = id,
             grade = stored.id,
@@ -248,6 +282,7 @@ async fn delete_student(
     {
         return Err(no_student(id));
     }
+    service.changed("student_deleted", id, None);
     tracing::info!(student = id, "student deleted");
     Ok(StatusCode::NO_CONTENT)
 }
@@ -270,6 +305,7 @@ async fn delete_grade(
             "student {id} has no grade with ID {grade_id}"
         )));
     }
+    service.changed("grade_deleted", id, Some(grade_id));
     tracing::info!(student = id, grade = grade_id, "grade deleted");
     Ok(StatusCode::NO_CONTENT)
 }

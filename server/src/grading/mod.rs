@@ -133,12 +133,45 @@ fn open_error_text(database: &Database, source: &sqlx::Error) -> String {
 pub struct GradingService {
     pub store: GradeStore,
     database: Arc<Database>,
+    /// Each change stored, for the event stream: (event name, what changed).
+    changes: tokio::sync::broadcast::Sender<(&'static str, wire::grading::GradeChange)>,
+    /// Ends the event streams, so a graceful shutdown does not wait on them.
+    shutdown: tokio_util::sync::CancellationToken,
 }
 
 impl GradingService {
+    /// Tells the event streams of a change stored (`name`: one of
+    /// [`wire::grading::GRADE_EVENTS`]); nothing if none listens.
+    pub fn changed(&self, name: &'static str, student_id: i64, grade_id: Option<i64>) {
+        let _ = self.changes.send((
+            name,
+            wire::grading::GradeChange {
+                student_id,
+                grade_id,
+            },
+        ));
+    }
+
+    /// Each change stored from now on.
+    pub fn subscribe(
+        &self,
+    ) -> tokio::sync::broadcast::Receiver<(&'static str, wire::grading::GradeChange)> {
+        self.changes.subscribe()
+    }
+
+    /// Cancelled when the service shuts down.
+    pub fn stopping(&self) -> tokio_util::sync::CancellationToken {
+        self.shutdown.clone()
+    }
+
+    /// Opens the database; event streams end when `shutdown` is cancelled.
+    ///
     /// # Errors
     /// The database cannot be opened or migrated; the error names it and the fix.
-    pub async fn start(config: &GradingConfig) -> Result<GradingService, OpenError> {
+    pub async fn start(
+        config: &GradingConfig,
+        shutdown: tokio_util::sync::CancellationToken,
+    ) -> Result<GradingService, OpenError> {
         let store = GradeStore::open(&config.database, config.store_options())
             .await
             .map_err(|source| OpenError {
@@ -149,6 +182,10 @@ impl GradingService {
         Ok(GradingService {
             store,
             database: Arc::new(config.database.clone()),
+            // Room for a burst of changes: a subscriber further behind is told how many
+            // it missed.
+            changes: tokio::sync::broadcast::channel(1024).0,
+            shutdown,
         })
     }
 

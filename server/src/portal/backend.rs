@@ -1,14 +1,15 @@
 //! The teacher portal's server side: what its server functions reach the services
-//! through, and the two live streams its pages follow.
+//! through, and the three live streams its pages follow.
 //!
 //! [`PortalBackend`] implements the app's `ServiceClient` with the service runtime:
 //! services are found through the portal instance's providers (with failover), the
 //! registry through any of its nodes; every call times out. The live streams
-//! (`/portal/events/registry`, `/portal/events/logs`) relay the registry's and the log
-//! service's Server-Sent Events to the browser from the portal's own origin, so the
-//! standalone portal needs no CORS. The registry's comes from the first node that
-//! answers; the log's from every log service instance at once, merged event by event
-//! (each record is stored by one instance, so the tail needs them all). When no source
+//! (`/portal/events/registry`, `/portal/events/logs`, `/portal/events/grades`) relay the
+//! registry's, the log service's and the grading service's Server-Sent Events to the
+//! browser from the portal's own origin, so the standalone portal needs no CORS. The
+//! registry's comes from the first node that answers; the log's and the grades' from
+//! every instance at once, merged event by event (each record or change is told by the
+//! one instance that stored it, so a page needs them all). When no source
 //! can be reached, the relay answers with one `unavailable` event and a `retry:` delay,
 //! so the browser keeps trying.
 //!
@@ -346,6 +347,7 @@ pub fn router(
     let streams = Routes::new()
         .route("/portal/events/registry", get(registry_events))
         .route("/portal/events/logs", get(log_events))
+        .route("/portal/events/grades", get(grade_events))
         .route("/students.csv", get(super::grade_book_csv::download))
         .with_state(backend);
     streams.merge(site::router(options, move || {
@@ -382,6 +384,18 @@ async fn log_events(
         .map(|base| format!("{base}/log?{query}"))
         .collect();
     backend.relay_every(urls, LOG_SERVICE).await
+}
+
+/// Every grading service instance's changes, merged (each instance tells of the changes
+/// made through it).
+async fn grade_events(State(backend): State<Arc<PortalBackend>>) -> Response {
+    let urls = backend
+        .providers
+        .all(GRADING_SERVICE)
+        .into_iter()
+        .map(|base| format!("{base}/students"))
+        .collect();
+    backend.relay_every(urls, GRADING_SERVICE).await
 }
 
 /// For a portal with a teacher login: once it finds a grading service, asks it, without a

@@ -328,6 +328,19 @@ impl SseReader {
         .expect("no event arrived in time")
     }
 
+    /// Whether the stream ends (keep-alive comments and events skipped) within `within`.
+    pub async fn ends(&mut self, within: Duration) -> bool {
+        tokio::time::timeout(within, async {
+            while let Some(chunk) = self.stream.next().await {
+                if chunk.is_err() {
+                    break;
+                }
+            }
+        })
+        .await
+        .is_ok()
+    }
+
     /// The next event that is not a heartbeat round.
     pub async fn next_change(&mut self, within: Duration) -> SseEvent {
         let deadline = tokio::time::Instant::now() + within;

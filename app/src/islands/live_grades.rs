@@ -1,0 +1,43 @@
+//! Grades changed elsewhere (another tab, another teacher, the API), shown without a
+//! reload: the island follows the grading service's event stream (relayed by the portal
+//! at [`EVENTS_URL`]) and, a moment after each burst of changes, has the islands router
+//! fetch the page again and diff it in. The page stays the server's: the island draws no
+//! table, so it costs the WASM almost nothing.
+
+use std::time::Duration;
+
+use leptos::prelude::*;
+
+use crate::live;
+
+/// The event stream the island follows.
+pub const EVENTS_URL: &str = "/portal/events/grades";
+
+/// How long after a change the page is asked for: a burst of changes is one request.
+const SETTLE: Duration = Duration::from_millis(150);
+
+/// Follows the grade book's changes and redraws the page around it.
+#[island]
+pub fn FollowGrades() -> impl IntoView {
+    let live_now = RwSignal::new(false);
+    // A handle is a number: stored as sync data, as the server renders this island too.
+    let pending = StoredValue::new(None::<TimeoutHandle>);
+    Effect::new(move |_| {
+        live::follow(
+            EVENTS_URL,
+            &crate::wire::grading::GRADE_EVENTS,
+            move |_name: &str, _data: String| {
+                if let Some(handle) = pending.get_value() {
+                    handle.clear();
+                }
+                pending.set_value(set_timeout_with_handle(live::refresh_page, SETTLE).ok());
+            },
+            move |up: bool| live_now.set(up),
+        );
+    });
+    view! {
+        <p class="live-state" aria-live="polite">
+            {move || if live_now.get() { "Live: changes made elsewhere appear here." } else { "Not live yet." }}
+        </p>
+    }
+}
