@@ -1,22 +1,52 @@
 //! Live updates in the browser: a Server-Sent Events stream, opened with the browser's
-//! `EventSource` for as long as the component that opened it is mounted. The browser
+//! `EventSource` for as long as the island that opened it is on the page ([`Anchor`]). The browser
 //! reconnects by itself (sending `Last-Event-ID`, so nothing is missed while the source
 //! still retains it). On the server this does nothing: pages are rendered from a
 //! snapshot, and the stream starts after hydration.
 
-/// Follows the event stream at `url`: `on_event(name, data)` for each event whose name
-/// is in `names`, `on_state(true)` when connected and `on_state(false)` when the
-/// connection drops.
+use leptos::prelude::NodeRef;
+
+/// An element of an island, by which the island's streams and timers know whether it is
+/// still on the page. The islands router swaps pages in as HTML and never cleans up the
+/// islands it removes, so a stream kept open by a removed island would hold one of the
+/// browser's six connections to the site for good (a few visits, and the tab hangs).
+pub type Anchor = NodeRef<leptos::html::P>;
+
+/// Whether `anchor`'s element is on the page (before the island is mounted, it is).
+pub fn on_page(anchor: Anchor) -> bool {
+    #[cfg(feature = "hydrate")]
+    {
+        use leptos::prelude::GetUntracked;
+        anchor.get_untracked().is_none_or(|el| el.is_connected())
+    }
+    #[cfg(not(feature = "hydrate"))]
+    {
+        let _ = anchor;
+        true
+    }
+}
+
+#[cfg(feature = "hydrate")]
+thread_local! {
+    /// Every stream open, with the anchor of the island that opened it.
+    static OPEN: std::cell::RefCell<Vec<(Anchor, Box<dyn std::any::Any>)>> =
+        const { std::cell::RefCell::new(Vec::new()) };
+}
+
+/// Follows the event stream at `url` while `anchor` is on the page: `on_event(name,
+/// data)` for each event whose name is in `names`, `on_state(true)` when connected and
+/// `on_state(false)` when the connection drops. The streams of islands no longer on the
+/// page are closed when another is opened, and each closes itself at its next event.
 #[cfg(feature = "hydrate")]
 pub fn follow(
     url: &str,
     names: &'static [&'static str],
+    anchor: Anchor,
     on_event: impl Fn(&str, String) + 'static,
     on_state: impl Fn(bool) + 'static,
 ) {
     use std::rc::Rc;
 
-    use leptos::prelude::*;
     use wasm_bindgen::{JsCast, closure::Closure};
 
     struct Stream {
@@ -31,6 +61,8 @@ pub fn follow(
         }
     }
 
+    // Dropping a stream closes it.
+    OPEN.with_borrow_mut(|open| open.retain(|(anchor, _)| on_page(*anchor)));
     let Ok(source) = web_sys::EventSource::new(url) else {
         return;
     };
@@ -39,8 +71,13 @@ pub fn follow(
         .iter()
         .map(|&name| {
             let on_event = on_event.clone();
+            let own = source.clone();
             let closure = Closure::<dyn FnMut(web_sys::MessageEvent)>::new(
                 move |event: web_sys::MessageEvent| {
+                    if !on_page(anchor) {
+                        own.close();
+                        return;
+                    }
                     if let Some(data) = event.data().as_string() {
                         on_event(name, data);
                     }
@@ -61,18 +98,19 @@ pub fn follow(
             closure
         })
         .collect();
-    // Dropped (and so closed) when the current owner, the component, is cleaned up.
-    StoredValue::new_local(Stream {
+    let stream = Stream {
         source,
         _events: events,
         _state: state,
-    });
+    };
+    OPEN.with_borrow_mut(|open| open.push((anchor, Box::new(stream))));
 }
 
 #[cfg(not(feature = "hydrate"))]
 pub fn follow(
     _url: &str,
     _names: &'static [&'static str],
+    _anchor: Anchor,
     _on_event: impl Fn(&str, String) + 'static,
     _on_state: impl Fn(bool) + 'static,
 ) {

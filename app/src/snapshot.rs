@@ -26,7 +26,28 @@ pub(crate) fn html<V: IntoView + 'static>(view: impl FnOnce() -> V) -> String {
     out.replace("<!>", "")
 }
 
-/// `html` with a line break between each tag and the next.
+/// `html` with a line break between each tag and the next, and each server function's
+/// URL without the number Leptos ends it with (`/api/add_student4440…` is
+/// `/api/add_student…`): the number hashes where the crate was built, so it differs
+/// from one checkout to another.
 pub(crate) fn tag_lines(html: &str) -> String {
-    html.replace("><", ">\n<")
+    let mut out = String::with_capacity(html.len());
+    let mut rest = html;
+    while let Some(at) = rest.find("/api/") {
+        let name_end = at
+            + 5
+            + rest[at + 5..]
+                .find(|c: char| !(c.is_ascii_lowercase() || c == '_'))
+                .unwrap_or(rest.len() - at - 5);
+        out.push_str(&rest[..name_end]);
+        let digits = rest[name_end..]
+            .find(|c: char| !c.is_ascii_digit())
+            .unwrap_or(rest.len() - name_end);
+        if digits > 0 {
+            out.push('…');
+        }
+        rest = &rest[name_end + digits..];
+    }
+    out.push_str(rest);
+    out.replace("><", ">\n<")
 }

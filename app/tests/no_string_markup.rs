@@ -65,13 +65,17 @@ fn no_markup_is_built_from_strings() {
     assert!(files.len() > 20, "the portal's sources were found");
     let mut found = Vec::new();
     for (path, text) in &files {
-        // Tests may hold the HTML they expect.
-        let code = text.split("#[cfg(test)]").next().unwrap_or(text);
+        // Tests may hold the HTML they expect (the `tests` module, at the end of a file).
+        let code = text.split("#[cfg(test)]\nmod tests").next().unwrap_or(text);
         for (n, line) in code.lines().enumerate() {
             if line.trim_start().starts_with("//") {
                 continue;
             }
-            if line.contains("inner_html") || line.contains("html_escape") || opens_a_tag(line) {
+            if line.contains("inner_html")
+                || line.contains("innerHTML")
+                || line.contains("html_escape")
+                || opens_a_tag(line)
+            {
                 found.push(format!("{path}:{}: {}", n + 1, line.trim()));
             }
         }

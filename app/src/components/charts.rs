@@ -386,7 +386,9 @@ impl LogMinutes {
                     .keys()
                     .map(|s| counts.and_then(|c| c.get(s)).copied().unwrap_or(0))
                     .collect();
-                (m[11..].to_owned(), row)
+                // `HH:MM`; a time that is not RFC 3339 (any text a log service sent)
+                // is shown whole rather than cut inside a character.
+                (m.get(11..).unwrap_or(m).to_owned(), row)
             })
             .collect();
         let services = totals.into_iter().map(|(s, n)| (s.to_owned(), n)).collect();

@@ -22,9 +22,16 @@ pub fn Layout(children: Children) -> impl IntoView {
     let path = leptos_router::hooks::use_location()
         .pathname
         .get_untracked();
-    // A page and the pages below it (a student's page is in the Grade Book).
-    let current =
-        move |href: &str| (path == href || path.starts_with(&format!("{href}/"))).then_some("page");
+    // A page and the pages below it (a student's page is in the Grade Book). Always
+    // written ("false" for the others): the router's diff sets attributes but never
+    // removes one, so a link once current would stay marked.
+    let current = move |href: &str| {
+        if path == href || path.starts_with(&format!("{href}/")) {
+            "page"
+        } else {
+            "false"
+        }
+    };
     view! {
         <a class="skip-link" href="#main">"Skip to content"</a>
         <header class="site-header">

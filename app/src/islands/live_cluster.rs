@@ -13,6 +13,7 @@ const EVERY_MS: u64 = 1000;
 #[island]
 pub fn LiveCluster(nodes: Vec<NodeView>, problem: Option<String>) -> impl IntoView {
     let shown = RwSignal::new((nodes, problem));
+    let anchor = crate::live::Anchor::new();
     Effect::new(move |_| {
         // One question at a time: a slow answer is not piled on.
         let refresh = crate::live::refresher(cluster_nodes, move |answer| {
@@ -21,14 +22,23 @@ pub fn LiveCluster(nodes: Vec<NodeView>, problem: Option<String>) -> impl IntoVi
                 Err(err) => (Vec::new(), Some(crate::format::server_error(&err))),
             });
         });
+        // Only while the panel is on the page (see `live::Anchor`).
+        let ask = move || {
+            if crate::live::on_page(anchor) {
+                refresh();
+            }
+        };
         if let Ok(handle) =
-            set_interval_with_handle(refresh, std::time::Duration::from_millis(EVERY_MS))
+            set_interval_with_handle(ask, std::time::Duration::from_millis(EVERY_MS))
         {
             on_cleanup(move || handle.clear());
         }
     });
-    move || {
-        let (nodes, problem) = shown.get();
-        view! { <ClusterTables nodes problem/> }
+    view! {
+        <p class="cluster-live" hidden node_ref=anchor></p>
+        {move || {
+            let (nodes, problem) = shown.get();
+            view! { <ClusterTables nodes problem/> }
+        }}
     }
 }

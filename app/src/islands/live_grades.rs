@@ -20,12 +20,14 @@ const SETTLE: Duration = Duration::from_millis(150);
 #[island]
 pub fn FollowGrades() -> impl IntoView {
     let live_now = RwSignal::new(false);
+    let anchor = live::Anchor::new();
     // A handle is a number: stored as sync data, as the server renders this island too.
     let pending = StoredValue::new(None::<TimeoutHandle>);
     Effect::new(move |_| {
         live::follow(
             EVENTS_URL,
             &crate::wire::grading::GRADE_EVENTS,
+            anchor,
             move |_name: &str, _data: String| {
                 if let Some(handle) = pending.get_value() {
                     handle.clear();
@@ -36,7 +38,7 @@ pub fn FollowGrades() -> impl IntoView {
         );
     });
     view! {
-        <p class="live-state" aria-live="polite">
+        <p class="live-state" aria-live="polite" node_ref=anchor>
             {move || if live_now.get() { "Live: changes made elsewhere appear here." } else { "Not live yet." }}
         </p>
     }

@@ -28,6 +28,7 @@ pub fn LiveRegistry(
     let shown = RwSignal::new((instances, now));
     let problem = RwSignal::new(problem);
     let live = RwSignal::new(false);
+    let anchor = live::Anchor::new();
 
     Effect::new(move |_| {
         let refresh = live::refresher(registry_instances, move |answer| match answer {
@@ -47,6 +48,7 @@ pub fn LiveRegistry(
                 "heartbeats",
                 "unavailable",
             ],
+            anchor,
             move |name: &str, data: String| {
                 if name == "unavailable" {
                     problem.set(Some(data));
@@ -59,7 +61,7 @@ pub fn LiveRegistry(
     });
 
     view! {
-        <p class="live-state" aria-live="polite">
+        <p class="live-state" aria-live="polite" node_ref=anchor>
             {move || if live.get() { "Live: following the registry's events." } else { "Not live yet: showing the registry as the page was loaded." }}
         </p>
         {move || problem.get().map(|problem| view! {

@@ -24,6 +24,7 @@ pub fn LogTail(records: Vec<LogRecord>, service: String, text: String) -> impl I
         .collect();
     let records = RwSignal::new(numbered);
     let live = RwSignal::new(false);
+    let anchor = live::Anchor::new();
     let url = format!(
         "/portal/events/logs?service={}&text={}",
         url_encode(&service),
@@ -33,6 +34,7 @@ pub fn LogTail(records: Vec<LogRecord>, service: String, text: String) -> impl I
         live::follow(
             &url,
             &["record"],
+            anchor,
             move |_name: &str, data: String| {
                 if let Ok(record) = serde_json::from_str::<LogRecord>(&data) {
                     records.update(|list| {
@@ -48,7 +50,7 @@ pub fn LogTail(records: Vec<LogRecord>, service: String, text: String) -> impl I
     // A memo, so the table is drawn anew only when it appears or goes, not per record.
     let empty = Memo::new(move |_| records.with(Vec::is_empty));
     view! {
-        <p class="live-state" aria-live="polite">
+        <p class="live-state" aria-live="polite" node_ref=anchor>
             {move || if live.get() { "Live: new records appear on top." } else { "Not live yet." }}
         </p>
         <div class="log-chart-live">

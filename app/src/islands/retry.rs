@@ -11,15 +11,19 @@ pub const RETRY_EVERY: Duration = Duration::from_secs(3);
 /// Reloads the page every [`RETRY_EVERY`] while it is shown.
 #[island]
 pub fn RetrySoon() -> impl IntoView {
+    let anchor = crate::live::Anchor::new();
     Effect::new(move |_| {
         if let Ok(handle) = set_timeout_with_handle(
-            || {
-                let _ = window().location().reload();
+            move || {
+                // Not if the visitor has gone to another page (see `live::Anchor`).
+                if crate::live::on_page(anchor) {
+                    let _ = window().location().reload();
+                }
             },
             RETRY_EVERY,
         ) {
             on_cleanup(move || handle.clear());
         }
     });
-    view! { <p>"This page tries again by itself every few seconds."</p> }
+    view! { <p node_ref=anchor>"This page tries again by itself every few seconds."</p> }
 }

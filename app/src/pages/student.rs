@@ -91,9 +91,14 @@ pub fn StudentPage() -> impl IntoView {
                         Ok(None) => EitherOf3::B(view! { <NotFound/> }),
                         Ok(Some(StudentView { student, class })) => {
                             let form = teacher.csrf.clone().map(|csrf| {
+                                // Its props come from the URL (a refusal sent back): a new
+                                // refusal is a new island (see `Keyed`).
+                                let key = (student.id, csrf.clone(), field.clone(), error.clone());
                                 view! {
-                                    <AddGradeForm student_id=student.id csrf field=field.clone() error=error.clone()/>
-                                    <IslandEnd/>
+                                    <Keyed key>
+                                        <AddGradeForm student_id=student.id csrf=csrf.clone() field=field.clone() error=error.clone()/>
+                                        <IslandEnd/>
+                                    </Keyed>
                                 }
                             });
                             // What the page shows, as its key: see `Keyed`.
