@@ -170,13 +170,32 @@ where
 
 /// Has the islands router fetch the page shown again and diff it in (what it does when
 /// the visitor goes back or forward: a `popstate`), without a reload and without a new
-/// entry in the history. Does nothing on the server.
+/// entry in the history, [`SETTLE`] after the last call: calls close together (a grade
+/// added here, and the event that tells of it) are one fetch, as two at once would
+/// race in the router. Does nothing on the server.
 pub fn refresh_page() {
     #[cfg(feature = "hydrate")]
-    if let Ok(event) = web_sys::Event::new("popstate") {
-        let _ = leptos::prelude::window().dispatch_event(&event);
+    {
+        use leptos::prelude::{TimeoutHandle, set_timeout_with_handle, window};
+        thread_local! {
+            static PENDING: std::cell::Cell<Option<TimeoutHandle>> =
+                const { std::cell::Cell::new(None) };
+        }
+        if let Some(handle) = PENDING.take() {
+            handle.clear();
+        }
+        let fetch = || {
+            PENDING.set(None);
+            if let Ok(event) = web_sys::Event::new("popstate") {
+                let _ = window().dispatch_event(&event);
+            }
+        };
+        PENDING.set(set_timeout_with_handle(fetch, SETTLE).ok());
     }
 }
+
+/// How long [`refresh_page`] waits for more calls.
+pub const SETTLE: std::time::Duration = std::time::Duration::from_millis(150);
 
 /// Keeps one harmless rejection of the islands router's off the console: when a page is
 /// asked for while the router is still drawing the last one (a change told by the event

@@ -4,8 +4,6 @@
 //! fetch the page again and diff it in. The page stays the server's: the island draws no
 //! table, so it costs the WASM almost nothing.
 
-use std::time::Duration;
-
 use leptos::prelude::*;
 
 use crate::live;
@@ -13,27 +11,18 @@ use crate::live;
 /// The event stream the island follows.
 pub const EVENTS_URL: &str = "/portal/events/grades";
 
-/// How long after a change the page is asked for: a burst of changes is one request.
-const SETTLE: Duration = Duration::from_millis(150);
-
 /// Follows the grade book's changes and redraws the page around it.
 #[island]
 pub fn FollowGrades() -> impl IntoView {
     let live_now = RwSignal::new(false);
     let anchor = live::Anchor::new();
-    // A handle is a number: stored as sync data, as the server renders this island too.
-    let pending = StoredValue::new(None::<TimeoutHandle>);
     Effect::new(move |_| {
         live::follow(
             EVENTS_URL,
             &crate::wire::grading::GRADE_EVENTS,
             anchor,
-            move |_name: &str, _data: String| {
-                if let Some(handle) = pending.get_value() {
-                    handle.clear();
-                }
-                pending.set_value(set_timeout_with_handle(live::refresh_page, SETTLE).ok());
-            },
+            // A burst of changes is one fetch (see `refresh_page`).
+            move |_name: &str, _data: String| live::refresh_page(),
             move |up: bool| live_now.set(up),
         );
     });
