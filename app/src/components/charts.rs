@@ -632,5 +632,14 @@ mod tests {
             crate::snapshot::html(|| view! { <LogRate records=vec![]/> }),
             ""
         );
+        // A rogue log service's time, valid for 16 bytes with a character across the
+        // 11th: drawn, not a panic.
+        let rogue = vec![LogRecord {
+            time: "9999-99-99é1:00:00.000Z".into(),
+            service: "Rogue".into(),
+            message: "m".into(),
+        }];
+        let html = crate::snapshot::html(|| view! { <LogRate records=rogue/> });
+        assert!(html.contains("Rogue: 1"), "{html}");
     }
 }
