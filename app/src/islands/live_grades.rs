@@ -23,7 +23,14 @@ pub fn FollowGrades() -> impl IntoView {
             anchor,
             // A burst of changes is one fetch (see `refresh_page`).
             move |_name: &str, _data: String| live::refresh_page(),
-            move |up: bool| live_now.set(up),
+            move |up: bool| {
+                live_now.set(up);
+                // Changes made while the stream was connecting (or away) were told to
+                // nobody: fetch the page once it is open.
+                if up {
+                    live::refresh_page();
+                }
+            },
         );
     });
     view! {
