@@ -72,6 +72,7 @@ pub async fn add_grade(
             title,
             kind,
             score,
+            added: None,
         };
         let body = serde_json::to_string(&grade)?;
         let reply = backend()?

@@ -89,7 +89,7 @@ pub async fn get_json<T: DeserializeOwned>(
             reason(&reply.body)
         )));
     }
-    serde_json::from_slice(&reply.body)
+    wire::go::from_slice(&reply.body)
         .map_err(|err| ServerFnError::new(format!("{} sent unreadable JSON: {err}", name(target))))
 }
 
@@ -120,7 +120,7 @@ pub async fn get_json_from_every<T: DeserializeOwned>(
                     reason(&reply.body)
                 ));
             }
-            serde_json::from_slice(&reply.body)
+            wire::go::from_slice(&reply.body)
                 .map_err(|err| format!("{name} sent unreadable JSON: {err}"))
         });
         match decoded {

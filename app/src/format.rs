@@ -100,6 +100,13 @@ pub fn minute_of(millis: f64) -> String {
     )
 }
 
+/// When a grade was added, as a person reads it (`2026-12-05 09:30 UTC`), from the
+/// RFC 3339 UTC time the grading service writes; `None` for anything else.
+pub fn added(time: &str) -> Option<String> {
+    let minute = minute_of(epoch_millis(time)?);
+    Some(format!("{} UTC", minute.replacen('T', " ", 1)))
+}
+
 /// A revision as a person reads it: digits in groups of three (`1 796 025 602 000 123`;
 /// the in-memory registry counts from the microsecond it started, so its revisions are
 /// long), with narrow no-break spaces so a group never wraps alone.

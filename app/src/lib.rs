@@ -11,7 +11,7 @@
 //! | [`pages`] | one module per route: the page's component and its server functions |
 //! | [`components`] | parts of pages: layout, charts, service map, tables, notices |
 //! | [`islands`] | what moves: live views, search as you type, the add-grade form, the menu |
-//! | [`api`] | server functions more than one page calls (grades, students, registry, logs) |
+//! | [`api`] | server functions that change grades and students, and those the islands and pages share (the registry's list) |
 //! | [`teacher`] | the teacher's login, session and CSRF token, and their server functions |
 //! | [`backend`] | (server) how server functions reach the services through the registry |
 //! | [`live`] | (browser) following an event stream; asking again without piling up |

@@ -116,6 +116,78 @@ pub fn follow(
 ) {
 }
 
+/// Calls the server function at `path` (its `PATH`) from the browser, with `arguments`
+/// (name and text of each, as a form would send them), and reads its answer as JSON; a
+/// refusal is the server function's reason. This is what the function's generated client
+/// does, written once for every island: each generated client was code of its own in
+/// the WASM, about 5 KB gzipped apiece. On the server it is never called (islands call
+/// only from their effects) and answers an error.
+pub async fn call<T: serde::de::DeserializeOwned>(
+    path: &str,
+    arguments: &[(&str, &str)],
+) -> Result<T, String> {
+    let body = arguments
+        .iter()
+        .map(|(name, value)| {
+            format!(
+                "{}={}",
+                crate::format::url_encode(name),
+                crate::format::url_encode(value)
+            )
+        })
+        .collect::<Vec<_>>()
+        .join("&");
+    let text = post(path, body).await?;
+    serde_json::from_str(&text).map_err(|err| format!("the portal's answer was unreadable: {err}"))
+}
+
+/// `POST path` with a form-encoded `body`, asking for JSON: the answer's text if it is a
+/// success, else the reason the server gave (a server function's error is `Kind|reason`).
+#[cfg(feature = "hydrate")]
+async fn post(path: &str, body: String) -> Result<String, String> {
+    use wasm_bindgen::{JsCast, JsValue};
+    use wasm_bindgen_futures::JsFuture;
+
+    let failed = |err: JsValue| {
+        err.as_string()
+            .unwrap_or_else(|| "the portal could not be reached".to_owned())
+    };
+    let window = web_sys::window().ok_or("no window")?;
+    let headers = web_sys::Headers::new().map_err(failed)?;
+    headers
+        .set("Content-Type", "application/x-www-form-urlencoded")
+        .map_err(failed)?;
+    headers.set("Accept", "application/json").map_err(failed)?;
+    let init = web_sys::RequestInit::new();
+    init.set_method("POST");
+    init.set_headers(&headers);
+    init.set_body(&JsValue::from_str(&body));
+    let response: web_sys::Response = JsFuture::from(window.fetch_with_str_and_init(path, &init))
+        .await
+        .map_err(|_| "the portal could not be reached".to_owned())?
+        .dyn_into()
+        .map_err(failed)?;
+    let text = JsFuture::from(response.text().map_err(failed)?)
+        .await
+        .map_err(failed)?
+        .as_string()
+        .unwrap_or_default();
+    if response.ok() {
+        Ok(text)
+    } else {
+        Err(match text.split_once('|') {
+            Some((_, reason)) => reason.to_owned(),
+            None if text.is_empty() => format!("the portal answered {}", response.status()),
+            None => text,
+        })
+    }
+}
+
+#[cfg(not(feature = "hydrate"))]
+async fn post(_path: &str, _body: String) -> Result<String, String> {
+    Err("only the browser calls the portal this way".into())
+}
+
 /// Milliseconds since the Unix epoch, by the browser's clock or the server's.
 pub fn now_millis() -> f64 {
     #[cfg(feature = "hydrate")]
@@ -133,9 +205,8 @@ pub fn now_millis() -> f64 {
 
 /// A function that asks `fetch()` again and hands each answer to `apply`: one question at
 /// a time, and any calls made while one is out fold into a single question after it, so
-/// a burst of events costs two round trips, not one each. It is meant for pages whose
-/// pictures are HTML made on the server: an event says *that* something changed, and the
-/// server says how it looks now.
+/// a burst of events costs two round trips, not one each. An event says *that*
+/// something changed; the answer says what is there now, and the island draws it.
 pub fn refresher<F, Fut>(fetch: F, apply: impl Fn(Fut::Output) + 'static) -> impl Fn() + Clone
 where
     F: Fn() -> Fut + 'static,
@@ -172,30 +243,79 @@ where
 /// the visitor goes back or forward: a `popstate`), without a reload and without a new
 /// entry in the history, [`SETTLE`] after the last call: calls close together (a grade
 /// added here, and the event that tells of it) are one fetch, as two at once would
-/// race in the router. Does nothing on the server.
+/// race in the router. Nor does it fetch within [`AFTER_VISITOR`] of the visitor's last
+/// click or form post through the router ([`watch_the_visitor`]): the router would
+/// drop the page the visitor asked for (a new student's, after "Add student") for this
+/// one; it fetches after that instead. Does nothing on the server.
 pub fn refresh_page() {
     #[cfg(feature = "hydrate")]
-    {
-        use leptos::prelude::{TimeoutHandle, set_timeout_with_handle, window};
-        thread_local! {
-            static PENDING: std::cell::Cell<Option<TimeoutHandle>> =
-                const { std::cell::Cell::new(None) };
-        }
-        if let Some(handle) = PENDING.take() {
-            handle.clear();
-        }
-        let fetch = || {
-            PENDING.set(None);
-            if let Ok(event) = web_sys::Event::new("popstate") {
-                let _ = window().dispatch_event(&event);
-            }
-        };
-        PENDING.set(set_timeout_with_handle(fetch, SETTLE).ok());
+    schedule_refresh(SETTLE);
+}
+
+#[cfg(feature = "hydrate")]
+thread_local! {
+    /// The refresh waiting to be sent, if one is.
+    static PENDING: std::cell::Cell<Option<leptos::prelude::TimeoutHandle>> =
+        const { std::cell::Cell::new(None) };
+    /// When the visitor last clicked or posted a form through the router (milliseconds
+    /// since the epoch).
+    static VISITOR_ACTED: std::cell::Cell<f64> = const { std::cell::Cell::new(0.0) };
+}
+
+#[cfg(feature = "hydrate")]
+fn schedule_refresh(after: std::time::Duration) {
+    use leptos::prelude::{set_timeout_with_handle, window};
+    if let Some(handle) = PENDING.take() {
+        handle.clear();
     }
+    let fetch = || {
+        PENDING.set(None);
+        let quiet_until = VISITOR_ACTED.get() + AFTER_VISITOR.as_millis() as f64;
+        let now = now_millis();
+        if now < quiet_until {
+            schedule_refresh(std::time::Duration::from_millis(
+                (quiet_until - now) as u64 + 1,
+            ));
+        } else if let Ok(event) = web_sys::Event::new("popstate") {
+            let _ = window().dispatch_event(&event);
+        }
+    };
+    PENDING.set(set_timeout_with_handle(fetch, after).ok());
 }
 
 /// How long [`refresh_page`] waits for more calls.
 pub const SETTLE: std::time::Duration = std::time::Duration::from_millis(150);
+/// How long after the visitor's click or form post [`refresh_page`] waits: the router
+/// has the page they asked for by then (a form post answers in milliseconds here).
+pub const AFTER_VISITOR: std::time::Duration = std::time::Duration::from_millis(1500);
+
+/// Notes when the visitor clicks or posts a form that the islands router will send
+/// (a form inside an island is the island's own), for [`refresh_page`]. Installed once,
+/// by the hydration entry point.
+#[cfg(feature = "hydrate")]
+pub fn watch_the_visitor() {
+    use wasm_bindgen::{JsCast, closure::Closure};
+    let acted = Closure::<dyn FnMut(web_sys::Event)>::new(move |event: web_sys::Event| {
+        let in_island = event
+            .target()
+            .and_then(|target| target.dyn_into::<web_sys::Element>().ok())
+            .and_then(|element| element.closest("leptos-island").ok().flatten())
+            .is_some();
+        if event.type_() == "click" || !in_island {
+            VISITOR_ACTED.set(now_millis());
+        }
+    });
+    for name in ["click", "submit"] {
+        // In the capture phase: before the router's own listener starts its fetch.
+        let _ = leptos::prelude::window().add_event_listener_with_callback_and_bool(
+            name,
+            acted.as_ref().unchecked_ref(),
+            true,
+        );
+    }
+    // For the page's whole life.
+    acted.forget();
+}
 
 /// Keeps one harmless rejection of the islands router's off the console: when a page is
 /// asked for while the router is still drawing the last one (a change told by the event

@@ -57,7 +57,7 @@ pub(crate) async fn portal() -> Vec<Figure> {
     let static_url = format!("{static_url}/students");
     let (mut times, mut static_times) = (Vec::new(), Vec::new());
     let mut bytes = 0;
-    for _ in 0..2 {
+    for _ in 0..5 {
         timed_gets(&client, &static_url, 100, &mut static_times).await;
         bytes = timed_gets(&client, &format!("{base}/students"), 100, &mut times).await;
     }
@@ -68,7 +68,7 @@ pub(crate) async fn portal() -> Vec<Figure> {
     let render = Figure {
         name: "portal, GET /students",
         how: format!(
-            "1,000 students (the first 50 shown), server render ({bytes} bytes) through the grading service, 2×100 sequential requests interleaved"
+            "1,000 students (the first 50 shown), server render ({bytes} bytes) through the grading service, 5×100 sequential requests interleaved with the baseline's"
         ),
         baseline: format!(
             "the same bytes as a static file from a bare handler: p50 {} p99 {}",
@@ -77,8 +77,9 @@ pub(crate) async fn portal() -> Vec<Figure> {
         ),
         measured: format!("p50 {} p99 {}", ms(percentile(&times, 0.5)), ms(p99)),
         ratio: format!("p99 {}", times_str(ratio)),
-        // The page asks the grading service for one page and the class's bands (counted
-        // in SQL), never for all 1,000 students.
+        // The page asks the grading service one question: the class's bands (counted in
+        // SQL, kept until the next write) with the page it shows, never all 1,000
+        // students.
         target: "p99 ≤ 5× the static file".into(),
         holds: Some(ratio <= 5.0),
     };

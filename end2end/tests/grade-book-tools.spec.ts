@@ -77,14 +77,14 @@ test('Download CSV gives every grade of the grading API, one row each', async ({
   const fs = await import('node:fs');
   const text = fs.readFileSync((await download.path())!, 'utf8');
   const rows = text.split('\r\n').filter((row) => row !== '').map(parseRow);
-  expect(rows[0]).toEqual(['StudentID', 'LastName', 'FirstName', 'GradeID', 'Title', 'Type', 'Score']);
+  expect(rows[0]).toEqual(['StudentID', 'LastName', 'FirstName', 'GradeID', 'Title', 'Type', 'Score', 'Added']);
 
   const students = await (await request.get('/grading/students')).json();
   const expected: string[][] = [];
   for (const s of students) {
-    if (s.Grades.length === 0) expected.push([String(s.ID), s.LastName, s.FirstName, '', '', '', '']);
+    if (s.Grades.length === 0) expected.push([String(s.ID), s.LastName, s.FirstName, '', '', '', '', '']);
     for (const g of s.Grades) {
-      expected.push([String(s.ID), s.LastName, s.FirstName, String(g.ID), g.Title, g.Type, String(g.Score)]);
+      expected.push([String(s.ID), s.LastName, s.FirstName, String(g.ID), g.Title, g.Type, String(g.Score), g.Added ?? '']);
     }
   }
   expect(rows.slice(1)).toEqual(expected);

@@ -29,7 +29,7 @@ test.describe('with JavaScript disabled', () => {
 
     await page.goto('/students/1');
     await expect(page.getByRole('img', { name: 'How Carter, Nick did over time' })).toBeVisible();
-    await expect(page.locator('#student-scores-desc')).toContainText(/grades in the order added, against the class average/);
+    await expect(page.locator('#student-scores-desc')).toContainText(/grades? in the order added.*, against the class average/);
 
     await page.goto('/logs');
     await expect(page.getByRole('img', { name: 'Log records per minute, stacked by sender' })).toBeVisible();
@@ -110,6 +110,26 @@ test('a requirement nobody provides is a broken dependency on the map, live', as
   await stillNoReload(page);
 });
 
+test('at 1,200 px the instance table shows every column without scrolling', async ({ page }) => {
+  await page.setViewportSize({ width: 1200, height: 900 });
+  await page.goto('/registry');
+  // The widest a row gets: a sparkline shows (it keeps one width however many checks).
+  await expect(page.locator('table.registry tbody tr svg.spark').first()).toBeVisible();
+  const scroll = page.locator('.table-scroll:has(table.registry)');
+  const { scrollWidth, clientWidth } = await scroll.evaluate((el) => ({ scrollWidth: el.scrollWidth, clientWidth: el.clientWidth }));
+  expect(scrollWidth).toBeLessThanOrEqual(clientWidth);
+  await expect(page.locator('table.registry tbody tr .strip').first()).toBeInViewport();
+});
+
+test('a registry in memory shows its revision as the changes since it started', async ({ page }) => {
+  await page.goto('/registry');
+  await hydrated(page);
+  // Its revision counts from the microsecond it started: 16 digits no one reads.
+  await expect(page.locator('.cluster-nodes tr[data-role="leader"] td.number')).toHaveText(
+    /^\d+ changes? since \d{4}-\d\d-\d\d \d\d:\d\d UTC$/,
+  );
+});
+
 test('clicking a service on the map shows only its instances, without a reload', async ({ page }) => {
   await page.goto('/registry');
   await hydrated(page);
@@ -176,6 +196,10 @@ test('a new student, then a grade: the charts follow without a reload', async ({
   await page.getByLabel('Score').fill('57');
   await page.getByRole('button', { name: 'Add grade' }).click();
   await expect(chart.locator('g.point')).toHaveCount(2);
+  // The chart says when each grade was added (the service's time, in UTC), and so does the table.
+  await expect(page.locator('#student-scores-desc')).toContainText(/2 grades in the order added from \d{4}-\d\d-\d\d \d\d:\d\d UTC to \d{4}-\d\d-\d\d \d\d:\d\d UTC/);
+  await expect(chart.locator('g.point title').last()).toContainText(/Chart exam: 57 \(Exam\), added \d{4}-\d\d-\d\d \d\d:\d\d UTC/);
+  await expect(page.getByRole('row', { name: /Chart exam/ }).locator('time')).toHaveAttribute('datetime', /^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ$/);
 
   await page.getByRole('link', { name: 'Grade Book' }).first().click();
   await expect(band).toHaveAttribute('data-count', String(before + 1));

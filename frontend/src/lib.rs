@@ -10,4 +10,5 @@ pub fn hydrate() {
     // This call also links the `app` crate, whose islands are the WASM exports the
     // page's script hydrates by name: a crate nothing named would not be linked at all.
     app::live::quiet_skipped_transitions();
+    app::live::watch_the_visitor();
 }

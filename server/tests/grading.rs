@@ -214,10 +214,27 @@ async fn the_original_api_serves_the_seed_students(store: Store) {
 async fn a_posted_grade_is_stored_and_answered_with_201(store: Store) {
     let grading = TestGrading::start(&store.new_database()).await;
     let (status, body) = grading
-        .post_grade("1", r#"{"Title":"Quiz 3","Type":"Quiz","Score":90}"#)
+        .post_grade(
+            "1",
+            r#"{"Title":"Quiz 3","Type":"Quiz","Score":90,"Added":"1999-01-01T00:00:00Z"}"#,
+        )
         .await;
     assert_eq!(status, 201);
     let stored: serde_json::Value = serde_json::from_str(&body).unwrap();
+    // When it was stored, by the service's clock (a client's `Added` is ignored), the
+    // same in the answer and in every later read; the seed's grades have none.
+    let added = stored["Added"].as_str().unwrap().to_owned();
+    let at = humantime::parse_rfc3339(&added).unwrap();
+    let age = std::time::SystemTime::now()
+        .duration_since(at)
+        .unwrap_or_default();
+    assert!(age < std::time::Duration::from_secs(600), "{added}");
+    let read = grading.students().await;
+    assert_eq!(
+        read[0].grades.last().unwrap().added.as_deref(),
+        Some(added.as_str())
+    );
+    assert_eq!(read[0].grades[0].added, None);
     assert_eq!(
         (
             stored["Title"].as_str(),
@@ -227,7 +244,7 @@ async fn a_posted_grade_is_stored_and_answered_with_201(store: Store) {
         (Some("Quiz 3"), Some("Quiz"), Some(90.0))
     );
     assert!(stored["ID"].as_i64().unwrap() > 0);
-    let nick = &grading.students().await[0];
+    let nick = &read[0];
     assert_eq!(nick.grades.len(), 4);
     assert_eq!(nick.average, Some((85.0 + 94.0 + 82.0 + 90.0) / 4.0));
 
@@ -575,8 +592,40 @@ async fn a_page_of_students_is_searched_sorted_and_counted_by_the_database(store
             matching: 4,
             bands: [0, 0, 0, 0, 1, 0, 0, 0, 1, 3],
             ungraded: 2,
+            page: None,
         }
     );
+
+    // With paging parameters, the summary carries the page: the same page as
+    // `GET /students` answers; and the same refusals.
+    let with_page: wire::grading::ClassSummary = client()
+        .get(format!(
+            "{}/students/summary?q=o&sort=name&page=2&per_page=3",
+            grading.url
+        ))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let (_, total, body) = page("q=o&sort=name&page=2&per_page=3").await;
+    assert_eq!(total.as_deref(), Some("4"));
+    assert_eq!(
+        with_page,
+        wire::grading::ClassSummary {
+            page: Some(serde_json::from_str::<Vec<Student>>(&body).unwrap()),
+            ..summary
+        }
+    );
+    assert_eq!(with_page.page.as_ref().map(Vec::len), Some(1));
+    let response = client()
+        .get(format!("{}/students/summary?page=0", grading.url))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 400);
+    assert!(response.text().await.unwrap().contains("from 1 to 1000000"));
 }
 
 /// `GET /students` with `Accept: text/event-stream`: each change stored, named for what
@@ -689,10 +738,45 @@ async fn concurrent_grade_posts_lose_nothing_and_survive_a_restart(store: Store)
     assert!((0..100).all(|n| titles.contains(&format!("Concurrent {n}"))));
 }
 
+/// Every view of the class (the whole list, a page, the summary with its page) shows
+/// each write at once: on SQLite the store keeps what it read until the next write, and a
+/// read after a write must never be answered from before it.
 async fn the_list_of_students_follows_every_kind_of_write(store: Store) {
     let grading = TestGrading::start(&store.new_database()).await;
     let count = |students: &[Student]| (students.len(), grade_count(students));
-    assert_eq!(count(&grading.students().await), (5, 15));
+    let views = async || {
+        let whole = count(&grading.students().await);
+        let page: Vec<Student> = client()
+            .get(format!("{}/students?page=1&per_page=500", grading.url))
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        let summary: wire::grading::ClassSummary = client()
+            .get(format!("{}/students/summary?q=&per_page=500", grading.url))
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        let in_summary = count(summary.page.as_deref().unwrap_or_default());
+        assert_eq!(count(&page), whole, "a page against the whole list");
+        assert_eq!(
+            in_summary, whole,
+            "the summary's page against the whole list"
+        );
+        let banded = summary.bands.iter().sum::<u64>() + summary.ungraded;
+        assert_eq!(
+            (summary.students, banded),
+            (whole.0 as u64, whole.0 as u64),
+            "the summary's count"
+        );
+        whole
+    };
+    assert_eq!(views().await, (5, 15));
     let (status, body) = grading
         .post_grade("1", r#"{"Title":"Fresh","Type":"Quiz","Score":50}"#)
         .await;
@@ -700,42 +784,26 @@ async fn the_list_of_students_follows_every_kind_of_write(store: Store) {
     let grade_id = serde_json::from_str::<serde_json::Value>(&body).unwrap()["ID"]
         .as_i64()
         .unwrap();
-    assert_eq!(
-        count(&grading.students().await),
-        (5, 16),
-        "after adding a grade"
-    );
+    assert_eq!(views().await, (5, 16), "after adding a grade");
     let response = client()
         .delete(format!("{}/students/1/grades/{grade_id}", grading.url))
         .send()
         .await
         .unwrap();
     assert_eq!(response.status(), 204);
-    assert_eq!(
-        count(&grading.students().await),
-        (5, 15),
-        "after deleting a grade"
-    );
+    assert_eq!(views().await, (5, 15), "after deleting a grade");
     let response = grading
         .post_student(r#"{"FirstName":"A","LastName":"B"}"#)
         .await;
     assert_eq!(response.status(), 201);
-    assert_eq!(
-        count(&grading.students().await),
-        (6, 15),
-        "after adding a student"
-    );
+    assert_eq!(views().await, (6, 15), "after adding a student");
     let response = client()
         .delete(format!("{}/students/2", grading.url))
         .send()
         .await
         .unwrap();
     assert_eq!(response.status(), 204);
-    assert_eq!(
-        count(&grading.students().await),
-        (5, 12),
-        "after deleting a student"
-    );
+    assert_eq!(views().await, (5, 12), "after deleting a student");
 }
 
 async fn the_seed_data_appears_once_however_often_it_restarts(store: Store) {

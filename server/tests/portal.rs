@@ -575,15 +575,16 @@ async fn the_grade_book_finds_sorts_pages_and_downloads_as_csv() {
             student.id, student.last_name, student.first_name
         );
         if student.grades.is_empty() {
-            expected.push(format!("{who},,,,"));
+            expected.push(format!("{who},,,,,"));
         }
         for grade in &student.grades {
             expected.push(format!(
-                "{who},{},{},{},{}",
+                "{who},{},{},{},{},{}",
                 grade.id,
                 grade.title,
                 grade.kind.as_str(),
-                grade.score
+                grade.score,
+                grade.added.as_deref().unwrap_or_default()
             ));
         }
     }

@@ -34,10 +34,11 @@ impl GradeType {
     }
 }
 
-/// One grade. `ID` is this project's addition (0 in a new grade); Go clients ignore it.
+/// One grade. `ID` and `Added` are this project's additions; Go clients ignore them.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(remote = "Self")]
 pub struct Grade {
+    /// The database's; 0 in a new grade.
     #[serde(rename = "ID", default)]
     pub id: i64,
     #[serde(rename = "Title")]
@@ -46,9 +47,14 @@ pub struct Grade {
     pub kind: GradeType,
     #[serde(rename = "Score")]
     pub score: f64,
+    /// When the grading service stored it (RFC 3339, UTC, to the second); absent for
+    /// grades stored before it kept the time (the seed's among them). A client's value is
+    /// ignored: the service sets it.
+    #[serde(rename = "Added", default, skip_serializing_if = "Option::is_none")]
+    pub added: Option<String>,
 }
 
-crate::go_json!(Grade, &["ID", "Title", "Type", "Score"]);
+crate::go_json!(Grade, &["ID", "Title", "Type", "Score", "Added"]);
 
 /// A student with their grades and, as an addition to the original, their average score
 /// (absent while they have no grades).
@@ -137,8 +143,9 @@ pub const TOTAL_COUNT_HEADER: &str = "x-total-count";
 
 /// What `GET /students/summary?q=` answers (an addition to the original): the class's
 /// size, how many match the search, and the class's averages by 10-point band, counted
-/// by the database.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+/// by the database; with any of `sort`, `page` or `per_page`, also that page of the
+/// students matching the search, so a grade book view is one call.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(remote = "Self")]
 pub struct ClassSummary {
     /// Every student.
@@ -153,9 +160,16 @@ pub struct ClassSummary {
     /// Students without grades (so without an average).
     #[serde(rename = "Ungraded")]
     pub ungraded: u64,
+    /// The page asked for (as `GET /students?q=&sort=&page=&per_page=` answers it), if
+    /// one was.
+    #[serde(rename = "Page", default, skip_serializing_if = "Option::is_none")]
+    pub page: Option<Vec<Student>>,
 }
 
-crate::go_json!(ClassSummary, &["Students", "Matching", "Bands", "Ungraded"]);
+crate::go_json!(
+    ClassSummary,
+    &["Students", "Matching", "Bands", "Ungraded", "Page"]
+);
 
 /// One change to the grade book, as the grading service's event stream says it
 /// (`GET /students` with `Accept: text/event-stream`; an addition to the original): the
@@ -191,7 +205,8 @@ mod tests {
                 id: 0,
                 title: "Quiz 3".into(),
                 kind: GradeType::Quiz,
-                score: 90.0
+                score: 90.0,
+                added: None,
             }
         );
         let err =
@@ -212,6 +227,7 @@ mod tests {
             title: "t".into(),
             kind: GradeType::Test,
             score,
+            added: None,
         };
         assert_eq!(
             Student::average_of(&[grade(85.0), grade(94.0), grade(82.0)]),

@@ -32,8 +32,16 @@ macro_rules! go_json {
             fn deserialize<D: ::serde::Deserializer<'de>>(
                 deserializer: D,
             ) -> Result<Self, D::Error> {
+                if $crate::go::streaming() {
+                    return <$ty>::deserialize($crate::go::Renaming::new(deserializer, $fields));
+                }
                 let value = $crate::go::fold_keys(deserializer, $fields)?;
-                $crate::go::decode(value, |exact| <$ty>::deserialize(exact))
+                // Untracked first: tracking the path costs a third of the decode, and
+                // only an error needs it.
+                match <$ty>::deserialize(&value) {
+                    Ok(decoded) => Ok(decoded),
+                    Err(_) => $crate::go::decode(value, |exact| <$ty>::deserialize(exact)),
+                }
             }
         }
         #[cfg(target_arch = "wasm32")]

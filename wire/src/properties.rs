@@ -1,7 +1,8 @@
 //! Property tests of the wire decoders (proptest): whatever bytes arrive, decoding answers
 //! `Ok` or `Err` and never panics; whatever JSON arrives, a registration decodes exactly
 //! as a model of Go's decoder says; what is encoded decodes to the same value; and, like
-//! Go's decoder, the case of a key never matters.
+//! Go's decoder, the case of a key never matters; and the streaming decode
+//! ([`crate::go::from_slice`]) always answers what the lenient one does.
 
 use proptest::prelude::*;
 use serde_json::Value;
@@ -130,6 +131,43 @@ fn go_model(value: &Value) -> Option<Registration> {
     })
 }
 
+/// Objects with a student's keys (and, nested, a grade's) in odd cases, some twice,
+/// holding mostly the right types, sometimes the wrong ones or `null`.
+fn student_like() -> impl Strategy<Value = Value> {
+    let key = |names: &'static [&'static str]| {
+        prop_oneof![
+            4 => (prop::sample::select(names), any::<bool>()).prop_map(|(name, lower)| {
+                if lower { name.to_lowercase() } else { name.to_owned() }
+            }),
+            1 => "[a-zA-Z]{0,6}",
+        ]
+    };
+    let scalar = prop_oneof![
+        3 => any::<String>().prop_map(Value::String),
+        3 => (-5i64..200).prop_map(Value::from),
+        2 => (-5.0f64..200.0).prop_map(Value::from),
+        1 => Just(Value::Null),
+        1 => Just(Value::String("Quiz".into())),
+    ];
+    let grade = prop::collection::vec(
+        (key(&["ID", "Title", "Type", "Score"]), scalar.clone()),
+        0..6,
+    )
+    .prop_map(|pairs| Value::Object(pairs.into_iter().collect()));
+    let value = prop_oneof![
+        4 => scalar,
+        2 => prop::collection::vec(grade, 0..3).prop_map(Value::Array),
+    ];
+    prop::collection::vec(
+        (
+            key(&["ID", "FirstName", "LastName", "Grades", "Average"]),
+            value,
+        ),
+        0..8,
+    )
+    .prop_map(|pairs| Value::Object(pairs.into_iter().collect()))
+}
+
 fn entry() -> impl Strategy<Value = PatchEntry> {
     (any::<String>(), any::<String>()).prop_map(|(name, url)| PatchEntry { name, url })
 }
@@ -156,6 +194,27 @@ proptest! {
         let decoded = serde_json::from_str::<Registration>(&text);
         let expected = go_model(&value);
         prop_assert_eq!(decoded.as_ref().ok(), expected.as_ref(), "{} → {:?}", text, decoded);
+    }
+
+    #[test]
+    fn the_streaming_decode_answers_as_the_lenient_one(
+        registration in registration_like(),
+        any_json in json(),
+        student in student_like(),
+    ) {
+        use crate::grading::Student;
+        for text in [registration.to_string(), any_json.to_string()] {
+            let lenient = serde_json::from_str::<Registration>(&text).ok();
+            prop_assert_eq!(crate::go::from_slice::<Registration>(text.as_bytes()).ok(), lenient, "{}", text);
+            let lenient = serde_json::from_str::<Patch>(&text).ok();
+            prop_assert_eq!(crate::go::from_slice::<Patch>(text.as_bytes()).ok(), lenient, "{}", text);
+        }
+        let text = student.to_string();
+        let lenient = serde_json::from_str::<Student>(&text).ok();
+        prop_assert_eq!(crate::go::from_slice::<Student>(text.as_bytes()).ok(), lenient.clone(), "{}", text);
+        let list = format!("[{text},{text}]");
+        let lenient = serde_json::from_str::<Vec<Student>>(&list).ok();
+        prop_assert_eq!(crate::go::from_slice::<Vec<Student>>(list.as_bytes()).ok(), lenient, "{}", list);
     }
 
     #[test]

@@ -386,6 +386,14 @@ pub struct NodeStatus {
     /// The revision of the registry's state this node has reached.
     #[serde(rename = "Revision")]
     pub revision: u64,
+    /// When this node started (RFC 3339).
+    #[serde(rename = "Started", default, skip_serializing_if = "Option::is_none")]
+    pub started: Option<String>,
+    /// How many revisions its state has moved on since this node started (a memory
+    /// store's revision counts from the microsecond it started, so this is the number a
+    /// person reads).
+    #[serde(rename = "Changes", default, skip_serializing_if = "Option::is_none")]
+    pub changes: Option<u64>,
     /// Why it answers from an old copy; absent while its state is current.
     #[serde(rename = "Stale", default, skip_serializing_if = "Option::is_none")]
     pub stale: Option<String>,

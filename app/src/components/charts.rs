@@ -264,7 +264,13 @@ pub fn ScoresChart(student: Student, class: BTreeMap<String, f64>) -> Option<imp
             .into_iter()
             .map(|(i, grade)| {
                 let score = format::score(grade.score);
-                let tip = format!("{}: {score} ({name})", grade.title);
+                let when = grade
+                    .added
+                    .as_deref()
+                    .and_then(format::added)
+                    .map(|when| format!(", added {when}"))
+                    .unwrap_or_default();
+                let tip = format!("{}: {score} ({name}){when}", grade.title);
                 view! {
                     <g class="point" data-score=score>
                         {svg_title(tip)}
@@ -299,9 +305,27 @@ pub fn ScoresChart(student: Student, class: BTreeMap<String, f64>) -> Option<imp
         });
         words.push(text);
     }
+    // When the first and the last grade were added, under the ends of the x axis (a
+    // grade stored before the service kept the time has none).
+    let when = |grade: &Grade| grade.added.as_deref().and_then(format::added);
+    let (first, last) = (when(&grades[0]), when(&grades[grades.len() - 1]));
+    let span = match (&first, &last) {
+        (Some(first), Some(last)) if grades.len() > 1 => format!(" from {first} to {last}"),
+        (_, Some(last)) => format!(", the last on {last}"),
+        _ => String::new(),
+    };
+    let x_axis = [
+        first.filter(|_| grades.len() > 1).map(|first| {
+            view! { <text class="axis-label" x=left y=height - 6.0 text-anchor="start">{first}</text> }
+        }),
+        last.map(|last| {
+            view! { <text class="axis-label" x=width - right y=height - 6.0 text-anchor="end">{last}</text> }
+        }),
+    ];
     let desc = format!(
-        "{} grades in the order added, against the class average of each type. {}.",
+        "{} grade{} in the order added{span}, against the class average of each type. {}.",
         grades.len(),
+        if grades.len() == 1 { "" } else { "s" },
         words.join("; ")
     );
     let title = format!(
@@ -312,6 +336,7 @@ pub fn ScoresChart(student: Student, class: BTreeMap<String, f64>) -> Option<imp
         <figure class="scores-chart">
             <Figure class="scores" id="student-scores" width=width as usize height=height as usize title desc>
                 {grid}
+                {x_axis}
                 {series_views}
             </Figure>
             <figcaption>
@@ -545,6 +570,7 @@ mod tests {
             title: format!("<g{id}>"),
             kind,
             score,
+            added: (id % 2 == 0).then(|| format!("2026-12-0{}T09:30:00Z", id % 9 + 1)),
         }
     }
 

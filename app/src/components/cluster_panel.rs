@@ -110,7 +110,7 @@ pub fn ClusterTables(nodes: Vec<NodeView>, problem: Option<String>) -> impl Into
             let (role, revision, state, badge) = match node.status {
                 Ok(status) => (
                     if status.leader { "leader" } else { "follower" },
-                    crate::format::revision(status.revision),
+                    readable_revision(&status),
                     status.stale.clone().unwrap_or_else(|| "current".into()),
                     if status.stale.is_some() {
                         "warning"
@@ -205,6 +205,20 @@ fn etcd_members(nodes: &[NodeView]) -> Vec<EtcdMember> {
     members.into_values().collect()
 }
 
+/// A node's revision as a person reads it. A memory store's counts from the microsecond
+/// it started (16 digits), so it is shown as the changes since then; etcd's is a count
+/// of the cluster's changes, shown in groups of three.
+fn readable_revision(status: &NodeStatus) -> String {
+    let since = status.started.as_deref().and_then(crate::format::added);
+    match (status.store.as_str(), status.changes, since) {
+        ("memory", Some(changes), Some(since)) => format!(
+            "{changes} change{} since {since}",
+            if changes == 1 { "" } else { "s" }
+        ),
+        _ => crate::format::revision(status.revision),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -217,6 +231,8 @@ mod tests {
                 store: "etcd".into(),
                 leader,
                 revision: 7,
+                started: None,
+                changes: None,
                 stale: None,
                 etcd: etcd
                     .iter()
@@ -228,6 +244,42 @@ mod tests {
                     .collect(),
             }),
         }
+    }
+
+    #[test]
+    fn a_memory_stores_revision_reads_as_its_changes_since_it_started() {
+        let status = |store: &str, revision, changes| NodeStatus {
+            node: "http://127.0.0.1:3000".into(),
+            store: store.into(),
+            leader: true,
+            revision,
+            started: Some("2026-12-05T09:30:12Z".into()),
+            changes: Some(changes),
+            stale: None,
+            etcd: vec![],
+        };
+        assert_eq!(
+            readable_revision(&status("memory", 1_796_025_602_000_012, 12)),
+            "12 changes since 2026-12-05 09:30 UTC"
+        );
+        assert_eq!(
+            readable_revision(&status("memory", 1_796_025_602_000_001, 1)),
+            "1 change since 2026-12-05 09:30 UTC"
+        );
+        // etcd's revision counts the cluster's changes: it is shown, grouped.
+        assert_eq!(
+            readable_revision(&status("etcd", 52_340, 3)),
+            "52\u{202F}340"
+        );
+        // A node that says nothing of its start (an older one) shows its revision.
+        let older = NodeStatus {
+            started: None,
+            ..status("memory", 1_796_025_602_000_012, 12)
+        };
+        assert_eq!(
+            readable_revision(&older),
+            "1\u{202F}796\u{202F}025\u{202F}602\u{202F}000\u{202F}012"
+        );
     }
 
     #[test]

@@ -214,6 +214,7 @@ pub fn Sparkline(checks: Vec<CheckResult>) -> Option<impl IntoView> {
             width=width
             height=SPARK_H
             viewBox=format!("0 0 {width} {SPARK_H}")
+            preserveAspectRatio="xMinYMid meet"
             role="img"
             aria-label=label
         >

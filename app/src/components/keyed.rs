@@ -34,6 +34,25 @@ pub fn Keyed<K: Hash + 'static>(key: K, children: ChildrenFn) -> impl IntoView {
 /// never compared: were it the opening of a [`Keyed`] list, the list would be diffed
 /// node by node instead of replaced; were it another island, that island's insides
 /// would be overwritten. This empty, hidden element takes the step instead.
+/// A key for [`Keyed`] from the data a view is drawn from: its JSON, hashed as it is
+/// written (no string is built: the Grade Book's page is 50 students).
+pub fn key_of(data: &impl serde::Serialize) -> u64 {
+    struct Hashing(DefaultHasher);
+    impl std::io::Write for Hashing {
+        fn write(&mut self, bytes: &[u8]) -> std::io::Result<usize> {
+            self.0.write(bytes);
+            Ok(bytes.len())
+        }
+        fn flush(&mut self) -> std::io::Result<()> {
+            Ok(())
+        }
+    }
+    let mut hashing = Hashing(DefaultHasher::new());
+    // Writing to a hasher cannot fail, and the data is this crate's own types.
+    let _ = serde_json::to_writer(&mut hashing, data);
+    hashing.0.finish()
+}
+
 #[component]
 pub fn IslandEnd() -> impl IntoView {
     view! { <span class="island-end" hidden></span> }

@@ -8,8 +8,7 @@
 use leptos::prelude::*;
 
 use crate::{
-    api::{AddGrade, GradeOutcome, add_grade},
-    format,
+    api::{AddGrade, GradeOutcome},
     wire::grading::GradeType,
 };
 use leptos::server_fn::ServerFn;
@@ -45,7 +44,15 @@ pub fn AddGradeForm(student_id: i64, csrf: String, field: String, error: String)
             (field("title"), field("kind"), field("score"), field("csrf"));
         pending.set(true);
         leptos::task::spawn_local(async move {
-            match add_grade(student_id, title, kind, score, csrf).await {
+            let student_id = student_id.to_string();
+            let arguments = [
+                ("student_id", student_id.as_str()),
+                ("title", &title),
+                ("kind", &kind),
+                ("score", &score),
+                ("csrf", &csrf),
+            ];
+            match crate::live::call::<GradeOutcome>(AddGrade::PATH, &arguments).await {
                 Ok(GradeOutcome::Added(grade)) => {
                     submitted.form.reset();
                     refusal.set(None);
@@ -62,9 +69,9 @@ pub fn AddGradeForm(student_id: i64, csrf: String, field: String, error: String)
                     added.set(None);
                     refusal.set(Some((field, reason)));
                 }
-                Err(err) => {
+                Err(reason) => {
                     added.set(None);
-                    refusal.set(Some((None, format::server_error(&err))));
+                    refusal.set(Some((None, reason)));
                 }
             }
             pending.set(false);

@@ -3,7 +3,9 @@
 
 use leptos::prelude::*;
 
-use crate::components::cluster_panel::{ClusterTables, NodeView, cluster_nodes};
+use leptos::server_fn::ServerFn;
+
+use crate::components::cluster_panel::{ClusterNodes, ClusterTables, NodeView};
 
 /// How often the panel asks again.
 const EVERY_MS: u64 = 1000;
@@ -16,10 +18,11 @@ pub fn LiveCluster(nodes: Vec<NodeView>, problem: Option<String>) -> impl IntoVi
     let anchor = crate::live::Anchor::new();
     Effect::new(move |_| {
         // One question at a time: a slow answer is not piled on.
-        let refresh = crate::live::refresher(cluster_nodes, move |answer| {
+        let ask = || crate::live::call::<Vec<NodeView>>(ClusterNodes::PATH, &[]);
+        let refresh = crate::live::refresher(ask, move |answer| {
             shown.set(match answer {
                 Ok(nodes) => (nodes, None),
-                Err(err) => (Vec::new(), Some(crate::format::server_error(&err))),
+                Err(reason) => (Vec::new(), Some(reason)),
             });
         });
         // Only while the panel is on the page (see `live::Anchor`).

@@ -6,7 +6,7 @@
 use leptos::prelude::*;
 
 use crate::{
-    api::registry_instances,
+    api::RegistryInstances,
     components::{instance_table::InstanceTable, service_map::ServiceMap},
     live,
     wire::registry::InstanceInfo,
@@ -31,12 +31,14 @@ pub fn LiveRegistry(
     let anchor = live::Anchor::new();
 
     Effect::new(move |_| {
-        let refresh = live::refresher(registry_instances, move |answer| match answer {
+        use leptos::server_fn::ServerFn;
+        let ask = || live::call::<Vec<InstanceInfo>>(RegistryInstances::PATH, &[]);
+        let refresh = live::refresher(ask, move |answer| match answer {
             Ok(list) => {
                 shown.set((list, live::now_millis()));
                 problem.set(None);
             }
-            Err(err) => problem.set(Some(crate::format::server_error(&err))),
+            Err(reason) => problem.set(Some(reason)),
         });
         live::follow(
             EVENTS_URL,

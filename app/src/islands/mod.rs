@@ -5,8 +5,14 @@
 //! navigation client-side by fetching the next page and diffing it in.
 //!
 //! An island's props cross from the server to the browser as JSON, so they are data (the
-//! wire types), never views. Every page works with JavaScript off: each island draws
-//! what the server had, and each form in one is a plain HTML form first.
+//! wire types); the one view an island takes is its `children` (`SearchAsYouType` wraps
+//! the server's search form), which the server renders and the island keeps as it is.
+//! Every page works with JavaScript off: each island draws what the server had, and each
+//! form in one is a plain HTML form first.
+//!
+//! An island calls a server function through [`crate::live::call`], not through the
+//! function's generated client: one shared fetch instead of a client apiece kept the
+//! WASM under its 250 KB budget (it saved 16 KB gzipped for three functions).
 //!
 //! | island | owns |
 //! |---|---|

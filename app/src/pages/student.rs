@@ -102,8 +102,7 @@ pub fn StudentPage() -> impl IntoView {
                                 }
                             });
                             // What the page shows, as its key: see `Keyed`.
-                            let key = serde_json::to_string(&(&student, &class, &teacher))
-                                .unwrap_or_default();
+                            let key = crate::components::keyed::key_of(&(&student, &class, &teacher));
                             EitherOf3::C(view! {
                                 <Title text=format!("{}, {}", student.last_name, student.first_name)/>
                                 <FollowGrades/>
@@ -150,6 +149,12 @@ fn StudentGrades(
                         <td>{grade.title.clone()}</td>
                         <td>{grade.kind.as_str()}</td>
                         <td class="number">{format::score(grade.score)}</td>
+                        <td>
+                            {grade.added.as_deref().and_then(|time| {
+                                let shown = format::added(time)?;
+                                Some(view! { <time datetime=time.to_owned()>{shown}</time> })
+                            })}
+                        </td>
                         <td hidden=hidden>{delete}</td>
                     </tr>
                 }
@@ -162,6 +167,7 @@ fn StudentGrades(
                         <th scope="col">"Title"</th>
                         <th scope="col">"Type"</th>
                         <th scope="col" class="number">"Score"</th>
+                        <th scope="col">"Added"</th>
                         <th scope="col" hidden=hidden><span class="visually-hidden">"Delete"</span></th>
                     </tr>
                 </thead>
@@ -268,6 +274,7 @@ mod tests {
             title: "<script>alert(1)</script>".into(),
             kind: GradeType::Quiz,
             score: 91.5,
+            added: Some("2026-12-05T09:30:00Z".into()),
         };
         let visitor = TeacherStatus {
             required: true,
@@ -281,7 +288,7 @@ mod tests {
         assert!(shown.contains("<h1>&lt;Love&gt;, Ada</h1>"), "{shown}");
         assert!(shown.contains(r#"<strong>91.5%</strong>"#), "{shown}");
         assert!(
-            shown.contains(r#"<td class="number">91.5</td><td hidden></td>"#),
+            shown.contains(r#"<td class="number">91.5</td><td><time datetime="2026-12-05T09:30:00Z">2026-12-05 09:30 UTC</time></td><td hidden></td>"#),
             "{shown}"
         );
         assert!(shown.contains("Log in"), "{shown}");

@@ -100,8 +100,9 @@ pub struct GradeBook {
 }
 
 /// The students matching `q`, in the order `sort` names, page `page` (from 1; past the
-/// end is the last page), with the class's histogram: two questions to the grading
-/// service, which searches, sorts, cuts the page and counts the bands in SQL.
+/// end is the last page), with the class's histogram: one question to the grading
+/// service (`/students/summary` with the page), which searches, sorts, cuts the page and
+/// counts the bands in SQL.
 #[server]
 pub async fn load_grade_book(
     q: String,
@@ -119,26 +120,26 @@ pub async fn load_grade_book(
     // address bar, and the page should still show.
     let q: String = q.trim().chars().take(MAX_SEARCH_CHARS).collect();
     let q_param = format::url_encode(&q);
-    let summary: ClassSummary = get_json(
-        Target::Service(GRADING_SERVICE),
-        format!("/students/summary?q={q_param}"),
-    )
-    .await?;
-    let matching = usize::try_from(summary.matching).unwrap_or(usize::MAX);
-    let pages = matching.div_ceil(PAGE_SIZE).max(1);
-    let page = page.clamp(1, pages);
-    let students: Vec<Student> = if matching == 0 {
-        Vec::new()
-    } else {
-        get_json(
+    // The summary and the page asked for, in one call; only a page past the last is
+    // asked for again, as the last.
+    let summary_with = |page: usize| {
+        get_json::<ClassSummary>(
             Target::Service(GRADING_SERVICE),
             format!(
-                "/students?q={q_param}&sort={}&page={page}&per_page={PAGE_SIZE}",
+                "/students/summary?q={q_param}&sort={}&page={page}&per_page={PAGE_SIZE}",
                 Order::parse(&sort).wire().as_str()
             ),
         )
-        .await?
     };
+    let asked = page.max(1);
+    let mut summary = summary_with(asked).await?;
+    let matching = usize::try_from(summary.matching).unwrap_or(usize::MAX);
+    let pages = matching.div_ceil(PAGE_SIZE).max(1);
+    let page = asked.min(pages);
+    if page != asked && matching > 0 {
+        summary = summary_with(page).await?;
+    }
+    let students = summary.page.take().unwrap_or_default();
     let count = |n: u64| usize::try_from(n).unwrap_or(usize::MAX);
     Ok(GradeBook {
         page: GradeBookPage {
@@ -228,8 +229,7 @@ pub fn Students() -> impl IntoView {
                         }),
                         Ok(book) => {
                             // What the page shows, as its key: see `Keyed`.
-                            let key = serde_json::to_string(&(&book, &teacher, &asked.field, &asked.error))
-                                .unwrap_or_default();
+                            let key = crate::components::keyed::key_of(&(&book, &teacher, &asked.field, &asked.error));
                             Either::Right(view! {
                                 <div class="grade-book">
                                     <Keyed key>

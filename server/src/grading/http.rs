@@ -5,7 +5,7 @@
 //! | `GET /students` | 200, every student with grades and average |
 //! | `GET /students?q=&sort=&page=&per_page=` | 200, one page of the students whose name contains `q` (any case), by `id`, `name` or `average`, `per_page` 1–500 (50); `X-Total-Count`: how many match; a bad parameter: 400 |
 //! | `GET /students` with `Accept: text/event-stream` | each change stored, live: `student_added`, `student_deleted`, `grade_added`, `grade_deleted`, data `{StudentID, GradeID}` |
-//! | `GET /students/summary?q=` | 200, `{Students, Matching, Bands, Ungraded}`: the class's averages by 10-point band, counted by the database |
+//! | `GET /students/summary?q=` | 200, `{Students, Matching, Bands, Ungraded}`: the class's averages by 10-point band, counted by the database; with any of `sort`, `page` or `per_page`, also `Page`, that page of the matching students (one call for a grade book view) |
 //! | `GET /students/{id}` | 200, one student; unknown or non-numeric id: 404 |
 //! | `POST /students/{id}/grades`, JSON `Grade` | 201, the stored grade; unknown student: 404; bad grade: 400 |
 //! | `POST /students`, JSON `{FirstName, LastName}` | 201, the new student |
@@ -74,13 +74,8 @@ async fn students(
         let students = service.store.students().await.map_err(unavailable)?;
         return Ok(Json(&*students).into_response());
     };
-    let matching = service
-        .store
-        .count_matching(&query.search)
-        .await
-        .map_err(unavailable)?;
-    let page = service.store.page(&query).await.map_err(unavailable)?;
-    Ok(([(TOTAL_COUNT_HEADER, matching.to_string())], Json(page)).into_response())
+    let (matching, page) = service.store.page(&query).await.map_err(unavailable)?;
+    Ok(([(TOTAL_COUNT_HEADER, matching.to_string())], Json(&*page)).into_response())
 }
 
 /// Every change stored from now on, as events named for what changed (see
@@ -104,14 +99,25 @@ fn changes(service: GradingService) -> impl Stream<Item = Result<Event, Infallib
 }
 
 /// `GET /students/summary?q=`: the class's size, how many match `q`, and its averages by
-/// band.
+/// band; with paging parameters, the page too.
 async fn summary(
     State(service): State<GradingService>,
     query: Result<Query<BTreeMap<String, String>>, QueryRejection>,
 ) -> Result<Json<ClassSummary>, ApiError> {
     let Query(params) = query.map_err(|err| ApiError::bad_request(err.body_text()))?;
     let search = search(&params)?;
-    let summary = service.store.summary(&search).await.map_err(unavailable)?;
+    let page = page_query(&params)?.filter(|_| {
+        ["sort", "page", "per_page"]
+            .iter()
+            .any(|name| params.contains_key(*name))
+    });
+    let mut summary = service.store.summary(&search).await.map_err(unavailable)?;
+    if let Some(query) = page {
+        let (matching, page) = service.store.page(&query).await.map_err(unavailable)?;
+        // The page's own count, so the two agree even if a write came in between.
+        summary.matching = matching;
+        summary.page = Some(page.to_vec());
+    }
     Ok(Json(summary))
 }
 

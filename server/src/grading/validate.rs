@@ -41,6 +41,8 @@ pub fn grade(grade: Grade) -> Result<Grade, Invalid> {
     Ok(Grade {
         id: 0,
         title,
+        // The service says when it was stored.
+        added: None,
         ..grade
     })
 }
@@ -83,6 +85,7 @@ mod tests {
             title: title.into(),
             kind: GradeType::Quiz,
             score,
+            added: None,
         }
     }
 

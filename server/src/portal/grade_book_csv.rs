@@ -2,7 +2,7 @@
 //! (RFC 4180, UTF-8), read from the grading service through the portal's providers.
 //!
 //! One row per grade, after a header row: `StudentID,LastName,FirstName,GradeID,Title,
-//! Type,Score`. A student without grades has one row with the grade's cells empty, so
+//! Type,Score,Added` (`Added`: when the grade was stored, RFC 3339; empty for older grades). A student without grades has one row with the grade's cells empty, so
 //! nobody is missing from the sheet. A cell that a spreadsheet would take for a formula
 //! (it starts with `=`, `+`, `-`, `@`, a tab or a carriage return) is prefixed with `'`, so
 //! a grade title can never run code on the teacher's machine.
@@ -23,7 +23,7 @@ use crate::http::{
 };
 
 /// The CSV's header row.
-pub const HEADER: &str = "StudentID,LastName,FirstName,GradeID,Title,Type,Score";
+pub const HEADER: &str = "StudentID,LastName,FirstName,GradeID,Title,Type,Score,Added";
 
 /// `GET /students.csv`.
 pub async fn download(State(backend): State<Arc<PortalBackend>>) -> Result<Response, ApiError> {
@@ -55,16 +55,17 @@ pub fn csv(students: &[Student]) -> String {
         .join(",");
         if student.grades.is_empty() {
             out.push_str(&who);
-            out.push_str(",,,,\r\n");
+            out.push_str(",,,,,\r\n");
         }
         for grade in &student.grades {
             out.push_str(&who);
             out.push_str(&format!(
-                ",{},{},{},{}\r\n",
+                ",{},{},{},{},{}\r\n",
                 grade.id,
                 cell(&grade.title),
                 grade.kind.as_str(),
-                grade.score
+                grade.score,
+                cell(grade.added.as_deref().unwrap_or_default())
             ));
         }
     }
@@ -132,12 +133,14 @@ mod tests {
                         title: "Quiz \"1\"".into(),
                         kind: GradeType::Quiz,
                         score: 85.5,
+                        added: None,
                     },
                     Grade {
                         id: 11,
                         title: "=HYPERLINK(\"x\")".into(),
                         kind: GradeType::Exam,
                         score: 90.0,
+                        added: Some("2026-12-05T09:30:00Z".into()),
                     },
                 ],
                 average: Some(87.75),
@@ -152,10 +155,10 @@ mod tests {
         ];
         assert_eq!(
             csv(&students),
-            "StudentID,LastName,FirstName,GradeID,Title,Type,Score\r\n\
-             1,\"Carter, Jr.\",Nick,10,\"Quiz \"\"1\"\"\",Quiz,85.5\r\n\
-             1,\"Carter, Jr.\",Nick,11,\"'=HYPERLINK(\"\"x\"\")\",Exam,90\r\n\
-             2,Lovelace,Ada,,,,\r\n"
+            "StudentID,LastName,FirstName,GradeID,Title,Type,Score,Added\r\n\
+             1,\"Carter, Jr.\",Nick,10,\"Quiz \"\"1\"\"\",Quiz,85.5,\r\n\
+             1,\"Carter, Jr.\",Nick,11,\"'=HYPERLINK(\"\"x\"\")\",Exam,90,2026-12-05T09:30:00Z\r\n\
+             2,Lovelace,Ada,,,,,\r\n"
         );
     }
 }

@@ -19,14 +19,20 @@ pub struct Node {
     public_url: String,
     etcd: Vec<String>,
     probe: reqwest::Client,
+    /// When this node started (RFC 3339) and its state's revision then: a person reads
+    /// "12 changes since 09:30" where a memory store's revision is a 16-digit number.
+    started: String,
+    first_revision: u64,
 }
 
 impl Node {
-    pub fn new(public_url: &str, etcd: &[String]) -> Arc<Node> {
+    pub fn new(public_url: &str, etcd: &[String], first_revision: u64) -> Arc<Node> {
         Arc::new(Node {
             public_url: public_url.to_owned(),
             etcd: etcd.to_vec(),
             probe: crate::http::client::with_timeout(PROBE_TIMEOUT, None),
+            started: humantime::format_rfc3339_seconds(std::time::SystemTime::now()).to_string(),
+            first_revision,
         })
     }
 
@@ -87,6 +93,7 @@ pub async fn status(State(registry): State<Registry>) -> Json<NodeStatus> {
         )),
         Readiness::Unavailable(reason) => Some(reason),
     };
+    let revision = registry.store.instances().revision;
     Json(NodeStatus {
         node: node.public_url.clone(),
         store: if node.etcd.is_empty() {
@@ -96,7 +103,9 @@ pub async fn status(State(registry): State<Registry>) -> Json<NodeStatus> {
         }
         .into(),
         leader: registry.store.checks_here(),
-        revision: registry.store.instances().revision,
+        revision,
+        started: Some(node.started.clone()),
+        changes: Some(revision.saturating_sub(node.first_revision)),
         stale,
         etcd,
     })

@@ -135,11 +135,12 @@ impl Registry {
             config.clone(),
             background.stopping(),
         ));
+        let first_revision = store.instances().revision;
         Ok((
             Registry(Arc::new(Parts {
                 store,
                 shutdown: background.stopping(),
-                node: cluster::Node::new(public_url, &config.etcd),
+                node: cluster::Node::new(public_url, &config.etcd, first_revision),
                 writes_need_token: token.is_some(),
                 max_instances: usize::try_from(config.max_instances).unwrap_or(usize::MAX),
                 rounds,
