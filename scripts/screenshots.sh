@@ -7,6 +7,8 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 out=docs/screenshots
+# The release binaries, where cargo puts them (CARGO_TARGET_DIR if set).
+bin="${CARGO_TARGET_DIR:-target}/release"
 dir=$(mktemp -d "${TMPDIR:-/tmp}/distributed-screenshots.XXXX")
 pids=()
 cleanup() {
@@ -19,14 +21,14 @@ trap cleanup EXIT
 # A free port from the kernel, for the server.
 port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
 base="http://127.0.0.1:$port"
-target/release/server --addr "127.0.0.1:$port" --site-root target/site \
+"$bin"/server --addr "127.0.0.1:$port" --site-root target/site \
     --log-file "$dir/distributed.log" --database "$dir/grades.db" >"$dir/server.out" 2>&1 &
 pids+=($!)
 until curl -sf "$base/students" >/dev/null; do
     kill -0 "${pids[0]}" 2>/dev/null || { cat "$dir/server.out"; exit 1; }
     sleep 0.2
 done
-target/release/logservice --addr 127.0.0.1:0 --registry-url "$base" \
+"$bin"/logservice --addr 127.0.0.1:0 --registry-url "$base" \
     --log-file "$dir/standalone.log" >"$dir/logservice.out" 2>&1 &
 pids+=($!)
 for score in 88 79; do
