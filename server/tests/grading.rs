@@ -135,14 +135,7 @@ fn grade_count(students: &[Student]) -> usize {
 
 async fn the_original_api_serves_the_seed_students(store: Store) {
     let grading = TestGrading::start(&store.new_database()).await;
-    let raw: serde_json::Value = client()
-        .get(format!("{}/students", grading.url))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let raw: serde_json::Value = common::get_json(format!("{}/students", grading.url)).await;
     let first = &raw[0];
     assert_eq!(first["ID"], 1);
     assert_eq!(first["FirstName"], "Nick");
@@ -191,14 +184,7 @@ async fn the_original_api_serves_the_seed_students(store: Store) {
             ]))
     );
 
-    let one: Student = client()
-        .get(format!("{}/students/3", grading.url))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let one: Student = common::get_json(format!("{}/students/3", grading.url)).await;
     assert_eq!(one.last_name, "Stone");
     for missing in ["99", "abc", "-1", "1.5"] {
         let response = client()
@@ -577,14 +563,8 @@ async fn a_page_of_students_is_searched_sorted_and_counted_by_the_database(store
     );
 
     // The summary: the class by band, counted in SQL, and the matching count.
-    let summary: wire::grading::ClassSummary = client()
-        .get(format!("{}/students/summary?q=o", grading.url))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let summary: wire::grading::ClassSummary =
+        common::get_json(format!("{}/students/summary?q=o", grading.url)).await;
     assert_eq!(
         summary,
         wire::grading::ClassSummary {
@@ -598,17 +578,11 @@ async fn a_page_of_students_is_searched_sorted_and_counted_by_the_database(store
 
     // With paging parameters, the summary carries the page: the same page as
     // `GET /students` answers; and the same refusals.
-    let with_page: wire::grading::ClassSummary = client()
-        .get(format!(
-            "{}/students/summary?q=o&sort=name&page=2&per_page=3",
-            grading.url
-        ))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let with_page: wire::grading::ClassSummary = common::get_json(format!(
+        "{}/students/summary?q=o&sort=name&page=2&per_page=3",
+        grading.url
+    ))
+    .await;
     let (_, total, body) = page("q=o&sort=name&page=2&per_page=3").await;
     assert_eq!(total.as_deref(), Some("4"));
     assert_eq!(
@@ -746,22 +720,10 @@ async fn the_list_of_students_follows_every_kind_of_write(store: Store) {
     let count = |students: &[Student]| (students.len(), grade_count(students));
     let views = async || {
         let whole = count(&grading.students().await);
-        let page: Vec<Student> = client()
-            .get(format!("{}/students?page=1&per_page=500", grading.url))
-            .send()
-            .await
-            .unwrap()
-            .json()
-            .await
-            .unwrap();
-        let summary: wire::grading::ClassSummary = client()
-            .get(format!("{}/students/summary?q=&per_page=500", grading.url))
-            .send()
-            .await
-            .unwrap()
-            .json()
-            .await
-            .unwrap();
+        let page: Vec<Student> =
+            common::get_json(format!("{}/students?page=1&per_page=500", grading.url)).await;
+        let summary: wire::grading::ClassSummary =
+            common::get_json(format!("{}/students/summary?q=&per_page=500", grading.url)).await;
         let in_summary = count(summary.page.as_deref().unwrap_or_default());
         assert_eq!(count(&page), whole, "a page against the whole list");
         assert_eq!(
