@@ -311,6 +311,7 @@ pub fn ScoresChart(student: Student, class: BTreeMap<String, f64>) -> Option<imp
     let (first, last) = (when(&grades[0]), when(&grades[grades.len() - 1]));
     let span = match (&first, &last) {
         (Some(first), Some(last)) if grades.len() > 1 => format!(" from {first} to {last}"),
+        (_, Some(last)) if grades.len() == 1 => format!(", added on {last}"),
         (_, Some(last)) => format!(", the last on {last}"),
         _ => String::new(),
     };

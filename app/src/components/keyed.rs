@@ -29,11 +29,6 @@ pub fn Keyed<K: Hash + 'static>(key: K, children: ChildrenFn) -> impl IntoView {
     }
 }
 
-/// Goes right after each island. When the islands router diffs the next page in, it
-/// steps over an island to the island's next sibling and then on, so that sibling is
-/// never compared: were it the opening of a [`Keyed`] list, the list would be diffed
-/// node by node instead of replaced; were it another island, that island's insides
-/// would be overwritten. This empty, hidden element takes the step instead.
 /// A key for [`Keyed`] from the data a view is drawn from: its JSON, hashed as it is
 /// written (no string is built: the Grade Book's page is 50 students).
 pub fn key_of(data: &impl serde::Serialize) -> u64 {
@@ -53,6 +48,11 @@ pub fn key_of(data: &impl serde::Serialize) -> u64 {
     hashing.0.finish()
 }
 
+/// Goes right after each island. When the islands router diffs the next page in, it
+/// steps over an island to the island's next sibling and then on, so that sibling is
+/// never compared: were it the opening of a [`Keyed`] list, the list would be diffed
+/// node by node instead of replaced; were it another island, that island's insides
+/// would be overwritten. This empty, hidden element takes the step instead.
 #[component]
 pub fn IslandEnd() -> impl IntoView {
     view! { <span class="island-end" hidden></span> }

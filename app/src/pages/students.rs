@@ -131,7 +131,8 @@ pub async fn load_grade_book(
             ),
         )
     };
-    let asked = page.max(1);
+    // The service takes pages up to 1,000,000; a page past the last is the last.
+    let asked = page.clamp(1, 1_000_000);
     let mut summary = summary_with(asked).await?;
     let matching = usize::try_from(summary.matching).unwrap_or(usize::MAX);
     let pages = matching.div_ceil(PAGE_SIZE).max(1);
