@@ -125,6 +125,17 @@ struct ReadCache {
     pages: Remembered<PageQuery, (u64, Arc<Vec<Student>>)>,
 }
 
+/// Bumps the store's generation when dropped (see [`GradeStore::writing`]).
+struct Written<'a>(&'a GradeStore);
+
+impl Drop for Written<'_> {
+    fn drop(&mut self) {
+        if let Some(cache) = &self.0.cache {
+            cache.generation.fetch_add(1, Ordering::SeqCst);
+        }
+    }
+}
+
 /// The answers to the last few distinct questions, with the generation each was read at.
 /// A handful is enough: people page through one search at a time; more would only hold
 /// memory (a page is at most 500 students).
@@ -301,11 +312,12 @@ impl GradeStore {
         Ok(value)
     }
 
-    /// A write happened: what was read is out of date.
-    fn written(&self) {
-        if let Some(cache) = &self.cache {
-            cache.generation.fetch_add(1, Ordering::SeqCst);
-        }
+    /// A write is under way: when the returned guard is dropped (the write done, failed,
+    /// or its caller gone mid-way, as when a client hangs up after the commit), what was
+    /// read is out of date. A bump at the end of the write alone would be skipped by a
+    /// cancelled call, and the cache would keep answering from before its commit.
+    fn writing(&self) -> Written<'_> {
+        Written(self)
     }
 
     async fn read_students(&self) -> Result<Vec<Student>, sqlx::Error> {
@@ -337,6 +349,7 @@ impl GradeStore {
         new: &NewStudent,
         key: Option<&str>,
     ) -> Result<Added<Student>, sqlx::Error> {
+        let _written = self.writing();
         let inserted: Option<i64> = on_pool!(self, |pool| {
             sqlx::query_scalar(
                 "INSERT INTO students (first_name, last_name, idempotency_key) VALUES ($1, $2, $3)
@@ -356,7 +369,6 @@ impl GradeStore {
             average: None,
         };
         if let Some(id) = inserted {
-            self.written();
             return Ok(Added::Stored(student(id)));
         }
         // Only a key already taken stops an insert.
@@ -391,6 +403,7 @@ impl GradeStore {
         grade: &Grade,
         key: Option<&str>,
     ) -> Result<Option<Added<Grade>>, sqlx::Error> {
+        let _written = self.writing();
         let added = humantime::format_rfc3339_seconds(std::time::SystemTime::now()).to_string();
         let inserted: Result<Option<i64>, sqlx::Error> = on_pool!(self, |pool| {
             sqlx::query_scalar(
@@ -413,7 +426,6 @@ impl GradeStore {
             other => other?,
         };
         if let Some(id) = id {
-            self.written();
             return Ok(Some(Added::Stored(Grade {
                 id,
                 added: Some(added),
@@ -457,6 +469,7 @@ impl GradeStore {
     /// # Errors
     /// The database cannot be written (nothing is deleted then).
     pub async fn delete_student(&self, id: i64) -> Result<bool, sqlx::Error> {
+        let _written = self.writing();
         let deleted = on_pool!(self, |pool| {
             sqlx::query("DELETE FROM students WHERE id = $1")
                 .bind(id)
@@ -464,7 +477,6 @@ impl GradeStore {
                 .await?
                 .rows_affected()
         });
-        self.written();
         Ok(deleted > 0)
     }
 
@@ -473,6 +485,7 @@ impl GradeStore {
     /// # Errors
     /// The database cannot be written (nothing is deleted then).
     pub async fn delete_grade(&self, student_id: i64, grade_id: i64) -> Result<bool, sqlx::Error> {
+        let _written = self.writing();
         let deleted = on_pool!(self, |pool| {
             sqlx::query("DELETE FROM grades WHERE id = $1 AND student_id = $2")
                 .bind(grade_id)
@@ -481,7 +494,6 @@ impl GradeStore {
                 .await?
                 .rows_affected()
         });
-        self.written();
         Ok(deleted > 0)
     }
 
