@@ -3,24 +3,9 @@
 //! message when that service is unavailable.
 
 use leptos::prelude::*;
-use serde::{Deserialize, Serialize};
 
-use crate::wire::{
-    grading::{Grade, Student},
-    logs::LogRecord,
-    registry::InstanceInfo,
-};
-
-/// How a grade submission went.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub enum GradeOutcome {
-    Added(Grade),
-    /// Refused: `field` is the form field at fault (`Title`, `Type`, `Score`), if one is.
-    Invalid {
-        field: Option<String>,
-        reason: String,
-    },
-}
+use crate::plain_form::FormOutcome;
+use crate::wire::{grading::Student, logs::LogRecord, registry::InstanceInfo};
 
 /// Every student, with grades and averages.
 #[server]
@@ -32,9 +17,11 @@ pub async fn list_students() -> Result<Vec<Student>, ServerFnError> {
     get_json(Target::Service(GRADING_SERVICE), "/students".into()).await
 }
 
-/// Adds a grade from the "Add a Grade" form (`csrf`: see [`crate::teacher`]). Without
-/// JavaScript (a plain form post) it answers with a redirect back to the student's page,
-/// carrying a refusal in the query, or to the login page if a login is needed.
+/// Adds a grade from the "Add a Grade" form (`csrf`: see [`crate::teacher`]): done, the
+/// page is fetched again; refused, the field at fault is `title`, `kind` or `score`.
+/// Without JavaScript (a plain form post) it answers with a redirect back to the
+/// student's page, carrying a refusal in the query, or to the login page if a login is
+/// needed.
 #[server]
 pub async fn add_grade(
     student_id: i64,
@@ -42,8 +29,8 @@ pub async fn add_grade(
     kind: String,
     score: String,
     csrf: String,
-) -> Result<GradeOutcome, ServerFnError> {
-    use crate::wire::grading::GradeType;
+) -> Result<FormOutcome, ServerFnError> {
+    use crate::wire::grading::{Grade, GradeType};
     use crate::{
         backend::{Target, backend, reason},
         wire::registry::GRADING_SERVICE,
@@ -53,16 +40,16 @@ pub async fn add_grade(
 
     let outcome = 'outcome: {
         let Some(kind) = GradeType::parse(kind.trim()) else {
-            break 'outcome GradeOutcome::Invalid {
-                field: Some("Type".into()),
+            break 'outcome FormOutcome::Refused {
+                field: Some("kind".into()),
                 reason: "Type must be one of Test, Quiz, Exam, Homework".into(),
             };
         };
         let score = match score.trim().parse::<f64>() {
             Ok(score) if score.is_finite() && (0.0..=100.0).contains(&score) => score,
             _ => {
-                break 'outcome GradeOutcome::Invalid {
-                    field: Some("Score".into()),
+                break 'outcome FormOutcome::Refused {
+                    field: Some("score".into()),
                     reason: "Score must be a number from 0 to 100".into(),
                 };
             }
@@ -85,14 +72,21 @@ pub async fn add_grade(
             .await
             .map_err(ServerFnError::new)?;
         match reply.status {
-            201 => GradeOutcome::Added(serde_json::from_slice(&reply.body)?),
+            201 => {
+                let grade: Grade = serde_json::from_slice(&reply.body)?;
+                FormOutcome::Done {
+                    said: format!("Added {} ({}).", grade.title, grade.kind.as_str()),
+                    next: None,
+                }
+            }
             400 | 404 => {
+                // The service's reason starts with its name for the field.
                 let reason = reason(&reply.body);
-                let field = ["Title", "Type", "Score"]
+                let field = [("Title", "title"), ("Type", "kind"), ("Score", "score")]
                     .into_iter()
-                    .find(|field| reason.starts_with(field))
-                    .map(str::to_owned);
-                GradeOutcome::Invalid { field, reason }
+                    .find(|(said, _)| reason.starts_with(said))
+                    .map(|(_, field)| field.to_owned());
+                FormOutcome::Refused { field, reason }
             }
             status => {
                 return Err(ServerFnError::new(format!(
@@ -106,8 +100,8 @@ pub async fn add_grade(
     if crate::plain_form::posted() {
         let page = format!("/students/{student_id}");
         match &outcome {
-            GradeOutcome::Added(_) => leptos_axum::redirect(&page),
-            GradeOutcome::Invalid { field, reason } => leptos_axum::redirect(&format!(
+            FormOutcome::Done { .. } => leptos_axum::redirect(&page),
+            FormOutcome::Refused { field, reason } => leptos_axum::redirect(&format!(
                 "{page}?field={}&error={}#add-grade",
                 crate::format::url_encode(field.as_deref().unwrap_or("")),
                 crate::format::url_encode(reason)
@@ -166,30 +160,32 @@ pub async fn delete_grade(
 }
 
 /// Adds a student from the Grade Book's "Add a student" form (`csrf`: see
-/// [`crate::teacher`]), a plain form post: it answers with a redirect to the new
-/// student's page, or back to the Grade Book with the refusal in the query (`field`:
-/// `first`, `last` or empty), or to the login page if a login is needed. Called by a
-/// program, it answers the new student's id.
+/// [`crate::teacher`]): done, the next page is the new student's; refused, the field at
+/// fault is `first_name` or `last_name`, if one is. Without JavaScript it answers with a
+/// redirect to the new student's page, or back to the Grade Book with the refusal in the
+/// query, or to the login page if a login is needed.
 #[server]
 pub async fn add_student(
     first_name: String,
     last_name: String,
     csrf: String,
-) -> Result<i64, ServerFnError> {
+) -> Result<FormOutcome, ServerFnError> {
     use crate::{
         backend::{Target, backend, reason},
         wire::{grading::NewStudent, registry::GRADING_SERVICE},
     };
 
     authorized(&csrf, "/students")?;
-    let outcome: Result<i64, (&str, String)> = async {
+    // Refused (the service's 400): the field at fault, if one is, and the reason;
+    // failed (the service unreachable, or an answer unreadable): `None` and the reason.
+    let outcome: Result<Student, (Option<&str>, String)> = async {
         let body = serde_json::to_string(&NewStudent {
             first_name,
             last_name,
         })
-        .map_err(|err| ("", err.to_string()))?;
+        .map_err(|err| (None, err.to_string()))?;
         let reply = backend()
-            .map_err(|err| ("", crate::format::server_error(&err)))?
+            .map_err(|err| (None, crate::format::server_error(&err)))?
             .send(
                 Target::Service(GRADING_SERVICE),
                 http::Method::POST,
@@ -197,27 +193,30 @@ pub async fn add_student(
                 Some(body),
             )
             .await
-            .map_err(|err| ("", err.to_string()))?;
+            .map_err(|err| (None, err.to_string()))?;
         match reply.status {
-            201 => serde_json::from_slice::<Student>(&reply.body)
-                .map(|student| student.id)
-                .map_err(|err| ("", format!("{GRADING_SERVICE} sent unreadable JSON: {err}"))),
+            201 => serde_json::from_slice::<Student>(&reply.body).map_err(|err| {
+                (
+                    None,
+                    format!("{GRADING_SERVICE} sent unreadable JSON: {err}"),
+                )
+            }),
             400 => {
                 // The service names its fields as the wire does; the form, as people do.
                 let reason = reason(&reply.body)
                     .replacen("FirstName", "First name", 1)
                     .replacen("LastName", "Last name", 1);
                 let field = if reason.starts_with("First") {
-                    "first"
+                    "first_name"
                 } else if reason.starts_with("Last") {
-                    "last"
+                    "last_name"
                 } else {
                     ""
                 };
-                Err((field, reason))
+                Err((Some(field), reason))
             }
             status => Err((
-                "",
+                None,
                 format!(
                     "{GRADING_SERVICE} answered {status}: {}",
                     reason(&reply.body)
@@ -228,14 +227,25 @@ pub async fn add_student(
     .await;
     if crate::plain_form::posted() {
         match &outcome {
-            Ok(id) => leptos_axum::redirect(&format!("/students/{id}")),
+            Ok(student) => leptos_axum::redirect(&format!("/students/{}", student.id)),
             Err((field, reason)) => leptos_axum::redirect(&format!(
-                "/students?field={field}&error={}#add-student",
+                "/students?field={}&error={}#add-student",
+                field.unwrap_or(""),
                 crate::format::url_encode(reason)
             )),
         }
     }
-    outcome.map_err(|(_, reason)| ServerFnError::new(reason))
+    match outcome {
+        Ok(student) => Ok(FormOutcome::Done {
+            said: format!("Added {}, {}.", student.last_name, student.first_name),
+            next: Some(format!("/students/{}", student.id)),
+        }),
+        Err((Some(field), reason)) => Ok(FormOutcome::Refused {
+            field: (!field.is_empty()).then(|| field.to_owned()),
+            reason,
+        }),
+        Err((None, reason)) => Err(ServerFnError::new(reason)),
+    }
 }
 
 /// Whether the current request may change grades; a plain form post that may not is

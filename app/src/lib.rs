@@ -10,7 +10,7 @@
 //! |---|---|
 //! | [`pages`] | one module per route: the page's component and its server functions |
 //! | [`components`] | parts of pages: layout, charts, service map, tables, notices |
-//! | [`islands`] | what moves: live views, search as you type, the add-grade form, the menu |
+//! | [`islands`] | what moves: live views, search as you type, the forms that change something, the menu |
 //! | [`api`] | server functions that change grades and students, and those the islands and pages share (the registry's list) |
 //! | [`teacher`] | the teacher's login, session and CSRF token, and their server functions |
 //! | [`backend`] | (server) how server functions reach the services through the registry |

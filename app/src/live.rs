@@ -283,6 +283,30 @@ fn schedule_refresh(after: std::time::Duration) {
     PENDING.set(set_timeout_with_handle(fetch, after).ok());
 }
 
+/// Has the islands router show `path` (a path of this site), as if the visitor had
+/// followed a link to it: a new entry in the history, and the page fetched and diffed
+/// in without a reload. Does nothing on the server.
+pub fn go_to(path: &str) {
+    #[cfg(feature = "hydrate")]
+    {
+        let window = leptos::prelude::window();
+        let pushed = window.history().and_then(|history| {
+            history.push_state_with_url(&wasm_bindgen::JsValue::NULL, "", Some(path))
+        });
+        match (pushed, web_sys::Event::new("popstate")) {
+            (Ok(()), Ok(event)) => {
+                let _ = window.dispatch_event(&event);
+            }
+            // Without the history, the browser goes there itself.
+            _ => {
+                let _ = window.location().set_href(path);
+            }
+        }
+    }
+    #[cfg(not(feature = "hydrate"))]
+    let _ = path;
+}
+
 /// How long [`refresh_page`] waits for more calls.
 pub const SETTLE: std::time::Duration = std::time::Duration::from_millis(150);
 /// How long after the visitor's click or form post [`refresh_page`] waits: the router

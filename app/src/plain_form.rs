@@ -10,6 +10,22 @@
 //!   data into typed arguments cost the WASM tens of kilobytes).
 
 use leptos::web_sys::{FormData, HtmlFormElement};
+use serde::{Deserialize, Serialize};
+
+/// What a form's server function answers a hydrated page
+/// ([`crate::islands::post_form::PostForm`]); a browser without JavaScript is sent on
+/// with a redirect instead (see [`posted`]).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub enum FormOutcome {
+    /// Done: what to tell the visitor, and the page to show next (`None`: this one,
+    /// fetched again).
+    Done { said: String, next: Option<String> },
+    /// Refused: the field at fault (its name in the form), if one is, and why.
+    Refused {
+        field: Option<String>,
+        reason: String,
+    },
+}
 
 /// Whether the current request is a form posted by a browser without JavaScript: it
 /// accepts HTML, where a hydrated page's call does not.

@@ -27,18 +27,24 @@ pub(crate) fn html<V: IntoView + 'static>(view: impl FnOnce() -> V) -> String {
 }
 
 /// `html` with a line break between each tag and the next, and each server function's
-/// URL without the number Leptos ends it with (`/api/add_student4440…` is
-/// `/api/add_student…`): the number hashes where the crate was built, so it differs
-/// from one checkout to another.
+/// URL and island's name without the number Leptos ends it with (`/api/add_student4440…`
+/// is `/api/add_student…`, `PostForm_2744…` is `PostForm_…`): the number hashes where
+/// the crate was built, so it differs from one checkout to another.
 pub(crate) fn tag_lines(html: &str) -> String {
     let mut out = String::with_capacity(html.len());
     let mut rest = html;
-    while let Some(at) = rest.find("/api/") {
+    let next = |rest: &str| {
+        [("/api/", 5), ("data-component=\"", 16)]
+            .into_iter()
+            .filter_map(|(mark, len)| Some((rest.find(mark)?, len)))
+            .min()
+    };
+    while let Some((at, len)) = next(rest) {
         let name_end = at
-            + 5
-            + rest[at + 5..]
-                .find(|c: char| !(c.is_ascii_lowercase() || c == '_'))
-                .unwrap_or(rest.len() - at - 5);
+            + len
+            + rest[at + len..]
+                .find(|c: char| !(c.is_ascii_alphabetic() || c == '_'))
+                .unwrap_or(rest.len() - at - len);
         out.push_str(&rest[..name_end]);
         let digits = rest[name_end..]
             .find(|c: char| !c.is_ascii_digit())

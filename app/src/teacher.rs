@@ -179,15 +179,26 @@ pub async fn get_teacher_status() -> Result<TeacherStatus, ServerFnError> {
 }
 
 /// Logs the teacher in and sends the browser on to `next` (a path of this site). A wrong
-/// password is refused after a delay.
+/// password is refused after a delay, as an error (401, or 429 for too many attempts at
+/// once).
 #[server]
-pub async fn log_in(password: String, next: String) -> Result<(), ServerFnError> {
+pub async fn log_in(
+    password: String,
+    next: String,
+) -> Result<crate::plain_form::FormOutcome, ServerFnError> {
+    use crate::plain_form::FormOutcome;
     use server_side::{LoginOutcome, client_address, cookie, teachers};
     let next = local_path(&next);
     let teachers = teachers()?;
-    if !teachers.required() {
+    let done = |next: String| {
         leptos_axum::redirect(&next);
-        return Ok(());
+        FormOutcome::Done {
+            said: "Logged in.".into(),
+            next: Some(next),
+        }
+    };
+    if !teachers.required() {
+        return Ok(done(next));
     }
     let (status, refusal) = match teachers.log_in(password, client_address()).await {
         LoginOutcome::LoggedIn(session) => {
@@ -197,8 +208,7 @@ pub async fn log_in(password: String, next: String) -> Result<(), ServerFnError>
                     http::HeaderValue::from_str(&cookie(Some(&session)))?,
                 );
             }
-            leptos_axum::redirect(&next);
-            return Ok(());
+            return Ok(done(next));
         }
         LoginOutcome::Wrong => (http::StatusCode::UNAUTHORIZED, "Wrong password.".to_owned()),
         LoginOutcome::TooMany { retry_after_secs } => {
@@ -226,7 +236,7 @@ pub async fn log_in(password: String, next: String) -> Result<(), ServerFnError>
 
 /// Ends the session and sends the browser to the Grade Book.
 #[server]
-pub async fn log_out(csrf: String) -> Result<(), ServerFnError> {
+pub async fn log_out(csrf: String) -> Result<crate::plain_form::FormOutcome, ServerFnError> {
     use server_side::{authorize, cookie, session_cookie, teachers};
     authorize(&csrf)?;
     if let Some(id) = session_cookie() {
@@ -239,7 +249,10 @@ pub async fn log_out(csrf: String) -> Result<(), ServerFnError> {
         );
     }
     leptos_axum::redirect("/students");
-    Ok(())
+    Ok(crate::plain_form::FormOutcome::Done {
+        said: "Logged out.".into(),
+        next: Some("/students".into()),
+    })
 }
 
 /// `next` if it is a path on this site, else the Grade Book (so a crafted link cannot

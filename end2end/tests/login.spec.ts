@@ -27,14 +27,23 @@ test('hydrated: the teacher logs in, adds and deletes a grade, and logs out', as
   await expect(page.getByRole('heading', { level: 1, name: 'Teacher login' })).toBeVisible();
   await hydrated(page);
 
+  // The login, the refusal and the next page come without a reload: the form is an
+  // island that sends itself, and the islands router draws the next page.
+  await page.evaluate(() => ((window as any).__noReload = true));
+  const stillNoReload = async () =>
+    expect(await page.evaluate(() => (window as any).__noReload)).toBe(true);
   await page.getByLabel('Password').fill('not the password');
   await page.getByRole('button', { name: 'Log in' }).click();
   await expect(page.locator('#password-error')).toHaveText('Wrong password.');
+  await expect(page.getByLabel('Password')).toHaveAttribute('aria-invalid', 'true');
+  expect(page.url()).not.toContain('error=');
+  await stillNoReload();
 
   await page.getByLabel('Password').fill(password);
   await page.getByRole('button', { name: 'Log in' }).click();
   await expect(page).toHaveURL(/\/students\/2$/);
   await expect(page.getByText('Logged in as the teacher.')).toBeVisible();
+  await stillNoReload();
 
   await hydrated(page);
   await page.getByLabel('Title').fill('Login e2e quiz');
@@ -45,8 +54,11 @@ test('hydrated: the teacher logs in, adds and deletes a grade, and logs out', as
   await page.getByRole('button', { name: 'Delete Login e2e quiz' }).click();
   await expect(page.getByRole('row', { name: /Login e2e quiz/ })).toHaveCount(0);
 
+  await hydrated(page);
   await page.getByRole('button', { name: 'Log out' }).click();
   await expect(page).toHaveURL(/\/students$/);
+  await expect(page.getByText('as the teacher to add students.')).toBeVisible();
+  await stillNoReload();
   await page.goto(`${base}/students/2`);
   await expect(page.getByRole('link', { name: 'Log in' })).toBeVisible();
   await expect(page.getByRole('heading', { name: 'Add a Grade' })).toHaveCount(0);

@@ -308,7 +308,7 @@ async fn a_form_posted_without_javascript_adds_the_grade_and_comes_back() {
     .await;
     let location = response.headers()["location"].to_str().unwrap().to_owned();
     assert!(
-        location.starts_with("/students/2?field=Title&error=Title%20must%20not%20be%20empty"),
+        location.starts_with("/students/2?field=title&error=Title%20must%20not%20be%20empty"),
         "{location}"
     );
     let (_, html) = portal.get(&location).await;
@@ -336,7 +336,7 @@ async fn a_form_posted_without_javascript_adds_the_grade_and_comes_back() {
         response.headers()["location"]
             .to_str()
             .unwrap()
-            .contains("field=Score")
+            .contains("field=score")
     );
     let response = post(&[
         ("student_id", "2"),
@@ -350,7 +350,7 @@ async fn a_form_posted_without_javascript_adds_the_grade_and_comes_back() {
         response.headers()["location"]
             .to_str()
             .unwrap()
-            .contains("field=Type")
+            .contains("field=kind")
     );
     let (_, html) = portal.get("/students/2").await;
     assert_eq!(
@@ -358,6 +358,101 @@ async fn a_form_posted_without_javascript_adds_the_grade_and_comes_back() {
         4,
         "only the valid grade was added"
     );
+}
+
+/// What a hydrated page's form (the `PostForm` island) is answered: JSON saying what to
+/// do next, never a redirect; the same server functions answer a plain post with one.
+#[tokio::test]
+async fn a_hydrated_form_is_answered_with_what_to_do_next() {
+    use app::plain_form::FormOutcome;
+    let portal = TestPortal::start(true, true).await;
+    let (_, html) = portal.get("/students/2").await;
+    let add_grade = form_action(&html);
+    let (_, html) = portal.get("/students").await;
+    let add_student = {
+        let at = html
+            .find("class=\"student-form\"")
+            .expect("the add-student form");
+        let tag = &html[html[..at].rfind("<form").unwrap()..at];
+        let start = tag.find("action=\"").unwrap() + 8;
+        tag[start..start + tag[start..].find('"').unwrap()].to_owned()
+    };
+    let call = |action: String, form: Vec<(&'static str, &'static str)>| {
+        let url = format!("{}{action}", portal.url);
+        async move {
+            let response = common::no_redirects()
+                .post(url)
+                .header("accept", "application/json")
+                .form(&form)
+                .send()
+                .await
+                .unwrap();
+            assert_eq!(
+                response.status(),
+                200,
+                "a hydrated call is never redirected"
+            );
+            response.json::<FormOutcome>().await.unwrap()
+        }
+    };
+    let grade = |title: &'static str, kind: &'static str, score: &'static str| {
+        vec![
+            ("student_id", "2"),
+            ("title", title),
+            ("kind", kind),
+            ("score", score),
+            ("csrf", ""),
+        ]
+    };
+    // Each refusal names the form's field at fault, by its name in the form.
+    for (form, field) in [
+        (grade("  ", "Quiz", "50"), "title"),
+        (grade("Quiz", "Essay", "50"), "kind"),
+        (grade("Quiz", "Quiz", "101"), "score"),
+    ] {
+        let FormOutcome::Refused {
+            field: Some(named),
+            reason,
+        } = call(add_grade.clone(), form).await
+        else {
+            panic!("refused with a field: {field}");
+        };
+        assert_eq!(named, field, "{reason}");
+    }
+    assert_eq!(
+        call(add_grade.clone(), grade("Hydrated quiz", "Quiz", "64")).await,
+        FormOutcome::Done {
+            said: "Added Hydrated quiz (Quiz).".into(),
+            next: None,
+        },
+        "a grade added: the page is fetched again"
+    );
+    let refused = call(
+        add_student.clone(),
+        vec![("first_name", "Ada"), ("last_name", " "), ("csrf", "")],
+    )
+    .await;
+    assert!(
+        matches!(&refused, FormOutcome::Refused { field: Some(field), .. } if field == "last_name"),
+        "{refused:?}"
+    );
+    let FormOutcome::Done {
+        next: Some(next), ..
+    } = call(
+        add_student,
+        vec![
+            ("first_name", "Ada"),
+            ("last_name", "Hydrated"),
+            ("csrf", ""),
+        ],
+    )
+    .await
+    else {
+        panic!("a student added goes to their page");
+    };
+    let (status, html) = portal.get(&next).await;
+    assert_eq!(status, 200);
+    assert!(html.contains("Hydrated, Ada"), "{html}");
 }
 
 #[tokio::test]

@@ -5,7 +5,7 @@
 //! navigation client-side by fetching the next page and diffing it in.
 //!
 //! An island's props cross from the server to the browser as JSON, so they are data (the
-//! wire types); the one view an island takes is its `children` (`SearchAsYouType` wraps
+//! wire types, or a description such as [`post_form::FormSpec`]); the one view an island takes is its `children` (`SearchAsYouType` wraps
 //! the server's search form), which the server renders and the island keeps as it is.
 //! Every page works with JavaScript off: each island draws what the server had, and each
 //! form in one is a plain HTML form first.
@@ -22,14 +22,14 @@
 //! | [`live_grades`] | the Grade Book and a student's page, fetched again when grades change elsewhere |
 //! | [`log_tail`] | the logs page's chart and table, new records inserted on top |
 //! | [`search`] | search as you type in the Grade Book |
-//! | [`add_grade`] | the "Add a Grade" form, refusals shown beside the field |
+//! | [`post_form`] | every form that changes something (add a grade, add a student, log in, log out), refusals shown beside the field |
 //! | [`retry`] | a page whose service was unavailable, asked for again every few seconds |
 
-pub mod add_grade;
 pub mod live_cluster;
 pub mod live_grades;
 pub mod live_registry;
 pub mod log_tail;
 pub mod menu;
+pub mod post_form;
 pub mod retry;
 pub mod search;

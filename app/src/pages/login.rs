@@ -1,14 +1,19 @@
 //! `/login`: the teacher's login form. Logging in lets the teacher add and delete grades
 //! (see [`crate::teacher`]); viewing needs no login. After logging in, the browser goes
 //! back to the page in `?next=` (the Grade Book by default); a wrong password comes back
-//! here with the reason in `?error=`. A plain form post: logging in loads the next page
-//! anyway, so the page ships no code.
+//! here with the reason in `?error=`. The form is a [`PostForm`] island: hydrated, a
+//! refusal shows beside the password without a reload, and the next page comes through
+//! the islands router.
 
 use leptos::{prelude::*, server_fn::ServerFn};
 use leptos_meta::Title;
 use leptos_router::hooks::use_query_map;
 
-use crate::teacher::LogIn;
+use crate::{
+    components::keyed::IslandEnd,
+    islands::post_form::{FieldKind, FieldSpec, FormSpec, PostForm},
+    teacher::LogIn,
+};
 
 #[component]
 pub fn LoginPage() -> impl IntoView {
@@ -30,25 +35,24 @@ pub fn LoginPage() -> impl IntoView {
 /// The form, sending the browser on to `next`, with `error` beside the password.
 #[component]
 fn LoginForm(next: String, error: Option<String>) -> impl IntoView {
-    let refused = error.is_some();
+    let spec = FormSpec {
+        action: LogIn::PATH.into(),
+        class: "login-form".into(),
+        hidden: vec![("next".into(), next)],
+        fields: vec![FieldSpec {
+            name: "password".into(),
+            label: "Password".into(),
+            kind: FieldKind::Password,
+            autocomplete: "current-password".into(),
+        }],
+        submit: "Log in".into(),
+        refusal_beside: Some("password".into()),
+        refused: (String::new(), error.unwrap_or_default()),
+        ..FormSpec::default()
+    };
     view! {
-        <form method="post" action=LogIn::PATH class="login-form">
-            <input type="hidden" name="next" value=next/>
-            <div class="field" class:invalid=refused>
-                <label for="password">"Password"</label>
-                <input
-                    id="password"
-                    name="password"
-                    type="password"
-                    required
-                    autocomplete="current-password"
-                    aria-describedby="password-error"
-                    aria-invalid=refused.to_string()
-                />
-                <p id="password-error" class="field-error" aria-live="polite">{error}</p>
-            </div>
-            <button type="submit">"Log in"</button>
-        </form>
+        <PostForm spec/>
+        <IslandEnd/>
     }
 }
 

@@ -2,12 +2,12 @@
 //! class average of each grade type ([`ScoresChart`]), the "Add a Grade" form and one
 //! delete button per grade.
 //!
-//! Everything but the form is drawn on the server. The delete buttons and the login bar
-//! are plain forms and links (the islands router posts a delete and diffs the page it
-//! is sent back to, so a grade goes without a reload). The "Add a Grade" form is the
-//! [`AddGradeForm`] island. When changing grades needs a login ([`crate::teacher`]), the
-//! forms are shown only to the logged-in teacher, each carrying the session's CSRF
-//! token; others see a link to log in.
+//! Everything but the forms is drawn on the server. The delete buttons are plain forms
+//! (the islands router posts a delete and diffs the page it is sent back to, so a grade
+//! goes without a reload). "Add a Grade" and "Log out" are [`PostForm`] islands. When
+//! changing grades needs a login ([`crate::teacher`]), the forms are shown only to the
+//! logged-in teacher, each carrying the session's CSRF token; others see a link to log
+//! in.
 
 use std::collections::BTreeMap;
 
@@ -24,10 +24,13 @@ use crate::{
         unavailable::Unavailable,
     },
     format,
-    islands::{add_grade::AddGradeForm, live_grades::FollowGrades},
+    islands::{
+        live_grades::FollowGrades,
+        post_form::{FieldKind, FieldSpec, FormSpec, PostForm},
+    },
     pages::not_found::NotFound,
     teacher::{LogOut, TeacherStatus},
-    wire::grading::Student,
+    wire::grading::{GradeType, Student},
 };
 
 /// What a student's page shows: the student, and the class's average of each grade type
@@ -96,7 +99,7 @@ pub fn StudentPage() -> impl IntoView {
                                 let key = (student.id, csrf.clone(), field.clone(), error.clone());
                                 view! {
                                     <Keyed key>
-                                        <AddGradeForm student_id=student.id csrf=csrf.clone() field=field.clone() error=error.clone()/>
+                                        <PostForm spec=add_grade_form(student.id, csrf.clone(), (field.clone(), error.clone()))/>
                                         <IslandEnd/>
                                     </Keyed>
                                 }
@@ -117,6 +120,44 @@ pub fn StudentPage() -> impl IntoView {
                 })
             }}
         </Suspense>
+    }
+}
+
+/// The "Add a Grade" form for student `student_id`, carrying `csrf` (see
+/// [`crate::teacher`]), with the refusal a plain post came back with (`field` and
+/// `error` in the query).
+fn add_grade_form(student_id: i64, csrf: String, refused: (String, String)) -> FormSpec {
+    FormSpec {
+        action: crate::api::AddGrade::PATH.into(),
+        class: "grade-form".into(),
+        heading: Some(("add-grade".into(), "Add a Grade".into())),
+        hidden: vec![
+            ("student_id".into(), student_id.to_string()),
+            ("csrf".into(), csrf),
+        ],
+        fields: vec![
+            FieldSpec {
+                name: "title".into(),
+                label: "Title".into(),
+                kind: FieldKind::Text(200),
+                autocomplete: "off".into(),
+            },
+            FieldSpec {
+                name: "kind".into(),
+                label: "Type".into(),
+                kind: FieldKind::Choice(GradeType::ALL.map(|kind| kind.as_str().into()).to_vec()),
+                autocomplete: "off".into(),
+            },
+            FieldSpec {
+                name: "score".into(),
+                label: "Score".into(),
+                kind: FieldKind::Percent,
+                autocomplete: "off".into(),
+            },
+        ],
+        submit: "Add grade".into(),
+        refusal_beside: None,
+        refused,
     }
 }
 
@@ -198,10 +239,14 @@ fn TeacherBar(teacher: TeacherStatus, page: String) -> impl IntoView {
     if teacher.logged_in() {
         EitherOf3::A(view! {
             <span>"Logged in as the teacher."</span>
-            <form method="post" action=LogOut::PATH class="log-out">
-                <input type="hidden" name="csrf" value=teacher.csrf.unwrap_or_default()/>
-                <button type="submit" class="link-button">"Log out"</button>
-            </form>
+            <PostForm spec=FormSpec {
+                action: LogOut::PATH.into(),
+                class: "log-out".into(),
+                hidden: vec![("csrf".into(), teacher.csrf.unwrap_or_default())],
+                submit: "Log out".into(),
+                ..FormSpec::default()
+            }/>
+            <IslandEnd/>
         })
     } else if teacher.required {
         EitherOf3::B(view! {

@@ -9,7 +9,7 @@
 //! (served by the portal's server side). Above the table is a histogram of the class's
 //! averages by 10-point band, and each row has a bar of the student's average
 //! ([`crate::components::charts`]); below the table, "Add a student" is shown to whoever
-//! may change grades (a plain form post, see [`crate::api::add_student`]).
+//! may change grades (a [`PostForm`] island, see [`crate::api::add_student`]).
 //!
 //! Everything here is drawn on the server; the search form sits in the
 //! [`SearchAsYouType`] island, and the pager's and the names' links are plain anchors,
@@ -28,7 +28,11 @@ use crate::{
         unavailable::Unavailable,
     },
     format,
-    islands::{live_grades::FollowGrades, search::SearchAsYouType},
+    islands::{
+        live_grades::FollowGrades,
+        post_form::{FieldKind, FieldSpec, FormSpec, PostForm},
+        search::SearchAsYouType,
+    },
     teacher::TeacherStatus,
     wire::grading::Student,
 };
@@ -329,13 +333,13 @@ fn GradeBookTable(book: GradeBookPage, q: String, order: Order) -> impl IntoView
     })
 }
 
-/// "Add a student": a plain form post (the server function redirects to the new
-/// student's page, or back here with the refusal in `field` and `error`, shown beside its
-/// field), shown to whoever may change grades; a link to log in for others, when a login
-/// is needed.
+/// "Add a student", a [`PostForm`] island, shown to whoever may change grades (a plain
+/// post is sent on to the new student's page, or back here with the refusal in `field`
+/// and `error`, shown beside its field); a link to log in for others, when a login is
+/// needed.
 #[component]
 fn AddStudentForm(teacher: TeacherStatus, field: String, error: String) -> impl IntoView {
-    if !teacher.may_change() {
+    let Some(csrf) = teacher.csrf else {
         return Either::Left(teacher.required.then(|| {
             view! {
                 <p class="add-student-login">
@@ -344,40 +348,29 @@ fn AddStudentForm(teacher: TeacherStatus, field: String, error: String) -> impl 
                 </p>
             }
         }));
-    }
-    let input = |name: &'static str, id: &'static str, label: &'static str| {
-        let refused = field == id && !error.is_empty();
-        view! {
-            <div class="field" class:invalid=refused>
-                <label for=name>{label}</label>
-                <input
-                    id=name
-                    name=name
-                    type="text"
-                    required
-                    maxlength="100"
-                    autocomplete="off"
-                    aria-describedby=format!("{id}-error")
-                    aria-invalid=refused.to_string()
-                />
-                <p id=format!("{id}-error") class="field-error" aria-live="polite">
-                    {refused.then(|| error.clone())}
-                </p>
-            </div>
-        }
     };
-    let form_error = field.is_empty().then(|| error.clone());
+    let name = |name: &str, label: &str| FieldSpec {
+        name: name.into(),
+        label: label.into(),
+        kind: FieldKind::Text(100),
+        autocomplete: "off".into(),
+    };
+    let spec = FormSpec {
+        action: AddStudent::PATH.into(),
+        class: "student-form".into(),
+        heading: Some(("add-student".into(), "Add a student".into())),
+        hidden: vec![("csrf".into(), csrf)],
+        fields: vec![
+            name("first_name", "First name"),
+            name("last_name", "Last name"),
+        ],
+        submit: "Add student".into(),
+        refusal_beside: None,
+        refused: (field, error),
+    };
     Either::Right(view! {
-        <section id="add-student" aria-labelledby="add-student-heading">
-            <h2 id="add-student-heading">"Add a student"</h2>
-            <form method="post" action=AddStudent::PATH class="student-form">
-                <input type="hidden" name="csrf" value=teacher.csrf.clone().unwrap_or_default()/>
-                {input("first_name", "first", "First name")}
-                {input("last_name", "last", "Last name")}
-                <p class="form-error" role="alert">{form_error}</p>
-                <button type="submit">"Add student"</button>
-            </form>
-        </section>
+        <PostForm spec/>
+        <IslandEnd/>
     })
 }
 
@@ -447,7 +440,7 @@ mod tests {
             csrf: Some(String::new()),
         };
         let form = html(|| {
-            view! { <AddStudentForm teacher=open field="last".into() error="Last name must not be <empty>".into()/> }
+            view! { <AddStudentForm teacher=open field="last_name".into() error="Last name must not be <empty>".into()/> }
         });
         assert!(form.contains(AddStudent::PATH), "{form}");
         assert!(
