@@ -77,10 +77,32 @@ pub async fn get_json<T: DeserializeOwned>(
     target: Target,
     path: String,
 ) -> Result<T, ServerFnError> {
-    let reply = backend()?
+    let reply = get(target, path).await?;
+    json_of(target, &reply)
+}
+
+/// `GET path` on `target`, expecting 200 and JSON, or 404 (`None`): for a call that an
+/// older service (the original's) does not have.
+pub async fn get_json_unless_missing<T: DeserializeOwned>(
+    target: Target,
+    path: String,
+) -> Result<Option<T>, ServerFnError> {
+    let reply = get(target, path).await?;
+    if reply.status == 404 {
+        return Ok(None);
+    }
+    json_of(target, &reply).map(Some)
+}
+
+async fn get(target: Target, path: String) -> Result<Reply, ServerFnError> {
+    backend()?
         .send(target, http::Method::GET, path, None)
         .await
-        .map_err(ServerFnError::new)?;
+        .map_err(ServerFnError::new)
+}
+
+/// `reply`'s JSON if it is a 200, else an error with its status and reason.
+fn json_of<T: DeserializeOwned>(target: Target, reply: &Reply) -> Result<T, ServerFnError> {
     if reply.status != 200 {
         return Err(ServerFnError::new(format!(
             "{} answered {}: {}",

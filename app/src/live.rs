@@ -88,7 +88,9 @@ pub fn follow(
         })
         .collect();
     let on_state = Rc::new(on_state);
-    let state = [("open", true), ("error", false)]
+    // The portal's relay opens a stream even when its source is down, to say so in an
+    // `unavailable` event (and when to try again): that is down too.
+    let state = [("open", true), ("error", false), ("unavailable", false)]
         .into_iter()
         .map(|(name, up)| {
             let on_state = on_state.clone();
@@ -252,6 +254,15 @@ pub fn refresh_page() {
     schedule_refresh(SETTLE);
 }
 
+/// Drops the refresh [`refresh_page`] has waiting, if any: for a stream that opened
+/// only to say its source is unavailable (there is nothing new to fetch).
+pub fn cancel_refresh() {
+    #[cfg(feature = "hydrate")]
+    if let Some(handle) = PENDING.take() {
+        handle.clear();
+    }
+}
+
 #[cfg(feature = "hydrate")]
 thread_local! {
     /// The refresh waiting to be sent, if one is.
@@ -286,9 +297,14 @@ fn schedule_refresh(after: std::time::Duration) {
 /// Has the islands router show `path` (a path of this site), as if the visitor had
 /// followed a link to it: a new entry in the history, and the page fetched and diffed
 /// in without a reload. Does nothing on the server.
+///
+/// `path` comes from a server function's answer; it goes through
+/// [`crate::teacher::local_path`] all the same, so that nothing but a path of this site
+/// is ever followed (a crafted answer cannot send the teacher elsewhere).
 pub fn go_to(path: &str) {
     #[cfg(feature = "hydrate")]
     {
+        let path = &crate::teacher::local_path(path);
         let window = leptos::prelude::window();
         let pushed = window.history().and_then(|history| {
             history.push_state_with_url(&wasm_bindgen::JsValue::NULL, "", Some(path))

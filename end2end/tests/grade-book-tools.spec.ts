@@ -47,6 +47,32 @@ test('hydrated: the search form finds a student, sorted as asked', async ({ page
   expect(errors).toEqual([]);
 });
 
+test('after Back, the search form shows the search of the page shown', async ({ page }) => {
+  await page.goto('/students');
+  await hydrated(page);
+  const field = page.getByLabel('Find a student');
+  await field.fill('carter');
+  await expect(page).toHaveURL(/q=carter/);
+  await expect.poll(() => names(page)).toEqual(['Carter, Nick']);
+  await page.getByLabel('Sort by').selectOption('average');
+  await expect(page).toHaveURL(/q=carter&sort=average/);
+  await field.fill('stone');
+  await expect(page).toHaveURL(/q=stone&sort=average/);
+  await expect.poll(() => names(page)).toEqual(['Stone, Emma']);
+  // Back from the search field (it has the focus) moves it off the field, as a
+  // browser's Back button does.
+  await field.blur();
+  await page.goBack();
+  await expect(page).toHaveURL(/q=carter&sort=average/);
+  await expect.poll(() => names(page)).toEqual(['Carter, Nick']);
+  await expect(field).toHaveValue('carter');
+  await page.goBack();
+  await page.goBack();
+  await expect(page).toHaveURL(/\/students$/);
+  await expect(field).toHaveValue('');
+  await expect(page.getByLabel('Sort by')).toHaveValue('');
+});
+
 test('sorting by average puts the highest first', async ({ page }) => {
   await page.goto('/students?sort=average');
   const shown = await names(page);

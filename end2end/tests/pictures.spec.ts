@@ -36,6 +36,14 @@ test.describe('with JavaScript disabled', () => {
     await expect(page.locator('#log-rate-desc')).toContainText(/\d+ records over \d+ minutes?/);
   });
 
+  test('on a narrow screen the navigation shows, without a Menu button it could not open', async ({ page }) => {
+    await page.setViewportSize({ width: 480, height: 800 });
+    await page.goto('/students');
+    await expect(page.getByRole('button', { name: 'Menu' })).toBeHidden();
+    await page.getByRole('navigation', { name: 'Main' }).getByRole('link', { name: 'Logs' }).click();
+    await expect(page).toHaveURL(/\/logs$/);
+  });
+
   test('the search form still needs its button', async ({ page }) => {
     await page.goto('/students');
     await page.getByLabel('Find a student').fill('baggio');

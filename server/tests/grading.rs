@@ -11,7 +11,10 @@ use common::client;
 use server::grading::{self, Database, GradingConfig, GradingService};
 use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
-use wire::{grading::Student, logs::LogRecord};
+use wire::{
+    grading::{ClassSummary, Student, StudentOrder},
+    logs::LogRecord,
+};
 
 fn temp_db() -> PathBuf {
     common::temp_dir("grades").join("grades.db")
@@ -593,6 +596,28 @@ async fn a_page_of_students_is_searched_sorted_and_counted_by_the_database(store
         }
     );
     assert_eq!(with_page.page.as_ref().map(Vec::len), Some(1));
+
+    // A client of the original's grading service (the whole class, nothing more) works
+    // the summary out for itself by the same rules: `ClassSummary::of_class` answers
+    // what the SQL does, for each order, search and page.
+    let class = grading.students().await;
+    for (q, q_param) in [("", ""), ("o", "o"), ("%", "%25"), ("E", "E"), ("zz", "zz")] {
+        for order in [StudentOrder::Id, StudentOrder::Name, StudentOrder::Average] {
+            for page in 1..=4 {
+                let sql: ClassSummary = common::get_json(format!(
+                    "{}/students/summary?q={q_param}&sort={}&page={page}&per_page=3",
+                    grading.url,
+                    order.as_str()
+                ))
+                .await;
+                assert_eq!(
+                    ClassSummary::of_class(class.clone(), q, order, page, 3),
+                    sql,
+                    "q={q:?} {order:?} page {page}"
+                );
+            }
+        }
+    }
     let response = client()
         .get(format!("{}/students/summary?page=0", grading.url))
         .send()

@@ -43,6 +43,15 @@ struct TestPortal {
     _registry: TestRegistry,
 }
 
+/// The grading service a [`TestPortal`] is given.
+enum Grading {
+    None,
+    /// This project's, on SQLite.
+    Ours,
+    /// Another implementation, as this router.
+    Other(axum::Router),
+}
+
 impl TestPortal {
     async fn start(with_grading: bool, with_log: bool) -> TestPortal {
         TestPortal::start_with(with_grading, usize::from(with_log)).await
@@ -51,26 +60,38 @@ impl TestPortal {
     /// A portal with a grading service if `with_grading`, and `log_instances` log
     /// services.
     async fn start_with(with_grading: bool, log_instances: usize) -> TestPortal {
+        let grading = if with_grading {
+            Grading::Ours
+        } else {
+            Grading::None
+        };
+        TestPortal::start_on(grading, log_instances).await
+    }
+
+    async fn start_on(grading: Grading, log_instances: usize) -> TestPortal {
         let dir = temp_dir();
         let registry = TestRegistry::start(fast_config()).await;
         let providers = Arc::new(Providers::default());
         let mut added = Vec::new();
-        let grading = if with_grading {
-            let service = GradingService::start(
-                &GradingConfig::on(Database::Sqlite(dir.join("g.db"))),
-                CancellationToken::new(),
-            )
-            .await
-            .unwrap();
-            let url = serve(grading::router(service)).await;
+        let grading = match grading {
+            Grading::None => None,
+            Grading::Ours => {
+                let service = GradingService::start(
+                    &GradingConfig::on(Database::Sqlite(dir.join("g.db"))),
+                    CancellationToken::new(),
+                )
+                .await
+                .unwrap();
+                Some(serve(grading::router(service)).await)
+            }
+            Grading::Other(router) => Some(serve(router).await),
+        };
+        if let Some(url) = &grading {
             added.push(PatchEntry {
                 name: "GradingService".into(),
                 url: url.clone(),
             });
-            Some(url)
-        } else {
-            None
-        };
+        }
         let mut log_urls = Vec::new();
         for n in 0..log_instances {
             let config = LogConfig {
@@ -686,6 +707,112 @@ async fn the_grade_book_finds_sorts_pages_and_downloads_as_csv() {
     let rows: Vec<&str> = text.split_terminator("\r\n").collect();
     assert_eq!(rows, expected);
     assert_eq!(rows.len(), 1 + 15 + 60);
+}
+
+/// A grading service with only the original's API (see the wire protocol): `GET
+/// /students` answers the whole class with the Go field names and no `Average`, whatever
+/// the query or `Accept` header; `GET /students/{id}` one student; anything else 404 (so
+/// `/students/summary` too, as the original's non-numeric id).
+fn the_originals_grading_service() -> axum::Router {
+    use axum::{Json, extract::Path, http::StatusCode, routing::get};
+    let class = serde_json::json!([
+        {"ID": 1, "FirstName": "Nick", "LastName": "Carter", "Grades": [
+            {"Title": "Quiz 1", "Type": "Quiz", "Score": 85},
+            {"Title": "Final Exam", "Type": "Exam", "Score": 94},
+            {"Title": "Quiz 2", "Type": "Quiz", "Score": 82}]},
+        {"ID": 2, "FirstName": "Roberto", "LastName": "Baggio", "Grades": [
+            {"Title": "Quiz 1", "Type": "Quiz", "Score": 100},
+            {"Title": "Final Exam", "Type": "Exam", "Score": 100},
+            {"Title": "Quiz 2", "Type": "Quiz", "Score": 81}]},
+        {"ID": 3, "FirstName": "Emma", "LastName": "Stone", "Grades": [
+            {"Title": "Quiz 1", "Type": "Quiz", "Score": 67},
+            {"Title": "Final Exam", "Type": "Exam", "Score": 0},
+            {"Title": "Quiz 2", "Type": "Quiz", "Score": 75}]},
+        {"ID": 4, "FirstName": "Rachel", "LastName": "McAdams", "Grades": []}
+    ]);
+    let one = class.clone();
+    axum::Router::new()
+        .route(
+            "/students",
+            get(move || {
+                let class = class.clone();
+                async move { Json(class) }
+            }),
+        )
+        .route(
+            "/students/{id}",
+            get(move |Path(id): Path<String>| {
+                let one = one.clone();
+                async move {
+                    let id: i64 = id.parse().map_err(|_| StatusCode::NOT_FOUND)?;
+                    one.as_array()
+                        .unwrap()
+                        .iter()
+                        .find(|s| s["ID"] == id)
+                        .map(|s| Json(s.clone()))
+                        .ok_or(StatusCode::NOT_FOUND)
+                }
+            }),
+        )
+}
+
+/// The portal reads a grading service that has only the original's API: the Grade Book
+/// (its search, orders, averages and histogram worked out by the portal from the whole
+/// class) and a student's page; the live grade stream says the service has none rather
+/// than relaying its JSON list as events.
+#[tokio::test]
+async fn the_portal_works_with_the_originals_grading_service() {
+    let portal = TestPortal::start_on(Grading::Other(the_originals_grading_service()), 0).await;
+    let (status, html) = portal.get("/students").await;
+    assert_eq!(status, 200, "{html}");
+    for shown in [
+        "Carter, Nick",
+        "87.0%",
+        "93.7%",
+        "47.3%",
+        "McAdams, Rachel",
+        "Students 1–4 of 4",
+    ] {
+        assert!(html.contains(shown), "{shown} in {html}");
+    }
+    // The histogram: 90–100, 80–89 and 40–49 hold one student each; one has no grades.
+    assert!(
+        html.contains(
+            "3 students with grades, by average: 90–100: 1, 80–89: 1, 40–49: 1. 1 without grades."
+        ),
+        "{html}"
+    );
+    let (_, html) = portal.get("/students?q=STONE").await;
+    assert!(
+        html.contains("Stone, Emma") && !html.contains("Carter, Nick"),
+        "{html}"
+    );
+    let (_, html) = portal.get("/students?sort=average").await;
+    let at = |text: &str| {
+        html.find(text)
+            .unwrap_or_else(|| panic!("{text} in {html}"))
+    };
+    assert!(at("Baggio, Roberto") < at("Carter, Nick"));
+    assert!(at("Carter, Nick") < at("Stone, Emma"));
+    assert!(
+        at("Stone, Emma") < at("McAdams, Rachel"),
+        "the ungraded last"
+    );
+
+    let (status, html) = portal.get("/students/1").await;
+    assert_eq!(status, 200, "{html}");
+    assert!(html.contains("<h1>Carter, Nick</h1>"), "{html}");
+    assert!(html.contains("87.0%"), "the average, worked out: {html}");
+
+    let mut events = SseReader::open(
+        &reqwest::Client::new(),
+        &format!("{}/portal/events/grades", portal.url),
+        None,
+    )
+    .await;
+    let event = events.next(common::PATIENCE).await;
+    assert_eq!(event.name, "unavailable", "{}", event.data);
+    assert!(event.data.contains("has no event stream"), "{}", event.data);
 }
 
 /// Returns once the wall clock has moved on to the next millisecond.

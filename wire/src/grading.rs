@@ -171,6 +171,83 @@ crate::go_json!(
     &["Students", "Matching", "Bands", "Ungraded", "Page"]
 );
 
+impl ClassSummary {
+    /// The summary of `class` (every student, with grades) that `GET /students/summary`
+    /// would answer for search `q`, order `order` and page `page` (from 1) of `per_page`:
+    /// for a client of a grading service that has only the original's `GET /students`
+    /// (which answers the whole class, without `Average`). The same rules as the
+    /// service's SQL: the search is found anywhere in "First Last" or "Last, First", in
+    /// any case; the bands are by threshold (an average of 89.99 is in 80–89). A
+    /// student's `average`, if the service sent one, is kept; else it is worked out.
+    pub fn of_class(
+        mut class: Vec<Student>,
+        q: &str,
+        order: StudentOrder,
+        page: u32,
+        per_page: u32,
+    ) -> ClassSummary {
+        let mut summary = ClassSummary {
+            students: class.len() as u64,
+            matching: 0,
+            bands: [0; 10],
+            ungraded: 0,
+            page: None,
+        };
+        for student in &mut class {
+            // An average the service sent is kept: its database may round the last
+            // digit otherwise (SQLite's AVG of 100, 100, 81 is 93.66666666666669).
+            if student.average.is_none() {
+                student.average = Student::average_of(&student.grades);
+            }
+            match student.average {
+                // `as` saturates: a score outside 0..100 lands in the first or last band.
+                Some(average) => summary.bands[((average / 10.0) as usize).min(9)] += 1,
+                None => summary.ungraded += 1,
+            }
+        }
+        let q = q.trim().to_lowercase();
+        class.retain(|s| {
+            format!("{} {}", s.first_name, s.last_name)
+                .to_lowercase()
+                .contains(&q)
+                || format!("{}, {}", s.last_name, s.first_name)
+                    .to_lowercase()
+                    .contains(&q)
+        });
+        summary.matching = class.len() as u64;
+        match order {
+            StudentOrder::Id => class.sort_by_key(|s| s.id),
+            StudentOrder::Name => class.sort_by_cached_key(|s| {
+                (
+                    s.last_name.to_lowercase(),
+                    s.first_name.to_lowercase(),
+                    s.id,
+                )
+            }),
+            // The ungraded last; among equals, by ID.
+            StudentOrder::Average => class.sort_by(|a, b| {
+                use std::cmp::Ordering::{Equal, Greater, Less};
+                match (a.average, b.average) {
+                    (Some(x), Some(y)) => y.total_cmp(&x),
+                    (Some(_), None) => Less,
+                    (None, Some(_)) => Greater,
+                    (None, None) => Equal,
+                }
+                .then(a.id.cmp(&b.id))
+            }),
+        }
+        let skip = (page.max(1) as usize - 1).saturating_mul(per_page as usize);
+        summary.page = Some(
+            class
+                .into_iter()
+                .skip(skip)
+                .take(per_page as usize)
+                .collect(),
+        );
+        summary
+    }
+}
+
 /// One change to the grade book, as the grading service's event stream says it
 /// (`GET /students` with `Accept: text/event-stream`; an addition to the original): the
 /// event's name is what changed (one of [`GRADE_EVENTS`]), its data this.
@@ -218,6 +295,56 @@ mod tests {
         );
         let err = serde_json::from_str::<Grade>(r#"{"Title":"x","Score":1}"#).unwrap_err();
         assert!(err.to_string().contains("missing field `Type`"), "{err}");
+    }
+
+    #[test]
+    fn a_class_summary_is_worked_out_from_the_whole_class() {
+        let student = |id, first: &str, last: &str, scores: &[f64]| Student {
+            id,
+            first_name: first.into(),
+            last_name: last.into(),
+            grades: scores
+                .iter()
+                .map(|&score| Grade {
+                    id: 0,
+                    title: "t".into(),
+                    kind: GradeType::Quiz,
+                    score,
+                    added: None,
+                })
+                .collect(),
+            average: None,
+        };
+        let class = vec![
+            student(1, "Ada", "Lovelace", &[89.99]),
+            student(2, "Alan", "Turing", &[]),
+            student(3, "Grace", "hopper", &[100.0, 100.0]),
+            student(4, "Edsger", "Dijkstra", &[0.0]),
+            student(5, "Barbara", "Liskov", &[89.99]),
+        ];
+        let all = ClassSummary::of_class(class.clone(), " ", StudentOrder::Average, 0, 10);
+        assert_eq!(
+            (all.students, all.matching, all.bands, all.ungraded),
+            (5, 5, [1, 0, 0, 0, 0, 0, 0, 0, 2, 1], 1),
+            "89.99 is in 80–89, 100 in 90–100; page 0 is the first"
+        );
+        let ids = |summary: ClassSummary| -> Vec<i64> {
+            summary.page.unwrap().iter().map(|s| s.id).collect()
+        };
+        assert_eq!(
+            ids(all.clone()),
+            [3, 1, 5, 4, 2],
+            "highest first, ties by ID, the ungraded last"
+        );
+        assert_eq!(all.page.unwrap()[0].average, Some(100.0));
+        let by_name = ClassSummary::of_class(class.clone(), "", StudentOrder::Name, 1, 2);
+        assert_eq!(ids(by_name), [4, 3], "Dijkstra, then hopper in any case");
+        let found = ClassSummary::of_class(class.clone(), "LOVELACE, a", StudentOrder::Id, 1, 10);
+        assert_eq!((found.matching, ids(found)), (1, vec![1]));
+        let past = ClassSummary::of_class(class, "", StudentOrder::Id, 3, 2);
+        assert_eq!(ids(past.clone()), [5]);
+        let past = ClassSummary::of_class(vec![], "", StudentOrder::Id, 9, 2);
+        assert_eq!((past.students, ids(past)), (0, vec![]));
     }
 
     #[test]

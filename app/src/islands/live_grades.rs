@@ -26,9 +26,13 @@ pub fn FollowGrades() -> impl IntoView {
             move |up: bool| {
                 live_now.set(up);
                 // Changes made while the stream was connecting (or away) were told to
-                // nobody: fetch the page once it is open.
+                // nobody: fetch the page once it is open; but not if it opened only to
+                // say the grading service is unavailable (the `unavailable` event comes
+                // within the refresh's settling time), or every retry would fetch it.
                 if up {
                     live::refresh_page();
+                } else {
+                    live::cancel_refresh();
                 }
             },
         );

@@ -2,7 +2,7 @@
 //! form that works with JavaScript off) asks for its result a moment after each
 //! keystroke or change of order, and the islands router diffs the answer in without a
 //! reload. The field keeps its focus and what is typed, as the router leaves this island
-//! alone.
+//! alone; after Back or Forward the form shows the search of the page shown.
 
 use std::time::Duration;
 
@@ -52,6 +52,36 @@ pub fn SearchAsYouType(children: Children) -> impl IntoView {
         );
         pending.set_value(handle.ok());
     };
+    // Back and Forward show another search's page, diffed in by the router around this
+    // island: the form is set to that search too, unless the visitor is in the field
+    // (the live Grade Book's refresh is a `popstate` as well, and must not undo typing).
+    let back = window_event_listener(leptos::ev::popstate, move |_| {
+        #[cfg(feature = "hydrate")]
+        {
+            let search = window().location().search().unwrap_or_default();
+            let param = |name: &str| {
+                search
+                    .trim_start_matches('?')
+                    .split('&')
+                    .find_map(|pair| pair.strip_prefix(name)?.strip_prefix('='))
+                    .and_then(|value| {
+                        js_sys::decode_uri_component(&value.replace('+', " "))
+                            .ok()
+                            .map(String::from)
+                    })
+                    .unwrap_or_default()
+            };
+            let active = document().active_element();
+            for id in ["q", "sort"] {
+                if let Some(field) = document().get_element_by_id(id)
+                    && active.as_ref() != Some(&field)
+                {
+                    let _ = js_sys::Reflect::set(&field, &"value".into(), &param(id).into());
+                }
+            }
+        }
+    });
+    on_cleanup(move || back.remove());
     view! {
         <div class="grade-book-search" on:input=changed>
             {children()}

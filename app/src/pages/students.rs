@@ -106,7 +106,9 @@ pub struct GradeBook {
 /// The students matching `q`, in the order `sort` names, page `page` (from 1; past the
 /// end is the last page), with the class's histogram: one question to the grading
 /// service (`/students/summary` with the page), which searches, sorts, cuts the page and
-/// counts the bands in SQL.
+/// counts the bands in SQL. The original's grading service has no summary (it answers
+/// 404): from it, the whole class (`GET /students`) is read and the same summary worked
+/// out here ([`ClassSummary::of_class`](crate::wire::grading::ClassSummary::of_class)).
 #[server]
 pub async fn load_grade_book(
     q: String,
@@ -114,7 +116,7 @@ pub async fn load_grade_book(
     page: usize,
 ) -> Result<GradeBook, ServerFnError> {
     use crate::{
-        backend::{Target, get_json},
+        backend::{Target, get_json_unless_missing},
         wire::{
             grading::{ClassSummary, MAX_SEARCH_CHARS},
             registry::GRADING_SERVICE,
@@ -124,16 +126,32 @@ pub async fn load_grade_book(
     // address bar, and the page should still show.
     let q: String = q.trim().chars().take(MAX_SEARCH_CHARS).collect();
     let q_param = format::url_encode(&q);
+    let order = Order::parse(&sort).wire();
     // The summary and the page asked for, in one call; only a page past the last is
     // asked for again, as the last.
-    let summary_with = |page: usize| {
-        get_json::<ClassSummary>(
+    let summary_with = async |page: usize| -> Result<ClassSummary, ServerFnError> {
+        let summary = get_json_unless_missing::<ClassSummary>(
             Target::Service(GRADING_SERVICE),
             format!(
                 "/students/summary?q={q_param}&sort={}&page={page}&per_page={PAGE_SIZE}",
-                Order::parse(&sort).wire().as_str()
+                order.as_str()
             ),
         )
+        .await?;
+        match summary {
+            Some(summary) => Ok(summary),
+            None => {
+                let class = crate::api::list_students().await?;
+                let page = u32::try_from(page).unwrap_or(u32::MAX);
+                Ok(ClassSummary::of_class(
+                    class,
+                    &q,
+                    order,
+                    page,
+                    PAGE_SIZE as u32,
+                ))
+            }
+        }
     };
     // The service takes pages up to 1,000,000; a page past the last is the last.
     let asked = page.clamp(1, 1_000_000);

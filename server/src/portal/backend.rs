@@ -112,6 +112,17 @@ impl PortalBackend {
             request = request.header("last-event-id", id.clone());
         }
         match request.send().await {
+            // A service without an event stream (the original's grading service answers
+            // this request with its JSON list) is unavailable as a source, not relayed.
+            Ok(response) if response.status().is_success() && !is_event_stream(&response) => {
+                Err(StreamError {
+                    service: source.to_owned(),
+                    cause: ClientError::Unreadable(format!(
+                        "it has no event stream (it answered {})",
+                        content_type(&response)
+                    )),
+                })
+            }
             Ok(response) if response.status().is_success() => Ok(response.bytes_stream().boxed()),
             Ok(response) => Err(StreamError {
                 service: source.to_owned(),
@@ -168,6 +179,21 @@ impl PortalBackend {
             .take_until(self.shutdown.clone().cancelled_owned());
         event_stream(Body::from_stream(merged))
     }
+}
+
+fn content_type(response: &reqwest::Response) -> &str {
+    response
+        .headers()
+        .get(header::CONTENT_TYPE)
+        .and_then(|value| value.to_str().ok())
+        .unwrap_or("no Content-Type")
+}
+
+fn is_event_stream(response: &reqwest::Response) -> bool {
+    content_type(response)
+        .trim_start()
+        .to_ascii_lowercase()
+        .starts_with("text/event-stream")
 }
 
 /// The most bytes one event may take; a source that sends more without ending an event
