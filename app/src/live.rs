@@ -94,8 +94,15 @@ pub fn follow(
         .into_iter()
         .map(|(name, up)| {
             let on_state = on_state.clone();
-            let closure =
-                Closure::<dyn FnMut(web_sys::Event)>::new(move |_: web_sys::Event| on_state(up));
+            let own = source.clone();
+            // As for events: a stream whose island has left the page says nothing more.
+            let closure = Closure::<dyn FnMut(web_sys::Event)>::new(move |_: web_sys::Event| {
+                if on_page(anchor) {
+                    on_state(up);
+                } else {
+                    own.close();
+                }
+            });
             let _ = source.add_event_listener_with_callback(name, closure.as_ref().unchecked_ref());
             closure
         })
@@ -252,15 +259,6 @@ where
 pub fn refresh_page() {
     #[cfg(feature = "hydrate")]
     schedule_refresh(SETTLE);
-}
-
-/// Drops the refresh [`refresh_page`] has waiting, if any: for a stream that opened
-/// only to say its source is unavailable (there is nothing new to fetch).
-pub fn cancel_refresh() {
-    #[cfg(feature = "hydrate")]
-    if let Some(handle) = PENDING.take() {
-        handle.clear();
-    }
 }
 
 #[cfg(feature = "hydrate")]

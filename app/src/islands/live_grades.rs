@@ -16,6 +16,9 @@ pub const EVENTS_URL: &str = "/portal/events/grades";
 pub fn FollowGrades() -> impl IntoView {
     let live_now = RwSignal::new(false);
     let anchor = live::Anchor::new();
+    // The fetch after the stream opens, until it is sent; a handle is a number, stored
+    // as sync data, as the server renders this island too.
+    let after_open = StoredValue::new(None::<TimeoutHandle>);
     Effect::new(move |_| {
         live::follow(
             EVENTS_URL,
@@ -28,12 +31,15 @@ pub fn FollowGrades() -> impl IntoView {
                 // Changes made while the stream was connecting (or away) were told to
                 // nobody: fetch the page once it is open; but not if it opened only to
                 // say the grading service is unavailable (the `unavailable` event comes
-                // within the refresh's settling time), or every retry would fetch it.
-                if up {
-                    live::refresh_page();
-                } else {
-                    live::cancel_refresh();
+                // right after), or every retry would fetch it. Only this island's own
+                // timer is dropped: a refresh a form asked for still happens.
+                if let Some(handle) = after_open.get_value() {
+                    handle.clear();
                 }
+                let handle = up
+                    .then(|| set_timeout_with_handle(live::refresh_page, live::SETTLE).ok())
+                    .flatten();
+                after_open.set_value(handle);
             },
         );
     });
