@@ -4,7 +4,13 @@
 
 mod common;
 
-use std::{sync::Arc, time::Duration};
+use std::{
+    sync::{
+        Arc,
+        atomic::{AtomicUsize, Ordering},
+    },
+    time::Duration,
+};
 
 use common::{SseReader, TestRegistry, fast_config};
 use server::{
@@ -712,8 +718,9 @@ async fn the_grade_book_finds_sorts_pages_and_downloads_as_csv() {
 /// A grading service with only the original's API (see the wire protocol): `GET
 /// /students` answers the whole class with the Go field names and no `Average`, whatever
 /// the query or `Accept` header; `GET /students/{id}` one student; anything else 404 (so
-/// `/students/summary` too, as the original's non-numeric id).
-fn the_originals_grading_service() -> axum::Router {
+/// `/students/summary` too, as the original's non-numeric id). Every request it is sent
+/// is counted in `asked`.
+fn the_originals_grading_service(asked: Arc<AtomicUsize>) -> axum::Router {
     use axum::{Json, extract::Path, http::StatusCode, routing::get};
     let class = serde_json::json!([
         {"ID": 1, "FirstName": "Nick", "LastName": "Carter", "Grades": [
@@ -754,6 +761,12 @@ fn the_originals_grading_service() -> axum::Router {
                 }
             }),
         )
+        .layer(axum::middleware::map_request(
+            move |request: axum::extract::Request| {
+                asked.fetch_add(1, Ordering::SeqCst);
+                async move { request }
+            },
+        ))
 }
 
 /// The portal reads a grading service that has only the original's API: the Grade Book
@@ -762,7 +775,12 @@ fn the_originals_grading_service() -> axum::Router {
 /// than relaying its JSON list as events.
 #[tokio::test]
 async fn the_portal_works_with_the_originals_grading_service() {
-    let portal = TestPortal::start_on(Grading::Other(the_originals_grading_service()), 0).await;
+    let asked = Arc::new(AtomicUsize::new(0));
+    let portal = TestPortal::start_on(
+        Grading::Other(the_originals_grading_service(asked.clone())),
+        0,
+    )
+    .await;
     let (status, html) = portal.get("/students").await;
     assert_eq!(status, 200, "{html}");
     for shown in [
@@ -798,6 +816,12 @@ async fn the_portal_works_with_the_originals_grading_service() {
         at("Stone, Emma") < at("McAdams, Rachel"),
         "the ungraded last"
     );
+    // A page past the last shows the last, from one reading of the class: the summary
+    // asked for (404), then the class, and nothing more.
+    let before = asked.load(Ordering::SeqCst);
+    let (_, html) = portal.get("/students?page=9").await;
+    assert!(html.contains("Students 1–4 of 4"), "{html}");
+    assert_eq!(asked.load(Ordering::SeqCst) - before, 2);
 
     let (status, html) = portal.get("/students/1").await;
     assert_eq!(status, 200, "{html}");

@@ -175,10 +175,14 @@ impl ClassSummary {
     /// The summary of `class` (every student, with grades) that `GET /students/summary`
     /// would answer for search `q`, order `order` and page `page` (from 1) of `per_page`:
     /// for a client of a grading service that has only the original's `GET /students`
-    /// (which answers the whole class, without `Average`). The same rules as the
-    /// service's SQL: the search is found anywhere in "First Last" or "Last, First", in
-    /// any case; the bands are by threshold (an average of 89.99 is in 80–89). A
-    /// student's `average`, if the service sent one, is kept; else it is worked out.
+    /// (which answers the whole class, without `Average`). The rules are the service's:
+    /// the search is found anywhere in "First Last" or "Last, First", in any case; the
+    /// bands are by threshold (an average of 89.99 is in 80–89). A student's `average`,
+    /// if the service sent one, is kept; else it is worked out. For names in ASCII the
+    /// answer is the SQL's to the student (a test checks it on both stores); beyond
+    /// ASCII the two can differ, as this folds the case of every letter and orders names
+    /// by code point, where SQLite's `lower()` folds only ASCII and PostgreSQL orders by
+    /// its collation.
     pub fn of_class(
         mut class: Vec<Student>,
         q: &str,

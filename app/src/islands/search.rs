@@ -53,9 +53,18 @@ pub fn SearchAsYouType(children: Children) -> impl IntoView {
         pending.set_value(handle.ok());
     };
     // Back and Forward show another search's page, diffed in by the router around this
-    // island: the form is set to that search too, unless the visitor is in the field
-    // (the live Grade Book's refresh is a `popstate` as well, and must not undo typing).
-    let back = window_event_listener(leptos::ev::popstate, move |_| {
+    // island: the form is set to that search too, even in the field (a browser's Back
+    // does not move the focus), and a search still waiting for its pause is dropped, or
+    // it would undo the Back. Only the browser's own `popstate` counts: the live Grade
+    // Book's refresh dispatches one too (untrusted), and must not undo typing.
+    let back = window_event_listener(leptos::ev::popstate, move |event| {
+        if !event.is_trusted() {
+            return;
+        }
+        if let Some(handle) = pending.get_value() {
+            handle.clear();
+            pending.set_value(None);
+        }
         #[cfg(feature = "hydrate")]
         {
             let search = window().location().search().unwrap_or_default();
@@ -71,12 +80,14 @@ pub fn SearchAsYouType(children: Children) -> impl IntoView {
                     })
                     .unwrap_or_default()
             };
-            let active = document().active_element();
-            for id in ["q", "sort"] {
-                if let Some(field) = document().get_element_by_id(id)
-                    && active.as_ref() != Some(&field)
-                {
-                    let _ = js_sys::Reflect::set(&field, &"value".into(), &param(id).into());
+            // What the server's form shows for this address (see `SearchForm`).
+            let shown = [
+                ("q", param("q").trim().to_owned()),
+                ("sort", Order::parse(&param("sort")).as_str().to_owned()),
+            ];
+            for (id, value) in shown {
+                if let Some(field) = document().get_element_by_id(id) {
+                    let _ = js_sys::Reflect::set(&field, &"value".into(), &value.into());
                 }
             }
         }

@@ -128,30 +128,32 @@ pub async fn load_grade_book(
     let q_param = format::url_encode(&q);
     let order = Order::parse(&sort).wire();
     // The summary and the page asked for, in one call; only a page past the last is
-    // asked for again, as the last.
-    let summary_with = async |page: usize| -> Result<ClassSummary, ServerFnError> {
-        let summary = get_json_unless_missing::<ClassSummary>(
-            Target::Service(GRADING_SERVICE),
-            format!(
-                "/students/summary?q={q_param}&sort={}&page={page}&per_page={PAGE_SIZE}",
-                order.as_str()
-            ),
-        )
-        .await?;
-        match summary {
-            Some(summary) => Ok(summary),
-            None => {
-                let class = crate::api::list_students().await?;
-                let page = u32::try_from(page).unwrap_or(u32::MAX);
-                Ok(ClassSummary::of_class(
-                    class,
-                    &q,
-                    order,
-                    page,
-                    PAGE_SIZE as u32,
-                ))
+    // asked for again, as the last. From the original's service, the class is read once
+    // and both answers worked out from it.
+    let mut class: Option<Vec<crate::wire::grading::Student>> = None;
+    let mut summary_with = async |page: usize| -> Result<ClassSummary, ServerFnError> {
+        if class.is_none() {
+            let summary = get_json_unless_missing::<ClassSummary>(
+                Target::Service(GRADING_SERVICE),
+                format!(
+                    "/students/summary?q={q_param}&sort={}&page={page}&per_page={PAGE_SIZE}",
+                    order.as_str()
+                ),
+            )
+            .await?;
+            match summary {
+                Some(summary) => return Ok(summary),
+                None => class = Some(crate::api::list_students().await?),
             }
         }
+        let page = u32::try_from(page).unwrap_or(u32::MAX);
+        Ok(ClassSummary::of_class(
+            class.clone().unwrap_or_default(),
+            &q,
+            order,
+            page,
+            PAGE_SIZE as u32,
+        ))
     };
     // The service takes pages up to 1,000,000; a page past the last is the last.
     let asked = page.clamp(1, 1_000_000);

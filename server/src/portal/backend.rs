@@ -202,7 +202,9 @@ const MAX_EVENT_BYTES: usize = 1024 * 1024;
 
 /// `stream`'s bytes cut into whole events (each up to and including the blank line that
 /// ends it), so that events of several sources can be merged without tearing one. It ends
-/// quietly when its source ends or breaks.
+/// quietly when its source ends or breaks. An `unavailable` event is dropped: only the
+/// relay says a source is unavailable, and a page that heard it from one instance of
+/// several would show the whole service as down.
 fn whole_events(
     stream: BoxStream<'static, Result<Bytes, reqwest::Error>>,
 ) -> BoxStream<'static, Bytes> {
@@ -212,6 +214,9 @@ fn whole_events(
             loop {
                 if let Some(end) = buffer.windows(2).position(|pair| pair == b"\n\n") {
                     let event: Vec<u8> = buffer.drain(..end + 2).collect();
+                    if says_unavailable(&event) {
+                        continue;
+                    }
                     return Some((Bytes::from(event), (stream, buffer)));
                 }
                 if buffer.len() > MAX_EVENT_BYTES {
@@ -225,6 +230,17 @@ fn whole_events(
         },
     )
     .boxed()
+}
+
+/// Whether `event` (one whole event) is named `unavailable`: its `event` field, with or
+/// without the space the format allows after the colon.
+fn says_unavailable(event: &[u8]) -> bool {
+    event.split(|&byte| byte == b'\n').any(|line| {
+        let line = line.strip_suffix(b"\r").unwrap_or(line);
+        line.strip_prefix(b"event:")
+            .map(|name| name.strip_prefix(b" ").unwrap_or(name) == b"unavailable")
+            .unwrap_or(false)
+    })
 }
 
 /// One `unavailable` event saying `problem`, with a `retry:` delay for the browser.
@@ -469,4 +485,41 @@ struct StreamError {
     service: String,
     #[source]
     cause: ClientError,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The events `chunks` make, as the merged relay passes them on.
+    async fn events_of(chunks: &[&str]) -> Vec<String> {
+        let chunks: Vec<Result<Bytes, reqwest::Error>> = chunks
+            .iter()
+            .map(|chunk| Ok(Bytes::copy_from_slice(chunk.as_bytes())))
+            .collect();
+        whole_events(futures::stream::iter(chunks).boxed())
+            .map(|event| String::from_utf8(event.to_vec()).unwrap())
+            .collect()
+            .await
+    }
+
+    #[tokio::test]
+    async fn events_are_passed_whole_and_a_sources_own_unavailable_is_dropped() {
+        let events = events_of(&[
+            "event: added\ndata: {\"StudentID\"",
+            ":1}\n\nevent: unavailable\ndata: all down\n\nevent:unavail",
+            "able\r\ndata: x\r\n\nevent: deleted\ndata: {\"StudentID\":2}\n\n",
+            "data: unavailable\n\nevent: unavailable2\n\nevent: half",
+        ])
+        .await;
+        assert_eq!(
+            events,
+            [
+                "event: added\ndata: {\"StudentID\":1}\n\n",
+                "event: deleted\ndata: {\"StudentID\":2}\n\n",
+                "data: unavailable\n\n",
+                "event: unavailable2\n\n",
+            ]
+        );
+    }
 }
