@@ -611,7 +611,7 @@ async fn a_page_of_students_is_searched_sorted_and_counted_by_the_database(store
                 ))
                 .await;
                 assert_eq!(
-                    ClassSummary::of_class(class.clone(), q, order, page, 3),
+                    ClassSummary::of_class(&class, q, order, page, 3),
                     sql,
                     "q={q:?} {order:?} page {page}"
                 );

@@ -178,13 +178,14 @@ impl ClassSummary {
     /// (which answers the whole class, without `Average`). The rules are the service's:
     /// the search is found anywhere in "First Last" or "Last, First", in any case; the
     /// bands are by threshold (an average of 89.99 is in 80–89). A student's `average`,
-    /// if the service sent one, is kept; else it is worked out. For names in ASCII the
-    /// answer is the SQL's to the student (a test checks it on both stores); beyond
-    /// ASCII the two can differ, as this folds the case of every letter and orders names
-    /// by code point, where SQLite's `lower()` folds only ASCII and PostgreSQL orders by
-    /// its collation.
+    /// if the service sent one, is kept; else it is worked out. For names in ASCII, and a
+    /// PostgreSQL in the C collation (as the tests and `make cluster` run it), the answer
+    /// is the SQL's to the student (a test checks it on both stores). Otherwise the two
+    /// can differ: this folds the case of every letter and orders names by code point,
+    /// where SQLite's `lower()` folds only ASCII and PostgreSQL orders by its collation
+    /// (en_US sets "De Luca" after "Dean", ignoring the space at first).
     pub fn of_class(
-        mut class: Vec<Student>,
+        class: &[Student],
         q: &str,
         order: StudentOrder,
         page: u32,
@@ -197,20 +198,23 @@ impl ClassSummary {
             ungraded: 0,
             page: None,
         };
-        for student in &mut class {
-            // An average the service sent is kept: its database may round the last
-            // digit otherwise (SQLite's AVG of 100, 100, 81 is 93.66666666666669).
-            if student.average.is_none() {
-                student.average = Student::average_of(&student.grades);
-            }
-            match student.average {
+        // Each student with their average. An average the service sent is kept: its
+        // database may round the last digit otherwise (SQLite's AVG of 100, 100, 81 is
+        // 93.66666666666669). Only the page's students are copied, at the end: the class
+        // may be a few MB.
+        let mut class: Vec<(&Student, Option<f64>)> = class
+            .iter()
+            .map(|s| (s, s.average.or_else(|| Student::average_of(&s.grades))))
+            .collect();
+        for (_, average) in &class {
+            match average {
                 // `as` saturates: a score outside 0..100 lands in the first or last band.
                 Some(average) => summary.bands[((average / 10.0) as usize).min(9)] += 1,
                 None => summary.ungraded += 1,
             }
         }
         let q = q.trim().to_lowercase();
-        class.retain(|s| {
+        class.retain(|(s, _)| {
             format!("{} {}", s.first_name, s.last_name)
                 .to_lowercase()
                 .contains(&q)
@@ -220,8 +224,8 @@ impl ClassSummary {
         });
         summary.matching = class.len() as u64;
         match order {
-            StudentOrder::Id => class.sort_by_key(|s| s.id),
-            StudentOrder::Name => class.sort_by_cached_key(|s| {
+            StudentOrder::Id => class.sort_by_key(|(s, _)| s.id),
+            StudentOrder::Name => class.sort_by_cached_key(|(s, _)| {
                 (
                     s.last_name.to_lowercase(),
                     s.first_name.to_lowercase(),
@@ -229,10 +233,10 @@ impl ClassSummary {
                 )
             }),
             // The ungraded last; among equals, by ID.
-            StudentOrder::Average => class.sort_by(|a, b| {
+            StudentOrder::Average => class.sort_by(|(a, x), (b, y)| {
                 use std::cmp::Ordering::{Equal, Greater, Less};
-                match (a.average, b.average) {
-                    (Some(x), Some(y)) => y.total_cmp(&x),
+                match (x, y) {
+                    (Some(x), Some(y)) => y.total_cmp(x),
                     (Some(_), None) => Less,
                     (None, Some(_)) => Greater,
                     (None, None) => Equal,
@@ -246,6 +250,10 @@ impl ClassSummary {
                 .into_iter()
                 .skip(skip)
                 .take(per_page as usize)
+                .map(|(s, average)| Student {
+                    average,
+                    ..s.clone()
+                })
                 .collect(),
         );
         summary
@@ -326,7 +334,7 @@ mod tests {
             student(4, "Edsger", "Dijkstra", &[0.0]),
             student(5, "Barbara", "Liskov", &[89.99]),
         ];
-        let all = ClassSummary::of_class(class.clone(), " ", StudentOrder::Average, 0, 10);
+        let all = ClassSummary::of_class(&class, " ", StudentOrder::Average, 0, 10);
         assert_eq!(
             (all.students, all.matching, all.bands, all.ungraded),
             (5, 5, [1, 0, 0, 0, 0, 0, 0, 0, 2, 1], 1),
@@ -341,13 +349,13 @@ mod tests {
             "highest first, ties by ID, the ungraded last"
         );
         assert_eq!(all.page.unwrap()[0].average, Some(100.0));
-        let by_name = ClassSummary::of_class(class.clone(), "", StudentOrder::Name, 1, 2);
+        let by_name = ClassSummary::of_class(&class, "", StudentOrder::Name, 1, 2);
         assert_eq!(ids(by_name), [4, 3], "Dijkstra, then hopper in any case");
-        let found = ClassSummary::of_class(class.clone(), "LOVELACE, a", StudentOrder::Id, 1, 10);
+        let found = ClassSummary::of_class(&class, "LOVELACE, a", StudentOrder::Id, 1, 10);
         assert_eq!((found.matching, ids(found)), (1, vec![1]));
-        let past = ClassSummary::of_class(class, "", StudentOrder::Id, 3, 2);
+        let past = ClassSummary::of_class(&class, "", StudentOrder::Id, 3, 2);
         assert_eq!(ids(past.clone()), [5]);
-        let past = ClassSummary::of_class(vec![], "", StudentOrder::Id, 9, 2);
+        let past = ClassSummary::of_class(&[], "", StudentOrder::Id, 9, 2);
         assert_eq!((past.students, ids(past)), (0, vec![]));
     }
 

@@ -56,7 +56,9 @@ pub fn SearchAsYouType(children: Children) -> impl IntoView {
     // island: the form is set to that search too, even in the field (a browser's Back
     // does not move the focus), and a search still waiting for its pause is dropped, or
     // it would undo the Back. Only the browser's own `popstate` counts: the live Grade
-    // Book's refresh dispatches one too (untrusted), and must not undo typing.
+    // Book's refresh dispatches one too (untrusted), and must not undo typing. So does
+    // `live::go_to`, which never goes to `/students?…` (it follows a login, a logout or
+    // a new student to their page); one that did would need to set the form itself.
     let back = window_event_listener(leptos::ev::popstate, move |event| {
         if !event.is_trusted() {
             return;

@@ -146,9 +146,11 @@ pub async fn load_grade_book(
                 None => class = Some(crate::api::list_students().await?),
             }
         }
+        // Here the class has been read: `of_class` borrows it and copies only the page.
+        let whole = class.as_deref().unwrap_or_default();
         let page = u32::try_from(page).unwrap_or(u32::MAX);
         Ok(ClassSummary::of_class(
-            class.clone().unwrap_or_default(),
+            whole,
             &q,
             order,
             page,

@@ -233,14 +233,16 @@ fn whole_events(
 }
 
 /// Whether `event` (one whole event) is named `unavailable`: its `event` field, with or
-/// without the space the format allows after the colon.
+/// without the space the format allows after the colon, on a line ended by any of the
+/// format's line ends (`\n`, `\r\n` or a lone `\r`, which browsers take too).
 fn says_unavailable(event: &[u8]) -> bool {
-    event.split(|&byte| byte == b'\n').any(|line| {
-        let line = line.strip_suffix(b"\r").unwrap_or(line);
-        line.strip_prefix(b"event:")
-            .map(|name| name.strip_prefix(b" ").unwrap_or(name) == b"unavailable")
-            .unwrap_or(false)
-    })
+    event
+        .split(|&byte| byte == b'\n' || byte == b'\r')
+        .any(|line| {
+            line.strip_prefix(b"event:")
+                .map(|name| name.strip_prefix(b" ").unwrap_or(name) == b"unavailable")
+                .unwrap_or(false)
+        })
 }
 
 /// One `unavailable` event saying `problem`, with a `retry:` delay for the browser.
@@ -509,7 +511,8 @@ mod tests {
             "event: added\ndata: {\"StudentID\"",
             ":1}\n\nevent: unavailable\ndata: all down\n\nevent:unavail",
             "able\r\ndata: x\r\n\nevent: deleted\ndata: {\"StudentID\":2}\n\n",
-            "data: unavailable\n\nevent: unavailable2\n\nevent: half",
+            "data: unavailable\n\nevent: unavailable2\n\nevent: unavailable\rdata: y\n\n",
+            "event: half",
         ])
         .await;
         assert_eq!(
