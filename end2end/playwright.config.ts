@@ -55,7 +55,7 @@ export default defineConfig({
   },
   webServer: [
     {
-      command: `"${bin('server')}" --addr 127.0.0.1:${port} --log-file "${data}/distributed.log" --database "${data}/grades.db"`,
+      command: `"${bin('server')}" --addr 127.0.0.1:${port} --log-file "${data}/distributed.log" --database "${data}/grades.db" --history-dir "${data}/registry-history"`,
       url: `http://127.0.0.1:${port}/students`,
       reuseExistingServer: false,
       timeout: 60_000,
@@ -64,7 +64,7 @@ export default defineConfig({
       env: { LEPTOS_SITE_ROOT: siteRoot, RUST_LOG: 'warn' },
     },
     {
-      command: `"${bin('server')}" --addr 127.0.0.1:${loginPort} --log-file "${loginData}/distributed.log" --database "${loginData}/grades.db"`,
+      command: `"${bin('server')}" --addr 127.0.0.1:${loginPort} --log-file "${loginData}/distributed.log" --database "${loginData}/grades.db" --history-dir "${loginData}/registry-history"`,
       url: `http://127.0.0.1:${loginPort}/students`,
       reuseExistingServer: false,
       timeout: 60_000,

@@ -15,6 +15,7 @@ mod figure;
 mod grading;
 mod heartbeat;
 mod helpers;
+mod history;
 mod load;
 mod log_ingest;
 mod portal;
@@ -82,6 +83,9 @@ async fn figures(only: Option<String>) {
     }
     if wanted("registrations") {
         figures.push(registry::registrations().await);
+    }
+    if wanted("history") {
+        figures.extend(history::figures().await);
     }
     if wanted("propagation") {
         figures.push(propagation::propagation().await);

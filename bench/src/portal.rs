@@ -24,6 +24,8 @@ pub(crate) async fn portal() -> Vec<Figure> {
             dir.join("p.log").display().to_string(),
             "--database".into(),
             dir.join("p.db").display().to_string(),
+            "--history-dir".into(),
+            dir.join("history").display().to_string(),
         ],
     );
     let base = server.url();

@@ -481,7 +481,9 @@ async fn run(settings: SoakArgs) -> Result<(), String> {
         cluster = Some(started);
         urls
     } else {
-        let process = procs::start("registryservice", &ANY_PORT.map(str::to_owned));
+        let mut args = ANY_PORT.map(str::to_owned).to_vec();
+        args.extend(["--history-dir".to_owned(), crate::registry::history_dir()]);
+        let process = procs::start("registryservice", &args);
         let url = process.url();
         single = Some(process);
         url

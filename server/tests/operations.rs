@@ -983,7 +983,9 @@ async fn healthz_answers_on_every_binary() {
     assert_eq!(status, 200, "{body}");
     assert_eq!(
         body,
-        json!({"status": "ok", "checks": {"grading database": "ok", "log writer": "ok"}})
+        json!({"status": "ok", "checks": {
+            "grading database": "ok", "log writer": "ok", "registry history": "ok"
+        }})
     );
 
     let dir = common::temp_dir("healthz-standalone");
@@ -1001,7 +1003,7 @@ async fn healthz_answers_on_every_binary() {
     let site = dir.to_str().unwrap();
     let portal = service(env!("CARGO_BIN_EXE_portal"), &["--site-root", site]);
     for (process, checks) in [
-        (&registry, json!({})),
+        (&registry, json!({"registry history": "ok"})),
         (&log, json!({"log writer": "ok"})),
         (&grading, json!({"grading database": "ok"})),
         (&portal, json!({})),
@@ -1057,6 +1059,7 @@ fn logging_registry(dir: &std::path::Path, extra: &[&str]) -> (Process, std::pat
     command
         .args(["--addr", "127.0.0.1:0"])
         .args(extra)
+        .current_dir(dir)
         .env("RUST_LOG", "info")
         .env("NO_COLOR", "1")
         .stdin(Stdio::null())

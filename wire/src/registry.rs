@@ -271,6 +271,125 @@ impl RegistryEvent {
     }
 }
 
+/// What a change recorded in the registry's history was (`GET /history`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum HistoryKind {
+    /// The registry (one node, its state in memory) started with no instances: those of
+    /// its last run register again.
+    Started,
+    /// An instance registered, or registered again (its entry replaced).
+    Registered,
+    /// An instance deregistered (`DELETE /services`).
+    Deregistered,
+    /// An instance went critical or recovered; the reason says why.
+    StatusChanged,
+    /// A TTL instance's renewal ran out: it went critical.
+    Expired,
+    /// An instance stayed critical for longer than `--deregister-after`: removed.
+    Dropped,
+    /// The history could not be written for a while (a full disk, say): changes between
+    /// the event before and this one are missing, and the listing is whole again here.
+    Gap,
+}
+
+impl HistoryKind {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            HistoryKind::Started => "started",
+            HistoryKind::Registered => "registered",
+            HistoryKind::Deregistered => "deregistered",
+            HistoryKind::StatusChanged => "status_changed",
+            HistoryKind::Expired => "expired",
+            HistoryKind::Dropped => "dropped",
+            HistoryKind::Gap => "gap",
+        }
+    }
+}
+
+/// One change in the registry's history, as `GET /history` lists it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct HistoryEvent {
+    /// Its id, the live event stream's id of the same change (`<revision>.<index>`).
+    #[serde(rename = "Id", default)]
+    pub id: String,
+    /// When it happened (RFC 3339, UTC, microseconds).
+    #[serde(rename = "At", default)]
+    pub at: String,
+    #[serde(rename = "Kind")]
+    pub kind: HistoryKind,
+    /// The instance's service (empty for `started` and `gap`).
+    #[serde(rename = "Service", default)]
+    pub service: String,
+    /// The instance's `ServiceURL` (empty for `started` and `gap`).
+    #[serde(rename = "Instance", default)]
+    pub instance: String,
+    /// Its status after the change, when it has one.
+    #[serde(rename = "Status", default, skip_serializing_if = "Option::is_none")]
+    pub status: Option<Status>,
+    /// Why, in words.
+    #[serde(rename = "Reason", default)]
+    pub reason: String,
+    /// What it registered with (`registered` only).
+    #[serde(
+        rename = "Registration",
+        default,
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub registration: Option<Registration>,
+}
+
+/// One page of `GET /history`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct HistoryPage {
+    /// The events, oldest first.
+    #[serde(rename = "Events")]
+    pub events: Vec<HistoryEvent>,
+    /// Where the next page starts (pass it as `from`), when there is more to read.
+    #[serde(rename = "Next", default)]
+    pub next: Option<String>,
+}
+
+/// A stretch of time an instance was not passing (`GET /history/availability`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct DownInterval {
+    #[serde(rename = "From")]
+    pub from: String,
+    #[serde(rename = "To")]
+    pub to: String,
+    /// `critical`, or `absent` (not registered).
+    #[serde(rename = "State")]
+    pub state: String,
+}
+
+/// How one instance did over a stretch of time.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct InstanceAvailability {
+    #[serde(rename = "Instance")]
+    pub instance: String,
+    /// Its share of the stretch spent passing, from 0 to 1.
+    #[serde(rename = "Passing")]
+    pub passing: f64,
+    #[serde(rename = "PassingSeconds")]
+    pub passing_seconds: f64,
+    /// When it was not passing, oldest first.
+    #[serde(rename = "Down")]
+    pub down: Vec<DownInterval>,
+}
+
+/// `GET /history/availability`: each instance of a service over a stretch of time.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Availability {
+    #[serde(rename = "Service")]
+    pub service: String,
+    #[serde(rename = "From")]
+    pub from: String,
+    #[serde(rename = "To")]
+    pub to: String,
+    #[serde(rename = "Instances")]
+    pub instances: Vec<InstanceAvailability>,
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -1,8 +1,9 @@
 //! `GET /healthz` on every binary: 200 `{"status":"ok", "checks": {...}}` when the process
 //! can serve, 503 with the reason of each failing check otherwise. Each service owns its
-//! checks (the grading service's database, the log service's writer) and hands them to
-//! its binary, which gathers those of the services it hosts in a [`Health`]; a process
-//! with no checks (the registry) is healthy while it answers. Nothing is process-wide, so
+//! checks (the grading service's database, the log service's writer, the registry's
+//! history) and hands them to its binary, which gathers those of the services it hosts in
+//! a [`Health`]; a process with no checks (a registry without a history) is healthy while
+//! it answers. Nothing is process-wide, so
 //! a service stopped in one place never turns another's `/healthz` red.
 
 use std::{collections::BTreeMap, sync::Arc, time::Duration};

@@ -16,6 +16,7 @@
 //! | `registry_etcd_compactions_total` | compactions of etcd's history this node made as leader (registry on etcd) | here |
 //! | `registry_dns_queries_total{rcode}` | DNS queries answered, by response code (registry with `--dns-addr`) | here |
 //! | `registry_consul_queries_held` | Consul blocking queries held now, at most 1,024 (registry) | here |
+//! | `registry_history_events_written_total`, `registry_history_records_skipped_total`, `registry_history_write_failures_total` | the registry's history: changes recorded, records skipped at start-up (torn or corrupt), failed writes (registry with a history) | here |
 //! | `log_records_written_total` | records stored (log service) | here |
 //! | `log_records_dropped_total{reason}` | records the log shipper dropped: `buffer_full`, or `refused` by the log service (every service) | here |
 //! | `tokio_alive_tasks`, `process_*` | what the process uses | here (`ProcessCollector`) |
@@ -110,6 +111,9 @@ pub struct Metrics {
     pub log_records_dropped: Family<DropLabels, Counter>,
     pub dns_queries: Family<DnsLabels, Counter>,
     pub consul_queries_held: Gauge,
+    pub history_events_written: Counter,
+    pub history_records_skipped: Counter,
+    pub history_write_failures: Counter,
 }
 
 /// This process's metrics.
@@ -133,6 +137,9 @@ impl Metrics {
             log_records_dropped: Family::default(),
             dns_queries: Family::default(),
             consul_queries_held: Gauge::default(),
+            history_events_written: Counter::default(),
+            history_records_skipped: Counter::default(),
+            history_write_failures: Counter::default(),
         };
         {
             let mut registry = metrics.registry.lock();
@@ -186,6 +193,21 @@ impl Metrics {
                 "registry_consul_queries_held",
                 "Consul blocking queries held now, waiting for a change (at most 1,024)",
                 metrics.consul_queries_held.clone(),
+            );
+            registry.register(
+                "registry_history_events_written",
+                "Changes the registry recorded in its history (--history-dir)",
+                metrics.history_events_written.clone(),
+            );
+            registry.register(
+                "registry_history_records_skipped",
+                "History records found torn or corrupt at start-up, and skipped",
+                metrics.history_records_skipped.clone(),
+            );
+            registry.register(
+                "registry_history_write_failures",
+                "Writes to the registry's history that failed (a full disk, say): it is failing until it writes again",
+                metrics.history_write_failures.clone(),
             );
             registry.register_collector(Box::new(ProcessCollector));
         }

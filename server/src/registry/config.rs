@@ -1,5 +1,5 @@
-//! The registry's settings: heartbeat timing, eviction, patch delivery. Every flag has an
-//! environment variable too; durations are written like `1s`, `800ms`, `1m`.
+//! The registry's settings: heartbeat timing, eviction, patch delivery, its history. Every
+//! flag has an environment variable too; durations are written like `1s`, `800ms`, `1m`.
 
 use std::time::Duration;
 
@@ -97,6 +97,47 @@ pub struct RegistryConfig {
     /// instance is gone from the next answer.
     #[arg(long, env = "REGISTRY_DNS_TTL", default_value = "0s", value_parser = parse_ttl)]
     pub dns_ttl: Duration,
+
+    /// Keep the registry's history (every registration, departure and change of status,
+    /// with its time) in this folder, so that `GET /history` and `GET /services?at=` answer
+    /// across restarts. `off` keeps none. One registry per folder.
+    #[arg(long, env = "REGISTRY_HISTORY_DIR", default_value = "./registry-history",
+          value_parser = parse_history_dir)]
+    pub history_dir: HistoryDir,
+
+    /// How long the history is kept.
+    #[arg(long, env = "REGISTRY_HISTORY_RETENTION", default_value = "7d", value_parser = parse_duration)]
+    pub history_retention: Duration,
+
+    /// The most disk the history may take (its oldest events go first), e.g. `1GiB`.
+    #[arg(long, env = "REGISTRY_HISTORY_MAX_SIZE", default_value = "1GiB",
+          value_parser = parse_history_size)]
+    pub history_max_size: u64,
+}
+
+/// Where the registry keeps its history, if anywhere (`--history-dir`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum HistoryDir {
+    Off,
+    At(std::path::PathBuf),
+}
+
+/// Parses `--history-dir`: a folder, or `off`.
+fn parse_history_dir(text: &str) -> Result<HistoryDir, String> {
+    match text.trim() {
+        "" => Err("write a folder, such as ./registry-history, or off".into()),
+        "off" => Ok(HistoryDir::Off),
+        dir => Ok(HistoryDir::At(dir.into())),
+    }
+}
+
+/// Parses `--history-max-size`: at least 1MiB (a segment is an eighth of it).
+fn parse_history_size(text: &str) -> Result<u64, String> {
+    let size = crate::logs::parse_size(text)?;
+    if size < 1024 * 1024 {
+        return Err("must be at least 1MiB".into());
+    }
+    Ok(size)
 }
 
 impl Default for RegistryConfig {
@@ -118,6 +159,10 @@ impl Default for RegistryConfig {
             etcd_history: Duration::from_secs(3600),
             dns_addr: None,
             dns_ttl: Duration::ZERO,
+            // Off unless asked for: a registry made in code (a test's) writes no files.
+            history_dir: HistoryDir::Off,
+            history_retention: Duration::from_secs(7 * 86_400),
+            history_max_size: 1024 * 1024 * 1024,
         }
     }
 }

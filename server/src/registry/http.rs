@@ -7,6 +7,9 @@
 //! | `PUT /services`, the instance URL as text | 200 (TTL renewal); 404 if unknown |
 //! | `GET /services` | every instance as JSON (header `Self-Preservation: active` while evictions are held); with `Accept: text/event-stream`, live events |
 //! | `GET /services/{name}` | the passing instances of one service |
+//! | `GET /services?at=<time or id>`, `GET /services/{name}?at=…` | the same, as they were then (see [`super::history`]) |
+//! | `GET /history?from=&to=&service=&instance=&limit=` | the changes the registry made, oldest first (see [`super::history::http`]) |
+//! | `GET /history/availability?service=&from=&to=` | each instance's share of the time passing, and when it was down |
 //! | `GET /prometheus/targets` | every instance as a target group of Prometheus' `http_sd_configs` (see [`super::prometheus`]) |
 //! | `GET /v1/agent/self`, `/v1/catalog/services`, `/v1/catalog/service/{name}`, `/v1/health/service/{name}` | the registry as a Consul catalog (see [`super::consul`]) |
 //! | `GET /cluster` | this node: its URL, store, leadership, revision and etcd members (see [`super::cluster`]) |
@@ -18,7 +21,7 @@ use std::{convert::Infallible, sync::Arc};
 
 use axum::{
     Json,
-    extract::{Path, State},
+    extract::{Path, RawQuery, State},
     http::{HeaderMap, HeaderName, HeaderValue, StatusCode, header},
     response::{
         IntoResponse, Response,
@@ -48,6 +51,11 @@ pub fn router(registry: Registry) -> Routes {
             get(list).post(register).delete(deregister).put(renew),
         )
         .route("/services/{name}", get(by_name))
+        .route("/history", get(super::history::http::events))
+        .route(
+            "/history/availability",
+            get(super::history::http::availability),
+        )
         .route("/prometheus/targets", get(super::prometheus::targets))
         .route("/v1/agent/self", get(super::consul::agent_self))
         .route("/v1/catalog/services", get(super::consul::catalog_services))
@@ -139,7 +147,11 @@ fn instance_url(body: &[u8]) -> Result<String, ApiError> {
     Ok(super::validate::instance_url(text)?)
 }
 
-async fn list(State(registry): State<Registry>, headers: HeaderMap) -> Result<Response, ApiError> {
+async fn list(
+    State(registry): State<Registry>,
+    headers: HeaderMap,
+    RawQuery(query): RawQuery,
+) -> Result<Response, ApiError> {
     if crate::http::event_stream::wanted(&headers) {
         let last_seen = headers
             .get("last-event-id")
@@ -148,6 +160,9 @@ async fn list(State(registry): State<Registry>, headers: HeaderMap) -> Result<Re
         return Ok(Sse::new(events(registry, last_seen).await)
             .keep_alive(KeepAlive::default())
             .into_response());
+    }
+    if let Some(at) = super::history::query::at(query.as_deref())? {
+        return super::history::http::listing_at(&registry, at, None).await;
     }
     let stale = staleness(&*registry.store)?;
     let preserving = if registry.store.self_preservation() {
@@ -174,7 +189,14 @@ async fn list(State(registry): State<Registry>, headers: HeaderMap) -> Result<Re
 async fn by_name(
     State(registry): State<Registry>,
     Path(name): Path<String>,
+    RawQuery(query): RawQuery,
 ) -> Result<Response, ApiError> {
+    // Only a query string can ask for the past: the hot path reads nothing more.
+    if query.is_some()
+        && let Some(at) = super::history::query::at(query.as_deref())?
+    {
+        return super::history::http::listing_at(&registry, at, Some(name)).await;
+    }
     let stale = staleness(&*registry.store)?;
     let lookup = registry.store.passing_json(&name);
     // Room for what hyper adds (length, date), so the map never grows on the way out.

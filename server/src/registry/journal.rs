@@ -190,16 +190,21 @@ impl Journal {
         self.latest
     }
 
-    /// Appends the event `make` builds for the next revision.
-    pub fn push(&mut self, make: impl FnOnce(u64) -> RegistryEvent) {
-        self.push_at(self.latest.revision + 1, make);
+    /// Appends the event `make` builds for the next revision; returns it (serialised
+    /// for the subscribers), for the caller to take back what it holds.
+    pub fn push(&mut self, make: impl FnOnce(u64) -> RegistryEvent) -> RegistryEvent {
+        self.push_at(self.latest.revision + 1, make)
     }
 
     /// Appends the event `make` builds for `revision`, the revision of the replicated
     /// change it reports. Several events may share one (one transaction changed several
     /// things): each takes the next index. A revision below the latest is taken as the
-    /// latest, so ids never go back.
-    pub fn push_at(&mut self, revision: u64, make: impl FnOnce(u64) -> RegistryEvent) {
+    /// latest, so ids never go back. Returns the event, as [`Journal::push`] does.
+    pub fn push_at(
+        &mut self,
+        revision: u64,
+        make: impl FnOnce(u64) -> RegistryEvent,
+    ) -> RegistryEvent {
         self.latest = if revision > self.latest.revision {
             EventId::first_of(revision)
         } else {
@@ -210,7 +215,8 @@ impl Journal {
                 index: self.latest.index.saturating_add(1),
             }
         };
-        let entry = Arc::new(Entry::new(self.latest, false, &make(self.latest.revision)));
+        let event = make(self.latest.revision);
+        let entry = Arc::new(Entry::new(self.latest, false, &event));
         self.retained_results += entry.results;
         self.retained.push_back(entry.clone());
         while self.retained.len() > RETAINED_EVENTS
@@ -235,6 +241,7 @@ impl Journal {
         }
         // No receivers is fine: nobody is watching.
         let _ = self.live.send(entry);
+        event
     }
 
     /// Sends the event `make` builds to live subscribers only: no id of its own, never

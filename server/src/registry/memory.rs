@@ -3,7 +3,10 @@
 //! machine's change or read under the lock.
 
 use std::{
-    sync::atomic::{AtomicBool, Ordering},
+    sync::{
+        Arc,
+        atomic::{AtomicBool, Ordering},
+    },
     time::SystemTime,
 };
 
@@ -13,27 +16,63 @@ use parking_lot::Mutex;
 use wire::registry::{CheckResult, InstanceInfo, LeaveReason};
 
 use super::{
+    history::History,
     journal::{EventId, Subscription},
     patches::PatchSender,
-    state::{Eviction, Expiry, Stamp, State},
-    store::{AtRevision, Change, CheckOutcome, HeartbeatTarget, Store},
+    state::{Cause, Eviction, Expiry, Stamp, State},
+    store::{AtRevision, Change, CheckOutcome, HeartbeatTarget, Store, StoreError},
     validate::ValidRegistration,
 };
 
 /// The registry's state in this process's memory: the default store, and the one a
 /// single registry node needs. Everything is lost when the process ends; registered
-/// services notice and register again (see [`crate::runtime::instance`]).
+/// services notice and register again (see [`crate::runtime::instance`]). What happened
+/// is kept in its history, if it has one.
 pub struct MemoryStore {
     state: Mutex<State>,
     preserving: AtomicBool,
 }
 
 impl MemoryStore {
-    pub fn new(patches: PatchSender, eviction: Eviction) -> MemoryStore {
+    /// A store recording its changes in `history`, if given.
+    pub fn new(
+        patches: PatchSender,
+        eviction: Eviction,
+        history: Option<std::sync::Arc<History>>,
+    ) -> MemoryStore {
+        let mut state = State::new(patches, eviction);
+        if let Some(history) = history {
+            state.keep_history(history);
+        }
         MemoryStore {
-            state: Mutex::new(State::new(patches, eviction)),
+            state: Mutex::new(state),
             preserving: AtomicBool::new(false),
         }
+    }
+}
+
+/// A change made, done once its history record is written (at once without a history):
+/// the caller writes it, and any others waiting, outside the state's lock. A record that
+/// could not be written is a 503: the change was made, but is not acknowledged (a
+/// registration sent again replaces its entry).
+fn recorded<'a>(recorded: Option<(Arc<History>, EventId)>) -> Change<'a, ()> {
+    match recorded {
+        Some((history, id)) => {
+            Box::pin(async move { history.recorded(id).await.map_err(StoreError::Unavailable) })
+        }
+        None => done(()),
+    }
+}
+
+/// `value`, once what the state handed to its history is written (a change of status,
+/// an expiry: no one is told of these, but they are written as they are made).
+fn written<'a, T: Send + 'a>(history: Option<Arc<History>>, value: T) -> Change<'a, T> {
+    match history {
+        Some(history) => Box::pin(async move {
+            history.commit().await;
+            Ok(value)
+        }),
+        None => done(value),
     }
 }
 
@@ -44,10 +83,16 @@ fn done<'a, T: Send + 'a>(value: T) -> Change<'a, T> {
 
 impl Store for MemoryStore {
     fn register(&self, reg: ValidRegistration) -> Change<'_, ()> {
-        self.state
-            .lock()
-            .apply_registered(reg, SystemTime::now(), Stamp::Next);
-        done(())
+        let mut state = self.state.lock();
+        // No change is made while the history cannot record it (a full disk), and none is
+        // acknowledged before its record is written: see `super::history`.
+        if let Err(reason) = state.history_ready() {
+            return Box::pin(std::future::ready(Err(StoreError::Unavailable(reason))));
+        }
+        state.apply_registered(reg, SystemTime::now(), Stamp::Next);
+        let last = state.last_recorded();
+        drop(state);
+        recorded(last)
     }
 
     fn holds(&self, url: &str) -> (usize, bool) {
@@ -55,19 +100,30 @@ impl Store for MemoryStore {
     }
 
     fn deregister<'a>(&'a self, url: &'a str) -> Change<'a, ()> {
-        let removed = self
-            .state
-            .lock()
-            .apply_removed(url, LeaveReason::Deregistered, Stamp::Next);
-        Box::pin(std::future::ready(removed))
+        let mut state = self.state.lock();
+        if let Err(reason) = state.history_ready() {
+            return Box::pin(std::future::ready(Err(StoreError::Unavailable(reason))));
+        }
+        match state.apply_removed(url, LeaveReason::Deregistered, Stamp::Next) {
+            Ok(()) => {
+                let last = state.last_recorded();
+                drop(state);
+                recorded(last)
+            }
+            Err(err) => Box::pin(std::future::ready(Err(err))),
+        }
     }
 
     fn renew<'a>(&'a self, url: &'a str) -> Change<'a, ()> {
-        let renewed = self
-            .state
-            .lock()
-            .apply_renewal(url, SystemTime::now(), true, Stamp::Next);
-        Box::pin(std::future::ready(renewed))
+        let mut state = self.state.lock();
+        let renewed = state.apply_renewal(url, SystemTime::now(), true, Stamp::Next);
+        // A recovery, if it was critical.
+        let last = state.last_recorded();
+        drop(state);
+        match (renewed, last) {
+            (Ok(()), last) => written(last.map(|(history, _)| history), ()),
+            (Err(err), _) => Box::pin(std::future::ready(Err(err))),
+        }
     }
 
     fn record_check<'a>(
@@ -81,7 +137,11 @@ impl Store for MemoryStore {
         };
         state.apply_check(target, &decision.result);
         if let Some(status) = decision.change {
-            state.apply_status(&target.url, status, Stamp::Next);
+            let cause = Cause::Check(decision.result.error.as_deref());
+            state.apply_status(&target.url, status, cause, Stamp::Next);
+            let history = state.history();
+            drop(state);
+            return written(history, Some(decision.result));
         }
         done(Some(decision.result))
     }
@@ -97,7 +157,9 @@ impl Store for MemoryStore {
                 }
             }
         }
-        done(())
+        let history = state.last_recorded().map(|(history, _)| history);
+        drop(state);
+        written(history, ())
     }
 
     fn instances(&self) -> AtRevision<Vec<InstanceInfo>> {

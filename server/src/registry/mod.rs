@@ -15,6 +15,7 @@
 //! | [`patches`] | the patch sender: keeps each dependent's view in step |
 //! | [`heartbeat`] | the heartbeat checker |
 //! | [`journal`] | revisions and the live event stream's backlog |
+//! | [`history`] | every change kept on disk: `GET /history`, `?at=`, availability |
 //! | [`metrics`] | the metrics read from the registry's state at each scrape |
 //! | [`outbound`] | the guarded HTTP client for registrants' URLs |
 //! | [`etcd`] | the state in etcd, shared by several registry nodes: their copies, the leader |
@@ -26,6 +27,7 @@ pub mod consul;
 pub mod dns;
 pub mod etcd;
 pub mod heartbeat;
+pub mod history;
 pub mod http;
 pub mod journal;
 pub mod memory;
@@ -43,10 +45,11 @@ use tokio_util::sync::CancellationToken;
 
 use crate::{http::shutdown::Background, ops::health::Health};
 
-pub use config::RegistryConfig;
+pub use config::{HistoryDir, RegistryConfig};
 pub use http::router;
 
 use etcd::EtcdStore;
+use history::{History, HistoryConfig};
 use memory::MemoryStore;
 use outbound::Outbound;
 use patches::PatchSender;
@@ -77,6 +80,17 @@ pub struct Parts {
     held_queries: tokio::sync::Semaphore,
     /// The Consul catalog's answers as of its current index.
     consul_answers: consul::Answers,
+    /// Every change it made, on disk, if it keeps them (`--history-dir`).
+    pub history: Option<Arc<History>>,
+}
+
+/// Why a registry cannot start; each says which flag to change.
+#[derive(Debug, thiserror::Error)]
+pub enum StartError {
+    #[error(transparent)]
+    Etcd(#[from] etcd::StartError),
+    #[error(transparent)]
+    History(#[from] history::files::OpenError),
 }
 
 impl std::ops::Deref for Registry {
@@ -95,26 +109,50 @@ impl Registry {
     /// [`crate::http::token::Access::guard`]). Returns the registry and its `/healthz`
     /// checks.
     ///
+    /// A registry in memory keeps its history in `--history-dir` (unless `off`); one on
+    /// etcd keeps none yet.
+    ///
     /// # Errors
-    /// An `--etcd` endpoint etcd's client cannot use; the error names the flag.
+    /// An `--etcd` endpoint etcd's client cannot use, or a history folder it cannot use;
+    /// the error names the flag.
     pub async fn start(
         config: &RegistryConfig,
         token: Option<&str>,
         public_url: &str,
         background: &Background,
-    ) -> Result<(Registry, Health), etcd::StartError> {
+    ) -> Result<(Registry, Health), StartError> {
         let patches = PatchSender::new(
             Outbound::new(config.patch_timeout, token),
             config.patch_retries,
             background.clone(),
         );
         let rounds = etcd::rounds::Rounds::default();
+        let mut history = None;
         let (store, health): (Arc<dyn Store>, Health) = if config.etcd.is_empty() {
             let eviction = Eviction {
                 failures: config.heartbeat_failures,
                 deregister_after: config.deregister_after,
             };
-            (Arc::new(MemoryStore::new(patches, eviction)), Health::new())
+            let mut health = Health::new();
+            if let HistoryDir::At(dir) = &config.history_dir {
+                let opened = Arc::new(History::open(HistoryConfig {
+                    dir: dir.clone(),
+                    retention: config.history_retention,
+                    max_bytes: config.history_max_size,
+                })?);
+                background.spawn(opened.clone().maintain(background.stopping()));
+                let checked = Arc::downgrade(&opened);
+                health = health.with(
+                    "registry history",
+                    Arc::new(move || {
+                        let failing = checked.upgrade().and_then(|h| h.failing());
+                        Box::pin(std::future::ready(failing.map_or(Ok(()), Err)))
+                    }),
+                );
+                history = Some(opened);
+            }
+            let store = MemoryStore::new(patches, eviction, history.clone());
+            (Arc::new(store), health)
         } else {
             let store = EtcdStore::start(
                 config,
@@ -146,6 +184,7 @@ impl Registry {
                 rounds,
                 held_queries: tokio::sync::Semaphore::new(consul::MAX_HELD),
                 consul_answers: consul::Answers::default(),
+                history,
             })),
             health,
         ))

@@ -23,9 +23,12 @@ use std::{
 };
 
 use axum::body::Bytes;
-use wire::registry::{CheckResult, InstanceInfo, LeaveReason, PatchEntry, RegistryEvent, Status};
+use wire::registry::{
+    CheckResult, HistoryKind, InstanceInfo, LeaveReason, PatchEntry, RegistryEvent, Status,
+};
 
 use super::{
+    history::{self, History},
     journal::{self, EventId, Journal, Subscription},
     patches::PatchSender,
     store::{AtRevision, CheckOutcome, HeartbeatTarget, StoreError},
@@ -54,6 +57,19 @@ pub enum Stamp {
     /// None: a copy is loading a whole state, and the events this makes are sent live
     /// only (they are not history, whose ids etcd gave to the real changes).
     Live,
+}
+
+/// Why an instance's status changed, for its history.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Cause<'a> {
+    /// A heartbeat check: its error, if it failed.
+    Check(Option<&'a str>),
+    /// A TTL instance's renewal is overdue.
+    Overdue,
+    /// A TTL renewal (`PUT /services`).
+    Renewed,
+    /// A change a cluster's node copies from etcd.
+    Replicated,
 }
 
 /// What a check means for its instance (see [`State::decide_check`]).
@@ -91,6 +107,10 @@ pub struct State {
     /// The revision of the last change to the instances (not a round of checks that
     /// changed nothing): the index of Consul-style blocking queries ([`super::consul`]).
     catalog: tokio::sync::watch::Sender<u64>,
+    /// Where each change is recorded for good, if anywhere ([`super::history`]).
+    history: Option<std::sync::Arc<History>>,
+    /// The last change handed to the history (see [`State::last_recorded`]).
+    recorded: Option<EventId>,
 }
 
 /// One instance.
@@ -166,7 +186,37 @@ impl State {
             lookups: HashMap::new(),
             patches,
             eviction,
+            history: None,
+            recorded: None,
         }
+    }
+
+    /// Records every change from now on in `history`, which starts with this (empty)
+    /// state.
+    pub fn keep_history(&mut self, history: std::sync::Arc<History>) {
+        history.begin(self.journal.latest(), SystemTime::now());
+        self.history = Some(history);
+    }
+
+    /// Why changes cannot be made now, if the history cannot record them (a full disk).
+    pub fn history_ready(&self) -> Result<(), String> {
+        match self.history.as_ref().and_then(|history| history.failing()) {
+            Some(reason) => Err(reason),
+            None => Ok(()),
+        }
+    }
+
+    /// The history and the id of the last change handed to it, if any since the last
+    /// call: a registration is acknowledged only once that change is written
+    /// ([`History::recorded`], called outside the state's lock).
+    pub fn last_recorded(&mut self) -> Option<(std::sync::Arc<History>, EventId)> {
+        let id = self.recorded.take()?;
+        Some((self.history.clone()?, id))
+    }
+
+    /// The history, to write what was handed to it once the state's lock is let go.
+    pub fn history(&self) -> Option<std::sync::Arc<History>> {
+        self.history.clone()
     }
 
     /// Adds (or replaces) the instance at `reg.url`, registered at `registered_at`.
@@ -178,7 +228,9 @@ impl State {
     ) {
         self.generations += 1;
         self.lookups.remove(&reg.name);
-        let was_listed = match self.instances.remove(&reg.url) {
+        let previous = self.instances.remove(&reg.url);
+        let replaced = previous.is_some();
+        let was_listed = match previous {
             Some(previous) => {
                 self.unindex(&previous.reg);
                 self.lookups.remove(&previous.reg.name);
@@ -217,10 +269,28 @@ impl State {
             None => self.patches.forget(&url),
         }
         self.instances.insert(url, entry);
-        self.push(stamp, |revision| RegistryEvent::Registered {
+        let event = self.push(stamp, |revision| RegistryEvent::Registered {
             revision,
             instance: Box::new(info),
         });
+        // The journal has serialised it: the history takes its registration.
+        if let Some(RegistryEvent::Registered { instance, .. }) = event {
+            self.remember(
+                stamp,
+                registered_at,
+                history::Change {
+                    kind: HistoryKind::Registered,
+                    status: Some(Status::Passing),
+                    reason: if replaced {
+                        "registered again (its entry replaced)".into()
+                    } else {
+                        "registered".into()
+                    },
+                    registration: Some(instance.registration),
+                    ..history::Change::default()
+                },
+            );
+        }
     }
 
     /// Removes the instance at `url`, which left for `reason`.
@@ -246,12 +316,33 @@ impl State {
         if reason == LeaveReason::Expired {
             tracing::info!(%url, name = %entry.reg.name, "dropped after staying critical");
         }
-        self.push(stamp, |revision| RegistryEvent::Deregistered {
+        let mut change = history::Change {
+            kind: match reason {
+                LeaveReason::Deregistered => HistoryKind::Deregistered,
+                LeaveReason::Expired => HistoryKind::Dropped,
+            },
+            reason: match reason {
+                LeaveReason::Deregistered => "deregistered".into(),
+                LeaveReason::Expired => format!(
+                    "critical for longer than --deregister-after ({})",
+                    humantime::format_duration(self.eviction.deregister_after)
+                )
+                .into(),
+            },
+            ..history::Change::default()
+        };
+        let event = self.push(stamp, |revision| RegistryEvent::Deregistered {
             revision,
             url: entry.reg.url,
             name: entry.reg.name,
             reason,
         });
+        // The journal has serialised it: the history takes its names.
+        if let Some(RegistryEvent::Deregistered { url, name, .. }) = event {
+            change.service = name;
+            change.instance = url;
+            self.remember(stamp, SystemTime::now(), change);
+        }
         Ok(())
     }
 
@@ -282,7 +373,7 @@ impl State {
         };
         self.record(&result);
         if recover {
-            self.apply_status(url, Status::Passing, stamp);
+            self.apply_status(url, Status::Passing, Cause::Renewed, stamp);
         }
         self.push(stamp, |revision| RegistryEvent::Heartbeats {
             revision,
@@ -291,26 +382,61 @@ impl State {
         Ok(())
     }
 
-    /// Sets the status of the instance at `url`, telling its dependents and the journal;
-    /// nothing if it is unknown or already so.
-    pub fn apply_status(&mut self, url: &str, status: Status, stamp: Stamp) {
+    /// Sets the status of the instance at `url` for `cause`, telling its dependents, the
+    /// journal and the history; nothing if it is unknown or already so.
+    pub fn apply_status(&mut self, url: &str, status: Status, cause: Cause<'_>, stamp: Stamp) {
         let Some(entry) = self.instances.get_mut(url) else {
             return;
         };
         if entry.status == status {
             return;
         }
+        let reason: std::borrow::Cow<'static, str> = match (cause, status) {
+            (Cause::Check(_), Status::Passing) => "a heartbeat check passed".into(),
+            (Cause::Check(error), Status::Critical) => format!(
+                "{} heartbeat checks failed in a row; the last: {}",
+                entry.failures,
+                error.unwrap_or("failed")
+            )
+            .into(),
+            (Cause::Overdue, _) => match entry.reg.ttl {
+                Some(ttl) => format!(
+                    "no renewal within its TTL ({})",
+                    humantime::format_duration(ttl)
+                )
+                .into(),
+                None => "no renewal within its TTL".into(),
+            },
+            (Cause::Renewed, _) => "renewed".into(),
+            (Cause::Replicated, _) => "as the cluster's leader decided".into(),
+        };
         entry.status = status;
         entry.critical_since = (status == Status::Critical).then(Instant::now);
         let patch_entry = entry.patch_entry();
         self.lookups.remove(&patch_entry.name);
         self.announce(&patch_entry, status == Status::Passing);
-        self.push(stamp, |revision| RegistryEvent::StatusChanged {
+        let kind = if cause == Cause::Overdue {
+            HistoryKind::Expired
+        } else {
+            HistoryKind::StatusChanged
+        };
+        let event = self.push(stamp, |revision| RegistryEvent::StatusChanged {
             revision,
             url: patch_entry.url,
             name: patch_entry.name,
             status,
         });
+        if let Some(RegistryEvent::StatusChanged { url, name, .. }) = event {
+            let change = history::Change {
+                kind,
+                service: name,
+                instance: url,
+                status: Some(status),
+                reason,
+                registration: None,
+            };
+            self.remember(stamp, SystemTime::now(), change);
+        }
     }
 
     /// Records a check's `result` on `target`, if it is still that registration, without
@@ -334,7 +460,7 @@ impl State {
         if let Some(entry) = self.instances.get_mut(url) {
             entry.failures = entry.failures.saturating_add(1);
         }
-        self.apply_status(url, Status::Critical, stamp);
+        self.apply_status(url, Status::Critical, Cause::Overdue, stamp);
     }
 
     /// Publishes a round of check results as one event (their bookkeeping is
@@ -397,7 +523,13 @@ impl State {
     }
 
     /// Journals the event `make` builds, as `stamp` says.
-    fn push(&mut self, stamp: Stamp, make: impl FnOnce(u64) -> RegistryEvent) {
+    /// Returns the event, once serialised, for a caller that takes back what it holds
+    /// (not for a live-only event, which is not history).
+    fn push(
+        &mut self,
+        stamp: Stamp,
+        make: impl FnOnce(u64) -> RegistryEvent,
+    ) -> Option<RegistryEvent> {
         // A round of checks changes no instance (its status changes are events of
         // their own): the catalog's index stays.
         let mut changed = false;
@@ -406,13 +538,29 @@ impl State {
             changed = !matches!(event, RegistryEvent::Heartbeats { .. });
             event
         };
-        match stamp {
-            Stamp::Next => self.journal.push(make),
-            Stamp::At(revision) => self.journal.push_at(revision, make),
-            Stamp::Live => self.journal.push_live(make),
-        }
+        let event = match stamp {
+            Stamp::Next => Some(self.journal.push(make)),
+            Stamp::At(revision) => Some(self.journal.push_at(revision, make)),
+            Stamp::Live => {
+                self.journal.push_live(make);
+                None
+            }
+        };
         if changed {
             self.catalog_at(self.journal.revision());
+        }
+        event
+    }
+
+    /// Hands `event`, made at `at`, to the history as the journal's latest event (not for
+    /// a copy loading a whole state: its events are not history).
+    fn remember(&mut self, stamp: Stamp, at: SystemTime, event: history::Change) {
+        if let Some(history) = &self.history
+            && stamp != Stamp::Live
+        {
+            let id = self.journal.latest();
+            history.record(id, at, event);
+            self.recorded = Some(id);
         }
     }
 
@@ -691,7 +839,12 @@ mod tests {
         let decision = state.decide_check(target, outcome(ok)).unwrap();
         state.apply_check(target, &decision.result);
         if let Some(status) = decision.change {
-            state.apply_status(&target.url, status, Stamp::Next);
+            state.apply_status(
+                &target.url,
+                status,
+                Cause::Check(decision.result.error.as_deref()),
+                Stamp::Next,
+            );
         }
     }
 
@@ -815,7 +968,7 @@ mod tests {
         state.apply_registered(checked("A"), SystemTime::now(), Stamp::At(12));
         assert_eq!(state.instances().revision, 12);
         // Live only: shown, but not history, so the revision stays.
-        state.apply_status(URL, Status::Critical, Stamp::Live);
+        state.apply_status(URL, Status::Critical, Cause::Replicated, Stamp::Live);
         assert_eq!(state.instances().revision, 12);
         assert_eq!(info(&state).status, Status::Critical);
         state

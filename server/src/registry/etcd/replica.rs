@@ -30,7 +30,7 @@ use super::{
 use crate::registry::{
     journal::{EventId, Subscription},
     patches::PatchSender,
-    state::{Eviction, Stamp, State},
+    state::{Cause, Eviction, Stamp, State},
     validate,
 };
 
@@ -208,7 +208,7 @@ fn bring_to(keys: &Keys, copy: &mut State, revisions: Option<&Revisions>, kvs: &
         } else {
             Status::Passing
         };
-        copy.apply_status(&url, status, Stamp::Live);
+        copy.apply_status(&url, status, Cause::Replicated, Stamp::Live);
     }
     if let Some(revisions) = revisions {
         written.retain(|url, _| copy.registered_at(url).is_some());
@@ -377,8 +377,12 @@ fn apply(
             };
             let _ = copy.apply_removed(url, reason, at);
         }
-        (EventType::Put, Some(Key::Status(url))) => copy.apply_status(url, Status::Critical, at),
-        (EventType::Delete, Some(Key::Status(url))) => copy.apply_status(url, Status::Passing, at),
+        (EventType::Put, Some(Key::Status(url))) => {
+            copy.apply_status(url, Status::Critical, Cause::Replicated, at)
+        }
+        (EventType::Delete, Some(Key::Status(url))) => {
+            copy.apply_status(url, Status::Passing, Cause::Replicated, at)
+        }
         (EventType::Put, Some(Key::Renewed(url))) => {
             let renewed = std::str::from_utf8(kv.value())
                 .ok()

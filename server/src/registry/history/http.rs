@@ -1,0 +1,131 @@
+//! The history's HTTP calls:
+//!
+//! | call | answer |
+//! | --- | --- |
+//! | `GET /history?from=&to=&service=&instance=&limit=` | a page of events, oldest first, and where the next starts ([`wire::registry::HistoryPage`]) |
+//! | `GET /history/availability?service=&from=&to=` | each instance's share of the time passing, and when it was down ([`wire::registry::Availability`]) |
+//! | `GET /services?at=`, `GET /services/{name}?at=` | the listing, or the lookup, as it was then (see [`listing_at`]) |
+//!
+//! Each reads the files on a blocking thread, [`super::MAX_READS`] at once. A registry
+//! that keeps no history answers 404 and says why; a bad parameter gets a 400 that says
+//! what to write ([`super::query`]).
+
+use std::sync::Arc;
+
+use axum::{
+    Json,
+    extract::{RawQuery, State},
+    http::{HeaderName, HeaderValue},
+    response::{IntoResponse, Response},
+};
+use wire::registry::{Availability, HistoryPage, InstanceInfo, REVISION_HEADER};
+
+use super::{History, Point, Then, micros_timestamp, query};
+use crate::{http::ApiError, registry::Registry};
+
+/// The registry's history, or the 404 that says it keeps none.
+fn history_of(registry: &Registry) -> Result<Arc<History>, ApiError> {
+    registry.history.clone().ok_or_else(|| {
+        ApiError::not_found(if registry.clustered() {
+            "this registry keeps no history: a registry on etcd does not record one yet"
+        } else {
+            "this registry keeps no history: it was started with --history-dir off"
+        })
+    })
+}
+
+/// Runs `read` on a blocking thread in its turn.
+async fn read<T: Send + 'static>(
+    history: Arc<History>,
+    read: impl FnOnce(&History) -> std::io::Result<T> + Send + 'static,
+) -> Result<T, ApiError> {
+    let _turn = history.turn().await;
+    tokio::task::spawn_blocking(move || read(&history))
+        .await
+        .map_err(|err| ApiError::unavailable(format!("the history's reader failed: {err}")))?
+        .map_err(|err| ApiError::unavailable(format!("cannot read the registry's history: {err}")))
+}
+
+/// `GET /history`.
+pub async fn events(
+    State(registry): State<Registry>,
+    RawQuery(query): RawQuery,
+) -> Result<Json<HistoryPage>, ApiError> {
+    let filter = query::event_filter(query.as_deref())?;
+    let history = history_of(&registry)?;
+    Ok(Json(read(history, move |h| h.events(&filter)).await?))
+}
+
+/// `GET /history/availability`.
+pub async fn availability(
+    State(registry): State<Registry>,
+    RawQuery(query): RawQuery,
+) -> Result<Json<Availability>, ApiError> {
+    let query = query::availability(query.as_deref())?;
+    let history = history_of(&registry)?;
+    let service = query.service.clone();
+    // Nothing is known before the history begins: the stretch starts there.
+    let from = history
+        .begins()
+        .map_or(query.from, |begins| query.from.max(begins));
+    if from >= query.to {
+        return Err(ApiError::not_found(format!(
+            "the history begins at {}, after the end of the stretch asked for",
+            micros_timestamp(from)
+        )));
+    }
+    let to = query.to;
+    let instances = read(history, move |h| h.availability(&service, from, to)).await?;
+    Ok(Json(Availability {
+        service: query.service,
+        from: micros_timestamp(from),
+        to: micros_timestamp(to),
+        instances,
+    }))
+}
+
+/// `GET /services?at=` (every instance) or `GET /services/{name}?at=` (the passing
+/// instances of `name`), as they were at `at`: the same shape as now, with the revision of
+/// the last change before it in `Registry-Revision`. Check results are not history, so
+/// their fields are empty. A moment older than the history is a 404 that says when it
+/// begins.
+///
+/// # Errors
+/// No history, a moment it does not reach, or files it cannot read.
+pub async fn listing_at(
+    registry: &Registry,
+    at: Point,
+    name: Option<String>,
+) -> Result<Response, ApiError> {
+    let history = history_of(registry)?;
+    let then = read(history, move |h| h.at(at)).await?;
+    let (id, model) = match then {
+        Then::Known { id, model } => (id, model),
+        Then::Before {
+            begins: Some(begins),
+        } => {
+            return Err(ApiError::not_found(format!(
+                "the registry's history begins at {}: nothing older is kept \
+                 (--history-retention)",
+                micros_timestamp(begins)
+            )));
+        }
+        Then::Before { begins: None } => {
+            return Err(ApiError::not_found(
+                "the registry's history holds nothing yet",
+            ));
+        }
+    };
+    let listing: Vec<InstanceInfo> = match name {
+        Some(name) => model.lookup(&name),
+        None => model.listing(),
+    };
+    Ok((
+        [(
+            HeaderName::from_static(REVISION_HEADER),
+            HeaderValue::from(id.revision),
+        )],
+        Json(listing),
+    )
+        .into_response())
+}

@@ -1,0 +1,1073 @@
+//! The registry's history: every change it makes (registered, deregistered, a status
+//! changed and why, expired, dropped), kept on disk with its time and event id, so that
+//! "what happened at 03:00?" has an answer after any restart.
+//!
+//! | module | owns |
+//! | --- | --- |
+//! | [`record`] | one line of a file: the codec and its checksum |
+//! | [`files`] | the folder, its lock, the segment files and their index |
+//! | [`replay`] | what records mean: checkpoints, a replay, availability |
+//! | [`query`] | the parameters of `/history` and `?at=`, and the 400s for bad ones |
+//! | [`http`] | `GET /history`, `GET /history/availability`, and `?at=` on `/services` |
+//!
+//! **Durability.** The registry's state hands each change to the history as it makes it,
+//! under its lock and so in its order ([`super::state`]); whoever made a change then
+//! writes every change handed over so far, with one `write` (a group commit, under an
+//! async lock, as the log service's writer does: handing changes to a thread of its own
+//! and waiting to hear back cost more than the writing). A registration or deregistration
+//! is acknowledged only once its record is in the file, so a crash of the process loses
+//! none that was acknowledged; the file is synced every [`SYNC_EVERY`], so a power cut
+//! loses at most that much.
+//!
+//! When a write fails (a full disk), the history is *failing*: `/healthz` says why, and a
+//! registration or deregistration whose record was not written, or that comes while it
+//! fails, gets a 503 with the reason. The writer keeps its own copy of every instance, so
+//! it tries again every [`SYNC_EVERY`] with a new segment that starts with a `gap`
+//! checkpoint: it lists how many changes went unrecorded and holds every instance, so
+//! replays are right again from there.
+//!
+//! **Replay.** A checkpoint (every instance at that moment) starts each segment and
+//! follows any event after which the events since the last checkpoint weigh
+//! [`CHECKPOINT_RATIO`] times as much as it did (at least [`MIN_CHECKPOINT_GAP`]). `?at=`
+//! reads from the last checkpoint before the moment, so it reads about three listings'
+//! worth whatever the history's length, and the checkpoints cost at most half as much
+//! disk as the events.
+//!
+//! **Retention.** A segment is closed once it holds an eighth of `--history-max-size` or
+//! spans an eighth of `--history-retention`; whole segments are deleted once their last
+//! record is older than the retention, and the oldest while the folder weighs more than
+//! the size. Queries never answer from beyond the retention, even before its file goes.
+
+pub mod files;
+pub mod http;
+pub mod query;
+pub mod record;
+pub mod replay;
+
+use std::{
+    borrow::Cow,
+    collections::VecDeque,
+    fs::File,
+    io::{self, Write as _},
+    ops::ControlFlow,
+    path::{Path, PathBuf},
+    sync::{
+        Arc,
+        atomic::{AtomicBool, Ordering},
+    },
+    time::{Duration, Instant, SystemTime},
+};
+
+use parking_lot::{Mutex, RwLock};
+use serde::Serialize;
+use tokio_util::sync::CancellationToken;
+use wire::registry::{
+    HistoryEvent, HistoryKind, HistoryPage, InstanceAvailability, Registration, Status,
+};
+
+use super::journal::EventId;
+use files::{Mark, OpenError, Segment};
+use record::{Line, Tag};
+use replay::{Checkpoint, LISTED_CHECKPOINT, Model, Rendered};
+
+/// How often the open segment is synced to the disk, and how often a failing history
+/// tries to write again.
+pub const SYNC_EVERY: Duration = Duration::from_secs(1);
+/// The fewest bytes of events between two checkpoints: a registry of a few instances
+/// would otherwise checkpoint after every event.
+pub const MIN_CHECKPOINT_GAP: u64 = 64 * 1024;
+/// A checkpoint follows once the events since the last weigh this many times as much:
+/// a replay reads at most about three listings' worth, and checkpoints take at most half
+/// the disk the events do. (At 1, `?at=` was 2.9× a live listing's p99, and rendering
+/// checkpoints cost a fifth of the writer's time.)
+pub const CHECKPOINT_RATIO: u64 = 2;
+/// The most one page of `GET /history` reads before it stops and says where to go on
+/// (`Next`), so a page that matches little never reads the whole history at once.
+pub const MAX_PAGE_SCAN_BYTES: u64 = 64 * 1024 * 1024;
+/// How many queries may read the files at once; more wait for a turn.
+pub const MAX_READS: usize = 4;
+
+/// Where and how long the history is kept.
+#[derive(Debug, Clone)]
+pub struct HistoryConfig {
+    pub dir: PathBuf,
+    pub retention: Duration,
+    pub max_bytes: u64,
+}
+
+/// A moment in the history: a time, or an event (what the registry showed just after it).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Point {
+    /// Microseconds since the Unix epoch.
+    Time(u64),
+    Id(EventId),
+}
+
+impl Point {
+    /// Whether a record of `id` at `micros` comes after this point.
+    fn before(self, id: EventId, micros: u64) -> bool {
+        match self {
+            Point::Time(time) => micros > time,
+            Point::Id(target) => id > target,
+        }
+    }
+
+    /// Whether a record of `id` at `micros` comes before this point.
+    fn after(self, id: EventId, micros: u64) -> bool {
+        match self {
+            Point::Time(time) => micros < time,
+            Point::Id(target) => id < target,
+        }
+    }
+}
+
+/// The instances as they were at a moment.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Then {
+    /// Every instance, and the id of the last change before the moment.
+    Known { id: EventId, model: Model },
+    /// The moment is older than anything the history holds (kept since `begins`, in
+    /// microseconds, if it holds anything).
+    Before { begins: Option<u64> },
+}
+
+/// The registry's history on disk (see the module's doc): the way in for changes, the
+/// writer, and the files' index for queries.
+pub struct History {
+    shared: Shared,
+    /// Changes handed over and not yet written, in the order they were made.
+    queue: Mutex<Vec<Message>>,
+    /// An async lock: a change's caller waiting for another's write yields its worker
+    /// rather than blocking it (blocking them cost a fifth of the registrations per
+    /// second on two cores).
+    writer: tokio::sync::Mutex<Writer>,
+    /// The last change written (or found unwritable), so a caller whose change another
+    /// wrote returns without waiting for the writer.
+    written: Mutex<EventId>,
+    /// Turns for the queries that read the files ([`MAX_READS`]).
+    reads: Arc<tokio::sync::Semaphore>,
+}
+
+/// What the writer and the readers share.
+pub struct Shared {
+    config: HistoryConfig,
+    /// A segment is closed at this size or this age.
+    segment_bytes: u64,
+    segment_micros: u64,
+    /// Every segment, oldest first; the writer's is the last.
+    index: RwLock<Vec<Segment>>,
+    /// Why the last write failed, while it has not written since.
+    failing: Mutex<Option<String>>,
+    /// The latest stretches of changes that could not be recorded (first and last id,
+    /// and why), so that a change's caller can be told ([`UNRECORDED_KEPT`]).
+    unrecorded: Mutex<VecDeque<(EventId, EventId, String)>>,
+    /// A handle on the open segment, for the sync task (so a sync never holds the writer).
+    syncing: Mutex<Option<File>>,
+    dirty: AtomicBool,
+    /// Held while this registry uses the folder.
+    _lock: File,
+}
+
+impl std::ops::Deref for History {
+    type Target = Shared;
+
+    fn deref(&self) -> &Shared {
+        &self.shared
+    }
+}
+
+/// A change as the registry's state hands it over: a history event without its id and
+/// time, which the history sets. Built from what the journal's event held, so recording
+/// it copies little.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Change {
+    pub kind: HistoryKind,
+    /// The instance's service and URL; for `registered`, taken from `registration`.
+    pub service: String,
+    pub instance: String,
+    /// Its status after the change, when it has one.
+    pub status: Option<Status>,
+    pub reason: Cow<'static, str>,
+    /// What it registered with (`registered` only).
+    pub registration: Option<Registration>,
+}
+
+impl Default for Change {
+    fn default() -> Change {
+        Change {
+            kind: HistoryKind::Registered,
+            service: String::new(),
+            instance: String::new(),
+            status: None,
+            reason: Cow::Borrowed(""),
+            registration: None,
+        }
+    }
+}
+
+/// An event line's JSON: what is not in the line's head (its id and time) and not the
+/// registration (appended as it was serialised for the writer's copy).
+#[derive(Serialize)]
+struct EventJson<'a> {
+    #[serde(rename = "Kind")]
+    kind: HistoryKind,
+    #[serde(rename = "Service")]
+    service: &'a str,
+    #[serde(rename = "Instance")]
+    instance: &'a str,
+    #[serde(rename = "Status", skip_serializing_if = "Option::is_none")]
+    status: Option<Status>,
+    #[serde(rename = "Reason")]
+    reason: &'a str,
+}
+
+/// What is handed to the writer, in the order of the changes. `Begin` comes once a run:
+/// boxing every change instead would cost an allocation each.
+#[allow(clippy::large_enum_variant)]
+enum Message {
+    /// The registry starts, empty, after `id`.
+    Begin { id: EventId, at: SystemTime },
+    /// The change `id` made at `at`.
+    Change {
+        id: EventId,
+        at: SystemTime,
+        change: Change,
+    },
+}
+
+/// Microseconds since the Unix epoch.
+pub fn micros(time: SystemTime) -> u64 {
+    time.duration_since(SystemTime::UNIX_EPOCH)
+        .map_or(0, |d| u64::try_from(d.as_micros()).unwrap_or(u64::MAX))
+}
+
+/// RFC 3339 in UTC with microseconds: an event's time.
+pub fn micros_timestamp(micros: u64) -> String {
+    humantime::format_rfc3339_micros(replay::time_of(micros)).to_string()
+}
+
+fn micros_of(duration: Duration) -> u64 {
+    u64::try_from(duration.as_micros()).unwrap_or(u64::MAX)
+}
+
+impl History {
+    /// Opens the history in `config.dir`: locks the folder, indexes its segments
+    /// (counting the records it must skip) and applies the retention. Nothing is written
+    /// until [`History::begin`].
+    ///
+    /// # Errors
+    /// The folder cannot be created, read or locked, or another registry holds it.
+    pub fn open(config: HistoryConfig) -> Result<History, OpenError> {
+        let lock = files::lock(&config.dir)?;
+        let io = |source| OpenError::Io {
+            path: config.dir.clone(),
+            source,
+        };
+        let mut index = Vec::new();
+        let mut skipped = 0;
+        for path in files::segments(&config.dir).map_err(io)? {
+            let (segment, bad) = files::index(&path).map_err(io)?;
+            skipped += bad;
+            if segment.checkpoints.is_empty() {
+                tracing::warn!(path = %path.display(), "a history segment without a checkpoint (torn at its start) is left out");
+                continue;
+            }
+            index.push(segment);
+        }
+        if skipped > 0 {
+            tracing::warn!(skipped, dir = %config.dir.display(), "history records torn or corrupt were skipped");
+        }
+        crate::ops::metrics::global()
+            .history_records_skipped
+            .inc_by(skipped);
+        let last_micros = index.last().map_or(0, |s: &Segment| s.last_micros);
+        let shared = Shared {
+            segment_bytes: (config.max_bytes / 8).clamp(4 * 1024, 64 * 1024 * 1024),
+            segment_micros: micros_of(config.retention / 8).max(1),
+            index: RwLock::new(index),
+            failing: Mutex::new(None),
+            unrecorded: Mutex::new(VecDeque::new()),
+            syncing: Mutex::new(None),
+            dirty: AtomicBool::new(false),
+            _lock: lock,
+            config,
+        };
+        shared.trim();
+        let writer = Writer {
+            file: None,
+            bytes: 0,
+            first_checkpoint: 0,
+            opened: 0,
+            since_checkpoint: 0,
+            checkpoint_bytes: 0,
+            last: (EventId::all_of(0), last_micros),
+            lost: 0,
+            tried: None,
+            lines: Vec::new(),
+            model: Rendered::default(),
+        };
+        Ok(History {
+            shared,
+            queue: Mutex::new(Vec::new()),
+            writer: tokio::sync::Mutex::new(writer),
+            written: Mutex::new(EventId::all_of(0)),
+            reads: Arc::new(tokio::sync::Semaphore::new(MAX_READS)),
+        })
+    }
+
+    /// Starts this run's segment with a `started` checkpoint holding no instance (a
+    /// registry's state in memory starts empty), as the last change before `id`.
+    pub fn begin(&self, id: EventId, at: SystemTime) {
+        self.queue.lock().push(Message::Begin { id, at });
+        // At the start no one else writes; were it otherwise, the next commit writes it.
+        if let Ok(mut writer) = self.writer.try_lock() {
+            self.write(&mut writer);
+        }
+    }
+
+    /// Hands over `change`, the change `id` made at `at`, to be written by the next
+    /// [`History::commit`]. Call in the order of the changes (under the state's lock).
+    pub fn record(&self, id: EventId, at: SystemTime, change: Change) {
+        self.queue.lock().push(Message::Change { id, at, change });
+    }
+
+    /// Writes every change handed over so far, with one `write` (a group commit: the
+    /// caller writes the others' too, and a caller that finds its change written by
+    /// another returns at once). A failing history tries again (at most once a
+    /// [`SYNC_EVERY`]).
+    pub async fn commit(&self) {
+        let mut writer = self.writer.lock().await;
+        self.write(&mut writer);
+    }
+
+    /// [`History::commit`], from a thread that may block (not an async worker).
+    pub fn commit_blocking(&self) {
+        let mut writer = self.writer.blocking_lock();
+        self.write(&mut writer);
+    }
+
+    fn write(&self, writer: &mut Writer) {
+        let batch = std::mem::take(&mut *self.queue.lock());
+        writer.handle(&self.shared, batch);
+        *self.written.lock() = writer.last.0;
+    }
+
+    /// Writes what was handed over up to the change `id`, and says whether it is in the
+    /// file.
+    ///
+    /// # Errors
+    /// Its record could not be written (the history was failing); the reason says why.
+    pub async fn recorded(&self, id: EventId) -> Result<(), String> {
+        if *self.written.lock() < id {
+            self.commit().await;
+        }
+        let unrecorded = self.unrecorded.lock();
+        match unrecorded
+            .iter()
+            .find(|(first, last, _)| (*first..=*last).contains(&id))
+        {
+            Some((_, _, error)) => Err(format!(
+                "the change was made, but the registry's history could not record it: {error}"
+            )),
+            None => Ok(()),
+        }
+    }
+
+    /// Syncs every [`SYNC_EVERY`], applies the retention, and has a failing history try
+    /// again, until `stop`; then writes and syncs once more. A task of the registry's
+    /// background.
+    pub async fn maintain(self: Arc<History>, stop: CancellationToken) {
+        let mut tick = tokio::time::interval(SYNC_EVERY);
+        tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        loop {
+            let stopping = tokio::select! {
+                _ = tick.tick() => false,
+                () = stop.cancelled() => true,
+            };
+            let history = self.clone();
+            // A sync waits for the disk: never on an async worker.
+            let _ = tokio::task::spawn_blocking(move || {
+                history.commit_blocking();
+                history.sync();
+                history.trim();
+            })
+            .await;
+            if stopping {
+                return;
+            }
+        }
+    }
+
+    /// A turn to read the files ([`MAX_READS`] at once).
+    pub(crate) async fn turn(&self) -> tokio::sync::OwnedSemaphorePermit {
+        self.reads
+            .clone()
+            .acquire_owned()
+            .await
+            .expect("the semaphore is never closed")
+    }
+}
+
+/// A history dropped without [`History::maintain`]'s last round (a test's) still writes
+/// what it was handed.
+impl Drop for History {
+    fn drop(&mut self) {
+        // Nothing else can hold the writer: the history is going.
+        if let Ok(mut writer) = self.writer.try_lock() {
+            self.write(&mut writer);
+        }
+    }
+}
+
+impl Shared {
+    /// The folder it is kept in.
+    pub fn dir(&self) -> &Path {
+        &self.config.dir
+    }
+
+    /// Why the history cannot be written, if it cannot (`/healthz`, and the 503s).
+    pub fn failing(&self) -> Option<String> {
+        self.failing.lock().clone()
+    }
+
+    /// Syncs what was written since the last sync to the disk, if anything.
+    pub fn sync(&self) {
+        if !self.dirty.swap(false, Ordering::AcqRel) {
+            return;
+        }
+        if let Some(file) = &*self.syncing.lock()
+            && let Err(err) = file.sync_data()
+        {
+            tracing::warn!(%err, "cannot sync the registry's history");
+        }
+    }
+
+    /// Deletes the segments past the retention (by age, then by size), never the last.
+    pub fn trim(&self) {
+        let oldest = micros(SystemTime::now()).saturating_sub(micros_of(self.config.retention));
+        let mut gone = Vec::new();
+        {
+            let mut index = self.index.write();
+            let mut total: u64 = index.iter().map(|s| s.bytes).sum();
+            while index.len() > 1
+                && (index[0].last_micros < oldest || total > self.config.max_bytes)
+            {
+                let segment = index.remove(0);
+                total -= segment.bytes;
+                gone.push(segment.path);
+            }
+        }
+        for path in gone {
+            if let Err(err) = std::fs::remove_file(&path) {
+                tracing::warn!(path = %path.display(), %err, "cannot delete an old history segment");
+            }
+        }
+    }
+
+    /// When the history that is answered from begins (microseconds), if it holds anything.
+    pub fn begins(&self) -> Option<u64> {
+        let horizon = self.horizon();
+        self.index
+            .read()
+            .first()
+            .map(|s| s.first_micros().max(horizon))
+    }
+
+    /// The time before which nothing is answered.
+    fn horizon(&self) -> u64 {
+        micros(SystemTime::now()).saturating_sub(micros_of(self.config.retention))
+    }
+}
+
+/// The writer: the open segment, and its own copy of every instance, from which it
+/// writes checkpoints (and a `gap`'s, after a failure).
+struct Writer {
+    /// The open segment; none while the history is failing.
+    file: Option<File>,
+    /// Its length, the size of its first checkpoint, and the time of its first record.
+    bytes: u64,
+    first_checkpoint: u64,
+    opened: u64,
+    /// Bytes of events since the last checkpoint, and that checkpoint's size.
+    since_checkpoint: u64,
+    checkpoint_bytes: u64,
+    /// The id and time of the last change. Records never go back in time, even if the
+    /// clock does, so the files stay in time order.
+    last: (EventId, u64),
+    /// Changes not recorded since the history began failing, and when it last tried.
+    lost: u64,
+    tried: Option<Instant>,
+    /// Lines not yet written.
+    lines: Vec<u8>,
+    model: Rendered,
+}
+
+/// How many stretches of unrecorded changes are remembered for their callers.
+const UNRECORDED_KEPT: usize = 64;
+
+impl Writer {
+    /// Writes `batch`, then closes the segment, writes a checkpoint, or tries again, as
+    /// due.
+    fn handle(&mut self, shared: &Shared, batch: Vec<Message>) {
+        let mut pending = None;
+        for message in batch {
+            match message {
+                Message::Begin { id, at } => {
+                    self.write_lines(shared, &mut pending);
+                    self.model = Rendered::default();
+                    let micros = self.stamp(id, at);
+                    let started = HistoryEvent {
+                        id: id.to_string(),
+                        at: micros_timestamp(micros),
+                        kind: HistoryKind::Started,
+                        service: String::new(),
+                        instance: String::new(),
+                        status: None,
+                        reason: "the registry started; its state is kept in memory, so every \
+                                 instance registers again"
+                            .into(),
+                        registration: None,
+                    };
+                    if let Err(err) = self.open_segment(shared, Some(&started)) {
+                        self.fail(shared, &err);
+                    }
+                }
+                Message::Change { id, at, change } => {
+                    let micros = self.stamp(id, at);
+                    // The registration is serialised once, for the line and the copy.
+                    let registration = change.registration.as_ref().map(|registration| {
+                        serde_json::to_string(registration).expect("registrations serialise")
+                    });
+                    let (service, instance) = match &change.registration {
+                        Some(registration) => {
+                            (&registration.service_name, &registration.service_url)
+                        }
+                        None => (&change.service, &change.instance),
+                    };
+                    if self.file.is_some() {
+                        let mut json = serde_json::to_string(&EventJson {
+                            kind: change.kind,
+                            service,
+                            instance,
+                            status: change.status,
+                            reason: &change.reason,
+                        })
+                        .expect("history events serialise");
+                        if let Some(registration) = &registration {
+                            json.pop();
+                            json.push_str(r#","Registration":"#);
+                            json.push_str(registration);
+                            json.push('}');
+                        }
+                        record::encode(Tag::Event, id, micros, &json, &mut self.lines);
+                        let (_, count) = pending.get_or_insert((id, 0));
+                        *count += 1;
+                    } else {
+                        // Failing: the copy has it, for the `gap` checkpoint.
+                        Writer::unrecorded(shared, id, id);
+                        self.lost += 1;
+                    }
+                    let instance = instance.clone();
+                    self.model.apply(
+                        micros,
+                        change.kind,
+                        instance,
+                        change.status,
+                        registration.as_deref(),
+                    );
+                    // A checkpoint due in the middle of a batch is written there, so that
+                    // a replay never reads more than the rule allows.
+                    if self.since_checkpoint + self.lines.len() as u64 >= self.checkpoint_gap() {
+                        self.write_lines(shared, &mut pending);
+                        self.after_writing(shared);
+                    }
+                }
+            }
+        }
+        self.write_lines(shared, &mut pending);
+        self.after_writing(shared);
+    }
+
+    /// Appends the lines gathered (`pending`: the first change's id and how many), with
+    /// one `write`.
+    fn write_lines(&mut self, shared: &Shared, pending: &mut Option<(EventId, u64)>) {
+        let Some((first, events)) = pending.take() else {
+            return;
+        };
+        match self.append(shared, Tag::Event) {
+            Ok(()) => {
+                crate::ops::metrics::global()
+                    .history_events_written
+                    .inc_by(events);
+            }
+            Err(err) => {
+                self.lost += events;
+                self.fail(shared, &err);
+                Writer::unrecorded(shared, first, self.last.0);
+            }
+        }
+    }
+
+    /// Remembers that the changes from `first` to `last` were not recorded.
+    fn unrecorded(shared: &Shared, first: EventId, last: EventId) {
+        let error = shared.failing().unwrap_or_default();
+        let mut unrecorded = shared.unrecorded.lock();
+        match unrecorded.back_mut() {
+            Some((_, end, _)) if *end >= first => *end = last,
+            _ => unrecorded.push_back((first, last, error)),
+        }
+        if unrecorded.len() > UNRECORDED_KEPT {
+            unrecorded.pop_front();
+        }
+    }
+
+    /// After a write: a failing writer tries again; a segment whose events have reached
+    /// its size or age is closed (its first checkpoint does not count: with many
+    /// instances it alone can pass the size); else a checkpoint is written if due.
+    fn after_writing(&mut self, shared: &Shared) {
+        let events = self.bytes.saturating_sub(self.first_checkpoint);
+        let result = if self.file.is_none() {
+            self.retry(shared);
+            Ok(())
+        } else if events >= shared.segment_bytes
+            || self.last.1.saturating_sub(self.opened) >= shared.segment_micros
+        {
+            self.open_segment(shared, None)
+        } else if self.since_checkpoint >= self.checkpoint_gap() {
+            self.checkpoint(shared, None)
+        } else {
+            Ok(())
+        };
+        if let Err(err) = result {
+            self.fail(shared, &err);
+        }
+    }
+
+    /// How many bytes of events call for the next checkpoint.
+    fn checkpoint_gap(&self) -> u64 {
+        (self.checkpoint_bytes * CHECKPOINT_RATIO).max(MIN_CHECKPOINT_GAP)
+    }
+
+    /// The time of the change `id` made at `at`: never before the last one.
+    fn stamp(&mut self, id: EventId, at: SystemTime) -> u64 {
+        let micros = micros(at).max(self.last.1);
+        self.last = (id, micros);
+        micros
+    }
+
+    /// Appends `self.lines` to the open segment: events, or one checkpoint (`tag`). A
+    /// write that fails part-way is cut back off, so the next write does not follow torn
+    /// bytes (and if the cut fails too, the torn line fails its check and is skipped).
+    fn append(&mut self, shared: &Shared, tag: Tag) -> io::Result<()> {
+        let lines = std::mem::take(&mut self.lines);
+        let result = self.append_bytes(shared, tag, &lines);
+        self.lines = lines;
+        self.lines.clear();
+        result
+    }
+
+    fn append_bytes(&mut self, shared: &Shared, tag: Tag, lines: &[u8]) -> io::Result<()> {
+        let file = self
+            .file
+            .as_mut()
+            .ok_or_else(|| io::Error::other("no segment is open"))?;
+        if let Err(err) = file.write_all(lines) {
+            let _ = file.set_len(self.bytes);
+            return Err(err);
+        }
+        let offset = self.bytes;
+        self.bytes += lines.len() as u64;
+        shared.dirty.store(true, Ordering::Release);
+        let (id, micros) = self.last;
+        let mut index = shared.index.write();
+        if let Some(segment) = index.last_mut() {
+            segment.last_id = id;
+            segment.last_micros = micros;
+            segment.bytes = self.bytes;
+            if tag == Tag::Checkpoint {
+                segment.checkpoints.push(Mark { id, micros, offset });
+            }
+        }
+        drop(index);
+        if tag == Tag::Checkpoint {
+            self.since_checkpoint = 0;
+            self.checkpoint_bytes = lines.len() as u64;
+        } else {
+            self.since_checkpoint += lines.len() as u64;
+        }
+        Ok(())
+    }
+
+    /// Writes a checkpoint of every instance, as the last change's, listing `event` if
+    /// given.
+    fn checkpoint(&mut self, shared: &Shared, event: Option<&HistoryEvent>) -> io::Result<()> {
+        let event = event.map(|event| serde_json::to_string(event).expect("events serialise"));
+        let json = self.model.checkpoint(event.as_deref());
+        let (id, micros) = self.last;
+        self.lines.clear();
+        record::encode(Tag::Checkpoint, id, micros, &json, &mut self.lines);
+        self.append(shared, Tag::Checkpoint)
+    }
+
+    /// Closes the open segment (synced) and starts a new one with a checkpoint.
+    fn open_segment(&mut self, shared: &Shared, event: Option<&HistoryEvent>) -> io::Result<()> {
+        if let Some(old) = self.file.take() {
+            old.sync_data()?;
+        }
+        *shared.syncing.lock() = None;
+        let micros = self.last.1;
+        let mut name = micros;
+        let dir = shared.config.dir.clone();
+        let (path, file) = loop {
+            let path = dir.join(files::segment_name(name));
+            match File::options().create_new(true).append(true).open(&path) {
+                Ok(file) => break (path, file),
+                Err(err) if err.kind() == io::ErrorKind::AlreadyExists => name += 1,
+                Err(err) => return Err(err),
+            }
+        };
+        self.file = Some(file);
+        self.bytes = 0;
+        self.opened = micros;
+        shared.index.write().push(Segment::new(path.clone()));
+        let written = self
+            .checkpoint(shared, event)
+            // The new file's name reaches the disk too.
+            .and_then(|()| File::open(&dir)?.sync_all());
+        self.first_checkpoint = self.bytes;
+        if let Err(err) = written {
+            self.file = None;
+            let mut index = shared.index.write();
+            if index.last().is_some_and(|s| s.path == path) {
+                index.pop();
+            }
+            drop(index);
+            let _ = std::fs::remove_file(&path);
+            return Err(err);
+        }
+        *shared.syncing.lock() = self.file.as_ref().and_then(|f| f.try_clone().ok());
+        Ok(())
+    }
+
+    /// A failing writer tries again (at most once a [`SYNC_EVERY`]): a new segment that
+    /// starts with a `gap` checkpoint, as the last change's.
+    fn retry(&mut self, shared: &Shared) {
+        if self.tried.is_some_and(|at| at.elapsed() < SYNC_EVERY) {
+            return;
+        }
+        self.tried = Some(Instant::now());
+        let reason = shared.failing().unwrap_or_default();
+        let (id, micros) = self.last;
+        let gap = HistoryEvent {
+            id: id.to_string(),
+            at: micros_timestamp(micros),
+            kind: HistoryKind::Gap,
+            service: String::new(),
+            instance: String::new(),
+            status: None,
+            reason: format!(
+                "{} changes could not be recorded ({reason}); every instance is listed as it is now",
+                self.lost
+            ),
+            registration: None,
+        };
+        match self.open_segment(shared, Some(&gap)) {
+            Ok(()) => {
+                tracing::info!(lost = self.lost, "the registry's history is written again");
+                self.lost = 0;
+                *shared.failing.lock() = None;
+            }
+            Err(err) => self.fail(shared, &err),
+        }
+    }
+
+    fn fail(&mut self, shared: &Shared, err: &io::Error) {
+        self.file = None;
+        self.lines.clear();
+        self.tried.get_or_insert_with(Instant::now);
+        *shared.syncing.lock() = None;
+        let reason = format!(
+            "cannot write the registry's history in {}: {err}",
+            shared.config.dir.display()
+        );
+        crate::ops::metrics::global().history_write_failures.inc();
+        tracing::error!("{reason}");
+        *shared.failing.lock() = Some(reason);
+    }
+}
+
+/// Reading.
+impl Shared {
+    /// Reads records in order from the last checkpoint at or before `start` (strictly
+    /// before, if `strict`), or from the beginning if there is none, through the later
+    /// segments, giving each to `visit` until it breaks. Returns whether a checkpoint was
+    /// found.
+    fn scan(
+        &self,
+        start: Point,
+        strict: bool,
+        mut visit: impl FnMut(Line<'_>) -> ControlFlow<()>,
+    ) -> io::Result<bool> {
+        let (paths, offset, found) = {
+            let index = self.index.read();
+            let mut place = None;
+            for (n, segment) in index.iter().enumerate() {
+                for mark in &segment.checkpoints {
+                    let reached = if strict {
+                        start.after(mark.id, mark.micros)
+                    } else {
+                        !start.before(mark.id, mark.micros)
+                    };
+                    if !reached {
+                        break;
+                    }
+                    place = Some((n, mark.offset));
+                }
+            }
+            let (first, offset) = place.unwrap_or((0, 0));
+            let paths: Vec<PathBuf> = index.iter().skip(first).map(|s| s.path.clone()).collect();
+            (paths, offset, place.is_some())
+        };
+        let mut stopped = false;
+        let mut skipped = 0;
+        for (n, path) in paths.iter().enumerate() {
+            let from = if n == 0 { offset } else { 0 };
+            let read = files::read(path, from, &mut skipped, |_, line| {
+                let flow = visit(line);
+                stopped = flow.is_break();
+                flow
+            });
+            match read {
+                // Deleted by the retention since: it is older than what is asked.
+                Err(err) if err.kind() == io::ErrorKind::NotFound => continue,
+                Err(err) => return Err(err),
+                Ok(_) if stopped => break,
+                Ok(_) => {}
+            }
+        }
+        Ok(found)
+    }
+
+    /// The instances as they were at `at`: after the last change at or before it.
+    ///
+    /// # Errors
+    /// The files cannot be read.
+    pub fn at(&self, at: Point) -> io::Result<Then> {
+        let horizon = self.horizon();
+        let begins = self.begins();
+        let too_old = match at {
+            Point::Time(time) => time < horizon,
+            Point::Id(_) => false,
+        };
+        if too_old {
+            return Ok(Then::Before { begins });
+        }
+        let mut model: Option<Model> = None;
+        let mut last = None;
+        let mut failed = None;
+        let found = self.scan(at, false, |line| {
+            if at.before(line.id, line.micros) {
+                return ControlFlow::Break(());
+            }
+            match read_record(&line, model.is_none()) {
+                Ok(Record::Checkpoint(checkpoint)) => {
+                    model = Some(Model::from_checkpoint(checkpoint));
+                }
+                Ok(Record::Event(event)) => {
+                    if let Some(model) = &mut model {
+                        model.apply(line.micros, &event);
+                    }
+                }
+                Ok(Record::Plain) => {}
+                Err(err) => {
+                    failed = Some(err);
+                    return ControlFlow::Break(());
+                }
+            }
+            last = Some((line.id, line.micros));
+            ControlFlow::Continue(())
+        })?;
+        if let Some(err) = failed {
+            return Err(err);
+        }
+        match (found, model, last) {
+            (true, Some(model), Some((id, micros)))
+                if micros >= horizon || matches!(at, Point::Time(_)) =>
+            {
+                Ok(Then::Known { id, model })
+            }
+            _ => Ok(Then::Before { begins }),
+        }
+    }
+
+    /// One page of events from `from` (inclusive) to `to` (inclusive), of `service` and
+    /// `instance` if given (a `started` or `gap` is every instance's), at most `limit`.
+    ///
+    /// # Errors
+    /// The files cannot be read.
+    pub fn events(&self, filter: &query::EventFilter) -> io::Result<HistoryPage> {
+        let horizon = self.horizon();
+        let start = filter.from.unwrap_or(Point::Time(horizon));
+        let mut events = Vec::new();
+        let mut next = None;
+        let mut read: u64 = 0;
+        let mut failed = None;
+        self.scan(start, true, |line| {
+            if line.micros < horizon || start.after(line.id, line.micros) {
+                return ControlFlow::Continue(());
+            }
+            if filter.to.is_some_and(|to| to.before(line.id, line.micros)) {
+                return ControlFlow::Break(());
+            }
+            read += line.json.len() as u64;
+            if read > MAX_PAGE_SCAN_BYTES {
+                next = Some(line.id.to_string());
+                return ControlFlow::Break(());
+            }
+            let parsed = match line.tag {
+                Tag::Event => read_record(&line, false).map(|record| match record {
+                    Record::Event(event) => Some(event),
+                    _ => None,
+                }),
+                Tag::Checkpoint => listed_event(&line),
+            };
+            let event = match parsed {
+                Ok(Some(event)) => event,
+                Ok(None) => return ControlFlow::Continue(()),
+                Err(err) => {
+                    failed = Some(err);
+                    return ControlFlow::Break(());
+                }
+            };
+            let everyone = matches!(event.kind, HistoryKind::Started | HistoryKind::Gap);
+            let wanted = everyone
+                || (filter.service.as_ref().is_none_or(|s| *s == event.service)
+                    && filter
+                        .instance
+                        .as_ref()
+                        .is_none_or(|i| *i == event.instance));
+            if !wanted {
+                return ControlFlow::Continue(());
+            }
+            if events.len() == filter.limit {
+                next = Some(event.id);
+                return ControlFlow::Break(());
+            }
+            events.push(event);
+            ControlFlow::Continue(())
+        })?;
+        if let Some(err) = failed {
+            return Err(err);
+        }
+        Ok(HistoryPage { events, next })
+    }
+
+    /// Each instance of `service` between `from` and `to` (microseconds): its share of
+    /// the time passing, and when it was down.
+    ///
+    /// # Errors
+    /// The files cannot be read.
+    pub fn availability(
+        &self,
+        service: &str,
+        from: u64,
+        to: u64,
+    ) -> io::Result<Vec<InstanceAvailability>> {
+        let from = from.max(self.horizon());
+        let mut model: Option<Model> = None;
+        let mut following: Option<replay::Availability> = None;
+        let mut failed = None;
+        let mut visit = |line: Line<'_>| {
+            if line.micros > to {
+                return ControlFlow::Break(());
+            }
+            if following.is_none() && line.micros > from {
+                following = Some(replay::Availability::new(
+                    service,
+                    from,
+                    model.as_ref().unwrap_or(&Model::default()),
+                ));
+            }
+            match read_record(&line, model.is_none()) {
+                Ok(Record::Checkpoint(checkpoint)) => {
+                    let fresh = Model::from_checkpoint(checkpoint);
+                    if let Some(following) = &mut following {
+                        following.reconcile(&fresh, line.micros);
+                    }
+                    model = Some(fresh);
+                }
+                Ok(Record::Event(event)) => {
+                    let model = model.get_or_insert_with(Model::default);
+                    model.apply(line.micros, &event);
+                    if let Some(following) = &mut following {
+                        following.changed(model, &event.instance, line.micros);
+                    }
+                }
+                Ok(Record::Plain) => {}
+                Err(err) => {
+                    failed = Some(err);
+                    return ControlFlow::Break(());
+                }
+            }
+            ControlFlow::Continue(())
+        };
+        self.scan(Point::Time(from), false, &mut visit)?;
+        if let Some(err) = failed {
+            return Err(err);
+        }
+        let following = following.unwrap_or_else(|| {
+            replay::Availability::new(service, from, model.as_ref().unwrap_or(&Model::default()))
+        });
+        Ok(following.finish(to))
+    }
+}
+
+/// What a line holds, parsed as far as a reader needs.
+enum Record {
+    Event(HistoryEvent),
+    Checkpoint(Checkpoint),
+    /// A checkpoint that lists no event, left unparsed: it agrees with the replay that
+    /// reached it.
+    Plain,
+}
+
+/// Parses `line`. A checkpoint is parsed whole only if it lists an event (`started`,
+/// `gap`) or the reader needs it (`whole`: the one a replay starts from).
+fn read_record(line: &Line<'_>, whole: bool) -> io::Result<Record> {
+    let parsed = match line.tag {
+        Tag::Event => {
+            serde_json::from_str(line.json).map(|event| Record::Event(stamped(line, event)))
+        }
+        Tag::Checkpoint if whole || line.json.starts_with(LISTED_CHECKPOINT) => {
+            serde_json::from_str(line.json).map(Record::Checkpoint)
+        }
+        Tag::Checkpoint => Ok(Record::Plain),
+    };
+    parsed.map_err(|err| io::Error::new(io::ErrorKind::InvalidData, err))
+}
+
+/// `event` with the id and time of its line (an event's JSON leaves them to the line's
+/// head).
+fn stamped(line: &Line<'_>, mut event: HistoryEvent) -> HistoryEvent {
+    event.id = line.id.to_string();
+    event.at = micros_timestamp(line.micros);
+    event
+}
+
+/// The event a checkpoint lists, if any, without building its instances.
+fn listed_event(line: &Line<'_>) -> io::Result<Option<HistoryEvent>> {
+    #[derive(serde::Deserialize)]
+    struct Listed {
+        #[serde(rename = "Event", default)]
+        event: Option<HistoryEvent>,
+    }
+    if !line.json.starts_with(LISTED_CHECKPOINT) {
+        return Ok(None);
+    }
+    serde_json::from_str::<Listed>(line.json)
+        .map(|listed| listed.event.map(|event| stamped(line, event)))
+        .map_err(|err| io::Error::new(io::ErrorKind::InvalidData, err))
+}
+
+#[cfg(test)]
+mod tests;

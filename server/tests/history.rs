@@ -1,0 +1,425 @@
+//! The registry's history against a real `registryservice` process: a scripted scenario
+//! (register, kill, recover, deregister) whose every moment's live listing is captured,
+//! then the registry killed and started again on the same folder: `?at=` of each moment
+//! must equal what was captured. Also the history's answers and refusals over HTTP, its
+//! retention, and a write that fails part-way (the file may grow no further).
+
+mod common;
+
+use std::time::SystemTime;
+
+use common::*;
+use wire::registry::{
+    Availability, HistoryKind, HistoryPage, InstanceInfo, REVISION_HEADER, Status,
+};
+
+/// Flags for quick heartbeats.
+const FAST: [&str; 6] = [
+    "--heartbeat-interval",
+    "100ms",
+    "--heartbeat-timeout",
+    "300ms",
+    "--heartbeat-failures",
+    "2",
+];
+
+/// What the history keeps of a listing: everything but the checks' results.
+fn kept(mut listing: Vec<InstanceInfo>) -> Vec<InstanceInfo> {
+    for info in &mut listing {
+        info.last_check_at = None;
+        info.last_latency_ms = None;
+        info.consecutive_failures = 0;
+        info.recent_checks.clear();
+    }
+    listing
+}
+
+/// One captured moment: when, the revision the listing said, and the listing.
+struct Moment {
+    what: &'static str,
+    at: String,
+    revision: String,
+    listing: Vec<InstanceInfo>,
+    alpha: Vec<InstanceInfo>,
+}
+
+async fn listing(url: &str) -> (String, Vec<InstanceInfo>) {
+    let answer = client().get(url).send().await.unwrap();
+    assert_eq!(answer.status(), 200, "GET {url}");
+    let revision = answer.headers()[REVISION_HEADER]
+        .to_str()
+        .unwrap()
+        .to_owned();
+    (revision, answer.json().await.unwrap())
+}
+
+async fn capture(registry: &str, what: &'static str) -> Moment {
+    let (revision, all) = listing(&format!("{registry}/services")).await;
+    let (_, alpha) = listing(&format!("{registry}/services/Alpha")).await;
+    // A moment just after the answers, while nothing changes.
+    let at = humantime::format_rfc3339_micros(SystemTime::now()).to_string();
+    Moment {
+        what,
+        at,
+        revision,
+        listing: kept(all),
+        alpha: kept(alpha),
+    }
+}
+
+async fn status_of(registry: &str, url: &str) -> Option<Status> {
+    let (_, all) = listing(&format!("{registry}/services")).await;
+    all.iter()
+        .find(|i| i.registration.service_url == url)
+        .map(|i| i.status)
+}
+
+async fn history(registry: &str, query: &str) -> HistoryPage {
+    get_json(format!("{registry}/history{query}")).await
+}
+
+async fn refusal(url: String) -> (u16, String) {
+    let answer = client().get(&url).send().await.unwrap();
+    (answer.status().as_u16(), answer.text().await.unwrap())
+}
+
+#[tokio::test]
+async fn every_moment_of_a_scenario_replays_exactly_after_the_registry_is_killed() {
+    let dir = temp_dir("history-scenario");
+    let history_dir = dir.join("history");
+    let flags: Vec<&str> = FAST
+        .iter()
+        .copied()
+        .chain(["--history-dir", history_dir.to_str().unwrap()])
+        .collect();
+    let mut registry = Process::registry_with(&dir, &flags);
+    let url = registry.url.clone();
+    let services = format!("{url}/services");
+    let client = client();
+    let alpha = FakeService::start().await;
+    let beta = FakeService::start().await;
+    let mut moments = Vec::new();
+
+    register(&client, &services, &alpha.registration("Alpha", &[])).await;
+    register(&client, &services, &beta.registration("Beta", &["Alpha"])).await;
+    moments.push(capture(&url, "both registered").await);
+
+    alpha
+        .healthy
+        .store(false, std::sync::atomic::Ordering::SeqCst);
+    until("Alpha to go critical", || async {
+        status_of(&url, &alpha.url).await == Some(Status::Critical)
+    })
+    .await;
+    moments.push(capture(&url, "Alpha critical").await);
+
+    alpha
+        .healthy
+        .store(true, std::sync::atomic::Ordering::SeqCst);
+    until("Alpha to recover", || async {
+        status_of(&url, &alpha.url).await == Some(Status::Passing)
+    })
+    .await;
+    moments.push(capture(&url, "Alpha recovered").await);
+
+    let left = client
+        .delete(&services)
+        .body(beta.url.clone())
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(left.status(), 200);
+    moments.push(capture(&url, "Beta deregistered").await);
+
+    // Killed, not stopped: nothing is flushed on the way out. Then started again on the
+    // same port and folder.
+    let port = registry.port;
+    registry.kill();
+    let registry = Process::registry_on(port, &dir, &flags);
+    assert_eq!(registry.url, url);
+    let (_, now) = listing(&services).await;
+    assert!(now.is_empty(), "a registry in memory starts empty");
+
+    for moment in &moments {
+        for at in [&moment.at, &moment.revision] {
+            let (_, then) = listing(&format!("{services}?at={at}")).await;
+            assert_eq!(then, moment.listing, "{} (at={at})", moment.what);
+            let (_, alpha_then) = listing(&format!("{services}/Alpha?at={at}")).await;
+            assert_eq!(alpha_then, moment.alpha, "{} (Alpha at={at})", moment.what);
+        }
+    }
+    assert!(
+        moments[1].alpha.is_empty(),
+        "a critical Alpha is not looked up"
+    );
+
+    // The history in words, in order: each run's start, and every change between.
+    let page = history(&url, "").await;
+    let told: Vec<(HistoryKind, String, Option<Status>)> = page
+        .events
+        .iter()
+        .map(|e| (e.kind, e.service.clone(), e.status))
+        .collect();
+    assert_eq!(
+        told,
+        [
+            (HistoryKind::Started, String::new(), None),
+            (
+                HistoryKind::Registered,
+                "Alpha".into(),
+                Some(Status::Passing)
+            ),
+            (
+                HistoryKind::Registered,
+                "Beta".into(),
+                Some(Status::Passing)
+            ),
+            (
+                HistoryKind::StatusChanged,
+                "Alpha".into(),
+                Some(Status::Critical)
+            ),
+            (
+                HistoryKind::StatusChanged,
+                "Alpha".into(),
+                Some(Status::Passing)
+            ),
+            (HistoryKind::Deregistered, "Beta".into(), None),
+            (HistoryKind::Started, String::new(), None),
+        ]
+    );
+    let critical = &page.events[3];
+    assert!(
+        critical
+            .reason
+            .starts_with("2 heartbeat checks failed in a row; the last:"),
+        "{}",
+        critical.reason
+    );
+    assert_eq!(critical.instance, alpha.url);
+    assert_eq!(
+        page.events[1].registration.as_ref().unwrap().service_url,
+        alpha.url
+    );
+    // Ids increase, and a page from an id starts at it.
+    let ids: Vec<(u64, u32)> = page.events.iter().map(|e| event_order(&e.id)).collect();
+    assert!(ids.windows(2).all(|w| w[0] < w[1]), "{ids:?}");
+    let from_third = history(&url, &format!("?from={}&limit=2", page.events[2].id)).await;
+    assert_eq!(from_third.events, page.events[2..4]);
+    assert_eq!(from_third.next.as_deref(), Some(&*page.events[4].id));
+    let of_beta = history(&url, &format!("?instance={}", beta.url)).await;
+    assert_eq!(
+        of_beta.events.len(),
+        4,
+        "two starts, Beta's registration and departure"
+    );
+
+    // Alpha's time: passing but for the stretch it was critical, then absent once the
+    // registry was killed.
+    let availability: Availability = get_json(format!(
+        "{url}/history/availability?service=Alpha&from={}",
+        page.events[1].at
+    ))
+    .await;
+    assert_eq!(availability.instances.len(), 1);
+    let alpha_time = &availability.instances[0];
+    assert_eq!(alpha_time.instance, alpha.url);
+    let states: Vec<&str> = alpha_time.down.iter().map(|d| d.state.as_str()).collect();
+    assert_eq!(states, ["critical", "absent"]);
+    // The same moment, to the millisecond an interval gives.
+    assert_eq!(alpha_time.down[0].from[..23], page.events[3].at[..23]);
+    assert!(alpha_time.passing > 0.0 && alpha_time.passing < 1.0);
+}
+
+#[tokio::test]
+async fn bad_moments_and_parameters_get_a_400_that_says_what_to_write() {
+    let dir = temp_dir("history-refusals");
+    let registry = Process::registry_with(&dir, &["--history-dir", "h"]);
+    let url = &registry.url;
+    for (query, expected) in [
+        (
+            "/history?from=yesterday",
+            "yesterday\\\" is neither an RFC 3339 time",
+        ),
+        ("/history?limit=0", "is not a number from 1 to 10000"),
+        ("/history?sevice=A", "unknown parameter \\\"sevice\\\""),
+        ("/history?from=9.0&to=8.0", "from is after to"),
+        ("/history/availability", "service is missing"),
+        ("/services?at=2999-01-01T00:00:00Z", "is in the future"),
+        ("/services/Alpha?at=soon", "soon\\\" is neither"),
+    ] {
+        let (status, body) = refusal(format!("{url}{query}")).await;
+        assert_eq!(status, 400, "{query}: {body}");
+        assert!(body.contains(expected), "{query}: {body}");
+    }
+    // Older than the history: a 404 that says when it begins.
+    let (status, body) = refusal(format!("{url}/services?at=2020-01-01T00:00:00Z")).await;
+    assert_eq!(status, 404, "{body}");
+    assert!(body.contains("the registry's history begins at"), "{body}");
+    // Without a history, the calls say so.
+    let off = Process::registry_with(&dir, &["--history-dir", "off"]);
+    let (status, body) = refusal(format!("{}/history", off.url)).await;
+    assert_eq!(status, 404, "{body}");
+    assert!(body.contains("--history-dir off"), "{body}");
+    // Two registries on one folder: the second says what to change, and does not start.
+    let second = std::process::Command::new(env!("CARGO_BIN_EXE_registryservice"))
+        .args(["--addr", "127.0.0.1:0", "--history-dir", "h"])
+        .current_dir(&dir)
+        .output()
+        .unwrap();
+    assert!(!second.status.success());
+    let said = String::from_utf8_lossy(&second.stderr);
+    assert!(
+        said.contains("another registry is using the history folder"),
+        "{said}"
+    );
+    assert!(said.contains("--history-dir"), "{said}");
+}
+
+#[tokio::test]
+async fn retention_drops_old_events_from_answers_and_from_the_disk() {
+    let dir = temp_dir("history-retention");
+    let registry =
+        Process::registry_with(&dir, &["--history-dir", "h", "--history-retention", "1s"]);
+    let services = format!("{}/services", registry.url);
+    let client = client();
+    let old = serde_json::json!({"ServiceName": "Old", "ServiceURL": "http://127.0.0.1:9/old"});
+    register(&client, &services, &old).await;
+    let left = client
+        .delete(&services)
+        .body("http://127.0.0.1:9/old")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(left.status(), 200);
+    let holds_old = || {
+        files(&dir.join("h")).iter().any(|path| {
+            std::fs::read_to_string(path)
+                .unwrap_or_default()
+                .contains("/old")
+        })
+    };
+    assert!(holds_old());
+    // Later changes go on; the old ones leave the answers, then the disk.
+    let mut n = 0;
+    until("the old events to leave the answers and the disk", || {
+        n += 1;
+        let body = serde_json::json!({
+            "ServiceName": "New",
+            "ServiceURL": format!("http://127.0.0.1:9/new/{n}"),
+        });
+        let (client, services, url) = (client.clone(), services.clone(), registry.url.clone());
+        let holds = holds_old();
+        async move {
+            register(&client, &services, &body).await;
+            let page = history(&url, "").await;
+            let answers_old = page.events.iter().any(|e| e.instance.ends_with("/old"));
+            !answers_old && !holds
+        }
+    })
+    .await;
+    let page = history(&registry.url, "").await;
+    assert!(page.events.iter().any(|e| e.service == "New"));
+}
+
+/// The segment files in a history folder.
+fn files(dir: &std::path::Path) -> Vec<std::path::PathBuf> {
+    std::fs::read_dir(dir)
+        .unwrap()
+        .filter_map(Result::ok)
+        .map(|e| e.path())
+        .filter(|p| p.extension().is_some_and(|e| e == "history"))
+        .collect()
+}
+
+/// A write that fails (the file may grow no further, as on a full disk): the registration
+/// whose record failed, and those that come while the history is failing, get a 503 that
+/// says why, until it writes again (in a new segment); then a `gap` lists the changes it
+/// missed. Every registration that was acknowledged is in the live listing, and the
+/// listing `?at=` now equals the live one. The limit is the
+/// process's own file-size limit (RLIMIT_FSIZE, with SIGXFSZ ignored so the write fails
+/// with EFBIG): each segment can hold 16 KiB.
+#[tokio::test]
+async fn a_failed_write_is_a_503_then_a_gap_and_no_acknowledged_registration_is_lost() {
+    use std::process::{Command, Stdio};
+    let dir = temp_dir("history-failing");
+    let mut command = Command::new("bash");
+    command
+        .args(["-c", r#"trap '' XFSZ; ulimit -S -f 16; exec "$0" "$@""#])
+        .arg(env!("CARGO_BIN_EXE_registryservice"))
+        .args(["--addr", "127.0.0.1:0", "--history-dir", "h"])
+        .current_dir(&dir)
+        .env("RUST_LOG", "off")
+        .stdin(Stdio::null())
+        .stderr(Stdio::null());
+    let registry = Process::spawn(command);
+    let services = format!("{}/services", registry.url);
+    let client = client();
+    let mut acknowledged = Vec::new();
+    let mut refusals = 0;
+    let mut n = 0;
+    // Until a refusal was seen and the history wrote again after it.
+    while refusals == 0
+        || history(&registry.url, "?limit=10000")
+            .await
+            .events
+            .iter()
+            .all(|e| e.kind != HistoryKind::Gap)
+    {
+        n += 1;
+        assert!(n < 5_000, "no write ever failed");
+        let instance = format!("http://127.0.0.1:9/{n}/{}", "p".repeat(200));
+        let body = serde_json::json!({"ServiceName": "Filler", "ServiceURL": instance});
+        let answer = client.post(&services).json(&body).send().await.unwrap();
+        match answer.status().as_u16() {
+            200 => acknowledged.push(instance),
+            503 => {
+                let reason = answer.text().await.unwrap();
+                assert!(
+                    reason.contains("cannot write the registry's history"),
+                    "{reason}"
+                );
+                refusals += 1;
+            }
+            other => panic!("{other}: {}", answer.text().await.unwrap()),
+        }
+    }
+    let health = client
+        .get(format!("{}/healthz", registry.url))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(health.status(), 200, "the history writes again");
+    let page = history(&registry.url, "?limit=10000").await;
+    let gap = page
+        .events
+        .iter()
+        .find(|e| e.kind == HistoryKind::Gap)
+        .unwrap();
+    assert!(
+        gap.reason.contains("could not be recorded"),
+        "{}",
+        gap.reason
+    );
+    let (_, live) = listing(&services).await;
+    let live: Vec<String> = live
+        .into_iter()
+        .map(|i| i.registration.service_url)
+        .collect();
+    let at = humantime::format_rfc3339_micros(SystemTime::now()).to_string();
+    let (_, then) = listing(&format!("{services}?at={at}")).await;
+    let then: Vec<String> = then
+        .into_iter()
+        .map(|i| i.registration.service_url)
+        .collect();
+    // A registration refused because its record failed was made all the same (sent
+    // again, it replaces itself): the listing holds every acknowledged one, and more.
+    for instance in &acknowledged {
+        assert!(
+            live.contains(instance),
+            "{instance} was acknowledged, and is gone"
+        );
+    }
+    assert!(live.len() > acknowledged.len());
+    assert_eq!(then, live, "the listing now, from the history");
+}
