@@ -34,7 +34,13 @@ pub(crate) async fn figures() -> Vec<Figure> {
     eprintln!("bench: history ({EVENTS} events) …");
     let dir = temp_dir("history");
     let started = Instant::now();
-    let span = write_events(&dir);
+    // It writes as a registry's commit does from a thread that may block.
+    let span = tokio::task::spawn_blocking({
+        let dir = dir.clone();
+        move || write_events(&dir)
+    })
+    .await
+    .unwrap();
     let written = started.elapsed();
     let bytes: u64 = std::fs::read_dir(&dir)
         .unwrap()
