@@ -372,9 +372,16 @@ pub struct InstanceAvailability {
     pub passing: f64,
     #[serde(rename = "PassingSeconds")]
     pub passing_seconds: f64,
-    /// When it was not passing, oldest first.
+    /// When it was not passing, oldest first: the latest 100.
     #[serde(rename = "Down")]
     pub down: Vec<DownInterval>,
+    /// How many stretches down came before those listed.
+    #[serde(rename = "DownOmitted", default, skip_serializing_if = "is_zero")]
+    pub down_omitted: u64,
+}
+
+fn is_zero(n: &u64) -> bool {
+    *n == 0
 }
 
 /// `GET /history/availability`: each instance of a service over a stretch of time.

@@ -160,6 +160,17 @@ impl Journal {
         Journal::from(revision, RETAIN_FOR)
     }
 
+    /// A journal that numbers its own events from the time it starts, or from above
+    /// `floor` if that is higher: the last id a registry's history kept, so that the ids
+    /// of a run keep rising past the last run's even if the clock went back.
+    pub fn numbering_after(floor: u64) -> Journal {
+        let journal = Journal::new();
+        if journal.latest.revision >= floor {
+            return journal;
+        }
+        Journal::from(floor, RETAIN_FOR)
+    }
+
     /// A journal that keeps events for `retain_for`.
     fn retaining_for(retain_for: Duration) -> Journal {
         let start = SystemTime::now()

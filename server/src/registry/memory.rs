@@ -40,7 +40,11 @@ impl MemoryStore {
         eviction: Eviction,
         history: Option<std::sync::Arc<History>>,
     ) -> MemoryStore {
-        let mut state = State::new(patches, eviction);
+        let floor = history.as_ref().and_then(|h| h.last_id());
+        let mut state = match floor {
+            Some(last) => State::numbering_after(patches, eviction, last.revision),
+            None => State::new(patches, eviction),
+        };
         if let Some(history) = history {
             state.keep_history(history);
         }

@@ -140,7 +140,6 @@ impl Registry {
                     retention: config.history_retention,
                     max_bytes: config.history_max_size,
                 })?);
-                background.spawn(opened.clone().maintain(background.stopping()));
                 let checked = Arc::downgrade(&opened);
                 health = health.with(
                     "registry history",
@@ -151,7 +150,11 @@ impl Registry {
                 );
                 history = Some(opened);
             }
+            // The store begins the history (its `started`), then its upkeep starts.
             let store = MemoryStore::new(patches, eviction, history.clone());
+            if let Some(history) = &history {
+                background.spawn(history.clone().maintain(background.stopping()));
+            }
             (Arc::new(store), health)
         } else {
             let store = EtcdStore::start(

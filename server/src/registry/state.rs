@@ -168,6 +168,12 @@ impl State {
         State::with_journal(patches, eviction, Journal::new())
     }
 
+    /// [`State::new`], numbering its events above `floor` if the clock is behind it (the
+    /// last id its history kept: see [`Journal::numbering_after`]).
+    pub fn numbering_after(patches: PatchSender, eviction: Eviction, floor: u64) -> State {
+        State::with_journal(patches, eviction, Journal::numbering_after(floor))
+    }
+
     /// An empty state that is a copy of a replicated one: its events take the replicated
     /// revisions ([`Stamp::At`]), after `revision`.
     pub fn starting_at(patches: PatchSender, eviction: Eviction, revision: u64) -> State {

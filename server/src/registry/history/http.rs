@@ -34,16 +34,24 @@ fn history_of(registry: &Registry) -> Result<Arc<History>, ApiError> {
     })
 }
 
-/// Runs `read` on a blocking thread in its turn.
-async fn read<T: Send + 'static>(
+/// Runs `read` on a blocking thread in its turn. The turn goes with the thread, not with
+/// the request: a client that hangs up does not free it while its read goes on. A read
+/// that finds the question too large (`InvalidInput`) is a 400 with its reason.
+pub(super) async fn read<T: Send + 'static>(
     history: Arc<History>,
     read: impl FnOnce(&History) -> std::io::Result<T> + Send + 'static,
 ) -> Result<T, ApiError> {
-    let _turn = history.turn().await;
-    tokio::task::spawn_blocking(move || read(&history))
-        .await
-        .map_err(|err| ApiError::unavailable(format!("the history's reader failed: {err}")))?
-        .map_err(|err| ApiError::unavailable(format!("cannot read the registry's history: {err}")))
+    let turn = history.turn().await;
+    tokio::task::spawn_blocking(move || {
+        let _turn = turn;
+        read(&history)
+    })
+    .await
+    .map_err(|err| ApiError::unavailable(format!("the history's reader failed: {err}")))?
+    .map_err(|err| match err.kind() {
+        std::io::ErrorKind::InvalidInput => ApiError::bad_request(err.to_string()),
+        _ => ApiError::unavailable(format!("cannot read the registry's history: {err}")),
+    })
 }
 
 /// `GET /history`.

@@ -26,17 +26,32 @@
 //! checkpoint: it lists how many changes went unrecorded and holds every instance, so
 //! replays are right again from there.
 //!
-//! **Replay.** A checkpoint (every instance at that moment) starts each segment and
-//! follows any event after which the events since the last checkpoint weigh
-//! [`CHECKPOINT_RATIO`] times as much as it did (at least [`MIN_CHECKPOINT_GAP`]). `?at=`
-//! reads from the last checkpoint before the moment, so it reads about three listings'
-//! worth whatever the history's length, and the checkpoints cost at most half as much
-//! disk as the events.
+//! **Who waits for the disk.** A change's caller, on an async worker, only appends lines.
+//! Whatever waits for the disk or copies every instance (closing a segment and syncing
+//! it, a checkpoint, trying again after a failure, the sync every second) is done by
+//! [`History::maintain`] on a blocking thread, once a [`SYNC_EVERY`]. Only
+//! [`History::begin`] opens a file on the caller's thread, once, at start-up.
 //!
-//! **Retention.** A segment is closed once it holds an eighth of `--history-max-size` or
-//! spans an eighth of `--history-retention`; whole segments are deleted once their last
-//! record is older than the retention, and the oldest while the folder weighs more than
-//! the size. Queries never answer from beyond the retention, even before its file goes.
+//! **Replay.** A checkpoint (every instance at that moment) starts each segment and
+//! follows once the events since the last checkpoint weigh [`CHECKPOINT_RATIO`] times as
+//! much as it did (at least [`MIN_CHECKPOINT_GAP`]; checked every [`SYNC_EVERY`], so a
+//! second's events more at most). `?at=` reads from the last checkpoint before the
+//! moment, so it reads about three listings' worth whatever the history's length, and
+//! the checkpoints cost at most half as much disk as the events.
+//!
+//! **What one client can cost.** A registration sent again unchanged (a service that
+//! re-registers on a timer) is recorded without its registration, so it costs a line of
+//! about 200 bytes however large its `Meta`. A segment holds at least
+//! [`SEGMENT_CHECKPOINTS`] times its first checkpoint in events, so that many large
+//! instances do not make every segment a copy of them; when a checkpoint alone passes an
+//! eighth of `--history-max-size`, the log says to raise it.
+//!
+//! **Retention.** A segment is closed once its events reach an eighth of
+//! `--history-max-size` (between 4 KiB and 64 MiB, and at least [`SEGMENT_CHECKPOINTS`]
+//! times its first checkpoint) or span an eighth of `--history-retention`; whole segments
+//! are deleted once their last record is older than the retention, and the oldest while
+//! the folder weighs more than the size. Queries never answer from beyond the retention,
+//! even before its file goes.
 
 pub mod files;
 pub mod http;
@@ -86,6 +101,10 @@ pub const CHECKPOINT_RATIO: u64 = 2;
 pub const MAX_PAGE_SCAN_BYTES: u64 = 64 * 1024 * 1024;
 /// How many queries may read the files at once; more wait for a turn.
 pub const MAX_READS: usize = 4;
+/// A segment's events weigh at least this many times its first checkpoint before it is
+/// closed: 10,000 instances with the largest `Meta` make a checkpoint of hundreds of
+/// megabytes, which a segment of 64 MiB would copy after every 64 MiB of events.
+pub const SEGMENT_CHECKPOINTS: u64 = 4;
 
 /// Where and how long the history is kept.
 #[derive(Debug, Clone)]
@@ -158,14 +177,46 @@ pub struct Shared {
     index: RwLock<Vec<Segment>>,
     /// Why the last write failed, while it has not written since.
     failing: Mutex<Option<String>>,
-    /// The latest stretches of changes that could not be recorded (first and last id,
-    /// and why), so that a change's caller can be told ([`UNRECORDED_KEPT`]).
-    unrecorded: Mutex<VecDeque<(EventId, EventId, String)>>,
-    /// A handle on the open segment, for the sync task (so a sync never holds the writer).
-    syncing: Mutex<Option<File>>,
+    /// The changes that could not be recorded, so that their callers are told.
+    unrecorded: Mutex<Unrecorded>,
+    /// A handle on the open segment, for the sync (so a sync never holds the writer, nor
+    /// this lock while it waits for the disk).
+    syncing: Mutex<Option<Arc<File>>>,
     dirty: AtomicBool,
     /// Held while this registry uses the folder.
     _lock: File,
+}
+
+/// The changes that could not be recorded: one stretch a failure, from the first change
+/// lost to the last before the history wrote again (no change in between is written).
+#[derive(Debug, Default)]
+struct Unrecorded {
+    /// The latest stretches: first and last id, and why. At most [`UNRECORDED_KEPT`].
+    stretches: VecDeque<(EventId, EventId, String)>,
+    /// The last id of the stretches let go: whether a change up to it was recorded can no
+    /// longer be told.
+    forgotten: Option<EventId>,
+}
+
+impl Unrecorded {
+    /// Why the change `id` was not recorded, if it was not (or may not have been).
+    fn why(&self, id: EventId) -> Option<String> {
+        if let Some((_, _, error)) = self
+            .stretches
+            .iter()
+            .find(|(first, last, _)| (*first..=*last).contains(&id))
+        {
+            return Some(format!(
+                "the change was made, but the registry's history could not record it: {error}"
+            ));
+        }
+        self.forgotten.filter(|last| id <= *last).map(|_| {
+            format!(
+                "the change was made, but whether the registry's history recorded it is no \
+                 longer known: its writes failed more than {UNRECORDED_KEPT} times since"
+            )
+        })
+    }
 }
 
 impl std::ops::Deref for History {
@@ -286,7 +337,7 @@ impl History {
             segment_micros: micros_of(config.retention / 8).max(1),
             index: RwLock::new(index),
             failing: Mutex::new(None),
-            unrecorded: Mutex::new(VecDeque::new()),
+            unrecorded: Mutex::new(Unrecorded::default()),
             syncing: Mutex::new(None),
             dirty: AtomicBool::new(false),
             _lock: lock,
@@ -302,7 +353,9 @@ impl History {
             checkpoint_bytes: 0,
             last: (EventId::all_of(0), last_micros),
             lost: 0,
+            losing: false,
             tried: None,
+            warned_size: false,
             lines: Vec::new(),
             model: Rendered::default(),
         };
@@ -316,13 +369,21 @@ impl History {
     }
 
     /// Starts this run's segment with a `started` checkpoint holding no instance (a
-    /// registry's state in memory starts empty), as the last change before `id`.
+    /// registry's state in memory starts empty), as the last change before `id`. Opening
+    /// the file waits for the disk on the caller's thread: this is called once, at
+    /// start-up, before any change.
     pub fn begin(&self, id: EventId, at: SystemTime) {
         self.queue.lock().push(Message::Begin { id, at });
-        // At the start no one else writes; were it otherwise, the next commit writes it.
+        // Should `maintain` hold the writer already, its round writes it: nothing is
+        // written before it either way.
         if let Ok(mut writer) = self.writer.try_lock() {
-            self.write(&mut writer);
+            self.write(&mut writer, true);
         }
+    }
+
+    /// The id of the last record kept, if any: a new run numbers its changes above it.
+    pub fn last_id(&self) -> Option<EventId> {
+        self.index.read().last().map(|segment| segment.last_id)
     }
 
     /// Hands over `change`, the change `id` made at `at`, to be written by the next
@@ -333,22 +394,28 @@ impl History {
 
     /// Writes every change handed over so far, with one `write` (a group commit: the
     /// caller writes the others' too, and a caller that finds its change written by
-    /// another returns at once). A failing history tries again (at most once a
-    /// [`SYNC_EVERY`]).
+    /// another returns at once). Only appends: what else is due (a checkpoint, a new
+    /// segment, trying again after a failure) waits for [`History::maintain`].
     pub async fn commit(&self) {
         let mut writer = self.writer.lock().await;
-        self.write(&mut writer);
+        self.write(&mut writer, false);
     }
 
-    /// [`History::commit`], from a thread that may block (not an async worker).
+    /// [`History::commit`], and then whatever else is due: a checkpoint, a new segment
+    /// (syncing the last), or, for a failing history, trying again (at most once a
+    /// [`SYNC_EVERY`]). For a thread that may block: [`History::maintain`]'s, a test's.
+    ///
+    /// # Panics
+    /// Called on an async worker (tokio's `blocking_lock` refuses to block one).
     pub fn commit_blocking(&self) {
         let mut writer = self.writer.blocking_lock();
-        self.write(&mut writer);
+        self.write(&mut writer, true);
     }
 
-    fn write(&self, writer: &mut Writer) {
+    /// `upkeep`: whether this thread may wait for the disk, to do what else is due.
+    fn write(&self, writer: &mut Writer, upkeep: bool) {
         let batch = std::mem::take(&mut *self.queue.lock());
-        writer.handle(&self.shared, batch);
+        writer.handle(&self.shared, batch, upkeep);
         *self.written.lock() = writer.last.0;
     }
 
@@ -361,21 +428,15 @@ impl History {
         if *self.written.lock() < id {
             self.commit().await;
         }
-        let unrecorded = self.unrecorded.lock();
-        match unrecorded
-            .iter()
-            .find(|(first, last, _)| (*first..=*last).contains(&id))
-        {
-            Some((_, _, error)) => Err(format!(
-                "the change was made, but the registry's history could not record it: {error}"
-            )),
+        match self.unrecorded.lock().why(id) {
+            Some(reason) => Err(reason),
             None => Ok(()),
         }
     }
 
-    /// Syncs every [`SYNC_EVERY`], applies the retention, and has a failing history try
-    /// again, until `stop`; then writes and syncs once more. A task of the registry's
-    /// background.
+    /// Every [`SYNC_EVERY`], on a blocking thread: writes what is due
+    /// ([`History::commit_blocking`]), syncs, and applies the retention; until `stop`,
+    /// then once more. A task of the registry's background.
     pub async fn maintain(self: Arc<History>, stop: CancellationToken) {
         let mut tick = tokio::time::interval(SYNC_EVERY);
         tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
@@ -412,9 +473,10 @@ impl History {
 /// what it was handed.
 impl Drop for History {
     fn drop(&mut self) {
-        // Nothing else can hold the writer: the history is going.
+        // Nothing else can hold the writer: the history is going (a `try_lock`, since a
+        // drop may run on an async worker).
         if let Ok(mut writer) = self.writer.try_lock() {
-            self.write(&mut writer);
+            self.write(&mut writer, false);
         }
     }
 }
@@ -435,7 +497,8 @@ impl Shared {
         if !self.dirty.swap(false, Ordering::AcqRel) {
             return;
         }
-        if let Some(file) = &*self.syncing.lock()
+        let file = self.syncing.lock().clone();
+        if let Some(file) = file
             && let Err(err) = file.sync_data()
         {
             tracing::warn!(%err, "cannot sync the registry's history");
@@ -494,27 +557,43 @@ struct Writer {
     /// The id and time of the last change. Records never go back in time, even if the
     /// clock does, so the files stay in time order.
     last: (EventId, u64),
-    /// Changes not recorded since the history began failing, and when it last tried.
+    /// Changes not recorded since the history began failing; whether it is losing them
+    /// (from the first lost until it writes again); when it last tried.
     lost: u64,
+    losing: bool,
     tried: Option<Instant>,
+    /// Whether the log was told that a checkpoint is too large for the max size.
+    warned_size: bool,
     /// Lines not yet written.
     lines: Vec<u8>,
     model: Rendered,
 }
 
-/// How many stretches of unrecorded changes are remembered for their callers.
+/// How many stretches of unrecorded changes are remembered for their callers: a stretch
+/// is a failure, and a failing history tries again once a second, so about a minute's.
 const UNRECORDED_KEPT: usize = 64;
 
+/// The reason a registration sent again unchanged is recorded with (without its
+/// registration: the one before holds).
+pub const UNCHANGED: &str = "registered again, unchanged";
+
 impl Writer {
-    /// Writes `batch`, then closes the segment, writes a checkpoint, or tries again, as
-    /// due.
-    fn handle(&mut self, shared: &Shared, batch: Vec<Message>) {
+    /// Writes `batch`; then, with `upkeep` (a thread that may wait for the disk), closes
+    /// the segment, writes a checkpoint, or tries again, as due.
+    fn handle(&mut self, shared: &Shared, batch: Vec<Message>, upkeep: bool) {
         let mut pending = None;
         for message in batch {
             match message {
                 Message::Begin { id, at } => {
                     self.write_lines(shared, &mut pending);
                     self.model = Rendered::default();
+                    if micros(at) < self.last.1 {
+                        tracing::warn!(
+                            behind = ?Duration::from_micros(self.last.1 - micros(at)),
+                            "the clock is behind the history's last record: records take that \
+                             record's time until the clock passes it"
+                        );
+                    }
                     let micros = self.stamp(id, at);
                     let started = HistoryEvent {
                         id: id.to_string(),
@@ -535,7 +614,7 @@ impl Writer {
                 Message::Change { id, at, change } => {
                     let micros = self.stamp(id, at);
                     // The registration is serialised once, for the line and the copy.
-                    let registration = change.registration.as_ref().map(|registration| {
+                    let mut registration = change.registration.as_ref().map(|registration| {
                         serde_json::to_string(registration).expect("registrations serialise")
                     });
                     let (service, instance) = match &change.registration {
@@ -544,13 +623,20 @@ impl Writer {
                         }
                         None => (&change.service, &change.instance),
                     };
+                    // Sent again unchanged: the line need not carry it again.
+                    let unchanged = registration
+                        .as_deref()
+                        .is_some_and(|json| self.model.holds(instance, json));
+                    if unchanged {
+                        registration = None;
+                    }
                     if self.file.is_some() {
                         let mut json = serde_json::to_string(&EventJson {
                             kind: change.kind,
                             service,
                             instance,
                             status: change.status,
-                            reason: &change.reason,
+                            reason: if unchanged { UNCHANGED } else { &change.reason },
                         })
                         .expect("history events serialise");
                         if let Some(registration) = &registration {
@@ -564,8 +650,7 @@ impl Writer {
                         *count += 1;
                     } else {
                         // Failing: the copy has it, for the `gap` checkpoint.
-                        Writer::unrecorded(shared, id, id);
-                        self.lost += 1;
+                        self.lose(shared, id, id, 1);
                     }
                     let instance = instance.clone();
                     self.model.apply(
@@ -575,17 +660,21 @@ impl Writer {
                         change.status,
                         registration.as_deref(),
                     );
-                    // A checkpoint due in the middle of a batch is written there, so that
-                    // a replay never reads more than the rule allows.
-                    if self.since_checkpoint + self.lines.len() as u64 >= self.checkpoint_gap() {
+                    // A checkpoint due in the middle of a long batch is written there, so
+                    // that a replay never reads much more than the rule allows.
+                    if upkeep
+                        && self.since_checkpoint + self.lines.len() as u64 >= self.checkpoint_gap()
+                    {
                         self.write_lines(shared, &mut pending);
-                        self.after_writing(shared);
+                        self.upkeep(shared);
                     }
                 }
             }
         }
         self.write_lines(shared, &mut pending);
-        self.after_writing(shared);
+        if upkeep {
+            self.upkeep(shared);
+        }
     }
 
     /// Appends the lines gathered (`pending`: the first change's id and how many), with
@@ -601,37 +690,42 @@ impl Writer {
                     .inc_by(events);
             }
             Err(err) => {
-                self.lost += events;
                 self.fail(shared, &err);
-                Writer::unrecorded(shared, first, self.last.0);
+                self.lose(shared, first, self.last.0, events);
             }
         }
     }
 
-    /// Remembers that the changes from `first` to `last` were not recorded.
-    fn unrecorded(shared: &Shared, first: EventId, last: EventId) {
+    /// Remembers that the `count` changes from `first` to `last` were not recorded: in the
+    /// stretch of this failure, if it is still losing them.
+    fn lose(&mut self, shared: &Shared, first: EventId, last: EventId, count: u64) {
+        self.lost += count;
         let error = shared.failing().unwrap_or_default();
         let mut unrecorded = shared.unrecorded.lock();
-        match unrecorded.back_mut() {
-            Some((_, end, _)) if *end >= first => *end = last,
-            _ => unrecorded.push_back((first, last, error)),
+        match unrecorded.stretches.back_mut() {
+            Some((_, end, _)) if self.losing => *end = last,
+            _ => unrecorded.stretches.push_back((first, last, error)),
         }
-        if unrecorded.len() > UNRECORDED_KEPT {
-            unrecorded.pop_front();
+        self.losing = true;
+        if unrecorded.stretches.len() > UNRECORDED_KEPT
+            && let Some((_, end, _)) = unrecorded.stretches.pop_front()
+        {
+            unrecorded.forgotten = Some(end);
         }
     }
 
-    /// After a write: a failing writer tries again; a segment whose events have reached
-    /// its size or age is closed (its first checkpoint does not count: with many
-    /// instances it alone can pass the size); else a checkpoint is written if due.
-    fn after_writing(&mut self, shared: &Shared) {
-        let events = self.bytes.saturating_sub(self.first_checkpoint);
+    /// What is due after writing, on a thread that may wait for the disk: a failing
+    /// writer tries again; a segment whose events have reached its size or age is closed
+    /// (its first checkpoint does not count: with many instances it alone can pass the
+    /// size); else a checkpoint is written if due.
+    fn upkeep(&mut self, shared: &Shared) {
         let result = if self.file.is_none() {
-            self.retry(shared);
+            // Before `begin`, nothing has failed and there is nothing to take up again.
+            if shared.failing().is_some() {
+                self.retry(shared);
+            }
             Ok(())
-        } else if events >= shared.segment_bytes
-            || self.last.1.saturating_sub(self.opened) >= shared.segment_micros
-        {
+        } else if self.segment_full(shared) {
             self.open_segment(shared, None)
         } else if self.since_checkpoint >= self.checkpoint_gap() {
             self.checkpoint(shared, None)
@@ -641,6 +735,15 @@ impl Writer {
         if let Err(err) = result {
             self.fail(shared, &err);
         }
+    }
+
+    /// Whether the open segment's events have reached its size or its age.
+    fn segment_full(&self, shared: &Shared) -> bool {
+        let events = self.bytes.saturating_sub(self.first_checkpoint);
+        let size = shared
+            .segment_bytes
+            .max(self.first_checkpoint * SEGMENT_CHECKPOINTS);
+        events >= size || self.last.1.saturating_sub(self.opened) >= shared.segment_micros
     }
 
     /// How many bytes of events call for the next checkpoint.
@@ -655,28 +758,24 @@ impl Writer {
         micros
     }
 
-    /// Appends `self.lines` to the open segment: events, or one checkpoint (`tag`). A
-    /// write that fails part-way is cut back off, so the next write does not follow torn
-    /// bytes (and if the cut fails too, the torn line fails its check and is skipped).
+    /// Appends `self.lines` to the open segment (events, or one checkpoint: `tag`) and
+    /// empties it. A write that fails part-way is cut back off, so the next write does not
+    /// follow torn bytes (and if the cut fails too, the torn line fails its check and is
+    /// skipped).
     fn append(&mut self, shared: &Shared, tag: Tag) -> io::Result<()> {
-        let lines = std::mem::take(&mut self.lines);
-        let result = self.append_bytes(shared, tag, &lines);
-        self.lines = lines;
-        self.lines.clear();
-        result
-    }
-
-    fn append_bytes(&mut self, shared: &Shared, tag: Tag, lines: &[u8]) -> io::Result<()> {
         let file = self
             .file
             .as_mut()
             .ok_or_else(|| io::Error::other("no segment is open"))?;
-        if let Err(err) = file.write_all(lines) {
+        let written = file.write_all(&self.lines);
+        let length = self.lines.len() as u64;
+        self.lines.clear();
+        if let Err(err) = written {
             let _ = file.set_len(self.bytes);
             return Err(err);
         }
         let offset = self.bytes;
-        self.bytes += lines.len() as u64;
+        self.bytes += length;
         shared.dirty.store(true, Ordering::Release);
         let (id, micros) = self.last;
         let mut index = shared.index.write();
@@ -691,9 +790,9 @@ impl Writer {
         drop(index);
         if tag == Tag::Checkpoint {
             self.since_checkpoint = 0;
-            self.checkpoint_bytes = lines.len() as u64;
+            self.checkpoint_bytes = length;
         } else {
-            self.since_checkpoint += lines.len() as u64;
+            self.since_checkpoint += length;
         }
         Ok(())
     }
@@ -745,12 +844,27 @@ impl Writer {
             let _ = std::fs::remove_file(&path);
             return Err(err);
         }
-        *shared.syncing.lock() = self.file.as_ref().and_then(|f| f.try_clone().ok());
+        if self.first_checkpoint > shared.config.max_bytes / 8 && !self.warned_size {
+            self.warned_size = true;
+            tracing::warn!(
+                checkpoint = self.first_checkpoint,
+                max = shared.config.max_bytes,
+                "one checkpoint of the registry's instances weighs more than an eighth of \
+                 --history-max-size, so the history keeps little beside them: raise \
+                 --history-max-size"
+            );
+        }
+        *shared.syncing.lock() = self
+            .file
+            .as_ref()
+            .and_then(|f| f.try_clone().ok())
+            .map(Arc::new);
         Ok(())
     }
 
     /// A failing writer tries again (at most once a [`SYNC_EVERY`]): a new segment that
-    /// starts with a `gap` checkpoint, as the last change's.
+    /// starts with a checkpoint, as the last change's; a `gap` checkpoint if changes went
+    /// unrecorded (a plain one if none did: the gap's id is then unique in the files).
     fn retry(&mut self, shared: &Shared) {
         if self.tried.is_some_and(|at| at.elapsed() < SYNC_EVERY) {
             return;
@@ -771,10 +885,13 @@ impl Writer {
             ),
             registration: None,
         };
-        match self.open_segment(shared, Some(&gap)) {
+        let listed = (self.lost > 0).then_some(&gap);
+        match self.open_segment(shared, listed) {
             Ok(()) => {
                 tracing::info!(lost = self.lost, "the registry's history is written again");
                 self.lost = 0;
+                self.losing = false;
+                self.tried = None;
                 *shared.failing.lock() = None;
             }
             Err(err) => self.fail(shared, &err),
@@ -906,11 +1023,20 @@ impl Shared {
     /// # Errors
     /// The files cannot be read.
     pub fn events(&self, filter: &query::EventFilter) -> io::Result<HistoryPage> {
+        self.events_within(filter, MAX_PAGE_SCAN_BYTES)
+    }
+
+    /// [`Shared::events`], reading about `budget` bytes at most.
+    fn events_within(&self, filter: &query::EventFilter, budget: u64) -> io::Result<HistoryPage> {
         let horizon = self.horizon();
         let start = filter.from.unwrap_or(Point::Time(horizon));
         let mut events = Vec::new();
         let mut next = None;
         let mut read: u64 = 0;
+        // The id of the last line read: a page stops for its budget only where the id
+        // changes (a plain checkpoint shares its event's), so the next page, from that
+        // id, neither repeats a line nor stands still, however large one line is.
+        let mut last_read = None;
         let mut failed = None;
         self.scan(start, true, |line| {
             if line.micros < horizon || start.after(line.id, line.micros) {
@@ -919,11 +1045,12 @@ impl Shared {
             if filter.to.is_some_and(|to| to.before(line.id, line.micros)) {
                 return ControlFlow::Break(());
             }
-            read += line.json.len() as u64;
-            if read > MAX_PAGE_SCAN_BYTES {
+            if read > budget && last_read.is_some_and(|last| last != line.id) {
                 next = Some(line.id.to_string());
                 return ControlFlow::Break(());
             }
+            read += line.json.len() as u64;
+            last_read = Some(line.id);
             let parsed = match line.tag {
                 Tag::Event => read_record(&line, false).map(|record| match record {
                     Record::Event(event) => Some(event),
@@ -966,7 +1093,8 @@ impl Shared {
     /// the time passing, and when it was down.
     ///
     /// # Errors
-    /// The files cannot be read.
+    /// The files cannot be read; or (`InvalidInput`) more instances came and went than
+    /// one answer follows ([`replay::MAX_FOLLOWED`]).
     pub fn availability(
         &self,
         service: &str,
@@ -1018,7 +1146,9 @@ impl Shared {
         let following = following.unwrap_or_else(|| {
             replay::Availability::new(service, from, model.as_ref().unwrap_or(&Model::default()))
         });
-        Ok(following.finish(to))
+        following
+            .finish(to)
+            .map_err(|reason| io::Error::new(io::ErrorKind::InvalidInput, reason))
     }
 }
 

@@ -3,8 +3,10 @@
 //! A line is `tag \t id \t micros \t json \t crc32`, ending in `\n`:
 //! - `tag`: `e` for an event (its JSON is a [`wire::registry::HistoryEvent`]), `c` for a
 //!   checkpoint (every instance at that moment, [`super::replay::Checkpoint`]);
-//! - `id`: the event id (`<revision>.<index>`; a checkpoint takes the id of the event it
-//!   follows);
+//! - `id`: the event id (`<revision>.<index>`). A plain checkpoint takes the id of the
+//!   event it follows; one that lists an event has an id no event line has: `started` a
+//!   bare `<revision>` (every event of it, none of which came yet), `gap` the id of the
+//!   last change it could not record;
 //! - `micros`: its time, in microseconds since the Unix epoch;
 //! - `crc32`: CRC-32 (8 hex digits) of everything before the last tab.
 //!

@@ -3,7 +3,7 @@
 //! down).
 
 use std::{
-    collections::{BTreeMap, BTreeSet, HashMap},
+    collections::{BTreeMap, BTreeSet, HashMap, VecDeque},
     time::{Duration, SystemTime},
 };
 
@@ -42,8 +42,8 @@ impl Snap {
 }
 
 /// Every instance at one moment: the first record of each file, and one more whenever
-/// the events since the last weigh as much as it did (so that a replay reads at most about
-/// twice a listing's worth). `event` is set when the checkpoint is itself a change to
+/// the events since the last weigh [`super::CHECKPOINT_RATIO`] times as much as it did
+/// (so that a replay reads at most about three listings' worth). `event` is set when the checkpoint is itself a change to
 /// list: the registry `started` empty, or the history took up again after a `gap`.
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]
 pub struct Checkpoint {
@@ -72,8 +72,16 @@ struct RenderedSnap {
 }
 
 impl Rendered {
+    /// Whether the instance at `instance` is registered with `registration` (its JSON).
+    pub fn holds(&self, instance: &str, registration: &str) -> bool {
+        self.instances
+            .get(instance)
+            .is_some_and(|snap| registration.strip_suffix('}') == Some(&*snap.registration))
+    }
+
     /// Applies a change of `kind` to the instance at `instance`, made at `micros`;
-    /// `registration` is the JSON of what a `registered` registered.
+    /// `registration` is the JSON of what a `registered` registered (none if it
+    /// registered again unchanged).
     pub fn apply(
         &mut self,
         micros: u64,
@@ -93,6 +101,9 @@ impl Rendered {
                             registered_at: micros,
                         },
                     );
+                } else if let Some(snap) = self.instances.get_mut(&instance) {
+                    snap.status = Status::Passing;
+                    snap.registered_at = micros;
                 }
             }
             HistoryKind::Deregistered | HistoryKind::Dropped => {
@@ -173,6 +184,10 @@ impl Model {
                             registered_at: timestamp(time_of(micros)),
                         },
                     );
+                } else if let Some(snap) = self.instances.get_mut(&event.instance) {
+                    // Registered again unchanged: a new entry of the same registration.
+                    snap.status = Status::Passing;
+                    snap.registered_at = timestamp(time_of(micros));
                 }
             }
             HistoryKind::Deregistered | HistoryKind::Dropped => {
@@ -235,6 +250,12 @@ enum Presence {
     Absent,
 }
 
+/// The most instances one availability answer follows: a service's URLs churned over a
+/// week could otherwise be millions, each held in memory.
+pub const MAX_FOLLOWED: usize = 10_000;
+/// The most down intervals listed for one instance (the latest); the others are counted.
+pub const MAX_DOWN_LISTED: usize = 100;
+
 /// Follows the instances of one service from `from` to `to` (microseconds), for `GET
 /// /history/availability`: fed the model at `from`, then each change after it in order.
 pub struct Availability {
@@ -243,13 +264,17 @@ pub struct Availability {
     /// Each instance seen: where it stands and since when, its time passing, its time
     /// down.
     instances: BTreeMap<String, Followed>,
+    /// More than [`MAX_FOLLOWED`] instances were seen.
+    overflowed: bool,
 }
 
 struct Followed {
     now: Presence,
     since: u64,
     passing: u64,
-    down: Vec<(u64, u64, Presence)>,
+    /// The latest [`MAX_DOWN_LISTED`] stretches down, and how many before them.
+    down: VecDeque<(u64, u64, Presence)>,
+    omitted: u64,
 }
 
 impl Availability {
@@ -259,6 +284,7 @@ impl Availability {
             service: service.to_owned(),
             from,
             instances: BTreeMap::new(),
+            overflowed: false,
         };
         availability.reconcile(model, from);
         availability
@@ -286,15 +312,21 @@ impl Availability {
 
     fn set(&mut self, url: &str, now: Presence, at: u64) {
         let from = self.from;
+        let full = self.instances.len() >= MAX_FOLLOWED;
         let followed = match self.instances.get_mut(url) {
             Some(followed) => followed,
             // First seen: absent from the start until now.
             None if now == Presence::Absent => return,
+            None if full => {
+                self.overflowed = true;
+                return;
+            }
             None => self.instances.entry(url.to_owned()).or_insert(Followed {
                 now: Presence::Absent,
                 since: from,
                 passing: 0,
-                down: Vec::new(),
+                down: VecDeque::new(),
+                omitted: 0,
             }),
         };
         if followed.now == now {
@@ -306,9 +338,20 @@ impl Availability {
     }
 
     /// The answer, closed at `to`.
-    pub fn finish(mut self, to: u64) -> Vec<InstanceAvailability> {
+    ///
+    /// # Errors
+    /// More than [`MAX_FOLLOWED`] instances were seen: the reason says what to ask instead.
+    pub fn finish(mut self, to: u64) -> Result<Vec<InstanceAvailability>, String> {
+        if self.overflowed {
+            return Err(format!(
+                "more than {MAX_FOLLOWED} instances of {:?} were registered in the stretch asked \
+                 for: ask for a shorter one (from=, to=)",
+                self.service
+            ));
+        }
         let span = to.saturating_sub(self.from).max(1);
-        self.instances
+        Ok(self
+            .instances
             .iter_mut()
             .map(|(url, followed)| {
                 followed.close(to);
@@ -329,9 +372,10 @@ impl Availability {
                             .to_owned(),
                         })
                         .collect(),
+                    down_omitted: followed.omitted,
                 }
             })
-            .collect()
+            .collect())
     }
 }
 
@@ -344,7 +388,13 @@ impl Followed {
         }
         match self.now {
             Presence::Passing => self.passing += at - self.since,
-            down => self.down.push((self.since, at, down)),
+            down => {
+                if self.down.len() == MAX_DOWN_LISTED {
+                    self.down.pop_front();
+                    self.omitted += 1;
+                }
+                self.down.push_back((self.since, at, down));
+            }
         }
         self.since = at;
     }
@@ -456,7 +506,7 @@ mod tests {
         step(25_000_000, event(HistoryKind::Dropped, "http://a", None));
         step(30_000_000, event(HistoryKind::Registered, "http://a", None));
         step(40_000_000, event(HistoryKind::Registered, "http://b", None));
-        let answer = availability.finish(50_000_000);
+        let answer = availability.finish(50_000_000).unwrap();
         assert_eq!(answer.len(), 2);
         let a = &answer[0];
         assert_eq!(a.passing_seconds, 30.0);
@@ -471,5 +521,40 @@ mod tests {
         assert_eq!(b.passing_seconds, 10.0);
         assert_eq!(b.down.len(), 1);
         assert_eq!(b.down[0].state, "absent");
+    }
+
+    #[test]
+    fn availability_lists_the_latest_stretches_down_and_follows_a_bounded_number() {
+        let mut model = Model::default();
+        model.apply(0, &event(HistoryKind::Registered, "http://a", None));
+        let mut availability = Availability::new("S", 0, &model);
+        // 150 stretches down, a second each.
+        for n in 0..150u64 {
+            for (at, status) in [
+                (10 * n + 1, Status::Critical),
+                (10 * n + 2, Status::Passing),
+            ] {
+                let e = event(HistoryKind::StatusChanged, "http://a", Some(status));
+                model.apply(at * 1_000_000, &e);
+                availability.changed(&model, "http://a", at * 1_000_000);
+            }
+        }
+        let answer = availability.finish(1_500_000_000).unwrap();
+        assert_eq!(answer[0].down.len(), MAX_DOWN_LISTED);
+        assert_eq!(answer[0].down_omitted, 50);
+        // The latest are the ones kept.
+        assert_eq!(
+            answer[0].down[MAX_DOWN_LISTED - 1].from,
+            timestamp(time_of(1_491_000_000))
+        );
+        // One instance more than an answer follows: it says to ask for less.
+        let mut availability = Availability::new("S", 0, &Model::default());
+        for n in 0..=MAX_FOLLOWED {
+            let url = format!("http://i/{n}");
+            model.apply(n as u64, &event(HistoryKind::Registered, &url, None));
+            availability.changed(&model, &url, n as u64);
+        }
+        let err = availability.finish(1_000_000).unwrap_err();
+        assert!(err.contains("ask for a shorter one"), "{err}");
     }
 }

@@ -9,6 +9,7 @@ use std::{
 use wire::registry::{HistoryKind, Registration, Status};
 
 use super::{query::EventFilter, replay::Snap, *};
+use wire::registry::HistoryEvent;
 
 fn dir(tag: &str) -> PathBuf {
     let dir = std::env::temp_dir().join(format!(
@@ -346,5 +347,392 @@ fn a_scan_reads_each_line_once_in_order() {
         .unwrap();
     assert_eq!(ids.len(), 500);
     assert!(ids.windows(2).all(|w| w[0] < w[1]));
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+/// A registration of `url` whose `Meta` weighs about `kib` KiB, told `meta` apart.
+fn heavy(url: &str, kib: usize, meta: &str) -> Registration {
+    Registration {
+        service_name: "Heavy".into(),
+        service_url: url.into(),
+        meta: (0..kib * 2)
+            .map(|n| (format!("k{n}"), format!("{meta}{}", "v".repeat(500))))
+            .collect(),
+        ..Registration::default()
+    }
+}
+
+fn registered(registration: Registration) -> Change {
+    Change {
+        kind: HistoryKind::Registered,
+        status: Some(Status::Passing),
+        reason: "registered again (its entry replaced)".into(),
+        registration: Some(registration),
+        ..Change::default()
+    }
+}
+
+fn folder_bytes(dir: &Path) -> u64 {
+    files::segments(dir)
+        .unwrap()
+        .iter()
+        .map(|p| std::fs::metadata(p).unwrap().len())
+        .sum()
+}
+
+#[test]
+fn a_registration_sent_again_unchanged_costs_a_line_and_still_replays() {
+    let dir = dir("unchanged");
+    let history = open(&dir, 1 << 30);
+    let start = micros(SystemTime::now()) - 3_600_000_000;
+    history.begin(id(1_000), replay::time_of(start));
+    history.record(
+        id(1_001),
+        replay::time_of(start + 1_000_000),
+        registered(heavy("http://h/1", 32, "a")),
+    );
+    history.commit_blocking();
+    let before = folder_bytes(&dir);
+    // 500 times the same 32 KiB: a service re-registering on a timer, or a client trying
+    // to flush the history.
+    for n in 0..500 {
+        history.record(
+            id(1_002 + n),
+            replay::time_of(start + 2_000_000 + n * 1_000_000),
+            registered(heavy("http://h/1", 32, "a")),
+        );
+    }
+    history.commit_blocking();
+    let grown = folder_bytes(&dir) - before;
+    assert!(
+        grown < 500 * 400,
+        "{grown} bytes for 500 unchanged registrations"
+    );
+    // Each is a new entry all the same: the replay has its time, and the registration.
+    let then = listing(history.at(Point::Id(id(1_250))).unwrap());
+    assert_eq!(then.len(), 1);
+    assert_eq!(then[0].registration, heavy("http://h/1", 32, "a"));
+    assert_eq!(
+        then[0].registered_at,
+        crate::registry::state::timestamp(replay::time_of(start + 2_000_000 + 248 * 1_000_000))
+    );
+    let page = history
+        .events(&EventFilter {
+            from: Some(Point::Id(id(1_002))),
+            to: Some(Point::Id(id(1_002))),
+            service: None,
+            instance: None,
+            limit: 10,
+        })
+        .unwrap();
+    assert_eq!(page.events[0].reason, UNCHANGED);
+    assert_eq!(page.events[0].registration, None);
+    // A changed one is recorded whole, and replays as changed.
+    history.record(
+        id(2_000),
+        replay::time_of(start + 600_000_000),
+        registered(heavy("http://h/1", 32, "b")),
+    );
+    history.commit_blocking();
+    assert!(folder_bytes(&dir) - before - grown > 32 * 1024);
+    let then = listing(history.at(Point::Id(id(2_000))).unwrap());
+    assert_eq!(then[0].registration, heavy("http://h/1", 32, "b"));
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[test]
+fn a_segment_holds_several_times_its_checkpoint_before_the_next() {
+    let dir = dir("heavy-checkpoint");
+    // An eighth of 64 KiB is 8 KiB a segment; the instances weigh about 100 KiB.
+    let history = open(&dir, 64 * 1024);
+    let start = micros(SystemTime::now()) - 3_600_000_000;
+    history.begin(id(1_000), replay::time_of(start));
+    for n in 0..50 {
+        history.record(
+            id(1_001 + n),
+            replay::time_of(start + n),
+            registered(heavy(&format!("http://h/{n}"), 2, "a")),
+        );
+    }
+    history.commit_blocking();
+    // Then 2,000 small changes, a commit at a time, as a busy registry's upkeep sees them.
+    for n in 0..2_000u64 {
+        history.record(
+            id(2_000 + n),
+            replay::time_of(start + 1_000_000 + n),
+            Change {
+                kind: HistoryKind::StatusChanged,
+                service: "Heavy".into(),
+                instance: format!("http://h/{}", n % 50),
+                status: Some(if n % 2 == 0 {
+                    Status::Critical
+                } else {
+                    Status::Passing
+                }),
+                reason: "scripted".into(),
+                registration: None,
+            },
+        );
+        if n % 20 == 0 {
+            history.commit_blocking();
+        }
+    }
+    history.commit_blocking();
+    let segments = history.index.read().len();
+    // At 8 KiB a segment there would be dozens, each a copy of the 100 KiB.
+    assert!(segments <= 3, "{segments} segments");
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+/// Makes the writer fail as a full disk would.
+fn fail_writer(history: &History) {
+    let mut writer = history.writer.try_lock().unwrap();
+    writer.fail(
+        &history.shared,
+        &io::Error::other("no space left (scripted)"),
+    );
+}
+
+/// Has a failing writer try again now.
+fn retry_now(history: &History) {
+    history.writer.try_lock().unwrap().tried = None;
+    history.commit_blocking();
+}
+
+#[test]
+fn every_change_lost_while_failing_is_told_and_the_gap_counts_them() {
+    let dir = dir("unrecorded");
+    let history = open(&dir, 1 << 30);
+    let start = micros(SystemTime::now()) - 3_600_000_000;
+    history.begin(id(1_000), replay::time_of(start));
+    let mut script = Script::new();
+    script.next = 1_000;
+    script.micros = start;
+    script.step(&history, HistoryKind::Registered, 1);
+    history.commit_blocking();
+    fail_writer(&history);
+    // 200 changes while failing, each of its own revision, committed one by one as the
+    // registry's callers do.
+    let lost: Vec<EventId> = (0..200)
+        .map(|_| {
+            let (id, _) = script.step(&history, HistoryKind::StatusChanged, 1);
+            let mut writer = history.writer.try_lock().unwrap();
+            history.write(&mut writer, false);
+            id
+        })
+        .collect();
+    for id in &lost {
+        let why = history.unrecorded.lock().why(*id);
+        assert!(
+            why.as_deref()
+                .is_some_and(|why| why.contains("could not record")),
+            "{id}: {why:?}"
+        );
+    }
+    retry_now(&history);
+    assert_eq!(history.failing(), None);
+    assert!(history.writer.try_lock().unwrap().tried.is_none());
+    let (after, _) = script.step(&history, HistoryKind::StatusChanged, 1);
+    history.commit_blocking();
+    assert_eq!(history.unrecorded.lock().why(after), None);
+    let gaps: Vec<_> = all_events(&history)
+        .into_iter()
+        .filter(|e| e.kind == HistoryKind::Gap)
+        .collect();
+    assert_eq!(gaps.len(), 1);
+    assert!(
+        gaps[0].reason.starts_with("200 changes"),
+        "{}",
+        gaps[0].reason
+    );
+    // The replay after the gap is right again.
+    assert_eq!(
+        listing(history.at(Point::Id(after)).unwrap()),
+        script.listing()
+    );
+    // A failure that lost nothing lists no gap.
+    fail_writer(&history);
+    retry_now(&history);
+    assert_eq!(history.failing(), None);
+    let gaps = all_events(&history)
+        .into_iter()
+        .filter(|e| e.kind == HistoryKind::Gap)
+        .count();
+    assert_eq!(gaps, 1);
+    // Past UNRECORDED_KEPT failures, the oldest stretch is not vouched for either way.
+    for _ in 0..UNRECORDED_KEPT {
+        fail_writer(&history);
+        script.step(&history, HistoryKind::StatusChanged, 1);
+        history.write(&mut history.writer.try_lock().unwrap(), false);
+        retry_now(&history);
+    }
+    let why = history.unrecorded.lock().why(lost[0]);
+    assert!(
+        why.as_deref()
+            .is_some_and(|why| why.contains("no longer known")),
+        "{why:?}"
+    );
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+fn all_events(history: &History) -> Vec<HistoryEvent> {
+    history
+        .events(&EventFilter {
+            from: None,
+            to: None,
+            service: None,
+            instance: None,
+            limit: 10_000,
+        })
+        .unwrap()
+        .events
+}
+
+#[test]
+fn an_upkeep_round_before_the_start_writes_no_gap() {
+    let dir = dir("early-upkeep");
+    let history = open(&dir, 1 << 30);
+    // `maintain`'s first round, before the store begins the history.
+    history.commit_blocking();
+    assert!(files::segments(&dir).unwrap().is_empty());
+    let mut script = Script::new();
+    history.begin(id(1_000), replay::time_of(script.micros));
+    script.churn(&history, 10);
+    history.commit_blocking();
+    let kinds: Vec<HistoryKind> = all_events(&history).iter().map(|e| e.kind).collect();
+    assert_eq!(kinds.len(), 11);
+    assert_eq!(kinds[0], HistoryKind::Started);
+    assert!(!kinds.contains(&HistoryKind::Gap));
+    assert_eq!(history.failing(), None);
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[test]
+fn a_page_stopped_by_its_budget_goes_on_where_it_stopped() {
+    let dir = dir("budget");
+    let history = open(&dir, 1 << 30);
+    let mut script = Script::new();
+    history.begin(id(1_000), replay::time_of(script.micros));
+    // Plain checkpoints every few events, each sharing the id of the event before it.
+    for round in 0..30 {
+        script.churn(&history, 5);
+        let mut writer = history.writer.try_lock().unwrap();
+        writer.checkpoint(&history.shared, None).unwrap();
+        drop(writer);
+        if round == 15 {
+            // And a restart: a `started`, with an id of its own.
+            history.begin(EventId::all_of(script.next), replay::time_of(script.micros));
+            script.instances.clear();
+        }
+    }
+    let whole = all_events(&history);
+    let filter = |from| EventFilter {
+        from,
+        to: None,
+        service: None,
+        instance: None,
+        limit: 10_000,
+    };
+    // A budget of one byte: every page stops at the first new id.
+    let mut paged = Vec::new();
+    let mut from = None;
+    for _ in 0..10_000 {
+        let page = history.events_within(&filter(from), 1).unwrap();
+        paged.extend(page.events);
+        match page.next {
+            Some(next) => from = Some(Point::Id(next.parse().unwrap())),
+            None => break,
+        }
+    }
+    assert_eq!(paged, whole);
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[tokio::test]
+async fn a_commit_on_an_async_worker_only_appends() {
+    let dir = dir("async-commit");
+    let history = Arc::new(open(&dir, 64 * 1024));
+    let mut script = Script::new();
+    history.begin(id(1_000), replay::time_of(script.micros));
+    // 2,000 changes, far past a segment (8 KiB) and a checkpoint's gap.
+    for n in 0..2_000 {
+        script.step(&history, HistoryKind::Registered, n);
+        history.commit().await;
+    }
+    assert_eq!(history.index.read().len(), 1);
+    assert_eq!(history.index.read()[0].checkpoints.len(), 1);
+    // The upkeep, on a blocking thread, closes it.
+    let upkeep = history.clone();
+    tokio::task::spawn_blocking(move || upkeep.commit_blocking())
+        .await
+        .unwrap();
+    assert_eq!(history.index.read().len(), 2);
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_read_keeps_its_turn_after_its_client_hangs_up() {
+    let dir = dir("turns");
+    let history = Arc::new(open(&dir, 1 << 30));
+    let (go, wait) = std::sync::mpsc::channel::<()>();
+    let (started, reading) = tokio::sync::oneshot::channel();
+    let request = tokio::spawn(http::read(history.clone(), move |_| {
+        let _ = started.send(());
+        let _ = wait.recv();
+        Ok(())
+    }));
+    reading.await.unwrap();
+    // The client hangs up; its read goes on, and keeps its turn.
+    request.abort();
+    let _ = request.await;
+    assert_eq!(history.reads.available_permits(), MAX_READS - 1);
+    go.send(()).unwrap();
+    // Every turn comes back once the read ends.
+    let all = history
+        .reads
+        .clone()
+        .acquire_many_owned(MAX_READS as u32)
+        .await
+        .unwrap();
+    drop(all);
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[test]
+fn a_new_run_numbers_its_changes_above_the_last_kept() {
+    let dir = dir("floor");
+    let ahead = micros(SystemTime::now()) + 3_600_000_000_000;
+    {
+        let history = open(&dir, 1 << 30);
+        history.begin(EventId::all_of(ahead), SystemTime::now());
+        history.commit_blocking();
+    }
+    let history = open(&dir, 1 << 30);
+    assert_eq!(history.last_id(), Some(EventId::all_of(ahead)));
+    let journal = crate::registry::journal::Journal::numbering_after(ahead);
+    assert_eq!(journal.latest(), EventId::all_of(ahead));
+    let now = crate::registry::journal::Journal::numbering_after(1);
+    assert!(now.latest().revision > 1);
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[tokio::test]
+async fn a_question_too_large_is_a_400_and_a_read_that_fails_a_503() {
+    let dir = dir("read-errors");
+    let history = Arc::new(open(&dir, 1 << 30));
+    let too_large = http::read(history.clone(), |_| -> io::Result<()> {
+        Err(io::Error::new(io::ErrorKind::InvalidInput, "ask for less"))
+    })
+    .await
+    .unwrap_err();
+    assert_eq!(too_large.status, axum::http::StatusCode::BAD_REQUEST);
+    assert_eq!(too_large.reason, "ask for less");
+    let broken = http::read(history, |_| -> io::Result<()> {
+        Err(io::Error::other("disk gone"))
+    })
+    .await
+    .unwrap_err();
+    assert_eq!(broken.status, axum::http::StatusCode::SERVICE_UNAVAILABLE);
+    assert!(broken.reason.contains("disk gone"));
     let _ = std::fs::remove_dir_all(&dir);
 }
