@@ -154,6 +154,7 @@ fn write_events(dir: &std::path::Path) -> (u64, u64) {
                     },
                     status: Status::Passing,
                     registered_at: humantime::format_rfc3339_millis(time(at)).to_string(),
+                    flapping: false,
                 });
                 (HistoryKind::Registered, Some(Status::Passing))
             }

@@ -472,3 +472,69 @@ async fn dig_asks_again_over_tcp_when_the_udp_answer_is_cut() {
     let cut = dig(dns, &["+ignore", "big.service.consul", "A"]);
     assert!(cut.contains(" tc "), "{cut}");
 }
+
+#[tokio::test]
+async fn dig_and_the_consul_catalog_leave_out_a_flapping_instance_though_it_passes() {
+    let dir = common::temp_dir("dns-dig-flapping");
+    let (registry, dns) = registry_with_dns(
+        &dir,
+        &[
+            "--heartbeat-interval",
+            "100ms",
+            "--heartbeat-timeout",
+            "300ms",
+            "--heartbeat-failures",
+            "1",
+            "--flap-threshold",
+            "2",
+            "--flap-window",
+            "10m",
+        ],
+    );
+    let alpha = common::FakeService::start().await;
+    register(&registry.url, alpha.registration("Alpha", &[])).await;
+    until("dig to find Alpha", || async {
+        dig(dns, &["+short", "alpha.service.consul", "A"]).trim() == "127.0.0.1"
+    })
+    .await;
+    let status = |want: wire::registry::Status| {
+        let url = registry.url.clone();
+        let alpha = alpha.url.clone();
+        async move {
+            let all: Vec<wire::registry::InstanceInfo> =
+                common::get_json(format!("{url}/services")).await;
+            all.iter()
+                .any(|i| i.registration.service_url == alpha && i.status == want)
+        }
+    };
+    // Down and up: two changes in the window, so it is flapping, and passing.
+    alpha
+        .healthy
+        .store(false, std::sync::atomic::Ordering::SeqCst);
+    until("Alpha to go critical", || {
+        status(wire::registry::Status::Critical)
+    })
+    .await;
+    alpha
+        .healthy
+        .store(true, std::sync::atomic::Ordering::SeqCst);
+    until("Alpha to pass again", || {
+        status(wire::registry::Status::Passing)
+    })
+    .await;
+    let all: Vec<wire::registry::InstanceInfo> =
+        common::get_json(format!("{}/services", registry.url)).await;
+    assert!(all[0].flapping, "{all:?}");
+    let answer = dig(dns, &["alpha.service.consul", "A"]);
+    assert!(
+        answer.contains("status: NOERROR") && answer.contains("ANSWER: 0,"),
+        "known, none given out: {answer}"
+    );
+    // The Consul catalog: its check is `warning`, and `passing` leaves it out.
+    let health: serde_json::Value =
+        common::get_json(format!("{}/v1/health/service/Alpha", registry.url)).await;
+    assert_eq!(health[0]["Checks"][1]["Status"], "warning", "{health}");
+    let passing: serde_json::Value =
+        common::get_json(format!("{}/v1/health/service/Alpha?passing", registry.url)).await;
+    assert_eq!(passing, serde_json::json!([]));
+}

@@ -423,3 +423,151 @@ async fn a_failed_write_is_a_503_then_a_gap_and_no_acknowledged_registration_is_
     assert!(live.len() > acknowledged.len());
     assert_eq!(then, live, "the listing now, from the history");
 }
+
+/// Beta's view of Alpha after `patches`: whether Alpha was last added (`Some(true)`),
+/// removed (`Some(false)`), or not mentioned.
+fn alpha_in(patches: &[wire::registry::Patch], alpha: &str) -> Option<bool> {
+    patches.iter().fold(None, |seen, patch| {
+        if patch.added.iter().any(|e| e.url == alpha) {
+            Some(true)
+        } else if patch.removed.iter().any(|e| e.url == alpha) {
+            Some(false)
+        } else {
+            seen
+        }
+    })
+}
+
+fn take_patches(service: &mut FakeService) -> Vec<wire::registry::Patch> {
+    let mut patches = Vec::new();
+    while let Ok(patch) = service.patches.try_recv() {
+        patches.push(patch);
+    }
+    patches
+}
+
+#[tokio::test]
+async fn a_flapping_instance_is_held_out_of_discovery_until_it_passes_a_whole_window() {
+    let dir = temp_dir("history-flapping");
+    let history_dir = dir.join("history");
+    let flags: Vec<&str> = FAST
+        .iter()
+        .copied()
+        .chain(["--history-dir", history_dir.to_str().unwrap()])
+        .chain(["--flap-threshold", "4", "--flap-window", "3s"])
+        .collect();
+    let registry = Process::registry_with(&dir, &flags);
+    let url = registry.url.clone();
+    let services = format!("{url}/services");
+    let client = client();
+    let alpha = FakeService::start().await;
+    let mut beta = FakeService::start().await;
+    register(&client, &services, &alpha.registration("Alpha", &[])).await;
+    register(&client, &services, &beta.registration("Beta", &["Alpha"])).await;
+    let mut seen = Vec::new();
+    until("Beta to be told of Alpha", || {
+        seen.extend(take_patches(&mut beta));
+        let told = alpha_in(&seen, &alpha.url) == Some(true);
+        async move { told }
+    })
+    .await;
+
+    // Down, up, down, up: the fourth change within the window makes it flapping.
+    for healthy in [false, true, false, true] {
+        alpha
+            .healthy
+            .store(healthy, std::sync::atomic::Ordering::SeqCst);
+        let want = if healthy {
+            Status::Passing
+        } else {
+            Status::Critical
+        };
+        until("Alpha to change", || async {
+            status_of(&url, &alpha.url).await == Some(want)
+        })
+        .await;
+    }
+    let (_, all) = listing(&services).await;
+    let alpha_now = all
+        .iter()
+        .find(|i| i.registration.service_url == alpha.url)
+        .unwrap();
+    assert!(alpha_now.flapping && alpha_now.status == Status::Passing);
+    let flapping_at = humantime::format_rfc3339_micros(SystemTime::now()).to_string();
+    // Passing, yet not given out: not looked up, and Beta was last told it left.
+    let (_, lookup) = listing(&format!("{services}/Alpha")).await;
+    assert!(lookup.is_empty(), "{lookup:?}");
+    let metrics = client
+        .get(format!("{url}/metrics"))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(
+        metrics.contains(r#"registry_instances_flapping{service="Alpha"} 1"#),
+        "{metrics}"
+    );
+    assert!(metrics.contains("registry_flapping_total 1"), "{metrics}");
+    // Down and up once more while flapping: Beta is not told it came back.
+    for healthy in [false, true] {
+        alpha
+            .healthy
+            .store(healthy, std::sync::atomic::Ordering::SeqCst);
+        let want = if healthy {
+            Status::Passing
+        } else {
+            Status::Critical
+        };
+        until("Alpha to change while flapping", || async {
+            status_of(&url, &alpha.url).await == Some(want)
+        })
+        .await;
+    }
+    seen.extend(take_patches(&mut beta));
+    assert_eq!(alpha_in(&seen, &alpha.url), Some(false));
+
+    // Passing for a whole window: given out again, and Beta told.
+    until("Alpha to be steady again", || {
+        seen.extend(take_patches(&mut beta));
+        let told = alpha_in(&seen, &alpha.url) == Some(true);
+        async move { told }
+    })
+    .await;
+    let (_, lookup) = listing(&format!("{services}/Alpha")).await;
+    assert_eq!(lookup.len(), 1);
+    assert!(!lookup[0].flapping);
+
+    // The history tells it, and replays it.
+    let page = history(&url, &format!("?instance={}", alpha.url)).await;
+    let kinds: Vec<HistoryKind> = page.events.iter().map(|e| e.kind).collect();
+    let flapping = kinds.iter().position(|k| *k == HistoryKind::Flapping);
+    let steady = kinds.iter().position(|k| *k == HistoryKind::Steady);
+    assert!(
+        matches!((flapping, steady), (Some(f), Some(s)) if f < s),
+        "{kinds:?}"
+    );
+    assert!(
+        page.events[flapping.unwrap()]
+            .reason
+            .starts_with("4 status changes within 3s"),
+        "{:?}",
+        page.events[flapping.unwrap()]
+    );
+    let (_, then) = listing(&format!("{services}?at={flapping_at}")).await;
+    assert!(
+        then.iter()
+            .any(|i| i.registration.service_url == alpha.url && i.flapping)
+    );
+    let (_, lookup_then) = listing(&format!("{services}/Alpha?at={flapping_at}")).await;
+    assert!(lookup_then.is_empty());
+    let availability: Availability =
+        get_json(format!("{url}/history/availability?service=Alpha")).await;
+    let states: Vec<&str> = availability.instances[0]
+        .down
+        .iter()
+        .map(|d| d.state.as_str())
+        .collect();
+    assert!(states.contains(&"flapping"), "{states:?}");
+}

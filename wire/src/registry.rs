@@ -184,6 +184,21 @@ pub struct InstanceInfo {
         skip_serializing_if = "Vec::is_empty"
     )]
     pub recent_checks: Vec<CheckResult>,
+    /// Its status changed `--flap-threshold` times within `--flap-window`: it is held out
+    /// of discovery until it has passed for a whole window. Written only when true.
+    #[serde(rename = "Flapping", default, skip_serializing_if = "is_false")]
+    pub flapping: bool,
+}
+
+impl InstanceInfo {
+    /// Whether discovery gives it out: passing, and not flapping.
+    pub fn discoverable(&self) -> bool {
+        self.status == Status::Passing && !self.flapping
+    }
+}
+
+fn is_false(value: &bool) -> bool {
+    !*value
 }
 
 /// Why an instance left the registry.
@@ -246,6 +261,18 @@ pub enum RegistryEvent {
         #[serde(rename = "Results")]
         results: Vec<CheckResult>,
     },
+    /// An instance began flapping (held out of discovery), or passed for a whole
+    /// `--flap-window` since (given out again).
+    Flapping {
+        #[serde(rename = "Revision")]
+        revision: u64,
+        #[serde(rename = "URL")]
+        url: String,
+        #[serde(rename = "Name")]
+        name: String,
+        #[serde(rename = "Flapping")]
+        flapping: bool,
+    },
 }
 
 impl RegistryEvent {
@@ -255,7 +282,8 @@ impl RegistryEvent {
             | RegistryEvent::Registered { revision, .. }
             | RegistryEvent::Deregistered { revision, .. }
             | RegistryEvent::StatusChanged { revision, .. }
-            | RegistryEvent::Heartbeats { revision, .. } => *revision,
+            | RegistryEvent::Heartbeats { revision, .. }
+            | RegistryEvent::Flapping { revision, .. } => *revision,
         }
     }
 
@@ -267,6 +295,7 @@ impl RegistryEvent {
             RegistryEvent::Deregistered { .. } => "deregistered",
             RegistryEvent::StatusChanged { .. } => "status_changed",
             RegistryEvent::Heartbeats { .. } => "heartbeats",
+            RegistryEvent::Flapping { .. } => "flapping",
         }
     }
 }
@@ -291,6 +320,11 @@ pub enum HistoryKind {
     /// The history could not be written for a while (a full disk, say): changes between
     /// the event before and this one are missing, and the listing is whole again here.
     Gap,
+    /// An instance's status changed `--flap-threshold` times within `--flap-window`: held
+    /// out of discovery.
+    Flapping,
+    /// A flapping instance passed for a whole `--flap-window`: given out again.
+    Steady,
 }
 
 impl HistoryKind {
@@ -303,6 +337,8 @@ impl HistoryKind {
             HistoryKind::Expired => "expired",
             HistoryKind::Dropped => "dropped",
             HistoryKind::Gap => "gap",
+            HistoryKind::Flapping => "flapping",
+            HistoryKind::Steady => "steady",
         }
     }
 }
@@ -488,10 +524,25 @@ mod tests {
             last_latency_ms: Some(1.5),
             consecutive_failures: 2,
             recent_checks: vec![],
+            flapping: false,
         };
         let json = serde_json::to_string(&info).unwrap();
         assert!(json.contains(r#""ServiceName":"S""#) && json.contains(r#""Status":"critical""#));
+        // Written only when flapping, so the original's clients see what they knew.
+        assert!(!json.contains("Flapping"));
         assert_eq!(serde_json::from_str::<InstanceInfo>(&json).unwrap(), info);
+        let flapping = InstanceInfo {
+            flapping: true,
+            status: Status::Passing,
+            ..info
+        };
+        let json = serde_json::to_string(&flapping).unwrap();
+        assert!(json.contains(r#""Flapping":true"#));
+        assert_eq!(
+            serde_json::from_str::<InstanceInfo>(&json).unwrap(),
+            flapping
+        );
+        assert!(!flapping.discoverable());
     }
 }
 

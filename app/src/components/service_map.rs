@@ -410,6 +410,7 @@ mod tests {
             last_latency_ms: None,
             consecutive_failures: 0,
             recent_checks: vec![],
+            flapping: false,
         }
     }
 

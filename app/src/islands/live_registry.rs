@@ -48,6 +48,7 @@ pub fn LiveRegistry(
                 "deregistered",
                 "status_changed",
                 "heartbeats",
+                "flapping",
                 "unavailable",
             ],
             anchor,

@@ -16,6 +16,8 @@
 //! | `registry_etcd_compactions_total` | compactions of etcd's history this node made as leader (registry on etcd) | here |
 //! | `registry_dns_queries_total{rcode}` | DNS queries answered, by response code (registry with `--dns-addr`) | here |
 //! | `registry_consul_queries_held` | Consul blocking queries held now, at most 1,024 (registry) | here |
+//! | `registry_flapping_total` | times an instance began flapping (registry) | here |
+//! | `registry_instances_flapping{service}` | instances flapping now, held out of discovery (registry) | [`crate::registry::metrics`] |
 //! | `registry_history_events_written_total`, `registry_history_records_skipped_total`, `registry_history_write_failures_total` | the registry's history: changes recorded, records skipped at start-up (torn or corrupt), failed writes (registry with a history) | here |
 //! | `log_records_written_total` | records stored (log service) | here |
 //! | `log_records_dropped_total{reason}` | records the log shipper dropped: `buffer_full`, or `refused` by the log service (every service) | here |
@@ -114,6 +116,7 @@ pub struct Metrics {
     pub history_events_written: Counter,
     pub history_records_skipped: Counter,
     pub history_write_failures: Counter,
+    pub instances_flapped: Counter,
 }
 
 /// This process's metrics.
@@ -140,6 +143,7 @@ impl Metrics {
             history_events_written: Counter::default(),
             history_records_skipped: Counter::default(),
             history_write_failures: Counter::default(),
+            instances_flapped: Counter::default(),
         };
         {
             let mut registry = metrics.registry.lock();
@@ -208,6 +212,11 @@ impl Metrics {
                 "registry_history_write_failures",
                 "Writes to the registry's history that failed (a full disk, say): it is failing until it writes again",
                 metrics.history_write_failures.clone(),
+            );
+            registry.register(
+                "registry_flapping",
+                "Times an instance began flapping (--flap-threshold status changes within --flap-window) and was held out of discovery",
+                metrics.instances_flapped.clone(),
             );
             registry.register_collector(Box::new(ProcessCollector));
         }

@@ -25,6 +25,17 @@ pub struct RegistryConfig {
     #[arg(long, env = "REGISTRY_DEREGISTER_AFTER", default_value = "1m", value_parser = parse_duration)]
     pub deregister_after: Duration,
 
+    /// Status changes within --flap-window that make an instance flapping: held out of
+    /// discovery (its dependents told it left) until it has passed for a whole window.
+    /// 0 turns this off.
+    #[arg(long, env = "REGISTRY_FLAP_THRESHOLD", default_value_t = 4)]
+    pub flap_threshold: u32,
+
+    /// The window --flap-threshold counts status changes in, and how long a flapping
+    /// instance must pass to be given out again.
+    #[arg(long, env = "REGISTRY_FLAP_WINDOW", default_value = "2m", value_parser = parse_duration)]
+    pub flap_window: Duration,
+
     /// How many heartbeat checks may be in flight at once.
     #[arg(long, env = "REGISTRY_HEARTBEAT_CONCURRENCY", default_value_t = 1024,
           value_parser = clap::value_parser!(u32).range(1..))]
@@ -147,6 +158,8 @@ impl Default for RegistryConfig {
             heartbeat_timeout: Duration::from_millis(800),
             heartbeat_failures: 2,
             deregister_after: Duration::from_secs(60),
+            flap_threshold: 4,
+            flap_window: Duration::from_secs(120),
             heartbeat_concurrency: 1024,
             self_preservation_threshold: 0.5,
             self_preservation_min_hosts: 3,

@@ -398,7 +398,8 @@ pub async fn catalog_services(
     Ok(json(consul_headers(&registry, index)?, body))
 }
 
-/// The instances of `name` with every tag `ask` names (and passing, if it asks so).
+/// The instances of `name` with every tag `ask` names (and passing, if it asks so: not
+/// flapping either, as Consul's `passing` leaves out a check that is `warning`).
 fn instances_of(registry: &Registry, name: &str, ask: &Ask) -> Vec<InstanceInfo> {
     registry
         .store
@@ -408,7 +409,7 @@ fn instances_of(registry: &Registry, name: &str, ask: &Ask) -> Vec<InstanceInfo>
         .filter(|instance| {
             instance.registration.service_name == name
                 && ask.tagged(instance)
-                && (!ask.passing || instance.status == Status::Passing)
+                && (!ask.passing || instance.discoverable())
         })
         .collect()
 }
@@ -487,15 +488,22 @@ pub async fn health_service(
 fn entry(node: &Node, instance: InstanceInfo, index: u64) -> ServiceEntry {
     let reg = instance.registration;
     let (address, port) = host_port(&reg.service_url);
-    let status = match instance.status {
-        Status::Passing => CheckStatus::Passing,
-        Status::Critical => CheckStatus::Critical,
+    // A flapping instance passes its checks but is held out of discovery: `warning`.
+    let status = match (instance.status, instance.flapping) {
+        (Status::Critical, _) => CheckStatus::Critical,
+        (Status::Passing, true) => CheckStatus::Warning,
+        (Status::Passing, false) => CheckStatus::Passing,
     };
     let output = instance
         .recent_checks
         .last()
         .map(|check| match &check.error {
             Some(error) => error.clone(),
+            None if instance.flapping => {
+                "passing, but flapping: held out of discovery until it passes for a whole \
+                 --flap-window"
+                    .to_owned()
+            }
             None if check.ok => "passing".to_owned(),
             None => "failing".to_owned(),
         })

@@ -57,7 +57,7 @@ use tokio::net::{TcpListener, UdpSocket};
 
 use super::{Registry, store::Readiness};
 use crate::http::shutdown::Background;
-use wire::registry::{InstanceInfo, Status};
+use wire::registry::InstanceInfo;
 
 /// The zone the registry answers for, as Consul's default domain.
 const ZONE: &str = "consul";
@@ -210,6 +210,7 @@ impl View {
     fn of(index: u64, instances: Vec<InstanceInfo>) -> View {
         let mut services: HashMap<String, Vec<Entry>> = HashMap::new();
         for instance in instances {
+            let passing = instance.discoverable();
             let reg = instance.registration;
             let Ok(url) = url::Url::parse(&reg.service_url) else {
                 continue;
@@ -231,7 +232,7 @@ impl View {
                 .push(Entry {
                     host,
                     port,
-                    passing: instance.status == Status::Passing,
+                    passing,
                     tags: reg.tags.iter().map(|tag| label(tag)).collect(),
                 });
         }

@@ -40,6 +40,9 @@ pub async fn run(store: Arc<dyn Store>, config: RegistryConfig, shutdown: Cancel
             _ = ticker.tick() => {}
             () = shutdown.cancelled() => return,
         }
+        if let Err(err) = store.settle().await {
+            tracing::warn!(%err, "giving out steady instances failed; trying again next round");
+        }
         if !store.checks_here() {
             // Another node leads: it checks. Start afresh if this one leads again.
             if preserving {

@@ -166,6 +166,16 @@ impl Store for MemoryStore {
         written(history, ())
     }
 
+    fn settle(&self) -> Change<'_, ()> {
+        let mut state = self.state.lock();
+        for url in state.decide_steady(std::time::Instant::now()) {
+            state.apply_steady(&url, Stamp::Next);
+        }
+        let history = state.last_recorded().map(|(history, _)| history);
+        drop(state);
+        written(history, ())
+    }
+
     fn instances(&self) -> AtRevision<Vec<InstanceInfo>> {
         self.state.lock().instances()
     }

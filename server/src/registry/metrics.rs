@@ -1,6 +1,6 @@
 //! The registry's metrics that are read from its state at each scrape, rather than
-//! counted as work is done: `registry_instances{service,status}`, `registry_leader` and
-//! `registry_revision` (the map of every metric is in [`crate::ops::metrics`]).
+//! counted as work is done: `registry_instances{service,status}`,
+//! `registry_instances_flapping{service}`, `registry_leader` and `registry_revision` (the map of every metric is in [`crate::ops::metrics`]).
 
 use super::store::Store;
 
@@ -26,7 +26,13 @@ impl prometheus_client::collector::Collector for InstanceCounts {
         };
         let listing = store.instances();
         let mut counts = std::collections::BTreeMap::<(String, &str), i64>::new();
+        let mut flapping = std::collections::BTreeMap::<String, i64>::new();
         for instance in listing.value {
+            if instance.flapping {
+                *flapping
+                    .entry(instance.registration.service_name.clone())
+                    .or_default() += 1;
+            }
             *counts
                 .entry((instance.registration.service_name, instance.status.as_str()))
                 .or_default() += 1;
@@ -40,6 +46,16 @@ impl prometheus_client::collector::Collector for InstanceCounts {
         for ((service, status), count) in &counts {
             let labels = [("service", service.as_str()), ("status", *status)];
             ConstGauge::new(*count).encode(family.encode_family(&labels)?)?;
+        }
+        let mut family = encoder.encode_descriptor(
+            "registry_instances_flapping",
+            "Instances flapping now (held out of discovery), by service.",
+            None,
+            prometheus_client::metrics::MetricType::Gauge,
+        )?;
+        for (service, count) in &flapping {
+            ConstGauge::new(*count)
+                .encode(family.encode_family(&[("service", service.as_str())])?)?;
         }
         ConstGauge::new(i64::from(store.checks_here())).encode(encoder.encode_descriptor(
             "registry_leader",

@@ -129,10 +129,7 @@ impl Registry {
         let rounds = etcd::rounds::Rounds::default();
         let mut history = None;
         let (store, health): (Arc<dyn Store>, Health) = if config.etcd.is_empty() {
-            let eviction = Eviction {
-                failures: config.heartbeat_failures,
-                deregister_after: config.deregister_after,
-            };
+            let eviction = Eviction::of(config);
             let mut health = Health::new();
             if let HistoryDir::At(dir) = &config.history_dir {
                 let opened = Arc::new(History::open(HistoryConfig {

@@ -7,6 +7,7 @@
 //! | `__meta_distributed_service` | its service's name |
 //! | `__meta_distributed_url` | its `ServiceURL` |
 //! | `__meta_distributed_status` | `passing` or `critical` |
+//! | `__meta_distributed_flapping` | `true` while it is flapping (held out of discovery), else `false` |
 //! | `__meta_distributed_tags` | its tags between commas (`,primary,v2,`), as Prometheus' Consul discovery writes them, so a regex `.*,primary,.*` finds a tag |
 //! | `__meta_distributed_meta_<key>` | each `Meta` value, `-` in a key written `_` (a label name holds no `-`) |
 //!
@@ -88,6 +89,7 @@ pub fn group(instance: &InstanceInfo) -> Option<TargetGroup> {
         (format!("{META}service"), reg.service_name.clone()),
         (format!("{META}url"), reg.service_url.clone()),
         (format!("{META}status"), status.to_owned()),
+        (format!("{META}flapping"), instance.flapping.to_string()),
         (format!("{META}tags"), format!(",{},", reg.tags.join(","))),
     ]);
     for (key, value) in &reg.meta {
@@ -123,6 +125,7 @@ mod tests {
             last_latency_ms: None,
             consecutive_failures: 0,
             recent_checks: Vec::new(),
+            flapping: false,
         }
     }
 

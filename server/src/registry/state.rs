@@ -14,6 +14,12 @@
 //! from dependents, still checked, and back to `passing` on its next good check. After
 //! `deregister_after` as critical it is dropped.
 //!
+//! An instance whose status changes `flap_threshold` times within `flap_window` is
+//! *flapping*: withheld from discovery (lookups, dependents, DNS, the Consul catalog)
+//! whatever its status, until it has passed for a whole window ([`State::decide_steady`]).
+//! Registering again does not end it: the count belongs to the URL's entry and carries
+//! over to the entry that replaces it.
+//!
 //! The state has no lock of its own: its owner keeps it behind one mutex
 //! ([`super::memory::MemoryStore`], or etcd's copy in [`super::etcd`]).
 
@@ -38,13 +44,29 @@ use super::{
 /// How many check results each instance keeps for its listing.
 pub const RECENT_CHECKS: usize = 30;
 
-/// When instances go critical and when they are dropped.
+/// When instances go critical, when they are dropped, and when they are flapping.
 #[derive(Debug, Clone, Copy)]
 pub struct Eviction {
     /// Consecutive failed checks that make an instance critical.
     pub failures: u32,
     /// How long an instance may stay critical before it is dropped.
     pub deregister_after: Duration,
+    /// Status changes within `flap_window` that make an instance flapping (0: never).
+    pub flap_threshold: u32,
+    /// That window, and how long a flapping instance must pass to be given out again.
+    pub flap_window: Duration,
+}
+
+impl Eviction {
+    /// The registry's settings of them.
+    pub fn of(config: &super::config::RegistryConfig) -> Eviction {
+        Eviction {
+            failures: config.heartbeat_failures,
+            deregister_after: config.deregister_after,
+            flap_threshold: config.flap_threshold,
+            flap_window: config.flap_window,
+        }
+    }
 }
 
 /// Which revision a change's event takes in the journal.
@@ -125,9 +147,20 @@ struct Entry {
     critical_since: Option<Instant>,
     renewed_at: Instant,
     recent: VecDeque<CheckResult>,
+    /// When its status last changed (or it registered), and the times of its latest
+    /// status changes within the flap window (at most `flap_threshold`).
+    status_since: Instant,
+    changes: VecDeque<Instant>,
+    /// Withheld from discovery for changing status too often.
+    flapping: bool,
 }
 
 impl Entry {
+    /// Whether discovery gives it out: passing and not flapping.
+    fn listed(&self) -> bool {
+        self.status == Status::Passing && !self.flapping
+    }
+
     fn info(&self) -> InstanceInfo {
         InstanceInfo {
             registration: self.reg.to_wire(),
@@ -137,6 +170,7 @@ impl Entry {
             last_latency_ms: self.last_latency.map(millis),
             consecutive_failures: self.failures,
             recent_checks: self.recent.iter().cloned().collect(),
+            flapping: self.flapping,
         }
     }
 
@@ -236,14 +270,19 @@ impl State {
         self.lookups.remove(&reg.name);
         let previous = self.instances.remove(&reg.url);
         let replaced = previous.is_some();
+        // Registering again neither starts nor ends flapping: the entry's count carries.
+        let mut changes = VecDeque::new();
+        let mut flapping = false;
         let was_listed = match previous {
             Some(previous) => {
                 self.unindex(&previous.reg);
                 self.lookups.remove(&previous.reg.name);
-                let listed = previous.status == Status::Passing;
+                let listed = previous.listed();
                 if listed && previous.reg.name != reg.name {
                     self.announce(&previous.patch_entry(), false);
                 }
+                changes = previous.changes;
+                flapping = previous.flapping;
                 listed && previous.reg.name == reg.name
             }
             None => false,
@@ -259,10 +298,13 @@ impl State {
             critical_since: None,
             renewed_at: Instant::now(),
             recent: VecDeque::new(),
+            status_since: Instant::now(),
+            changes,
+            flapping,
             reg,
         };
         self.index(&entry.reg);
-        if !was_listed {
+        if !was_listed && entry.listed() {
             self.announce(&entry.patch_entry(), true);
         }
         let info = entry.info();
@@ -315,7 +357,7 @@ impl State {
             .ok_or_else(|| StoreError::UnknownInstance(url.to_owned()))?;
         self.unindex(&entry.reg);
         self.lookups.remove(&entry.reg.name);
-        if entry.status == Status::Passing {
+        if entry.listed() {
             self.announce(&entry.patch_entry(), false);
         }
         self.patches.forget(url);
@@ -416,11 +458,35 @@ impl State {
             (Cause::Renewed, _) => "renewed".into(),
             (Cause::Replicated, _) => "as the cluster's leader decided".into(),
         };
+        let was_listed = entry.listed();
+        let now = Instant::now();
         entry.status = status;
-        entry.critical_since = (status == Status::Critical).then(Instant::now);
+        entry.critical_since = (status == Status::Critical).then_some(now);
+        entry.status_since = now;
+        // A copy loading a whole state (live only) changes nothing really: not counted.
+        let flap = self.eviction.flap_threshold;
+        let mut began_flapping = false;
+        if flap > 0 && stamp != Stamp::Live {
+            let window = self.eviction.flap_window;
+            entry.changes.push_back(now);
+            while entry.changes.len() > flap as usize
+                || entry
+                    .changes
+                    .front()
+                    .is_some_and(|at| now.duration_since(*at) > window)
+            {
+                entry.changes.pop_front();
+            }
+            began_flapping = !entry.flapping && entry.changes.len() >= flap as usize;
+            entry.flapping |= began_flapping;
+        }
+        let listed = entry.listed();
         let patch_entry = entry.patch_entry();
         self.lookups.remove(&patch_entry.name);
-        self.announce(&patch_entry, status == Status::Passing);
+        if listed != was_listed {
+            self.announce(&patch_entry, listed);
+        }
+        let flapped = began_flapping.then(|| patch_entry.clone());
         let kind = if cause == Cause::Overdue {
             HistoryKind::Expired
         } else {
@@ -443,6 +509,75 @@ impl State {
             };
             self.remember(stamp, SystemTime::now(), change);
         }
+        if let Some(entry) = flapped {
+            let window = humantime::format_duration(self.eviction.flap_window);
+            let reason = format!(
+                "{flap} status changes within {window}: held out of discovery until it \
+                 passes for {window}"
+            );
+            self.flapping_changed(entry, true, reason, stamp);
+        }
+    }
+
+    /// Journals and records that the instance `entry` began (`flapping`) or ended
+    /// flapping, for `reason`.
+    fn flapping_changed(
+        &mut self,
+        entry: PatchEntry,
+        flapping: bool,
+        reason: String,
+        stamp: Stamp,
+    ) {
+        if flapping {
+            tracing::warn!(url = %entry.url, name = %entry.name, "{reason}");
+            crate::ops::metrics::global().instances_flapped.inc();
+        } else {
+            tracing::info!(url = %entry.url, name = %entry.name, "{reason}");
+        }
+        let event = self.push(stamp, |revision| RegistryEvent::Flapping {
+            revision,
+            url: entry.url,
+            name: entry.name,
+            flapping,
+        });
+        if let Some(RegistryEvent::Flapping { url, name, .. }) = event {
+            let change = history::Change {
+                kind: if flapping {
+                    HistoryKind::Flapping
+                } else {
+                    HistoryKind::Steady
+                },
+                service: name,
+                instance: url,
+                status: None,
+                reason: reason.into(),
+                registration: None,
+            };
+            self.remember(stamp, SystemTime::now(), change);
+        }
+    }
+
+    /// The flapping instance at `url` has passed for a whole window: given out again.
+    pub fn apply_steady(&mut self, url: &str, stamp: Stamp) {
+        let Some(entry) = self.instances.get_mut(url) else {
+            return;
+        };
+        if !entry.flapping {
+            return;
+        }
+        entry.flapping = false;
+        entry.changes.clear();
+        let listed = entry.listed();
+        let patch_entry = entry.patch_entry();
+        self.lookups.remove(&patch_entry.name);
+        if listed {
+            self.announce(&patch_entry, true);
+        }
+        let reason = format!(
+            "passed for {}: given out again",
+            humantime::format_duration(self.eviction.flap_window)
+        );
+        self.flapping_changed(patch_entry, false, reason, stamp);
     }
 
     /// Records a check's `result` on `target`, if it is still that registration, without
@@ -650,6 +785,19 @@ impl State {
         Some(CheckDecision { result, change })
     }
 
+    /// The flapping instances that have passed for a whole flap window by `now`.
+    pub fn decide_steady(&self, now: Instant) -> Vec<String> {
+        self.instances
+            .values()
+            .filter(|entry| {
+                entry.flapping
+                    && entry.status == Status::Passing
+                    && now.duration_since(entry.status_since) >= self.eviction.flap_window
+            })
+            .map(|entry| entry.reg.url.clone())
+            .collect()
+    }
+
     /// The TTL instances whose renewal is overdue and the instances critical for too long.
     pub fn decide_expiry(&self) -> Vec<Expiry> {
         let now = Instant::now();
@@ -718,7 +866,7 @@ impl State {
             .into_iter()
             .flatten()
             .filter_map(|url| self.instances.get(url))
-            .filter(|entry| entry.status == Status::Passing)
+            .filter(|entry| entry.listed())
             .map(|entry| InstanceInfo {
                 recent_checks: Vec::new(),
                 ..entry.info()
@@ -774,13 +922,13 @@ impl State {
         self.journal.live()
     }
 
-    /// The passing instances of `reg`'s required services: what it should see.
+    /// The listed instances of `reg`'s required services: what it should see.
     fn view_of(&self, reg: &ValidRegistration) -> BTreeSet<PatchEntry> {
         let mut view = BTreeSet::new();
         for required in &reg.required {
             for url in self.by_name.get(required).into_iter().flatten() {
                 if let Some(entry) = self.instances.get(url)
-                    && entry.status == Status::Passing
+                    && entry.listed()
                 {
                     view.insert(entry.patch_entry());
                 }
@@ -812,6 +960,8 @@ mod tests {
         let eviction = Eviction {
             failures,
             deregister_after: Duration::from_secs(60),
+            flap_threshold: 0,
+            flap_window: Duration::from_secs(60),
         };
         State::new(PatchSender::inert(), eviction)
     }
@@ -852,6 +1002,71 @@ mod tests {
                 Stamp::Next,
             );
         }
+    }
+
+    fn flapping_state(window: Duration) -> State {
+        let eviction = Eviction {
+            failures: 1,
+            deregister_after: Duration::from_secs(60),
+            flap_threshold: 2,
+            flap_window: window,
+        };
+        State::new(PatchSender::inert(), eviction)
+    }
+
+    fn looked_up(state: &mut State, name: &str) -> usize {
+        let answer = state.passing_json(name).value;
+        serde_json::from_slice::<Vec<InstanceInfo>>(&answer)
+            .unwrap()
+            .len()
+    }
+
+    #[test]
+    fn flapping_outlasts_registering_again_and_ends_after_a_window_passing() {
+        let mut state = flapping_state(Duration::from_secs(3600));
+        state.apply_registered(checked("A"), SystemTime::now(), Stamp::Next);
+        // A copy loading a state changes nothing really: not counted.
+        state.apply_status(URL, Status::Critical, Cause::Replicated, Stamp::Live);
+        state.apply_status(URL, Status::Passing, Cause::Replicated, Stamp::Live);
+        assert!(!info(&state).flapping);
+        state.apply_status(URL, Status::Critical, Cause::Overdue, Stamp::Next);
+        state.apply_status(URL, Status::Passing, Cause::Renewed, Stamp::Next);
+        assert!(info(&state).flapping);
+        assert_eq!(looked_up(&mut state, "A"), 0);
+        // Registering again is no way out.
+        state.apply_registered(checked("A"), SystemTime::now(), Stamp::Next);
+        assert!(info(&state).flapping);
+        assert_eq!(looked_up(&mut state, "A"), 0);
+        assert!(
+            state.decide_steady(Instant::now()).is_empty(),
+            "an hour has not passed"
+        );
+    }
+
+    #[test]
+    fn a_flapping_instance_is_given_out_once_it_passed_a_whole_window() {
+        let hour = Duration::from_secs(3600);
+        let mut state = flapping_state(hour);
+        state.apply_registered(checked("A"), SystemTime::now(), Stamp::Next);
+        let target = state.heartbeat_targets().remove(0);
+        check(&mut state, &target, false);
+        check(&mut state, &target, true);
+        assert!(info(&state).flapping);
+        assert_eq!(looked_up(&mut state, "A"), 0);
+        // Critical when the window ends: not given out.
+        check(&mut state, &target, false);
+        assert!(state.decide_steady(Instant::now() + hour).is_empty());
+        check(&mut state, &target, true);
+        let revision = state.instances().revision;
+        assert!(state.decide_steady(Instant::now()).is_empty());
+        assert_eq!(
+            state.decide_steady(Instant::now() + hour),
+            vec![URL.to_owned()]
+        );
+        state.apply_steady(URL, Stamp::Next);
+        assert!(!info(&state).flapping);
+        assert_eq!(looked_up(&mut state, "A"), 1);
+        assert_eq!(state.instances().revision, revision + 1);
     }
 
     #[test]
@@ -968,6 +1183,8 @@ mod tests {
             Eviction {
                 failures: 1,
                 deregister_after: Duration::from_secs(60),
+                flap_threshold: 0,
+                flap_window: Duration::from_secs(60),
             },
             10,
         );

@@ -165,6 +165,14 @@ pub trait Store: Send + Sync + 'static {
     /// The store cannot record changes now.
     fn expire(&self) -> Change<'_, ()>;
 
+    /// Gives out again the flapping instances that have passed for a whole flap window
+    /// (every node, each round: a cluster's copies each follow their own clock, since
+    /// flapping is decided from the changes each copy applies).
+    ///
+    /// # Errors
+    /// The store cannot record changes now.
+    fn settle(&self) -> Change<'_, ()>;
+
     /// Follows the revision of the last change to the instances (a registration, a
     /// departure, a status change): the index of Consul-style blocking queries.
     fn catalog(&self) -> tokio::sync::watch::Receiver<u64>;

@@ -165,10 +165,7 @@ impl EtcdStore {
                 source,
             })?;
         patches.set_active(false);
-        let eviction = Eviction {
-            failures: config.heartbeat_failures,
-            deregister_after: config.deregister_after,
-        };
+        let eviction = Eviction::of(config);
         let store = Arc::new(EtcdStore {
             client: client.clone(),
             keys: Keys::new(&config.etcd_prefix),
@@ -607,6 +604,15 @@ impl Store for EtcdStore {
             }
             Ok(())
         })
+    }
+
+    fn settle(&self) -> Change<'_, ()> {
+        // Flapping is the copy's own (see `Store::settle`): its events are live only.
+        let mut copy = self.copy.lock();
+        for url in copy.decide_steady(std::time::Instant::now()) {
+            copy.apply_steady(&url, Stamp::Live);
+        }
+        Box::pin(std::future::ready(Ok(())))
     }
 
     fn catalog(&self) -> tokio::sync::watch::Receiver<u64> {

@@ -351,6 +351,8 @@ pub const MAX_REPLAY_SPAN: u64 = 100_000;
 const SCRATCH_EVICTION: Eviction = Eviction {
     failures: 1,
     deregister_after: std::time::Duration::from_secs(60),
+    flap_threshold: 0,
+    flap_window: std::time::Duration::from_secs(60),
 };
 
 /// Applies one change from the watch to `copy`, then to `revisions` if given.

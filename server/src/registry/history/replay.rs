@@ -25,6 +25,12 @@ pub struct Snap {
     pub status: Status,
     #[serde(rename = "RegisteredAt")]
     pub registered_at: String,
+    #[serde(
+        rename = "Flapping",
+        default,
+        skip_serializing_if = "std::ops::Not::not"
+    )]
+    pub flapping: bool,
 }
 
 impl Snap {
@@ -37,6 +43,7 @@ impl Snap {
             last_latency_ms: None,
             consecutive_failures: 0,
             recent_checks: Vec::new(),
+            flapping: self.flapping,
         }
     }
 }
@@ -69,6 +76,7 @@ struct RenderedSnap {
     status: Status,
     /// Microseconds; written as a listing writes it only in a checkpoint.
     registered_at: u64,
+    flapping: bool,
 }
 
 impl Rendered {
@@ -93,12 +101,15 @@ impl Rendered {
         match kind {
             HistoryKind::Registered => {
                 if let Some(json) = registration.and_then(|json| json.strip_suffix('}')) {
+                    // Registering again does not end flapping (see `state`).
+                    let flapping = self.instances.get(&instance).is_some_and(|s| s.flapping);
                     self.instances.insert(
                         instance,
                         RenderedSnap {
                             registration: json.into(),
                             status: Status::Passing,
                             registered_at: micros,
+                            flapping,
                         },
                     );
                 } else if let Some(snap) = self.instances.get_mut(&instance) {
@@ -112,6 +123,11 @@ impl Rendered {
             HistoryKind::StatusChanged | HistoryKind::Expired => {
                 if let (Some(snap), Some(status)) = (self.instances.get_mut(&instance), status) {
                     snap.status = status;
+                }
+            }
+            HistoryKind::Flapping | HistoryKind::Steady => {
+                if let Some(snap) = self.instances.get_mut(&instance) {
+                    snap.flapping = kind == HistoryKind::Flapping;
                 }
             }
             HistoryKind::Started | HistoryKind::Gap => {}
@@ -138,7 +154,11 @@ impl Rendered {
             out.push_str(snap.status.as_str());
             out.push_str(r#"","RegisteredAt":""#);
             out.push_str(&timestamp(time_of(snap.registered_at)));
-            out.push_str(r#""}"#);
+            out.push('"');
+            if snap.flapping {
+                out.push_str(r#","Flapping":true"#);
+            }
+            out.push('}');
         }
         out.push_str("]}");
         out
@@ -176,12 +196,17 @@ impl Model {
         match event.kind {
             HistoryKind::Registered => {
                 if let Some(registration) = &event.registration {
+                    let flapping = self
+                        .instances
+                        .get(&event.instance)
+                        .is_some_and(|snap| snap.flapping);
                     self.instances.insert(
                         event.instance.clone(),
                         Snap {
                             registration: registration.clone(),
                             status: Status::Passing,
                             registered_at: timestamp(time_of(micros)),
+                            flapping,
                         },
                     );
                 } else if let Some(snap) = self.instances.get_mut(&event.instance) {
@@ -200,6 +225,11 @@ impl Model {
                     snap.status = status;
                 }
             }
+            HistoryKind::Flapping | HistoryKind::Steady => {
+                if let Some(snap) = self.instances.get_mut(&event.instance) {
+                    snap.flapping = event.kind == HistoryKind::Flapping;
+                }
+            }
             // Checkpoints of their own: a replay takes their instances instead.
             HistoryKind::Started | HistoryKind::Gap => {}
         }
@@ -215,11 +245,16 @@ impl Model {
         infos
     }
 
-    /// The passing instances of `name`, sorted by URL: `GET /services/{name}` as it was.
+    /// The passing instances of `name` (not flapping), sorted by URL: `GET
+    /// /services/{name}` as it was.
     pub fn lookup(&self, name: &str) -> Vec<InstanceInfo> {
         self.instances
             .values()
-            .filter(|snap| snap.registration.service_name == name && snap.status == Status::Passing)
+            .filter(|snap| {
+                snap.registration.service_name == name
+                    && snap.status == Status::Passing
+                    && !snap.flapping
+            })
             .map(Snap::info)
             .collect()
     }
@@ -227,10 +262,13 @@ impl Model {
     /// Where the instance at `url` stands, as far as `service` is concerned.
     fn presence(&self, service: &str, url: &str) -> Presence {
         match self.instances.get(url) {
-            Some(snap) if snap.registration.service_name == service => match snap.status {
-                Status::Passing => Presence::Passing,
-                Status::Critical => Presence::Critical,
-            },
+            Some(snap) if snap.registration.service_name == service => {
+                match (snap.status, snap.flapping) {
+                    (Status::Critical, _) => Presence::Critical,
+                    (Status::Passing, true) => Presence::Flapping,
+                    (Status::Passing, false) => Presence::Passing,
+                }
+            }
             _ => Presence::Absent,
         }
     }
@@ -247,6 +285,8 @@ impl Model {
 enum Presence {
     Passing,
     Critical,
+    /// Passing, but held out of discovery.
+    Flapping,
     Absent,
 }
 
@@ -367,6 +407,7 @@ impl Availability {
                             to: timestamp(time_of(to)),
                             state: match presence {
                                 Presence::Critical => "critical",
+                                Presence::Flapping => "flapping",
                                 _ => "absent",
                             }
                             .to_owned(),

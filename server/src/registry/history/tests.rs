@@ -70,6 +70,7 @@ impl Script {
                         registered_at: crate::registry::state::timestamp(replay::time_of(
                             self.micros,
                         )),
+                        flapping: false,
                     },
                 );
                 Some(Status::Passing)
