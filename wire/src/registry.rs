@@ -431,6 +431,9 @@ pub struct Availability {
     pub to: String,
     #[serde(rename = "Instances")]
     pub instances: Vec<InstanceAvailability>,
+    /// More than 10,000 instances came and went in the stretch: the first seen are listed.
+    #[serde(rename = "Incomplete", default, skip_serializing_if = "is_false")]
+    pub incomplete: bool,
 }
 
 #[cfg(test)]

@@ -149,6 +149,11 @@ impl Default for Journal {
     }
 }
 
+/// How far above the last recorded id a run starts when the clock is behind it: rounds of
+/// checks take ids too and are not recorded, and no run makes 2^32 of them (136 years of
+/// one a second).
+pub const FLOOR_MARGIN: u64 = 1 << 32;
+
 impl Journal {
     pub fn new() -> Journal {
         Journal::retaining_for(RETAIN_FOR)
@@ -160,15 +165,16 @@ impl Journal {
         Journal::from(revision, RETAIN_FOR)
     }
 
-    /// A journal that numbers its own events from the time it starts, or from above
-    /// `floor` if that is higher: the last id a registry's history kept, so that the ids
-    /// of a run keep rising past the last run's even if the clock went back.
+    /// A journal that numbers its own events from the time it starts, or, if the clock
+    /// is not past `floor` (the revision of the last id a registry's history kept: the
+    /// clock went back), from [`FLOOR_MARGIN`] above it, so that every id of a run rises
+    /// past the last run's: a client resuming from one gets a snapshot.
     pub fn numbering_after(floor: u64) -> Journal {
         let journal = Journal::new();
-        if journal.latest.revision >= floor {
+        if journal.latest.revision > floor {
             return journal;
         }
-        Journal::from(floor, RETAIN_FOR)
+        Journal::from(floor.saturating_add(FLOOR_MARGIN), RETAIN_FOR)
     }
 
     /// A journal that keeps events for `retain_for`.

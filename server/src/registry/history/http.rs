@@ -36,7 +36,7 @@ fn history_of(registry: &Registry) -> Result<Arc<History>, ApiError> {
 
 /// Runs `read` on a blocking thread in its turn. The turn goes with the thread, not with
 /// the request: a client that hangs up does not free it while its read goes on. A read
-/// that finds the question too large (`InvalidInput`) is a 400 with its reason.
+/// that finds the question too large ([`super::TooLarge`]) is a 400 with its reason.
 pub(super) async fn read<T: Send + 'static>(
     history: Arc<History>,
     read: impl FnOnce(&History) -> std::io::Result<T> + Send + 'static,
@@ -48,9 +48,14 @@ pub(super) async fn read<T: Send + 'static>(
     })
     .await
     .map_err(|err| ApiError::unavailable(format!("the history's reader failed: {err}")))?
-    .map_err(|err| match err.kind() {
-        std::io::ErrorKind::InvalidInput => ApiError::bad_request(err.to_string()),
-        _ => ApiError::unavailable(format!("cannot read the registry's history: {err}")),
+    .map_err(|err| {
+        match err
+            .get_ref()
+            .and_then(|e| e.downcast_ref::<super::TooLarge>())
+        {
+            Some(too_large) => ApiError::bad_request(too_large.to_string()),
+            None => ApiError::unavailable(format!("cannot read the registry's history: {err}")),
+        }
     })
 }
 
@@ -83,12 +88,14 @@ pub async fn availability(
         )));
     }
     let to = query.to;
-    let instances = read(history, move |h| h.availability(&service, from, to)).await?;
+    let (instances, incomplete) =
+        read(history, move |h| h.availability(&service, from, to)).await?;
     Ok(Json(Availability {
         service: query.service,
         from: micros_timestamp(from),
         to: micros_timestamp(to),
         instances,
+        incomplete,
     }))
 }
 

@@ -19,12 +19,14 @@
 //! none that was acknowledged; the file is synced every [`SYNC_EVERY`], so a power cut
 //! loses at most that much.
 //!
-//! When a write fails (a full disk), the history is *failing*: `/healthz` says why, and a
-//! registration or deregistration whose record was not written, or that comes while it
-//! fails, gets a 503 with the reason. The writer keeps its own copy of every instance, so
-//! it tries again every [`SYNC_EVERY`] with a new segment that starts with a `gap`
-//! checkpoint: it lists how many changes went unrecorded and holds every instance, so
-//! replays are right again from there.
+//! When a write or a sync fails (a full disk, a disk error), the history is *failing*:
+//! `/healthz` says why, and a registration or deregistration whose record was not
+//! written, or that comes while it fails, gets a 503 with the reason. The writer keeps its
+//! own copy of every instance, so it tries again every [`SYNC_EVERY`] with a new segment
+//! that starts with a `gap` checkpoint: it says how many changes went unrecorded (and
+//! whether a failed sync or an unrecorded start may have lost more) and holds every
+//! instance, so replays are right again from there. A failure that lost nothing starts
+//! the new segment with a plain checkpoint.
 //!
 //! **Who waits for the disk.** A change's caller, on an async worker, only appends lines.
 //! Whatever waits for the disk or copies every instance (closing a segment and syncing
@@ -42,16 +44,16 @@
 //! **What one client can cost.** A registration sent again unchanged (a service that
 //! re-registers on a timer) is recorded without its registration, so it costs a line of
 //! about 200 bytes however large its `Meta`. A segment holds at least
-//! [`SEGMENT_CHECKPOINTS`] times its first checkpoint in events, so that many large
-//! instances do not make every segment a copy of them; when a checkpoint alone passes an
-//! eighth of `--history-max-size`, the log says to raise it.
+//! [`SEGMENT_CHECKPOINTS`] times its first checkpoint in events (up to half the max
+//! size), so that many large instances do not make every segment a copy of them; when a
+//! checkpoint alone passes an eighth of `--history-max-size`, the log says to raise it.
 //!
-//! **Retention.** A segment is closed once its events reach an eighth of
-//! `--history-max-size` (between 4 KiB and 64 MiB, and at least [`SEGMENT_CHECKPOINTS`]
-//! times its first checkpoint) or span an eighth of `--history-retention`; whole segments
-//! are deleted once their last record is older than the retention, and the oldest while
-//! the folder weighs more than the size. Queries never answer from beyond the retention,
-//! even before its file goes.
+//! **Retention.** A segment is closed once its events (not its checkpoints) reach an
+//! eighth of `--history-max-size` (between 4 KiB and 64 MiB; or [`SEGMENT_CHECKPOINTS`]
+//! times its first checkpoint if more, but never past half the max size) or span an
+//! eighth of `--history-retention`; whole segments are deleted once their last record is
+//! older than the retention, and the oldest while the folder weighs more than the size.
+//! Queries never answer from beyond the retention, even before its file goes.
 
 pub mod files;
 pub mod http;
@@ -99,6 +101,9 @@ pub const CHECKPOINT_RATIO: u64 = 2;
 /// The most one page of `GET /history` reads before it stops and says where to go on
 /// (`Next`), so a page that matches little never reads the whole history at once.
 pub const MAX_PAGE_SCAN_BYTES: u64 = 64 * 1024 * 1024;
+/// The most one availability answer reads; a longer stretch is a 400 that asks for a
+/// shorter one.
+pub const MAX_AVAILABILITY_SCAN_BYTES: u64 = 256 * 1024 * 1024;
 /// How many queries may read the files at once; more wait for a turn.
 pub const MAX_READS: usize = 4;
 /// A segment's events weigh at least this many times its first checkpoint before it is
@@ -183,6 +188,9 @@ pub struct Shared {
     /// this lock while it waits for the disk).
     syncing: Mutex<Option<Arc<File>>>,
     dirty: AtomicBool,
+    /// A sync failed: what was acknowledged since the last good one may not be on the
+    /// disk. The writer's next upkeep fails and takes up again with a `gap`.
+    sync_failed: AtomicBool,
     /// Held while this registry uses the folder.
     _lock: File,
 }
@@ -340,6 +348,7 @@ impl History {
             unrecorded: Mutex::new(Unrecorded::default()),
             syncing: Mutex::new(None),
             dirty: AtomicBool::new(false),
+            sync_failed: AtomicBool::new(false),
             _lock: lock,
             config,
         };
@@ -348,12 +357,14 @@ impl History {
             file: None,
             bytes: 0,
             first_checkpoint: 0,
+            segment_events: 0,
             opened: 0,
             since_checkpoint: 0,
             checkpoint_bytes: 0,
             last: (EventId::all_of(0), last_micros),
             lost: 0,
             losing: false,
+            unsure: None,
             tried: None,
             warned_size: false,
             lines: Vec::new(),
@@ -501,8 +512,21 @@ impl Shared {
         if let Some(file) = file
             && let Err(err) = file.sync_data()
         {
-            tracing::warn!(%err, "cannot sync the registry's history");
+            self.sync_refused(&err);
         }
+    }
+
+    /// A sync failed: Linux may have dropped the pages it could not write, so the history
+    /// is failing until the writer takes up again, with a `gap` that says so.
+    fn sync_refused(&self, err: &io::Error) {
+        let reason = format!(
+            "cannot sync the registry's history in {}: {err}",
+            self.config.dir.display()
+        );
+        tracing::error!("{reason}");
+        crate::ops::metrics::global().history_write_failures.inc();
+        *self.failing.lock() = Some(reason);
+        self.sync_failed.store(true, Ordering::Release);
     }
 
     /// Deletes the segments past the retention (by age, then by size), never the last.
@@ -547,9 +571,11 @@ impl Shared {
 struct Writer {
     /// The open segment; none while the history is failing.
     file: Option<File>,
-    /// Its length, the size of its first checkpoint, and the time of its first record.
+    /// Its length, the size of its first checkpoint, the bytes of events in it, and the
+    /// time of its first record.
     bytes: u64,
     first_checkpoint: u64,
+    segment_events: u64,
     opened: u64,
     /// Bytes of events since the last checkpoint, and that checkpoint's size.
     since_checkpoint: u64,
@@ -561,6 +587,10 @@ struct Writer {
     /// (from the first lost until it writes again); when it last tried.
     lost: u64,
     losing: bool,
+    /// Why the files may not hold every change though none was counted lost (the start
+    /// not recorded, a sync that failed): the next segment starts with a `gap` that says
+    /// so.
+    unsure: Option<&'static str>,
     tried: Option<Instant>,
     /// Whether the log was told that a checkpoint is too large for the max size.
     warned_size: bool,
@@ -572,6 +602,10 @@ struct Writer {
 /// How many stretches of unrecorded changes are remembered for their callers: a stretch
 /// is a failure, and a failing history tries again once a second, so about a minute's.
 const UNRECORDED_KEPT: usize = 64;
+
+/// What a `gap` says after a failed sync.
+const SYNC_FAILED: &str =
+    "a sync to the disk failed, so changes acknowledged since the one before may be lost";
 
 /// The reason a registration sent again unchanged is recorded with (without its
 /// registration: the one before holds).
@@ -608,6 +642,7 @@ impl Writer {
                         registration: None,
                     };
                     if let Err(err) = self.open_segment(shared, Some(&started)) {
+                        self.unsure = Some("the registry started, and its start was not recorded");
                         self.fail(shared, &err);
                     }
                 }
@@ -719,6 +754,11 @@ impl Writer {
     /// (its first checkpoint does not count: with many instances it alone can pass the
     /// size); else a checkpoint is written if due.
     fn upkeep(&mut self, shared: &Shared) {
+        if shared.sync_failed.swap(false, Ordering::AcqRel) && self.file.is_some() {
+            self.unsure = Some(SYNC_FAILED);
+            let reason = shared.failing().unwrap_or_default();
+            self.fail(shared, &io::Error::other(reason));
+        }
         let result = if self.file.is_none() {
             // Before `begin`, nothing has failed and there is nothing to take up again.
             if shared.failing().is_some() {
@@ -737,13 +777,16 @@ impl Writer {
         }
     }
 
-    /// Whether the open segment's events have reached its size or its age.
+    /// Whether the open segment's events have reached its size or its age. Its size is
+    /// at least [`SEGMENT_CHECKPOINTS`] times its first checkpoint, but never more than
+    /// half the max size, so that the retention can always delete a closed one.
     fn segment_full(&self, shared: &Shared) -> bool {
-        let events = self.bytes.saturating_sub(self.first_checkpoint);
         let size = shared
             .segment_bytes
-            .max(self.first_checkpoint * SEGMENT_CHECKPOINTS);
-        events >= size || self.last.1.saturating_sub(self.opened) >= shared.segment_micros
+            .max(self.first_checkpoint * SEGMENT_CHECKPOINTS)
+            .min(shared.config.max_bytes / 2);
+        self.segment_events >= size
+            || self.last.1.saturating_sub(self.opened) >= shared.segment_micros
     }
 
     /// How many bytes of events call for the next checkpoint.
@@ -793,6 +836,7 @@ impl Writer {
             self.checkpoint_bytes = length;
         } else {
             self.since_checkpoint += length;
+            self.segment_events += length;
         }
         Ok(())
     }
@@ -810,8 +854,11 @@ impl Writer {
 
     /// Closes the open segment (synced) and starts a new one with a checkpoint.
     fn open_segment(&mut self, shared: &Shared, event: Option<&HistoryEvent>) -> io::Result<()> {
-        if let Some(old) = self.file.take() {
-            old.sync_data()?;
+        if let Some(old) = self.file.take()
+            && let Err(err) = old.sync_data()
+        {
+            self.unsure = Some(SYNC_FAILED);
+            return Err(err);
         }
         *shared.syncing.lock() = None;
         let micros = self.last.1;
@@ -827,6 +874,7 @@ impl Writer {
         };
         self.file = Some(file);
         self.bytes = 0;
+        self.segment_events = 0;
         self.opened = micros;
         shared.index.write().push(Segment::new(path.clone()));
         let written = self
@@ -879,18 +927,28 @@ impl Writer {
             service: String::new(),
             instance: String::new(),
             status: None,
-            reason: format!(
-                "{} changes could not be recorded ({reason}); every instance is listed as it is now",
-                self.lost
-            ),
+            reason: match self.unsure {
+                Some(unsure) => format!(
+                    "{} changes could not be recorded, and {unsure} ({reason}); every instance \
+                     is listed as it is now",
+                    self.lost
+                ),
+                None => format!(
+                    "{} changes could not be recorded ({reason}); every instance is listed as \
+                     it is now",
+                    self.lost
+                ),
+            },
             registration: None,
         };
-        let listed = (self.lost > 0).then_some(&gap);
+        // Nothing missing: a plain checkpoint, which a replay passes over.
+        let listed = (self.lost > 0 || self.unsure.is_some()).then_some(&gap);
         match self.open_segment(shared, listed) {
             Ok(()) => {
                 tracing::info!(lost = self.lost, "the registry's history is written again");
                 self.lost = 0;
                 self.losing = false;
+                self.unsure = None;
                 self.tried = None;
                 *shared.failing.lock() = None;
             }
@@ -1037,6 +1095,7 @@ impl Shared {
         // changes (a plain checkpoint shares its event's), so the next page, from that
         // id, neither repeats a line nor stands still, however large one line is.
         let mut last_read = None;
+        let mut last_taken = None;
         let mut failed = None;
         self.scan(start, true, |line| {
             if line.micros < horizon || start.after(line.id, line.micros) {
@@ -1076,10 +1135,13 @@ impl Shared {
             if !wanted {
                 return ControlFlow::Continue(());
             }
-            if events.len() == filter.limit {
+            // A full page stops where the id changes too (a `gap` may share its event's),
+            // so the next, from that id, repeats nothing.
+            if events.len() >= filter.limit && last_taken != Some(line.id) {
                 next = Some(event.id);
                 return ControlFlow::Break(());
             }
+            last_taken = Some(line.id);
             events.push(event);
             ControlFlow::Continue(())
         })?;
@@ -1090,23 +1152,45 @@ impl Shared {
     }
 
     /// Each instance of `service` between `from` and `to` (microseconds): its share of
-    /// the time passing, and when it was down.
+    /// the time passing, and when it was down; and whether more instances came and went
+    /// than one answer follows ([`replay::MAX_FOLLOWED`]: the first are listed).
     ///
     /// # Errors
-    /// The files cannot be read; or (`InvalidInput`) more instances came and went than
-    /// one answer follows ([`replay::MAX_FOLLOWED`]).
+    /// The files cannot be read; or ([`TooLarge`]) the stretch holds more than
+    /// [`MAX_AVAILABILITY_SCAN_BYTES`].
     pub fn availability(
         &self,
         service: &str,
         from: u64,
         to: u64,
-    ) -> io::Result<Vec<InstanceAvailability>> {
+    ) -> io::Result<(Vec<InstanceAvailability>, bool)> {
+        self.availability_within(service, from, to, MAX_AVAILABILITY_SCAN_BYTES)
+    }
+
+    /// [`Shared::availability`], reading at most `budget` bytes.
+    fn availability_within(
+        &self,
+        service: &str,
+        from: u64,
+        to: u64,
+        budget: u64,
+    ) -> io::Result<(Vec<InstanceAvailability>, bool)> {
         let from = from.max(self.horizon());
         let mut model: Option<Model> = None;
         let mut following: Option<replay::Availability> = None;
         let mut failed = None;
+        let mut read: u64 = 0;
         let mut visit = |line: Line<'_>| {
             if line.micros > to {
+                return ControlFlow::Break(());
+            }
+            read += line.json.len() as u64;
+            if read > budget {
+                failed = Some(io::Error::other(TooLarge(format!(
+                    "the stretch asked for holds more than {} MiB of the registry's history: \
+                     ask for a shorter one (from=, to=)",
+                    budget / (1024 * 1024)
+                ))));
                 return ControlFlow::Break(());
             }
             if following.is_none() && line.micros > from {
@@ -1146,11 +1230,14 @@ impl Shared {
         let following = following.unwrap_or_else(|| {
             replay::Availability::new(service, from, model.as_ref().unwrap_or(&Model::default()))
         });
-        following
-            .finish(to)
-            .map_err(|reason| io::Error::new(io::ErrorKind::InvalidInput, reason))
+        Ok(following.finish(to))
     }
 }
+
+/// A question that would read too much: a 400 with this reason (see [`http`]).
+#[derive(Debug, thiserror::Error)]
+#[error("{0}")]
+pub struct TooLarge(pub String);
 
 /// What a line holds, parsed as far as a reader needs.
 enum Record {

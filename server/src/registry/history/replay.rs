@@ -290,8 +290,9 @@ enum Presence {
     Absent,
 }
 
-/// The most instances one availability answer follows: a service's URLs churned over a
-/// week could otherwise be millions, each held in memory.
+/// The most instances one availability answer follows (the first seen; the answer says
+/// `Incomplete`): a service's URLs churned over a week could otherwise be millions, each
+/// held in memory.
 pub const MAX_FOLLOWED: usize = 10_000;
 /// The most down intervals listed for one instance (the latest); the others are counted.
 pub const MAX_DOWN_LISTED: usize = 100;
@@ -377,20 +378,11 @@ impl Availability {
         followed.since = at;
     }
 
-    /// The answer, closed at `to`.
-    ///
-    /// # Errors
-    /// More than [`MAX_FOLLOWED`] instances were seen: the reason says what to ask instead.
-    pub fn finish(mut self, to: u64) -> Result<Vec<InstanceAvailability>, String> {
-        if self.overflowed {
-            return Err(format!(
-                "more than {MAX_FOLLOWED} instances of {:?} were registered in the stretch asked \
-                 for: ask for a shorter one (from=, to=)",
-                self.service
-            ));
-        }
+    /// The answer, closed at `to`, and whether more than [`MAX_FOLLOWED`] instances were
+    /// seen (only the first are in it).
+    pub fn finish(mut self, to: u64) -> (Vec<InstanceAvailability>, bool) {
         let span = to.saturating_sub(self.from).max(1);
-        Ok(self
+        let instances = self
             .instances
             .iter_mut()
             .map(|(url, followed)| {
@@ -416,7 +408,8 @@ impl Availability {
                     down_omitted: followed.omitted,
                 }
             })
-            .collect())
+            .collect();
+        (instances, self.overflowed)
     }
 }
 
@@ -502,6 +495,28 @@ mod tests {
             ),
             (4, event(HistoryKind::Registered, "http://c", None)),
             (5, event(HistoryKind::Deregistered, "http://a", None)),
+            // A critical instance registered again unchanged (no registration in the
+            // line), and one flapping, registered again changed: it stays flapping.
+            (
+                6,
+                HistoryEvent {
+                    registration: None,
+                    ..event(HistoryKind::Registered, "http://b", None)
+                },
+            ),
+            (7, event(HistoryKind::Flapping, "http://c", None)),
+            (
+                8,
+                HistoryEvent {
+                    registration: Some(Registration {
+                        service_name: "S".into(),
+                        service_url: "http://c".into(),
+                        tags: vec!["v2".into()],
+                        ..Registration::default()
+                    }),
+                    ..event(HistoryKind::Registered, "http://c", None)
+                },
+            ),
         ];
         for (micros, e) in &events {
             model.apply(*micros, e);
@@ -522,6 +537,11 @@ mod tests {
             serde_json::from_str(&rendered.checkpoint(Some(&started))).unwrap();
         assert_eq!(checkpoint.event.as_ref(), Some(&events[0].1));
         assert_eq!(Model::from_checkpoint(checkpoint), model);
+        let listing = model.listing();
+        assert_eq!(listing[0].status, Status::Passing);
+        assert_eq!(listing[0].registered_at, "1970-01-01T00:00:00.000Z");
+        assert!(listing[1].flapping && listing[1].registration.tags == ["v2"]);
+        assert_eq!(model.lookup("S").len(), 1);
         let empty: Checkpoint =
             serde_json::from_str(&Rendered::default().checkpoint(None)).unwrap();
         assert!(empty.event.is_none() && empty.instances.is_empty());
@@ -547,7 +567,7 @@ mod tests {
         step(25_000_000, event(HistoryKind::Dropped, "http://a", None));
         step(30_000_000, event(HistoryKind::Registered, "http://a", None));
         step(40_000_000, event(HistoryKind::Registered, "http://b", None));
-        let answer = availability.finish(50_000_000).unwrap();
+        let (answer, _) = availability.finish(50_000_000);
         assert_eq!(answer.len(), 2);
         let a = &answer[0];
         assert_eq!(a.passing_seconds, 30.0);
@@ -580,7 +600,7 @@ mod tests {
                 availability.changed(&model, "http://a", at * 1_000_000);
             }
         }
-        let answer = availability.finish(1_500_000_000).unwrap();
+        let (answer, _) = availability.finish(1_500_000_000);
         assert_eq!(answer[0].down.len(), MAX_DOWN_LISTED);
         assert_eq!(answer[0].down_omitted, 50);
         // The latest are the ones kept.
@@ -588,14 +608,15 @@ mod tests {
             answer[0].down[MAX_DOWN_LISTED - 1].from,
             timestamp(time_of(1_491_000_000))
         );
-        // One instance more than an answer follows: it says to ask for less.
+        // One instance more than an answer follows: the first are listed, and it says so.
         let mut availability = Availability::new("S", 0, &Model::default());
         for n in 0..=MAX_FOLLOWED {
             let url = format!("http://i/{n}");
             model.apply(n as u64, &event(HistoryKind::Registered, &url, None));
             availability.changed(&model, &url, n as u64);
         }
-        let err = availability.finish(1_000_000).unwrap_err();
-        assert!(err.contains("ask for a shorter one"), "{err}");
+        let (answer, incomplete) = availability.finish(1_000_000);
+        assert!(incomplete);
+        assert_eq!(answer.len(), MAX_FOLLOWED);
     }
 }

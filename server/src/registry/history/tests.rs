@@ -442,46 +442,61 @@ fn a_registration_sent_again_unchanged_costs_a_line_and_still_replays() {
 }
 
 #[test]
-fn a_segment_holds_several_times_its_checkpoint_before_the_next() {
-    let dir = dir("heavy-checkpoint");
-    // An eighth of 64 KiB is 8 KiB a segment; the instances weigh about 100 KiB.
-    let history = open(&dir, 64 * 1024);
-    let start = micros(SystemTime::now()) - 3_600_000_000;
-    history.begin(id(1_000), replay::time_of(start));
-    for n in 0..50 {
-        history.record(
-            id(1_001 + n),
-            replay::time_of(start + n),
-            registered(heavy(&format!("http://h/{n}"), 2, "a")),
-        );
-    }
-    history.commit_blocking();
-    // Then 2,000 small changes, a commit at a time, as a busy registry's upkeep sees them.
-    for n in 0..2_000u64 {
-        history.record(
-            id(2_000 + n),
-            replay::time_of(start + 1_000_000 + n),
-            Change {
-                kind: HistoryKind::StatusChanged,
-                service: "Heavy".into(),
-                instance: format!("http://h/{}", n % 50),
-                status: Some(if n % 2 == 0 {
-                    Status::Critical
-                } else {
-                    Status::Passing
-                }),
-                reason: "scripted".into(),
-                registration: None,
-            },
-        );
-        if n % 20 == 0 {
-            history.commit_blocking();
+fn a_segment_holds_several_times_its_checkpoint_within_half_the_max_size() {
+    /// 50 instances of about 2 KiB (a checkpoint of about 100 KiB), then 2,000 small
+    /// changes (about 300 KB) committed as a busy registry's upkeep sees them; the
+    /// segments kept.
+    fn run(dir: &Path, max_bytes: u64) -> Vec<Segment> {
+        let history = open(dir, max_bytes);
+        let start = micros(SystemTime::now()) - 3_600_000_000;
+        history.begin(id(1_000), replay::time_of(start));
+        for n in 0..50 {
+            history.record(
+                id(1_001 + n),
+                replay::time_of(start + n),
+                registered(heavy(&format!("http://h/{n}"), 2, "a")),
+            );
         }
+        history.commit_blocking();
+        for n in 0..2_000u64 {
+            history.record(
+                id(2_000 + n),
+                replay::time_of(start + 1_000_000 + n),
+                Change {
+                    kind: HistoryKind::StatusChanged,
+                    service: "Heavy".into(),
+                    instance: format!("http://h/{}", n % 50),
+                    status: Some(if n % 2 == 0 {
+                        Status::Critical
+                    } else {
+                        Status::Passing
+                    }),
+                    reason: "scripted".into(),
+                    registration: None,
+                },
+            );
+            if n % 20 == 0 {
+                history.commit_blocking();
+            }
+        }
+        history.commit_blocking();
+        history.trim();
+        history.index.read().clone()
     }
-    history.commit_blocking();
-    let segments = history.index.read().len();
-    // At 8 KiB a segment there would be dozens, each a copy of the 100 KiB.
-    assert!(segments <= 3, "{segments} segments");
+    // 1 MiB: an eighth is 128 KiB, where the first segment (its checkpoint empty) closes.
+    // The next starts with the 100 KiB, so it holds 4 times that (400 KiB) of events: the
+    // rest are in it, not in three more segments that each copy the 100 KiB.
+    let dir = dir("heavy-checkpoint");
+    let segments = run(&dir, 1024 * 1024);
+    assert_eq!(segments.len(), 2, "{segments:?}");
+    assert!(segments[1].bytes > 300 * 1024, "{segments:?}");
+    let _ = std::fs::remove_dir_all(&dir);
+    // 256 KiB: four checkpoints' worth is more than half of it, so a segment closes at
+    // half, and the retention keeps the folder within the max.
+    let segments = run(&dir, 256 * 1024);
+    let kept: u64 = segments.iter().map(|s| s.bytes).sum();
+    assert!(kept <= 256 * 1024, "{kept} bytes in {segments:?}");
+    assert_eq!(segments.last().unwrap().last_id, id(3_999));
     let _ = std::fs::remove_dir_all(&dir);
 }
 
@@ -700,20 +715,34 @@ async fn a_read_keeps_its_turn_after_its_client_hangs_up() {
 }
 
 #[test]
-fn a_new_run_numbers_its_changes_above_the_last_kept() {
+fn a_new_run_numbers_its_changes_above_the_last_kept_even_with_the_clock_behind() {
+    use crate::registry::{journal::FLOOR_MARGIN, store::Store as _};
     let dir = dir("floor");
-    let ahead = micros(SystemTime::now()) + 3_600_000_000_000;
+    // The last run's clock was an hour ahead (its ids are times in microseconds).
+    let ahead = micros(SystemTime::now()) + 3_600_000_000;
     {
         let history = open(&dir, 1 << 30);
         history.begin(EventId::all_of(ahead), SystemTime::now());
         history.commit_blocking();
     }
-    let history = open(&dir, 1 << 30);
+    let history = Arc::new(open(&dir, 1 << 30));
     assert_eq!(history.last_id(), Some(EventId::all_of(ahead)));
-    let journal = crate::registry::journal::Journal::numbering_after(ahead);
-    assert_eq!(journal.latest(), EventId::all_of(ahead));
-    let now = crate::registry::journal::Journal::numbering_after(1);
-    assert!(now.latest().revision > 1);
+    let eviction = crate::registry::state::Eviction::of(&Default::default());
+    let store = crate::registry::memory::MemoryStore::new(
+        crate::registry::patches::PatchSender::inert(),
+        eviction,
+        Some(history.clone()),
+    );
+    assert_eq!(store.instances().revision, ahead + FLOOR_MARGIN);
+    // Its start is recorded above the last run's.
+    assert_eq!(
+        history.last_id(),
+        Some(EventId::all_of(ahead + FLOOR_MARGIN))
+    );
+    drop(store);
+    // With the clock past the floor, ids are times, as without a history.
+    let journal = crate::registry::journal::Journal::numbering_after(1);
+    assert!(journal.latest().revision > ahead - 3_600_000_000);
     let _ = std::fs::remove_dir_all(&dir);
 }
 
@@ -722,12 +751,19 @@ async fn a_question_too_large_is_a_400_and_a_read_that_fails_a_503() {
     let dir = dir("read-errors");
     let history = Arc::new(open(&dir, 1 << 30));
     let too_large = http::read(history.clone(), |_| -> io::Result<()> {
-        Err(io::Error::new(io::ErrorKind::InvalidInput, "ask for less"))
+        Err(io::Error::other(TooLarge("ask for less".into())))
     })
     .await
     .unwrap_err();
     assert_eq!(too_large.status, axum::http::StatusCode::BAD_REQUEST);
     assert_eq!(too_large.reason, "ask for less");
+    // The file system's own "invalid input" is no question of the client's.
+    let refused = http::read(history.clone(), |_| -> io::Result<()> {
+        Err(io::Error::from(io::ErrorKind::InvalidInput))
+    })
+    .await
+    .unwrap_err();
+    assert_eq!(refused.status, axum::http::StatusCode::SERVICE_UNAVAILABLE);
     let broken = http::read(history, |_| -> io::Result<()> {
         Err(io::Error::other("disk gone"))
     })
@@ -735,5 +771,97 @@ async fn a_question_too_large_is_a_400_and_a_read_that_fails_a_503() {
     .unwrap_err();
     assert_eq!(broken.status, axum::http::StatusCode::SERVICE_UNAVAILABLE);
     assert!(broken.reason.contains("disk gone"));
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[test]
+fn a_start_that_could_not_be_recorded_is_a_gap_once_the_history_writes_again() {
+    let dir = dir("start-lost");
+    let history = open(&dir, 1 << 30);
+    // The folder goes before the start is written (a disk gone at boot).
+    std::fs::remove_dir_all(&dir).unwrap();
+    let mut script = Script::new();
+    history.begin(id(1_000), replay::time_of(script.micros));
+    assert!(history.failing().is_some());
+    std::fs::create_dir_all(&dir).unwrap();
+    retry_now(&history);
+    assert_eq!(history.failing(), None);
+    let events = all_events(&history);
+    assert_eq!(events.len(), 1, "{events:?}");
+    assert_eq!(events[0].kind, HistoryKind::Gap);
+    assert!(
+        events[0].reason.contains("its start was not recorded"),
+        "{}",
+        events[0].reason
+    );
+    // From there, replays are whole.
+    let moments = script.churn(&history, 20);
+    let (id, _, expected) = moments.last().unwrap();
+    assert_eq!(&listing(history.at(Point::Id(*id)).unwrap()), expected);
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[test]
+fn a_failed_sync_fails_the_history_and_a_gap_says_what_may_be_lost() {
+    let dir = dir("sync-failed");
+    let history = open(&dir, 1 << 30);
+    let mut script = Script::new();
+    history.begin(id(1_000), replay::time_of(script.micros));
+    script.churn(&history, 10);
+    history.sync_refused(&io::Error::other("I/O error (scripted)"));
+    // Changes are refused from now until it writes again.
+    assert!(
+        history
+            .failing()
+            .is_some_and(|why| why.contains("cannot sync"))
+    );
+    history.commit_blocking();
+    assert!(history.failing().is_some());
+    retry_now(&history);
+    assert_eq!(history.failing(), None);
+    let whole = all_events(&history);
+    let gap = whole.last().unwrap();
+    assert_eq!(gap.kind, HistoryKind::Gap);
+    assert!(gap.reason.contains(SYNC_FAILED), "{}", gap.reason);
+    // The gap shares its id with the last change recorded: pages of one still neither
+    // repeat nor stop.
+    assert_eq!(gap.id, whole[whole.len() - 2].id);
+    let mut paged = Vec::new();
+    let mut from = None;
+    for _ in 0..100 {
+        let page = history
+            .events(&EventFilter {
+                from,
+                to: None,
+                service: None,
+                instance: None,
+                limit: 1,
+            })
+            .unwrap();
+        paged.extend(page.events);
+        match page.next {
+            Some(next) => from = Some(Point::Id(next.parse().unwrap())),
+            None => break,
+        }
+    }
+    assert_eq!(paged, whole);
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[test]
+fn availability_over_more_than_its_budget_asks_for_a_shorter_stretch() {
+    let dir = dir("availability-budget");
+    let history = open(&dir, 1 << 30);
+    let mut script = Script::new();
+    history.begin(id(1_000), replay::time_of(script.micros));
+    let moments = script.churn(&history, 100);
+    let (from, to) = (moments[0].1, moments[99].1);
+    let (answer, incomplete) = history.availability("S1", from, to).unwrap();
+    assert!(!answer.is_empty() && !incomplete);
+    let err = history
+        .availability_within("S1", from, to, 1_000)
+        .unwrap_err();
+    let too_large = err.get_ref().unwrap().downcast_ref::<TooLarge>().unwrap();
+    assert!(too_large.0.contains("ask for a shorter one"), "{too_large}");
     let _ = std::fs::remove_dir_all(&dir);
 }
