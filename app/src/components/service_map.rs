@@ -19,7 +19,7 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use leptos::{either::Either, prelude::*};
 
-use crate::wire::registry::{InstanceInfo, Status};
+use crate::wire::registry::InstanceInfo;
 
 /// The most boxes a column holds before it wraps.
 pub const ROWS: usize = 10;
@@ -104,7 +104,8 @@ pub fn services(instances: &[InstanceInfo]) -> BTreeMap<String, Service> {
         let name = entry(&mut services, &reg.service_name);
         let service = services.get_mut(&name).expect("just added");
         service.instances += 1;
-        service.passing += usize::from(instance.status == Status::Passing);
+        // A flapping instance is held out of discovery: it serves no dependent.
+        service.passing += usize::from(instance.discoverable());
         service
             .requires
             .extend(reg.required_services.iter().cloned());
@@ -388,7 +389,7 @@ pub fn summary(services: &BTreeMap<String, Service>, broken: &[(&str, &str)]) ->
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::wire::registry::Registration;
+    use crate::wire::registry::{Registration, Status};
 
     fn instance(name: &str, url: &str, requires: &[&str], passing: bool) -> InstanceInfo {
         InstanceInfo {

@@ -2,7 +2,8 @@
 //! concurrently (at most `heartbeat_concurrency` at once, over pooled connections), and
 //! applies each result the moment it arrives, so a dead instance goes critical without
 //! waiting for slower checks. The round's results are then published as one live event.
-//! The same tick expires overdue TTL instances and drops long-critical ones.
+//! The same tick expires overdue TTL instances and drops long-critical ones, and gives out
+//! again the flapping instances that have passed for a whole `--flap-window`.
 //!
 //! A round takes as long as its slowest check (at most the heartbeat timeout), never a
 //! sleep per instance. If a round overruns the interval, the next tick waits for it.
@@ -40,8 +41,11 @@ pub async fn run(store: Arc<dyn Store>, config: RegistryConfig, shutdown: Cancel
             _ = ticker.tick() => {}
             () = shutdown.cancelled() => return,
         }
-        if let Err(err) = store.settle().await {
-            tracing::warn!(%err, "giving out steady instances failed; trying again next round");
+        // Not while evictions are held: a failing instance may look steady then.
+        if !store.self_preservation()
+            && let Err(err) = store.settle().await
+        {
+            tracing::warn!(%err, "an instance given out again after flapping was not recorded");
         }
         if !store.checks_here() {
             // Another node leads: it checks. Start afresh if this one leads again.

@@ -17,8 +17,10 @@
 //! An instance whose status changes `flap_threshold` times within `flap_window` is
 //! *flapping*: withheld from discovery (lookups, dependents, DNS, the Consul catalog)
 //! whatever its status, until it has passed for a whole window ([`State::decide_steady`]).
-//! Registering again does not end it: the count belongs to the URL's entry and carries
-//! over to the entry that replaces it.
+//! Registering again does not end it, nor restart its time passing: both carry over to
+//! the entry that replaces it, unless the new registration is checked differently (a new
+//! `HeartbeatURL` or TTL: not the same instance's history). Deregistering ends it. A
+//! registry on etcd does not decide flapping yet (its threshold is 0).
 //!
 //! The state has no lock of its own: its owner keeps it behind one mutex
 //! ([`super::memory::MemoryStore`], or etcd's copy in [`super::etcd`]).
@@ -270,9 +272,12 @@ impl State {
         self.lookups.remove(&reg.name);
         let previous = self.instances.remove(&reg.url);
         let replaced = previous.is_some();
-        // Registering again neither starts nor ends flapping: the entry's count carries.
+        // Registering again neither starts nor ends flapping, nor restarts the steady
+        // clock: the entry's count carries, unless what checks it changed (someone else's
+        // registration of the URL: it is not their history).
         let mut changes = VecDeque::new();
         let mut flapping = false;
+        let mut status_since = Instant::now();
         let was_listed = match previous {
             Some(previous) => {
                 self.unindex(&previous.reg);
@@ -281,8 +286,13 @@ impl State {
                 if listed && previous.reg.name != reg.name {
                     self.announce(&previous.patch_entry(), false);
                 }
-                changes = previous.changes;
-                flapping = previous.flapping;
+                if previous.reg.heartbeat_url == reg.heartbeat_url && previous.reg.ttl == reg.ttl {
+                    changes = previous.changes;
+                    flapping = previous.flapping;
+                    if previous.status == Status::Passing {
+                        status_since = previous.status_since;
+                    }
+                }
                 listed && previous.reg.name == reg.name
             }
             None => false,
@@ -298,7 +308,7 @@ impl State {
             critical_since: None,
             renewed_at: Instant::now(),
             recent: VecDeque::new(),
-            status_since: Instant::now(),
+            status_since,
             changes,
             flapping,
             reg,
@@ -785,13 +795,15 @@ impl State {
         Some(CheckDecision { result, change })
     }
 
-    /// The flapping instances that have passed for a whole flap window by `now`.
+    /// The flapping instances that have passed for a whole flap window by `now`, their
+    /// last check passed too (a failure short of `heartbeat_failures` leaves it passing).
     pub fn decide_steady(&self, now: Instant) -> Vec<String> {
         self.instances
             .values()
             .filter(|entry| {
                 entry.flapping
                     && entry.status == Status::Passing
+                    && entry.failures == 0
                     && now.duration_since(entry.status_since) >= self.eviction.flap_window
             })
             .map(|entry| entry.reg.url.clone())
@@ -1040,6 +1052,53 @@ mod tests {
         assert!(
             state.decide_steady(Instant::now()).is_empty(),
             "an hour has not passed"
+        );
+    }
+
+    #[test]
+    fn registering_again_keeps_the_time_passing_unless_it_is_checked_differently() {
+        let hour = Duration::from_secs(3600);
+        let mut state = flapping_state(hour);
+        state.apply_registered(checked("A"), SystemTime::now(), Stamp::Next);
+        state.apply_status(URL, Status::Critical, Cause::Overdue, Stamp::Next);
+        state.apply_status(URL, Status::Passing, Cause::Renewed, Stamp::Next);
+        let passed = Instant::now();
+        // A service that re-registers on a timer still comes back after a window.
+        state.apply_registered(checked("A"), SystemTime::now(), Stamp::Next);
+        assert!(info(&state).flapping);
+        assert_eq!(state.decide_steady(passed + hour), vec![URL.to_owned()]);
+        // Someone registering the URL with another heartbeat is not its history.
+        let mut other = checked("A");
+        other.heartbeat_url = Some(format!("{URL}/other"));
+        state.apply_registered(other, SystemTime::now(), Stamp::Next);
+        assert!(!info(&state).flapping);
+        assert_eq!(looked_up(&mut state, "A"), 1);
+    }
+
+    #[test]
+    fn a_flapping_instance_whose_last_check_failed_is_not_given_out() {
+        let hour = Duration::from_secs(3600);
+        let mut state = State::new(
+            PatchSender::inert(),
+            Eviction {
+                failures: 2,
+                deregister_after: Duration::from_secs(60),
+                flap_threshold: 2,
+                flap_window: hour,
+            },
+        );
+        state.apply_registered(checked("A"), SystemTime::now(), Stamp::Next);
+        state.apply_status(URL, Status::Critical, Cause::Overdue, Stamp::Next);
+        state.apply_status(URL, Status::Passing, Cause::Renewed, Stamp::Next);
+        let target = state.heartbeat_targets().remove(0);
+        // One failure of the two that make it critical: passing, but not steady.
+        check(&mut state, &target, false);
+        assert_eq!(info(&state).status, Status::Passing);
+        assert!(state.decide_steady(Instant::now() + hour).is_empty());
+        check(&mut state, &target, true);
+        assert_eq!(
+            state.decide_steady(Instant::now() + hour),
+            vec![URL.to_owned()]
         );
     }
 

@@ -166,8 +166,7 @@ pub trait Store: Send + Sync + 'static {
     fn expire(&self) -> Change<'_, ()>;
 
     /// Gives out again the flapping instances that have passed for a whole flap window
-    /// (every node, each round: a cluster's copies each follow their own clock, since
-    /// flapping is decided from the changes each copy applies).
+    /// (each round; a registry on etcd decides no flapping yet).
     ///
     /// # Errors
     /// The store cannot record changes now.

@@ -165,7 +165,13 @@ impl EtcdStore {
                 source,
             })?;
         patches.set_active(false);
-        let eviction = Eviction::of(config);
+        // Flapping is not decided on etcd yet: each copy would count the changes by the
+        // time it applies them (a backlog after a broken watch, all at once), and nodes
+        // would disagree. A leader's decision, replicated, is the way; until then, none.
+        let eviction = Eviction {
+            flap_threshold: 0,
+            ..Eviction::of(config)
+        };
         let store = Arc::new(EtcdStore {
             client: client.clone(),
             keys: Keys::new(&config.etcd_prefix),
@@ -607,11 +613,7 @@ impl Store for EtcdStore {
     }
 
     fn settle(&self) -> Change<'_, ()> {
-        // Flapping is the copy's own (see `Store::settle`): its events are live only.
-        let mut copy = self.copy.lock();
-        for url in copy.decide_steady(std::time::Instant::now()) {
-            copy.apply_steady(&url, Stamp::Live);
-        }
+        // Nothing flaps on etcd (see `start`).
         Box::pin(std::future::ready(Ok(())))
     }
 
