@@ -100,6 +100,31 @@ pub fn minute_of(millis: f64) -> String {
     )
 }
 
+/// The time of day of `millis` (since the Unix epoch), UTC: `08:01:30`.
+pub fn clock(millis: f64) -> String {
+    let seconds = (millis / 1000.0).floor() as i64;
+    let of_day = seconds.rem_euclid(86_400);
+    format!(
+        "{:02}:{:02}:{:02}",
+        of_day / 3600,
+        of_day / 60 % 60,
+        of_day % 60
+    )
+}
+
+/// `millis` (since the Unix epoch) as RFC 3339 UTC to the millisecond, as the services
+/// write times: `2026-12-01T08:01:30.250Z` (the inverse of [`epoch_millis`]).
+pub fn rfc3339(millis: f64) -> String {
+    let whole = millis.floor();
+    let in_minute = (whole as i64).rem_euclid(60_000);
+    format!(
+        "{}:{:02}.{:03}Z",
+        minute_of(whole),
+        in_minute / 1000,
+        in_minute % 1000
+    )
+}
+
 /// When a grade was added, as a person reads it (`2026-12-05 09:30 UTC`), from the
 /// RFC 3339 UTC time the grading service writes; `None` for anything else.
 pub fn added(time: &str) -> Option<String> {

@@ -12,6 +12,7 @@
 //! | [`instance_table`] | the registry's instance table, its check strips and latency lines |
 //! | [`cluster_panel`] | the registry nodes and etcd members, and the server function that asks them |
 //! | [`monitoring`] | the link to the system's Prometheus |
+//! | [`timeline`] | the registry's timeline: bands per instance, the scrubber, the changes in words, and the server function that reads the history |
 //! | [`unavailable`] | the notice shown when a service a page needs cannot be reached |
 //! | [`keyed`] | a wrapper that draws an island anew when its props change |
 
@@ -22,4 +23,5 @@ pub mod keyed;
 pub mod layout;
 pub mod monitoring;
 pub mod service_map;
+pub mod timeline;
 pub mod unavailable;
