@@ -112,8 +112,17 @@ pub fn clock(millis: f64) -> String {
     )
 }
 
-/// `millis` (since the Unix epoch) as RFC 3339 UTC to the millisecond, as the services
-/// write times: `2026-12-01T08:01:30.250Z` (the inverse of [`epoch_millis`]).
+/// A moment as a person reads it, to the second: `2026-12-01 08:01:30` (UTC).
+pub fn moment(millis: f64) -> String {
+    format!(
+        "{} {}",
+        minute_of(millis).split_once('T').map_or("", |(day, _)| day),
+        clock(millis)
+    )
+}
+
+/// `millis` (since the Unix epoch) as RFC 3339 UTC to the millisecond:
+/// `2026-12-01T08:01:30.250Z` (the inverse of [`epoch_millis`] for years 0 to 9999).
 pub fn rfc3339(millis: f64) -> String {
     let whole = millis.floor();
     let in_minute = (whole as i64).rem_euclid(60_000);

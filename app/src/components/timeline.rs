@@ -2,7 +2,8 @@
 //! A band per instance (passing, critical, flapping; blank while absent), a scrubber that
 //! shows the registry as it was at a moment (`/registry?at=…`: a plain GET form, so a
 //! moment is a link to share and needs no JavaScript), a "Live" link back, and the
-//! changes around the moment in words, each a link to that moment.
+//! changes around the moment in words, each a link to a millisecond after it (the
+//! registry just after the change; another change in the same millisecond is shown too).
 //!
 //! | part | owns |
 //! | --- | --- |
@@ -78,8 +79,8 @@ pub struct TimelineData {
     pub bands: Vec<Band>,
     /// The events told: around the moment, or the latest.
     pub told: Vec<HistoryEvent>,
-    /// The instances at the moment (with `at`).
-    pub then: Option<Vec<InstanceInfo>>,
+    /// The instances at the moment (with `at`), or why the registry cannot say.
+    pub then: Option<Result<Vec<InstanceInfo>, String>>,
     /// Why the bands stop short (more events than [`MAX_EVENTS`]), if they do.
     pub cut: Option<String>,
 }
@@ -96,6 +97,9 @@ pub async fn registry_timeline(at: Option<f64>) -> Result<TimelineData, ServerFn
     let now = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .map_or(0.0, |d| d.as_millis() as f64);
+    // Anyone may call this with any number: a moment is one since the epoch, not after
+    // now (the registry refuses the future).
+    let at = at.filter(|at| at.is_finite()).map(|at| at.clamp(0.0, now));
     let (from, to) = window(at, now);
     let moment = |ms: f64| format::url_encode(&format::rfc3339(ms));
     // Where each instance stood as the window opens (nothing, if the history is younger).
@@ -106,11 +110,15 @@ pub async fn registry_timeline(at: Option<f64>) -> Result<TimelineData, ServerFn
     let mut events: Vec<HistoryEvent> = Vec::new();
     let mut next = Some(format::rfc3339(from));
     let mut cut = None;
+    // Live, the window runs to the registry's own now (its clock may be behind ours).
+    let until = match at {
+        Some(_) => format!("&to={}", moment(to)),
+        None => String::new(),
+    };
     while let Some(page_from) = next.take() {
         let path = format!(
-            "/history?from={}&to={}&limit=10000",
-            format::url_encode(&page_from),
-            moment(to)
+            "/history?from={}{until}&limit=10000",
+            format::url_encode(&page_from)
         );
         let page: HistoryPage = get_json(Target::Registry, path).await?;
         events.extend(page.events);
@@ -125,7 +133,8 @@ pub async fn registry_timeline(at: Option<f64>) -> Result<TimelineData, ServerFn
             break;
         }
     }
-    // After a gap, the instances are as the registry listed them there.
+    // After a gap, the instances are as the registry listed them there (the first five
+    // gaps: more in an hour is a disk that keeps failing, and the bands keep what they had).
     let mut after_gaps = HashMap::new();
     for gap in events.iter().filter(|e| e.kind == HistoryKind::Gap).take(5) {
         let listing: Option<Vec<InstanceInfo>> = get_json_unless_missing(
@@ -137,9 +146,17 @@ pub async fn registry_timeline(at: Option<f64>) -> Result<TimelineData, ServerFn
     }
     let then = match at {
         Some(at) => Some(
-            get_json_unless_missing(Target::Registry, format!("/services?at={}", moment(at)))
-                .await?
-                .unwrap_or_default(),
+            match get_json_unless_missing(Target::Registry, format!("/services?at={}", moment(at)))
+                .await
+            {
+                Ok(Some(listing)) => Ok(listing),
+                Ok(None) => Err(format!(
+                    "The registry's history holds nothing from {} UTC: it begins later, or \
+                     the registry keeps none.",
+                    format::moment(at)
+                )),
+                Err(err) => Err(format::server_error(&err)),
+            },
         ),
         None => None,
     };
@@ -162,8 +179,8 @@ pub async fn registry_timeline(at: Option<f64>) -> Result<TimelineData, ServerFn
     })
 }
 
-/// The window for a moment `at` seen at `now` (milliseconds): the last hour if the moment
-/// is in it (or none is asked for), else the hour around the moment.
+/// The window for a moment `at` seen at `now` (milliseconds, `at` not after `now`): the
+/// last hour if the moment is in it (or none is asked for), else the hour around it.
 pub fn window(at: Option<f64>, now: f64) -> (f64, f64) {
     match at {
         Some(at) if at < now - WINDOW_MS => (at - WINDOW_MS / 2.0, at + WINDOW_MS / 2.0),
@@ -260,7 +277,7 @@ pub fn bands(
         let Some(at) = format::epoch_millis(&event.at) else {
             continue;
         };
-        let at = at.clamp(from, to);
+        let at = at.max(from).min(to);
         match event.kind {
             HistoryKind::Started => following.reset(&[], at),
             HistoryKind::Gap => {
@@ -395,7 +412,7 @@ pub fn Timeline(data: TimelineData, service: Option<String>) -> impl IntoView {
             let key = url.clone();
             view! {
                 <tr data-url=key>
-                    <th scope="row">{service}<span class="url">{url}</span></th>
+                    <th scope="row">{service}" "<span class="url">{url}</span></th>
                     <td>
                         <svg class="bands" viewBox="0 0 1000 14" preserveAspectRatio="none" role="img" aria-label=label>
                             {rects}
@@ -407,7 +424,7 @@ pub fn Timeline(data: TimelineData, service: Option<String>) -> impl IntoView {
         })
         .collect_view();
     let value = (at.unwrap_or(to) / 1000.0).floor();
-    let shown = format::clock(at.unwrap_or(to));
+    let shown = format::moment(at.unwrap_or(to));
     let filter =
         service.map(|service| view! { <input type="hidden" name="service" value=service/> });
     let events = if told.is_empty() {
@@ -418,7 +435,9 @@ pub fn Timeline(data: TimelineData, service: Option<String>) -> impl IntoView {
                 {told
                     .into_iter()
                     .map(|event| {
-                        let when = format::epoch_millis(&event.at).map(format::clock).unwrap_or_default();
+                        let time = format::epoch_millis(&event.at);
+                        let when = time.map(format::clock).unwrap_or_default();
+                        let datetime = time.map(format::rfc3339).unwrap_or_default();
                         // A millisecond after it: the registry just after the change
                         // (times are written to the microsecond, moments to the ms).
                         let moment = format::epoch_millis(&event.at).map(|t| t + 1.0);
@@ -428,9 +447,9 @@ pub fn Timeline(data: TimelineData, service: Option<String>) -> impl IntoView {
                             format::url_encode(&format::rfc3339(moment.unwrap_or(to)))
                         );
                         view! {
-                            <li data-kind=event.kind.as_str() aria-current=current.then_some("true")>
-                                <time datetime=event.at.clone()>{when}</time>" "
-                                <a href=href>{said(&event)}</a>
+                            <li data-kind=event.kind.as_str()>
+                                <time datetime=datetime>{when}</time>" "
+                                <a href=href aria-current=current.then_some("time")>{said(&event)}</a>
                             </li>
                         }
                     })
@@ -442,7 +461,7 @@ pub fn Timeline(data: TimelineData, service: Option<String>) -> impl IntoView {
         <section class="timeline" aria-labelledby="timeline-heading">
             <h2 id="timeline-heading">"Timeline"</h2>
             <p class="timeline-span">
-                {format!("From {} to {} UTC. ", format::clock(from), format::clock(to))}
+                {format!("From {} to {} UTC. ", format::moment(from), format::clock(to))}
                 {match at {
                     Some(_) => Either::Left(view! {
                         {format!("Showing the registry at {shown} UTC. ")}
@@ -455,7 +474,7 @@ pub fn Timeline(data: TimelineData, service: Option<String>) -> impl IntoView {
             <form method="get" action="/registry" class="scrubber">
                 {filter}
                 <label for="timeline-at">"Moment"</label>
-                <input id="timeline-at" type="range" name="at" min=(from / 1000.0).ceil() max=(to / 1000.0).floor() step="1" value=value aria-valuetext=format!("{shown} UTC")/>
+                <input id="timeline-at" type="range" name="at" min=(from / 1000.0).ceil() max=(to / 1000.0).floor() step="1" value=value />
                 <button type="submit">"Show this moment"</button>
             </form>
             <table class="data bands-table" aria-labelledby="timeline-heading">
@@ -721,7 +740,7 @@ mod tests {
             html.contains("passing 08:00:00–08:01:00, critical 08:01:00–09:00:00"),
             "{html}"
         );
-        assert!(html.contains(r#"aria-current="true""#), "{html}");
+        assert!(html.contains(r#"aria-current="time""#), "{html}");
         insta::assert_snapshot!(crate::snapshot::tag_lines(&html));
     }
 }

@@ -5,7 +5,7 @@
 //! shows one service's instances only.
 //!
 //! The map and the table are the [`LiveRegistry`] island: drawn here on the server, then
-//! redrawn in the browser as the registry's events arrive. Above them, the
+//! redrawn in the browser as the registry's events arrive. Below them, the
 //! [`Timeline`] of the last hour; `?at=<RFC 3339 time or Unix seconds>` (its scrubber, or
 //! a link to one of its changes) draws the map and the table as they were then, from the
 //! registry's history, and not live.
@@ -19,10 +19,10 @@ use crate::{
     components::{
         cluster_panel::ClusterPanel,
         instance_table::InstanceTable,
-        keyed::{IslandEnd, Keyed},
+        keyed::{IslandEnd, Keyed, key_of},
         monitoring::MonitoringLinks,
         service_map::ServiceMap,
-        timeline::{Timeline, parse_at, registry_timeline},
+        timeline::{Timeline, TimelineData, parse_at, registry_timeline},
     },
     format,
     islands::live_registry::LiveRegistry,
@@ -51,42 +51,6 @@ pub fn RegistryPage() -> impl IntoView {
         None => (None, None),
     };
     let timeline = Resource::new(|| (), move |_| registry_timeline(moment));
-    let timeline_service = service.clone();
-    let drawn = match moment {
-        Some(at) => Either::Left(view! {
-            <Suspense fallback=|| view! { <p>"Reading the registry's history…"</p> }>
-                {move || {
-                    let service = service.clone();
-                    Suspend::new(async move {
-                        let said = view! {
-                            <p class="live-state">
-                                {format!("The registry at {} UTC, from its history: not live. ", format::clock(at))}
-                                <a href="/registry">"Back to live"</a>
-                            </p>
-                        };
-                        match timeline.await {
-                            Ok(data) => {
-                                let then = data.then.unwrap_or_default();
-                                Either::Left(view! {
-                                    {said}
-                                    <h2 id="map-heading">"Services"</h2>
-                                    <ServiceMap instances=then.clone() selected=service.clone()/>
-                                    <h2 id="instances-heading">"Instances"</h2>
-                                    <InstanceTable instances=then service now=at/>
-                                })
-                            }
-                            // Why is said once, in the timeline above.
-                            Err(_) => Either::Right(view! {
-                                {said}
-                                <p class="notice">"The registry as it was then cannot be drawn: see the timeline above."</p>
-                            }),
-                        }
-                    })
-                }}
-            </Suspense>
-        }),
-        None => Either::Right(live_view(service)),
-    };
     view! {
         <Title text="Registry"/>
         <h1>"Registry"</h1>
@@ -95,23 +59,66 @@ pub fn RegistryPage() -> impl IntoView {
         {bad_moment.map(|reason| view! {
             <div class="notice notice-error" role="alert"><p>{reason}</p></div>
         })}
-        <Suspense fallback=|| view! { <p>"Reading the registry's history…"</p> }>
+        <Suspense fallback=|| view! { <p>"Loading…"</p> }>
             {move || {
-                let service = timeline_service.clone();
+                let service = service.clone();
                 Suspend::new(async move {
-                    match timeline.await {
-                        Ok(data) => Either::Left(view! { <Timeline data service/> }),
-                        Err(err) => Either::Right(view! {
-                            <section class="timeline" aria-labelledby="timeline-heading">
-                                <h2 id="timeline-heading">"Timeline"</h2>
-                                <p class="notice">{format::server_error(&err)}</p>
-                            </section>
-                        }),
+                    let data = timeline.await.map_err(|err| format::server_error(&err));
+                    // One drawing, keyed by what it shows: the islands router diffs the
+                    // next page into this one node by node, which goes wrong where they
+                    // differ in shape (a moment's map and timeline against another's),
+                    // and it replaces only the first keyed list it meets (see `Keyed`).
+                    let key = key_of(&(&data, &service, moment.map(f64::to_bits)));
+                    view! {
+                        <Keyed key>
+                            {match moment {
+                                Some(at) => Either::Left(at_moment(at, &data, service.clone())),
+                                None => Either::Right(live_view(service.clone())),
+                            }}
+                            {match data.clone() {
+                                Ok(data) => Either::Left(view! { <Timeline data service=service.clone()/> }),
+                                Err(reason) => Either::Right(view! {
+                                    <section class="timeline" aria-labelledby="timeline-heading">
+                                        <h2 id="timeline-heading">"Timeline"</h2>
+                                        <p class="notice">{reason}</p>
+                                    </section>
+                                }),
+                            }}
+                        </Keyed>
                     }
                 })
             }}
         </Suspense>
-        {drawn}
+    }
+}
+
+/// The map and the table as they were at `at`, from the registry's history.
+fn at_moment(
+    at: f64,
+    data: &Result<TimelineData, String>,
+    service: Option<String>,
+) -> impl IntoView + use<> {
+    let then = match data {
+        Ok(data) => data.then.clone().unwrap_or_else(|| Ok(Vec::new())),
+        // Why is said once, in the timeline below.
+        Err(_) => {
+            Err("The registry as it was then cannot be drawn: see the timeline below.".to_owned())
+        }
+    };
+    view! {
+        <p class="live-state">
+            {format!("The registry at {} UTC, from its history: not live. ", format::moment(at))}
+            <a href="/registry">"Back to live"</a>
+        </p>
+        {match then {
+            Ok(then) => Either::Left(view! {
+                <h2 id="map-heading">"Services"</h2>
+                <ServiceMap instances=then.clone() selected=service.clone()/>
+                <h2 id="instances-heading">"Instances"</h2>
+                <InstanceTable instances=then service now=at/>
+            }),
+            Err(reason) => Either::Right(view! { <p class="notice">{reason}</p> }),
+        }}
     }
 }
 
