@@ -12,7 +12,8 @@
 //! the end.
 //!
 //! A killed instance is one whose listener and open connections are closed at once, with no
-//! deregistration, as `kill -9` would leave it; it comes back on the same URL. A
+//! deregistration, as `kill -9` would leave it; it comes back on the same URL. Flapping is
+//! off (`--flap-threshold 0`): the churn would rightly hold its busiest instances out. A
 //! disagreement is reported with the instance's last events (starts, kills, patches).
 //!
 //! With `--cluster` (`make soak-cluster`) the registry is three `registryservice` nodes on
@@ -483,6 +484,10 @@ async fn run(settings: SoakArgs) -> Result<(), String> {
     } else {
         let mut args = ANY_PORT.map(str::to_owned).to_vec();
         args.extend(["--history-dir".to_owned(), crate::registry::history_dir()]);
+        // No flapping: the churn kills and revives an instance more often than
+        // --flap-threshold in --flap-window, which would rightly hold it out of the lookups
+        // this compares with what is up (that rule has tests of its own).
+        args.extend(["--flap-threshold".to_owned(), "0".to_owned()]);
         let process = procs::start("registryservice", &args);
         let url = process.url();
         single = Some(process);
