@@ -30,6 +30,15 @@ fn open(dir: &Path, max_bytes: u64) -> History {
     .unwrap()
 }
 
+/// A history in a new folder for `tag`, begun, and the script that changes it.
+fn begun(tag: &str, max_bytes: u64) -> (PathBuf, History, Script) {
+    let dir = dir(tag);
+    let history = open(&dir, max_bytes);
+    let script = Script::new();
+    history.begin(id(1_000), replay::time_of(script.micros));
+    (dir, history, script)
+}
+
 fn id(n: u64) -> EventId {
     format!("{n}.0").parse().unwrap()
 }
@@ -233,10 +242,7 @@ fn torn_and_corrupt_records_are_skipped_and_counted_never_fatal() {
 
 #[test]
 fn pages_filter_and_say_where_the_next_starts() {
-    let dir = dir("pages");
-    let mut script = Script::new();
-    let history = open(&dir, 1 << 30);
-    history.begin(id(1_000), replay::time_of(script.micros));
+    let (dir, history, mut script) = begun("pages", 1 << 30);
     let moments = script.churn(&history, 200);
     let all = |from, to, service: Option<&str>, limit| {
         history
@@ -253,17 +259,7 @@ fn pages_filter_and_say_where_the_next_starts() {
     assert_eq!(whole.events.len(), 201);
     assert_eq!(whole.next, None);
     // Page by page, each from the last's `Next`, gives the same events.
-    let mut paged = Vec::new();
-    let mut from = None;
-    loop {
-        let page = all(from, None, None, 30);
-        paged.extend(page.events);
-        match page.next {
-            Some(next) => from = Some(Point::Id(next.parse().unwrap())),
-            None => break,
-        }
-    }
-    assert_eq!(paged, whole.events);
+    assert_eq!(paged(&history, 30, MAX_PAGE_SCAN_BYTES), whole.events);
     // From and to are inclusive, as ids and as times.
     let (first, _, _) = moments[10];
     let (last, last_micros, _) = moments[20];
@@ -285,10 +281,7 @@ fn pages_filter_and_say_where_the_next_starts() {
 
 #[test]
 fn retention_by_size_drops_the_oldest_segments_and_what_is_left_replays() {
-    let dir = dir("retention");
-    let mut script = Script::new();
-    let history = open(&dir, 1024 * 1024);
-    history.begin(id(1_000), replay::time_of(script.micros));
+    let (dir, history, mut script) = begun("retention", 1024 * 1024);
     let moments = script.churn(&history, 20_000);
     history.trim();
     let total: u64 = history.index.read().iter().map(|s| s.bytes).sum();
@@ -332,10 +325,7 @@ fn one_registry_per_folder() {
 
 #[test]
 fn a_scan_reads_each_line_once_in_order() {
-    let dir = dir("scan");
-    let mut script = Script::new();
-    let history = open(&dir, 1 << 30);
-    history.begin(id(1_000), replay::time_of(script.micros));
+    let (dir, history, mut script) = begun("scan", 1 << 30);
     script.churn(&history, 500);
     let mut ids = Vec::new();
     history
@@ -591,6 +581,29 @@ fn every_change_lost_while_failing_is_told_and_the_gap_counts_them() {
     let _ = std::fs::remove_dir_all(&dir);
 }
 
+/// Every event, page by page (`limit` events and `budget` bytes a page), each from the
+/// last's `Next`; at most 10,000 pages, so a page that stands still fails the test.
+fn paged(history: &History, limit: usize, budget: u64) -> Vec<HistoryEvent> {
+    let mut events = Vec::new();
+    let mut from = None;
+    for _ in 0..10_000 {
+        let filter = EventFilter {
+            from,
+            to: None,
+            service: None,
+            instance: None,
+            limit,
+        };
+        let page = history.events_within(&filter, budget).unwrap();
+        events.extend(page.events);
+        match page.next {
+            Some(next) => from = Some(Point::Id(next.parse().unwrap())),
+            None => return events,
+        }
+    }
+    panic!("10,000 pages and still a Next");
+}
+
 fn all_events(history: &History) -> Vec<HistoryEvent> {
     history
         .events(&EventFilter {
@@ -625,10 +638,7 @@ fn an_upkeep_round_before_the_start_writes_no_gap() {
 
 #[test]
 fn a_page_stopped_by_its_budget_goes_on_where_it_stopped() {
-    let dir = dir("budget");
-    let history = open(&dir, 1 << 30);
-    let mut script = Script::new();
-    history.begin(id(1_000), replay::time_of(script.micros));
+    let (dir, history, mut script) = begun("budget", 1 << 30);
     // Plain checkpoints every few events, each sharing the id of the event before it.
     for round in 0..30 {
         script.churn(&history, 5);
@@ -641,26 +651,8 @@ fn a_page_stopped_by_its_budget_goes_on_where_it_stopped() {
             script.instances.clear();
         }
     }
-    let whole = all_events(&history);
-    let filter = |from| EventFilter {
-        from,
-        to: None,
-        service: None,
-        instance: None,
-        limit: 10_000,
-    };
     // A budget of one byte: every page stops at the first new id.
-    let mut paged = Vec::new();
-    let mut from = None;
-    for _ in 0..10_000 {
-        let page = history.events_within(&filter(from), 1).unwrap();
-        paged.extend(page.events);
-        match page.next {
-            Some(next) => from = Some(Point::Id(next.parse().unwrap())),
-            None => break,
-        }
-    }
-    assert_eq!(paged, whole);
+    assert_eq!(paged(&history, 10_000, 1), all_events(&history));
     let _ = std::fs::remove_dir_all(&dir);
 }
 
@@ -803,10 +795,7 @@ fn a_start_that_could_not_be_recorded_is_a_gap_once_the_history_writes_again() {
 
 #[test]
 fn a_failed_sync_fails_the_history_and_a_gap_says_what_may_be_lost() {
-    let dir = dir("sync-failed");
-    let history = open(&dir, 1 << 30);
-    let mut script = Script::new();
-    history.begin(id(1_000), replay::time_of(script.micros));
+    let (dir, history, mut script) = begun("sync-failed", 1 << 30);
     script.churn(&history, 10);
     history.sync_refused(&io::Error::other("I/O error (scripted)"));
     // Changes are refused from now until it writes again.
@@ -826,34 +815,13 @@ fn a_failed_sync_fails_the_history_and_a_gap_says_what_may_be_lost() {
     // The gap shares its id with the last change recorded: pages of one still neither
     // repeat nor stop.
     assert_eq!(gap.id, whole[whole.len() - 2].id);
-    let mut paged = Vec::new();
-    let mut from = None;
-    for _ in 0..100 {
-        let page = history
-            .events(&EventFilter {
-                from,
-                to: None,
-                service: None,
-                instance: None,
-                limit: 1,
-            })
-            .unwrap();
-        paged.extend(page.events);
-        match page.next {
-            Some(next) => from = Some(Point::Id(next.parse().unwrap())),
-            None => break,
-        }
-    }
-    assert_eq!(paged, whole);
+    assert_eq!(paged(&history, 1, MAX_PAGE_SCAN_BYTES), whole);
     let _ = std::fs::remove_dir_all(&dir);
 }
 
 #[test]
 fn availability_over_more_than_its_budget_asks_for_a_shorter_stretch() {
-    let dir = dir("availability-budget");
-    let history = open(&dir, 1 << 30);
-    let mut script = Script::new();
-    history.begin(id(1_000), replay::time_of(script.micros));
+    let (dir, history, mut script) = begun("availability-budget", 1 << 30);
     let moments = script.churn(&history, 100);
     let (from, to) = (moments[0].1, moments[99].1);
     let (answer, incomplete) = history.availability("S1", from, to).unwrap();
