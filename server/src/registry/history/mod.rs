@@ -519,14 +519,20 @@ impl Shared {
     /// A sync failed: Linux may have dropped the pages it could not write, so the history
     /// is failing until the writer takes up again, with a `gap` that says so.
     fn sync_refused(&self, err: &io::Error) {
+        self.failed("sync", err);
+        self.sync_failed.store(true, Ordering::Release);
+    }
+
+    /// The history is failing: it could not `doing` (write, sync) for `err`. Said once, in
+    /// the log, the metric and `/healthz`.
+    fn failed(&self, doing: &str, err: &io::Error) {
         let reason = format!(
-            "cannot sync the registry's history in {}: {err}",
+            "cannot {doing} the registry's history in {}: {err}",
             self.config.dir.display()
         );
         tracing::error!("{reason}");
         crate::ops::metrics::global().history_write_failures.inc();
         *self.failing.lock() = Some(reason);
-        self.sync_failed.store(true, Ordering::Release);
     }
 
     /// Deletes the segments past the retention (by age, then by size), never the last.
@@ -754,10 +760,10 @@ impl Writer {
     /// (its first checkpoint does not count: with many instances it alone can pass the
     /// size); else a checkpoint is written if due.
     fn upkeep(&mut self, shared: &Shared) {
+        // The failed sync was reported where it happened.
         if shared.sync_failed.swap(false, Ordering::AcqRel) && self.file.is_some() {
             self.unsure = Some(SYNC_FAILED);
-            let reason = shared.failing().unwrap_or_default();
-            self.fail(shared, &io::Error::other(reason));
+            self.close(shared);
         }
         let result = if self.file.is_none() {
             // Before `begin`, nothing has failed and there is nothing to take up again.
@@ -957,17 +963,16 @@ impl Writer {
     }
 
     fn fail(&mut self, shared: &Shared, err: &io::Error) {
+        self.close(shared);
+        shared.failed("write", err);
+    }
+
+    /// Lets the open segment go (the history is failing): the next upkeep tries again.
+    fn close(&mut self, shared: &Shared) {
         self.file = None;
         self.lines.clear();
         self.tried.get_or_insert_with(Instant::now);
         *shared.syncing.lock() = None;
-        let reason = format!(
-            "cannot write the registry's history in {}: {err}",
-            shared.config.dir.display()
-        );
-        crate::ops::metrics::global().history_write_failures.inc();
-        tracing::error!("{reason}");
-        *shared.failing.lock() = Some(reason);
     }
 }
 
