@@ -11,10 +11,10 @@
 use std::time::{Duration, Instant, SystemTime};
 
 use server::registry::{
-    history::{Change, History, HistoryConfig, micros, replay::Snap},
+    history::{Change, History, HistoryConfig, micros, replay},
     journal::EventId,
 };
-use wire::registry::{HistoryKind, Registration, Status};
+use wire::registry::{HistoryKind, InstanceInfo, Registration, Status};
 
 use crate::{
     figure::{Figure, ms, percentile, times_str},
@@ -136,7 +136,7 @@ fn write_events(dir: &std::path::Path) -> (u64, u64) {
     let step = (now - 60_000_000 - first) / EVENTS;
     let revision = first;
     history.begin(EventId::all_of(revision), time(first));
-    let mut instances: Vec<Option<Snap>> = vec![None; INSTANCES];
+    let mut instances: Vec<Option<InstanceInfo>> = vec![None; INSTANCES];
     let mut random = fastrand::Rng::with_seed(1);
     for n in 0..EVENTS {
         let at = first + (n + 1) * step;
@@ -145,17 +145,15 @@ fn write_events(dir: &std::path::Path) -> (u64, u64) {
         let service = format!("S{}", slot % 10);
         let (kind, status) = match &mut instances[slot] {
             None => {
-                instances[slot] = Some(Snap {
-                    registration: Registration {
+                instances[slot] = Some(replay::kept(
+                    Registration {
                         service_name: service.clone(),
                         service_url: url.clone(),
                         heartbeat_url: format!("{url}/heartbeat"),
                         ..Registration::default()
                     },
-                    status: Status::Passing,
-                    registered_at: humantime::format_rfc3339_millis(time(at)).to_string(),
-                    flapping: false,
-                });
+                    humantime::format_rfc3339_millis(time(at)).to_string(),
+                ));
                 (HistoryKind::Registered, Some(Status::Passing))
             }
             Some(_) if random.u8(0..20) == 0 => {

@@ -15,36 +15,19 @@ use wire::registry::{
 
 use crate::registry::state::timestamp;
 
-/// One instance as a checkpoint keeps it: what a listing shows of it, less its checks
-/// (heartbeat results are not history: a round every second would fill the disk).
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct Snap {
-    #[serde(flatten)]
-    pub registration: Registration,
-    #[serde(rename = "Status")]
-    pub status: Status,
-    #[serde(rename = "RegisteredAt")]
-    pub registered_at: String,
-    #[serde(
-        rename = "Flapping",
-        default,
-        skip_serializing_if = "std::ops::Not::not"
-    )]
-    pub flapping: bool,
-}
-
-impl Snap {
-    fn info(&self) -> InstanceInfo {
-        InstanceInfo {
-            registration: self.registration.clone(),
-            status: self.status,
-            registered_at: self.registered_at.clone(),
-            last_check_at: None,
-            last_latency_ms: None,
-            consecutive_failures: 0,
-            recent_checks: Vec::new(),
-            flapping: self.flapping,
-        }
+/// One instance as the history keeps it, registered at `registered_at` and passing: a
+/// listing's entry without its checks (heartbeat results are not history: a round every
+/// second would fill the disk).
+pub fn kept(registration: Registration, registered_at: String) -> InstanceInfo {
+    InstanceInfo {
+        registration,
+        status: Status::Passing,
+        registered_at,
+        last_check_at: None,
+        last_latency_ms: None,
+        consecutive_failures: 0,
+        recent_checks: Vec::new(),
+        flapping: false,
     }
 }
 
@@ -57,7 +40,7 @@ pub struct Checkpoint {
     #[serde(rename = "Event", default, skip_serializing_if = "Option::is_none")]
     pub event: Option<HistoryEvent>,
     #[serde(rename = "Instances")]
-    pub instances: Vec<Snap>,
+    pub instances: Vec<InstanceInfo>,
 }
 
 /// The writer's copy of every instance, each kept as the JSON a checkpoint writes of it
@@ -177,7 +160,7 @@ pub fn time_of(micros: u64) -> SystemTime {
 /// The instances at one moment, by URL, as a replay builds them.
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct Model {
-    instances: BTreeMap<String, Snap>,
+    instances: BTreeMap<String, InstanceInfo>,
 }
 
 impl Model {
@@ -200,15 +183,9 @@ impl Model {
                         .instances
                         .get(&event.instance)
                         .is_some_and(|snap| snap.flapping);
-                    self.instances.insert(
-                        event.instance.clone(),
-                        Snap {
-                            registration: registration.clone(),
-                            status: Status::Passing,
-                            registered_at: timestamp(time_of(micros)),
-                            flapping,
-                        },
-                    );
+                    let info = kept(registration.clone(), timestamp(time_of(micros)));
+                    self.instances
+                        .insert(event.instance.clone(), InstanceInfo { flapping, ..info });
                 } else if let Some(snap) = self.instances.get_mut(&event.instance) {
                     // Registered again unchanged: a new entry of the same registration.
                     snap.status = Status::Passing;
@@ -237,7 +214,7 @@ impl Model {
 
     /// Every instance, sorted by service name then URL: `GET /services` as it was.
     pub fn listing(&self) -> Vec<InstanceInfo> {
-        let mut infos: Vec<InstanceInfo> = self.instances.values().map(Snap::info).collect();
+        let mut infos: Vec<InstanceInfo> = self.instances.values().cloned().collect();
         infos.sort_by(|a, b| {
             (&a.registration.service_name, &a.registration.service_url)
                 .cmp(&(&b.registration.service_name, &b.registration.service_url))
@@ -250,12 +227,8 @@ impl Model {
     pub fn lookup(&self, name: &str) -> Vec<InstanceInfo> {
         self.instances
             .values()
-            .filter(|snap| {
-                snap.registration.service_name == name
-                    && snap.status == Status::Passing
-                    && !snap.flapping
-            })
-            .map(Snap::info)
+            .filter(|info| info.registration.service_name == name && info.discoverable())
+            .cloned()
             .collect()
     }
 

@@ -8,7 +8,7 @@ use std::{
 
 use wire::registry::{HistoryKind, Registration, Status};
 
-use super::{query::EventFilter, replay::Snap, *};
+use super::{query::EventFilter, *};
 use wire::registry::HistoryEvent;
 
 fn dir(tag: &str) -> PathBuf {
@@ -46,7 +46,7 @@ fn id(n: u64) -> EventId {
 /// A registry of instances `http://i/<n>`, changed one event at a time, as the state
 /// would record them; `instances` is what a checkpoint takes.
 struct Script {
-    instances: std::collections::BTreeMap<String, Snap>,
+    instances: std::collections::BTreeMap<String, wire::registry::InstanceInfo>,
     next: u64,
     micros: u64,
 }
@@ -73,14 +73,10 @@ impl Script {
             HistoryKind::Registered => {
                 self.instances.insert(
                     url.clone(),
-                    Snap {
-                        registration: registration.clone(),
-                        status: Status::Passing,
-                        registered_at: crate::registry::state::timestamp(replay::time_of(
-                            self.micros,
-                        )),
-                        flapping: false,
-                    },
+                    replay::kept(
+                        registration.clone(),
+                        crate::registry::state::timestamp(replay::time_of(self.micros)),
+                    ),
                 );
                 Some(Status::Passing)
             }
