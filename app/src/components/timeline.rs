@@ -97,9 +97,7 @@ pub async fn registry_timeline(at: Option<f64>) -> Result<TimelineData, ServerFn
     let now = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .map_or(0.0, |d| d.as_millis() as f64);
-    // Anyone may call this with any number: a moment is one since the epoch, not after
-    // now (the registry refuses the future).
-    let at = at.filter(|at| at.is_finite()).map(|at| at.clamp(0.0, now));
+    let at = at.and_then(|at| moment_at(at, now));
     let (from, to) = window(at, now);
     let moment = |ms: f64| format::url_encode(&format::rfc3339(ms));
     // Where each instance stood as the window opens (nothing, if the history is younger).
@@ -177,6 +175,13 @@ pub async fn registry_timeline(at: Option<f64>) -> Result<TimelineData, ServerFn
         then,
         cut,
     })
+}
+
+/// The moment `at` (milliseconds) as asked of the registry at `now`: anyone may call the
+/// server function with any number, so a moment is a finite one since the epoch, and not
+/// after now (the registry refuses the future); none for NaN or infinities.
+pub fn moment_at(at: f64, now: f64) -> Option<f64> {
+    at.is_finite().then(|| at.clamp(0.0, now))
 }
 
 /// The window for a moment `at` seen at `now` (milliseconds, `at` not after `now`): the
@@ -667,6 +672,12 @@ mod tests {
             window(Some(T0), now),
             (T0 - WINDOW_MS / 2.0, T0 + WINDOW_MS / 2.0)
         );
+        // What a direct call of the server function may send.
+        assert_eq!(moment_at(f64::NAN, now), None);
+        assert_eq!(moment_at(f64::INFINITY, now), None);
+        assert_eq!(moment_at(1e300, now), Some(now));
+        assert_eq!(moment_at(-1e300, now), Some(0.0));
+        assert_eq!(moment_at(T0, now), Some(T0));
     }
 
     #[test]
