@@ -187,6 +187,27 @@ check_prometheus() {
     echo "cluster-check: Prometheus scrapes the eight instances it found through the registry, each once"
 }
 
+# Every registry node answers the same history of the log service after the restart: each
+# node kept its own files, and the events carry etcd's ids and the writers' times.
+log_history() {
+    http_body "http://127.0.0.1:$1/history?service=LogService" | python3 -c '
+import json, sys
+for e in json.load(sys.stdin)["Events"]:
+    if e["Kind"] not in ("started", "gap"):
+        print(e["Id"], e["At"], e["Kind"], e["Instance"])
+' 2>/dev/null || true
+}
+check_history() {
+    local first port tries=0
+    until first=$(log_history 3000) && [ "$(grep -c registered <<<"$first")" -ge 2 ] \
+        && [ "$(log_history 3010)" = "$first" ] && [ "$(log_history 3020)" = "$first" ]; do
+        tries=$((tries + 1))
+        [ $tries -lt 100 ] || fail "the registry nodes do not answer the same history of LogService: $(for port in 3000 3010 3020; do printf '%s: %s; ' $port "$(log_history $port | tr '\n' ',')"; done)"
+        sleep 0.1
+    done
+    echo "cluster-check: every registry node answers the same history of LogService after a restart"
+}
+
 grade='{"Title":"Kept across restarts","Type":"Quiz","Score":77}'
 up
 [[ $(http http://127.0.0.1:6000/students/1/grades "$grade") == 201 ]] \
@@ -196,6 +217,7 @@ up
 http_body http://127.0.0.1:6010/students/1 | grep -q 'Kept across restarts' \
     || fail "the grade added before the restart is not listed by grading-6010 after it"
 echo "cluster-check: a grade added before a restart is listed after it"
+check_history
 check_dns
 check_prometheus
 # etcd runs with a quota and its own compaction (the registry compacts too): it never

@@ -260,6 +260,7 @@ fi
 for i in "${!registry_ports[@]}"; do
     port=${registry_ports[$i]}
     start "registry-$port" "$bin/registryservice" --addr "127.0.0.1:$port" --etcd "$etcd_urls" \
+        --history-dir "$data/registry-history" \
         --dns-addr "127.0.0.1:${dns_ports[$i]}"
 done
 for port in "${registry_ports[@]}"; do wait_listening "registry-$port" "$port"; done

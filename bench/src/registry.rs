@@ -16,18 +16,15 @@ use testkit::Child;
 pub(crate) const UNCAPPED: [&str; 2] = ["--max-instances", "100000000"];
 
 /// A `registryservice` with `extra` flags, on a port it picks: the process and its base
-/// URL (it may not answer yet: one on etcd loads first). One in memory keeps its history
-/// in a folder of its own, as a user's does, unless `extra` says where.
+/// URL (it may not answer yet: one on etcd loads first). It keeps its history in a folder
+/// of its own, as a user's does, unless `extra` says where.
 pub(crate) fn registry(extra: &[&str]) -> (Child, String) {
     let mut args: Vec<String> = ANY_PORT
         .iter()
         .chain(extra)
         .map(|s| (*s).to_owned())
         .collect();
-    if !extra
-        .iter()
-        .any(|flag| *flag == "--etcd" || *flag == "--history-dir")
-    {
+    if !extra.contains(&"--history-dir") {
         args.push("--history-dir".into());
         args.push(history_dir());
     }

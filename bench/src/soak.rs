@@ -13,7 +13,8 @@
 //!
 //! A killed instance is one whose listener and open connections are closed at once, with no
 //! deregistration, as `kill -9` would leave it; it comes back on the same URL. Flapping is
-//! off (`--flap-threshold 0`): the churn would rightly hold its busiest instances out. A
+//! off (`--flap-threshold 0`, on every node of a cluster too): the churn would rightly
+//! hold its busiest instances out. A
 //! disagreement is reported with the instance's last events (starts, kills, patches).
 //!
 //! With `--cluster` (`make soak-cluster`) the registry is three `registryservice` nodes on
@@ -652,6 +653,8 @@ struct Cluster {
 struct Node {
     port: u16,
     endpoints: String,
+    /// The nodes' `--history-dir`.
+    history: String,
     process: Option<Child>,
 }
 
@@ -692,6 +695,13 @@ impl Node {
                 format!("127.0.0.1:{}", self.port),
                 "--etcd".to_owned(),
                 self.endpoints.clone(),
+                // Each node in a folder named after its address inside this one, found
+                // again when it restarts on its port.
+                "--history-dir".to_owned(),
+                self.history.clone(),
+                // No flapping, as for one registry (see the module's doc).
+                "--flap-threshold".to_owned(),
+                "0".to_owned(),
             ],
         ));
     }
@@ -705,10 +715,12 @@ impl Cluster {
     /// A three-member etcd, and three nodes on it on ports they come back to.
     async fn start() -> Cluster {
         let etcd = procs::etcd("soak", 3).await;
+        let history = crate::registry::history_dir();
         let mut nodes: Vec<Node> = (0..3)
             .map(|_| Node {
                 port: testkit::ports::reserve(),
                 endpoints: etcd.endpoints(),
+                history: history.clone(),
                 process: None,
             })
             .collect();

@@ -571,3 +571,388 @@ async fn a_flapping_instance_is_held_out_of_discovery_until_it_passes_a_whole_wi
         .collect();
     assert!(states.contains(&"flapping"), "{states:?}");
 }
+
+/// Every event of `node`'s history from `from` through `through` (event orders).
+async fn events_between(
+    node: &str,
+    from: (u64, u32),
+    through: (u64, u32),
+) -> Vec<wire::registry::HistoryEvent> {
+    let page = history(node, "?limit=10000").await;
+    assert!(page.next.is_none(), "one page holds this test's history");
+    page.events
+        .into_iter()
+        .filter(|e| (from..=through).contains(&event_order(&e.id)))
+        .collect()
+}
+
+/// The cluster's history: two nodes on one etcd record the same scenario; one node is
+/// killed and misses a registration; etcd is compacted; both are started again (each
+/// fills in what it missed from the other). Every captured moment then replays exactly
+/// on both, and both answer the same events, with the same times and reasons.
+#[tokio::test]
+async fn every_moment_replays_on_every_node_of_a_cluster_after_restarts_and_compaction() {
+    let dir = temp_dir("history-cluster");
+    let etcd = testkit::Etcd::start(&dir).await;
+    let history_dir = dir.join("history");
+    let flags: Vec<&str> = FAST
+        .iter()
+        .copied()
+        .chain([
+            "--etcd",
+            etcd.url(),
+            "--history-dir",
+            history_dir.to_str().unwrap(),
+        ])
+        .collect();
+    let ports = [testkit::ports::reserve(), testkit::ports::reserve()];
+    let mut a = Process::registry_on(ports[0], &dir, &flags);
+    let mut b = Process::registry_on(ports[1], &dir, &flags);
+    let (a_url, b_url) = (a.url.clone(), b.url.clone());
+    let nodes_listed = |node: String, count: usize| async move {
+        // 503 until the node has loaded the state.
+        let Ok(answer) = client().get(format!("{node}/services")).send().await else {
+            return false;
+        };
+        let Ok(all) = answer.json::<Vec<InstanceInfo>>().await else {
+            return false;
+        };
+        all.iter()
+            .filter(|i| i.registration.service_name == "Registry")
+            .count()
+            == count
+    };
+    until("both nodes to list both", || async {
+        nodes_listed(a_url.clone(), 2).await && nodes_listed(b_url.clone(), 2).await
+    })
+    .await;
+    let b_began = history(&b_url, "").await.events[0].clone();
+    assert_eq!(b_began.kind, HistoryKind::Started, "{b_began:?}");
+
+    let client = client();
+    let alpha = FakeService::start().await;
+    let beta = FakeService::start().await;
+    let gamma = FakeService::start().await;
+    let mut moments = Vec::new();
+    // Both nodes at the revision `a` answered at.
+    let settled = |moment: &Moment| {
+        let revision: u64 = moment.revision.parse().unwrap();
+        let b_url = b_url.clone();
+        async move {
+            until("b to reach a's revision", || async {
+                let (seen, _) = listing(&format!("{b_url}/services")).await;
+                seen.parse::<u64>().unwrap() >= revision
+            })
+            .await
+        }
+    };
+
+    register(
+        &client,
+        &format!("{a_url}/services"),
+        &alpha.registration("Alpha", &[]),
+    )
+    .await;
+    register(
+        &client,
+        &format!("{b_url}/services"),
+        &beta.registration("Beta", &["Alpha"]),
+    )
+    .await;
+    moments.push(capture(&a_url, "both registered").await);
+    settled(&moments[0]).await;
+
+    alpha
+        .healthy
+        .store(false, std::sync::atomic::Ordering::SeqCst);
+    until("Alpha to go critical on both", || async {
+        status_of(&a_url, &alpha.url).await == Some(Status::Critical)
+            && status_of(&b_url, &alpha.url).await == Some(Status::Critical)
+    })
+    .await;
+    moments.push(capture(&a_url, "Alpha critical").await);
+
+    alpha
+        .healthy
+        .store(true, std::sync::atomic::Ordering::SeqCst);
+    until("Alpha to recover on both", || async {
+        status_of(&a_url, &alpha.url).await == Some(Status::Passing)
+            && status_of(&b_url, &alpha.url).await == Some(Status::Passing)
+    })
+    .await;
+    moments.push(capture(&a_url, "Alpha recovered").await);
+
+    let left = client
+        .delete(format!("{b_url}/services"))
+        .body(beta.url.clone())
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(left.status(), 200);
+    moments.push(capture(&a_url, "Beta deregistered").await);
+    settled(&moments[3]).await;
+
+    // b is killed, and misses its own listing's end and Gamma's registration.
+    b.kill();
+    until("b's listing to end", || nodes_listed(a_url.clone(), 1)).await;
+    register(
+        &client,
+        &format!("{a_url}/services"),
+        &gamma.registration("Gamma", &[]),
+    )
+    .await;
+    moments.push(capture(&a_url, "Gamma registered while b was down").await);
+    let through = event_order(&moments[4].revision);
+
+    // etcd forgets what b missed: only a's history has it now.
+    let revision = moments[4].revision.clone();
+    let compacted: serde_json::Value = client
+        .post(format!("{}/v3/kv/compaction", etcd.url()))
+        .json(&serde_json::json!({ "revision": revision, "physical": true }))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert!(compacted.get("error").is_none(), "{compacted}");
+
+    // b again, filled from a; then a killed and started again.
+    b = Process::registry_on(ports[1], &dir, &flags);
+    until("b's history to hold Gamma's registration", || async {
+        history(&b_url, &format!("?instance={}", gamma.url))
+            .await
+            .events
+            .iter()
+            .any(|e| e.kind == HistoryKind::Registered)
+    })
+    .await;
+    a.kill();
+    a = Process::registry_on(ports[0], &dir, &flags);
+    until("both nodes to list both again", || async {
+        nodes_listed(a_url.clone(), 2).await && nodes_listed(b_url.clone(), 2).await
+    })
+    .await;
+
+    for node in [&a_url, &b_url] {
+        for moment in &moments {
+            for at in [&moment.at, &moment.revision] {
+                let (_, then) = listing(&format!("{node}/services?at={at}")).await;
+                assert_eq!(then, moment.listing, "{node}: {} (at={at})", moment.what);
+                let (_, alpha_then) = listing(&format!("{node}/services/Alpha?at={at}")).await;
+                assert_eq!(alpha_then, moment.alpha, "{node}: {} (Alpha)", moment.what);
+            }
+        }
+    }
+    assert!(
+        moments[1].alpha.is_empty(),
+        "a critical Alpha is not looked up"
+    );
+
+    // The same events on both, times and reasons included, and no gap: b's came from a.
+    // (From the scenario's first: a node's own start may hold back the time of the
+    // changes just after it, in its files only; their registrations say when they were.)
+    let first = history(&a_url, &format!("?instance={}", alpha.url))
+        .await
+        .events
+        .into_iter()
+        .find(|e| e.kind == HistoryKind::Registered)
+        .unwrap()
+        .id;
+    let on_a = events_between(&a_url, event_order(&first), through).await;
+    let on_b = events_between(&b_url, event_order(&first), through).await;
+    assert_eq!(on_a, on_b);
+    let told: Vec<(HistoryKind, &str)> = on_a
+        .iter()
+        .filter(|e| e.service != "Registry")
+        .map(|e| (e.kind, e.service.as_str()))
+        .collect();
+    assert_eq!(
+        told,
+        [
+            (HistoryKind::Registered, "Alpha"),
+            (HistoryKind::Registered, "Beta"),
+            (HistoryKind::StatusChanged, "Alpha"),
+            (HistoryKind::StatusChanged, "Alpha"),
+            (HistoryKind::Deregistered, "Beta"),
+            (HistoryKind::Registered, "Gamma"),
+        ]
+    );
+    let critical = on_a
+        .iter()
+        .find(|e| e.status == Some(Status::Critical))
+        .unwrap();
+    assert!(
+        critical
+            .reason
+            .starts_with("2 heartbeat checks failed in a row; the last:"),
+        "the leader's reason, on every node: {}",
+        critical.reason
+    );
+    for node in [&a_url, &b_url] {
+        let all = history(node, "?limit=10000").await;
+        assert!(
+            all.events.iter().all(|e| e.kind != HistoryKind::Gap),
+            "{node}: {:?}",
+            all.events
+        );
+    }
+    drop((a, b));
+}
+
+/// Flapping in a cluster: every node counts the changes, the leader decides, and every
+/// node holds the instance out (and gives it back) at the same event; a node started
+/// again meanwhile still holds it out, from etcd.
+#[tokio::test]
+async fn in_a_cluster_the_leader_decides_flapping_and_every_node_follows_even_after_a_restart() {
+    let dir = temp_dir("history-cluster-flapping");
+    let etcd = testkit::Etcd::start(&dir).await;
+    let history_dir = dir.join("history");
+    let flags: Vec<&str> = FAST
+        .iter()
+        .copied()
+        .chain(["--etcd", etcd.url()])
+        .chain(["--history-dir", history_dir.to_str().unwrap()])
+        .chain(["--flap-threshold", "3", "--flap-window", "8s"])
+        .collect();
+    let ports = [testkit::ports::reserve(), testkit::ports::reserve()];
+    let a = Process::registry_on(ports[0], &dir, &flags);
+    let mut b = Process::registry_on(ports[1], &dir, &flags);
+    let nodes = [a.url.clone(), b.url.clone()];
+    let client = client();
+    let alpha = FakeService::start().await;
+    let mut beta = FakeService::start().await;
+    let services = format!("{}/services", nodes[0]);
+    until("both nodes to answer", || async {
+        let mut up = true;
+        for node in &nodes {
+            up &= client
+                .get(format!("{node}/services"))
+                .send()
+                .await
+                .is_ok_and(|r| r.status() == 200);
+        }
+        up
+    })
+    .await;
+    register(&client, &services, &alpha.registration("Alpha", &[])).await;
+    register(
+        &client,
+        &format!("{}/services", nodes[1]),
+        &beta.registration("Beta", &["Alpha"]),
+    )
+    .await;
+    let mut seen = Vec::new();
+    until("Beta to be told of Alpha", || {
+        seen.extend(take_patches(&mut beta));
+        let told = alpha_in(&seen, &alpha.url) == Some(true);
+        async move { told }
+    })
+    .await;
+    let alpha_on = |node: String| {
+        let alpha = alpha.url.clone();
+        async move {
+            let answer = common::client()
+                .get(format!("{node}/services"))
+                .send()
+                .await
+                .ok()?;
+            let all: Vec<InstanceInfo> = answer.json().await.ok()?;
+            all.into_iter()
+                .find(|i| i.registration.service_url == alpha)
+        }
+    };
+    let set_healthy = |healthy: bool| {
+        alpha
+            .healthy
+            .store(healthy, std::sync::atomic::Ordering::SeqCst)
+    };
+
+    for healthy in [false, true, false] {
+        set_healthy(healthy);
+        let want = if healthy {
+            Status::Passing
+        } else {
+            Status::Critical
+        };
+        until("Alpha to change", || async {
+            status_of(&nodes[0], &alpha.url).await == Some(want)
+        })
+        .await;
+    }
+    set_healthy(true);
+    until("Alpha to pass, flapping, on both nodes", || async {
+        let mut all = true;
+        for node in &nodes {
+            all &= alpha_on(node.clone())
+                .await
+                .is_some_and(|i| i.status == Status::Passing && i.flapping);
+        }
+        all
+    })
+    .await;
+    for node in &nodes {
+        let (_, lookup) = listing(&format!("{node}/services/Alpha")).await;
+        assert!(lookup.is_empty(), "{node}: {lookup:?}");
+    }
+    seen.extend(take_patches(&mut beta));
+    assert_eq!(
+        alpha_in(&seen, &alpha.url),
+        Some(false),
+        "Beta told it left"
+    );
+
+    // A node started again while it flaps holds it out too: etcd says so.
+    b.kill();
+    b = Process::registry_on(ports[1], &dir, &flags);
+    until("the restarted node to answer", || async {
+        alpha_on(nodes[1].clone()).await.is_some()
+    })
+    .await;
+    let after_restart = alpha_on(nodes[1].clone()).await.unwrap();
+    assert!(after_restart.flapping, "{after_restart:?}");
+
+    // Passing for a whole window: given out again, on both, and Beta told.
+    until("Alpha to be steady again on both nodes", || async {
+        let mut all = true;
+        for node in &nodes {
+            all &= alpha_on(node.clone()).await.is_some_and(|i| !i.flapping);
+        }
+        all
+    })
+    .await;
+    until("Beta to be told Alpha is back", || {
+        seen.extend(take_patches(&mut beta));
+        let told = alpha_in(&seen, &alpha.url) == Some(true);
+        async move { told }
+    })
+    .await;
+    for node in &nodes {
+        let (_, lookup) = listing(&format!("{node}/services/Alpha")).await;
+        assert_eq!(lookup.len(), 1, "{node}");
+    }
+
+    // Both nodes tell it alike: the same events, at the same ids, times and reasons.
+    let told = |node: String| {
+        let alpha = alpha.url.clone();
+        async move {
+            history(&node, &format!("?instance={alpha}"))
+                .await
+                .events
+                .into_iter()
+                .filter(|e| matches!(e.kind, HistoryKind::Flapping | HistoryKind::Steady))
+                .collect::<Vec<_>>()
+        }
+    };
+    let on_a = told(nodes[0].clone()).await;
+    let on_b = told(nodes[1].clone()).await;
+    assert_eq!(on_a, on_b);
+    let kinds: Vec<HistoryKind> = on_a.iter().map(|e| e.kind).collect();
+    assert_eq!(kinds, [HistoryKind::Flapping, HistoryKind::Steady]);
+    assert!(
+        on_a[0].reason.starts_with("3 status changes within 8s"),
+        "{:?}",
+        on_a[0]
+    );
+    drop((a, b));
+}

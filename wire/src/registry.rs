@@ -373,6 +373,15 @@ pub struct HistoryEvent {
         skip_serializing_if = "Option::is_none"
     )]
     pub registration: Option<Registration>,
+    /// When it registered (`registered` only), if not at `At`: a cluster's node records a
+    /// change no earlier than the one before, though its registration may have been
+    /// stamped a little earlier on another node.
+    #[serde(
+        rename = "RegisteredAt",
+        default,
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub registered_at: Option<String>,
 }
 
 /// One page of `GET /history`.

@@ -534,6 +534,7 @@ mod tests {
             status,
             reason: "scripted".into(),
             registration: (kind == HistoryKind::Registered).then(Registration::default),
+            registered_at: None,
         }
     }
 

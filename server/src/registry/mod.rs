@@ -109,8 +109,8 @@ impl Registry {
     /// [`crate::http::token::Access::guard`]). Returns the registry and its `/healthz`
     /// checks.
     ///
-    /// A registry in memory keeps its history in `--history-dir` (unless `off`); one on
-    /// etcd keeps none yet.
+    /// It keeps its history in `--history-dir` (unless `off`); a node on etcd in a folder
+    /// of its own inside it, named after its address ([`open_history`]).
     ///
     /// # Errors
     /// An `--etcd` endpoint etcd's client cannot use, or a history folder it cannot use;
@@ -127,35 +127,26 @@ impl Registry {
             background.clone(),
         );
         let rounds = etcd::rounds::Rounds::default();
-        let mut history = None;
-        let (store, health): (Arc<dyn Store>, Health) = if config.etcd.is_empty() {
-            let eviction = Eviction::of(config);
-            let mut health = Health::new();
-            if let HistoryDir::At(dir) = &config.history_dir {
-                let opened = Arc::new(History::open(HistoryConfig {
-                    dir: dir.clone(),
-                    retention: config.history_retention,
-                    max_bytes: config.history_max_size,
-                })?);
-                let checked = Arc::downgrade(&opened);
-                health = health.with(
-                    "registry history",
-                    Arc::new(move || {
-                        let failing = checked.upgrade().and_then(|h| h.failing());
-                        Box::pin(std::future::ready(failing.map_or(Ok(()), Err)))
-                    }),
-                );
-                history = Some(opened);
-            }
+        let history = open_history(config, public_url)?;
+        let mut health = Health::new();
+        if let Some(history) = &history {
+            let checked = Arc::downgrade(history);
+            health = health.with(
+                "registry history",
+                Arc::new(move || {
+                    let failing = checked.upgrade().and_then(|h| h.failing());
+                    Box::pin(std::future::ready(failing.map_or(Ok(()), Err)))
+                }),
+            );
+        }
+        let store: Arc<dyn Store> = if config.etcd.is_empty() {
             // The store begins the history (its `started`), then its upkeep starts.
-            let store = MemoryStore::new(patches, eviction, history.clone());
-            if let Some(history) = &history {
-                background.spawn(history.clone().maintain(background.stopping()));
-            }
-            (Arc::new(store), health)
+            let store = MemoryStore::new(patches, Eviction::of(config), history.clone());
+            Arc::new(store)
         } else {
             let store = EtcdStore::start(
                 config,
+                history.clone(),
                 patches,
                 rounds.clone(),
                 token,
@@ -163,9 +154,12 @@ impl Registry {
                 background,
             )
             .await?;
-            let health = store.health();
-            (store, health)
+            health = health.and(store.health());
+            store
         };
+        if let Some(history) = &history {
+            background.spawn(history.clone().maintain(background.stopping()));
+        }
         crate::ops::metrics::global()
             .register_collector(metrics::InstanceCounts(Arc::downgrade(&store)));
         background.spawn(heartbeat::run(
@@ -189,6 +183,43 @@ impl Registry {
             health,
         ))
     }
+}
+
+/// Opens the history `--history-dir` names, if any. A node of a cluster keeps its files in
+/// a folder of its own inside it, named after its address (`127.0.0.1-3100`), so the
+/// nodes of `make cluster` share one `--history-dir` and a node restarted on its address
+/// finds its files again; it goes on from where they end ([`History::open_following`]).
+fn open_history(
+    config: &RegistryConfig,
+    public_url: &str,
+) -> Result<Option<Arc<History>>, history::files::OpenError> {
+    let HistoryDir::At(dir) = &config.history_dir else {
+        return Ok(None);
+    };
+    let mut history = HistoryConfig {
+        dir: dir.clone(),
+        retention: config.history_retention,
+        max_bytes: config.history_max_size,
+    };
+    let opened = if config.etcd.is_empty() {
+        History::open(history)?
+    } else {
+        let node: String = public_url
+            .trim_start_matches("http://")
+            .trim_start_matches("https://")
+            .chars()
+            .map(|c| {
+                if c.is_ascii_alphanumeric() || c == '.' {
+                    c
+                } else {
+                    '-'
+                }
+            })
+            .collect();
+        history.dir = dir.join(node.trim_matches('-'));
+        History::open_following(history)?
+    };
+    Ok(Some(Arc::new(opened)))
 }
 
 impl Registry {

@@ -19,8 +19,10 @@
 //! whatever its status, until it has passed for a whole window ([`State::decide_steady`]).
 //! Registering again does not end it, nor restart its time passing: both carry over to
 //! the entry that replaces it, unless the new registration is checked differently (a new
-//! `HeartbeatURL` or TTL: not the same instance's history). Deregistering ends it. A
-//! registry on etcd does not decide flapping yet (its threshold is 0).
+//! `HeartbeatURL` or TTL: not the same instance's history). Deregistering ends it. On
+//! etcd, every copy counts the changes, and the leader decides: it writes that an
+//! instance flaps, or is steady again, and every copy applies that when it comes back
+//! ([`State::decide_flapping`], [`State::apply_flapping`]).
 //!
 //! The state has no lock of its own: its owner keeps it behind one mutex
 //! ([`super::memory::MemoryStore`], or etcd's copy in [`super::etcd`]).
@@ -135,6 +137,13 @@ pub struct State {
     history: Option<std::sync::Arc<History>>,
     /// The last change handed to the history (see [`State::last_recorded`]).
     recorded: Option<EventId>,
+    /// The time and reason of the replicated change being applied, as its writer noted
+    /// them in etcd (see [`State::noted`]).
+    note: Option<(SystemTime, Option<String>)>,
+    /// Whether this state decides itself when an instance begins flapping (in memory);
+    /// a cluster's copy only counts the changes, and follows its leader's decisions
+    /// ([`State::decide_flapping`], [`State::apply_flapping`]).
+    decides_flapping: bool,
 }
 
 /// One instance.
@@ -193,6 +202,38 @@ fn millis(duration: Duration) -> f64 {
     (duration.as_secs_f64() * 1000.0 * 1000.0).round() / 1000.0
 }
 
+/// Why `entry`'s status changes to `status` for `cause`, in words; a replicated change
+/// says what its `note` says, if it says why.
+fn status_reason(
+    entry: &Entry,
+    status: Status,
+    cause: Cause<'_>,
+    note: Option<&(SystemTime, Option<String>)>,
+) -> std::borrow::Cow<'static, str> {
+    match (cause, status) {
+        (Cause::Check(_), Status::Passing) => "a heartbeat check passed".into(),
+        (Cause::Check(error), Status::Critical) => format!(
+            "{} heartbeat checks failed in a row; the last: {}",
+            entry.failures,
+            error.unwrap_or("failed")
+        )
+        .into(),
+        (Cause::Overdue, _) => match entry.reg.ttl {
+            Some(ttl) => format!(
+                "no renewal within its TTL ({})",
+                humantime::format_duration(ttl)
+            )
+            .into(),
+            None => "no renewal within its TTL".into(),
+        },
+        (Cause::Renewed, _) => "renewed".into(),
+        (Cause::Replicated, _) => match note {
+            Some((_, Some(reason))) => reason.clone().into(),
+            _ => "as the cluster's leader decided".into(),
+        },
+    }
+}
+
 /// The changes. Each is whole when the method returns; `stamp` says which revision its
 /// event takes.
 impl State {
@@ -213,7 +254,10 @@ impl State {
     /// An empty state that is a copy of a replicated one: its events take the replicated
     /// revisions ([`Stamp::At`]), after `revision`.
     pub fn starting_at(patches: PatchSender, eviction: Eviction, revision: u64) -> State {
-        State::with_journal(patches, eviction, Journal::starting_at(revision))
+        State {
+            decides_flapping: false,
+            ..State::with_journal(patches, eviction, Journal::starting_at(revision))
+        }
     }
 
     fn with_journal(patches: PatchSender, eviction: Eviction, journal: Journal) -> State {
@@ -230,7 +274,30 @@ impl State {
             eviction,
             history: None,
             recorded: None,
+            note: None,
+            decides_flapping: true,
         }
+    }
+
+    /// The changes applied from now on were made at this time, for this reason, as
+    /// their writer noted them (a cluster's copy applying etcd's changes: every node then
+    /// records them alike); `None` once applied.
+    pub fn noted(&mut self, note: Option<(SystemTime, Option<String>)>) {
+        self.note = note;
+    }
+
+    /// Why the instance at `url` would change to `status` for `cause`: what a leader
+    /// notes with its decision.
+    pub fn status_reason(&self, url: &str, status: Status, cause: Cause<'_>) -> Option<String> {
+        let entry = self.instances.get(url)?;
+        Some(status_reason(entry, status, cause, None).into_owned())
+    }
+
+    /// The time of the change being made: its note's, or now.
+    fn now(&self) -> SystemTime {
+        self.note
+            .as_ref()
+            .map_or_else(SystemTime::now, |(at, _)| *at)
     }
 
     /// Records every change from now on in `history`, which starts with this (empty)
@@ -238,6 +305,30 @@ impl State {
     pub fn keep_history(&mut self, history: std::sync::Arc<History>) {
         history.begin(self.journal.latest(), SystemTime::now());
         self.history = Some(history);
+    }
+
+    /// Records every replicated change from now on in `history` (a cluster's copy, whose
+    /// history goes on from where its files end: [`History::open_following`]); each load of
+    /// the whole state is handed to it ([`State::history_loaded`]).
+    pub fn follow_history(&mut self, history: std::sync::Arc<History>) {
+        self.history = Some(history);
+    }
+
+    /// The copy has just been loaded whole at `revision`, whose last noted change was
+    /// made `at`: the history checks that it ends with the same instances
+    /// ([`History::loaded`]).
+    pub fn history_loaded(&mut self, revision: u64, at: SystemTime) {
+        if let Some(history) = &self.history {
+            // Never before a registration it holds: a replay of a moment before that
+            // must not list it.
+            let at = self
+                .instances
+                .values()
+                .map(|entry| entry.registered_at)
+                .fold(at, SystemTime::max);
+            let instances = self.instances.values().map(Entry::info).collect();
+            history.loaded(EventId::all_of(revision), at, instances);
+        }
     }
 
     /// Why changes cannot be made now, if the history cannot record them (a full disk).
@@ -399,7 +490,7 @@ impl State {
         if let Some(RegistryEvent::Deregistered { url, name, .. }) = event {
             change.service = name;
             change.instance = url;
-            self.remember(stamp, SystemTime::now(), change);
+            self.remember(stamp, self.now(), change);
         }
         Ok(())
     }
@@ -449,25 +540,7 @@ impl State {
         if entry.status == status {
             return;
         }
-        let reason: std::borrow::Cow<'static, str> = match (cause, status) {
-            (Cause::Check(_), Status::Passing) => "a heartbeat check passed".into(),
-            (Cause::Check(error), Status::Critical) => format!(
-                "{} heartbeat checks failed in a row; the last: {}",
-                entry.failures,
-                error.unwrap_or("failed")
-            )
-            .into(),
-            (Cause::Overdue, _) => match entry.reg.ttl {
-                Some(ttl) => format!(
-                    "no renewal within its TTL ({})",
-                    humantime::format_duration(ttl)
-                )
-                .into(),
-                None => "no renewal within its TTL".into(),
-            },
-            (Cause::Renewed, _) => "renewed".into(),
-            (Cause::Replicated, _) => "as the cluster's leader decided".into(),
-        };
+        let reason = status_reason(entry, status, cause, self.note.as_ref());
         let was_listed = entry.listed();
         let now = Instant::now();
         entry.status = status;
@@ -487,7 +560,8 @@ impl State {
             {
                 entry.changes.pop_front();
             }
-            began_flapping = !entry.flapping && entry.changes.len() >= flap as usize;
+            began_flapping =
+                self.decides_flapping && !entry.flapping && entry.changes.len() >= flap as usize;
             entry.flapping |= began_flapping;
         }
         let listed = entry.listed();
@@ -517,16 +591,97 @@ impl State {
                 reason,
                 registration: None,
             };
-            self.remember(stamp, SystemTime::now(), change);
+            self.remember(stamp, self.now(), change);
         }
         if let Some(entry) = flapped {
-            let window = humantime::format_duration(self.eviction.flap_window);
-            let reason = format!(
-                "{flap} status changes within {window}: held out of discovery until it \
-                 passes for {window}"
-            );
+            let reason = self.flapping_reason();
             self.flapping_changed(entry, true, reason, stamp);
         }
+    }
+
+    /// Why an instance begins flapping: its note's reason, or the rule.
+    fn flapping_reason(&self) -> String {
+        if let Some((_, Some(reason))) = &self.note {
+            return reason.clone();
+        }
+        let window = humantime::format_duration(self.eviction.flap_window);
+        format!(
+            "{} status changes within {window}: held out of discovery until it passes for \
+             {window}",
+            self.eviction.flap_threshold
+        )
+    }
+
+    /// Why a flapping instance is given out again: its note's reason, or the rule.
+    fn steady_reason(&self) -> String {
+        if let Some((_, Some(reason))) = &self.note {
+            return reason.clone();
+        }
+        format!(
+            "passed for {}: given out again",
+            humantime::format_duration(self.eviction.flap_window)
+        )
+    }
+
+    /// What a cluster's leader notes when it decides that an instance flaps (`flapping`)
+    /// or is steady again.
+    pub fn flapping_note(&self, flapping: bool) -> String {
+        if flapping {
+            self.flapping_reason()
+        } else {
+            self.steady_reason()
+        }
+    }
+
+    /// The instance at `url` is flapping, as a cluster's leader decided: held out of
+    /// discovery until it is steady ([`State::apply_steady`]).
+    pub fn apply_flapping(&mut self, url: &str, stamp: Stamp) {
+        let Some(entry) = self.instances.get_mut(url) else {
+            return;
+        };
+        if entry.flapping {
+            return;
+        }
+        let was_listed = entry.listed();
+        entry.flapping = true;
+        let patch_entry = entry.patch_entry();
+        self.lookups.remove(&patch_entry.name);
+        if was_listed {
+            self.announce(&patch_entry, false);
+        }
+        let reason = self.flapping_reason();
+        self.flapping_changed(patch_entry, true, reason, stamp);
+    }
+
+    /// The instances not yet flapping whose status changed `flap_threshold` times within
+    /// the last flap window by `now`: what a cluster's leader decides (a state in memory
+    /// decides it as each change is made).
+    pub fn decide_flapping(&self, now: Instant) -> Vec<String> {
+        let threshold = self.eviction.flap_threshold as usize;
+        if threshold == 0 {
+            return Vec::new();
+        }
+        self.instances
+            .values()
+            .filter(|entry| {
+                !entry.flapping
+                    && entry
+                        .changes
+                        .iter()
+                        .filter(|at| now.duration_since(**at) <= self.eviction.flap_window)
+                        .count()
+                        >= threshold
+            })
+            .map(|entry| entry.reg.url.clone())
+            .collect()
+    }
+
+    /// Whether registering `reg` keeps its URL's flapping, if it flaps: the same instance,
+    /// checked alike (see [`State::apply_registered`]).
+    pub fn keeps_flapping(&self, reg: &ValidRegistration) -> bool {
+        self.instances.get(&reg.url).is_some_and(|previous| {
+            previous.reg.heartbeat_url == reg.heartbeat_url && previous.reg.ttl == reg.ttl
+        })
     }
 
     /// Journals and records that the instance `entry` began (`flapping`) or ended
@@ -563,7 +718,7 @@ impl State {
                 reason: reason.into(),
                 registration: None,
             };
-            self.remember(stamp, SystemTime::now(), change);
+            self.remember(stamp, self.now(), change);
         }
     }
 
@@ -583,10 +738,7 @@ impl State {
         if listed {
             self.announce(&patch_entry, true);
         }
-        let reason = format!(
-            "passed for {}: given out again",
-            humantime::format_duration(self.eviction.flap_window)
-        );
+        let reason = self.steady_reason();
         self.flapping_changed(patch_entry, false, reason, stamp);
     }
 
@@ -1053,6 +1205,53 @@ mod tests {
             state.decide_steady(Instant::now()).is_empty(),
             "an hour has not passed"
         );
+    }
+
+    #[test]
+    fn a_clusters_copy_counts_flaps_and_follows_its_leader_with_the_noted_time_and_reason() {
+        let hour = Duration::from_secs(3600);
+        let eviction = Eviction {
+            flap_threshold: 2,
+            ..flapping_state(hour).eviction
+        };
+        let mut copy = State::starting_at(PatchSender::inert(), eviction, 10);
+        copy.apply_registered(checked("A"), SystemTime::now(), Stamp::At(11));
+        copy.apply_status(URL, Status::Critical, Cause::Replicated, Stamp::At(12));
+        copy.apply_status(URL, Status::Passing, Cause::Replicated, Stamp::At(13));
+        // Counted, not decided: the leader decides.
+        assert!(!info(&copy).flapping);
+        assert_eq!(copy.decide_flapping(Instant::now()), vec![URL.to_owned()]);
+        assert!(
+            copy.decide_flapping(Instant::now() + hour + Duration::from_secs(1))
+                .is_empty(),
+            "changes older than a window do not count"
+        );
+        let noted = SystemTime::UNIX_EPOCH + Duration::from_secs(1_790_000_000);
+        copy.noted(Some((noted, Some("the leader's words".into()))));
+        copy.apply_flapping(URL, Stamp::At(14));
+        copy.noted(None);
+        assert!(info(&copy).flapping);
+        assert_eq!(looked_up(&mut copy, "A"), 0);
+        assert!(
+            copy.decide_flapping(Instant::now()).is_empty(),
+            "decided once"
+        );
+        let since = "13.0".parse().unwrap();
+        let backlog = copy.subscribe(Some(since)).backlog;
+        let flapping = backlog.iter().find(|e| e.name == "flapping").unwrap();
+        assert_eq!(flapping.id.to_string(), "14.0");
+        assert_eq!(
+            copy.flapping_note(true),
+            "2 status changes within 1h: held out of discovery until it passes for 1h"
+        );
+        // The same instance checked alike keeps it; checked otherwise, it would not.
+        assert!(copy.keeps_flapping(&checked("A")));
+        let mut other = checked("A");
+        other.ttl = Some(Duration::from_secs(30));
+        assert!(!copy.keeps_flapping(&other));
+        copy.apply_steady(URL, Stamp::At(15));
+        assert!(!info(&copy).flapping);
+        assert_eq!(looked_up(&mut copy, "A"), 1);
     }
 
     #[test]

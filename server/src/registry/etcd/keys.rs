@@ -6,8 +6,10 @@
 //! | `instances/<ServiceURL>` | [`StoredInstance`]: the registration and when it was made | any node (register, deregister); the leader (drop) |
 //! | `status/<ServiceURL>` | `critical` (no key: passing) | the leader, fenced |
 //! | `renewed/<ServiceURL>` | when its TTL was last renewed, in ms since the epoch | any node |
+//! | `flapping/<ServiceURL>` | `flapping` (no key: not flapping) | the leader, fenced |
 //! | `election/…` | etcd's election keys: whoever holds the oldest leads | the election |
 //! | `probe` | nothing: read to learn that etcd answers | any node |
+//! | `note` | [`Note`]: when the change in the same transaction was made, and why | whoever writes a change |
 //!
 //! A registration writes its instance key and clears the other two in one transaction, so
 //! a registering instance starts passing. A passing heartbeat check writes nothing (the
@@ -16,6 +18,11 @@
 //! revisions it decided on ([`KeyRevisions`]): a renewal or a registration committed
 //! meanwhile is never overwritten by a stale decision. Values are JSON, and keys use the
 //! instance's URL as is (URLs are already unique, and etcd keys are bytes).
+//!
+//! Every change's transaction also writes `note`: its time and, for a leader's decision,
+//! its reason, so every node records the change in its history ([`crate::registry::history`])
+//! with the same time and words, however late it applies it. It is one key, written over
+//! each time, so it costs etcd no more than the change itself (and is compacted with it).
 
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
@@ -24,6 +31,8 @@ use wire::registry::Registration;
 
 /// The value of `status/<url>` for a critical instance.
 pub const CRITICAL: &str = "critical";
+/// The value of `flapping/<url>`.
+pub const FLAPPING: &str = "flapping";
 
 /// The key names under one prefix.
 #[derive(Debug, Clone)]
@@ -37,6 +46,8 @@ pub enum Key<'a> {
     Instance(&'a str),
     Status(&'a str),
     Renewed(&'a str),
+    Flapping(&'a str),
+    Note,
     /// Election keys, and anything else under the prefix (such as the `heartbeats` key
     /// earlier versions wrote every round).
     Other,
@@ -68,6 +79,10 @@ impl Keys {
         format!("{}renewed/{url}", self.prefix)
     }
 
+    pub fn flapping(&self, url: &str) -> String {
+        format!("{}flapping/{url}", self.prefix)
+    }
+
     /// The election's name: candidates' keys are made under it.
     pub fn election(&self) -> String {
         format!("{}election", self.prefix)
@@ -77,6 +92,11 @@ impl Keys {
     /// and writes it to mark where a replay of etcd's history ends.
     pub fn probe(&self) -> String {
         format!("{}probe", self.prefix)
+    }
+
+    /// The note on the change written in the same transaction ([`Note`]).
+    pub fn note(&self) -> String {
+        format!("{}note", self.prefix)
     }
 
     /// What `key` is, if it is under the prefix.
@@ -89,6 +109,10 @@ impl Keys {
             Key::Status(url)
         } else if let Some(url) = rest.strip_prefix("renewed/") {
             Key::Renewed(url)
+        } else if let Some(url) = rest.strip_prefix("flapping/") {
+            Key::Flapping(url)
+        } else if rest == "note" {
+            Key::Note
         } else {
             Key::Other
         })
@@ -109,6 +133,44 @@ pub struct StoredInstance {
 impl StoredInstance {
     pub fn registered_at(&self) -> SystemTime {
         UNIX_EPOCH + Duration::from_millis(self.registered_at_ms)
+    }
+}
+
+/// What a change's transaction says of it beside the change itself: when it was made
+/// (microseconds since the epoch) and, for a leader's decision, why. Every node records
+/// the change with these, so every node's history says the same.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Note {
+    #[serde(rename = "At")]
+    pub at_micros: u64,
+    #[serde(rename = "Reason", default, skip_serializing_if = "Option::is_none")]
+    pub reason: Option<String>,
+}
+
+impl Note {
+    /// A note of a change made now, for `reason` if given.
+    pub fn now(reason: Option<String>) -> Note {
+        Note::at(SystemTime::now(), reason)
+    }
+
+    /// A note of a change made at `time`.
+    pub fn at(time: SystemTime, reason: Option<String>) -> Note {
+        Note {
+            at_micros: time
+                .duration_since(UNIX_EPOCH)
+                .map_or(0, |since| since.as_micros() as u64),
+            reason,
+        }
+    }
+
+    pub fn time(&self) -> SystemTime {
+        UNIX_EPOCH + Duration::from_micros(self.at_micros)
+    }
+
+    /// The operation that writes it under `keys`.
+    pub fn put(&self, keys: &Keys) -> etcd_client::TxnOp {
+        let value = serde_json::to_string(self).expect("notes serialise");
+        etcd_client::TxnOp::put(keys.note(), value, None)
     }
 }
 
@@ -165,6 +227,11 @@ mod tests {
             keys.parse(keys.renewed(url).as_bytes()),
             Some(Key::Renewed(url))
         );
+        assert_eq!(
+            keys.parse(keys.flapping(url).as_bytes()),
+            Some(Key::Flapping(url))
+        );
+        assert_eq!(keys.parse(keys.note().as_bytes()), Some(Key::Note));
         assert_eq!(keys.parse(b"/distributed/heartbeats"), Some(Key::Other));
         assert_eq!(
             keys.parse(format!("{}/x", keys.election()).as_bytes()),
@@ -172,6 +239,24 @@ mod tests {
         );
         assert_eq!(keys.parse(b"/elsewhere/instances/http://x"), None);
         assert_eq!(keys.parse(&[0xff, 0xfe]), None);
+    }
+
+    #[test]
+    fn a_note_reads_back_as_written_with_or_without_its_reason() {
+        let note = Note::at(
+            UNIX_EPOCH + Duration::from_micros(1_790_000_000_123_456),
+            None,
+        );
+        let json = serde_json::to_string(&note).unwrap();
+        assert_eq!(json, r#"{"At":1790000000123456}"#);
+        assert_eq!(serde_json::from_str::<Note>(&json).unwrap(), note);
+        assert_eq!(
+            note.time(),
+            UNIX_EPOCH + Duration::from_micros(1_790_000_000_123_456)
+        );
+        let why = Note::now(Some("2 heartbeat checks failed".into()));
+        let back: Note = serde_json::from_str(&serde_json::to_string(&why).unwrap()).unwrap();
+        assert_eq!(back, why);
     }
 
     #[test]

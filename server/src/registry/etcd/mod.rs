@@ -8,6 +8,7 @@
 //! | [`rounds`] | the leader's heartbeat rounds, fetched by the other nodes over HTTP |
 //! | [`compaction`] | compacting etcd's history older than `--etcd-history` |
 //! | [`endpoints`] | which etcd members the client calls: the healthy ones |
+//! | [`fill`] | filling this node's history from its peers' with what it missed |
 //!
 //! Every node answers every call. A change (register, deregister, renew) is an etcd
 //! transaction, answered once etcd has committed it *and* this node's copy has caught up
@@ -35,6 +36,7 @@
 
 pub mod compaction;
 pub mod endpoints;
+pub mod fill;
 pub mod keys;
 pub mod leader;
 pub mod replica;
@@ -58,12 +60,12 @@ use super::{
     config::RegistryConfig,
     journal::{EventId, Subscription},
     patches::PatchSender,
-    state::{Eviction, Expiry, Stamp, State},
+    state::{Cause, Eviction, Expiry, Stamp, State},
     store::{AtRevision, Change, CheckOutcome, HeartbeatTarget, Readiness, Store, StoreError},
     validate::ValidRegistration,
 };
 use crate::http::shutdown::Background;
-use keys::{CRITICAL, Keys, StoredInstance, millis_since_epoch};
+use keys::{CRITICAL, Keys, Note, StoredInstance, millis_since_epoch};
 use leader::Leadership;
 use rounds::Rounds;
 
@@ -115,6 +117,8 @@ pub struct EtcdStore {
     /// A write as leader failed since the current round began.
     failed_this_round: AtomicBool,
     election: String,
+    /// The registry's token, for the peers' histories this node fills its own from.
+    token: Option<String>,
 }
 
 #[derive(Debug, Default)]
@@ -135,6 +139,7 @@ impl EtcdStore {
     /// An endpoint etcd's client cannot use; the error names the flag.
     pub async fn start(
         config: &RegistryConfig,
+        history: Option<Arc<crate::registry::history::History>>,
         patches: PatchSender,
         rounds: Rounds,
         token: Option<&str>,
@@ -165,17 +170,16 @@ impl EtcdStore {
                 source,
             })?;
         patches.set_active(false);
-        // Flapping is not decided on etcd yet: each copy would count the changes by the
-        // time it applies them (a backlog after a broken watch, all at once), and nodes
-        // would disagree. A leader's decision, replicated, is the way; until then, none.
-        let eviction = Eviction {
-            flap_threshold: 0,
-            ..Eviction::of(config)
-        };
+        // Every copy counts status changes; only the leader decides flapping, and every
+        // copy applies its decision from etcd (see `settle`), so nodes never disagree.
+        let mut copy = State::starting_at(patches.clone(), Eviction::of(config), 0);
+        if let Some(history) = history {
+            copy.follow_history(history);
+        }
         let store = Arc::new(EtcdStore {
             client: client.clone(),
             keys: Keys::new(&config.etcd_prefix),
-            copy: parking_lot::Mutex::new(State::starting_at(patches.clone(), eviction, 0)),
+            copy: parking_lot::Mutex::new(copy),
             leadership: Arc::default(),
             applied: tokio::sync::watch::Sender::new(0),
             contact: Mutex::default(),
@@ -188,6 +192,7 @@ impl EtcdStore {
             leader_write_problem: Mutex::default(),
             failed_this_round: AtomicBool::new(false),
             election: Keys::new(&config.etcd_prefix).election(),
+            token: token.map(str::to_owned),
         });
         background.spawn(endpoints::keep_healthy(
             client.clone(),
@@ -393,16 +398,35 @@ impl EtcdStore {
         }
     }
 
-    /// Waits until this node's copy reflects `revision`.
+    /// Waits until this node's copy reflects `revision`, and its history has recorded
+    /// the change (as a node in memory acknowledges nothing its history has not written).
     async fn caught_up(&self, revision: u64) -> Result<(), StoreError> {
         let mut applied = self.applied.subscribe();
         match tokio::time::timeout(WRITE_TIMEOUT, applied.wait_for(|at| *at >= revision)).await {
-            Ok(Ok(_)) => Ok(()),
-            _ => Err(StoreError::Unavailable(format!(
-                "etcd committed the change (revision {revision}), but this node has not seen it \
-                 within {WRITE_TIMEOUT:?}; it will show once the node catches up"
-            ))),
+            Ok(Ok(_)) => {}
+            _ => {
+                return Err(StoreError::Unavailable(format!(
+                    "etcd committed the change (revision {revision}), but this node has not \
+                     seen it within {WRITE_TIMEOUT:?}; it will show once the node catches up"
+                )));
+            }
         }
+        let history = self.copy.lock().history();
+        match history {
+            Some(history) => history
+                .recorded(EventId { revision, index: 0 })
+                .await
+                .map_err(StoreError::Unavailable),
+            None => Ok(()),
+        }
+    }
+
+    /// Why no change is taken now, if this node's history cannot record it (a full disk).
+    fn history_ready(&self) -> Result<(), StoreError> {
+        self.copy
+            .lock()
+            .history_ready()
+            .map_err(StoreError::Unavailable)
     }
 
     /// Commits `ops` as the leader: only if this node still holds its election key and
@@ -449,6 +473,8 @@ impl EtcdStore {
             TxnOp::delete(self.keys.instance(url), None),
             TxnOp::delete(self.keys.status(url), None),
             TxnOp::delete(self.keys.renewed(url), None),
+            // Deregistering ends flapping.
+            TxnOp::delete(self.keys.flapping(url), None),
         ]
     }
 
@@ -471,17 +497,23 @@ impl EtcdStore {
 impl Store for EtcdStore {
     fn register(&self, reg: ValidRegistration) -> Change<'_, ()> {
         Box::pin(async move {
+            self.history_ready()?;
             let stored = StoredInstance {
                 registration: reg.to_wire(),
                 registered_at_ms: millis_since_epoch(SystemTime::now()),
             };
             let value = serde_json::to_string(&stored).expect("instances serialise");
-            // A registration starts passing: whatever etcd held of an earlier one goes.
-            let ops = [
+            // A registration starts passing: whatever etcd held of an earlier one goes
+            // (its flapping too, unless it is the same instance checked alike).
+            let mut ops = vec![
                 TxnOp::put(self.keys.instance(&reg.url), value, None),
                 TxnOp::delete(self.keys.status(&reg.url), None),
                 TxnOp::delete(self.keys.renewed(&reg.url), None),
+                Note::at(stored.registered_at(), None).put(&self.keys),
             ];
+            if !self.copy.lock().keeps_flapping(&reg) {
+                ops.push(TxnOp::delete(self.keys.flapping(&reg.url), None));
+            }
             let (revision, _) = self.commit(Txn::new().and_then(ops)).await?;
             self.caught_up(revision).await
         })
@@ -493,9 +525,10 @@ impl Store for EtcdStore {
 
     fn deregister<'a>(&'a self, url: &'a str) -> Change<'a, ()> {
         Box::pin(async move {
-            let txn = Txn::new()
-                .when([self.registered(url)])
-                .and_then(self.removal(url));
+            self.history_ready()?;
+            let mut ops = self.removal(url);
+            ops.push(Note::now(None).put(&self.keys));
+            let txn = Txn::new().when([self.registered(url)]).and_then(ops);
             match self.commit(txn).await? {
                 (revision, true) => self.caught_up(revision).await,
                 (_, false) => Err(StoreError::UnknownInstance(url.to_owned())),
@@ -505,10 +538,12 @@ impl Store for EtcdStore {
 
     fn renew<'a>(&'a self, url: &'a str) -> Change<'a, ()> {
         Box::pin(async move {
-            let renewed = millis_since_epoch(SystemTime::now()).to_string();
+            let now = SystemTime::now();
+            let renewed = millis_since_epoch(now).to_string();
             let txn = Txn::new().when([self.registered(url)]).and_then([
                 TxnOp::put(self.keys.renewed(url), renewed, None),
                 TxnOp::delete(self.keys.status(url), None),
+                Note::at(now, Some("renewed".into())).put(&self.keys),
             ]);
             match self.commit(txn).await? {
                 (revision, true) => self.caught_up(revision).await,
@@ -537,14 +572,18 @@ impl Store for EtcdStore {
         Box::pin(async move {
             // The revisions first: a decision is never newer than what it is written on.
             let revisions = self.revisions.lock().get(&target.url).copied();
-            let decision = {
+            let (decision, reason) = {
                 let mut copy = self.copy.lock();
                 let Some(decision) = copy.decide_check(target, outcome) else {
                     return Ok(None);
                 };
                 // Counted here and now: the next round decides again if the write fails.
                 copy.apply_check(target, &decision.result);
-                decision
+                let error = decision.result.error.as_deref();
+                let reason = decision.change.and_then(|status| {
+                    copy.status_reason(&target.url, status, Cause::Check(error))
+                });
+                (decision, reason)
             };
             if let (Some(status), Some(revisions)) = (decision.change, revisions) {
                 let key = self.keys.status(&target.url);
@@ -552,9 +591,10 @@ impl Store for EtcdStore {
                     Status::Critical => TxnOp::put(key, CRITICAL, None),
                     Status::Passing => TxnOp::delete(key, None),
                 };
+                let note = Note::now(reason).put(&self.keys);
                 // A failed write is said by `as_leader`; the result still counts.
                 let _ = self
-                    .as_leader(self.keys.unchanged(&target.url, revisions), vec![op])
+                    .as_leader(self.keys.unchanged(&target.url, revisions), vec![op, note])
                     .await;
             }
             Ok(Some(decision.result))
@@ -583,28 +623,35 @@ impl Store for EtcdStore {
         Box::pin(async move {
             // Decided under the revisions' lock: they are never newer than what the
             // decision saw (the watch updates them after the copy; see [`replica`]).
-            let decided: Vec<(Expiry, keys::KeyRevisions)> = {
+            let decided: Vec<(Expiry, keys::KeyRevisions, Option<String>)> = {
                 // The copy's lock first, as the watch takes them (see `lib.rs`).
                 let copy = self.copy.lock();
                 let revisions = self.revisions.lock();
                 copy.decide_expiry()
                     .into_iter()
                     .filter_map(|expiry| {
+                        let reason = match &expiry {
+                            Expiry::Critical(url) => {
+                                copy.status_reason(url, Status::Critical, Cause::Overdue)
+                            }
+                            Expiry::Drop(_) => None,
+                        };
                         let (Expiry::Critical(url) | Expiry::Drop(url)) = &expiry;
-                        Some((expiry.clone(), *revisions.get(url)?))
+                        Some((expiry.clone(), *revisions.get(url)?, reason))
                     })
                     .collect()
             };
-            for (expiry, revisions) in decided {
+            for (expiry, revisions, reason) in decided {
                 let (Expiry::Critical(url) | Expiry::Drop(url)) = &expiry;
                 // Each only if the instance is still as decided on: not renewed,
                 // registered again or changed in status since.
-                let ops = match &expiry {
+                let mut ops = match &expiry {
                     Expiry::Critical(url) => {
                         vec![TxnOp::put(self.keys.status(url), CRITICAL, None)]
                     }
                     Expiry::Drop(url) => self.removal(url),
                 };
+                ops.push(Note::now(reason).put(&self.keys));
                 self.as_leader(self.keys.unchanged(url, revisions), ops)
                     .await?;
             }
@@ -613,8 +660,40 @@ impl Store for EtcdStore {
     }
 
     fn settle(&self) -> Change<'_, ()> {
-        // Nothing flaps on etcd (see `start`).
-        Box::pin(std::future::ready(Ok(())))
+        Box::pin(async move {
+            if !self.leadership.is_leading() {
+                return Ok(());
+            }
+            // The leader decides which instances flap and which are steady again, on what
+            // its copy counted; each write holds only if the instance is still as decided
+            // on, and every copy applies it when it comes back.
+            let decided: Vec<(String, bool, keys::KeyRevisions, String)> = {
+                let copy = self.copy.lock();
+                let revisions = self.revisions.lock();
+                let now = Instant::now();
+                let flapping = copy.decide_flapping(now).into_iter().map(|url| (url, true));
+                let steady = copy.decide_steady(now).into_iter().map(|url| (url, false));
+                flapping
+                    .chain(steady)
+                    .filter_map(|(url, flaps)| {
+                        let revisions = *revisions.get(&url)?;
+                        Some((url, flaps, revisions, copy.flapping_note(flaps)))
+                    })
+                    .collect()
+            };
+            for (url, flaps, revisions, reason) in decided {
+                let key = self.keys.flapping(&url);
+                let op = if flaps {
+                    TxnOp::put(key, keys::FLAPPING, None)
+                } else {
+                    TxnOp::delete(key, None)
+                };
+                let note = Note::now(Some(reason)).put(&self.keys);
+                self.as_leader(self.keys.unchanged(&url, revisions), vec![op, note])
+                    .await?;
+            }
+            Ok(())
+        })
     }
 
     fn catalog(&self) -> tokio::sync::watch::Receiver<u64> {

@@ -45,45 +45,50 @@ pub async fn follow(store: Arc<EtcdStore>, stopping: CancellationToken) {
         }
         let from = match applied {
             Some(revision) => revision + 1,
-            None => match tokio::time::timeout(WRITE_TIMEOUT, load(&store)).await {
-                Ok(Ok(revision)) => {
-                    if said {
-                        eprintln!("registry: etcd at {} answers again", store.endpoints);
+            None => {
+                match tokio::time::timeout(WRITE_TIMEOUT + super::fill::FILL_TIMEOUT, load(&store))
+                    .await
+                {
+                    Ok(Ok(revision)) => {
+                        if said {
+                            eprintln!("registry: etcd at {} answers again", store.endpoints);
+                        }
+                        said = false;
+                        applied = Some(revision);
+                        revision + 1
                     }
-                    said = false;
-                    applied = Some(revision);
-                    revision + 1
+                    failed => {
+                        let cause = match failed {
+                            Ok(Err(err)) => Some(err),
+                            _ => None,
+                        };
+                        let problem = match &cause {
+                            Some(err) => super::failure(&store.endpoints, err),
+                            None => format!("etcd at {} does not answer", store.endpoints),
+                        };
+                        if !said {
+                            // Said on stderr as well as in the log: a node that cannot start
+                            // its state must never look merely slow. (The operator's stream:
+                            // the driver's text is said too.)
+                            let detail = cause
+                                .as_ref()
+                                .map(|err| format!(" ({err})"))
+                                .unwrap_or_default();
+                            eprintln!(
+                                "registry: {problem}{detail}; answering 503 and trying again every {RETRY:?}"
+                            );
+                            said = true;
+                        }
+                        store.trouble(problem, cause.as_ref());
+                        if pause(&stopping).await {
+                            return;
+                        }
+                        continue;
+                    }
                 }
-                failed => {
-                    let cause = match failed {
-                        Ok(Err(err)) => Some(err),
-                        _ => None,
-                    };
-                    let problem = match &cause {
-                        Some(err) => super::failure(&store.endpoints, err),
-                        None => format!("etcd at {} does not answer", store.endpoints),
-                    };
-                    if !said {
-                        // Said on stderr as well as in the log: a node that cannot start
-                        // its state must never look merely slow. (The operator's stream:
-                        // the driver's text is said too.)
-                        let detail = cause
-                            .as_ref()
-                            .map(|err| format!(" ({err})"))
-                            .unwrap_or_default();
-                        eprintln!(
-                            "registry: {problem}{detail}; answering 503 and trying again every {RETRY:?}"
-                        );
-                        said = true;
-                    }
-                    store.trouble(problem, cause.as_ref());
-                    if pause(&stopping).await {
-                        return;
-                    }
-                    continue;
-                }
-            },
+            }
         };
+        let history = store.copy.lock().history();
         let mut client = store.client.clone();
         let options = WatchOptions::new().with_prefix().with_start_revision(from);
         let watch =
@@ -120,8 +125,12 @@ pub async fn follow(store: Arc<EtcdStore>, stopping: CancellationToken) {
                 // One answer's changes under one lock: a revision's changes come in one
                 // answer, and readers never see half of them.
                 let mut copy = store.copy.lock();
+                // Each revision's note (its time and reason), which may come after the
+                // changes it notes: every node records them with it.
+                let notes = notes(&store.keys, response.events());
                 for event in response.events() {
                     let Some(kv) = event.kv() else { continue };
+                    copy.noted(notes.get(&kv.mod_revision()).cloned());
                     apply(
                         &store.keys,
                         &mut copy,
@@ -131,12 +140,33 @@ pub async fn follow(store: Arc<EtcdStore>, stopping: CancellationToken) {
                     );
                     applied = Some(applied.unwrap_or(0).max(kv.mod_revision()));
                 }
+                copy.noted(None);
+            }
+            // This node's record of what it applied goes to its files at once (appended,
+            // synced within a second), not only when a change made here waits for it:
+            // killed, it loses little, and what it lost its peers fill in.
+            if let Some(history) = &history {
+                history.commit().await;
             }
             if let Some(revision) = applied {
                 store.applied.send_replace(revision.max(0) as u64);
             }
         }
     }
+}
+
+/// The note of each revision among `events` that has one: its time and its reason.
+fn notes(keys: &Keys, events: &[etcd_client::Event]) -> HashMap<i64, (SystemTime, Option<String>)> {
+    events
+        .iter()
+        .filter(|event| event.event_type() == EventType::Put)
+        .filter_map(|event| event.kv())
+        .filter(|kv| keys.parse(kv.key()) == Some(Key::Note))
+        .filter_map(|kv| {
+            let note: keys::Note = serde_json::from_slice(kv.value()).ok()?;
+            Some((kv.mod_revision(), (note.time(), note.reason)))
+        })
+        .collect()
 }
 
 /// Waits before trying etcd again; true if the node is stopping.
@@ -154,10 +184,29 @@ async fn load(store: &EtcdStore) -> Result<i64, etcd_client::Error> {
         .get(store.keys.all(), Some(GetOptions::new().with_prefix()))
         .await?;
     let revision = answer.header().map_or(0, |header| header.revision());
+    // What this node's history missed, from a peer's, before the state it loads (the
+    // watch is not running: nothing else is handed to the history meanwhile).
+    let history = store.copy.lock().history();
+    if let Some(history) = &history {
+        super::fill::from_peers(store, history, answer.kvs(), revision.max(0) as u64).await;
+    }
     {
         let mut copy = store.copy.lock();
         bring_to(&store.keys, &mut copy, Some(&store.revisions), answer.kvs());
         copy.history_begins_at(revision.max(0) as u64);
+        // As of the last noted change (not now: the changes after it, noted before this
+        // node loaded, must not seem to come before it).
+        let noted = answer
+            .kvs()
+            .iter()
+            .filter(|kv| store.keys.parse(kv.key()) == Some(Key::Note))
+            .find_map(|kv| serde_json::from_slice::<keys::Note>(kv.value()).ok())
+            .map_or_else(SystemTime::now, |note| note.time());
+        copy.history_loaded(revision.max(0) as u64, noted);
+    }
+    if let Some(history) = history {
+        // Compared with the files, and written, on a thread that may wait for the disk.
+        let _ = tokio::task::spawn_blocking(move || history.commit_blocking()).await;
     }
     store.contact.lock().loaded = true;
     store.touch();
@@ -175,6 +224,7 @@ pub type Revisions = Mutex<HashMap<String, KeyRevisions>>;
 fn bring_to(keys: &Keys, copy: &mut State, revisions: Option<&Revisions>, kvs: &[KeyValue]) {
     let mut instances = BTreeMap::new();
     let mut critical = std::collections::BTreeSet::new();
+    let mut flapping = std::collections::BTreeSet::new();
     let mut written: HashMap<String, KeyRevisions> = HashMap::new();
     for kv in kvs {
         match keys.parse(kv.key()) {
@@ -193,6 +243,9 @@ fn bring_to(keys: &Keys, copy: &mut State, revisions: Option<&Revisions>, kvs: &
             Some(Key::Renewed(url)) => {
                 written.entry(url.to_owned()).or_default().renewed = kv.mod_revision();
             }
+            Some(Key::Flapping(url)) => {
+                flapping.insert(url.to_owned());
+            }
             _ => {}
         }
     }
@@ -209,6 +262,9 @@ fn bring_to(keys: &Keys, copy: &mut State, revisions: Option<&Revisions>, kvs: &
             Status::Passing
         };
         copy.apply_status(&url, status, Cause::Replicated, Stamp::Live);
+        if flapping.contains(&url) {
+            copy.apply_flapping(&url, Stamp::Live);
+        }
     }
     if let Some(revisions) = revisions {
         written.retain(|url, _| copy.registered_at(url).is_some());
@@ -385,6 +441,8 @@ fn apply(
         (EventType::Delete, Some(Key::Status(url))) => {
             copy.apply_status(url, Status::Passing, Cause::Replicated, at)
         }
+        (EventType::Put, Some(Key::Flapping(url))) => copy.apply_flapping(url, at),
+        (EventType::Delete, Some(Key::Flapping(url))) => copy.apply_steady(url, at),
         (EventType::Put, Some(Key::Renewed(url))) => {
             let renewed = std::str::from_utf8(kv.value())
                 .ok()

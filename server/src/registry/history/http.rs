@@ -26,11 +26,7 @@ use crate::{http::ApiError, registry::Registry};
 /// The registry's history, or the 404 that says it keeps none.
 fn history_of(registry: &Registry) -> Result<Arc<History>, ApiError> {
     registry.history.clone().ok_or_else(|| {
-        ApiError::not_found(if registry.clustered() {
-            "this registry keeps no history: a registry on etcd does not record one yet"
-        } else {
-            "this registry keeps no history: it was started with --history-dir off"
-        })
+        ApiError::not_found("this registry keeps no history: it was started with --history-dir off")
     })
 }
 
@@ -42,6 +38,9 @@ pub(super) async fn read<T: Send + 'static>(
     read: impl FnOnce(&History) -> std::io::Result<T> + Send + 'static,
 ) -> Result<T, ApiError> {
     let turn = history.turn().await;
+    // Whatever the registry has applied is in the files before they are read (a cluster's
+    // peer filling in asks for what this node applied a moment ago).
+    history.commit().await;
     tokio::task::spawn_blocking(move || {
         let _turn = turn;
         read(&history)

@@ -278,6 +278,8 @@ struct EventJson<'a> {
     status: Option<Status>,
     #[serde(rename = "Reason")]
     reason: &'a str,
+    #[serde(rename = "RegisteredAt", skip_serializing_if = "Option::is_none")]
+    registered_at: Option<String>,
 }
 
 /// What is handed to the writer, in the order of the changes. `Begin` comes once a run:
@@ -291,6 +293,12 @@ enum Message {
         id: EventId,
         at: SystemTime,
         change: Change,
+    },
+    /// A cluster's node loaded the whole state from etcd, at `id`: these `instances`.
+    Loaded {
+        id: EventId,
+        at: SystemTime,
+        instances: Vec<wire::registry::InstanceInfo>,
     },
 }
 
@@ -369,6 +377,7 @@ impl History {
             warned_size: false,
             lines: Vec::new(),
             model: Rendered::default(),
+            model_from_files: false,
         };
         Ok(History {
             shared,
@@ -377,6 +386,73 @@ impl History {
             written: Mutex::new(EventId::all_of(0)),
             reads: Arc::new(tokio::sync::Semaphore::new(MAX_READS)),
         })
+    }
+
+    /// [`History::open`], for a node of a cluster on etcd: the registry's state outlives
+    /// the node, so its history goes on from where its files end (read when it is first
+    /// written to), and each load of the whole state from etcd is compared with it
+    /// ([`History::loaded`]) instead of a run starting empty ([`History::begin`]).
+    ///
+    /// # Errors
+    /// As [`History::open`].
+    pub fn open_following(config: HistoryConfig) -> Result<History, OpenError> {
+        let history = History::open(config)?;
+        history
+            .writer
+            .try_lock()
+            .expect("nothing else holds a new history's writer")
+            .model_from_files = true;
+        Ok(history)
+    }
+
+    /// A cluster's node loaded the whole state from etcd at `id` (its start, or a watch
+    /// that etcd compacted past): `instances`. If the files do not end with the same
+    /// instances, the node missed changes, and a `gap` checkpoint says so and holds these
+    /// (a `started` one, if the files held nothing); if they do, nothing is written but a
+    /// plain checkpoint to start a new file. Call in the order of the changes (under the
+    /// state's lock); [`History::commit_blocking`] writes it.
+    pub fn loaded(
+        &self,
+        id: EventId,
+        at: SystemTime,
+        instances: Vec<wire::registry::InstanceInfo>,
+    ) {
+        self.queue
+            .lock()
+            .push(Message::Loaded { id, at, instances });
+    }
+
+    /// Hands over `events`, copied from a peer's history (a cluster's node filling in what
+    /// it missed), in order, up to the first that is not a change (a peer's own `gap` or
+    /// `started`, whose instances a page does not carry). Returns how many it took.
+    pub fn import(&self, events: Vec<HistoryEvent>) -> usize {
+        let mut queue = self.queue.lock();
+        let mut taken = 0;
+        for event in events {
+            if matches!(event.kind, HistoryKind::Gap | HistoryKind::Started) {
+                break;
+            }
+            let (Ok(id), Ok(at)) = (
+                event.id.parse::<EventId>(),
+                humantime::parse_rfc3339(&event.at),
+            ) else {
+                break;
+            };
+            queue.push(Message::Change {
+                id,
+                at,
+                change: Change {
+                    kind: event.kind,
+                    service: event.service,
+                    instance: event.instance,
+                    status: event.status,
+                    reason: Cow::Owned(event.reason),
+                    registration: event.registration,
+                },
+            });
+            taken += 1;
+        }
+        taken
     }
 
     /// Starts this run's segment with a `started` checkpoint holding no instance (a
@@ -603,6 +679,9 @@ struct Writer {
     /// Lines not yet written.
     lines: Vec<u8>,
     model: Rendered,
+    /// The model is still to be read from the files (a cluster's node goes on from where
+    /// its files end: [`History::open_following`]).
+    model_from_files: bool,
 }
 
 /// How many stretches of unrecorded changes are remembered for their callers: a stretch
@@ -621,9 +700,64 @@ impl Writer {
     /// Writes `batch`; then, with `upkeep` (a thread that may wait for the disk), closes
     /// the segment, writes a checkpoint, or tries again, as due.
     fn handle(&mut self, shared: &Shared, batch: Vec<Message>, upkeep: bool) {
+        if self.model_from_files && !batch.is_empty() {
+            self.go_on(shared);
+        }
         let mut pending = None;
         for message in batch {
             match message {
+                Message::Loaded { id, at, instances } => {
+                    self.write_lines(shared, &mut pending);
+                    let loaded = Rendered::of(&instances);
+                    let empty = shared.index.read().is_empty();
+                    let same = !empty && self.model.same(&loaded);
+                    let before = self.last.0;
+                    self.model = loaded;
+                    let micros = self.stamp(id, at);
+                    let (kind, reason) = if empty {
+                        (
+                            HistoryKind::Started,
+                            "this node began keeping the cluster's history: every instance \
+                             is listed as etcd held it"
+                                .to_owned(),
+                        )
+                    } else {
+                        (
+                            HistoryKind::Gap,
+                            format!(
+                                "this node did not see every change after event {before} (it \
+                                 was stopped, or cut off from etcd while etcd compacted what it \
+                                 missed), and no peer had them: every instance is listed as \
+                                 etcd held it at revision {}",
+                                id.revision
+                            ),
+                        )
+                    };
+                    let event = HistoryEvent {
+                        id: id.to_string(),
+                        at: micros_timestamp(micros),
+                        kind,
+                        service: String::new(),
+                        instance: String::new(),
+                        status: None,
+                        reason,
+                        registration: None,
+                        registered_at: None,
+                    };
+                    let listed = (!same).then_some(&event);
+                    let written = if self.file.is_none() {
+                        self.open_segment(shared, listed)
+                    } else if listed.is_some() {
+                        self.checkpoint(shared, listed)
+                    } else {
+                        Ok(())
+                    };
+                    if let Err(err) = written {
+                        self.unsure =
+                            Some("this node loaded etcd's state, and that was not recorded");
+                        self.fail(shared, &err);
+                    }
+                }
                 Message::Begin { id, at } => {
                     self.write_lines(shared, &mut pending);
                     self.model = Rendered::default();
@@ -646,6 +780,7 @@ impl Writer {
                                  instance registers again"
                             .into(),
                         registration: None,
+                        registered_at: None,
                     };
                     if let Err(err) = self.open_segment(shared, Some(&started)) {
                         self.unsure = Some("the registry started, and its start was not recorded");
@@ -654,6 +789,12 @@ impl Writer {
                 }
                 Message::Change { id, at, change } => {
                     let micros = self.stamp(id, at);
+                    // Recorded later than it was made (in a cluster, a registration
+                    // stamped on one node before a change another node noted): the line
+                    // says when it registered.
+                    let made = self::micros(at);
+                    let registered_at = (change.kind == HistoryKind::Registered && made != micros)
+                        .then(|| crate::registry::state::timestamp(at));
                     // The registration is serialised once, for the line and the copy.
                     let mut registration = change.registration.as_ref().map(|registration| {
                         serde_json::to_string(registration).expect("registrations serialise")
@@ -678,6 +819,7 @@ impl Writer {
                             instance,
                             status: change.status,
                             reason: if unchanged { UNCHANGED } else { &change.reason },
+                            registered_at: registered_at.clone(),
                         })
                         .expect("history events serialise");
                         if let Some(registration) = &registration {
@@ -695,7 +837,11 @@ impl Writer {
                     }
                     let instance = instance.clone();
                     self.model.apply(
-                        micros,
+                        if registered_at.is_some() {
+                            made
+                        } else {
+                            micros
+                        },
                         change.kind,
                         instance,
                         change.status,
@@ -715,6 +861,30 @@ impl Writer {
         self.write_lines(shared, &mut pending);
         if upkeep {
             self.upkeep(shared);
+        }
+    }
+
+    /// A cluster's node goes on from where its files end: their instances are the model,
+    /// and a new segment starts with them (a plain checkpoint), for what it fills in from
+    /// its peers and what it applies next. A node whose files hold nothing opens its first
+    /// segment when it first loads the state (a `started`).
+    fn go_on(&mut self, shared: &Shared) {
+        self.model_from_files = false;
+        let Some(last) = shared.index.read().last().map(|segment| segment.last_id) else {
+            return;
+        };
+        self.model = match shared.last_model() {
+            Ok(model) => model,
+            Err(err) => {
+                // Unreadable: the next load then differs, and says so with a gap.
+                tracing::warn!(%err, "cannot read where the registry's history ends");
+                Rendered::default()
+            }
+        };
+        self.last.0 = last;
+        if let Err(err) = self.open_segment(shared, None) {
+            self.unsure = Some("this node could not go on with its history");
+            self.fail(shared, &err);
         }
     }
 
@@ -946,6 +1116,7 @@ impl Writer {
                 ),
             },
             registration: None,
+            registered_at: None,
         };
         // Nothing missing: a plain checkpoint, which a replay passes over.
         let listed = (self.lost > 0 || self.unsure.is_some()).then_some(&gap);
@@ -1026,6 +1197,17 @@ impl Shared {
             }
         }
         Ok(found)
+    }
+
+    /// The writer's model of where the files end (every instance after the last record).
+    fn last_model(&self) -> io::Result<Rendered> {
+        let Some(last) = self.index.read().last().map(|segment| segment.last_id) else {
+            return Ok(Rendered::default());
+        };
+        Ok(match self.at(Point::Id(last))? {
+            Then::Known { model, .. } => Rendered::of(&model.listing()),
+            Then::Before { .. } => Rendered::default(),
+        })
     }
 
     /// The instances as they were at `at`: after the last change at or before it.

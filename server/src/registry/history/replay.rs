@@ -63,6 +63,43 @@ struct RenderedSnap {
 }
 
 impl Rendered {
+    /// The model of `instances` (a listing, a state loaded from etcd).
+    pub fn of(instances: &[InstanceInfo]) -> Rendered {
+        let instances = instances
+            .iter()
+            .map(|info| {
+                let json =
+                    serde_json::to_string(&info.registration).expect("registrations serialise");
+                let registered_at =
+                    humantime::parse_rfc3339(&info.registered_at).map_or(0, super::micros);
+                (
+                    info.registration.service_url.clone(),
+                    RenderedSnap {
+                        registration: json.strip_suffix('}').unwrap_or(&json).into(),
+                        status: info.status,
+                        registered_at,
+                        flapping: info.flapping,
+                    },
+                )
+            })
+            .collect();
+        Rendered { instances }
+    }
+
+    /// Whether `other` holds the same instances, registered alike, with the same status
+    /// (not when each registered: a time a history clamped to keep its files in order
+    /// may differ from etcd's by a little).
+    pub fn same(&self, other: &Rendered) -> bool {
+        self.instances.len() == other.instances.len()
+            && self.instances.iter().all(|(url, snap)| {
+                other.instances.get(url).is_some_and(|theirs| {
+                    theirs.registration == snap.registration
+                        && theirs.status == snap.status
+                        && theirs.flapping == snap.flapping
+                })
+            })
+    }
+
     /// Whether the instance at `instance` is registered with `registration` (its JSON).
     pub fn holds(&self, instance: &str, registration: &str) -> bool {
         self.instances
@@ -70,7 +107,8 @@ impl Rendered {
             .is_some_and(|snap| registration.strip_suffix('}') == Some(&*snap.registration))
     }
 
-    /// Applies a change of `kind` to the instance at `instance`, made at `micros`;
+    /// Applies a change of `kind` to the instance at `instance`, made at `micros` (for a
+    /// `registered`, when it registered, which a cluster's node may record a little later);
     /// `registration` is the JSON of what a `registered` registered (none if it
     /// registered again unchanged).
     pub fn apply(
@@ -176,6 +214,12 @@ impl Model {
 
     /// Applies `event`, which happened at `micros`.
     pub fn apply(&mut self, micros: u64, event: &HistoryEvent) {
+        // A registration recorded later than made says when it was made.
+        let registered = event
+            .registered_at
+            .as_deref()
+            .and_then(|at| humantime::parse_rfc3339(at).ok())
+            .unwrap_or_else(|| time_of(micros));
         match event.kind {
             HistoryKind::Registered => {
                 if let Some(registration) = &event.registration {
@@ -183,13 +227,13 @@ impl Model {
                         .instances
                         .get(&event.instance)
                         .is_some_and(|snap| snap.flapping);
-                    let info = kept(registration.clone(), timestamp(time_of(micros)));
+                    let info = kept(registration.clone(), timestamp(registered));
                     self.instances
                         .insert(event.instance.clone(), InstanceInfo { flapping, ..info });
                 } else if let Some(snap) = self.instances.get_mut(&event.instance) {
                     // Registered again unchanged: a new entry of the same registration.
                     snap.status = Status::Passing;
-                    snap.registered_at = timestamp(time_of(micros));
+                    snap.registered_at = timestamp(registered);
                 }
             }
             HistoryKind::Deregistered | HistoryKind::Dropped => {
@@ -425,6 +469,7 @@ mod tests {
                 service_url: url.into(),
                 ..Registration::default()
             }),
+            registered_at: None,
         }
     }
 

@@ -829,3 +829,116 @@ fn availability_over_more_than_its_budget_asks_for_a_shorter_stretch() {
     assert!(too_large.0.contains("ask for a shorter one"), "{too_large}");
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+/// A history opened as a cluster's node: `loaded` the state `instances` at `revision`.
+fn load(
+    history: &History,
+    revision: u64,
+    micros: u64,
+    instances: Vec<wire::registry::InstanceInfo>,
+) {
+    history.loaded(
+        EventId::all_of(revision),
+        replay::time_of(micros),
+        instances,
+    );
+    history.commit_blocking();
+}
+
+fn following(dir: &Path) -> History {
+    History::open_following(HistoryConfig {
+        dir: dir.to_owned(),
+        retention: Duration::from_secs(7 * 86_400),
+        max_bytes: 64 * 1024 * 1024,
+    })
+    .unwrap()
+}
+
+#[test]
+fn a_cluster_node_goes_on_from_its_files_fills_in_and_says_gap_only_when_a_load_differs() {
+    let dir = dir("following");
+    let mut script = Script::new();
+    let history = following(&dir);
+    load(&history, 1_000, script.micros, Vec::new());
+    let moments = script.churn(&history, 30);
+    let first = all_events(&history);
+    assert_eq!(first[0].kind, HistoryKind::Started, "{:?}", first[0]);
+    assert_eq!(first.len(), 31);
+    drop(history);
+
+    // Started again, and the state loaded is what the files end with: nothing to say.
+    let history = following(&dir);
+    load(&history, script.next, script.micros, script.listing());
+    assert_eq!(all_events(&history), first);
+    for (id, micros, listing_then) in &moments {
+        assert_eq!(&listing(history.at(Point::Id(*id)).unwrap()), listing_then);
+        assert_eq!(
+            &listing(history.at(Point::Time(*micros)).unwrap()),
+            listing_then
+        );
+    }
+    drop(history);
+
+    // Started again after changes it did not see: a peer's events fill them in, up to the
+    // first that is not a change (a peer's own gap), and the load then matches.
+    let mut peer = Script {
+        instances: script.instances.clone(),
+        next: script.next,
+        micros: script.micros,
+    };
+    let scratch_dir = dir.join("peer");
+    let scratch = open(&scratch_dir, 64 * 1024 * 1024);
+    scratch.begin(id(1), replay::time_of(peer.micros));
+    let missed: Vec<_> = (0..3)
+        .map(|n| peer.step(&scratch, HistoryKind::Registered, 100 + n))
+        .collect();
+    scratch.commit_blocking();
+    let mut given: Vec<HistoryEvent> = all_events(&scratch)
+        .into_iter()
+        .filter(|e| e.kind == HistoryKind::Registered)
+        .collect();
+    assert_eq!(given.len(), 3);
+    let mut gap = given[0].clone();
+    gap.kind = HistoryKind::Gap;
+    given.push(gap);
+    let history = following(&dir);
+    assert_eq!(history.import(given.clone()), 3, "up to the peer's gap");
+    load(&history, peer.next, peer.micros, peer.listing());
+    let now = all_events(&history);
+    assert_eq!(now.len(), first.len() + 3, "{now:?}");
+    assert_eq!(&now[first.len()..], &given[..3]);
+    assert!(now.iter().all(|e| e.kind != HistoryKind::Gap));
+    let (last, micros) = missed[2];
+    assert_eq!(
+        listing(history.at(Point::Id(last)).unwrap()),
+        peer.listing()
+    );
+    assert_eq!(
+        listing(history.at(Point::Time(micros)).unwrap()),
+        peer.listing()
+    );
+
+    // A load that differs (an instance left unseen, and no peer had it) is a gap that
+    // holds the state loaded.
+    let mut left = peer.listing();
+    left.remove(0);
+    load(
+        &history,
+        peer.next + 5,
+        peer.micros + 1_000_000,
+        left.clone(),
+    );
+    let told = all_events(&history);
+    let said = told.last().unwrap();
+    assert_eq!(said.kind, HistoryKind::Gap, "{said:?}");
+    assert_eq!(said.id, (peer.next + 5).to_string());
+    assert_eq!(
+        listing(
+            history
+                .at(Point::Id(EventId::all_of(peer.next + 5)))
+                .unwrap()
+        ),
+        left
+    );
+    let _ = std::fs::remove_dir_all(&dir);
+}
