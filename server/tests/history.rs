@@ -790,6 +790,14 @@ async fn every_moment_replays_on_every_node_of_a_cluster_after_restarts_and_comp
         critical.reason
     );
     for node in [&a_url, &b_url] {
+        // A page says the revision the node had applied: a peer filling in waits for it.
+        let answer = client.get(format!("{node}/history")).send().await.unwrap();
+        let applied: u64 = answer.headers()[wire::registry::APPLIED_HEADER]
+            .to_str()
+            .unwrap()
+            .parse()
+            .unwrap();
+        assert!(applied >= through.0, "{node}: {applied}");
         let all = history(node, "?limit=10000").await;
         assert!(
             all.events.iter().all(|e| e.kind != HistoryKind::Gap),

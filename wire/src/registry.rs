@@ -96,6 +96,11 @@ pub const PATCH_ORDER_HEADER: &str = "registry-patch-order";
 /// Two answers at the same revision are the same answer.
 pub const REVISION_HEADER: &str = "registry-revision";
 
+/// The header on our registry's `GET /history` pages: the revision of the registry's state
+/// the node had applied when it read them (for a cluster's node, etcd's revision, which a
+/// change that makes no event moves too). The page holds every change up to it.
+pub const APPLIED_HEADER: &str = "registry-applied";
+
 /// The header on a registry node's listings and lookups while its replicated state is out
 /// of reach: how many seconds ago the node last heard from its replicated store. The answer
 /// may be behind.

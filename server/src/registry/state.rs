@@ -316,8 +316,8 @@ impl State {
 
     /// The copy has just been loaded whole at `revision`, whose last noted change was
     /// made `at`: the history checks that it ends with the same instances
-    /// ([`History::loaded`]).
-    pub fn history_loaded(&mut self, revision: u64, at: SystemTime) {
+    /// ([`History::loaded`]); `missed` says why changes before it are missing, if known.
+    pub fn history_loaded(&mut self, revision: u64, at: SystemTime, missed: Option<String>) {
         if let Some(history) = &self.history {
             // Never before a registration it holds: a replay of a moment before that
             // must not list it.
@@ -327,7 +327,7 @@ impl State {
                 .map(|entry| entry.registered_at)
                 .fold(at, SystemTime::max);
             let instances = self.instances.values().map(Entry::info).collect();
-            history.loaded(EventId::all_of(revision), at, instances);
+            history.loaded(EventId::all_of(revision), at, instances, missed);
         }
     }
 
@@ -377,7 +377,13 @@ impl State {
                 if listed && previous.reg.name != reg.name {
                     self.announce(&previous.patch_entry(), false);
                 }
-                if previous.reg.heartbeat_url == reg.heartbeat_url && previous.reg.ttl == reg.ttl {
+                // A cluster's copy carries it always: whether it ends is the writer's to
+                // say, in the same transaction (it deletes `flapping/<url>`), so every copy
+                // agrees.
+                if !self.decides_flapping
+                    || (previous.reg.heartbeat_url == reg.heartbeat_url
+                        && previous.reg.ttl == reg.ttl)
+                {
                     changes = previous.changes;
                     flapping = previous.flapping;
                     if previous.status == Status::Passing {

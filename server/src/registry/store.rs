@@ -153,6 +153,12 @@ pub trait Store: Send + Sync + 'static {
         true
     }
 
+    /// The revision this node's state has applied: its latest change's, or, for a
+    /// replicated store, the store's own (which moves for changes that make no event).
+    fn applied_revision(&self) -> u64 {
+        self.instances().revision
+    }
+
     /// Whether this node can answer from its state now.
     fn readiness(&self) -> Readiness {
         Readiness::Ready
@@ -166,7 +172,7 @@ pub trait Store: Send + Sync + 'static {
     fn expire(&self) -> Change<'_, ()>;
 
     /// Gives out again the flapping instances that have passed for a whole flap window
-    /// (each round; a registry on etcd decides no flapping yet).
+    /// (each round; a cluster's leader also decides here which instances begin flapping).
     ///
     /// # Errors
     /// The store cannot record changes now.

@@ -1,43 +1,56 @@
 //! Filling a node's history from its peers. Every node records the changes it applies
 //! from etcd in its own files ([`crate::registry::history`]), so a node that was stopped
 //! (or cut off while etcd compacted what it missed) lacks what changed meanwhile. When it
-//! loads the whole state again, it first asks its peers' `GET /history` for the events
-//! after its last, up to the revision it loads, and records them as its own: they carry
-//! the same ids and, from the notes every change writes ([`super::keys::Note`]), the same
-//! times and reasons. Only if no peer has them does its history say `gap`.
+//! loads the whole state again, it first asks a peer's `GET /history` for the events after
+//! its last, up to the revision it loads, and records them as its own: they carry the same
+//! ids and, from the notes every change writes ([`super::keys::Note`]), the same times and
+//! reasons. If no peer can give them all, its history says `gap` there.
 //!
 //! The peers are the candidates in etcd's election: only registry nodes write there, so
-//! the registry's token never goes to a URL a client registered.
+//! the registry's token never goes to a URL a client registered. What a peer may cost is
+//! bounded: one deadline for the whole fill ([`FILL_TIMEOUT`]), small pages each read up
+//! to a limit, and [`MAX_FILL_BYTES`] in all.
 
 use std::time::Duration;
 
 use etcd_client::KeyValue;
-use wire::registry::{HistoryEvent, HistoryPage};
+use tokio::time::Instant;
+use wire::registry::{APPLIED_HEADER, HistoryKind, HistoryPage};
 
 use super::EtcdStore;
 use crate::registry::{history::History, journal::EventId};
 
-/// How long one peer may take to give what this node missed.
+/// How long the whole fill may take, whatever the peers do.
 pub const FILL_TIMEOUT: Duration = Duration::from_secs(10);
-/// The events asked for in one page, and the most pages read from one peer (a node
-/// that missed more than that many events says `gap` for the rest).
-const PAGE: usize = 1000;
-const MAX_PAGES: usize = 100;
-/// How often, and how long apart, a peer is asked whether it has caught up.
-const CATCH_UP_TRIES: usize = 40;
+/// The events asked for in one page (a page of registrations with large `Meta` weighs
+/// several MiB), the most one page may weigh, and the most a fill reads in all.
+const PAGE: usize = 100;
+const MAX_PAGE_BYTES: usize = 16 * 1024 * 1024;
+const MAX_FILL_BYTES: usize = 256 * 1024 * 1024;
+/// How long apart a peer is asked again while it has not applied the revision loaded yet
+/// (it follows etcd a few milliseconds behind).
 const CATCH_UP_PAUSE: Duration = Duration::from_millis(50);
-/// The most one page's answer may weigh.
-const MAX_PAGE_BYTES: usize = 64 * 1024 * 1024;
+
+/// What filling in found.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Filled {
+    /// A peer gave every change this node missed (perhaps none).
+    Whole,
+    /// Some changes are missing, for this reason: the history says `gap`.
+    Partly(String),
+    /// No peer answered (or there is none): only the state loaded can tell.
+    NoPeer,
+}
 
 /// Hands `history` the events after its last that a peer recorded up to `through`, the
 /// revision being loaded; `kvs` is the state being loaded (its election keys name the
-/// peers). Returns how many it took.
+/// peers).
 pub async fn from_peers(
     store: &EtcdStore,
     history: &History,
     kvs: &[KeyValue],
     through: u64,
-) -> usize {
+) -> Filled {
     let election = format!("{}/", store.election);
     let mut peers: Vec<String> = kvs
         .iter()
@@ -50,90 +63,164 @@ pub async fn from_peers(
     // A node whose files hold nothing starts its own (a peer's events would need the
     // instances before them).
     let Some(last) = history.last_id() else {
-        return 0;
+        return Filled::NoPeer;
     };
     if last.revision >= through {
-        return 0;
+        return Filled::Whole;
     }
     let client = crate::http::client::with_timeout(FILL_TIMEOUT, store.token.as_deref());
+    let deadline = Instant::now() + FILL_TIMEOUT;
+    let mut fill = Fill {
+        after: last,
+        through,
+        read: 0,
+        taken: 0,
+    };
+    let mut outcome = Filled::NoPeer;
     for peer in peers {
-        match tokio::time::timeout(FILL_TIMEOUT, missed(&client, &peer, last, through)).await {
-            Ok(Ok(events)) => {
-                let taken = history.import(events);
-                tracing::info!(%peer, taken, "filled this node's history from a peer's");
-                return taken;
+        let asked = tokio::time::timeout_at(deadline, fill.from(&client, &peer, history)).await;
+        let problem = match asked {
+            Ok(Ok(())) => {
+                tracing::info!(%peer, taken = fill.taken, "filled this node's history from a peer's");
+                return Filled::Whole;
             }
-            Ok(Err(problem)) => {
-                tracing::warn!(%peer, %problem, "cannot fill this node's history from a peer's")
+            Ok(Err(Answer::Partly(why))) => {
+                outcome = Filled::Partly(format!("{peer}: {why}"));
+                why
             }
-            Err(_) => tracing::warn!(
-                %peer,
-                "a peer did not give its history within {FILL_TIMEOUT:?}"
-            ),
-        }
+            Ok(Err(Answer::Failed(why))) => why,
+            Err(_) => {
+                let why = format!("no answer within {FILL_TIMEOUT:?}");
+                tracing::warn!(%peer, "cannot fill this node's history from a peer's: {why}");
+                break;
+            }
+        };
+        tracing::warn!(%peer, %problem, "cannot fill this node's history from a peer's");
     }
-    0
+    if fill.taken > 0 && outcome == Filled::NoPeer {
+        outcome = Filled::Partly("the peers gave only part of it".into());
+    }
+    outcome
 }
 
-/// The events `peer` recorded after `last` up to revision
-/// `through`, in order.
-async fn missed(
-    client: &reqwest::Client,
-    peer: &str,
-    last: EventId,
+/// A fill in progress: the last event taken, and what it has read.
+struct Fill {
+    after: EventId,
     through: u64,
-) -> Result<Vec<HistoryEvent>, String> {
-    // The peer may not have applied the last revisions yet (a few milliseconds behind):
-    // its history is read once its copy has reached `through`.
-    let peer = peer.trim_end_matches('/');
-    let mut reached = false;
-    for _ in 0..CATCH_UP_TRIES {
-        let status = client.get(format!("{peer}/cluster")).send().await;
-        if let Ok(status) = status
-            && let Ok(node) = status.json::<wire::registry::NodeStatus>().await
-            && node.revision >= through
-        {
-            reached = true;
-            break;
+    read: usize,
+    taken: usize,
+}
+
+/// Why a peer did not give everything.
+enum Answer {
+    /// It answered, and some changes are missing from what it has.
+    Partly(String),
+    /// It did not answer usefully: another may.
+    Failed(String),
+}
+
+impl Fill {
+    /// Takes from `peer` the events after the last taken, through the revision loaded.
+    async fn from(
+        &mut self,
+        client: &reqwest::Client,
+        peer: &str,
+        history: &History,
+    ) -> Result<(), Answer> {
+        let peer = peer.trim_end_matches('/');
+        // Its history must reach back to the last event taken (this node's own, at first).
+        let oldest = self.page(client, peer, None, 1).await?.0;
+        match oldest.events.first().map(|e| e.id.parse::<EventId>()) {
+            Some(Ok(first)) if first <= self.after => {}
+            _ => {
+                return Err(Answer::Partly(
+                    "its history does not reach back that far".into(),
+                ));
+            }
         }
-        tokio::time::sleep(CATCH_UP_PAUSE).await;
-    }
-    if !reached {
-        return Err(format!("its copy has not reached revision {through}"));
-    }
-    let mut events = Vec::new();
-    let mut after = last;
-    let mut from = last.to_string();
-    for _ in 0..MAX_PAGES {
-        let response = client
-            .get(format!("{peer}/history"))
-            .query(&[("limit", PAGE.to_string()), ("from", from.clone())])
-            .send()
-            .await
-            .map_err(|err| err.to_string())?;
-        if !response.status().is_success() {
-            return Err(format!("GET /history answered {}", response.status()));
-        }
-        let body = crate::http::client::read_at_most(response, MAX_PAGE_BYTES).await;
-        let page: HistoryPage = serde_json::from_slice(&body).map_err(|err| err.to_string())?;
-        for event in page.events {
-            let id: EventId = event
-                .id
-                .parse()
-                .map_err(|_| format!("an event id {:?} that is not one", event.id))?;
-            if id <= after {
+        let mut from = self.after.to_string();
+        loop {
+            let (page, applied) = self.page(client, peer, Some(&from), PAGE).await?;
+            if applied < self.through {
+                // Not there yet: ask again.
+                tokio::time::sleep(CATCH_UP_PAUSE).await;
                 continue;
             }
-            if id.revision > through {
-                return Ok(events);
+            let mut events = Vec::new();
+            let mut done = page.next.is_none();
+            for event in page.events {
+                let id: EventId = event.id.parse().map_err(|_| {
+                    Answer::Failed(format!("an event id {:?} that is not one", event.id))
+                })?;
+                if id <= self.after {
+                    continue;
+                }
+                if id.revision > self.through {
+                    done = true;
+                    break;
+                }
+                if matches!(event.kind, HistoryKind::Gap | HistoryKind::Started) {
+                    // Its own gap: what came before it there is not known.
+                    self.taken += history.import(events);
+                    return Err(Answer::Partly(format!(
+                        "its history has a {} at {id}",
+                        event.kind.as_str()
+                    )));
+                }
+                self.after = id;
+                events.push(event);
             }
-            after = id;
-            events.push(event);
-        }
-        match page.next {
-            Some(next) => from = next,
-            None => return Ok(events),
+            self.taken += history.import(events);
+            if done {
+                return Ok(());
+            }
+            from = page
+                .next
+                .expect("a page that is not the last says where the next starts");
         }
     }
-    Ok(events)
+
+    /// One page of `peer`'s history from `from` (its oldest, if none), and the revision it
+    /// had applied.
+    async fn page(
+        &mut self,
+        client: &reqwest::Client,
+        peer: &str,
+        from: Option<&str>,
+        limit: usize,
+    ) -> Result<(HistoryPage, u64), Answer> {
+        let mut request = client
+            .get(format!("{peer}/history"))
+            .query(&[("limit", limit.to_string())]);
+        if let Some(from) = from {
+            request = request.query(&[("from", from)]);
+        }
+        let response = request
+            .send()
+            .await
+            .map_err(|err| Answer::Failed(err.to_string()))?;
+        if !response.status().is_success() {
+            return Err(Answer::Failed(format!(
+                "GET /history answered {}",
+                response.status()
+            )));
+        }
+        let applied = response
+            .headers()
+            .get(APPLIED_HEADER)
+            .and_then(|value| value.to_str().ok()?.parse().ok())
+            .ok_or_else(|| Answer::Failed(format!("no {APPLIED_HEADER} header")))?;
+        let body = crate::http::client::read_limited(response, MAX_PAGE_BYTES)
+            .await
+            .map_err(|err| Answer::Failed(err.to_string()))?;
+        self.read += body.len();
+        if self.read > MAX_FILL_BYTES {
+            return Err(Answer::Partly(format!(
+                "what it missed weighs more than {} MiB",
+                MAX_FILL_BYTES / (1024 * 1024)
+            )));
+        }
+        let page = serde_json::from_slice(&body).map_err(|err| Answer::Failed(err.to_string()))?;
+        Ok((page, applied))
+    }
 }

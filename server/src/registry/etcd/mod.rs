@@ -509,11 +509,26 @@ impl Store for EtcdStore {
                 TxnOp::put(self.keys.instance(&reg.url), value, None),
                 TxnOp::delete(self.keys.status(&reg.url), None),
                 TxnOp::delete(self.keys.renewed(&reg.url), None),
-                Note::at(stored.registered_at(), None).put(&self.keys),
             ];
-            if !self.copy.lock().keeps_flapping(&reg) {
+            // Decided on this node's copy; every copy follows the key, so they agree.
+            let (keeps, known) = {
+                let copy = self.copy.lock();
+                (
+                    copy.keeps_flapping(&reg),
+                    copy.registered_at(&reg.url).is_some(),
+                )
+            };
+            let mut reason = None;
+            if !keeps {
                 ops.push(TxnOp::delete(self.keys.flapping(&reg.url), None));
+                if known {
+                    reason = Some(
+                        "registered again, checked differently: not the same instance's history"
+                            .into(),
+                    );
+                }
             }
+            ops.push(Note::at(stored.registered_at(), reason).put(&self.keys));
             let (revision, _) = self.commit(Txn::new().and_then(ops)).await?;
             self.caught_up(revision).await
         })
@@ -603,6 +618,10 @@ impl Store for EtcdStore {
 
     fn self_preservation(&self) -> bool {
         self.preserving.load(Ordering::SeqCst)
+    }
+
+    fn applied_revision(&self) -> u64 {
+        *self.applied.borrow()
     }
 
     fn set_self_preservation(&self, active: bool) {

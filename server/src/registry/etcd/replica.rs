@@ -34,6 +34,12 @@ use crate::registry::{
     validate,
 };
 
+/// How long a load may take: etcd's answer, filling in the history from a peer (one
+/// deadline of its own), and writing what the history makes of it.
+const LOAD_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(
+    2 * WRITE_TIMEOUT.as_secs() + super::fill::FILL_TIMEOUT.as_secs(),
+);
+
 /// Follows etcd until `stopping`: loads the state, then applies every change to it.
 pub async fn follow(store: Arc<EtcdStore>, stopping: CancellationToken) {
     // The last revision applied; none until the state is loaded.
@@ -46,9 +52,7 @@ pub async fn follow(store: Arc<EtcdStore>, stopping: CancellationToken) {
         let from = match applied {
             Some(revision) => revision + 1,
             None => {
-                match tokio::time::timeout(WRITE_TIMEOUT + super::fill::FILL_TIMEOUT, load(&store))
-                    .await
-                {
+                match tokio::time::timeout(LOAD_TIMEOUT, load(&store)).await {
                     Ok(Ok(revision)) => {
                         if said {
                             eprintln!("registry: etcd at {} answers again", store.endpoints);
@@ -187,9 +191,17 @@ async fn load(store: &EtcdStore) -> Result<i64, etcd_client::Error> {
     // What this node's history missed, from a peer's, before the state it loads (the
     // watch is not running: nothing else is handed to the history meanwhile).
     let history = store.copy.lock().history();
-    if let Some(history) = &history {
-        super::fill::from_peers(store, history, answer.kvs(), revision.max(0) as u64).await;
-    }
+    let missed = match &history {
+        Some(history) => {
+            match super::fill::from_peers(store, history, answer.kvs(), revision.max(0) as u64)
+                .await
+            {
+                super::fill::Filled::Partly(why) => Some(why),
+                super::fill::Filled::Whole | super::fill::Filled::NoPeer => None,
+            }
+        }
+        None => None,
+    };
     {
         let mut copy = store.copy.lock();
         bring_to(&store.keys, &mut copy, Some(&store.revisions), answer.kvs());
@@ -202,7 +214,7 @@ async fn load(store: &EtcdStore) -> Result<i64, etcd_client::Error> {
             .filter(|kv| store.keys.parse(kv.key()) == Some(Key::Note))
             .find_map(|kv| serde_json::from_slice::<keys::Note>(kv.value()).ok())
             .map_or_else(SystemTime::now, |note| note.time());
-        copy.history_loaded(revision.max(0) as u64, noted);
+        copy.history_loaded(revision.max(0) as u64, noted, missed);
     }
     if let Some(history) = history {
         // Compared with the files, and written, on a thread that may wait for the disk.
@@ -262,8 +274,11 @@ fn bring_to(keys: &Keys, copy: &mut State, revisions: Option<&Revisions>, kvs: &
             Status::Passing
         };
         copy.apply_status(&url, status, Cause::Replicated, Stamp::Live);
+        // As etcd says, whichever way it changed while this node was not following.
         if flapping.contains(&url) {
             copy.apply_flapping(&url, Stamp::Live);
+        } else {
+            copy.apply_steady(&url, Stamp::Live);
         }
     }
     if let Some(revisions) = revisions {

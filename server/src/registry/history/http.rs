@@ -18,7 +18,7 @@ use axum::{
     http::{HeaderName, HeaderValue},
     response::{IntoResponse, Response},
 };
-use wire::registry::{Availability, HistoryPage, InstanceInfo, REVISION_HEADER};
+use wire::registry::{APPLIED_HEADER, Availability, HistoryPage, InstanceInfo, REVISION_HEADER};
 
 use super::{History, Point, Then, micros_timestamp, query};
 use crate::{http::ApiError, registry::Registry};
@@ -58,14 +58,26 @@ pub(super) async fn read<T: Send + 'static>(
     })
 }
 
-/// `GET /history`.
+/// `GET /history`, with the revision this node had applied when it read the page
+/// ([`APPLIED_HEADER`]: a cluster's peer filling in waits for it).
 pub async fn events(
     State(registry): State<Registry>,
     RawQuery(query): RawQuery,
-) -> Result<Json<HistoryPage>, ApiError> {
+) -> Result<Response, ApiError> {
     let filter = query::event_filter(query.as_deref())?;
     let history = history_of(&registry)?;
-    Ok(Json(read(history, move |h| h.events(&filter)).await?))
+    // Read before the page: every change up to it is handed to the history by then, and
+    // `read` writes what was handed over before it reads.
+    let applied = registry.store.applied_revision();
+    let page: HistoryPage = read(history, move |h| h.events(&filter)).await?;
+    Ok((
+        [(
+            HeaderName::from_static(APPLIED_HEADER),
+            HeaderValue::from(applied),
+        )],
+        Json(page),
+    )
+        .into_response())
 }
 
 /// `GET /history/availability`.

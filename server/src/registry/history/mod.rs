@@ -10,6 +10,14 @@
 //! | [`query`] | the parameters of `/history` and `?at=`, and the 400s for bad ones |
 //! | [`http`] | `GET /history`, `GET /history/availability`, and `?at=` on `/services` |
 //!
+//! **In a cluster** (a node on etcd: [`History::open_following`]), each node keeps files of
+//! its own and records every change as it applies it from etcd, with etcd's revision as its
+//! id and the time and reason noted beside the change in etcd, so every node's files say
+//! the same. The files go on from where they ended; each time the node loads the whole
+//! state (its start, a watch etcd compacted past), it first fills in from a peer what it
+//! missed ([`crate::registry::etcd::fill`]), then compares the state with the files
+//! ([`History::loaded`]): a `gap` if they differ or a peer said changes are missing.
+//!
 //! **Durability.** The registry's state hands each change to the history as it makes it,
 //! under its lock and so in its order ([`super::state`]); whoever made a change then
 //! writes every change handed over so far, with one `write` (a group commit, under an
@@ -32,7 +40,8 @@
 //! Whatever waits for the disk or copies every instance (closing a segment and syncing
 //! it, a checkpoint, trying again after a failure, the sync every second) is done by
 //! [`History::maintain`] on a blocking thread, once a [`SYNC_EVERY`]. Only
-//! [`History::begin`] opens a file on the caller's thread, once, at start-up.
+//! [`History::begin`] and [`History::open_following`] open a file on the caller's thread,
+//! once, at start-up.
 //!
 //! **Replay.** A checkpoint (every instance at that moment) starts each segment and
 //! follows once the events since the last checkpoint weigh [`CHECKPOINT_RATIO`] times as
@@ -188,6 +197,9 @@ pub struct Shared {
     /// this lock while it waits for the disk).
     syncing: Mutex<Option<Arc<File>>>,
     dirty: AtomicBool,
+    /// Why this history takes no more changes, for good: etcd's revisions went back
+    /// below its ids (see [`Writer::regress`]).
+    regressed: Mutex<Option<String>>,
     /// A sync failed: what was acknowledged since the last good one may not be on the
     /// disk. The writer's next upkeep fails and takes up again with a `gap`.
     sync_failed: AtomicBool,
@@ -294,11 +306,13 @@ enum Message {
         at: SystemTime,
         change: Change,
     },
-    /// A cluster's node loaded the whole state from etcd, at `id`: these `instances`.
+    /// A cluster's node loaded the whole state from etcd, at `id`: these `instances`;
+    /// `missed`: why changes before it are missing, if they are.
     Loaded {
         id: EventId,
         at: SystemTime,
         instances: Vec<wire::registry::InstanceInfo>,
+        missed: Option<String>,
     },
 }
 
@@ -357,6 +371,7 @@ impl History {
             syncing: Mutex::new(None),
             dirty: AtomicBool::new(false),
             sync_failed: AtomicBool::new(false),
+            regressed: Mutex::new(None),
             _lock: lock,
             config,
         };
@@ -377,7 +392,6 @@ impl History {
             warned_size: false,
             lines: Vec::new(),
             model: Rendered::default(),
-            model_from_files: false,
         };
         Ok(History {
             shared,
@@ -389,37 +403,41 @@ impl History {
     }
 
     /// [`History::open`], for a node of a cluster on etcd: the registry's state outlives
-    /// the node, so its history goes on from where its files end (read when it is first
-    /// written to), and each load of the whole state from etcd is compared with it
+    /// the node, so its history goes on from where its files end (read now), and each load of the whole state from etcd is compared with it
     /// ([`History::loaded`]) instead of a run starting empty ([`History::begin`]).
     ///
     /// # Errors
     /// As [`History::open`].
     pub fn open_following(config: HistoryConfig) -> Result<History, OpenError> {
         let history = History::open(config)?;
+        // At start-up, on the caller's thread, as `begin` is.
         history
             .writer
             .try_lock()
             .expect("nothing else holds a new history's writer")
-            .model_from_files = true;
+            .go_on(&history.shared);
         Ok(history)
     }
 
     /// A cluster's node loaded the whole state from etcd at `id` (its start, or a watch
     /// that etcd compacted past): `instances`. If the files do not end with the same
-    /// instances, the node missed changes, and a `gap` checkpoint says so and holds these
-    /// (a `started` one, if the files held nothing); if they do, nothing is written but a
-    /// plain checkpoint to start a new file. Call in the order of the changes (under the
+    /// instances, or `missed` says why changes are missing (its peers could not give them
+    /// all), a `gap` checkpoint says so and holds these (a `started` one, if the files
+    /// held nothing); else nothing is written. Call in the order of the changes (under the
     /// state's lock); [`History::commit_blocking`] writes it.
     pub fn loaded(
         &self,
         id: EventId,
         at: SystemTime,
         instances: Vec<wire::registry::InstanceInfo>,
+        missed: Option<String>,
     ) {
-        self.queue
-            .lock()
-            .push(Message::Loaded { id, at, instances });
+        self.queue.lock().push(Message::Loaded {
+            id,
+            at,
+            instances,
+            missed,
+        });
     }
 
     /// Hands over `events`, copied from a peer's history (a cluster's node filling in what
@@ -432,10 +450,10 @@ impl History {
             if matches!(event.kind, HistoryKind::Gap | HistoryKind::Started) {
                 break;
             }
-            let (Ok(id), Ok(at)) = (
-                event.id.parse::<EventId>(),
-                humantime::parse_rfc3339(&event.at),
-            ) else {
+            // A registration at the time it was made (a peer may have recorded it later).
+            let made = event.registered_at.as_deref().unwrap_or(&event.at);
+            let (Ok(id), Ok(at)) = (event.id.parse::<EventId>(), humantime::parse_rfc3339(made))
+            else {
                 break;
             };
             queue.push(Message::Change {
@@ -512,6 +530,12 @@ impl History {
     /// # Errors
     /// Its record could not be written (the history was failing); the reason says why.
     pub async fn recorded(&self, id: EventId) -> Result<(), String> {
+        // Ids below the files' cannot be written in order: none is recorded.
+        if let Some(reason) = self.regressed.lock().clone() {
+            return Err(format!(
+                "the change was made, but the registry's history could not record it: {reason}"
+            ));
+        }
         if *self.written.lock() < id {
             self.commit().await;
         }
@@ -679,9 +703,6 @@ struct Writer {
     /// Lines not yet written.
     lines: Vec<u8>,
     model: Rendered,
-    /// The model is still to be read from the files (a cluster's node goes on from where
-    /// its files end: [`History::open_following`]).
-    model_from_files: bool,
 }
 
 /// How many stretches of unrecorded changes are remembered for their callers: a stretch
@@ -700,17 +721,23 @@ impl Writer {
     /// Writes `batch`; then, with `upkeep` (a thread that may wait for the disk), closes
     /// the segment, writes a checkpoint, or tries again, as due.
     fn handle(&mut self, shared: &Shared, batch: Vec<Message>, upkeep: bool) {
-        if self.model_from_files && !batch.is_empty() {
-            self.go_on(shared);
-        }
         let mut pending = None;
         for message in batch {
             match message {
-                Message::Loaded { id, at, instances } => {
+                Message::Loaded {
+                    id,
+                    at,
+                    instances,
+                    missed,
+                } => {
                     self.write_lines(shared, &mut pending);
+                    if id < self.last.0 {
+                        self.regress(shared, id);
+                        continue;
+                    }
                     let loaded = Rendered::of(&instances);
                     let empty = shared.index.read().is_empty();
-                    let same = !empty && self.model.same(&loaded);
+                    let same = !empty && self.model.same(&loaded) && missed.is_none();
                     let before = self.last.0;
                     self.model = loaded;
                     let micros = self.stamp(id, at);
@@ -722,13 +749,17 @@ impl Writer {
                                 .to_owned(),
                         )
                     } else {
+                        let peers = match &missed {
+                            Some(why) => format!("its peers could not give them all ({why})"),
+                            None => "no peer gave them".to_owned(),
+                        };
                         (
                             HistoryKind::Gap,
                             format!(
                                 "this node did not see every change after event {before} (it \
                                  was stopped, or cut off from etcd while etcd compacted what it \
-                                 missed), and no peer had them: every instance is listed as \
-                                 etcd held it at revision {}",
+                                 missed), and {peers}: every instance is listed as etcd held \
+                                 it at revision {}",
                                 id.revision
                             ),
                         )
@@ -788,6 +819,15 @@ impl Writer {
                     }
                 }
                 Message::Change { id, at, change } => {
+                    // Ids only go up in the files (a change a peer gave that this node
+                    // had loaded past is not written twice).
+                    if id <= self.last.0 {
+                        if shared.regressed.lock().is_some() {
+                            // Its caller is told: the history can take no change now.
+                            self.lose(shared, id, id, 1);
+                        }
+                        continue;
+                    }
                     let micros = self.stamp(id, at);
                     // Recorded later than it was made (in a cluster, a registration
                     // stamped on one node before a change another node noted): the line
@@ -869,7 +909,6 @@ impl Writer {
     /// its peers and what it applies next. A node whose files hold nothing opens its first
     /// segment when it first loads the state (a `started`).
     fn go_on(&mut self, shared: &Shared) {
-        self.model_from_files = false;
         let Some(last) = shared.index.read().last().map(|segment| segment.last_id) else {
             return;
         };
@@ -886,6 +925,23 @@ impl Writer {
             self.unsure = Some("this node could not go on with its history");
             self.fail(shared, &err);
         }
+    }
+
+    /// etcd's revision `id` is below the ids this history holds: etcd's data was replaced,
+    /// and the files cannot go on in order. The history takes no more changes (each is a
+    /// 503 that says why) until the folder is moved aside.
+    fn regress(&mut self, shared: &Shared, id: EventId) {
+        let reason = format!(
+            "etcd's revision {} is below the last this node's history holds ({}): was etcd's \
+             data replaced? Move {} aside and start this node again",
+            id.revision,
+            self.last.0,
+            shared.config.dir.display()
+        );
+        tracing::error!("{reason}");
+        self.close(shared);
+        *shared.failing.lock() = Some(reason.clone());
+        *shared.regressed.lock() = Some(reason);
     }
 
     /// Appends the lines gathered (`pending`: the first change's id and how many), with
@@ -937,7 +993,7 @@ impl Writer {
         }
         let result = if self.file.is_none() {
             // Before `begin`, nothing has failed and there is nothing to take up again.
-            if shared.failing().is_some() {
+            if shared.failing().is_some() && shared.regressed.lock().is_none() {
                 self.retry(shared);
             }
             Ok(())

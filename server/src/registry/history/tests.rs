@@ -841,6 +841,7 @@ fn load(
         EventId::all_of(revision),
         replay::time_of(micros),
         instances,
+        None,
     );
     history.commit_blocking();
 }
@@ -940,5 +941,57 @@ fn a_cluster_node_goes_on_from_its_files_fills_in_and_says_gap_only_when_a_load_
         ),
         left
     );
+
+    // A change given again (a peer's copy of what the files hold) is not written twice.
+    history.import(given[..3].to_vec());
+    history.commit_blocking();
+    assert_eq!(all_events(&history), told);
+
+    // The same state, but a peer said changes are missing: a gap all the same, saying why.
+    history.loaded(
+        EventId::all_of(peer.next + 6),
+        replay::time_of(peer.micros + 2_000_000),
+        left.clone(),
+        Some("its history does not reach back that far".into()),
+    );
+    history.commit_blocking();
+    let said = all_events(&history).pop().unwrap();
+    assert_eq!(said.kind, HistoryKind::Gap);
+    assert!(
+        said.reason.contains(
+            "its peers could not give them all (its history does not reach back that far)"
+        ),
+        "{}",
+        said.reason
+    );
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[test]
+fn etcd_revisions_below_the_files_stop_the_history_with_a_reason_that_names_the_fix() {
+    let dir = dir("regressed");
+    let history = following(&dir);
+    let script = Script::new();
+    load(&history, 1_000, script.micros, Vec::new());
+    drop(history);
+    let history = following(&dir);
+    // etcd's data replaced: its revisions start again far below.
+    load(&history, 5, script.micros, Vec::new());
+    let reason = history.failing().expect("failing");
+    assert!(reason.contains("was etcd's data replaced?"), "{reason}");
+    assert!(reason.contains(&dir.display().to_string()), "{reason}");
+    // A change made meanwhile is not acknowledged as recorded, and no retry clears it.
+    history.record(
+        id(6),
+        SystemTime::now(),
+        registered(heavy("http://x", 1, "a")),
+    );
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .build()
+        .unwrap();
+    let told = runtime.block_on(history.recorded(id(6))).unwrap_err();
+    assert!(told.contains("could not record it"), "{told}");
+    history.commit_blocking();
+    assert!(history.failing().is_some());
     let _ = std::fs::remove_dir_all(&dir);
 }
