@@ -53,7 +53,7 @@ pub(crate) async fn bare_log(dir: &std::path::Path, fsync: bool) -> (Child, Stri
 }
 
 /// Rounds of the original call's figure: a pair of 5 s runs each.
-const ROUNDS: usize = 4;
+pub(crate) const ROUNDS: usize = 4;
 
 /// wrk POSTing the original call's one message to `ours` and to `bare`, [`ROUNDS`]
 /// pairs of 5 s runs, each pair back to back and in alternating order: each one's mean
@@ -82,7 +82,7 @@ pub(crate) fn wrk_pair(script: &std::path::Path, ours: &str, bare: &str) -> (f64
 }
 
 /// The middle of `ratios` (the mean of the two middle ones for an even count).
-fn median(mut ratios: Vec<f64>) -> f64 {
+pub(crate) fn median(mut ratios: Vec<f64>) -> f64 {
     ratios.sort_by(f64::total_cmp);
     let middle = ratios.len() / 2;
     if ratios.len().is_multiple_of(2) {

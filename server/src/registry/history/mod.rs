@@ -22,7 +22,8 @@
 //! under its lock and so in its order ([`super::state`]); whoever made a change then
 //! writes every change handed over so far, with one `write` (a group commit, under an
 //! async lock, as the log service's writer does: handing changes to a thread of its own
-//! and waiting to hear back cost more than the writing). A registration or deregistration
+//! and waiting to hear back cost more than the writing), or, while another caller is
+//! writing, waits for that write to end and writes what it did not take. A registration or deregistration
 //! is acknowledged only once its record is in the file, so a crash of the process loses
 //! none that was acknowledged; the file is synced every [`SYNC_EVERY`], so a power cut
 //! loses at most that much.
@@ -47,8 +48,8 @@
 //! follows once the events since the last checkpoint weigh [`CHECKPOINT_RATIO`] times as
 //! much as it did (at least [`MIN_CHECKPOINT_GAP`]; checked every [`SYNC_EVERY`], so a
 //! second's events more at most). `?at=` reads from the last checkpoint before the
-//! moment, so it reads about three listings' worth whatever the history's length, and
-//! the checkpoints cost at most half as much disk as the events.
+//! moment, so it reads about five listings' worth whatever the history's length, and
+//! the checkpoints cost at most a quarter as much disk as the events.
 //!
 //! **What one client can cost.** A registration sent again unchanged (a service that
 //! re-registers on a timer) is recorded without its registration, so it costs a line of
@@ -103,10 +104,12 @@ pub const SYNC_EVERY: Duration = Duration::from_secs(1);
 /// would otherwise checkpoint after every event.
 pub const MIN_CHECKPOINT_GAP: u64 = 64 * 1024;
 /// A checkpoint follows once the events since the last weigh this many times as much:
-/// a replay reads at most about three listings' worth, and checkpoints take at most half
-/// the disk the events do. (At 1, `?at=` was 2.9× a live listing's p99, and rendering
-/// checkpoints cost a fifth of the writer's time.)
-pub const CHECKPOINT_RATIO: u64 = 2;
+/// a replay reads at most about five listings' worth, and checkpoints take at most a
+/// quarter of the disk the events do. (At 1, `?at=` was 2.9× a live listing's p99, and
+/// rendering checkpoints cost a fifth of the writer's time; at 2, `?at=` was 2.55×, and
+/// each checkpoint held every registration back while it was written, 4% of the
+/// registry's time at 16 clients registering.)
+pub const CHECKPOINT_RATIO: u64 = 4;
 /// The most one page of `GET /history` reads before it stops and says where to go on
 /// (`Next`), so a page that matches little never reads the whole history at once.
 pub const MAX_PAGE_SCAN_BYTES: u64 = 64 * 1024 * 1024;
@@ -174,9 +177,11 @@ pub struct History {
     /// rather than blocking it (blocking them cost a fifth of the registrations per
     /// second on two cores).
     writer: tokio::sync::Mutex<Writer>,
-    /// The last change written (or found unwritable), so a caller whose change another
-    /// wrote returns without waiting for the writer.
-    written: Mutex<EventId>,
+    /// The last change written (or found unwritable): a caller whose change another
+    /// caller is writing waits for it to move, rather than queueing for the writer (each
+    /// waiter taking the writer in turn only to find its change written was a chain of
+    /// hand-overs that cost a quarter of the registrations per second at 16 clients).
+    written: tokio::sync::watch::Sender<EventId>,
     /// Turns for the queries that read the files ([`MAX_READS`]).
     reads: Arc<tokio::sync::Semaphore>,
 }
@@ -200,6 +205,8 @@ pub struct Shared {
     /// Why this history takes no more changes, for good: etcd's revisions went back
     /// below its ids (see [`Writer::regress`]).
     regressed: Mutex<Option<String>>,
+    /// Segments closed since the last sync, to sync then.
+    closed: Mutex<Vec<File>>,
     /// A sync failed: what was acknowledged since the last good one may not be on the
     /// disk. The writer's next upkeep fails and takes up again with a `gap`.
     sync_failed: AtomicBool,
@@ -372,6 +379,7 @@ impl History {
             dirty: AtomicBool::new(false),
             sync_failed: AtomicBool::new(false),
             regressed: Mutex::new(None),
+            closed: Mutex::new(Vec::new()),
             _lock: lock,
             config,
         };
@@ -391,13 +399,15 @@ impl History {
             tried: None,
             warned_size: false,
             lines: Vec::new(),
+            spare: Vec::new(),
+            scratch: Vec::new(),
             model: Rendered::default(),
         };
         Ok(History {
             shared,
             queue: Mutex::new(Vec::new()),
             writer: tokio::sync::Mutex::new(writer),
-            written: Mutex::new(EventId::all_of(0)),
+            written: tokio::sync::watch::Sender::new(EventId::all_of(0)),
             reads: Arc::new(tokio::sync::Semaphore::new(MAX_READS)),
         })
     }
@@ -519,9 +529,12 @@ impl History {
 
     /// `upkeep`: whether this thread may wait for the disk, to do what else is due.
     fn write(&self, writer: &mut Writer, upkeep: bool) {
-        let batch = std::mem::take(&mut *self.queue.lock());
-        writer.handle(&self.shared, batch, upkeep);
-        *self.written.lock() = writer.last.0;
+        // The queue and the writer's spare swap places, so neither is allocated again.
+        let mut batch = std::mem::take(&mut writer.spare);
+        std::mem::swap(&mut batch, &mut *self.queue.lock());
+        writer.handle(&self.shared, &mut batch, upkeep);
+        writer.spare = batch;
+        self.written.send_replace(writer.last.0);
     }
 
     /// Writes what was handed over up to the change `id`, and says whether it is in the
@@ -536,8 +549,19 @@ impl History {
                 "the change was made, but the registry's history could not record it: {reason}"
             ));
         }
-        if *self.written.lock() < id {
-            self.commit().await;
+        let mut written = self.written.subscribe();
+        // Seen before the writer is tried, so a write that ends meanwhile still wakes it.
+        while *written.borrow_and_update() < id {
+            if let Ok(mut writer) = self.writer.try_lock() {
+                // Everything handed over so far: this change too, if it made a record.
+                self.write(&mut writer, false);
+                break;
+            }
+            // Another caller (or the upkeep) is writing: it may take this change too; if
+            // not, this caller writes once it has done.
+            if written.changed().await.is_err() {
+                break;
+            }
         }
         match self.unrecorded.lock().why(id) {
             Some(reason) => Err(reason),
@@ -605,6 +629,12 @@ impl Shared {
 
     /// Syncs what was written since the last sync to the disk, if anything.
     pub fn sync(&self) {
+        let closed = std::mem::take(&mut *self.closed.lock());
+        for file in closed {
+            if let Err(err) = file.sync_data() {
+                self.sync_refused(&err);
+            }
+        }
         if !self.dirty.swap(false, Ordering::AcqRel) {
             return;
         }
@@ -702,6 +732,10 @@ struct Writer {
     warned_size: bool,
     /// Lines not yet written.
     lines: Vec<u8>,
+    /// An empty queue, kept to swap with the full one.
+    spare: Vec<Message>,
+    /// The registration being written, as JSON (kept, so it is not allocated each time).
+    scratch: Vec<u8>,
     model: Rendered,
 }
 
@@ -720,9 +754,9 @@ pub const UNCHANGED: &str = "registered again, unchanged";
 impl Writer {
     /// Writes `batch`; then, with `upkeep` (a thread that may wait for the disk), closes
     /// the segment, writes a checkpoint, or tries again, as due.
-    fn handle(&mut self, shared: &Shared, batch: Vec<Message>, upkeep: bool) {
+    fn handle(&mut self, shared: &Shared, batch: &mut Vec<Message>, upkeep: bool) {
         let mut pending = None;
-        for message in batch {
+        for message in batch.drain(..) {
             match message {
                 Message::Loaded {
                     id,
@@ -835,10 +869,18 @@ impl Writer {
                     let made = self::micros(at);
                     let registered_at = (change.kind == HistoryKind::Registered && made != micros)
                         .then(|| crate::registry::state::timestamp(at));
-                    // The registration is serialised once, for the line and the copy.
-                    let mut registration = change.registration.as_ref().map(|registration| {
-                        serde_json::to_string(registration).expect("registrations serialise")
-                    });
+                    // The registration is serialised once, into a buffer kept for it, for
+                    // the line and the copy.
+                    let mut scratch = std::mem::take(&mut self.scratch);
+                    scratch.clear();
+                    if let Some(registration) = &change.registration {
+                        serde_json::to_writer(&mut scratch, registration)
+                            .expect("registrations serialise");
+                    }
+                    let mut registration = change
+                        .registration
+                        .is_some()
+                        .then(|| std::str::from_utf8(&scratch).expect("JSON is UTF-8"));
                     let (service, instance) = match &change.registration {
                         Some(registration) => {
                             (&registration.service_name, &registration.service_url)
@@ -846,36 +888,36 @@ impl Writer {
                         None => (&change.service, &change.instance),
                     };
                     // Sent again unchanged: the line need not carry it again.
-                    let unchanged = registration
-                        .as_deref()
-                        .is_some_and(|json| self.model.holds(instance, json));
+                    let unchanged =
+                        registration.is_some_and(|json| self.model.holds(instance, json));
                     if unchanged {
                         registration = None;
                     }
                     if self.file.is_some() {
-                        let mut json = serde_json::to_string(&EventJson {
+                        let event = EventJson {
                             kind: change.kind,
                             service,
                             instance,
                             status: change.status,
                             reason: if unchanged { UNCHANGED } else { &change.reason },
                             registered_at: registered_at.clone(),
-                        })
-                        .expect("history events serialise");
-                        if let Some(registration) = &registration {
-                            json.pop();
-                            json.push_str(r#","Registration":"#);
-                            json.push_str(registration);
-                            json.push('}');
-                        }
-                        record::encode(Tag::Event, id, micros, &json, &mut self.lines);
+                        };
+                        record::encode_with(Tag::Event, id, micros, &mut self.lines, |out| {
+                            serde_json::to_writer(&mut *out, &event)
+                                .expect("history events serialise");
+                            if let Some(registration) = registration {
+                                out.pop();
+                                out.extend_from_slice(br#","Registration":"#);
+                                out.extend_from_slice(registration.as_bytes());
+                                out.push(b'}');
+                            }
+                        });
                         let (_, count) = pending.get_or_insert((id, 0));
                         *count += 1;
                     } else {
                         // Failing: the copy has it, for the `gap` checkpoint.
                         self.lose(shared, id, id, 1);
                     }
-                    let instance = instance.clone();
                     self.model.apply(
                         if registered_at.is_some() {
                             made
@@ -885,8 +927,9 @@ impl Writer {
                         change.kind,
                         instance,
                         change.status,
-                        registration.as_deref(),
+                        registration,
                     );
+                    self.scratch = scratch;
                     // A checkpoint due in the middle of a long batch is written there, so
                     // that a replay never reads much more than the rule allows.
                     if upkeep
@@ -1084,13 +1127,13 @@ impl Writer {
         self.append(shared, Tag::Checkpoint)
     }
 
-    /// Closes the open segment (synced) and starts a new one with a checkpoint.
+    /// Closes the open segment (synced within a second) and starts a new one with a
+    /// checkpoint.
     fn open_segment(&mut self, shared: &Shared, event: Option<&HistoryEvent>) -> io::Result<()> {
-        if let Some(old) = self.file.take()
-            && let Err(err) = old.sync_data()
-        {
-            self.unsure = Some(SYNC_FAILED);
-            return Err(err);
+        // The old segment is synced by the next sync ([`Shared::sync`], within a second),
+        // not here: here the writer is held, and syncing 128 MiB held every change back.
+        if let Some(old) = self.file.take() {
+            shared.closed.lock().push(old);
         }
         *shared.syncing.lock() = None;
         let micros = self.last.1;

@@ -46,12 +46,36 @@ pub struct Line<'a> {
 
 /// Appends one line to `out`, newline included.
 pub fn encode(tag: Tag, id: EventId, micros: u64, json: &str, out: &mut Vec<u8>) {
+    encode_with(tag, id, micros, out, |out| {
+        out.extend_from_slice(json.as_bytes())
+    });
+}
+
+/// [`encode`], with the JSON written straight into `out` by `json` (no string of its own
+/// to allocate and copy: the writer's hot path).
+pub fn encode_with(
+    tag: Tag,
+    id: EventId,
+    micros: u64,
+    out: &mut Vec<u8>,
+    json: impl FnOnce(&mut Vec<u8>),
+) {
     let start = out.len();
     out.push(tag.byte());
-    // Writing to a Vec cannot fail.
-    let _ = write!(out, "\t{id}\t{micros}\t");
-    out.extend_from_slice(json.as_bytes());
+    // Numbers by hand: `write!` was a fifth of the encoding.
+    let mut number = itoa::Buffer::new();
+    out.push(b'\t');
+    out.extend_from_slice(number.format(id.revision).as_bytes());
+    if id.index != u32::MAX {
+        out.push(b'.');
+        out.extend_from_slice(number.format(id.index).as_bytes());
+    }
+    out.push(b'\t');
+    out.extend_from_slice(number.format(micros).as_bytes());
+    out.push(b'\t');
+    json(out);
     let crc = crc32fast::hash(&out[start..]);
+    // Writing to a Vec cannot fail.
     let _ = writeln!(out, "\t{crc:08x}");
 }
 

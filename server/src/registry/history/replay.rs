@@ -33,7 +33,7 @@ pub fn kept(registration: Registration, registered_at: String) -> InstanceInfo {
 
 /// Every instance at one moment: the first record of each file, and one more whenever
 /// the events since the last weigh [`super::CHECKPOINT_RATIO`] times as much as it did
-/// (so that a replay reads at most about three listings' worth). `event` is set when the checkpoint is itself a change to
+/// (so that a replay reads at most about five listings' worth). `event` is set when the checkpoint is itself a change to
 /// list: the registry `started` empty, or the history took up again after a `gap`.
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]
 pub struct Checkpoint {
@@ -49,7 +49,9 @@ pub struct Checkpoint {
 /// serialising them was most of the writer's time.
 #[derive(Debug, Default)]
 pub struct Rendered {
-    instances: HashMap<String, RenderedSnap>,
+    /// Hashed with a seeded fast hash (as hashbrown's default): SipHash was a tenth of
+    /// the writer's time, and the URLs are anyone's to choose, so the seed is random.
+    instances: HashMap<String, RenderedSnap, foldhash::fast::RandomState>,
 }
 
 #[derive(Debug)]
@@ -115,39 +117,47 @@ impl Rendered {
         &mut self,
         micros: u64,
         kind: HistoryKind,
-        instance: String,
+        instance: &str,
         status: Option<Status>,
         registration: Option<&str>,
     ) {
         match kind {
             HistoryKind::Registered => {
                 if let Some(json) = registration.and_then(|json| json.strip_suffix('}')) {
-                    // Registering again does not end flapping (see `state`).
-                    let flapping = self.instances.get(&instance).is_some_and(|s| s.flapping);
-                    self.instances.insert(
-                        instance,
-                        RenderedSnap {
-                            registration: json.into(),
-                            status: Status::Passing,
-                            registered_at: micros,
-                            flapping,
-                        },
-                    );
-                } else if let Some(snap) = self.instances.get_mut(&instance) {
+                    match self.instances.get_mut(instance) {
+                        // Registering again does not end flapping (see `state`).
+                        Some(snap) => {
+                            snap.registration = json.into();
+                            snap.status = Status::Passing;
+                            snap.registered_at = micros;
+                        }
+                        None => {
+                            self.instances.insert(
+                                instance.to_owned(),
+                                RenderedSnap {
+                                    registration: json.into(),
+                                    status: Status::Passing,
+                                    registered_at: micros,
+                                    flapping: false,
+                                },
+                            );
+                        }
+                    }
+                } else if let Some(snap) = self.instances.get_mut(instance) {
                     snap.status = Status::Passing;
                     snap.registered_at = micros;
                 }
             }
             HistoryKind::Deregistered | HistoryKind::Dropped => {
-                self.instances.remove(&instance);
+                self.instances.remove(instance);
             }
             HistoryKind::StatusChanged | HistoryKind::Expired => {
-                if let (Some(snap), Some(status)) = (self.instances.get_mut(&instance), status) {
+                if let (Some(snap), Some(status)) = (self.instances.get_mut(instance), status) {
                     snap.status = status;
                 }
             }
             HistoryKind::Flapping | HistoryKind::Steady => {
-                if let Some(snap) = self.instances.get_mut(&instance) {
+                if let Some(snap) = self.instances.get_mut(instance) {
                     snap.flapping = kind == HistoryKind::Flapping;
                 }
             }
@@ -542,13 +552,7 @@ mod tests {
                 .registration
                 .as_ref()
                 .map(|r| serde_json::to_string(r).unwrap());
-            rendered.apply(
-                *micros,
-                e.kind,
-                e.instance.clone(),
-                e.status,
-                json.as_deref(),
-            );
+            rendered.apply(*micros, e.kind, &e.instance, e.status, json.as_deref());
         }
         let started = serde_json::to_string(&events[0].1).unwrap();
         let checkpoint: Checkpoint =

@@ -995,3 +995,49 @@ fn etcd_revisions_below_the_files_stop_the_history_with_a_reason_that_names_the_
     assert!(history.failing().is_some());
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn many_callers_at_once_each_hear_of_their_own_record_while_the_upkeep_runs() {
+    let dir = dir("group-commit");
+    let history = Arc::new(open(&dir, 64 * 1024 * 1024));
+    let script = Arc::new(Mutex::new(Script::new()));
+    history.begin(id(1_000), replay::time_of(script.lock().micros));
+    let stop = CancellationToken::new();
+    let upkeep = tokio::spawn(history.clone().maintain(stop.clone()));
+    // 64 callers, 50 changes each, as the state hands them over (in order, under a lock),
+    // each waiting for its own record: a write by another caller or by the upkeep counts.
+    let callers: Vec<_> = (0..64u32)
+        .map(|caller| {
+            let (history, script) = (history.clone(), script.clone());
+            tokio::spawn(async move {
+                for n in 0..50u32 {
+                    let (id, _) =
+                        script
+                            .lock()
+                            .step(&history, HistoryKind::Registered, caller * 50 + n);
+                    history.recorded(id).await.unwrap();
+                    // Its line is in the file already: the index says so.
+                    assert!(history.index.read().last().unwrap().last_id >= id);
+                }
+            })
+        })
+        .collect();
+    for caller in callers {
+        caller.await.unwrap();
+    }
+    // A change that made no record (a renewal on a cluster's node) is not waited for.
+    let beyond = id(script.lock().next + 1);
+    tokio::time::timeout(Duration::from_secs(5), history.recorded(beyond))
+        .await
+        .expect("answers at once")
+        .unwrap();
+    stop.cancel();
+    upkeep.await.unwrap();
+    let events = paged(&history, 10_000, MAX_PAGE_SCAN_BYTES);
+    let registered = events
+        .iter()
+        .filter(|e| e.kind == HistoryKind::Registered)
+        .count();
+    assert_eq!(registered, 64 * 50, "{:?}", &events[..3.min(events.len())]);
+    let _ = std::fs::remove_dir_all(&dir);
+}
