@@ -377,19 +377,18 @@ impl State {
                 if listed && previous.reg.name != reg.name {
                     self.announce(&previous.patch_entry(), false);
                 }
-                // A cluster's copy carries it always: whether it ends is the writer's to
-                // say, in the same transaction (it deletes `flapping/<url>`), so every copy
-                // agrees.
-                if !self.decides_flapping
-                    || (previous.reg.heartbeat_url == reg.heartbeat_url
-                        && previous.reg.ttl == reg.ttl)
-                {
+                let alike =
+                    previous.reg.heartbeat_url == reg.heartbeat_url && previous.reg.ttl == reg.ttl;
+                if alike {
                     changes = previous.changes;
-                    flapping = previous.flapping;
                     if previous.status == Status::Passing {
                         status_since = previous.status_since;
                     }
                 }
+                // A cluster's copy carries the flag always: whether it ends is the
+                // writer's to say, in the same transaction (it deletes `flapping/<url>`),
+                // so every copy agrees.
+                flapping = previous.flapping && (alike || !self.decides_flapping);
                 listed && previous.reg.name == reg.name
             }
             None => false,

@@ -28,8 +28,9 @@ const PAGE: usize = 100;
 const MAX_PAGE_BYTES: usize = 16 * 1024 * 1024;
 const MAX_FILL_BYTES: usize = 256 * 1024 * 1024;
 /// How long apart a peer is asked again while it has not applied the revision loaded yet
-/// (it follows etcd a few milliseconds behind).
+/// (it follows etcd a few milliseconds behind), and for how long at most.
 const CATCH_UP_PAUSE: Duration = Duration::from_millis(50);
+const CATCH_UP: Duration = Duration::from_secs(2);
 
 /// What filling in found.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -138,14 +139,27 @@ impl Fill {
                 ));
             }
         }
+        // It follows etcd a few milliseconds behind: asked (for one event, not counted)
+        // until it has applied the revision loaded, for at most `CATCH_UP`.
+        let waited = Instant::now();
+        loop {
+            let read = self.read;
+            let (_, applied) = self.page(client, peer, None, 1).await?;
+            self.read = read;
+            if applied >= self.through {
+                break;
+            }
+            if waited.elapsed() > CATCH_UP {
+                return Err(Answer::Failed(format!(
+                    "it has not applied revision {} within {CATCH_UP:?}",
+                    self.through
+                )));
+            }
+            tokio::time::sleep(CATCH_UP_PAUSE).await;
+        }
         let mut from = self.after.to_string();
         loop {
-            let (page, applied) = self.page(client, peer, Some(&from), PAGE).await?;
-            if applied < self.through {
-                // Not there yet: ask again.
-                tokio::time::sleep(CATCH_UP_PAUSE).await;
-                continue;
-            }
+            let (page, _) = self.page(client, peer, Some(&from), PAGE).await?;
             let mut events = Vec::new();
             let mut done = page.next.is_none();
             for event in page.events {
@@ -161,7 +175,7 @@ impl Fill {
                 }
                 if matches!(event.kind, HistoryKind::Gap | HistoryKind::Started) {
                     // Its own gap: what came before it there is not known.
-                    self.taken += history.import(events);
+                    self.import(history, events)?;
                     return Err(Answer::Partly(format!(
                         "its history has a {} at {id}",
                         event.kind.as_str()
@@ -170,7 +184,7 @@ impl Fill {
                 self.after = id;
                 events.push(event);
             }
-            self.taken += history.import(events);
+            self.import(history, events)?;
             if done {
                 return Ok(());
             }
@@ -178,6 +192,24 @@ impl Fill {
                 .next
                 .expect("a page that is not the last says where the next starts");
         }
+    }
+
+    /// Hands `events` to `history`: all of them, or the fill is partial.
+    fn import(
+        &mut self,
+        history: &History,
+        events: Vec<wire::registry::HistoryEvent>,
+    ) -> Result<(), Answer> {
+        let given = events.len();
+        let taken = history.import(events);
+        self.taken += taken;
+        if taken < given {
+            return Err(Answer::Partly(format!(
+                "{} of its events could not be read",
+                given - taken
+            )));
+        }
+        Ok(())
     }
 
     /// One page of `peer`'s history from `from` (its oldest, if none), and the revision it

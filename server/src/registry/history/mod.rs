@@ -116,6 +116,8 @@ pub const MAX_PAGE_SCAN_BYTES: u64 = 64 * 1024 * 1024;
 /// The most one availability answer reads; a longer stretch is a 400 that asks for a
 /// shorter one.
 pub const MAX_AVAILABILITY_SCAN_BYTES: u64 = 256 * 1024 * 1024;
+/// How long a caller waiting for another's write looks again regardless.
+const RECHECK: Duration = Duration::from_millis(50);
 /// How many queries may read the files at once; more wait for a turn.
 pub const MAX_READS: usize = 4;
 /// A segment's events weigh at least this many times its first checkpoint before it is
@@ -492,7 +494,9 @@ impl History {
         // Should `maintain` hold the writer already, its round writes it: nothing is
         // written before it either way.
         if let Ok(mut writer) = self.writer.try_lock() {
-            self.write(&mut writer, true);
+            let last = self.write(&mut writer, true);
+            drop(writer);
+            self.wrote(last);
         }
     }
 
@@ -512,8 +516,8 @@ impl History {
     /// another returns at once). Only appends: what else is due (a checkpoint, a new
     /// segment, trying again after a failure) waits for [`History::maintain`].
     pub async fn commit(&self) {
-        let mut writer = self.writer.lock().await;
-        self.write(&mut writer, false);
+        let last = self.write(&mut *self.writer.lock().await, false);
+        self.wrote(last);
     }
 
     /// [`History::commit`], and then whatever else is due: a checkpoint, a new segment
@@ -523,18 +527,31 @@ impl History {
     /// # Panics
     /// Called on an async worker (tokio's `blocking_lock` refuses to block one).
     pub fn commit_blocking(&self) {
-        let mut writer = self.writer.blocking_lock();
-        self.write(&mut writer, true);
+        let last = self.write(&mut self.writer.blocking_lock(), true);
+        self.wrote(last);
     }
 
     /// `upkeep`: whether this thread may wait for the disk, to do what else is due.
-    fn write(&self, writer: &mut Writer, upkeep: bool) {
+    /// Returns the last change handled, for [`History::wrote`] once the writer is let go.
+    fn write(&self, writer: &mut Writer, upkeep: bool) -> EventId {
         // The queue and the writer's spare swap places, so neither is allocated again.
         let mut batch = std::mem::take(&mut writer.spare);
         std::mem::swap(&mut batch, &mut *self.queue.lock());
         writer.handle(&self.shared, &mut batch, upkeep);
+        // A batch far larger than usual (a fill from a peer) is not kept.
+        if batch.capacity() > 4096 {
+            batch = Vec::new();
+        }
         writer.spare = batch;
-        self.written.send_replace(writer.last.0);
+        writer.last.0
+    }
+
+    /// Tells the callers waiting ([`History::recorded`]) that the changes up to `last` are
+    /// handled: after the writer is let go, so a waiter whose change the write did not
+    /// take finds the writer free.
+    fn wrote(&self, last: EventId) {
+        self.written
+            .send_modify(|written| *written = (*written).max(last));
     }
 
     /// Writes what was handed over up to the change `id`, and says whether it is in the
@@ -554,14 +571,15 @@ impl History {
         while *written.borrow_and_update() < id {
             if let Ok(mut writer) = self.writer.try_lock() {
                 // Everything handed over so far: this change too, if it made a record.
-                self.write(&mut writer, false);
+                let last = self.write(&mut writer, false);
+                drop(writer);
+                self.wrote(last);
                 break;
             }
             // Another caller (or the upkeep) is writing: it may take this change too; if
-            // not, this caller writes once it has done.
-            if written.changed().await.is_err() {
-                break;
-            }
+            // not, this caller writes once it has done. (Looked at again after a while
+            // regardless: a `commit` waiting for the writer may be dropped with it.)
+            let _ = tokio::time::timeout(RECHECK, written.changed()).await;
         }
         match self.unrecorded.lock().why(id) {
             Some(reason) => Err(reason),
@@ -612,6 +630,10 @@ impl Drop for History {
         // drop may run on an async worker).
         if let Ok(mut writer) = self.writer.try_lock() {
             self.write(&mut writer, false);
+        }
+        // Segments closed since the last sync, synced now (a failure has no one to tell).
+        for file in std::mem::take(&mut *self.closed.lock()) {
+            let _ = file.sync_data();
         }
     }
 }
@@ -1030,9 +1052,12 @@ impl Writer {
     /// size); else a checkpoint is written if due.
     fn upkeep(&mut self, shared: &Shared) {
         // The failed sync was reported where it happened.
-        if shared.sync_failed.swap(false, Ordering::AcqRel) && self.file.is_some() {
+        if shared.sync_failed.swap(false, Ordering::AcqRel) {
+            // Whether or not a segment is open now (a closed one's sync may have failed).
             self.unsure = Some(SYNC_FAILED);
-            self.close(shared);
+            if self.file.is_some() {
+                self.close(shared);
+            }
         }
         let result = if self.file.is_none() {
             // Before `begin`, nothing has failed and there is nothing to take up again.
@@ -1239,7 +1264,10 @@ impl Writer {
 
     /// Lets the open segment go (the history is failing): the next upkeep tries again.
     fn close(&mut self, shared: &Shared) {
-        self.file = None;
+        // What it holds was acknowledged: synced by the next sync all the same.
+        if let Some(file) = self.file.take() {
+            shared.closed.lock().push(file);
+        }
         self.lines.clear();
         self.tried.get_or_insert_with(Instant::now);
         *shared.syncing.lock() = None;

@@ -1041,3 +1041,23 @@ async fn many_callers_at_once_each_hear_of_their_own_record_while_the_upkeep_run
     assert_eq!(registered, 64 * 50, "{:?}", &events[..3.min(events.len())]);
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+#[test]
+fn a_failed_sync_of_a_segment_closed_by_a_failed_write_is_a_gap_that_says_so() {
+    let (dir, history, mut script) = begun("closed-sync-failed", 1 << 30);
+    script.churn(&history, 10);
+    // A write fails: its segment is closed (to be synced), and nothing is open.
+    fail_writer(&history);
+    assert!(
+        history.closed.lock().len() == 1,
+        "the closed segment waits for its sync"
+    );
+    // Its sync fails too: what was acknowledged in it may be lost.
+    history.sync_refused(&io::Error::other("I/O error (scripted)"));
+    retry_now(&history);
+    assert_eq!(history.failing(), None);
+    let gap = all_events(&history).pop().unwrap();
+    assert_eq!(gap.kind, HistoryKind::Gap);
+    assert!(gap.reason.contains(SYNC_FAILED), "{}", gap.reason);
+    let _ = std::fs::remove_dir_all(&dir);
+}
