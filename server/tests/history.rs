@@ -438,6 +438,25 @@ fn alpha_in(patches: &[wire::registry::Patch], alpha: &str) -> Option<bool> {
     })
 }
 
+/// Makes `service` fail its checks, pass, and fail again, each change seen at `registry`:
+/// three changes of status.
+async fn down_up_down(service: &FakeService, registry: &str) {
+    for healthy in [false, true, false] {
+        service
+            .healthy
+            .store(healthy, std::sync::atomic::Ordering::SeqCst);
+        let want = if healthy {
+            Status::Passing
+        } else {
+            Status::Critical
+        };
+        until("its status to change", || async {
+            status_of(registry, &service.url).await == Some(want)
+        })
+        .await;
+    }
+}
+
 fn take_patches(service: &mut FakeService) -> Vec<wire::registry::Patch> {
     let mut patches = Vec::new();
     while let Ok(patch) = service.patches.try_recv() {
@@ -486,18 +505,7 @@ async fn a_flapping_instance_is_held_out_of_discovery_until_it_passes_a_whole_wi
     };
 
     // Down, up, down: the third change within the window makes it flapping.
-    for healthy in [false, true, false] {
-        set_healthy(healthy);
-        let want = if healthy {
-            Status::Passing
-        } else {
-            Status::Critical
-        };
-        until("Alpha to change", || async {
-            status_of(&url, &alpha.url).await == Some(want)
-        })
-        .await;
-    }
+    down_up_down(&alpha, &url).await;
     until("Alpha to be flapping", || async {
         alpha_now().await.flapping
     })
@@ -876,18 +884,7 @@ async fn in_a_cluster_the_leader_decides_flapping_and_every_node_follows_even_af
             .store(healthy, std::sync::atomic::Ordering::SeqCst)
     };
 
-    for healthy in [false, true, false] {
-        set_healthy(healthy);
-        let want = if healthy {
-            Status::Passing
-        } else {
-            Status::Critical
-        };
-        until("Alpha to change", || async {
-            status_of(&nodes[0], &alpha.url).await == Some(want)
-        })
-        .await;
-    }
+    down_up_down(&alpha, &nodes[0]).await;
     set_healthy(true);
     until("Alpha to pass, flapping, on both nodes", || async {
         let mut all = true;
