@@ -961,3 +961,107 @@ async fn in_a_cluster_the_leader_decides_flapping_and_every_node_follows_even_af
     );
     drop((a, b));
 }
+
+/// An instance named `Registry` at a server someone chose (only a holder of the token
+/// may register one), which would answer any history asked of it: a node filling in what it
+/// missed asks only the nodes in etcd's election (which only nodes write), so the token it
+/// carries never goes there, and nothing forged is taken.
+#[tokio::test]
+async fn a_node_fills_its_history_only_from_the_elections_nodes_never_a_registered_url() {
+    const TOKEN: &str = "history-fill-token";
+    let asked = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    let counted = asked.clone();
+    let forged = axum::Router::new().fallback(move || {
+        counted.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+        async {
+            axum::Json(HistoryPage {
+                events: Vec::new(),
+                next: None,
+            })
+        }
+    });
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let elsewhere = format!("http://{}", listener.local_addr().unwrap());
+    tokio::spawn(async move { axum::serve(listener, forged).await });
+
+    let dir = temp_dir("history-fill-peers");
+    let etcd = testkit::Etcd::start(&dir).await;
+    let history_dir = dir.join("history");
+    let flags = [
+        "--etcd",
+        etcd.url(),
+        "--history-dir",
+        history_dir.to_str().unwrap(),
+        "--token",
+        TOKEN,
+        "--token-reads",
+    ];
+    let ports = [testkit::ports::reserve(), testkit::ports::reserve()];
+    let a = Process::registry_on(ports[0], &dir, &flags);
+    let mut b = Process::registry_on(ports[1], &dir, &flags);
+    let get = |url: String| async move {
+        common::client()
+            .get(url)
+            .bearer_auth(TOKEN)
+            .send()
+            .await
+            .ok()
+            .filter(|r| r.status() == 200)
+    };
+    until("both nodes to answer", || async {
+        get(format!("{}/services", a.url)).await.is_some()
+            && get(format!("{}/services", b.url)).await.is_some()
+    })
+    .await;
+    let register = |body: serde_json::Value| {
+        let services = format!("{}/services", a.url);
+        async move {
+            let answer = common::client()
+                .post(services)
+                .bearer_auth(TOKEN)
+                .json(&body)
+                .send()
+                .await
+                .unwrap();
+            assert_eq!(answer.status(), 200);
+        }
+    };
+    register(serde_json::json!({ "ServiceName": "Registry", "ServiceURL": elsewhere })).await;
+
+    // b misses a registration, then fills it in from a.
+    b.kill();
+    register(serde_json::json!({
+        "ServiceName": "Missed",
+        "ServiceURL": "http://127.0.0.1:9/missed",
+    }))
+    .await;
+    b = Process::registry_on(ports[1], &dir, &flags);
+    let filled = || async {
+        let page: HistoryPage = get(format!("{}/history?limit=10000", b.url))
+            .await?
+            .json()
+            .await
+            .ok()?;
+        Some(page)
+    };
+    until("b's history to hold what it missed", || async {
+        filled().await.is_some_and(|page| {
+            page.events
+                .iter()
+                .any(|e| e.kind == HistoryKind::Registered && e.service == "Missed")
+        })
+    })
+    .await;
+    let page = filled().await.unwrap();
+    assert!(
+        page.events.iter().all(|e| e.kind != HistoryKind::Gap),
+        "filled from a, with nothing missing: {:?}",
+        page.events
+    );
+    assert_eq!(
+        asked.load(std::sync::atomic::Ordering::SeqCst),
+        0,
+        "the server registered as Registry was asked"
+    );
+    drop((a, b));
+}
