@@ -67,6 +67,31 @@ async fn capture(registry: &str, what: &'static str) -> Moment {
     }
 }
 
+/// Every captured moment, asked of `registry` by its time and by its revision, lists and
+/// looks Alpha up as it did then (a critical Alpha, the second moment, is not looked up).
+async fn replays(registry: &str, moments: &[Moment]) {
+    for moment in moments {
+        for at in [&moment.at, &moment.revision] {
+            let (_, then) = listing(&format!("{registry}/services?at={at}")).await;
+            assert_eq!(
+                then, moment.listing,
+                "{registry}: {} (at={at})",
+                moment.what
+            );
+            let (_, alpha_then) = listing(&format!("{registry}/services/Alpha?at={at}")).await;
+            assert_eq!(
+                alpha_then, moment.alpha,
+                "{registry}: {} (Alpha at={at})",
+                moment.what
+            );
+        }
+    }
+    assert!(
+        moments[1].alpha.is_empty(),
+        "a critical Alpha is not looked up"
+    );
+}
+
 async fn status_of(registry: &str, url: &str) -> Option<Status> {
     let (_, all) = listing(&format!("{registry}/services")).await;
     all.iter()
@@ -140,18 +165,7 @@ async fn every_moment_of_a_scenario_replays_exactly_after_the_registry_is_killed
     let (_, now) = listing(&services).await;
     assert!(now.is_empty(), "a registry in memory starts empty");
 
-    for moment in &moments {
-        for at in [&moment.at, &moment.revision] {
-            let (_, then) = listing(&format!("{services}?at={at}")).await;
-            assert_eq!(then, moment.listing, "{} (at={at})", moment.what);
-            let (_, alpha_then) = listing(&format!("{services}/Alpha?at={at}")).await;
-            assert_eq!(alpha_then, moment.alpha, "{} (Alpha at={at})", moment.what);
-        }
-    }
-    assert!(
-        moments[1].alpha.is_empty(),
-        "a critical Alpha is not looked up"
-    );
+    replays(&url, &moments).await;
 
     // The history in words, in order: each run's start, and every change between.
     let page = history(&url, "").await;
@@ -743,19 +757,8 @@ async fn every_moment_replays_on_every_node_of_a_cluster_after_restarts_and_comp
     .await;
 
     for node in [&a_url, &b_url] {
-        for moment in &moments {
-            for at in [&moment.at, &moment.revision] {
-                let (_, then) = listing(&format!("{node}/services?at={at}")).await;
-                assert_eq!(then, moment.listing, "{node}: {} (at={at})", moment.what);
-                let (_, alpha_then) = listing(&format!("{node}/services/Alpha?at={at}")).await;
-                assert_eq!(alpha_then, moment.alpha, "{node}: {} (Alpha)", moment.what);
-            }
-        }
+        replays(node, &moments).await;
     }
-    assert!(
-        moments[1].alpha.is_empty(),
-        "a critical Alpha is not looked up"
-    );
 
     // The same events on both, times and reasons included, and no gap: b's came from a.
     // (From the scenario's first: a node's own start may hold back the time of the
