@@ -135,6 +135,12 @@ pub(crate) async fn registrations() -> Figure {
         total += n + m;
         ratios.push(rate_on / rate_off);
     }
+    // The pairs' ratios vary more than the median's distance to the target (from 69% to
+    // 88% on the same code, from one hour to the next, as the machine's speed moved): the
+    // table shows their range.
+    let (lowest, highest) = ratios.iter().fold((f64::MAX, f64::MIN), |(low, high), r| {
+        (low.min(*r), high.max(*r))
+    });
     let ratio = crate::log_ingest::median(ratios);
     Figure {
         name: "registrations/s",
@@ -144,7 +150,12 @@ pub(crate) async fn registrations() -> Figure {
         ),
         baseline: format!("the same registry with --history-dir off: {without:.0}/s"),
         measured: format!("{with:.0}/s ({total} registered in all)"),
-        ratio: percent(ratio),
+        ratio: format!(
+            "{} (pairs {}–{})",
+            percent(ratio),
+            percent(lowest),
+            percent(highest)
+        ),
         target: "≥ 90% of the same without the history".into(),
         holds: Some(ratio >= 0.9),
     }

@@ -71,12 +71,7 @@ pub async fn from_peers(
     }
     let client = crate::http::client::with_timeout(FILL_TIMEOUT, store.token.as_deref());
     let deadline = Instant::now() + FILL_TIMEOUT;
-    let mut fill = Fill {
-        after: last,
-        through,
-        read: 0,
-        taken: 0,
-    };
+    let mut fill = Fill::new(last, through, Limits::FILL);
     let mut outcome = Filled::NoPeer;
     for peer in peers {
         let asked = tokio::time::timeout_at(deadline, fill.from(&client, &peer, history)).await;
@@ -104,15 +99,31 @@ pub async fn from_peers(
     outcome
 }
 
+/// What one fill may read: the most one page may weigh, and all pages together.
+#[derive(Debug, Clone, Copy)]
+struct Limits {
+    page: usize,
+    total: usize,
+}
+
+impl Limits {
+    const FILL: Limits = Limits {
+        page: MAX_PAGE_BYTES,
+        total: MAX_FILL_BYTES,
+    };
+}
+
 /// A fill in progress: the last event taken, and what it has read.
 struct Fill {
     after: EventId,
     through: u64,
+    limits: Limits,
     read: usize,
     taken: usize,
 }
 
 /// Why a peer did not give everything.
+#[derive(Debug)]
 enum Answer {
     /// It answered, and some changes are missing from what it has.
     Partly(String),
@@ -121,6 +132,17 @@ enum Answer {
 }
 
 impl Fill {
+    /// A fill of what came after `after` through the revision `through`.
+    fn new(after: EventId, through: u64, limits: Limits) -> Fill {
+        Fill {
+            after,
+            through,
+            limits,
+            read: 0,
+            taken: 0,
+        }
+    }
+
     /// Takes from `peer` the events after the last taken, through the revision loaded.
     async fn from(
         &mut self,
@@ -242,17 +264,160 @@ impl Fill {
             .get(APPLIED_HEADER)
             .and_then(|value| value.to_str().ok()?.parse().ok())
             .ok_or_else(|| Answer::Failed(format!("no {APPLIED_HEADER} header")))?;
-        let body = crate::http::client::read_limited(response, MAX_PAGE_BYTES)
+        let body = crate::http::client::read_limited(response, self.limits.page)
             .await
             .map_err(|err| Answer::Failed(err.to_string()))?;
         self.read += body.len();
-        if self.read > MAX_FILL_BYTES {
+        if self.read > self.limits.total {
             return Err(Answer::Partly(format!(
-                "what it missed weighs more than {} MiB",
-                MAX_FILL_BYTES / (1024 * 1024)
+                "what it missed weighs more than {} KiB",
+                self.limits.total / 1024
             )));
         }
         let page = serde_json::from_slice(&body).map_err(|err| Answer::Failed(err.to_string()))?;
         Ok((page, applied))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    //! A peer that answers without end, or too much at once, costs the node filling in
+    //! only what its limits allow.
+
+    use std::{
+        sync::{
+            Arc,
+            atomic::{AtomicUsize, Ordering},
+        },
+        time::SystemTime,
+    };
+
+    use axum::{Router, extract::Query, response::IntoResponse, routing::get};
+    use wire::registry::{HistoryEvent, HistoryPage};
+
+    use super::*;
+    use crate::registry::history::{HistoryConfig, micros, micros_timestamp};
+
+    const LIMITS: Limits = Limits {
+        page: 64 * 1024,
+        total: 512 * 1024,
+    };
+
+    fn event(revision: u64) -> HistoryEvent {
+        HistoryEvent {
+            id: EventId::all_of(revision).to_string(),
+            at: micros_timestamp(micros(SystemTime::now())),
+            kind: HistoryKind::Registered,
+            service: "Padding".into(),
+            instance: format!("http://peer/{revision}"),
+            status: None,
+            reason: "x".repeat(400),
+            registration: None,
+            registered_at: None,
+        }
+    }
+
+    /// A peer whose history reaches back to revision 1, has applied revision 100, and
+    /// answers each page with `page(limit)`; how many pages it was asked for.
+    async fn peer(page: fn(usize) -> HistoryPage) -> (String, Arc<AtomicUsize>) {
+        let asked = Arc::new(AtomicUsize::new(0));
+        let counted = asked.clone();
+        let app = Router::new().route(
+            "/history",
+            get(
+                move |Query(query): Query<std::collections::HashMap<String, String>>| {
+                    let counted = counted.clone();
+                    async move {
+                        let limit = query["limit"].parse().unwrap();
+                        let page = if limit == 1 {
+                            HistoryPage {
+                                events: vec![event(1)],
+                                next: None,
+                            }
+                        } else {
+                            counted.fetch_add(1, Ordering::Relaxed);
+                            page(limit)
+                        };
+                        ([(APPLIED_HEADER, "100")], axum::Json(page)).into_response()
+                    }
+                },
+            ),
+        );
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let url = format!("http://{}", listener.local_addr().unwrap());
+        tokio::spawn(async move { axum::serve(listener, app).await });
+        (url, asked)
+    }
+
+    fn history(tag: &str) -> (std::path::PathBuf, History) {
+        let dir = std::env::temp_dir().join(format!(
+            "distributed-fill-{tag}-{}-{}",
+            std::process::id(),
+            micros(SystemTime::now())
+        ));
+        let history = History::open(HistoryConfig {
+            dir: dir.clone(),
+            retention: Duration::from_secs(86_400),
+            max_bytes: 64 * 1024 * 1024,
+        })
+        .unwrap();
+        (dir, history)
+    }
+
+    #[tokio::test]
+    async fn a_peer_whose_pages_never_end_is_read_only_up_to_the_limit() {
+        // Every page holds only events the node has, and says the next starts where it
+        // did: without the limit, the fill would ask until its deadline.
+        let (url, asked) = peer(|limit| HistoryPage {
+            events: (0..limit as u64).map(|_| event(1)).collect(),
+            next: Some(EventId::all_of(5).to_string()),
+        })
+        .await;
+        let (dir, history) = history("endless");
+        let client = crate::http::client::with_timeout(FILL_TIMEOUT, None);
+        let mut fill = Fill::new(EventId::all_of(5), 100, LIMITS);
+        match fill.from(&client, &url, &history).await {
+            Err(Answer::Partly(why)) => {
+                assert_eq!(why, "what it missed weighs more than 512 KiB");
+            }
+            other => panic!("expected a partial fill, got {other:?}"),
+        }
+        let page_bytes = serde_json::to_vec(&event(1)).unwrap().len() * PAGE;
+        let most = LIMITS.total / page_bytes + 2;
+        let pages = asked.load(Ordering::Relaxed);
+        assert!(
+            (2..=most).contains(&pages),
+            "asked for {pages} pages of {page_bytes} bytes, at most {most} expected"
+        );
+        assert_eq!(fill.taken, 0);
+        drop(history);
+        let _ = std::fs::remove_dir_all(dir);
+    }
+
+    #[tokio::test]
+    async fn a_page_over_the_limit_is_refused_and_another_peer_may_be_asked() {
+        let (url, asked) = peer(|limit| HistoryPage {
+            events: (0..limit as u64).map(|n| event(6 + n)).collect(),
+            next: None,
+        })
+        .await;
+        let (dir, history) = history("large");
+        let client = crate::http::client::with_timeout(FILL_TIMEOUT, None);
+        let limits = Limits {
+            page: 16 * 1024,
+            ..LIMITS
+        };
+        let mut fill = Fill::new(EventId::all_of(5), 100, limits);
+        match fill.from(&client, &url, &history).await {
+            Err(Answer::Failed(why)) => {
+                assert!(why.contains("larger than 16384 bytes"), "{why}");
+            }
+            other => panic!("expected a failed fill, got {other:?}"),
+        }
+        assert_eq!(asked.load(Ordering::Relaxed), 1);
+        assert_eq!(fill.taken, 0, "nothing of a refused page is taken");
+        assert_eq!(history.last_id(), None);
+        drop(history);
+        let _ = std::fs::remove_dir_all(dir);
     }
 }
