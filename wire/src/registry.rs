@@ -98,7 +98,8 @@ pub const REVISION_HEADER: &str = "registry-revision";
 
 /// The header on our registry's `GET /history` pages: the revision of the registry's state
 /// the node had applied when it read them (for a cluster's node, etcd's revision, which a
-/// change that makes no event moves too). The page holds every change up to it.
+/// change that makes no event moves too). The page holds every change up to it; a node
+/// whose history failed to write while it read the page (or fails) sends no header.
 pub const APPLIED_HEADER: &str = "registry-applied";
 
 /// The header on a registry node's listings and lookups while its replicated state is out

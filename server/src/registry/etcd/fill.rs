@@ -7,7 +7,9 @@
 //! reasons. If no peer can give them all, its history says `gap` there.
 //!
 //! The peers are the candidates in etcd's election: only registry nodes write there, so
-//! the registry's token never goes to a URL a client registered. What a peer may cost is
+//! the registry's token never goes to a URL a client registered. A peer whose history
+//! failed to write while it read a page leaves out the page's `Registry-Applied` header,
+//! and is asked no further. What a peer may cost is
 //! bounded: one deadline for the whole fill ([`FILL_TIMEOUT`]), small pages each read up
 //! to a limit, and [`MAX_FILL_BYTES`] in all.
 
@@ -263,7 +265,12 @@ impl Fill {
             .headers()
             .get(APPLIED_HEADER)
             .and_then(|value| value.to_str().ok()?.parse().ok())
-            .ok_or_else(|| Answer::Failed(format!("no {APPLIED_HEADER} header")))?;
+            .ok_or_else(|| {
+                Answer::Failed(format!(
+                    "no {APPLIED_HEADER} header: its history failed to write, so its pages \
+                     may lack changes"
+                ))
+            })?;
         let body = crate::http::client::read_limited(response, self.limits.page)
             .await
             .map_err(|err| Answer::Failed(err.to_string()))?;
@@ -389,6 +396,35 @@ mod tests {
             (2..=most).contains(&pages),
             "asked for {pages} pages of {page_bytes} bytes, at most {most} expected"
         );
+        assert_eq!(fill.taken, 0);
+        drop(history);
+        let _ = std::fs::remove_dir_all(dir);
+    }
+
+    #[tokio::test]
+    async fn a_peer_that_does_not_vouch_for_its_pages_is_asked_no_further() {
+        // As a node whose history failed to write answers: pages, without the header.
+        let app = Router::new().route(
+            "/history",
+            get(|| async {
+                axum::Json(HistoryPage {
+                    events: (1..=10).map(event).collect(),
+                    next: None,
+                })
+            }),
+        );
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let url = format!("http://{}", listener.local_addr().unwrap());
+        tokio::spawn(async move { axum::serve(listener, app).await });
+        let (dir, history) = history("unvouched");
+        let client = crate::http::client::with_timeout(FILL_TIMEOUT, None);
+        let mut fill = Fill::new(EventId::all_of(5), 100, LIMITS);
+        match fill.from(&client, &url, &history).await {
+            Err(Answer::Failed(why)) => {
+                assert!(why.starts_with("no registry-applied header"), "{why}");
+            }
+            other => panic!("expected a failed fill, got {other:?}"),
+        }
         assert_eq!(fill.taken, 0);
         drop(history);
         let _ = std::fs::remove_dir_all(dir);

@@ -59,25 +59,29 @@ pub(super) async fn read<T: Send + 'static>(
 }
 
 /// `GET /history`, with the revision this node had applied when it read the page
-/// ([`APPLIED_HEADER`]: a cluster's peer filling in waits for it).
+/// ([`APPLIED_HEADER`]: a cluster's peer filling in waits for it). Without it when the
+/// history failed to write at any time from just before to just after the read: the page
+/// may lack changes up to that revision without a `gap` to say so yet, and a peer
+/// filling in from it asks another.
 pub async fn events(
     State(registry): State<Registry>,
     RawQuery(query): RawQuery,
 ) -> Result<Response, ApiError> {
     let filter = query::event_filter(query.as_deref())?;
     let history = history_of(&registry)?;
+    let before = history.mark();
     // Read before the page: every change up to it is handed to the history by then, and
     // `read` writes what was handed over before it reads.
     let applied = registry.store.applied_revision();
-    let page: HistoryPage = read(history, move |h| h.events(&filter)).await?;
-    Ok((
-        [(
+    let page: HistoryPage = read(history.clone(), move |h| h.events(&filter)).await?;
+    let mut response = Json(page).into_response();
+    if before.is_some() && before == history.mark() {
+        response.headers_mut().insert(
             HeaderName::from_static(APPLIED_HEADER),
             HeaderValue::from(applied),
-        )],
-        Json(page),
-    )
-        .into_response())
+        );
+    }
+    Ok(response)
 }
 
 /// `GET /history/availability`.

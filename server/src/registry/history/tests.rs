@@ -512,7 +512,10 @@ fn every_change_lost_while_failing_is_told_and_the_gap_counts_them() {
     script.micros = start;
     script.step(&history, HistoryKind::Registered, 1);
     history.commit_blocking();
+    let before = history.mark();
+    assert!(before.is_some(), "a history that writes is marked");
     fail_writer(&history);
+    assert_eq!(history.mark(), None, "no mark while it fails");
     // 200 changes while failing, each of its own revision, committed one by one as the
     // registry's callers do.
     let lost: Vec<EventId> = (0..200)
@@ -533,6 +536,11 @@ fn every_change_lost_while_failing_is_told_and_the_gap_counts_them() {
     }
     retry_now(&history);
     assert_eq!(history.failing(), None);
+    let after = history.mark();
+    assert!(
+        after.is_some() && after != before,
+        "a failure between two marks shows: {before:?}, then {after:?}"
+    );
     assert!(history.writer.try_lock().unwrap().tried.is_none());
     let (after, _) = script.step(&history, HistoryKind::StatusChanged, 1);
     history.commit_blocking();
