@@ -8,8 +8,8 @@
 //!
 //! The peers are the candidates in etcd's election: only registry nodes write there, so
 //! the registry's token never goes to a URL a client registered. A peer whose history
-//! failed to write while it read a page leaves out the page's `Registry-Applied` header,
-//! and is asked no further. What a peer may cost is
+//! failed to write while it read a page leaves out the page's `Registry-Applied` header:
+//! what it gives is taken, but not as whole (another peer may give the rest). What a peer may cost is
 //! bounded: one deadline for the whole fill ([`FILL_TIMEOUT`]), small pages each read up
 //! to a limit, and [`MAX_FILL_BYTES`] in all.
 
@@ -115,6 +115,16 @@ impl Limits {
     };
 }
 
+/// `bytes` as a person reads them: `256 MiB`, `512 KiB`.
+fn size(bytes: usize) -> String {
+    const MIB: usize = 1024 * 1024;
+    if bytes >= MIB && bytes.is_multiple_of(MIB) {
+        format!("{} MiB", bytes / MIB)
+    } else {
+        format!("{} KiB", bytes.div_ceil(1024))
+    }
+}
+
 /// A fill in progress: the last event taken, and what it has read.
 struct Fill {
     after: EventId,
@@ -181,9 +191,11 @@ impl Fill {
             }
             tokio::time::sleep(CATCH_UP_PAUSE).await;
         }
-        let mut from = self.after.to_string();
+        let mut from = self.after;
         loop {
-            let (page, _) = self.page(client, peer, Some(&from), PAGE).await?;
+            let (page, _) = self
+                .page(client, peer, Some(&from.to_string()), PAGE)
+                .await?;
             let mut events = Vec::new();
             let mut done = page.next.is_none();
             for event in page.events {
@@ -193,17 +205,19 @@ impl Fill {
                 if id <= self.after {
                     continue;
                 }
-                if id.revision > self.through {
-                    done = true;
-                    break;
-                }
+                // Its own gap, even past the revision loaded (a gap takes the id of the
+                // last change it lost, so the changes before it may be this node's):
+                // what came before it there is not known.
                 if matches!(event.kind, HistoryKind::Gap | HistoryKind::Started) {
-                    // Its own gap: what came before it there is not known.
                     self.import(history, events)?;
                     return Err(Answer::Partly(format!(
                         "its history has a {} at {id}",
                         event.kind.as_str()
                     )));
+                }
+                if id.revision > self.through {
+                    done = true;
+                    break;
                 }
                 self.after = id;
                 events.push(event);
@@ -212,9 +226,19 @@ impl Fill {
             if done {
                 return Ok(());
             }
-            from = page
+            // A page ends where the ids change, so the next starts past it; a peer whose
+            // pages stand still would be asked until the deadline.
+            let next = page
                 .next
                 .expect("a page that is not the last says where the next starts");
+            match next.parse::<EventId>() {
+                Ok(next) if next > from => from = next,
+                _ => {
+                    return Err(Answer::Failed(format!(
+                        "its page from {from} says the next starts at {next:?}"
+                    )));
+                }
+            }
         }
     }
 
@@ -266,8 +290,10 @@ impl Fill {
             .get(APPLIED_HEADER)
             .and_then(|value| value.to_str().ok()?.parse().ok())
             .ok_or_else(|| {
-                Answer::Failed(format!(
-                    "no {APPLIED_HEADER} header: its history failed to write, so its pages \
+                // It answered, and cannot say its pages are whole: what this node missed
+                // may be missing there too.
+                Answer::Partly(format!(
+                    "no {APPLIED_HEADER} header: its history may be failing, so its pages \
                      may lack changes"
                 ))
             })?;
@@ -277,8 +303,8 @@ impl Fill {
         self.read += body.len();
         if self.read > self.limits.total {
             return Err(Answer::Partly(format!(
-                "what it missed weighs more than {} KiB",
-                self.limits.total / 1024
+                "what it missed weighs more than {}",
+                size(self.limits.total)
             )));
         }
         let page = serde_json::from_slice(&body).map_err(|err| Answer::Failed(err.to_string()))?;
@@ -288,10 +314,12 @@ impl Fill {
 
 #[cfg(test)]
 mod tests {
-    //! A peer that answers without end, or too much at once, costs the node filling in
-    //! only what its limits allow.
+    //! A peer that answers without end, too much at once, without vouching for its pages,
+    //! with a gap, or with pages that stand still: the node filling in takes only what
+    //! its rules and limits allow.
 
     use std::{
+        collections::HashMap,
         sync::{
             Arc,
             atomic::{AtomicUsize, Ordering},
@@ -299,7 +327,13 @@ mod tests {
         time::SystemTime,
     };
 
-    use axum::{Router, extract::Query, response::IntoResponse, routing::get};
+    use axum::{
+        Router,
+        extract::Query,
+        http::StatusCode,
+        response::{IntoResponse, Response},
+        routing::get,
+    };
     use wire::registry::{HistoryEvent, HistoryPage};
 
     use super::*;
@@ -310,9 +344,11 @@ mod tests {
         total: 512 * 1024,
     };
 
-    fn event(revision: u64) -> HistoryEvent {
+    /// The `index`th event of `revision`: about 510 bytes of JSON, so a page of
+    /// [`PAGE`] weighs about 51 KB (under [`LIMITS`]' page, over 16 KiB).
+    fn event_at(revision: u64, index: u32) -> HistoryEvent {
         HistoryEvent {
-            id: EventId::all_of(revision).to_string(),
+            id: EventId { revision, index }.to_string(),
             at: micros_timestamp(micros(SystemTime::now())),
             kind: HistoryKind::Registered,
             service: "Padding".into(),
@@ -324,41 +360,59 @@ mod tests {
         }
     }
 
-    /// A peer whose history reaches back to revision 1, has applied revision 100, and
-    /// answers each page with `page(limit)`; how many pages it was asked for.
-    async fn peer(page: fn(usize) -> HistoryPage) -> (String, Arc<AtomicUsize>) {
+    fn event(revision: u64) -> HistoryEvent {
+        event_at(revision, 0)
+    }
+
+    /// What a page request gave the peer: its `from` (a revision) and `limit`, and how
+    /// many pages it was asked for before.
+    type Pages = fn(u64, usize, usize) -> HistoryPage;
+
+    /// A peer whose history reaches back to revision 1 and that has applied `applied`
+    /// (and says so, if `vouches`): each page is `pages`'. It answers a 500 after 100
+    /// pages, so a fill that does not stop fails rather than hangs. How many pages it
+    /// was asked for.
+    async fn peer(applied: u64, vouches: bool, pages: Pages) -> (String, Arc<AtomicUsize>) {
         let asked = Arc::new(AtomicUsize::new(0));
         let counted = asked.clone();
-        let app = Router::new().route(
-            "/history",
-            get(
-                move |Query(query): Query<std::collections::HashMap<String, String>>| {
-                    let counted = counted.clone();
-                    async move {
-                        let limit = query["limit"].parse().unwrap();
-                        let page = if limit == 1 {
-                            HistoryPage {
-                                events: vec![event(1)],
-                                next: None,
-                            }
-                        } else {
-                            counted.fetch_add(1, Ordering::Relaxed);
-                            page(limit)
-                        };
-                        ([(APPLIED_HEADER, "100")], axum::Json(page)).into_response()
+        let answer = move |Query(query): Query<HashMap<String, String>>| {
+            let counted = counted.clone();
+            async move {
+                let limit: usize = query["limit"].parse().unwrap();
+                let page = if limit == 1 {
+                    HistoryPage {
+                        events: vec![event(1)],
+                        next: None,
                     }
-                },
-            ),
-        );
+                } else {
+                    let n = counted.fetch_add(1, Ordering::Relaxed);
+                    if n >= 100 {
+                        return StatusCode::INTERNAL_SERVER_ERROR.into_response();
+                    }
+                    let from: EventId = query["from"].parse().unwrap();
+                    pages(from.revision, limit, n)
+                };
+                let mut response: Response = axum::Json(page).into_response();
+                if vouches {
+                    response
+                        .headers_mut()
+                        .insert(APPLIED_HEADER, applied.into());
+                }
+                response
+            }
+        };
+        let app = Router::new().route("/history", get(answer));
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let url = format!("http://{}", listener.local_addr().unwrap());
         tokio::spawn(async move { axum::serve(listener, app).await });
         (url, asked)
     }
 
-    fn history(tag: &str) -> (std::path::PathBuf, History) {
+    /// A fill of what came after revision 5 through `through`, from `url`, into a new
+    /// history: its answer and how many events it took.
+    async fn fill(url: &str, through: u64, limits: Limits) -> (Result<(), Answer>, usize) {
         let dir = std::env::temp_dir().join(format!(
-            "distributed-fill-{tag}-{}-{}",
+            "distributed-fill-{}-{}",
             std::process::id(),
             micros(SystemTime::now())
         ));
@@ -368,22 +422,30 @@ mod tests {
             max_bytes: 64 * 1024 * 1024,
         })
         .unwrap();
-        (dir, history)
+        let client = crate::http::client::with_timeout(FILL_TIMEOUT, None);
+        let mut fill = Fill::new(EventId::all_of(5), through, limits);
+        let answer = fill.from(&client, url, &history).await;
+        drop(history);
+        let _ = std::fs::remove_dir_all(dir);
+        (answer, fill.taken)
     }
 
     #[tokio::test]
     async fn a_peer_whose_pages_never_end_is_read_only_up_to_the_limit() {
-        // Every page holds only events the node has, and says the next starts where it
-        // did: without the limit, the fill would ask until its deadline.
-        let (url, asked) = peer(|limit| HistoryPage {
-            events: (0..limit as u64).map(|_| event(1)).collect(),
-            next: Some(EventId::all_of(5).to_string()),
+        // Each page moves on and holds new events: only the bytes read stop the fill.
+        let (url, asked) = peer(1_000_000, true, |from, limit, _| HistoryPage {
+            events: (from..from + limit as u64).map(event).collect(),
+            next: Some(
+                EventId {
+                    revision: from + limit as u64,
+                    index: 0,
+                }
+                .to_string(),
+            ),
         })
         .await;
-        let (dir, history) = history("endless");
-        let client = crate::http::client::with_timeout(FILL_TIMEOUT, None);
-        let mut fill = Fill::new(EventId::all_of(5), 100, LIMITS);
-        match fill.from(&client, &url, &history).await {
+        let (answer, taken) = fill(&url, 1_000_000, LIMITS).await;
+        match answer {
             Err(Answer::Partly(why)) => {
                 assert_eq!(why, "what it missed weighs more than 512 KiB");
             }
@@ -396,64 +458,91 @@ mod tests {
             (2..=most).contains(&pages),
             "asked for {pages} pages of {page_bytes} bytes, at most {most} expected"
         );
-        assert_eq!(fill.taken, 0);
-        drop(history);
-        let _ = std::fs::remove_dir_all(dir);
+        assert!(taken > 0 && taken < pages * PAGE, "{taken}");
     }
 
     #[tokio::test]
-    async fn a_peer_that_does_not_vouch_for_its_pages_is_asked_no_further() {
-        // As a node whose history failed to write answers: pages, without the header.
-        let app = Router::new().route(
-            "/history",
-            get(|| async {
-                axum::Json(HistoryPage {
-                    events: (1..=10).map(event).collect(),
-                    next: None,
-                })
-            }),
-        );
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-        let url = format!("http://{}", listener.local_addr().unwrap());
-        tokio::spawn(async move { axum::serve(listener, app).await });
-        let (dir, history) = history("unvouched");
-        let client = crate::http::client::with_timeout(FILL_TIMEOUT, None);
-        let mut fill = Fill::new(EventId::all_of(5), 100, LIMITS);
-        match fill.from(&client, &url, &history).await {
+    async fn a_peer_whose_pages_stand_still_is_asked_no_further() {
+        // Tiny pages of what the node has, each saying the next starts where it did.
+        let (url, asked) = peer(100, true, |from, _, _| HistoryPage {
+            events: vec![event(from)],
+            next: Some(from.to_string()),
+        })
+        .await;
+        let (answer, taken) = fill(&url, 100, LIMITS).await;
+        match answer {
             Err(Answer::Failed(why)) => {
-                assert!(why.starts_with("no registry-applied header"), "{why}");
+                assert_eq!(why, r#"its page from 5 says the next starts at "5""#);
             }
             other => panic!("expected a failed fill, got {other:?}"),
         }
-        assert_eq!(fill.taken, 0);
-        drop(history);
-        let _ = std::fs::remove_dir_all(dir);
+        assert_eq!(asked.load(Ordering::Relaxed), 1);
+        assert_eq!(taken, 0);
     }
 
     #[tokio::test]
     async fn a_page_over_the_limit_is_refused_and_another_peer_may_be_asked() {
-        let (url, asked) = peer(|limit| HistoryPage {
-            events: (0..limit as u64).map(|n| event(6 + n)).collect(),
+        let (url, asked) = peer(100, true, |from, limit, _| HistoryPage {
+            events: (from..from + limit as u64).map(event).collect(),
             next: None,
         })
         .await;
-        let (dir, history) = history("large");
-        let client = crate::http::client::with_timeout(FILL_TIMEOUT, None);
         let limits = Limits {
             page: 16 * 1024,
             ..LIMITS
         };
-        let mut fill = Fill::new(EventId::all_of(5), 100, limits);
-        match fill.from(&client, &url, &history).await {
+        let (answer, taken) = fill(&url, 100, limits).await;
+        match answer {
             Err(Answer::Failed(why)) => {
                 assert!(why.contains("larger than 16384 bytes"), "{why}");
             }
             other => panic!("expected a failed fill, got {other:?}"),
         }
         assert_eq!(asked.load(Ordering::Relaxed), 1);
-        assert_eq!(fill.taken, 0, "nothing of a refused page is taken");
-        assert_eq!(history.last_id(), None);
-        drop(history);
-        let _ = std::fs::remove_dir_all(dir);
+        assert_eq!(taken, 0, "nothing of a refused page is taken");
+    }
+
+    #[tokio::test]
+    async fn a_page_a_peer_does_not_vouch_for_is_not_whole() {
+        // As a node whose history fails answers: its pages, without the header.
+        let (url, _) = peer(100, false, |from, _, _| HistoryPage {
+            events: (from..=10).map(event).collect(),
+            next: None,
+        })
+        .await;
+        match fill(&url, 100, LIMITS).await.0 {
+            Err(Answer::Partly(why)) => {
+                assert!(why.starts_with("no registry-applied header"), "{why}");
+            }
+            other => panic!("expected a partial fill, got {other:?}"),
+        }
+    }
+
+    #[tokio::test]
+    async fn a_gap_past_the_revision_loaded_still_makes_the_fill_partial() {
+        // The peer lost revisions 10 to 60 and says so with a gap at 60 (a gap takes the
+        // id of the last change it lost): this node, loading revision 55, lacks 10 to 55.
+        let (url, _) = peer(100, true, |from, _, _| {
+            let mut events: Vec<HistoryEvent> = (from..10).map(event).collect();
+            let mut gap = event(60);
+            gap.kind = HistoryKind::Gap;
+            events.push(gap);
+            events.push(event(61));
+            HistoryPage { events, next: None }
+        })
+        .await;
+        let (answer, taken) = fill(&url, 55, LIMITS).await;
+        match answer {
+            Err(Answer::Partly(why)) => assert_eq!(why, "its history has a gap at 60.0"),
+            other => panic!("expected a partial fill, got {other:?}"),
+        }
+        assert_eq!(taken, 4, "6 to 9, before the gap");
+    }
+
+    #[test]
+    fn sizes_read_as_a_person_reads_them() {
+        assert_eq!(size(MAX_FILL_BYTES), "256 MiB");
+        assert_eq!(size(512 * 1024), "512 KiB");
+        assert_eq!(size(1500), "2 KiB");
     }
 }

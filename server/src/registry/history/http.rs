@@ -59,10 +59,10 @@ pub(super) async fn read<T: Send + 'static>(
 }
 
 /// `GET /history`, with the revision this node had applied when it read the page
-/// ([`APPLIED_HEADER`]: a cluster's peer filling in waits for it). Without it when the
-/// history failed to write at any time from just before to just after the read: the page
-/// may lack changes up to that revision without a `gap` to say so yet, and a peer
-/// filling in from it asks another.
+/// ([`APPLIED_HEADER`]: a cluster's peer filling in waits for it). Without it while the
+/// history fails, and when a write or sync failed from just before to just after the
+/// read: the page may lack changes up to that revision without a `gap` to say so yet,
+/// and a peer filling in does not take it as whole.
 pub async fn events(
     State(registry): State<Registry>,
     RawQuery(query): RawQuery,

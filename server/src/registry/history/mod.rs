@@ -39,14 +39,13 @@
 //!
 //! **What it costs a registration** (`bench registrations`: 16 clients on 2 cores, the
 //! same registry with `--history-dir off` beside it). The history takes 12–31% of the
-//! registrations per second, and no one part of it most: in one run each, leaving out
-//! the checkpoints gave 72–77% of the rate without the history, leaving out the file's
-//! `write` 78%, the writer's copy of every instance 77%, writing under the state's lock
-//! 72–74%, and gathering more lines per `write` (4.3 instead of 1.0) 67–74%; handing
-//! changes over and throwing them away gave 89%, and recording nothing 92%. Reaching 90%
-//! needs the writer's work per change cut by more than half: one serialisation of a
-//! registration for the journal and the history (there are two), and checkpoints taken
-//! from the registry's state instead of a copy the writer keeps.
+//! registrations per second: the same code's runs spread that far, as the machine's
+//! speed moves. Single runs with one part left out each stayed within that spread
+//! (without the checkpoints 72–77% of the rate without the history, without the file's
+//! `write` 78%, without the writer's copy of every instance 77%, writing under the
+//! state's lock 72–74%, gathering 4.3 lines per `write` instead of 1.0 67–74%), so no one
+//! part stands out; handing changes over and throwing them away gave 89%, and recording
+//! nothing 92%. The target (90%) needs the whole path leaner, not one part of it.
 //!
 //! **Who waits for the disk.** A change's caller, on an async worker, only appends lines.
 //! Whatever waits for the disk or copies every instance (closing a segment and syncing
@@ -209,8 +208,8 @@ pub struct Shared {
     index: RwLock<Vec<Segment>>,
     /// Why the last write failed, while it has not written since.
     failing: Mutex<Option<String>>,
-    /// How many times it began failing: a reader compares it before and after a read
-    /// ([`Shared::mark`]).
+    /// How many writes (or syncs) failed, and how many times etcd's revisions went back
+    /// below the files': a reader compares it before and after a read ([`Shared::mark`]).
     failures: std::sync::atomic::AtomicU64,
     /// The changes that could not be recorded, so that their callers are told.
     unrecorded: Mutex<Unrecorded>,
@@ -704,8 +703,10 @@ impl Shared {
     }
 
     /// A mark of the history's failures, `None` while it fails: two equal marks say that
-    /// every change handed over between them was written (a page read between them
-    /// misses none, as `GET /history`'s [`wire::registry::APPLIED_HEADER`] promises).
+    /// it was not failing at either and no write or sync failed between them, so a page
+    /// read between them lacks no change handed over before it (as `GET /history`'s
+    /// [`wire::registry::APPLIED_HEADER`] promises). A disk error the kernel has not
+    /// reported yet shows at the next sync, within [`SYNC_EVERY`].
     pub fn mark(&self) -> Option<u64> {
         let failures = self.failures.load(Ordering::Acquire);
         self.failing.lock().is_none().then_some(failures)
@@ -811,17 +812,39 @@ impl Writer {
                     missed,
                 } => {
                     self.write_lines(shared, &mut pending);
+                    // Stopped for good: nothing more is written until the folder is moved.
+                    if shared.regressed.lock().is_some() {
+                        continue;
+                    }
                     if id < self.last.0 {
                         self.regress(shared, id);
                         continue;
                     }
+                    // A history failing until now (its files could not be gone on with,
+                    // say) takes up again here, as a retry would, and says what it lost.
+                    let failing = shared.failing().filter(|_| self.file.is_none());
+                    let unrecorded = failing
+                        .as_ref()
+                        .filter(|_| self.lost > 0 || self.unsure.is_some());
                     let loaded = Rendered::of(&instances);
                     let empty = shared.index.read().is_empty();
-                    let same = !empty && self.model.same(&loaded) && missed.is_none();
+                    let same = !empty
+                        && unrecorded.is_none()
+                        && self.model.same(&loaded)
+                        && missed.is_none();
                     let before = self.last.0;
                     self.model = loaded;
                     let micros = self.stamp(id, at);
-                    let (kind, reason) = if empty {
+                    let (kind, reason) = if let Some(why) = unrecorded.filter(|_| !empty) {
+                        (
+                            HistoryKind::Gap,
+                            format!(
+                                "{}: every instance is listed as etcd held it at revision {}",
+                                self.unrecorded_reason(why),
+                                id.revision
+                            ),
+                        )
+                    } else if empty {
                         (
                             HistoryKind::Started,
                             "this node began keeping the cluster's history: every instance \
@@ -863,10 +886,14 @@ impl Writer {
                     } else {
                         Ok(())
                     };
-                    if let Err(err) = written {
-                        self.unsure =
-                            Some("this node loaded etcd's state, and that was not recorded");
-                        self.fail(shared, &err);
+                    match written {
+                        Ok(()) if failing.is_some() => self.recovered(shared),
+                        Ok(()) => {}
+                        Err(err) => {
+                            self.unsure =
+                                Some("this node loaded etcd's state, and that was not recorded");
+                            self.fail(shared, &err);
+                        }
                     }
                 }
                 Message::Begin { id, at } => {
@@ -1252,34 +1279,41 @@ impl Writer {
             service: String::new(),
             instance: String::new(),
             status: None,
-            reason: match self.unsure {
-                Some(unsure) => format!(
-                    "{} changes could not be recorded, and {unsure} ({reason}); every instance \
-                     is listed as it is now",
-                    self.lost
-                ),
-                None => format!(
-                    "{} changes could not be recorded ({reason}); every instance is listed as \
-                     it is now",
-                    self.lost
-                ),
-            },
+            reason: format!(
+                "{}; every instance is listed as it is now",
+                self.unrecorded_reason(&reason)
+            ),
             registration: None,
             registered_at: None,
         };
         // Nothing missing: a plain checkpoint, which a replay passes over.
         let listed = (self.lost > 0 || self.unsure.is_some()).then_some(&gap);
         match self.open_segment(shared, listed) {
-            Ok(()) => {
-                tracing::info!(lost = self.lost, "the registry's history is written again");
-                self.lost = 0;
-                self.losing = false;
-                self.unsure = None;
-                self.tried = None;
-                *shared.failing.lock() = None;
-            }
+            Ok(()) => self.recovered(shared),
             Err(err) => self.fail(shared, &err),
         }
+    }
+
+    /// What a `gap` says of the changes lost while failing for `reason`.
+    fn unrecorded_reason(&self, reason: &str) -> String {
+        match self.unsure {
+            Some(unsure) => format!(
+                "{} changes could not be recorded, and {unsure} ({reason})",
+                self.lost
+            ),
+            None => format!("{} changes could not be recorded ({reason})", self.lost),
+        }
+    }
+
+    /// The history writes again (a new segment is open, after a `gap` if anything was
+    /// lost): it is no longer failing.
+    fn recovered(&mut self, shared: &Shared) {
+        tracing::info!(lost = self.lost, "the registry's history is written again");
+        self.lost = 0;
+        self.losing = false;
+        self.unsure = None;
+        self.tried = None;
+        *shared.failing.lock() = None;
     }
 
     fn fail(&mut self, shared: &Shared, err: &io::Error) {

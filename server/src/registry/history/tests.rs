@@ -863,6 +863,53 @@ fn following(dir: &Path) -> History {
     .unwrap()
 }
 
+/// A cluster's node whose history failed (its files could not be gone on with, say) and
+/// that then loads the state takes up again there, as a retry would: the load says what
+/// was lost, and the history is no longer failing (it was, for good, before).
+#[test]
+fn a_load_after_a_failure_says_what_was_lost_and_the_history_writes_again() {
+    let dir = dir("load-after-failure");
+    let mut script = Script::new();
+    let history = following(&dir);
+    load(&history, 1_000, script.micros, Vec::new());
+    script.churn(&history, 5);
+    history.commit_blocking();
+    let before = history.mark();
+    fail_writer(&history);
+    script.step(&history, HistoryKind::Registered, 40);
+    history.write(&mut history.writer.try_lock().unwrap(), false);
+    assert!(history.failing().is_some());
+
+    load(&history, script.next + 1, script.micros, script.listing());
+    assert_eq!(history.failing(), None, "the load wrote again");
+    let after = history.mark();
+    assert!(
+        after.is_some() && after != before,
+        "{before:?}, then {after:?}"
+    );
+    let said = all_events(&history).pop().unwrap();
+    assert_eq!(said.kind, HistoryKind::Gap, "{said:?}");
+    assert!(
+        said.reason
+            .starts_with("1 changes could not be recorded (cannot write the registry's history in")
+            && said.reason.ends_with(&format!(
+                "every instance is listed as etcd held it at revision {}",
+                script.next + 1
+            )),
+        "{}",
+        said.reason
+    );
+    assert_eq!(
+        listing(
+            history
+                .at(Point::Id(EventId::all_of(script.next + 1)))
+                .unwrap()
+        ),
+        script.listing()
+    );
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
 #[test]
 fn a_cluster_node_goes_on_from_its_files_fills_in_and_says_gap_only_when_a_load_differs() {
     let dir = dir("following");
