@@ -9,7 +9,7 @@
 //! The peers are the candidates in etcd's election: only registry nodes write there, so
 //! the registry's token never goes to a URL a client registered. A peer whose history
 //! failed to write while it read a page leaves out the page's `Registry-Applied` header:
-//! what it gives is taken, but not as whole (another peer may give the rest). What a peer may cost is
+//! that page is not taken, and the fill is partial unless another peer gives the rest. What a peer may cost is
 //! bounded: one deadline for the whole fill ([`FILL_TIMEOUT`]), small pages each read up
 //! to a limit, and [`MAX_FILL_BYTES`] in all.
 
@@ -411,9 +411,12 @@ mod tests {
     /// A fill of what came after revision 5 through `through`, from `url`, into a new
     /// history: its answer and how many events it took.
     async fn fill(url: &str, through: u64, limits: Limits) -> (Result<(), Answer>, usize) {
+        // A folder per test: the tests run at once, and a folder takes one history.
+        static NEXT: AtomicUsize = AtomicUsize::new(0);
         let dir = std::env::temp_dir().join(format!(
-            "distributed-fill-{}-{}",
+            "distributed-fill-{}-{}-{}",
             std::process::id(),
+            NEXT.fetch_add(1, Ordering::Relaxed),
             micros(SystemTime::now())
         ));
         let history = History::open(HistoryConfig {
@@ -510,12 +513,14 @@ mod tests {
             next: None,
         })
         .await;
-        match fill(&url, 100, LIMITS).await.0 {
+        let (answer, taken) = fill(&url, 100, LIMITS).await;
+        match answer {
             Err(Answer::Partly(why)) => {
                 assert!(why.starts_with("no registry-applied header"), "{why}");
             }
             other => panic!("expected a partial fill, got {other:?}"),
         }
+        assert_eq!(taken, 0, "the page is not taken");
     }
 
     #[tokio::test]

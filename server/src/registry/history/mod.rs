@@ -820,6 +820,16 @@ impl Writer {
                         self.regress(shared, id);
                         continue;
                     }
+                    // A sync that failed since the last upkeep is taken in first, as the
+                    // upkeep would (the segment let go, and the gap says so): else the
+                    // upkeep after this load would close the segment it opens, with
+                    // nothing left failing to try again.
+                    if shared.sync_failed.swap(false, Ordering::AcqRel) {
+                        self.unsure = Some(SYNC_FAILED);
+                        if self.file.is_some() {
+                            self.close(shared);
+                        }
+                    }
                     // A history failing until now (its files could not be gone on with,
                     // say) takes up again here, as a retry would, and says what it lost.
                     let failing = shared.failing().filter(|_| self.file.is_none());

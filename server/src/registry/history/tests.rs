@@ -880,8 +880,15 @@ fn a_load_after_a_failure_says_what_was_lost_and_the_history_writes_again() {
     history.write(&mut history.writer.try_lock().unwrap(), false);
     assert!(history.failing().is_some());
 
+    // The failed write's segment could not be synced either, and the upkeep has not
+    // seen it yet when the state is loaded.
+    history.sync_refused(&io::Error::other("sync refused (scripted)"));
     load(&history, script.next + 1, script.micros, script.listing());
     assert_eq!(history.failing(), None, "the load wrote again");
+    assert!(
+        history.writer.try_lock().unwrap().file.is_some(),
+        "a segment is open after the load's upkeep"
+    );
     let after = history.mark();
     assert!(
         after.is_some() && after != before,
@@ -891,7 +898,7 @@ fn a_load_after_a_failure_says_what_was_lost_and_the_history_writes_again() {
     assert_eq!(said.kind, HistoryKind::Gap, "{said:?}");
     assert!(
         said.reason
-            .starts_with("1 changes could not be recorded (cannot write the registry's history in")
+            .starts_with("1 changes could not be recorded, and a sync to the disk failed")
             && said.reason.ends_with(&format!(
                 "every instance is listed as etcd held it at revision {}",
                 script.next + 1
