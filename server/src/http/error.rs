@@ -86,7 +86,7 @@ fn too_large<const MAX: usize>() -> ApiError {
 }
 
 /// `bytes` as a person would say it: `64 KiB`, `16 MiB`, `100 bytes`.
-fn human_bytes(bytes: usize) -> String {
+pub(crate) fn human_bytes(bytes: usize) -> String {
     match bytes {
         b if b >= 1 << 20 && b % (1 << 20) == 0 => format!("{} MiB", b >> 20),
         b if b >= 1 << 10 && b % (1 << 10) == 0 => format!("{} KiB", b >> 10),
