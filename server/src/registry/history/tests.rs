@@ -839,17 +839,20 @@ fn availability_over_more_than_its_budget_asks_for_a_shorter_stretch() {
 }
 
 /// A history opened as a cluster's node: `loaded` the state `instances` at `revision`.
+/// `history` loads `instances` at `revision`, its fill having said why changes are
+/// missing (`missed`) if they are, and writes it.
 fn load(
     history: &History,
     revision: u64,
     micros: u64,
     instances: Vec<wire::registry::InstanceInfo>,
+    missed: Option<&str>,
 ) {
     history.loaded(
         EventId::all_of(revision),
         replay::time_of(micros),
         instances,
-        None,
+        missed.map(str::to_owned),
     );
     history.commit_blocking();
 }
@@ -871,7 +874,7 @@ fn a_load_after_a_failure_says_what_was_lost_and_the_history_writes_again() {
     let dir = dir("load-after-failure");
     let mut script = Script::new();
     let history = following(&dir);
-    load(&history, 1_000, script.micros, Vec::new());
+    load(&history, 1_000, script.micros, Vec::new(), None);
     script.churn(&history, 5);
     history.commit_blocking();
     let before = history.mark();
@@ -883,7 +886,14 @@ fn a_load_after_a_failure_says_what_was_lost_and_the_history_writes_again() {
     // The failed write's segment could not be synced either, and the upkeep has not
     // seen it yet when the state is loaded.
     history.sync_refused(&io::Error::other("sync refused (scripted)"));
-    load(&history, script.next + 1, script.micros, script.listing());
+    // And the fill before the load could not give every change this node missed.
+    load(
+        &history,
+        script.next + 1,
+        script.micros,
+        script.listing(),
+        Some("its peer's history does not reach back that far"),
+    );
     assert_eq!(history.failing(), None, "the load wrote again");
     assert!(
         history.writer.try_lock().unwrap().file.is_some(),
@@ -900,7 +910,9 @@ fn a_load_after_a_failure_says_what_was_lost_and_the_history_writes_again() {
         said.reason
             .starts_with("1 changes could not be recorded, and a sync to the disk failed")
             && said.reason.ends_with(&format!(
-                "every instance is listed as etcd held it at revision {}",
+                "and changes this node missed are lost too, as its peers could not give \
+                 them all (its peer's history does not reach back that far): every instance \
+                 is listed as etcd held it at revision {}",
                 script.next + 1
             )),
         "{}",
@@ -922,7 +934,7 @@ fn a_cluster_node_goes_on_from_its_files_fills_in_and_says_gap_only_when_a_load_
     let dir = dir("following");
     let mut script = Script::new();
     let history = following(&dir);
-    load(&history, 1_000, script.micros, Vec::new());
+    load(&history, 1_000, script.micros, Vec::new(), None);
     let moments = script.churn(&history, 30);
     let first = all_events(&history);
     assert_eq!(first[0].kind, HistoryKind::Started, "{:?}", first[0]);
@@ -931,7 +943,7 @@ fn a_cluster_node_goes_on_from_its_files_fills_in_and_says_gap_only_when_a_load_
 
     // Started again, and the state loaded is what the files end with: nothing to say.
     let history = following(&dir);
-    load(&history, script.next, script.micros, script.listing());
+    load(&history, script.next, script.micros, script.listing(), None);
     assert_eq!(all_events(&history), first);
     for (id, micros, listing_then) in &moments {
         assert_eq!(&listing(history.at(Point::Id(*id)).unwrap()), listing_then);
@@ -966,7 +978,7 @@ fn a_cluster_node_goes_on_from_its_files_fills_in_and_says_gap_only_when_a_load_
     given.push(gap);
     let history = following(&dir);
     assert_eq!(history.import(given.clone()), 3, "up to the peer's gap");
-    load(&history, peer.next, peer.micros, peer.listing());
+    load(&history, peer.next, peer.micros, peer.listing(), None);
     let now = all_events(&history);
     assert_eq!(now.len(), first.len() + 3, "{now:?}");
     assert_eq!(&now[first.len()..], &given[..3]);
@@ -990,6 +1002,7 @@ fn a_cluster_node_goes_on_from_its_files_fills_in_and_says_gap_only_when_a_load_
         peer.next + 5,
         peer.micros + 1_000_000,
         left.clone(),
+        None,
     );
     let told = all_events(&history);
     let said = told.last().unwrap();
@@ -1010,13 +1023,13 @@ fn a_cluster_node_goes_on_from_its_files_fills_in_and_says_gap_only_when_a_load_
     assert_eq!(all_events(&history), told);
 
     // The same state, but a peer said changes are missing: a gap all the same, saying why.
-    history.loaded(
-        EventId::all_of(peer.next + 6),
-        replay::time_of(peer.micros + 2_000_000),
+    load(
+        &history,
+        peer.next + 6,
+        peer.micros + 2_000_000,
         left.clone(),
-        Some("its history does not reach back that far".into()),
+        Some("its history does not reach back that far"),
     );
-    history.commit_blocking();
     let said = all_events(&history).pop().unwrap();
     assert_eq!(said.kind, HistoryKind::Gap);
     assert!(
@@ -1034,11 +1047,11 @@ fn etcd_revisions_below_the_files_stop_the_history_with_a_reason_that_names_the_
     let dir = dir("regressed");
     let history = following(&dir);
     let script = Script::new();
-    load(&history, 1_000, script.micros, Vec::new());
+    load(&history, 1_000, script.micros, Vec::new(), None);
     drop(history);
     let history = following(&dir);
     // etcd's data replaced: its revisions start again far below.
-    load(&history, 5, script.micros, Vec::new());
+    load(&history, 5, script.micros, Vec::new(), None);
     let reason = history.failing().expect("failing");
     assert!(reason.contains("was etcd's data replaced?"), "{reason}");
     assert!(reason.contains(&dir.display().to_string()), "{reason}");
