@@ -37,24 +37,26 @@
 //! instance, so replays are right again from there. A failure that lost nothing starts
 //! the new segment with a plain checkpoint.
 //!
-//! **What it costs a registration** (`bench registrations`: 16 clients on 2 cores, the
-//! same registry with `--history-dir off` beside it; three runs of each build, each the
-//! median of 4 pairs, on 2026-12-06). With the history, the registry takes 72–81% of the
-//! registrations per second it takes without; the same build run against itself (both
-//! off) gave 102% and 110%, so the bench does not favour the registry without it. Builds
-//! that left parts out: recording nothing, 92–100%; handing every change over and
-//! throwing it away, 88–91%; handing them over and writing them once a second without
-//! waiting (acknowledging before the record is written), 81–82%. So writing the records
-//! (serialising, the writer's copy, the file's `write`, the checkpoints) costs about 15
-//! points even off the requests' path, and the hand-over about 10: the registry's CPU
-//! per registration is about a third more, and the client's (which shares the 2 cores)
-//! a sixth more, as its runtime wakes for fewer answers at a time when they come
-//! slower. A lighter wake-up for waiting callers than the `written` watch, and no lock
-//! taken while nothing has failed,
-//! changed nothing measurable (73–78% against 72–77%), so they were not kept. On this
-//! machine the target (90%) is out of reach while every acknowledged change is
-//! recorded; single-run experiments that left out one part each (the checkpoints, the
-//! `write`, the copy) stayed within the spread of the unchanged code.
+//! **What it costs a registration** (`bench registrations`: 16 clients on the same 2
+//! cores, the same registry with `--history-dir off` beside it, each run the median of 4
+//! pairs; runs of 2026-12-06). As it is, the registry with the history takes 72–81% of
+//! the registrations per second it takes without (six runs, median 76%). The same build
+//! against itself (both off, twice) gave 102% and 110%: runs of one build differ by up
+//! to 8 points, as much as most differences below, so each build was run two to four
+//! times. Builds that leave parts out: recording nothing, 92–100%; the state handing
+//! every change to the history and each request taking the writer as now, but the writer
+//! throwing the changes away, 88–91%; the changes handed over and written once a second
+//! with no request waiting for them (acknowledged before they are written), 81–82%. So
+//! no one part decides it: without the waiting, the writing (serialising, the writer's
+//! copy, the file's `write`, the checkpoints) still holds the figure near 81%, and
+//! without the writing, the handing over holds it near 90%. With the history, the
+//! registry spends about a third more CPU per registration than with it off (`perf`),
+//! and the bench's clients, which share the cores, about a sixth more, as their runtime
+//! wakes for fewer answers at a time when answers come slower. A lighter wake-up than
+//! the `written` watch for callers waiting for another's write, with no lock taken while
+//! nothing has failed, gave 73–78% beside 72–77% for the unchanged build in the same
+//! hour, so it was not kept. On this machine the target (90%) is out of reach while
+//! every acknowledged change is recorded.
 //!
 //! **Who waits for the disk.** A change's caller, on an async worker, only appends lines.
 //! Whatever waits for the disk or copies every instance (closing a segment and syncing
@@ -859,10 +861,10 @@ impl Writer {
                         // fill from its peers said some) are lost too: said as well.
                         let peers = missed
                             .as_ref()
-                            .map(|why| {
+                            .map(|partly| {
                                 format!(
-                                    ", and changes this node missed are lost too, as its peers \
-                                     could not give them all ({why})"
+                                    "; changes this node missed are lost too, as its peers \
+                                     could not give them all ({partly})"
                                 )
                             })
                             .unwrap_or_default();
@@ -1327,12 +1329,13 @@ impl Writer {
 
     /// What a `gap` says of the changes lost while failing for `reason`.
     fn unrecorded_reason(&self, reason: &str) -> String {
+        let lost = match self.lost {
+            1 => "1 change".to_owned(),
+            n => format!("{n} changes"),
+        };
         match self.unsure {
-            Some(unsure) => format!(
-                "{} changes could not be recorded, and {unsure} ({reason})",
-                self.lost
-            ),
-            None => format!("{} changes could not be recorded ({reason})", self.lost),
+            Some(unsure) => format!("{lost} could not be recorded ({reason}), and {unsure}"),
+            None => format!("{lost} could not be recorded ({reason})"),
         }
     }
 

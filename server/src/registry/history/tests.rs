@@ -838,8 +838,7 @@ fn availability_over_more_than_its_budget_asks_for_a_shorter_stretch() {
     let _ = std::fs::remove_dir_all(&dir);
 }
 
-/// A history opened as a cluster's node: `loaded` the state `instances` at `revision`.
-/// `history` loads `instances` at `revision`, its fill having said why changes are
+/// `history` (a cluster's node's) loads `instances` at `revision`, its fill having said why changes are
 /// missing (`missed`) if they are, and writes it.
 fn load(
     history: &History,
@@ -907,12 +906,14 @@ fn a_load_after_a_failure_says_what_was_lost_and_the_history_writes_again() {
     let said = all_events(&history).pop().unwrap();
     assert_eq!(said.kind, HistoryKind::Gap, "{said:?}");
     assert!(
-        said.reason
-            .starts_with("1 changes could not be recorded, and a sync to the disk failed")
+        said.reason.starts_with("1 change could not be recorded (")
+            && said.reason.contains(
+                "), and a sync to the disk failed, so changes acknowledged since the one \
+                 before may be lost; changes this node missed are lost too"
+            )
             && said.reason.ends_with(&format!(
-                "and changes this node missed are lost too, as its peers could not give \
-                 them all (its peer's history does not reach back that far): every instance \
-                 is listed as etcd held it at revision {}",
+                "as its peers could not give them all (its peer's history does not reach \
+                 back that far): every instance is listed as etcd held it at revision {}",
                 script.next + 1
             )),
         "{}",
