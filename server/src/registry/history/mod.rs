@@ -40,10 +40,10 @@
 //! **What it costs a registration** (`bench registrations`: 16 clients on the same 2
 //! cores, the same registry with `--history-dir off` beside it, each run the median of 4
 //! pairs; runs of 2026-12-06). As it is, the registry with the history takes 72–81% of
-//! the registrations per second it takes without (six runs, median 76%). The same build
-//! against itself (both off, twice) gave 102% and 110%: runs of one build differ by up
-//! to 8 points, as much as most differences below, so each build was run two to four
-//! times. Builds that leave parts out: recording nothing, 92–100%; the state handing
+//! the registrations per second it takes without (twelve runs, median 74.5%). The same
+//! build against itself (both off, twice) gave 102% and 110%: runs of one build differ
+//! by up to 8 points, as much as most differences below, so each build was run two to
+//! four times. Builds that leave parts out: recording nothing, 92–100%; the state handing
 //! every change to the history and each request taking the writer as now, but the writer
 //! throwing the changes away, 88–91%; the changes handed over and written once a second
 //! with no request waiting for them (acknowledged before they are written), 81–82%. So
@@ -55,8 +55,12 @@
 //! wakes for fewer answers at a time when answers come slower. A lighter wake-up than
 //! the `written` watch for callers waiting for another's write, with no lock taken while
 //! nothing has failed, gave 73–78% beside 72–77% for the unchanged build in the same
-//! hour, so it was not kept. On this machine the target (90%) is out of reach while
-//! every acknowledged change is recorded.
+//! hour, so it was not kept. Requests taking the writer with a blocking lock instead of
+//! the async one (no waiting task, no wake-up) gave 77–84% beside 74–79%: perhaps 5
+//! points, within the spread, and a checkpoint under the writer (hundreds of
+//! milliseconds with a million instances) would then stop every worker, so it was not
+//! kept either. On this machine the target (90%) is out of reach while every
+//! acknowledged change is recorded.
 //!
 //! **Who waits for the disk.** A change's caller, on an async worker, only appends lines.
 //! Whatever waits for the disk or copies every instance (closing a segment and syncing
