@@ -856,6 +856,13 @@ fn load(
     history.commit_blocking();
 }
 
+/// A cluster's node whose history (in `dir`) began empty, at revision 1,000.
+fn started_following(dir: &Path, script: &Script) -> History {
+    let history = following(dir);
+    load(&history, 1_000, script.micros, Vec::new(), None);
+    history
+}
+
 fn following(dir: &Path) -> History {
     History::open_following(HistoryConfig {
         dir: dir.to_owned(),
@@ -872,8 +879,7 @@ fn following(dir: &Path) -> History {
 fn a_load_after_a_failure_says_what_was_lost_and_the_history_writes_again() {
     let dir = dir("load-after-failure");
     let mut script = Script::new();
-    let history = following(&dir);
-    load(&history, 1_000, script.micros, Vec::new(), None);
+    let history = started_following(&dir, &script);
     script.churn(&history, 5);
     history.commit_blocking();
     let before = history.mark();
@@ -934,8 +940,7 @@ fn a_load_after_a_failure_says_what_was_lost_and_the_history_writes_again() {
 fn a_cluster_node_goes_on_from_its_files_fills_in_and_says_gap_only_when_a_load_differs() {
     let dir = dir("following");
     let mut script = Script::new();
-    let history = following(&dir);
-    load(&history, 1_000, script.micros, Vec::new(), None);
+    let history = started_following(&dir, &script);
     let moments = script.churn(&history, 30);
     let first = all_events(&history);
     assert_eq!(first[0].kind, HistoryKind::Started, "{:?}", first[0]);
@@ -1046,9 +1051,8 @@ fn a_cluster_node_goes_on_from_its_files_fills_in_and_says_gap_only_when_a_load_
 #[test]
 fn etcd_revisions_below_the_files_stop_the_history_with_a_reason_that_names_the_fix() {
     let dir = dir("regressed");
-    let history = following(&dir);
     let script = Script::new();
-    load(&history, 1_000, script.micros, Vec::new(), None);
+    let history = started_following(&dir, &script);
     drop(history);
     let history = following(&dir);
     // etcd's data replaced: its revisions start again far below.
